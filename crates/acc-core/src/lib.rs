@@ -1,0 +1,8 @@
+//! Pure domain logic of acc.
+//!
+//! Everything here decides and nothing here does: no sockets, no files, no clock reads.
+//! Callers pass the current time in and apply the decisions that come back (write the
+//! event, persist the record, send the response). That keeps the rules of
+//! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
+
+pub mod time;
