@@ -1,0 +1,128 @@
+//! Writing PKI files safely: complete or not at all, and private keys never readable by
+//! anyone else, not even for an instant.
+//!
+//! A file is written to a temporary name in the destination directory (created with its
+//! final mode, so a key is 0400 from its first byte), synced, then moved into place: by
+//! `rename` when replacing is allowed, by `link` (which fails if the name exists) when not.
+//! A crash leaves either the old file or the new one, never half of one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{PkiError, Result};
+
+/// Mode for private keys: read-only for the owner.
+pub const KEY_MODE: u32 = 0o400;
+/// Mode for certificates, CSRs and CRLs.
+pub const PUBLIC_MODE: u32 = 0o644;
+
+/// Writes `contents` to `path` with `mode`; refuses an existing file unless `replace`.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
+    if !replace && path.symlink_metadata().is_ok() {
+        return Err(PkiError::Exists(path.display().to_string()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (tmp, mut file) = create_temp(&dir, &name, mode)?;
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| PkiError::io(path, e));
+    drop(file);
+    let placed = written.and_then(|()| {
+        if replace {
+            fs::rename(&tmp, path).map_err(|e| PkiError::io(path, e))
+        } else {
+            fs::hard_link(&tmp, path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    PkiError::Exists(path.display().to_string())
+                } else {
+                    PkiError::io(path, e)
+                }
+            })
+        }
+    });
+    // After a rename the temporary name is gone; after a link (or a failure) remove it.
+    let _ = fs::remove_file(&tmp);
+    placed?;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
+    for attempt in 0..100u32 {
+        let tmp = dir.join(format!(".{name}.tmp{}.{attempt}", std::process::id()));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(PkiError::io(dir, e)),
+        }
+    }
+    Err(PkiError::io(
+        dir,
+        std::io::Error::other("could not create a temporary file"),
+    ))
+}
+
+/// Reads a whole file, naming it in the error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| PkiError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn keys_are_0400_and_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acc.key");
+        write_file(&p, b"one", KEY_MODE, false).unwrap();
+        #[cfg(unix)]
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o400
+        );
+        assert!(matches!(
+            write_file(&p, b"two", KEY_MODE, false),
+            Err(PkiError::Exists(_))
+        ));
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        write_file(&p, b"three", KEY_MODE, true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"three");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_it() {
+        let err = write_file(
+            Path::new("/nonexistent-acc-dir/x.crt"),
+            b"x",
+            PUBLIC_MODE,
+            true,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent-acc-dir"), "{err}");
+    }
+}
