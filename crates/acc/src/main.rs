@@ -1,1 +1,46 @@
-fn main() {}
+//! The `acc` binary: one executable for every role. `main` parses the command line,
+//! sets up logging, runs the command and turns its error into one `error:` line and an
+//! exit code (1 for failures, 2 for usage errors, which clap reports itself).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod logging;
+
+/// acc: agent connectivity for fleets.
+#[derive(Debug, Parser)]
+#[command(
+    name = "acc",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Offline PKI, interoperable with openssl: keys, CSRs, a CA, signing, CRLs, verification.
+    #[command(subcommand)]
+    Pki(cmd::pki::PkiCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init_stderr();
+    let result = match cli.command {
+        Command::Pki(c) => cmd::pki::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

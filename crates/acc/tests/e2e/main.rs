@@ -1,0 +1,5 @@
+//! End-to-end tests of the `acc` binary: one test binary (fast to link), one module per
+//! area. Every test runs real processes in its own temporary directory.
+
+mod pki_openssl;
+mod util;

@@ -1,0 +1,111 @@
+//! Helpers for end-to-end tests: run `acc` and `openssl` in a per-test directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A test's working directory, removed when the test ends.
+pub struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Runs `acc` with `args` in this directory.
+    pub fn acc(&self, args: &[&str]) -> Run {
+        self.run(env!("CARGO_BIN_EXE_acc"), args)
+    }
+
+    /// Runs the system `openssl`; a missing openssl fails the test (it is required).
+    pub fn openssl(&self, args: &[&str]) -> Run {
+        self.run("openssl", args)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Run {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("ACC_LOG")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {program}: {e} (install it: apt-get install -y openssl)")
+            });
+        Run {
+            what: format!("{program} {}", args.join(" ")),
+            output,
+        }
+    }
+}
+
+/// The result of one process.
+pub struct Run {
+    what: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert!(
+            self.output.status.success(),
+            "{} failed ({}):\nstdout: {}\nstderr: {}",
+            self.what,
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+
+    /// Asserts exit code `code` and returns stderr.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32) -> String {
+        assert_eq!(
+            self.code(),
+            code,
+            "{}: expected exit {code}\nstdout: {}\nstderr: {}",
+            self.what,
+            self.stdout(),
+            self.stderr()
+        );
+        self.stderr()
+    }
+}
