@@ -15,11 +15,19 @@
 //! the object that carries them; the effective access is share ∩ file (F25), and reading
 //! needs Read at both.
 
+mod audit;
+mod check;
 mod principal;
 mod rights;
+mod share;
 
+pub use audit::{SHARE_ACCESS_EVENT_ID, share_access_event};
+pub use check::{
+    AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access,
+};
 pub use principal::{
     Caller, CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS,
     MAX_DOMAIN_MEMBER_CHARS, MAX_LOCAL_NAME_CHARS, Principal, PrincipalError, WellKnownGroup,
 };
 pub use rights::{AccessMask, AclLevel, FileRight, GrantRight, RightParseError, ShareRight};
+pub use share::{Ace, AceKind, GrantError, Share};
