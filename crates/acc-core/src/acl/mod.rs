@@ -17,13 +17,21 @@
 
 mod audit;
 mod check;
+mod package;
 mod principal;
 mod rights;
 mod share;
 
+#[cfg(test)]
+mod tests;
+
 pub use audit::{SHARE_ACCESS_EVENT_ID, share_access_event};
 pub use check::{
     AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access,
+};
+pub use package::{
+    GrantChange, GrantReadError, PackageSource, ShareAccessRefusal, SourceFailure,
+    check_package_refresh, check_package_sources, check_source, grant_read,
 };
 pub use principal::{
     Caller, CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS,
