@@ -5,5 +5,7 @@
 //! event, persist the record, send the response). That keeps the rules of
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
+pub mod acl;
 pub mod name;
+pub mod share_path;
 pub mod time;
