@@ -218,14 +218,8 @@ impl ShareName {
     /// Validates a share name.
     pub fn parse(name: &str) -> Result<ShareName, PathError> {
         let ok = (1..=MAX_SHARE_NAME_CHARS).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(ShareName(name.to_owned()))
-        } else {
-            Err(PathError::ShareName(sanitise(name)))
-        }
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(ShareName(name.to_owned())) } else { Err(PathError::ShareName(sanitise(name))) }
     }
 
     /// The name.
@@ -329,8 +323,7 @@ impl SharePath {
         for (i, c) in components.iter().enumerate() {
             check_component(c, i + 1)?;
         }
-        let joined =
-            components.iter().map(String::len).sum::<usize>() + components.len().saturating_sub(1);
+        let joined = components.iter().map(String::len).sum::<usize>() + components.len().saturating_sub(1);
         if joined > MAX_PATH_BYTES {
             return Err(PathError::TooLong);
         }
@@ -413,9 +406,7 @@ impl ShareRequest {
     /// `/v1/shares/software-library/pkg/file.bin`. The query string must already be cut off
     /// (`uri.path()`).
     pub fn from_uri_path(uri_path: &str) -> Result<ShareRequest, PathError> {
-        let rest = uri_path
-            .strip_prefix(SHARES_PREFIX)
-            .ok_or(PathError::NotSharePath)?;
+        let rest = uri_path.strip_prefix(SHARES_PREFIX).ok_or(PathError::NotSharePath)?;
         ShareRequest::from_share_and_path(rest)
     }
 
@@ -427,12 +418,9 @@ impl ShareRequest {
         }
         let share_bytes =
             percent_decode(raw_share, 0).map_err(|_| PathError::ShareName(sanitise(raw_share)))?;
-        let share_text = String::from_utf8(share_bytes)
-            .map_err(|_| PathError::ShareName(sanitise(raw_share)))?;
-        Ok(ShareRequest {
-            share: ShareName::parse(&share_text)?,
-            path: SharePath::from_url(raw_path)?,
-        })
+        let share_text =
+            String::from_utf8(share_bytes).map_err(|_| PathError::ShareName(sanitise(raw_share)))?;
+        Ok(ShareRequest { share: ShareName::parse(&share_text)?, path: SharePath::from_url(raw_path)? })
     }
 }
 
@@ -515,12 +503,7 @@ fn check_component(c: &str, index: usize) -> Result<(), PathError> {
     if c.len() > MAX_SEGMENT_BYTES {
         return Err(PathError::SegmentTooLong { index });
     }
-    let stem = c
-        .split('.')
-        .next()
-        .unwrap_or(c)
-        .trim_end()
-        .to_ascii_lowercase();
+    let stem = c.split('.').next().unwrap_or(c).trim_end().to_ascii_lowercase();
     if DEVICE_NAMES.contains(&stem.as_str()) {
         return Err(PathError::DeviceName { index });
     }
@@ -533,10 +516,7 @@ fn check_component(c: &str, index: usize) -> Result<(), PathError> {
 /// answers `false`: canonical paths never hold them, so their presence means the caller
 /// skipped canonicalisation.
 pub fn is_within(root: &Path, candidate: &Path) -> bool {
-    let dotted = |p: &Path| {
-        p.components()
-            .any(|c| matches!(c, Component::CurDir | Component::ParentDir))
-    };
+    let dotted = |p: &Path| p.components().any(|c| matches!(c, Component::CurDir | Component::ParentDir));
     if root.as_os_str().is_empty() || dotted(root) || dotted(candidate) {
         return false;
     }
@@ -551,9 +531,7 @@ pub fn relative_to_root(root: &Path, candidate: &Path) -> Result<SharePath, Path
     if !is_within(root, candidate) {
         return Err(PathError::LeavesShare);
     }
-    let rest = candidate
-        .strip_prefix(root)
-        .map_err(|_| PathError::LeavesShare)?;
+    let rest = candidate.strip_prefix(root).map_err(|_| PathError::LeavesShare)?;
     let mut components = Vec::new();
     for (i, c) in rest.components().enumerate() {
         match c {

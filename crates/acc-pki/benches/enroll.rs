@@ -19,7 +19,8 @@ fn main() {
     let seconds: u64 = std::env::var("ACC_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let now = OffsetDateTime::now_utc();
     let ca_key = PrivateKey::generate(Curve::P256).expect("CA key");
-    let ca_der = x509::self_signed_ca(&ca_key, &Subject::parse("/CN=Bench CA").unwrap(), 3650, &[1], now).unwrap();
+    let ca_der =
+        x509::self_signed_ca(&ca_key, &Subject::parse("/CN=Bench CA").unwrap(), 3650, &[1], now).unwrap();
     let ca = Ca::new(&ca_der, ca_key).unwrap();
 
     // Requests are made up front: the agents make them, the CA only verifies and signs.
@@ -45,16 +46,24 @@ fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rate = issued as f64 / elapsed;
-    println!("acc-pki enroll (CSR verify + sign + PEM), 1 core: {rate:.0} certificates/s ({issued} in {elapsed:.1} s, {} B each)", bytes / issued.max(1) as usize);
+    println!(
+        "acc-pki enroll (CSR verify + sign + PEM), 1 core: {rate:.0} certificates/s ({issued} in {elapsed:.1} s, {} B each)",
+        bytes / issued.max(1) as usize
+    );
 
     match openssl_speed(seconds) {
         Some((sign, verify)) => {
             // One enrollment = one P-256 verify (the CSR) + one P-256 sign (the certificate).
             let crypto_bound = 1.0 / (1.0 / sign + 1.0 / verify);
             println!("openssl speed ecdsap256, 1 core: {sign:.0} sign/s, {verify:.0} verify/s");
-            println!("  -> openssl's bound for one verify + one sign: {crypto_bound:.0} ops/s; acc reaches {:.2}x of it", rate / crypto_bound);
+            println!(
+                "  -> openssl's bound for one verify + one sign: {crypto_bound:.0} ops/s; acc reaches {:.2}x of it",
+                rate / crypto_bound
+            );
         }
-        None => println!("openssl speed: not available (apt-get install -y openssl) — no baseline in this run"),
+        None => {
+            println!("openssl speed: not available (apt-get install -y openssl) — no baseline in this run")
+        }
     }
     println!("target: >= 3000 certificates/s -> {}", if rate >= 3000.0 { "met" } else { "NOT MET" });
 }

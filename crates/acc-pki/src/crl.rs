@@ -53,24 +53,9 @@ pub struct Crl {
 impl Crl {
     /// Reads a CRL (PEM `X509 CRL` or DER) without checking who signed it.
     pub fn from_bytes(bytes: &[u8]) -> Result<Crl> {
-        let der = if pem::looks_like_pem(bytes) {
-            let blocks = pem::decode_all(bytes)?;
-            blocks
-                .iter()
-                .find(|b| b.label == "X509 CRL")
-                .map(|b| b.der.clone())
-                .ok_or_else(|| PkiError::NotFound {
-                    expected: "CRL",
-                    found: crate::csr::pem_labels(&blocks),
-                })?
-        } else {
-            bytes.to_vec()
-        };
-        let (_, crl) =
-            CertificateRevocationList::from_der(&der).map_err(|e| PkiError::Malformed {
-                what: "CRL",
-                detail: e.to_string(),
-            })?;
+        let der = pem::der_of(bytes, &["X509 CRL"], "CRL")?;
+        let (_, crl) = CertificateRevocationList::from_der(&der)
+            .map_err(|e| PkiError::Malformed { what: "CRL", detail: e.to_string() })?;
         let revoked = crl
             .iter_revoked_certificates()
             .map(|r| Revoked {
@@ -98,24 +83,14 @@ impl Crl {
 
     /// Checks that the CA certificate `ca_cert_der` issued and signed this CRL.
     pub fn check_issued_by(&self, ca_cert_der: &[u8]) -> Result<()> {
-        let (_, ca) =
-            x509_parser::certificate::X509Certificate::from_der(ca_cert_der).map_err(|e| {
-                PkiError::Malformed {
-                    what: "CA certificate",
-                    detail: e.to_string(),
-                }
-            })?;
+        let (_, ca) = x509_parser::certificate::X509Certificate::from_der(ca_cert_der)
+            .map_err(|e| PkiError::Malformed { what: "CA certificate", detail: e.to_string() })?;
         if ca.subject().as_raw() != self.issuer_der.as_slice() {
             return Err(PkiError::CrlIssuer(self.issuer.clone()));
         }
-        let (_, parsed) =
-            CertificateRevocationList::from_der(&self.der).map_err(|e| PkiError::Malformed {
-                what: "CRL",
-                detail: e.to_string(),
-            })?;
-        parsed
-            .verify_signature(ca.public_key())
-            .map_err(|_| PkiError::CrlSignature)
+        let (_, parsed) = CertificateRevocationList::from_der(&self.der)
+            .map_err(|e| PkiError::Malformed { what: "CRL", detail: e.to_string() })?;
+        parsed.verify_signature(ca.public_key()).map_err(|_| PkiError::CrlSignature)
     }
 
     /// Whether `serial` is on the list.
@@ -126,20 +101,12 @@ impl Crl {
 }
 
 /// Signs a CRL listing `revoked`, valid from `now` for `days`, with CRL number `number`.
-pub fn sign(
-    ca: &Ca,
-    revoked: &[Revoked],
-    number: &[u8],
-    now: OffsetDateTime,
-    days: u32,
-) -> Result<Vec<u8>> {
+pub fn sign(ca: &Ca, revoked: &[Revoked], number: &[u8], now: OffsetDateTime, days: u32) -> Result<Vec<u8>> {
     if !(1..=3650).contains(&days) {
         return Err(PkiError::BadDays(i64::from(days)));
     }
-    let entries: Vec<Vec<u8>> = revoked
-        .iter()
-        .map(|r| der::seq(&[&der::uint(&r.serial), &der::time(r.revoked_at)]))
-        .collect();
+    let entries: Vec<Vec<u8>> =
+        revoked.iter().map(|r| der::seq(&[&der::uint(&r.serial), &der::time(r.revoked_at)])).collect();
     let extensions = [
         x509::extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, ca.key_id())])),
         x509::extension(OID_CRL_NUMBER, false, &der::uint(number)),
@@ -152,14 +119,9 @@ pub fn sign(
         der::time(now + Duration::days(i64::from(days))),
     ];
     if !entries.is_empty() {
-        parts.push(der::seq(
-            &entries.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-        ));
+        parts.push(der::seq(&entries.iter().map(Vec::as_slice).collect::<Vec<_>>()));
     }
-    parts.push(der::ctx(
-        0,
-        &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>()),
-    ));
+    parts.push(der::ctx(0, &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>())));
     let tbs = der::seq(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
     ca.key().sign_structure(&tbs)
 }
@@ -177,10 +139,7 @@ pub fn extend(
     for s in serials {
         let s = serial::normalize(s);
         if !revoked.iter().any(|r| r.serial == s) {
-            revoked.push(Revoked {
-                serial: s,
-                revoked_at: now,
-            });
+            revoked.push(Revoked { serial: s, revoked_at: now });
         }
     }
     let number = match previous.and_then(|c| c.number.clone()) {

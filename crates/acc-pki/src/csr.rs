@@ -45,8 +45,7 @@ impl San {
             let bad = || PkiError::BadSan(item.to_string());
             let (kind, value) = item.split_once(':').ok_or_else(bad)?;
             let value = value.trim();
-            if value.is_empty() || !value.is_ascii() || value.chars().any(|c| c.is_ascii_control())
-            {
+            if value.is_empty() || !value.is_ascii() || value.chars().any(|c| c.is_ascii_control()) {
                 return Err(bad());
             }
             out.push(match kind.trim().to_ascii_lowercase().as_str() {
@@ -77,12 +76,8 @@ impl San {
             GeneralName::RFC822Name(v) => Some(San::Email(v.to_string())),
             GeneralName::URI(v) => Some(San::Uri(v.to_string())),
             GeneralName::IPAddress(b) => match b.len() {
-                4 => <[u8; 4]>::try_from(*b)
-                    .ok()
-                    .map(|a| San::Ip(IpAddr::from(a))),
-                16 => <[u8; 16]>::try_from(*b)
-                    .ok()
-                    .map(|a| San::Ip(IpAddr::from(a))),
+                4 => <[u8; 4]>::try_from(*b).ok().map(|a| San::Ip(IpAddr::from(a))),
+                16 => <[u8; 16]>::try_from(*b).ok().map(|a| San::Ip(IpAddr::from(a))),
                 _ => None,
             },
             _ => None,
@@ -103,18 +98,10 @@ pub fn build(key: &PrivateKey, subject: &Subject, sans: &[San]) -> Result<Vec<u8
     } else {
         let ext = x509::extension(x509::OID_SAN, false, &san_extension_value(sans));
         let extensions = der::seq(&[&ext]);
-        let attr = der::seq(&[
-            &der::oid(&[1, 2, 840, 113549, 1, 9, 14]),
-            &der::set_of(vec![extensions]),
-        ]);
+        let attr = der::seq(&[&der::oid(&[1, 2, 840, 113549, 1, 9, 14]), &der::set_of(vec![extensions])]);
         der::ctx(0, &attr)
     };
-    let info = der::seq(&[
-        &der::small_uint(0),
-        &subject.to_der(),
-        &key.public_key_der()?,
-        &attributes,
-    ]);
+    let info = der::seq(&[&der::small_uint(0), &subject.to_der(), &key.public_key_der()?, &attributes]);
     key.sign_structure(&info)
 }
 
@@ -139,24 +126,10 @@ impl Csr {
     /// Reads a CSR (PEM `CERTIFICATE REQUEST` / `NEW CERTIFICATE REQUEST`, or DER) and
     /// verifies its signature.
     pub fn from_bytes(bytes: &[u8]) -> Result<Csr> {
-        let der = if pem::looks_like_pem(bytes) {
-            let blocks = pem::decode_all(bytes)?;
-            blocks
-                .iter()
-                .find(|b| b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST")
-                .map(|b| b.der.clone())
-                .ok_or_else(|| PkiError::NotFound {
-                    expected: "certificate request",
-                    found: pem_labels(&blocks),
-                })?
-        } else {
-            bytes.to_vec()
-        };
-        let (_, req) =
-            X509CertificationRequest::from_der(&der).map_err(|e| PkiError::Malformed {
-                what: "certificate request",
-                detail: e.to_string(),
-            })?;
+        let der =
+            pem::der_of(bytes, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"], "certificate request")?;
+        let (_, req) = X509CertificationRequest::from_der(&der)
+            .map_err(|e| PkiError::Malformed { what: "certificate request", detail: e.to_string() })?;
         req.verify_signature().map_err(|_| PkiError::CsrSignature)?;
         let info = &req.certification_request_info;
         let mut sans = Vec::new();
@@ -178,21 +151,6 @@ impl Csr {
     }
 }
 
-pub(crate) fn pem_labels(blocks: &[pem::Block]) -> String {
-    if blocks.is_empty() {
-        "no PEM block".to_string()
-    } else {
-        format!(
-            "found {}",
-            blocks
-                .iter()
-                .map(|b| format!("'{}'", b.label))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,8 +160,7 @@ mod tests {
     fn built_csrs_verify_and_keep_subject_and_sans() {
         let key = PrivateKey::generate(Curve::P256).unwrap();
         let subject = Subject::parse("/C=US/O=Example/OU=a+OU=b/CN=agent1").unwrap();
-        let sans =
-            San::parse_list("DNS:agent1.example, IP:10.0.0.5,email:a@example.com,IP:::1").unwrap();
+        let sans = San::parse_list("DNS:agent1.example, IP:10.0.0.5,email:a@example.com,IP:::1").unwrap();
         let der = build(&key, &subject, &sans).unwrap();
         let pem_text = pem::encode("CERTIFICATE REQUEST", &der);
         let csr = Csr::from_bytes(pem_text.as_bytes()).unwrap();

@@ -156,14 +156,7 @@ pub fn named_bits(bit_numbers: &[u8]) -> Vec<u8> {
 /// Time as RFC 5280 4.1.2.5 wants it: UTCTime through 2049, GeneralizedTime after.
 pub fn time(t: OffsetDateTime) -> Vec<u8> {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let (y, mo, d, h, mi, s) = (
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-    );
+    let (y, mo, d, h, mi, s) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
     if (1950..2050).contains(&y) {
         let text = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
         tlv(tag::UTC_TIME, text.as_bytes())
@@ -175,11 +168,7 @@ pub fn time(t: OffsetDateTime) -> Vec<u8> {
 
 /// AlgorithmIdentifier for a signature algorithm.
 pub fn algorithm(arcs: &[u64], with_null_params: bool) -> Vec<u8> {
-    if with_null_params {
-        seq(&[&oid(arcs), &null()])
-    } else {
-        seq(&[&oid(arcs)])
-    }
+    if with_null_params { seq(&[&oid(arcs), &null()]) } else { seq(&[&oid(arcs)]) }
 }
 
 #[cfg(test)]
@@ -323,10 +312,7 @@ pub fn oid_to_string(content: &[u8]) -> String {
             v = 0;
         }
     }
-    arcs.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
 #[cfg(test)]
@@ -335,20 +321,13 @@ mod reader_tests {
 
     #[test]
     fn reads_back_what_the_writer_wrote() {
-        let encoded = seq(&[
-            &small_uint(1),
-            &oid(&[1, 2, 840, 10045, 3, 1, 7]),
-            &octets(&[0; 300]),
-        ]);
+        let encoded = seq(&[&small_uint(1), &oid(&[1, 2, 840, 10045, 3, 1, 7]), &octets(&[0; 300])]);
         let mut outer = Reader::new(&encoded);
         let body = outer.expect(tag::SEQUENCE).unwrap();
         assert!(outer.is_empty());
         let mut r = Reader::new(body);
         assert_eq!(r.expect(tag::INTEGER), Some(&[1u8][..]));
-        assert_eq!(
-            oid_to_string(r.expect(tag::OID).unwrap()),
-            "1.2.840.10045.3.1.7"
-        );
+        assert_eq!(oid_to_string(r.expect(tag::OID).unwrap()), "1.2.840.10045.3.1.7");
         assert_eq!(r.expect(tag::OCTET_STRING).map(<[u8]>::len), Some(300));
         assert!(r.is_empty());
     }
@@ -356,10 +335,7 @@ mod reader_tests {
     #[test]
     fn refuses_truncated_input() {
         assert_eq!(Reader::new(&[0x30, 5, 1]).next_element(), None);
-        assert_eq!(
-            Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).next_element(),
-            None
-        );
+        assert_eq!(Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).next_element(), None);
         assert_eq!(Reader::new(&[]).next_element(), None);
     }
 }

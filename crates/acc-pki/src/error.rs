@@ -39,9 +39,7 @@ pub enum PkiError {
     )]
     EncryptedKey,
     /// An EC key on a curve acc does not use.
-    #[error(
-        "EC key on curve {0}, which acc does not support; use prime256v1 (P-256) or secp384r1 (P-384)"
-    )]
+    #[error("EC key on curve {0}, which acc does not support; use prime256v1 (P-256) or secp384r1 (P-384)")]
     UnsupportedCurve(String),
     /// A key algorithm acc does not use.
     #[error("{0} keys are not supported; use EC P-256, EC P-384 or RSA of at least 2048 bits")]
@@ -69,9 +67,7 @@ pub enum PkiError {
         detail: String,
     },
     /// The CSR's self-signature does not verify.
-    #[error(
-        "the CSR's signature does not verify with its own public key (corrupted or tampered request)"
-    )]
+    #[error("the CSR's signature does not verify with its own public key (corrupted or tampered request)")]
     CsrSignature,
     /// The CA certificate and key do not belong together.
     #[error("the CA key does not match the CA certificate's public key")]
@@ -112,10 +108,7 @@ pub enum PkiError {
 impl PkiError {
     /// Wraps an I/O error with its path.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        PkiError::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        PkiError::Io { path: path.display().to_string(), source }
     }
 }
 

@@ -26,15 +26,9 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Res
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (tmp, mut file) = create_temp(&dir, &name, mode)?;
-    let written = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| PkiError::io(path, e));
+    let written = file.write_all(contents).and_then(|()| file.sync_all()).map_err(|e| PkiError::io(path, e));
     drop(file);
     let placed = written.and_then(|()| {
         if replace {
@@ -76,10 +70,7 @@ fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
             Err(e) => return Err(PkiError::io(dir, e)),
         }
     }
-    Err(PkiError::io(
-        dir,
-        std::io::Error::other("could not create a temporary file"),
-    ))
+    Err(PkiError::io(dir, std::io::Error::other("could not create a temporary file")))
 }
 
 /// Reads a whole file, naming it in the error.
@@ -99,14 +90,8 @@ mod tests {
         let p = dir.path().join("acc.key");
         write_file(&p, b"one", KEY_MODE, false).unwrap();
         #[cfg(unix)]
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o400
-        );
-        assert!(matches!(
-            write_file(&p, b"two", KEY_MODE, false),
-            Err(PkiError::Exists(_))
-        ));
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o400);
+        assert!(matches!(write_file(&p, b"two", KEY_MODE, false), Err(PkiError::Exists(_))));
         assert_eq!(fs::read(&p).unwrap(), b"one");
         write_file(&p, b"three", KEY_MODE, true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"three");
@@ -116,13 +101,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_an_error_naming_it() {
-        let err = write_file(
-            Path::new("/nonexistent-acc-dir/x.crt"),
-            b"x",
-            PUBLIC_MODE,
-            true,
-        )
-        .unwrap_err();
+        let err = write_file(Path::new("/nonexistent-acc-dir/x.crt"), b"x", PUBLIC_MODE, true).unwrap_err();
         assert!(err.to_string().contains("/nonexistent-acc-dir"), "{err}");
     }
 }

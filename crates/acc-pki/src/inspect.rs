@@ -104,11 +104,7 @@ pub struct CrlSummary {
 
 fn fingerprint(der: &[u8]) -> String {
     let d = digest::digest(&digest::SHA256, der);
-    d.as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    d.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -134,7 +130,7 @@ pub fn summarize(bytes: &[u8]) -> Result<Summary> {
         }
         return Err(PkiError::NotFound {
             expected: "certificate, request, key or CRL",
-            found: crate::csr::pem_labels(&blocks),
+            found: pem::labels_found(&blocks),
         });
     }
     if X509Certificate::from_der(bytes).is_ok() {
@@ -150,10 +146,8 @@ pub fn summarize(bytes: &[u8]) -> Result<Summary> {
 }
 
 fn certificate(der: &[u8]) -> Result<Summary> {
-    let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::Malformed {
-        what: "certificate",
-        detail: e.to_string(),
-    })?;
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| PkiError::Malformed { what: "certificate", detail: e.to_string() })?;
     let mut warnings = Vec::new();
     if cert.version().0 == 0 {
         warnings.push(verify::V1_RESIGN_HINT.to_string());
@@ -172,12 +166,8 @@ fn certificate(der: &[u8]) -> Result<Summary> {
                 });
             }
             ParsedExtension::KeyUsage(ku) => {
-                key_usage = ku
-                    .to_string()
-                    .split(", ")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
+                key_usage =
+                    ku.to_string().split(", ").filter(|s| !s.is_empty()).map(str::to_string).collect();
             }
             ParsedExtension::ExtendedKeyUsage(eku) => extended_key_usage = verify::eku_names(eku),
             ParsedExtension::SubjectAlternativeName(san) => {
@@ -213,10 +203,8 @@ fn certificate(der: &[u8]) -> Result<Summary> {
 }
 
 fn request(der: &[u8]) -> Result<Summary> {
-    let (_, req) = X509CertificationRequest::from_der(der).map_err(|e| PkiError::Malformed {
-        what: "certificate request",
-        detail: e.to_string(),
-    })?;
+    let (_, req) = X509CertificationRequest::from_der(der)
+        .map_err(|e| PkiError::Malformed { what: "certificate request", detail: e.to_string() })?;
     let info = &req.certification_request_info;
     let signature_valid = Csr::from_bytes(der).is_ok();
     let mut subject_alt_names = Vec::new();
@@ -224,10 +212,7 @@ fn request(der: &[u8]) -> Result<Summary> {
         for ext in exts {
             if let ParsedExtension::SubjectAlternativeName(san) = ext {
                 subject_alt_names.extend(
-                    san.general_names
-                        .iter()
-                        .filter_map(San::from_general_name)
-                        .map(|s| s.to_string()),
+                    san.general_names.iter().filter_map(San::from_general_name).map(|s| s.to_string()),
                 );
             }
         }
@@ -263,11 +248,7 @@ fn crl(der: &[u8]) -> Result<Summary> {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let list = |v: &[String]| {
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                v.join(", ")
-            }
+            if v.is_empty() { "-".to_string() } else { v.join(", ") }
         };
         match self {
             Summary::Certificate(c) => {
@@ -275,17 +256,9 @@ impl std::fmt::Display for Summary {
                 writeln!(f, "  subject:            {}", c.subject)?;
                 writeln!(f, "  issuer:             {}", c.issuer)?;
                 writeln!(f, "  serial:             {}", c.serial)?;
-                writeln!(
-                    f,
-                    "  valid:              {} to {}",
-                    c.not_before, c.not_after
-                )?;
+                writeln!(f, "  valid:              {} to {}", c.not_before, c.not_after)?;
                 writeln!(f, "  key:                {}", c.key)?;
-                writeln!(
-                    f,
-                    "  basic constraints:  {}",
-                    c.basic_constraints.as_deref().unwrap_or("-")
-                )?;
+                writeln!(f, "  basic constraints:  {}", c.basic_constraints.as_deref().unwrap_or("-"))?;
                 writeln!(f, "  key usage:          {}", list(&c.key_usage))?;
                 writeln!(f, "  extended key usage: {}", list(&c.extended_key_usage))?;
                 writeln!(f, "  subject alt names:  {}", list(&c.subject_alt_names))?;
@@ -300,15 +273,7 @@ impl std::fmt::Display for Summary {
                 writeln!(f, "  subject:            {}", r.subject)?;
                 writeln!(f, "  key:                {}", r.key)?;
                 writeln!(f, "  subject alt names:  {}", list(&r.subject_alt_names))?;
-                writeln!(
-                    f,
-                    "  signature:          {}",
-                    if r.signature_valid {
-                        "valid"
-                    } else {
-                        "INVALID"
-                    }
-                )?;
+                writeln!(f, "  signature:          {}", if r.signature_valid { "valid" } else { "INVALID" })?;
                 writeln!(f, "  sha256 fingerprint: {}", r.sha256_fingerprint)
             }
             Summary::PrivateKey(k) => {
@@ -320,24 +285,11 @@ impl std::fmt::Display for Summary {
                 writeln!(f, "certificate revocation list")?;
                 writeln!(f, "  issuer:             {}", c.issuer)?;
                 writeln!(f, "  this update:        {}", c.this_update)?;
-                writeln!(
-                    f,
-                    "  next update:        {}",
-                    c.next_update.as_deref().unwrap_or("-")
-                )?;
-                writeln!(
-                    f,
-                    "  crl number:         {}",
-                    c.crl_number.as_deref().unwrap_or("-")
-                )?;
+                writeln!(f, "  next update:        {}", c.next_update.as_deref().unwrap_or("-"))?;
+                writeln!(f, "  crl number:         {}", c.crl_number.as_deref().unwrap_or("-"))?;
                 writeln!(f, "  revoked:            {}", c.revoked.len())?;
                 for r in &c.revoked {
-                    writeln!(
-                        f,
-                        "    {} since {}",
-                        serial::to_hex(&r.serial),
-                        rfc3339(r.revoked_at)
-                    )?;
+                    writeln!(f, "    {} since {}", serial::to_hex(&r.serial), rfc3339(r.revoked_at))?;
                 }
                 Ok(())
             }

@@ -67,11 +67,8 @@ impl std::fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// A fresh EC key.
     pub fn generate(curve: Curve) -> Result<Self> {
-        let pair = EcdsaKeyPair::generate(signing_alg(curve))
-            .map_err(|e| PkiError::Crypto(e.to_string()))?;
-        Ok(PrivateKey {
-            inner: Inner::Ec(pair, curve),
-        })
+        let pair = EcdsaKeyPair::generate(signing_alg(curve)).map_err(|e| PkiError::Crypto(e.to_string()))?;
+        Ok(PrivateKey { inner: Inner::Ec(pair, curve) })
     }
 
     /// Reads a key from the bytes of a key file (PEM or DER).
@@ -88,11 +85,7 @@ impl PrivateKey {
                 let found = if blocks.is_empty() {
                     "no PEM block".to_string()
                 } else {
-                    blocks
-                        .iter()
-                        .map(|b| format!("'{}'", b.label))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    blocks.iter().map(|b| format!("'{}'", b.label)).collect::<Vec<_>>().join(", ")
                 };
                 return Err(PkiError::NoKey { found });
             };
@@ -116,9 +109,7 @@ impl PrivateKey {
     /// Reads a DER key whose container is not labelled: PKCS#8, SEC1 or PKCS#1.
     fn from_der(der: &[u8]) -> Result<Self> {
         let Some(body) = Reader::new(der).expect(tag::SEQUENCE) else {
-            return Err(PkiError::NoKey {
-                found: "neither PEM nor a DER structure".into(),
-            });
+            return Err(PkiError::NoKey { found: "neither PEM nor a DER structure".into() });
         };
         let mut r = Reader::new(body);
         let Some(version) = r.expect(tag::INTEGER) else {
@@ -126,17 +117,13 @@ impl PrivateKey {
             if r.expect(tag::SEQUENCE).is_some() && r.expect(tag::OCTET_STRING).is_some() {
                 return Err(PkiError::EncryptedKey);
             }
-            return Err(PkiError::NoKey {
-                found: "a DER structure that is not a private key".into(),
-            });
+            return Err(PkiError::NoKey { found: "a DER structure that is not a private key".into() });
         };
         match (version, r.next_element().map(|e| e.tag)) {
             ([0], Some(tag::SEQUENCE)) => Self::from_pkcs8(der),
             ([1], Some(tag::OCTET_STRING)) => Self::from_sec1(der, None),
             ([0], Some(tag::INTEGER)) => Self::from_pkcs1(der),
-            _ => Err(PkiError::NoKey {
-                found: "a DER structure that is not a private key".into(),
-            }),
+            _ => Err(PkiError::NoKey { found: "a DER structure that is not a private key".into() }),
         }
     }
 
@@ -150,25 +137,17 @@ impl PrivateKey {
         let alg_oid = a.expect(tag::OID).map(der::oid_to_string).ok_or_else(bad)?;
         match alg_oid.as_str() {
             OID_EC_PUBLIC_KEY => {
-                let curve_oid = a
-                    .expect(tag::OID)
-                    .map(der::oid_to_string)
-                    .unwrap_or_default();
+                let curve_oid = a.expect(tag::OID).map(der::oid_to_string).unwrap_or_default();
                 let curve = curve_from_oid(&curve_oid)?;
                 let pair = EcdsaKeyPair::from_private_key_der(signing_alg(curve), der)
                     .map_err(|e| PkiError::BadKey(e.to_string()))?;
-                Ok(PrivateKey {
-                    inner: Inner::Ec(pair, curve),
-                })
+                Ok(PrivateKey { inner: Inner::Ec(pair, curve) })
             }
             OID_RSA => {
                 let inner = r.expect(tag::OCTET_STRING).ok_or_else(bad)?;
                 check_rsa_bits(inner)?;
-                let pair =
-                    RsaKeyPair::from_pkcs8(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
-                Ok(PrivateKey {
-                    inner: Inner::Rsa(pair),
-                })
+                let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
+                Ok(PrivateKey { inner: Inner::Rsa(pair) })
             }
             "1.3.101.112" => Err(PkiError::UnsupportedAlgorithm("Ed25519".into())),
             "1.2.840.10040.4.1" => Err(PkiError::UnsupportedAlgorithm("DSA".into())),
@@ -182,35 +161,26 @@ impl PrivateKey {
         let mut r = Reader::new(body);
         r.expect(tag::INTEGER).ok_or_else(bad)?;
         let scalar = r.expect(tag::OCTET_STRING).ok_or_else(bad)?;
-        let embedded = r
-            .expect(0xa0)
-            .and_then(|p| Reader::new(p).expect(tag::OID).map(der::oid_to_string));
+        let embedded = r.expect(0xa0).and_then(|p| Reader::new(p).expect(tag::OID).map(der::oid_to_string));
         let curve = match embedded.or(params_curve) {
             Some(oid) => curve_from_oid(&oid)?,
             None => match scalar.len() {
                 32 => Curve::P256,
                 48 => Curve::P384,
                 n => {
-                    return Err(PkiError::UnsupportedCurve(format!(
-                        "unnamed ({}-bit)",
-                        n * 8
-                    )));
+                    return Err(PkiError::UnsupportedCurve(format!("unnamed ({}-bit)", n * 8)));
                 }
             },
         };
         let pair = EcdsaKeyPair::from_private_key_der(signing_alg(curve), der)
             .map_err(|e| PkiError::BadKey(e.to_string()))?;
-        Ok(PrivateKey {
-            inner: Inner::Ec(pair, curve),
-        })
+        Ok(PrivateKey { inner: Inner::Ec(pair, curve) })
     }
 
     fn from_pkcs1(der: &[u8]) -> Result<Self> {
         check_rsa_bits(der)?;
         let pair = RsaKeyPair::from_der(der).map_err(|e| PkiError::BadKey(e.to_string()))?;
-        Ok(PrivateKey {
-            inner: Inner::Rsa(pair),
-        })
+        Ok(PrivateKey { inner: Inner::Rsa(pair) })
     }
 
     /// The key's algorithm.
@@ -272,11 +242,7 @@ impl PrivateKey {
     /// the shape shared by certificates, CSRs and CRLs.
     pub fn sign_structure(&self, tbs: &[u8]) -> Result<Vec<u8>> {
         let sig = self.sign(tbs)?;
-        Ok(der::seq(&[
-            tbs,
-            &self.signature_algorithm_der(),
-            &der::bits(&sig),
-        ]))
+        Ok(der::seq(&[tbs, &self.signature_algorithm_der(), &der::bits(&sig)]))
     }
 }
 
@@ -293,9 +259,7 @@ fn curve_from_oid(oid: &str) -> Result<Curve> {
         OID_P384 => Ok(Curve::P384),
         "1.3.132.0.10" => Err(PkiError::UnsupportedCurve("secp256k1".into())),
         "1.3.132.0.35" => Err(PkiError::UnsupportedCurve("secp521r1 (P-521)".into())),
-        "" => Err(PkiError::UnsupportedCurve(
-            "with explicit (unnamed) parameters".into(),
-        )),
+        "" => Err(PkiError::UnsupportedCurve("with explicit (unnamed) parameters".into())),
         other => Err(PkiError::UnsupportedCurve(other.into())),
     }
 }
@@ -340,10 +304,7 @@ mod tests {
             let pem = key.to_pkcs8_pem().unwrap();
             let back = PrivateKey::from_bytes(pem.as_bytes()).unwrap();
             assert_eq!(back.algorithm(), KeyAlgorithm::Ec(curve));
-            assert_eq!(
-                back.public_key_der().unwrap(),
-                key.public_key_der().unwrap()
-            );
+            assert_eq!(back.public_key_der().unwrap(), key.public_key_der().unwrap());
         }
     }
 
@@ -352,10 +313,7 @@ mod tests {
         let key = PrivateKey::generate(Curve::P256).unwrap();
         let pem = key.to_pkcs8_pem().unwrap();
         let der = pem::decode_all(pem.as_bytes()).unwrap().remove(0).der;
-        assert_eq!(
-            PrivateKey::from_bytes(&der).unwrap().algorithm(),
-            KeyAlgorithm::Ec(Curve::P256)
-        );
+        assert_eq!(PrivateKey::from_bytes(&der).unwrap().algorithm(), KeyAlgorithm::Ec(Curve::P256));
     }
 
     #[test]
@@ -369,19 +327,16 @@ mod tests {
     #[test]
     fn refusals_are_specific() {
         assert!(matches!(
-            PrivateKey::from_bytes(
-                b"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n"
-            ),
+            PrivateKey::from_bytes(b"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n"),
             Err(PkiError::NoKey { .. })
         ));
         assert!(matches!(
-            PrivateKey::from_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAQID\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+            PrivateKey::from_bytes(
+                b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAQID\n-----END ENCRYPTED PRIVATE KEY-----\n"
+            ),
             Err(PkiError::EncryptedKey)
         ));
-        assert!(matches!(
-            PrivateKey::from_bytes(b"hello"),
-            Err(PkiError::NoKey { .. })
-        ));
+        assert!(matches!(PrivateKey::from_bytes(b"hello"), Err(PkiError::NoKey { .. })));
     }
 
     #[test]

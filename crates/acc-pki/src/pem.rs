@@ -22,10 +22,7 @@ pub struct Block {
 impl std::fmt::Debug for Block {
     // Never print the content: a block may hold a private key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Block")
-            .field("label", &self.label)
-            .field("len", &self.der.len())
-            .finish()
+        f.debug_struct("Block").field("label", &self.label).field("len", &self.der.len()).finish()
     }
 }
 
@@ -81,26 +78,40 @@ pub fn decode_all(text: &[u8]) -> Result<Vec<Block>, PemError> {
         if !ended {
             return Err(PemError::Unterminated(label));
         }
-        let der = STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| PemError::BadBase64(label.clone()))?;
-        blocks.push(Block {
-            label,
-            encrypted_header,
-            der,
-        });
+        let der = STANDARD.decode(body.as_bytes()).map_err(|_| PemError::BadBase64(label.clone()))?;
+        blocks.push(Block { label, encrypted_header, der });
     }
     Ok(blocks)
 }
 
 fn boundary(line: &str, word: &str) -> Option<String> {
     let line = line.trim();
-    let rest = line
-        .strip_prefix("-----")?
-        .strip_prefix(word)?
-        .strip_prefix(' ')?;
+    let rest = line.strip_prefix("-----")?.strip_prefix(word)?.strip_prefix(' ')?;
     let label = rest.strip_suffix("-----")?;
     Some(label.to_string())
+}
+
+/// The DER of the first PEM block labelled one of `labels`; `bytes` themselves when they
+/// are not PEM (DER input). `expected` names the object in the error.
+pub fn der_of(bytes: &[u8], labels: &[&str], expected: &'static str) -> crate::Result<Vec<u8>> {
+    if !looks_like_pem(bytes) {
+        return Ok(bytes.to_vec());
+    }
+    let blocks = decode_all(bytes)?;
+    blocks
+        .iter()
+        .find(|b| labels.contains(&b.label.as_str()))
+        .map(|b| b.der.clone())
+        .ok_or_else(|| crate::PkiError::NotFound { expected, found: labels_found(&blocks) })
+}
+
+/// What a PEM text held, for error messages: `found 'CERTIFICATE', 'PRIVATE KEY'`.
+pub fn labels_found(blocks: &[Block]) -> String {
+    if blocks.is_empty() {
+        "no PEM block".to_string()
+    } else {
+        format!("found {}", blocks.iter().map(|b| format!("'{}'", b.label)).collect::<Vec<_>>().join(", "))
+    }
 }
 
 /// Encodes DER as one PEM block with 64-character lines.
@@ -132,16 +143,8 @@ mod tests {
 
     #[test]
     fn reads_ecparam_files_with_two_blocks() {
-        let text = format!(
-            "{}{}",
-            encode("EC PARAMETERS", &[6, 1, 1]),
-            encode("EC PRIVATE KEY", &[1, 2])
-        );
-        let labels: Vec<_> = decode_all(text.as_bytes())
-            .unwrap()
-            .into_iter()
-            .map(|b| b.label)
-            .collect();
+        let text = format!("{}{}", encode("EC PARAMETERS", &[6, 1, 1]), encode("EC PRIVATE KEY", &[1, 2]));
+        let labels: Vec<_> = decode_all(text.as_bytes()).unwrap().into_iter().map(|b| b.label).collect();
         assert_eq!(labels, ["EC PARAMETERS", "EC PRIVATE KEY"]);
     }
 
@@ -154,10 +157,7 @@ mod tests {
 
     #[test]
     fn reports_broken_blocks() {
-        assert_eq!(
-            decode_all(b"-----BEGIN X-----\nAQID\n").unwrap_err(),
-            PemError::Unterminated("X".into())
-        );
+        assert_eq!(decode_all(b"-----BEGIN X-----\nAQID\n").unwrap_err(), PemError::Unterminated("X".into()));
         assert_eq!(
             decode_all(b"-----BEGIN X-----\n!!!\n-----END X-----\n").unwrap_err(),
             PemError::BadBase64("X".into())
@@ -170,11 +170,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_content() {
-        let b = Block {
-            label: "PRIVATE KEY".into(),
-            encrypted_header: false,
-            der: vec![0x42; 8],
-        };
+        let b = Block { label: "PRIVATE KEY".into(), encrypted_header: false, der: vec![0x42; 8] };
         assert!(!format!("{b:?}").contains("66"));
     }
 }

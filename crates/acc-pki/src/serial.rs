@@ -13,9 +13,7 @@ use crate::fsutil;
 /// and never zero).
 pub fn random() -> Result<Vec<u8>> {
     let mut bytes = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|e| PkiError::Crypto(e.to_string()))?;
+    SystemRandom::new().fill(&mut bytes).map_err(|e| PkiError::Crypto(e.to_string()))?;
     bytes[0] &= 0x7f;
     bytes[0] |= 0x40;
     Ok(bytes.to_vec())
@@ -25,19 +23,12 @@ pub fn random() -> Result<Vec<u8>> {
 pub fn parse_hex(text: &str) -> Result<Vec<u8>> {
     let bad = || PkiError::BadSerial(text.to_string());
     let t = text.trim();
-    let t = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
     let digits: String = t.chars().filter(|c| *c != ':').collect();
     if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad());
     }
-    let padded = if digits.len() % 2 == 1 {
-        format!("0{digits}")
-    } else {
-        digits
-    };
+    let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits };
     let bytes: Vec<u8> = (0..padded.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&padded[i..i + 2], 16))
@@ -48,11 +39,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>> {
 
 /// Strips leading zero bytes (keeping one byte for zero).
 pub fn normalize(bytes: &[u8]) -> Vec<u8> {
-    let skip = bytes
-        .iter()
-        .take_while(|b| **b == 0)
-        .count()
-        .min(bytes.len().saturating_sub(1));
+    let skip = bytes.iter().take_while(|b| **b == 0).count().min(bytes.len().saturating_sub(1));
     bytes[skip..].to_vec()
 }
 
@@ -95,17 +82,9 @@ pub fn next_from_file(path: &Path) -> Result<Vec<u8>> {
     };
     let next = normalize(&next);
     if next.len() > 20 {
-        return Err(PkiError::BadSerialFile(format!(
-            "{}: serial would exceed 20 bytes",
-            path.display()
-        )));
+        return Err(PkiError::BadSerialFile(format!("{}: serial would exceed 20 bytes", path.display())));
     }
-    fsutil::write_file(
-        path,
-        format!("{}\n", to_hex(&next)).as_bytes(),
-        fsutil::PUBLIC_MODE,
-        true,
-    )?;
+    fsutil::write_file(path, format!("{}\n", to_hex(&next)).as_bytes(), fsutil::PUBLIC_MODE, true)?;
     Ok(next)
 }
 
@@ -145,10 +124,7 @@ mod tests {
         assert_eq!(next_from_file(&p).unwrap(), vec![0x01, 0x00]);
         let fresh = dir.path().join("new.srl");
         let first = next_from_file(&fresh).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&fresh).unwrap(),
-            format!("{}\n", to_hex(&first))
-        );
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), format!("{}\n", to_hex(&first)));
         std::fs::write(&p, "garbage\n").unwrap();
         assert!(next_from_file(&p).is_err());
     }

@@ -33,38 +33,10 @@ struct Attr {
 const UNBOUNDED: usize = usize::MAX;
 
 const ATTRS: &[Attr] = &[
-    Attr {
-        short: "C",
-        long: "countryName",
-        oid: &[2, 5, 4, 6],
-        kind: Kind::Printable,
-        min: 2,
-        max: 2,
-    },
-    Attr {
-        short: "ST",
-        long: "stateOrProvinceName",
-        oid: &[2, 5, 4, 8],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 128,
-    },
-    Attr {
-        short: "L",
-        long: "localityName",
-        oid: &[2, 5, 4, 7],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 128,
-    },
-    Attr {
-        short: "O",
-        long: "organizationName",
-        oid: &[2, 5, 4, 10],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 64,
-    },
+    Attr { short: "C", long: "countryName", oid: &[2, 5, 4, 6], kind: Kind::Printable, min: 2, max: 2 },
+    Attr { short: "ST", long: "stateOrProvinceName", oid: &[2, 5, 4, 8], kind: Kind::Utf8, min: 1, max: 128 },
+    Attr { short: "L", long: "localityName", oid: &[2, 5, 4, 7], kind: Kind::Utf8, min: 1, max: 128 },
+    Attr { short: "O", long: "organizationName", oid: &[2, 5, 4, 10], kind: Kind::Utf8, min: 1, max: 64 },
     Attr {
         short: "OU",
         long: "organizationalUnitName",
@@ -73,14 +45,7 @@ const ATTRS: &[Attr] = &[
         min: 1,
         max: 64,
     },
-    Attr {
-        short: "CN",
-        long: "commonName",
-        oid: &[2, 5, 4, 3],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 64,
-    },
+    Attr { short: "CN", long: "commonName", oid: &[2, 5, 4, 3], kind: Kind::Utf8, min: 1, max: 64 },
     Attr {
         short: "emailAddress",
         long: "emailAddress",
@@ -105,14 +70,7 @@ const ATTRS: &[Attr] = &[
         min: 1,
         max: UNBOUNDED,
     },
-    Attr {
-        short: "title",
-        long: "title",
-        oid: &[2, 5, 4, 12],
-        kind: Kind::Utf8,
-        min: 1,
-        max: UNBOUNDED,
-    },
+    Attr { short: "title", long: "title", oid: &[2, 5, 4, 12], kind: Kind::Utf8, min: 1, max: UNBOUNDED },
     Attr {
         short: "description",
         long: "description",
@@ -121,38 +79,10 @@ const ATTRS: &[Attr] = &[
         min: 1,
         max: UNBOUNDED,
     },
-    Attr {
-        short: "SN",
-        long: "surname",
-        oid: &[2, 5, 4, 4],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 32768,
-    },
-    Attr {
-        short: "GN",
-        long: "givenName",
-        oid: &[2, 5, 4, 42],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 32768,
-    },
-    Attr {
-        short: "initials",
-        long: "initials",
-        oid: &[2, 5, 4, 43],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 32768,
-    },
-    Attr {
-        short: "name",
-        long: "name",
-        oid: &[2, 5, 4, 41],
-        kind: Kind::Utf8,
-        min: 1,
-        max: 32768,
-    },
+    Attr { short: "SN", long: "surname", oid: &[2, 5, 4, 4], kind: Kind::Utf8, min: 1, max: 32768 },
+    Attr { short: "GN", long: "givenName", oid: &[2, 5, 4, 42], kind: Kind::Utf8, min: 1, max: 32768 },
+    Attr { short: "initials", long: "initials", oid: &[2, 5, 4, 43], kind: Kind::Utf8, min: 1, max: 32768 },
+    Attr { short: "name", long: "name", oid: &[2, 5, 4, 41], kind: Kind::Utf8, min: 1, max: 32768 },
     Attr {
         short: "generationQualifier",
         long: "generationQualifier",
@@ -334,10 +264,7 @@ impl Subject {
             let members = rdn
                 .iter()
                 .map(|(short, value)| {
-                    let attr = ATTRS
-                        .iter()
-                        .find(|a| a.short == *short)
-                        .unwrap_or(&ATTRS[5]);
+                    let attr = ATTRS.iter().find(|a| a.short == *short).unwrap_or(&ATTRS[5]);
                     let string_tag = match attr.kind {
                         Kind::Printable => tag::PRINTABLE_STRING,
                         Kind::Ia5 => tag::IA5_STRING,
@@ -353,12 +280,7 @@ impl Subject {
 
     /// The common name, if there is one (the last CN, as TLS identities use it).
     pub fn common_name(&self) -> Option<&str> {
-        self.rdns
-            .iter()
-            .flatten()
-            .filter(|(t, _)| *t == "CN")
-            .map(|(_, v)| v.as_str())
-            .next_back()
+        self.rdns.iter().flatten().filter(|(t, _)| *t == "CN").map(|(_, v)| v.as_str()).next_back()
     }
 }
 
@@ -378,10 +300,7 @@ fn lookup(typ: &str) -> Result<&'static Attr, SubjectError> {
              a '+' inside a value must be escaped as '\\+')"
                 .to_string()
         });
-    Err(SubjectError::UnknownAttribute {
-        typ: typ.to_string(),
-        hint,
-    })
+    Err(SubjectError::UnknownAttribute { typ: typ.to_string(), hint })
 }
 
 fn check_value(attr: &Attr, typ: &str, value: &str) -> Result<(), SubjectError> {
@@ -390,37 +309,23 @@ fn check_value(attr: &Attr, typ: &str, value: &str) -> Result<(), SubjectError> 
     }
     if attr.short == "C" {
         let ok = value.chars().count() == 2 && value.chars().all(|c| c.is_ascii_alphabetic());
-        return if ok {
-            Ok(())
-        } else {
-            Err(SubjectError::BadCountry(value.to_string()))
-        };
+        return if ok { Ok(()) } else { Err(SubjectError::BadCountry(value.to_string())) };
     }
     let allowed: Option<(&'static str, CharTest)> = match attr.kind {
-        Kind::Printable => Some((
-            "PrintableString: letters, digits, space and ' ( ) + , - . / : = ?",
-            is_printable,
-        )),
+        Kind::Printable => {
+            Some(("PrintableString: letters, digits, space and ' ( ) + , - . / : = ?", is_printable))
+        }
         Kind::Ia5 => Some(("IA5String: ASCII", |c: char| c.is_ascii())),
         Kind::Utf8 => None,
     };
     if let Some((kind, ok)) = allowed
         && let Some(ch) = value.chars().find(|c| !ok(*c))
     {
-        return Err(SubjectError::BadCharacter {
-            typ: typ.to_string(),
-            ch,
-            kind,
-        });
+        return Err(SubjectError::BadCharacter { typ: typ.to_string(), ch, kind });
     }
     let len = value.chars().count();
     if len < attr.min || len > attr.max {
-        return Err(SubjectError::BadLength {
-            typ: typ.to_string(),
-            len,
-            min: attr.min,
-            max: attr.max,
-        });
+        return Err(SubjectError::BadLength { typ: typ.to_string(), len, min: attr.min, max: attr.max });
     }
     Ok(())
 }
@@ -433,10 +338,7 @@ fn is_printable(c: char) -> bool {
 }
 
 fn dotted(arcs: &[u64]) -> String {
-    arcs.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// The short name openssl prints for an attribute OID (dotted form when unknown).
@@ -487,10 +389,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The last common name of a parsed X.509 name, if any (the identity acc uses).
 pub fn common_name_of(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
-    name.iter_common_name()
-        .filter_map(|a| a.as_str().ok())
-        .map(str::to_string)
-        .last()
+    name.iter_common_name().filter_map(|a| a.as_str().ok()).map(str::to_string).last()
 }
 
 #[cfg(test)]

@@ -37,9 +37,7 @@ pub enum Failure {
     #[error("{V1_RESIGN_HINT}")]
     Version1,
     /// No certificate in the CA file has the issuer's name.
-    #[error(
-        "unknown issuer: no certificate in the CA file is named '{issuer}'; it was signed by another CA"
-    )]
+    #[error("unknown issuer: no certificate in the CA file is named '{issuer}'; it was signed by another CA")]
     UnknownIssuer {
         /// The certificate's issuer.
         issuer: String,
@@ -140,16 +138,12 @@ pub fn verify(
 ) -> Result<std::result::Result<Verified, Failure>> {
     let cas = x509::certificates(ca_bytes)?;
     let cert_der = x509::first_certificate(cert_bytes)?;
-    let (_, cert) = X509Certificate::from_der(&cert_der).map_err(|e| PkiError::Malformed {
-        what: "certificate",
-        detail: e.to_string(),
-    })?;
+    let (_, cert) = X509Certificate::from_der(&cert_der)
+        .map_err(|e| PkiError::Malformed { what: "certificate", detail: e.to_string() })?;
     let mut parsed_cas = Vec::new();
     for der in &cas {
-        let (_, ca) = X509Certificate::from_der(der).map_err(|e| PkiError::Malformed {
-            what: "CA certificate",
-            detail: e.to_string(),
-        })?;
+        let (_, ca) = X509Certificate::from_der(der)
+            .map_err(|e| PkiError::Malformed { what: "CA certificate", detail: e.to_string() })?;
         parsed_cas.push(ca);
     }
     Ok(check(&cert, &parsed_cas, opts))
@@ -164,37 +158,23 @@ fn check(
         return Err(Failure::Version1);
     }
     let issuer_name = subject::format_name(cert.issuer());
-    let candidates: Vec<&X509Certificate<'_>> = cas
-        .iter()
-        .filter(|ca| ca.subject().as_raw() == cert.issuer().as_raw())
-        .collect();
+    let candidates: Vec<&X509Certificate<'_>> =
+        cas.iter().filter(|ca| ca.subject().as_raw() == cert.issuer().as_raw()).collect();
     if candidates.is_empty() {
-        return Err(Failure::UnknownIssuer {
-            issuer: issuer_name,
-        });
+        return Err(Failure::UnknownIssuer { issuer: issuer_name });
     }
-    let Some(ca) = candidates
-        .into_iter()
-        .find(|ca| cert.verify_signature(Some(ca.public_key())).is_ok())
+    let Some(ca) = candidates.into_iter().find(|ca| cert.verify_signature(Some(ca.public_key())).is_ok())
     else {
-        return Err(Failure::BadSignature {
-            issuer: issuer_name,
-        });
+        return Err(Failure::BadSignature { issuer: issuer_name });
     };
     check_ca(ca, &issuer_name, opts.at)?;
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
     if opts.at > not_after {
-        return Err(Failure::Expired {
-            not_after: rfc3339(not_after),
-            at: rfc3339(opts.at),
-        });
+        return Err(Failure::Expired { not_after: rfc3339(not_after), at: rfc3339(opts.at) });
     }
     if opts.at < not_before {
-        return Err(Failure::NotYetValid {
-            not_before: rfc3339(not_before),
-            at: rfc3339(opts.at),
-        });
+        return Err(Failure::NotYetValid { not_before: rfc3339(not_before), at: rfc3339(opts.at) });
     }
     if let Some(purpose) = opts.purpose {
         check_purpose(cert, purpose)?;
@@ -209,11 +189,7 @@ fn check(
     })
 }
 
-fn check_ca(
-    ca: &X509Certificate<'_>,
-    issuer: &str,
-    at: OffsetDateTime,
-) -> std::result::Result<(), Failure> {
+fn check_ca(ca: &X509Certificate<'_>, issuer: &str, at: OffsetDateTime) -> std::result::Result<(), Failure> {
     let is_ca = match ca.basic_constraints().ok().flatten() {
         Some(bc) => bc.value.ca,
         None => ca.version().0 == 0 && ca.subject().as_raw() == ca.issuer().as_raw(),
@@ -232,10 +208,7 @@ fn check_ca(
             why: "keyUsage lacks keyCertSign".into(),
         });
     }
-    let (nb, na) = (
-        ca.validity().not_before.to_datetime(),
-        ca.validity().not_after.to_datetime(),
-    );
+    let (nb, na) = (ca.validity().not_before.to_datetime(), ca.validity().not_after.to_datetime());
     if at > na {
         return Err(Failure::CaOutOfValidity {
             issuer: issuer.to_string(),
@@ -255,14 +228,8 @@ fn check_ca(
 /// purpose (or anyExtendedKeyUsage); a keyUsage, when present, must allow the handshake.
 fn check_purpose(cert: &X509Certificate<'_>, purpose: Purpose) -> std::result::Result<(), Failure> {
     let (label, other) = match purpose {
-        Purpose::Client => (
-            "client authentication (clientAuth)",
-            "acc pki sign --profile client",
-        ),
-        Purpose::Server => (
-            "server authentication (serverAuth)",
-            "acc pki sign --profile server",
-        ),
+        Purpose::Client => ("client authentication (clientAuth)", "acc pki sign --profile client"),
+        Purpose::Server => ("server authentication (serverAuth)", "acc pki sign --profile server"),
     };
     if let Ok(Some(eku)) = cert.extended_key_usage() {
         let e = eku.value;
@@ -283,9 +250,7 @@ fn check_purpose(cert: &X509Certificate<'_>, purpose: Purpose) -> std::result::R
             Purpose::Server => k.digital_signature() || k.key_encipherment() || k.key_agreement(),
         };
         if !ok {
-            return Err(Failure::WrongPurpose {
-                why: format!("keyUsage does not allow {label}"),
-            });
+            return Err(Failure::WrongPurpose { why: format!("keyUsage does not allow {label}") });
         }
     }
     Ok(())
@@ -297,13 +262,9 @@ fn check_crl(
     crl: &Crl,
     at: OffsetDateTime,
 ) -> std::result::Result<(), Failure> {
-    crl.check_issued_by(ca.as_raw())
-        .map_err(|e| Failure::Crl(e.to_string()))?;
+    crl.check_issued_by(ca.as_raw()).map_err(|e| Failure::Crl(e.to_string()))?;
     if at < crl.this_update {
-        return Err(Failure::Crl(format!(
-            "not yet valid (thisUpdate {})",
-            rfc3339(crl.this_update)
-        )));
+        return Err(Failure::Crl(format!("not yet valid (thisUpdate {})", rfc3339(crl.this_update))));
     }
     if let Some(next) = crl.next_update
         && at > next
@@ -314,10 +275,7 @@ fn check_crl(
         )));
     }
     if let Some(r) = crl.find(cert.raw_serial()) {
-        return Err(Failure::Revoked {
-            serial: serial::to_hex(&r.serial),
-            since: rfc3339(r.revoked_at),
-        });
+        return Err(Failure::Revoked { serial: serial::to_hex(&r.serial), since: rfc3339(r.revoked_at) });
     }
     Ok(())
 }

@@ -59,14 +59,9 @@ pub(crate) fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
 /// RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits (what openssl's
 /// `subjectKeyIdentifier = hash` computes).
 pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>> {
-    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| PkiError::Malformed {
-        what: "public key",
-        detail: e.to_string(),
-    })?;
-    let d = digest::digest(
-        &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        &spki.subject_public_key.data,
-    );
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|e| PkiError::Malformed { what: "public key", detail: e.to_string() })?;
+    let d = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &spki.subject_public_key.data);
     Ok(d.as_ref().to_vec())
 }
 
@@ -81,9 +76,7 @@ fn validity(now: OffsetDateTime, days: u32) -> Result<Vec<u8>> {
 
 fn is_rsa(spki_der: &[u8]) -> bool {
     // rsaEncryption OID content bytes inside the AlgorithmIdentifier.
-    spki_der
-        .windows(9)
-        .any(|w| w == [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])
+    spki_der.windows(9).any(|w| w == [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])
 }
 
 /// A CA: its certificate and the key that signs with it.
@@ -101,15 +94,9 @@ impl Ca {
     /// may issue certificates and that the key belongs to it.
     pub fn new(cert_bytes: &[u8], key: PrivateKey) -> Result<Ca> {
         let cert_der = first_certificate(cert_bytes)?;
-        let (_, cert) = X509Certificate::from_der(&cert_der).map_err(|e| PkiError::Malformed {
-            what: "CA certificate",
-            detail: e.to_string(),
-        })?;
-        let ca_flag = cert
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .map(|bc| bc.value.ca);
+        let (_, cert) = X509Certificate::from_der(&cert_der)
+            .map_err(|e| PkiError::Malformed { what: "CA certificate", detail: e.to_string() })?;
+        let ca_flag = cert.basic_constraints().ok().flatten().map(|bc| bc.value.ca);
         match (cert.version().0, ca_flag) {
             (_, Some(true)) => {}
             // openssl accepts a self-signed v1 certificate as a trust anchor.
@@ -123,33 +110,20 @@ impl Ca {
             return Err(PkiError::NotACa("keyUsage lacks keyCertSign".into()));
         }
         let key_spki = key.public_key_der()?;
-        let (_, key_pk) =
-            SubjectPublicKeyInfo::from_der(&key_spki).map_err(|e| PkiError::Malformed {
-                what: "public key",
-                detail: e.to_string(),
-            })?;
+        let (_, key_pk) = SubjectPublicKeyInfo::from_der(&key_spki)
+            .map_err(|e| PkiError::Malformed { what: "public key", detail: e.to_string() })?;
         if key_pk.subject_public_key.data != cert.public_key().subject_public_key.data {
             return Err(PkiError::CaKeyMismatch);
         }
-        let key_id = match cert
-            .extensions()
-            .iter()
-            .find_map(|e| match e.parsed_extension() {
-                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
-                    Some(id.0.to_vec())
-                }
-                _ => None,
-            }) {
+        let key_id = match cert.extensions().iter().find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        }) {
             Some(id) => id,
             None => key_identifier(cert.public_key().raw)?,
         };
         let subject_der = cert.subject().as_raw().to_vec();
-        Ok(Ca {
-            cert_der: cert_der.clone(),
-            subject_der,
-            key_id,
-            key,
-        })
+        Ok(Ca { cert_der: cert_der.clone(), subject_der, key_id, key })
     }
 
     /// The CA's subject on one line.
@@ -186,15 +160,7 @@ impl Ca {
         if profile == Profile::Server && csr.sans.is_empty() {
             return Err(PkiError::ServerNeedsSan);
         }
-        self.issue_raw(
-            &csr.subject_der,
-            &csr.spki_der,
-            &csr.sans,
-            profile,
-            days,
-            serial,
-            now,
-        )
+        self.issue_raw(&csr.subject_der, &csr.spki_der, &csr.sans, profile, days, serial, now)
     }
 
     /// Issues a certificate for a subject and public key given directly (enrollment,
@@ -223,11 +189,7 @@ impl Ca {
             extension(OID_KEY_USAGE, true, &der::named_bits(&usage_bits)),
             extension(OID_EXT_KEY_USAGE, false, &der::seq(&[&der::oid(eku)])),
             extension(OID_SKI, false, &der::octets(&key_identifier(spki_der)?)),
-            extension(
-                OID_AKI,
-                false,
-                &der::seq(&[&der::ctx_prim(0, &self.key_id)]),
-            ),
+            extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &self.key_id)])),
         ];
         if !sans.is_empty() {
             extensions.push(extension(OID_SAN, false, &csr::san_extension_value(sans)));
@@ -240,10 +202,7 @@ impl Ca {
             &validity(now, days)?,
             subject_der,
             spki_der,
-            &der::ctx(
-                3,
-                &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>()),
-            ),
+            &der::ctx(3, &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>())),
         ]);
         self.key.sign_structure(&tbs)
     }
@@ -262,11 +221,7 @@ pub fn self_signed_ca(
     let key_id = key_identifier(&spki)?;
     let name = subject.to_der();
     let extensions = [
-        extension(
-            OID_BASIC_CONSTRAINTS,
-            true,
-            &der::seq(&[&der::boolean(true), &der::small_uint(0)]),
-        ),
+        extension(OID_BASIC_CONSTRAINTS, true, &der::seq(&[&der::boolean(true), &der::small_uint(0)])),
         extension(OID_KEY_USAGE, true, &der::named_bits(&[5, 6])),
         extension(OID_SKI, false, &der::octets(&key_id)),
         extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &key_id)])),
@@ -279,10 +234,7 @@ pub fn self_signed_ca(
         &validity(now, days)?,
         &name,
         &spki,
-        &der::ctx(
-            3,
-            &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>()),
-        ),
+        &der::ctx(3, &der::seq(&extensions.iter().map(Vec::as_slice).collect::<Vec<_>>())),
     ]);
     key.sign_structure(&tbs)
 }
@@ -299,26 +251,18 @@ pub fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         let certs: Vec<Vec<u8>> = blocks
             .iter()
             .filter(|b| {
-                b.label == "CERTIFICATE"
-                    || b.label == "X509 CERTIFICATE"
-                    || b.label == "TRUSTED CERTIFICATE"
+                b.label == "CERTIFICATE" || b.label == "X509 CERTIFICATE" || b.label == "TRUSTED CERTIFICATE"
             })
             .map(|b| b.der.clone())
             .collect();
         if certs.is_empty() {
-            return Err(PkiError::NotFound {
-                expected: "certificate",
-                found: csr::pem_labels(&blocks),
-            });
+            return Err(PkiError::NotFound { expected: "certificate", found: pem::labels_found(&blocks) });
         }
         Ok(certs)
     } else if X509Certificate::from_der(bytes).is_ok() {
         Ok(vec![bytes.to_vec()])
     } else {
-        Err(PkiError::NotFound {
-            expected: "certificate",
-            found: "neither PEM nor a DER certificate".into(),
-        })
+        Err(PkiError::NotFound { expected: "certificate", found: "neither PEM nor a DER certificate".into() })
     }
 }
 

@@ -11,13 +11,7 @@ mod logging;
 
 /// acc: agent connectivity for fleets.
 #[derive(Debug, Parser)]
-#[command(
-    name = "acc",
-    version,
-    about,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "acc", version, about, propagate_version = true, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -34,11 +34,7 @@ pub fn share_access_event(
     ip_address: Option<&str>,
     outcome: &Result<(), Box<AccessDenied>>,
 ) -> Vec<(&'static str, String)> {
-    let target = if path.is_root() {
-        "/".to_owned()
-    } else {
-        path.to_string()
-    };
+    let target = if path.is_root() { "/".to_owned() } else { path.to_string() };
     let mut fields = vec![
         ("ShareName", share.to_string()),
         ("RelativeTargetName", target),

@@ -130,8 +130,7 @@ impl Tally {
 
 /// The first Deny of Read in `aces` that names one of the caller's principals.
 fn read_deny<'a>(caller: &Caller, aces: &'a [Ace]) -> Option<&'a Ace> {
-    aces.iter()
-        .find(|a| a.denies_read() && caller.holds(&a.principal))
+    aces.iter().find(|a| a.denies_read() && caller.holds(&a.principal))
 }
 
 /// The effective access of `caller` on `path` in `share`.
@@ -142,37 +141,24 @@ pub fn effective_access(share: &Share, caller: &Caller, path: &SharePath) -> Eff
     for object in path.ancestors_and_self() {
         file_level.add(caller, share.file_acl(&object));
     }
-    EffectiveAccess {
-        share: share_level.granted(),
-        file: file_level.granted(),
-    }
+    EffectiveAccess { share: share_level.granted(), file: file_level.granted() }
 }
 
 /// The share level's verdict on Read.
 pub(super) fn share_verdict(share: &Share, caller: &Caller) -> LevelVerdict {
     if let Some(ace) = read_deny(caller, share.share_acl()) {
-        return LevelVerdict::Denied {
-            on: SharePath::root(),
-            principal: ace.principal.clone(),
-        };
+        return LevelVerdict::Denied { on: SharePath::root(), principal: ace.principal.clone() };
     }
     let mut tally = Tally::default();
     tally.add(caller, share.share_acl());
-    if tally.granted().allows_read() {
-        LevelVerdict::Granted
-    } else {
-        LevelVerdict::NotGranted
-    }
+    if tally.granted().allows_read() { LevelVerdict::Granted } else { LevelVerdict::NotGranted }
 }
 
 /// The file level's verdict on Read of `path` (its own ACEs and its ancestors').
 fn file_verdict(share: &Share, caller: &Caller, path: &SharePath) -> LevelVerdict {
     for object in path.ancestors_and_self() {
         if let Some(ace) = read_deny(caller, share.file_acl(&object)) {
-            return LevelVerdict::Denied {
-                on: object,
-                principal: ace.principal.clone(),
-            };
+            return LevelVerdict::Denied { on: object, principal: ace.principal.clone() };
         }
     }
     if effective_access(share, caller, path).file.allows_read() {
@@ -203,8 +189,7 @@ pub struct AccessDenied {
 impl AccessDenied {
     /// The level that denied, in the wording of 5.6.
     pub fn level(&self) -> DenialLevel {
-        DenialLevel::from_verdicts(&self.share_level, &self.file_level)
-            .unwrap_or(DenialLevel::ShareAndFile)
+        DenialLevel::from_verdicts(&self.share_level, &self.file_level).unwrap_or(DenialLevel::ShareAndFile)
     }
 
     /// `share` or `share/path`, as messages quote the object.
@@ -240,9 +225,7 @@ impl AccessDenied {
             _ => "share level grants no Read".to_owned(),
         };
         let file = match &self.file_level {
-            LevelVerdict::Denied { on, .. } if !on.is_root() => {
-                DenialLevel::FileDeny(on.clone()).to_string()
-            }
+            LevelVerdict::Denied { on, .. } if !on.is_root() => DenialLevel::FileDeny(on.clone()).to_string(),
             LevelVerdict::Denied { .. } => "file level denies Read at the share root".to_owned(),
             _ => "file level grants no Read".to_owned(),
         };
@@ -260,12 +243,10 @@ impl AccessDenied {
     }
 
     fn remedy(&self) -> String {
-        let deny = [&self.share_level, &self.file_level]
-            .into_iter()
-            .find_map(|v| match v {
-                LevelVerdict::Denied { on, principal } => Some((on, principal)),
-                _ => None,
-            });
+        let deny = [&self.share_level, &self.file_level].into_iter().find_map(|v| match v {
+            LevelVerdict::Denied { on, principal } => Some((on, principal)),
+            _ => None,
+        });
         match deny {
             Some((on, principal)) => {
                 let place = if matches!(self.share_level, LevelVerdict::Denied { .. }) {
@@ -305,21 +286,13 @@ impl std::error::Error for AccessDenied {}
 
 /// `share` for the root, `share/path` otherwise.
 pub(super) fn target(share: &ShareName, path: &SharePath) -> String {
-    if path.is_root() {
-        share.to_string()
-    } else {
-        format!("{share}/{path}")
-    }
+    if path.is_root() { share.to_string() } else { format!("{share}/{path}") }
 }
 
 /// The site server's check before it serves `path` from `share` to `caller`: Read is
 /// required at both levels. The denial is boxed to keep `Result` small. Evaluate it on the canonical path
 /// ([`crate::share_path::relative_to_root`]), so a symlink is judged by where it leads.
-pub fn check_read(
-    share: &Share,
-    caller: &Caller,
-    path: &SharePath,
-) -> Result<(), Box<AccessDenied>> {
+pub fn check_read(share: &Share, caller: &Caller, path: &SharePath) -> Result<(), Box<AccessDenied>> {
     let share_level = share_verdict(share, caller);
     let file_level = file_verdict(share, caller, path);
     if share_level.is_granted() && file_level.is_granted() {

@@ -26,16 +26,14 @@ mod share;
 mod tests;
 
 pub use audit::{SHARE_ACCESS_EVENT_ID, share_access_event};
-pub use check::{
-    AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access,
-};
+pub use check::{AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access};
 pub use package::{
-    GrantChange, GrantReadError, PackageSource, ShareAccessRefusal, SourceFailure,
-    check_package_refresh, check_package_sources, check_source, grant_read,
+    GrantChange, GrantReadError, PackageSource, ShareAccessRefusal, SourceFailure, check_package_refresh,
+    check_package_sources, check_source, grant_read,
 };
 pub use principal::{
-    Caller, CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS,
-    MAX_DOMAIN_MEMBER_CHARS, MAX_LOCAL_NAME_CHARS, Principal, PrincipalError, WellKnownGroup,
+    Caller, CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS, MAX_DOMAIN_MEMBER_CHARS,
+    MAX_LOCAL_NAME_CHARS, Principal, PrincipalError, WellKnownGroup,
 };
 pub use rights::{AccessMask, AclLevel, FileRight, GrantRight, RightParseError, ShareRight};
 pub use share::{Ace, AceKind, GrantError, Share};

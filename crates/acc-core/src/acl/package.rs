@@ -35,11 +35,8 @@ pub enum PackageSource {
 
 impl PackageSource {
     /// Every source, in the order of 3.2.3 and 5.6.
-    pub const ALL: [PackageSource; 3] = [
-        PackageSource::SoftwareLibrary,
-        PackageSource::Nscap,
-        PackageSource::PatchDownloads,
-    ];
+    pub const ALL: [PackageSource; 3] =
+        [PackageSource::SoftwareLibrary, PackageSource::Nscap, PackageSource::PatchDownloads];
 
     /// The share name.
     pub const fn as_str(self) -> &'static str {
@@ -57,17 +54,12 @@ impl PackageSource {
 
     /// The source whose share is `name`, if any.
     pub fn from_share_name(name: &ShareName) -> Option<PackageSource> {
-        PackageSource::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name.as_str())
+        PackageSource::ALL.into_iter().find(|s| s.as_str() == name.as_str())
     }
 
     /// The three default shares ([`Share::readable_by_agents`]), in order.
     pub fn default_shares() -> Vec<Share> {
-        PackageSource::ALL
-            .into_iter()
-            .map(|s| Share::readable_by_agents(s.share_name()))
-            .collect()
+        PackageSource::ALL.into_iter().map(|s| Share::readable_by_agents(s.share_name())).collect()
     }
 }
 
@@ -91,8 +83,7 @@ pub struct SourceFailure {
 impl SourceFailure {
     /// The level that denied, in the wording of 5.6.
     pub fn level(&self) -> DenialLevel {
-        DenialLevel::from_verdicts(&self.share_level, &self.file_level)
-            .unwrap_or(DenialLevel::ShareAndFile)
+        DenialLevel::from_verdicts(&self.share_level, &self.file_level).unwrap_or(DenialLevel::ShareAndFile)
     }
 }
 
@@ -155,16 +146,10 @@ fn source_file_verdict(share: &Share, caller: &Caller) -> LevelVerdict {
         }
     }
     if let Some((on, principal)) = below {
-        return LevelVerdict::Denied {
-            on: on.clone(),
-            principal: principal.clone(),
-        };
+        return LevelVerdict::Denied { on: on.clone(), principal: principal.clone() };
     }
     if let Some(principal) = root_deny_principal {
-        return LevelVerdict::Denied {
-            on: SharePath::root(),
-            principal: principal.clone(),
-        };
+        return LevelVerdict::Denied { on: SharePath::root(), principal: principal.clone() };
     }
     if root_allowed.difference(root_denied).allows_read() {
         LevelVerdict::Granted
@@ -174,40 +159,24 @@ fn source_file_verdict(share: &Share, caller: &Caller) -> LevelVerdict {
 }
 
 /// The 3.2.3 check of one source; `None` when it passes.
-pub fn check_source(
-    source: PackageSource,
-    shares: &[Share],
-    caller: &Caller,
-) -> Option<SourceFailure> {
+pub fn check_source(source: PackageSource, shares: &[Share], caller: &Caller) -> Option<SourceFailure> {
     let (share_level, file_level) = match find(shares, source) {
-        Some(share) => (
-            share_verdict(share, caller),
-            source_file_verdict(share, caller),
-        ),
+        Some(share) => (share_verdict(share, caller), source_file_verdict(share, caller)),
         None => (LevelVerdict::NotGranted, LevelVerdict::NotGranted),
     };
     DenialLevel::from_verdicts(&share_level, &file_level)?;
-    Some(SourceFailure {
-        source,
-        share_level,
-        file_level,
-    })
+    Some(SourceFailure { source, share_level, file_level })
 }
 
 /// V5 of 3.2.2: the share-access check of 3.2.3 over the three package sources, in order.
 /// `shares` is the management server's share list; `caller` the new ACC.
 pub fn check_package_sources(shares: &[Share], caller: &Caller) -> Result<(), ShareAccessRefusal> {
-    let failures: Vec<SourceFailure> = PackageSource::ALL
-        .into_iter()
-        .filter_map(|s| check_source(s, shares, caller))
-        .collect();
+    let failures: Vec<SourceFailure> =
+        PackageSource::ALL.into_iter().filter_map(|s| check_source(s, shares, caller)).collect();
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(ShareAccessRefusal {
-            principal: caller.identity().clone(),
-            failures,
-        })
+        Err(ShareAccessRefusal { principal: caller.identity().clone(), failures })
     }
 }
 
@@ -248,16 +217,10 @@ pub struct GrantChange {
 impl fmt::Display for GrantChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.level {
-            AclLevel::Share => write!(
-                f,
-                "allow Read to '{}' on share {}",
-                self.principal, self.source
-            ),
-            AclLevel::File => write!(
-                f,
-                "allow Read to '{}' on the root folder of {}",
-                self.principal, self.source
-            ),
+            AclLevel::Share => write!(f, "allow Read to '{}' on share {}", self.principal, self.source),
+            AclLevel::File => {
+                write!(f, "allow Read to '{}' on the root folder of {}", self.principal, self.source)
+            }
         }
     }
 }
@@ -281,9 +244,7 @@ pub enum GrantReadError {
         denied: Principal,
     },
     /// The source is not in the share list.
-    #[error(
-        "--grant-read cannot give '{principal}' Read on {package_source}: the share does not exist"
-    )]
+    #[error("--grant-read cannot give '{principal}' Read on {package_source}: the share does not exist")]
     MissingSource {
         /// The ACC's identity.
         principal: Principal,
@@ -299,17 +260,11 @@ pub enum GrantReadError {
 /// the share level, on the root or on any object below it) nothing is changed and the error
 /// says where it is (boxed to keep `Result` small). All-or-nothing: on error `shares` is untouched. Returns the ACEs added
 /// (empty when the check already passed), for the revision's record.
-pub fn grant_read(
-    shares: &mut [Share],
-    caller: &Caller,
-) -> Result<Vec<GrantChange>, Box<GrantReadError>> {
+pub fn grant_read(shares: &mut [Share], caller: &Caller) -> Result<Vec<GrantChange>, Box<GrantReadError>> {
     let principal = caller.identity().clone();
     for source in PackageSource::ALL {
         let share = find(shares, source).ok_or_else(|| {
-            Box::new(GrantReadError::MissingSource {
-                principal: principal.clone(),
-                package_source: source,
-            })
+            Box::new(GrantReadError::MissingSource { principal: principal.clone(), package_source: source })
         })?;
         let denied = |place: String, denied: &Principal| {
             Box::new(GrantReadError::Denied {
@@ -333,27 +288,16 @@ pub fn grant_read(
     }
     let mut changes = Vec::new();
     for source in PackageSource::ALL {
-        let Some(share) = shares
-            .iter_mut()
-            .find(|s| s.name().as_str() == source.as_str())
-        else {
+        let Some(share) = shares.iter_mut().find(|s| s.name().as_str() == source.as_str()) else {
             continue;
         };
         if !share_verdict(share, caller).is_granted() {
             share.allow_share(principal.clone(), ShareRight::Read.mask());
-            changes.push(GrantChange {
-                source,
-                level: AclLevel::Share,
-                principal: principal.clone(),
-            });
+            changes.push(GrantChange { source, level: AclLevel::Share, principal: principal.clone() });
         }
         if !source_file_verdict(share, caller).is_granted() {
             share.allow_file(SharePath::root(), principal.clone(), FileRight::Read.mask());
-            changes.push(GrantChange {
-                source,
-                level: AclLevel::File,
-                principal: principal.clone(),
-            });
+            changes.push(GrantChange { source, level: AclLevel::File, principal: principal.clone() });
         }
     }
     Ok(changes)

@@ -80,9 +80,7 @@ impl WellKnownGroup {
             .strip_prefix("nt authority\\")
             .or_else(|| folded.strip_prefix("builtin\\"))
             .unwrap_or(&folded);
-        WellKnownGroup::ALL
-            .into_iter()
-            .find(|g| g.as_str().to_lowercase() == bare)
+        WellKnownGroup::ALL.into_iter().find(|g| g.as_str().to_lowercase() == bare)
     }
 }
 
@@ -118,22 +116,13 @@ impl FromStr for DomainName {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let chars = s.chars().count();
         if chars == 0 || chars > MAX_DOMAIN_CHARS {
-            return Err(PrincipalError::DomainLength {
-                domain: s.to_owned(),
-                max: MAX_DOMAIN_CHARS,
-            });
+            return Err(PrincipalError::DomainLength { domain: s.to_owned(), max: MAX_DOMAIN_CHARS });
         }
         if s.starts_with('.') || s.ends_with('.') {
             return Err(PrincipalError::DotDomain(s.to_owned()));
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| c.is_control() || "\"/\\[]:;|=,+*?<>@".contains(*c))
-        {
-            return Err(PrincipalError::DomainCharacter {
-                domain: s.to_owned(),
-                character: c,
-            });
+        if let Some(c) = s.chars().find(|c| c.is_control() || "\"/\\[]:;|=,+*?<>@".contains(*c)) {
+            return Err(PrincipalError::DomainCharacter { domain: s.to_owned(), character: c });
         }
         Ok(DomainName(AccountName::new(s)))
     }
@@ -164,9 +153,7 @@ impl CertIdentity {
             return Err(PrincipalError::EmptyCertIdentity);
         }
         if subject.chars().count() > MAX_CERT_IDENTITY_CHARS {
-            return Err(PrincipalError::CertIdentityLength {
-                max: MAX_CERT_IDENTITY_CHARS,
-            });
+            return Err(PrincipalError::CertIdentityLength { max: MAX_CERT_IDENTITY_CHARS });
         }
         if subject.chars().any(char::is_control) {
             return Err(PrincipalError::CertIdentityControl);
@@ -174,10 +161,7 @@ impl CertIdentity {
         if !subject.contains('=') {
             return Err(PrincipalError::CertIdentityForm(subject.to_owned()));
         }
-        Ok(CertIdentity {
-            subject: subject.to_owned(),
-            key: comparison_key(subject),
-        })
+        Ok(CertIdentity { subject: subject.to_owned(), key: comparison_key(subject) })
     }
 }
 
@@ -266,9 +250,7 @@ pub enum Principal {
 #[non_exhaustive]
 pub enum PrincipalError {
     /// Empty or blank.
-    #[error(
-        "principal is empty: expected an account name, DOMAIN\\name, cert:<subject> or a group"
-    )]
+    #[error("principal is empty: expected an account name, DOMAIN\\name, cert:<subject> or a group")]
     Empty,
     /// Local name too long.
     #[error("account name '{name}' is longer than {max} characters")]
@@ -332,9 +314,7 @@ pub enum PrincipalError {
     #[error("certificate identity contains control characters")]
     CertIdentityControl,
     /// `cert:` subject without an attribute.
-    #[error(
-        "certificate identity '{0}' is not a subject: expected ATTR=value, e.g. cert:CN=acclinux"
-    )]
+    #[error("certificate identity '{0}' is not a subject: expected ATTR=value, e.g. cert:CN=acclinux")]
     CertIdentityForm(String),
 }
 
@@ -343,19 +323,10 @@ const FORBIDDEN_NAME_CHARS: &str = "\"/\\[]:;|=,+*?<>@";
 
 fn validate_local(name: &str) -> Result<AccountName, PrincipalError> {
     if name.chars().count() > MAX_LOCAL_NAME_CHARS {
-        return Err(PrincipalError::LocalLength {
-            name: name.to_owned(),
-            max: MAX_LOCAL_NAME_CHARS,
-        });
+        return Err(PrincipalError::LocalLength { name: name.to_owned(), max: MAX_LOCAL_NAME_CHARS });
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || FORBIDDEN_NAME_CHARS.contains(*c))
-    {
-        return Err(PrincipalError::NameCharacter {
-            name: name.to_owned(),
-            character: c,
-        });
+    if let Some(c) = name.chars().find(|c| c.is_control() || FORBIDDEN_NAME_CHARS.contains(*c)) {
+        return Err(PrincipalError::NameCharacter { name: name.to_owned(), character: c });
     }
     if name.ends_with('.') {
         return Err(PrincipalError::TrailingPeriod(name.to_owned()));
@@ -372,14 +343,8 @@ fn validate_domain_member(domain: &str, name: &str) -> Result<AccountName, Princ
         });
     }
     // Group names may hold spaces (`Domain Users`); the other rules are those of 5.4.
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || FORBIDDEN_NAME_CHARS.contains(*c))
-    {
-        return Err(PrincipalError::NameCharacter {
-            name: name.to_owned(),
-            character: c,
-        });
+    if let Some(c) = name.chars().find(|c| c.is_control() || FORBIDDEN_NAME_CHARS.contains(*c)) {
+        return Err(PrincipalError::NameCharacter { name: name.to_owned(), character: c });
     }
     if name.ends_with('.') {
         return Err(PrincipalError::TrailingPeriod(name.to_owned()));
@@ -458,10 +423,7 @@ impl Caller {
     /// A local account of the site server (the ACC in local form): the account plus
     /// `Everyone`, `Authenticated Users`, `Users`, `Agents`.
     pub fn local_account(name: AccountName) -> Caller {
-        Caller::with_groups(
-            Principal::Local(name),
-            WellKnownGroup::ALL.map(Principal::Group),
-        )
+        Caller::with_groups(Principal::Local(name), WellKnownGroup::ALL.map(Principal::Group))
     }
 
     /// A domain account (the ACC in domain form, or the App ID): the account plus
@@ -471,26 +433,15 @@ impl Caller {
         name: AccountName,
         directory_groups: impl IntoIterator<Item = Principal>,
     ) -> Caller {
-        let implicit = [
-            WellKnownGroup::Everyone,
-            WellKnownGroup::AuthenticatedUsers,
-            WellKnownGroup::Agents,
-        ]
-        .map(Principal::Group);
-        Caller::with_groups(
-            Principal::Domain { domain, name },
-            implicit.into_iter().chain(directory_groups),
-        )
+        let implicit = [WellKnownGroup::Everyone, WellKnownGroup::AuthenticatedUsers, WellKnownGroup::Agents]
+            .map(Principal::Group);
+        Caller::with_groups(Principal::Domain { domain, name }, implicit.into_iter().chain(directory_groups))
     }
 
     /// A client certificate: the identity plus `Everyone`, `Authenticated Users`, `Agents`.
     pub fn certificate(identity: CertIdentity) -> Caller {
-        let implicit = [
-            WellKnownGroup::Everyone,
-            WellKnownGroup::AuthenticatedUsers,
-            WellKnownGroup::Agents,
-        ]
-        .map(Principal::Group);
+        let implicit = [WellKnownGroup::Everyone, WellKnownGroup::AuthenticatedUsers, WellKnownGroup::Agents]
+            .map(Principal::Group);
         Caller::with_groups(Principal::Certificate(identity), implicit)
     }
 
@@ -504,8 +455,7 @@ impl Caller {
             Principal::Certificate(id) => Caller::certificate(id),
             Principal::Group(g) => Caller::with_groups(
                 Principal::Group(g),
-                [WellKnownGroup::Everyone, WellKnownGroup::AuthenticatedUsers]
-                    .map(Principal::Group),
+                [WellKnownGroup::Everyone, WellKnownGroup::AuthenticatedUsers].map(Principal::Group),
             ),
         }
     }
@@ -517,10 +467,7 @@ impl Caller {
                 unique.push(g);
             }
         }
-        Caller {
-            identity,
-            groups: unique,
-        }
+        Caller { identity, groups: unique }
     }
 
     /// The caller's own identity: the principal messages and events name.
@@ -554,10 +501,7 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(
-            p("ACC_user"),
-            Principal::Local(AccountName::new("acc_USER"))
-        );
+        assert_eq!(p("ACC_user"), Principal::Local(AccountName::new("acc_USER")));
         assert_eq!(p(".\\ACC_user"), p("ACC_user"));
         assert_eq!(p("  ACC_user "), p("ACC_user"));
         assert!(matches!(p("CORP\\svc_appid"), Principal::Domain { .. }));
@@ -603,44 +547,26 @@ mod tests {
     #[test]
     fn refuses_with_one_line_messages() {
         let cases = [
-            (
-                "",
-                "principal is empty: expected an account name, DOMAIN\\name, cert:<subject> or a group",
-            ),
+            ("", "principal is empty: expected an account name, DOMAIN\\name, cert:<subject> or a group"),
             (
                 "ACC_user_with_a_long_name",
                 "account name 'ACC_user_with_a_long_name' is longer than 20 characters",
             ),
-            (
-                "acc.",
-                "account name 'acc.' ends with a period, which Windows does not allow",
-            ),
-            (
-                "acc*user",
-                "account name 'acc*user' contains '*', which is not allowed in account names",
-            ),
+            ("acc.", "account name 'acc.' ends with a period, which Windows does not allow"),
+            ("acc*user", "account name 'acc*user' contains '*', which is not allowed in account names"),
             (
                 "acc@corp.example",
                 "'acc@corp.example' is a user principal name; write the account as DOMAIN\\name in ACLs",
             ),
             ("\\acc", "domain '' must be 1 to 255 characters"),
             ("CORP\\", "name after 'CORP\\' must be 1 to 256 characters"),
-            (
-                "CORP:X\\acc",
-                "domain 'CORP:X' contains ':', which is not allowed in domain names",
-            ),
-            (
-                "cert:",
-                "certificate identity is empty: expected cert:<subject>, e.g. cert:CN=acclinux",
-            ),
+            ("CORP:X\\acc", "domain 'CORP:X' contains ':', which is not allowed in domain names"),
+            ("cert:", "certificate identity is empty: expected cert:<subject>, e.g. cert:CN=acclinux"),
             (
                 "cert:acclinux",
                 "certificate identity 'acclinux' is not a subject: expected ATTR=value, e.g. cert:CN=acclinux",
             ),
-            (
-                "cert:CN=a\u{7}",
-                "certificate identity contains control characters",
-            ),
+            ("cert:CN=a\u{7}", "certificate identity contains control characters"),
         ];
         for (input, message) in cases {
             let err = input.parse::<Principal>().unwrap_err().to_string();
@@ -650,23 +576,14 @@ mod tests {
         assert!(".\\a\\b".parse::<Principal>().is_err());
         assert!("..\\acc".parse::<Principal>().is_err());
         assert!("corp.\\acc".parse::<Principal>().is_err());
-        assert_eq!(
-            p("corp.example\\svc_appid").to_string(),
-            "corp.example\\svc_appid"
-        );
+        assert_eq!(p("corp.example\\svc_appid").to_string(), "corp.example\\svc_appid");
         assert!("acc\u{1}".parse::<Principal>().is_err());
     }
 
     #[test]
     fn callers_hold_their_implicit_groups() {
         let local = Caller::local_account(AccountName::new("ACC_user"));
-        for g in [
-            "Everyone",
-            "Authenticated Users",
-            "Users",
-            "Agents",
-            "acc_USER",
-        ] {
+        for g in ["Everyone", "Authenticated Users", "Users", "Agents", "acc_USER"] {
             assert!(local.holds(&p(g)), "{g}");
         }
         assert!(!local.holds(&p("CORP\\ACC_user")));

@@ -269,9 +269,7 @@ pub enum RightParseError {
     #[error("unknown right '{0}': expected read, change or full")]
     Right(String),
     /// Not a file-level right name.
-    #[error(
-        "unknown file-level right '{0}': expected read, read-and-execute, write, modify or full-control"
-    )]
+    #[error("unknown file-level right '{0}': expected read, read-and-execute, write, modify or full-control")]
     FileRight(String),
     /// Not `share` or `file`.
     #[error("unknown level '{0}': expected share or file")]
@@ -306,12 +304,7 @@ impl FromStr for FileRight {
     /// Accepts the kebab-case names (`read-and-execute`, `full-control`), the Windows names
     /// without separators (`ReadAndExecute`, `FullControl`) and `full`, in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s
-            .trim()
-            .to_ascii_lowercase()
-            .replace(['-', '_', ' '], "")
-            .as_str()
-        {
+        match s.trim().to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
             "read" => Ok(FileRight::Read),
             "readandexecute" | "readexecute" => Ok(FileRight::ReadAndExecute),
             "write" => Ok(FileRight::Write),
@@ -350,31 +343,14 @@ mod tests {
 
     #[test]
     fn file_rights_allow_read_except_write() {
-        let read: Vec<_> = FileRight::ALL
-            .iter()
-            .filter(|r| r.mask().allows_read())
-            .copied()
-            .collect();
+        let read: Vec<_> = FileRight::ALL.iter().filter(|r| r.mask().allows_read()).copied().collect();
         assert_eq!(
             read,
-            [
-                FileRight::Read,
-                FileRight::ReadAndExecute,
-                FileRight::Modify,
-                FileRight::FullControl
-            ]
+            [FileRight::Read, FileRight::ReadAndExecute, FileRight::Modify, FileRight::FullControl]
         );
         assert!(FileRight::Modify.mask().contains(FileRight::Write.mask()));
-        assert!(
-            FileRight::Modify
-                .mask()
-                .contains(FileRight::ReadAndExecute.mask())
-        );
-        assert!(
-            FileRight::ReadAndExecute
-                .mask()
-                .contains(FileRight::Read.mask())
-        );
+        assert!(FileRight::Modify.mask().contains(FileRight::ReadAndExecute.mask()));
+        assert!(FileRight::ReadAndExecute.mask().contains(FileRight::Read.mask()));
         assert_eq!(FileRight::FullControl.mask(), ShareRight::Full.mask());
         assert_eq!(FileRight::Modify.mask(), ShareRight::Change.mask());
         assert_eq!(FileRight::ReadAndExecute.mask(), ShareRight::Read.mask());
@@ -383,13 +359,9 @@ mod tests {
     #[test]
     fn intersection_of_levels_decides_read() {
         // Share Full with file Write: no read, as on Windows.
-        let eff = ShareRight::Full
-            .mask()
-            .intersection(FileRight::Write.mask());
+        let eff = ShareRight::Full.mask().intersection(FileRight::Write.mask());
         assert!(!eff.allows_read());
-        let eff = ShareRight::Read
-            .mask()
-            .intersection(FileRight::FullControl.mask());
+        let eff = ShareRight::Read.mask().intersection(FileRight::FullControl.mask());
         assert!(eff.allows_read());
         assert!(!eff.intersects(AccessMask::WRITE_DATA));
     }
@@ -417,14 +389,8 @@ mod tests {
             "ntfs".parse::<AclLevel>().unwrap_err().to_string(),
             "unknown level 'ntfs': expected share or file"
         );
-        assert_eq!(
-            "ReadAndExecute".parse::<FileRight>(),
-            Ok(FileRight::ReadAndExecute)
-        );
-        assert_eq!(
-            "full-control".parse::<FileRight>(),
-            Ok(FileRight::FullControl)
-        );
+        assert_eq!("ReadAndExecute".parse::<FileRight>(), Ok(FileRight::ReadAndExecute));
+        assert_eq!("full-control".parse::<FileRight>(), Ok(FileRight::FullControl));
         assert_eq!(
             "change".parse::<FileRight>().unwrap_err().to_string(),
             "unknown file-level right 'change': expected read, read-and-execute, write, modify or full-control"

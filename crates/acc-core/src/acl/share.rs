@@ -37,20 +37,12 @@ pub struct Ace {
 impl Ace {
     /// An Allow ACE.
     pub fn allow(principal: Principal, mask: AccessMask) -> Ace {
-        Ace {
-            kind: AceKind::Allow,
-            principal,
-            mask,
-        }
+        Ace { kind: AceKind::Allow, principal, mask }
     }
 
     /// A Deny ACE.
     pub fn deny(principal: Principal, mask: AccessMask) -> Ace {
-        Ace {
-            kind: AceKind::Deny,
-            principal,
-            mask,
-        }
+        Ace { kind: AceKind::Deny, principal, mask }
     }
 
     /// Whether this is a Deny that takes away Read.
@@ -82,11 +74,7 @@ pub struct Share {
 impl Share {
     /// A share whose ACLs are empty at both levels: nobody can read it.
     pub fn new(name: ShareName) -> Share {
-        Share {
-            name,
-            share_acl: Vec::new(),
-            file_acls: BTreeMap::new(),
-        }
+        Share { name, share_acl: Vec::new(), file_acls: BTreeMap::new() }
     }
 
     /// A share as acc creates the default package sources: `Agents` may read at both levels
@@ -96,10 +84,7 @@ impl Share {
         let mut share = Share::new(name);
         let agents = Principal::Group(WellKnownGroup::Agents);
         share.add_share_ace(Ace::allow(agents.clone(), ShareRight::Read.mask()));
-        share.add_file_ace(
-            SharePath::root(),
-            Ace::allow(agents, FileRight::Read.mask()),
-        );
+        share.add_file_ace(SharePath::root(), Ace::allow(agents, FileRight::Read.mask()));
         share
     }
 
@@ -179,11 +164,9 @@ impl Share {
         match level {
             AclLevel::Share if path.is_some() => Err(GrantError::PathAtShareLevel),
             AclLevel::Share => Ok(self.allow_share(principal, right.share_right().mask())),
-            AclLevel::File => Ok(self.allow_file(
-                path.unwrap_or_default(),
-                principal,
-                right.file_right().mask(),
-            )),
+            AclLevel::File => {
+                Ok(self.allow_file(path.unwrap_or_default(), principal, right.file_right().mask()))
+            }
         }
     }
 
@@ -193,22 +176,14 @@ impl Share {
     }
 
     /// Adds `mask` to the principal's explicit Allow on `path`.
-    pub(super) fn allow_file(
-        &mut self,
-        path: SharePath,
-        principal: Principal,
-        mask: AccessMask,
-    ) -> bool {
+    pub(super) fn allow_file(&mut self, path: SharePath, principal: Principal, mask: AccessMask) -> bool {
         merge_allow(self.file_acls.entry(path).or_default(), principal, mask)
     }
 }
 
 /// Adds `mask` to the first explicit Allow of `principal`, or appends one.
 fn merge_allow(aces: &mut Vec<Ace>, principal: Principal, mask: AccessMask) -> bool {
-    if let Some(ace) = aces
-        .iter_mut()
-        .find(|a| a.kind == AceKind::Allow && a.principal == principal)
-    {
+    if let Some(ace) = aces.iter_mut().find(|a| a.kind == AceKind::Allow && a.principal == principal) {
         let merged = ace.mask.union(mask);
         let changed = merged != ace.mask;
         ace.mask = merged;
@@ -242,18 +217,9 @@ mod tests {
     #[test]
     fn grants_merge_into_one_allow_per_principal() {
         let mut s = share();
-        assert_eq!(
-            s.grant(p("ACC_user"), GrantRight::Read, AclLevel::Share, None),
-            Ok(true)
-        );
-        assert_eq!(
-            s.grant(p("acc_USER"), GrantRight::Read, AclLevel::Share, None),
-            Ok(false)
-        );
-        assert_eq!(
-            s.grant(p("ACC_user"), GrantRight::Full, AclLevel::Share, None),
-            Ok(true)
-        );
+        assert_eq!(s.grant(p("ACC_user"), GrantRight::Read, AclLevel::Share, None), Ok(true));
+        assert_eq!(s.grant(p("acc_USER"), GrantRight::Read, AclLevel::Share, None), Ok(false));
+        assert_eq!(s.grant(p("ACC_user"), GrantRight::Full, AclLevel::Share, None), Ok(true));
         assert_eq!(s.share_acl().len(), 1);
         assert_eq!(s.share_acl()[0].mask, ShareRight::Full.mask());
         assert_eq!(
@@ -267,29 +233,11 @@ mod tests {
     fn file_grants_go_to_the_path_or_the_root() {
         let mut s = share();
         let sub = SharePath::from_plain("pkg/sub").unwrap();
-        s.grant(
-            p("Agents"),
-            GrantRight::Change,
-            AclLevel::File,
-            Some(sub.clone()),
-        )
-        .unwrap();
-        s.grant(
-            p("cert:CN=acclinux"),
-            GrantRight::Read,
-            AclLevel::File,
-            None,
-        )
-        .unwrap();
+        s.grant(p("Agents"), GrantRight::Change, AclLevel::File, Some(sub.clone())).unwrap();
+        s.grant(p("cert:CN=acclinux"), GrantRight::Read, AclLevel::File, None).unwrap();
         assert_eq!(s.file_acl(&sub)[0].mask, FileRight::Modify.mask());
-        assert_eq!(
-            s.file_acl(&SharePath::root())[0].mask,
-            FileRight::Read.mask()
-        );
-        assert!(
-            s.file_acl(&SharePath::from_plain("pkg").unwrap())
-                .is_empty()
-        );
+        assert_eq!(s.file_acl(&SharePath::root())[0].mask, FileRight::Read.mask());
+        assert!(s.file_acl(&SharePath::from_plain("pkg").unwrap()).is_empty());
         assert_eq!(
             s.grant(p("Agents"), GrantRight::Read, AclLevel::Share, Some(sub)),
             Err(GrantError::PathAtShareLevel)
@@ -300,28 +248,13 @@ mod tests {
     fn removing_aces_only_touches_the_named_kind_and_object() {
         let mut s = share();
         let sub = SharePath::from_plain("pkg").unwrap();
-        s.add_file_ace(
-            sub.clone(),
-            Ace::deny(p("Everyone"), FileRight::Read.mask()),
-        );
-        s.add_file_ace(
-            sub.clone(),
-            Ace::allow(p("Everyone"), FileRight::Read.mask()),
-        );
-        assert_eq!(
-            s.remove_aces(AclLevel::File, &sub, &p("everyone"), AceKind::Deny),
-            1
-        );
+        s.add_file_ace(sub.clone(), Ace::deny(p("Everyone"), FileRight::Read.mask()));
+        s.add_file_ace(sub.clone(), Ace::allow(p("Everyone"), FileRight::Read.mask()));
+        assert_eq!(s.remove_aces(AclLevel::File, &sub, &p("everyone"), AceKind::Deny), 1);
         assert_eq!(s.file_acl(&sub).len(), 1);
-        assert_eq!(
-            s.remove_aces(AclLevel::File, &sub, &p("Everyone"), AceKind::Allow),
-            1
-        );
+        assert_eq!(s.remove_aces(AclLevel::File, &sub, &p("Everyone"), AceKind::Allow), 1);
         assert_eq!(s.file_acls().count(), 0);
-        assert_eq!(
-            s.remove_aces(AclLevel::Share, &sub, &p("Everyone"), AceKind::Allow),
-            0
-        );
+        assert_eq!(s.remove_aces(AclLevel::Share, &sub, &p("Everyone"), AceKind::Allow), 0);
     }
 
     #[test]

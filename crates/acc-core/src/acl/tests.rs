@@ -39,18 +39,11 @@ fn share_with(name: &str, who: &str, share: Option<ShareRight>, file: Option<Fil
 }
 
 fn readable(name: &str) -> Share {
-    share_with(
-        name,
-        "ACC_user",
-        Some(ShareRight::Read),
-        Some(FileRight::Read),
-    )
+    share_with(name, "ACC_user", Some(ShareRight::Read), Some(FileRight::Read))
 }
 
 fn level_of(share: &Share, caller: &Caller, at: &str) -> Option<String> {
-    check_read(share, caller, &path(at))
-        .err()
-        .map(|d| d.level().to_string())
+    check_read(share, caller, &path(at)).err().map(|d| d.level().to_string())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -112,10 +105,8 @@ fn effective_right_matrix_share_by_file() {
                 F::None => {}
                 F::Allow(r) => share.add_file_ace(root, Ace::allow(p("ACC_user"), r.mask())),
                 F::DenyOverFull => {
-                    share.add_file_ace(
-                        root.clone(),
-                        Ace::allow(p("ACC_user"), FileRight::FullControl.mask()),
-                    );
+                    share
+                        .add_file_ace(root.clone(), Ace::allow(p("ACC_user"), FileRight::FullControl.mask()));
                     share.add_file_ace(root, Ace::deny(p("Users"), FileRight::Read.mask()));
                 }
             }
@@ -129,28 +120,15 @@ fn effective_right_matrix_share_by_file() {
 
 #[test]
 fn effective_masks_are_the_intersection() {
-    let share = share_with(
-        "nscap",
-        "ACC_user",
-        Some(ShareRight::Change),
-        Some(FileRight::ReadAndExecute),
-    );
+    let share = share_with("nscap", "ACC_user", Some(ShareRight::Change), Some(FileRight::ReadAndExecute));
     let eff = effective_access(&share, &acc(), &path("x"));
     assert_eq!(eff.share, ShareRight::Change.mask());
     assert_eq!(eff.file, FileRight::ReadAndExecute.mask());
     assert_eq!(eff.effective(), FileRight::ReadAndExecute.mask());
     assert!(!eff.effective().intersects(AccessMask::WRITE_DATA));
 
-    let mut share = share_with(
-        "nscap",
-        "ACC_user",
-        Some(ShareRight::Full),
-        Some(FileRight::FullControl),
-    );
-    share.add_file_ace(
-        path("pkg"),
-        Ace::deny(p("ACC_user"), FileRight::Write.mask()),
-    );
+    let mut share = share_with("nscap", "ACC_user", Some(ShareRight::Full), Some(FileRight::FullControl));
+    share.add_file_ace(path("pkg"), Ace::deny(p("ACC_user"), FileRight::Write.mask()));
     let eff = effective_access(&share, &acc(), &path("pkg/f"));
     assert!(eff.effective().allows_read(), "a Deny of Write leaves Read");
     assert!(!eff.effective().intersects(AccessMask::WRITE_DATA));
@@ -160,22 +138,10 @@ fn effective_masks_are_the_intersection() {
 #[test]
 fn file_acls_are_inherited_and_a_deny_covers_everything_below() {
     let mut share = readable("software-library");
-    share.add_file_ace(
-        path("pkg"),
-        Ace::deny(p("Everyone"), FileRight::Read.mask()),
-    );
-    share.add_file_ace(
-        path("pkg/sub"),
-        Ace::deny(p("ACC_user"), FileRight::Read.mask()),
-    );
-    share.add_file_ace(
-        path("pkg/sub"),
-        Ace::allow(p("ACC_user"), FileRight::FullControl.mask()),
-    );
-    share.add_file_ace(
-        path("other/f.bin"),
-        Ace::deny(p("ACC_user"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(path("pkg"), Ace::deny(p("Everyone"), FileRight::Read.mask()));
+    share.add_file_ace(path("pkg/sub"), Ace::deny(p("ACC_user"), FileRight::Read.mask()));
+    share.add_file_ace(path("pkg/sub"), Ace::allow(p("ACC_user"), FileRight::FullControl.mask()));
+    share.add_file_ace(path("other/f.bin"), Ace::deny(p("ACC_user"), FileRight::Read.mask()));
     let caller = acc();
     let cases = [
         ("", None),
@@ -198,10 +164,7 @@ fn file_acls_are_inherited_and_a_deny_covers_everything_below() {
     assert_eq!(level_of(&share, &caller, "pkg/x/y"), None);
     assert_eq!(level_of(&share, &caller, "pkg").as_deref(), None);
     assert_eq!(level_of(&share, &caller, "").as_deref(), Some("file level"));
-    assert_eq!(
-        level_of(&share, &caller, "other").as_deref(),
-        Some("file level")
-    );
+    assert_eq!(level_of(&share, &caller, "other").as_deref(), Some("file level"));
 }
 
 #[test]
@@ -231,55 +194,24 @@ fn groups_and_identities_decide_who_an_ace_names() {
         ("CORP\\ACC_user", false, false, false),
     ];
     for (grantee, local_reads, cert_reads, domain_reads) in table {
-        let share = share_with(
-            "nscap",
-            grantee,
-            Some(ShareRight::Read),
-            Some(FileRight::Read),
-        );
+        let share = share_with("nscap", grantee, Some(ShareRight::Read), Some(FileRight::Read));
         let at = path("pkg/f");
-        assert_eq!(
-            check_read(&share, &caller, &at).is_ok(),
-            local_reads,
-            "{grantee} / local"
-        );
-        assert_eq!(
-            check_read(&share, &certificate, &at).is_ok(),
-            cert_reads,
-            "{grantee} / cert"
-        );
-        assert_eq!(
-            check_read(&share, &domain, &at).is_ok(),
-            domain_reads,
-            "{grantee} / domain"
-        );
+        assert_eq!(check_read(&share, &caller, &at).is_ok(), local_reads, "{grantee} / local");
+        assert_eq!(check_read(&share, &certificate, &at).is_ok(), cert_reads, "{grantee} / cert");
+        assert_eq!(check_read(&share, &domain, &at).is_ok(), domain_reads, "{grantee} / domain");
     }
 }
 
 #[test]
 fn deny_beats_allow_at_the_same_level_whoever_it_names() {
-    let mut share = share_with(
-        "nscap",
-        "ACC_user",
-        Some(ShareRight::Full),
-        Some(FileRight::FullControl),
-    );
+    let mut share = share_with("nscap", "ACC_user", Some(ShareRight::Full), Some(FileRight::FullControl));
     share.add_share_ace(Ace::deny(p("Agents"), ShareRight::Read.mask()));
-    assert_eq!(
-        level_of(&share, &acc(), "f").as_deref(),
-        Some("share level")
-    );
-    assert_eq!(
-        level_of(&share, &cert(), "f").as_deref(),
-        Some("share and file level")
-    );
+    assert_eq!(level_of(&share, &acc(), "f").as_deref(), Some("share level"));
+    assert_eq!(level_of(&share, &cert(), "f").as_deref(), Some("share and file level"));
     // A Deny naming somebody else changes nothing.
     let mut share = readable("nscap");
     share.add_share_ace(Ace::deny(p("ACC_user2"), ShareRight::Full.mask()));
-    share.add_file_ace(
-        SharePath::root(),
-        Ace::deny(p("cert:CN=other"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(SharePath::root(), Ace::deny(p("cert:CN=other"), FileRight::Read.mask()));
     assert_eq!(level_of(&share, &acc(), "f"), None);
 }
 
@@ -295,12 +227,7 @@ fn the_403_message_names_principal_target_level_and_remedy() {
         "access denied: 'ACC_user' cannot read 'software-library/pkg/file.bin': share level grants no Read; grant Read or Full Control at both the share and the file level"
     );
 
-    let share = share_with(
-        "software-library",
-        "ACC_user",
-        Some(ShareRight::Full),
-        Some(FileRight::Write),
-    );
+    let share = share_with("software-library", "ACC_user", Some(ShareRight::Full), Some(FileRight::Write));
     assert_eq!(
         msg(&share),
         "access denied: 'ACC_user' cannot read 'software-library/pkg/file.bin': file level grants no Read; grant Read or Full Control at both the share and the file level"
@@ -313,20 +240,14 @@ fn the_403_message_names_principal_target_level_and_remedy() {
     );
 
     let mut share = readable("software-library");
-    share.add_file_ace(
-        path("pkg"),
-        Ace::deny(p("Everyone"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(path("pkg"), Ace::deny(p("Everyone"), FileRight::Read.mask()));
     assert_eq!(
         msg(&share),
         "access denied: 'ACC_user' cannot read 'software-library/pkg/file.bin': file level: deny on 'pkg'; remove the Deny of Read for 'Everyone' on 'software-library/pkg' (a Deny beats every Allow), then grant Read or Full Control at both the share and the file level"
     );
 
     let mut share = readable("software-library");
-    share.add_file_ace(
-        SharePath::root(),
-        Ace::deny(p("Users"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(SharePath::root(), Ace::deny(p("Users"), FileRight::Read.mask()));
     assert_eq!(
         msg(&share),
         "access denied: 'ACC_user' cannot read 'software-library/pkg/file.bin': file level denies Read at the share root; remove the Deny of Read for 'Users' on the share root (a Deny beats every Allow), then grant Read or Full Control at both the share and the file level"
@@ -340,10 +261,7 @@ fn the_403_message_names_principal_target_level_and_remedy() {
     );
 
     let mut share = empty("software-library");
-    share.add_file_ace(
-        path("pkg"),
-        Ace::deny(p("ACC_user"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(path("pkg"), Ace::deny(p("ACC_user"), FileRight::Read.mask()));
     assert_eq!(
         msg(&share),
         "access denied: 'ACC_user' cannot read 'software-library/pkg/file.bin': share level grants no Read and file level: deny on 'pkg'; remove the Deny of Read for 'ACC_user' on 'software-library/pkg' (a Deny beats every Allow), then grant Read or Full Control at both the share and the file level"
@@ -360,13 +278,7 @@ fn the_403_message_names_principal_target_level_and_remedy() {
 fn defaults_without(source: &str) -> Vec<Share> {
     PackageSource::ALL
         .iter()
-        .map(|s| {
-            if s.as_str() == source {
-                empty(source)
-            } else {
-                readable(s.as_str())
-            }
-        })
+        .map(|s| if s.as_str() == source { empty(source) } else { readable(s.as_str()) })
         .collect()
 }
 
@@ -382,11 +294,7 @@ fn save_check_passes_on_the_default_shares() {
 #[test]
 fn save_check_messages_are_verbatim_for_one_source() {
     let caller = acc();
-    let refuse = |shares: &[Share]| {
-        check_package_sources(shares, &caller)
-            .unwrap_err()
-            .to_string()
-    };
+    let refuse = |shares: &[Share]| check_package_sources(shares, &caller).unwrap_err().to_string();
 
     let mut shares = defaults_without("nscap");
     shares[1] = share_with("nscap", "ACC_user", None, Some(FileRight::Read));
@@ -395,22 +303,14 @@ fn save_check_messages_are_verbatim_for_one_source() {
         "share access: 'ACC_user' cannot read 1 package source: nscap (share level); grant Read or Full Control at both the share and the file level, then save again"
     );
 
-    shares[1] = share_with(
-        "nscap",
-        "ACC_user",
-        Some(ShareRight::Change),
-        Some(FileRight::Write),
-    );
+    shares[1] = share_with("nscap", "ACC_user", Some(ShareRight::Change), Some(FileRight::Write));
     assert_eq!(
         refuse(&shares),
         "share access: 'ACC_user' cannot read 1 package source: nscap (file level); grant Read or Full Control at both the share and the file level, then save again"
     );
 
     shares[1] = readable("nscap");
-    shares[1].add_file_ace(
-        path("updates/2026"),
-        Ace::deny(p("Users"), FileRight::Read.mask()),
-    );
+    shares[1].add_file_ace(path("updates/2026"), Ace::deny(p("Users"), FileRight::Read.mask()));
     assert_eq!(
         refuse(&shares),
         "share access: 'ACC_user' cannot read 1 package source: nscap (file level: deny on 'updates/2026'); grant Read or Full Control at both the share and the file level, then save again"
@@ -428,28 +328,15 @@ fn save_check_lists_several_sources_in_fixed_order() {
     let caller = acc();
     // Given in reverse order; reported in the order of 3.2.3.
     let mut patch = readable("patch-downloads");
-    patch.add_file_ace(
-        path("a/b"),
-        Ace::deny(p("Everyone"), FileRight::Read.mask()),
-    );
-    patch.add_file_ace(
-        path("z"),
-        Ace::deny(p("Agents"), FileRight::FullControl.mask()),
-    );
+    patch.add_file_ace(path("a/b"), Ace::deny(p("Everyone"), FileRight::Read.mask()));
+    patch.add_file_ace(path("z"), Ace::deny(p("Agents"), FileRight::FullControl.mask()));
     let shares = vec![
         patch,
         share_with("nscap", "ACC_user", Some(ShareRight::Read), None),
-        share_with(
-            "software-library",
-            "ACC_user",
-            None,
-            Some(FileRight::Modify),
-        ),
+        share_with("software-library", "ACC_user", None, Some(FileRight::Modify)),
     ];
     assert_eq!(
-        check_package_sources(&shares, &caller)
-            .unwrap_err()
-            .to_string(),
+        check_package_sources(&shares, &caller).unwrap_err().to_string(),
         "share access: 'ACC_user' cannot read 3 package sources: software-library (share level), nscap (file level), patch-downloads (file level: deny on 'z'); grant Read or Full Control at both the share and the file level, then save again"
     );
 
@@ -461,13 +348,7 @@ fn save_check_lists_several_sources_in_fixed_order() {
         "share access: 'ACC_user' cannot read 2 package sources: software-library (share and file level), patch-downloads (share and file level); grant Read or Full Control at both the share and the file level, then save again"
     );
     let sources: Vec<PackageSource> = refusal.failures.iter().map(|f| f.source).collect();
-    assert_eq!(
-        sources,
-        [
-            PackageSource::SoftwareLibrary,
-            PackageSource::PatchDownloads
-        ]
-    );
+    assert_eq!(sources, [PackageSource::SoftwareLibrary, PackageSource::PatchDownloads]);
 }
 
 #[test]
@@ -476,60 +357,32 @@ fn save_check_file_level_follows_3_2_3() {
     let check = |share: Share| {
         let mut shares = defaults_without("software-library");
         shares[0] = share;
-        check_source(PackageSource::SoftwareLibrary, &shares, &caller)
-            .map(|f| f.level().to_string())
+        check_source(PackageSource::SoftwareLibrary, &shares, &caller).map(|f| f.level().to_string())
     };
-    for right in [
-        FileRight::Read,
-        FileRight::ReadAndExecute,
-        FileRight::Modify,
-        FileRight::FullControl,
-    ] {
+    for right in [FileRight::Read, FileRight::ReadAndExecute, FileRight::Modify, FileRight::FullControl] {
         assert_eq!(
-            check(share_with(
-                "software-library",
-                "Users",
-                Some(ShareRight::Read),
-                Some(right)
-            )),
+            check(share_with("software-library", "Users", Some(ShareRight::Read), Some(right))),
             None,
             "{right}"
         );
     }
     assert_eq!(
-        check(share_with(
-            "software-library",
-            "Users",
-            Some(ShareRight::Read),
-            Some(FileRight::Write)
-        ))
-        .as_deref(),
+        check(share_with("software-library", "Users", Some(ShareRight::Read), Some(FileRight::Write)))
+            .as_deref(),
         Some("file level")
     );
     // Read granted only below the root does not count at save time.
     let mut share = share_with("software-library", "Users", Some(ShareRight::Read), None);
-    share.add_file_ace(
-        path("pkg"),
-        Ace::allow(p("Users"), FileRight::FullControl.mask()),
-    );
+    share.add_file_ace(path("pkg"), Ace::allow(p("Users"), FileRight::FullControl.mask()));
     assert_eq!(check(share).as_deref(), Some("file level"));
     // A Deny anywhere below the root fails, and the shallowest is named.
     let mut share = readable("software-library");
-    share.add_file_ace(
-        path("a/b/c"),
-        Ace::deny(p("ACC_user"), FileRight::Read.mask()),
-    );
-    share.add_file_ace(
-        path("b/c"),
-        Ace::deny(p("Authenticated Users"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(path("a/b/c"), Ace::deny(p("ACC_user"), FileRight::Read.mask()));
+    share.add_file_ace(path("b/c"), Ace::deny(p("Authenticated Users"), FileRight::Read.mask()));
     assert_eq!(check(share).as_deref(), Some("file level: deny on 'b/c'"));
     let mut share = readable("software-library");
     share.add_file_ace(path("a"), Ace::deny(p("Agents"), FileRight::Read.mask()));
-    share.add_file_ace(
-        path("b/c"),
-        Ace::deny(p("ACC_user"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(path("b/c"), Ace::deny(p("ACC_user"), FileRight::Read.mask()));
     assert_eq!(check(share).as_deref(), Some("file level: deny on 'a'"));
     // A Deny of Write below the root, or a Deny for somebody else, is fine.
     let mut share = readable("software-library");
@@ -538,10 +391,7 @@ fn save_check_file_level_follows_3_2_3() {
     assert_eq!(check(share), None);
     // A Deny of Read at the root is reported as the file level.
     let mut share = readable("software-library");
-    share.add_file_ace(
-        SharePath::root(),
-        Ace::deny(p("Everyone"), FileRight::Read.mask()),
-    );
+    share.add_file_ace(SharePath::root(), Ace::deny(p("Everyone"), FileRight::Read.mask()));
     assert_eq!(check(share).as_deref(), Some("file level"));
 }
 
@@ -550,14 +400,10 @@ fn refresh_message_and_event_fields_are_verbatim() {
     let caller = acc();
     let package = path("pkg-7f3a");
     let mut shares = PackageSource::default_shares();
-    assert_eq!(
-        check_package_refresh(PackageSource::Nscap, &package, &shares, &caller),
-        Ok(())
-    );
+    assert_eq!(check_package_refresh(PackageSource::Nscap, &package, &shares, &caller), Ok(()));
 
     shares[1] = share_with("nscap", "ACC_user", None, Some(FileRight::Read));
-    let denied =
-        check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
+    let denied = check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
     assert_eq!(
         denied.package_refresh_message(),
         "package refresh: access denied reading 'nscap/pkg-7f3a' as 'ACC_user' (share level); grant Read or Full Control at both the share and the file level"
@@ -575,12 +421,8 @@ fn refresh_message_and_event_fields_are_verbatim() {
     );
 
     shares[1] = readable("nscap");
-    shares[1].add_file_ace(
-        path("other"),
-        Ace::deny(p("Agents"), FileRight::Read.mask()),
-    );
-    let denied =
-        check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
+    shares[1].add_file_ace(path("other"), Ace::deny(p("Agents"), FileRight::Read.mask()));
+    let denied = check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
     assert_eq!(
         denied.package_refresh_message(),
         "package refresh: access denied reading 'nscap/pkg-7f3a' as 'ACC_user' (file level: deny on 'other'); grant Read or Full Control at both the share and the file level"
@@ -588,18 +430,12 @@ fn refresh_message_and_event_fields_are_verbatim() {
     assert_eq!(denied.package_access_fields()[2].1, "file");
 
     shares[1] = empty("nscap");
-    let denied =
-        check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
-    assert!(
-        denied
-            .package_refresh_message()
-            .contains("(share and file level)")
-    );
+    let denied = check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
+    assert!(denied.package_refresh_message().contains("(share and file level)"));
     assert_eq!(denied.package_access_fields()[2].1, "share and file");
 
     shares[1] = share_with("nscap", "ACC_user", Some(ShareRight::Read), None);
-    let denied =
-        check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
+    let denied = check_package_refresh(PackageSource::Nscap, &package, &shares, &caller).unwrap_err();
     assert!(denied.package_refresh_message().contains("(file level)"));
 }
 
@@ -609,12 +445,7 @@ fn grant_read_makes_the_minimal_change_and_the_check_passes() {
     let mut shares = vec![
         empty("software-library"),
         share_with("nscap", "ACC_user", Some(ShareRight::Full), None),
-        share_with(
-            "patch-downloads",
-            "Agents",
-            Some(ShareRight::Read),
-            Some(FileRight::Read),
-        ),
+        share_with("patch-downloads", "Agents", Some(ShareRight::Read), Some(FileRight::Read)),
     ];
     let before_patch = shares[2].clone();
     let changes = grant_read(&mut shares, &caller).unwrap();
@@ -630,32 +461,19 @@ fn grant_read_makes_the_minimal_change_and_the_check_passes() {
     assert_eq!(check_package_sources(&shares, &caller), Ok(()));
     assert_eq!(shares[2], before_patch, "a passing source is not touched");
     assert_eq!(shares[1].share_acl().len(), 1, "Full already covers Read");
-    assert_eq!(
-        shares[0].share_acl(),
-        [Ace::allow(p("ACC_user"), ShareRight::Read.mask())]
-    );
-    assert_eq!(
-        shares[0].file_acl(&SharePath::root()),
-        [Ace::allow(p("ACC_user"), FileRight::Read.mask())]
-    );
+    assert_eq!(shares[0].share_acl(), [Ace::allow(p("ACC_user"), ShareRight::Read.mask())]);
+    assert_eq!(shares[0].file_acl(&SharePath::root()), [Ace::allow(p("ACC_user"), FileRight::Read.mask())]);
     // Idempotent.
     assert_eq!(grant_read(&mut shares, &caller), Ok(vec![]));
 
     // A Write-only ACE is extended, not duplicated.
     let mut shares = PackageSource::default_shares();
-    shares[0] = share_with(
-        "software-library",
-        "cert:CN=acclinux",
-        Some(ShareRight::Read),
-        Some(FileRight::Write),
-    );
+    shares[0] =
+        share_with("software-library", "cert:CN=acclinux", Some(ShareRight::Read), Some(FileRight::Write));
     grant_read(&mut shares, &cert()).unwrap();
     assert_eq!(
         shares[0].file_acl(&SharePath::root()),
-        [Ace::allow(
-            p("cert:CN=acclinux"),
-            FileRight::Write.mask().union(FileRight::Read.mask())
-        )]
+        [Ace::allow(p("cert:CN=acclinux"), FileRight::Write.mask().union(FileRight::Read.mask()))]
     );
     assert_eq!(check_package_sources(&shares, &cert()), Ok(()));
 }
@@ -663,15 +481,8 @@ fn grant_read_makes_the_minimal_change_and_the_check_passes() {
 #[test]
 fn grant_read_cannot_override_a_deny_and_changes_nothing() {
     let caller = acc();
-    let mut shares = vec![
-        empty("software-library"),
-        readable("nscap"),
-        readable("patch-downloads"),
-    ];
-    shares[1].add_file_ace(
-        path("sub/dir"),
-        Ace::deny(p("Everyone"), FileRight::Read.mask()),
-    );
+    let mut shares = vec![empty("software-library"), readable("nscap"), readable("patch-downloads")];
+    shares[1].add_file_ace(path("sub/dir"), Ace::deny(p("Everyone"), FileRight::Read.mask()));
     let before = shares.clone();
     let err = grant_read(&mut shares, &caller).unwrap_err();
     assert_eq!(
@@ -688,10 +499,7 @@ fn grant_read_cannot_override_a_deny_and_changes_nothing() {
     );
 
     let mut shares = PackageSource::default_shares();
-    shares[0].add_file_ace(
-        SharePath::root(),
-        Ace::deny(p("Users"), FileRight::Read.mask()),
-    );
+    shares[0].add_file_ace(SharePath::root(), Ace::deny(p("Users"), FileRight::Read.mask()));
     assert_eq!(
         grant_read(&mut shares, &caller).unwrap_err().to_string(),
         "--grant-read cannot give 'ACC_user' Read on software-library: the root folder denies Read to 'Users', and a Deny beats every Allow; remove that Deny, then save again"
@@ -711,14 +519,7 @@ fn share_access_event_fields_in_order() {
     let at = path("pkg/file.bin");
     let outcome = check_read(&share, &acc(), &at);
     assert_eq!(
-        share_access_event(
-            share.name(),
-            &at,
-            AccessMask::READ_DATA,
-            &acc(),
-            Some("10.0.0.7"),
-            &outcome
-        ),
+        share_access_event(share.name(), &at, AccessMask::READ_DATA, &acc(), Some("10.0.0.7"), &outcome),
         vec![
             ("ShareName", "software-library".to_owned()),
             ("RelativeTargetName", "pkg/file.bin".to_owned()),
@@ -730,14 +531,7 @@ fn share_access_event_fields_in_order() {
     );
     let outcome = check_read(&share, &cert(), &SharePath::root());
     assert_eq!(
-        share_access_event(
-            share.name(),
-            &SharePath::root(),
-            AccessMask::READ_DATA,
-            &cert(),
-            None,
-            &outcome
-        ),
+        share_access_event(share.name(), &SharePath::root(), AccessMask::READ_DATA, &cert(), None, &outcome),
         vec![
             ("ShareName", "software-library".to_owned()),
             ("RelativeTargetName", "/".to_owned()),
@@ -754,15 +548,9 @@ fn share_access_event_fields_in_order() {
 fn package_sources_map_to_share_names() {
     for source in PackageSource::ALL {
         assert_eq!(source.share_name().as_str(), source.as_str());
-        assert_eq!(
-            PackageSource::from_share_name(&source.share_name()),
-            Some(source)
-        );
+        assert_eq!(PackageSource::from_share_name(&source.share_name()), Some(source));
     }
-    assert_eq!(
-        PackageSource::from_share_name(&ShareName::parse("other").unwrap()),
-        None
-    );
+    assert_eq!(PackageSource::from_share_name(&ShareName::parse("other").unwrap()), None);
 }
 
 fn principal_pool() -> impl Strategy<Value = Principal> {
@@ -787,22 +575,14 @@ fn ace() -> impl Strategy<Value = Ace> {
         FileRight::Modify.mask(),
         AccessMask::READ_DATA,
     ]);
-    (any::<bool>(), principal_pool(), mask).prop_map(|(allow, who, mask)| {
-        if allow {
-            Ace::allow(who, mask)
-        } else {
-            Ace::deny(who, mask)
-        }
-    })
+    (any::<bool>(), principal_pool(), mask)
+        .prop_map(|(allow, who, mask)| if allow { Ace::allow(who, mask) } else { Ace::deny(who, mask) })
 }
 
 fn share_strategy() -> impl Strategy<Value = Share> {
     let object = prop::sample::select(vec!["", "a", "a/b", "a/b/c", "d"]);
-    (
-        prop::collection::vec(ace(), 0..4),
-        prop::collection::vec((object, ace()), 0..6),
-    )
-        .prop_map(|(share_aces, file_aces)| {
+    (prop::collection::vec(ace(), 0..4), prop::collection::vec((object, ace()), 0..6)).prop_map(
+        |(share_aces, file_aces)| {
             let mut s = empty("nscap");
             for a in share_aces {
                 s.add_share_ace(a);
@@ -811,7 +591,8 @@ fn share_strategy() -> impl Strategy<Value = Share> {
                 s.add_file_ace(path(at), a);
             }
             s
-        })
+        },
+    )
 }
 
 proptest! {

@@ -97,10 +97,7 @@ fn hostile_paths_are_refused_with_the_right_error() {
         ("pkg/file.bin", ok(&["pkg", "file.bin"])),
         ("pkg/..;/x", ok(&["pkg", "..;", "x"])),
         ("..a/a..b/.hidden", ok(&["..a", "a..b", ".hidden"])),
-        (
-            "pkg/%E2%82%AC%20price.txt",
-            ok(&["pkg", "\u{20ac} price.txt"]),
-        ),
+        ("pkg/%E2%82%AC%20price.txt", ok(&["pkg", "\u{20ac} price.txt"])),
         ("pkg/a%2520b", ok(&["pkg", "a%20b"])),
         ("console/com10/lpt", ok(&["console", "com10", "lpt"])),
     ];
@@ -139,26 +136,10 @@ fn messages_are_one_line_and_do_not_echo_control_characters() {
 
 #[test]
 fn share_names_are_lower_case_letters_digits_and_dashes() {
-    for good in [
-        "software-library",
-        "nscap",
-        "patch-downloads",
-        "a",
-        "0-9",
-        &"x".repeat(64),
-    ] {
+    for good in ["software-library", "nscap", "patch-downloads", "a", "0-9", &"x".repeat(64)] {
         assert_eq!(ShareName::parse(good).unwrap().as_str(), good);
     }
-    for bad in [
-        "",
-        "Nscap",
-        "ns_cap",
-        "ns cap",
-        "ns.cap",
-        "..",
-        "n\u{e9}",
-        &"x".repeat(65),
-    ] {
+    for bad in ["", "Nscap", "ns_cap", "ns cap", "ns.cap", "..", "n\u{e9}", &"x".repeat(65)] {
         assert!(ShareName::parse(bad).is_err(), "{bad:?}");
     }
     let json = serde_json::to_string(&ShareName::parse("nscap").unwrap()).unwrap();
@@ -175,17 +156,8 @@ fn requests_split_into_share_and_path() {
         let r = ShareRequest::from_uri_path(root).unwrap();
         assert!(r.path.is_root(), "{root}");
     }
-    assert_eq!(
-        ShareRequest::from_uri_path("/v1/shares/%6escap/x")
-            .unwrap()
-            .share
-            .as_str(),
-        "nscap"
-    );
-    assert_eq!(
-        ShareRequest::from_uri_path("/v1/other/nscap"),
-        Err(PathError::NotSharePath)
-    );
+    assert_eq!(ShareRequest::from_uri_path("/v1/shares/%6escap/x").unwrap().share.as_str(), "nscap");
+    assert_eq!(ShareRequest::from_uri_path("/v1/other/nscap"), Err(PathError::NotSharePath));
     for bad in [
         "/v1/shares/",
         "/v1/shares//x",
@@ -199,29 +171,17 @@ fn requests_split_into_share_and_path() {
         let err = ShareRequest::from_uri_path(bad).unwrap_err();
         assert!(matches!(err, PathError::ShareName(_)), "{bad}: {err:?}");
     }
-    assert_eq!(
-        ShareRequest::from_uri_path("/v1/shares/nscap//etc"),
-        Err(PathError::Absolute)
-    );
+    assert_eq!(ShareRequest::from_uri_path("/v1/shares/nscap//etc"), Err(PathError::Absolute));
 }
 
 #[test]
 fn plain_paths_follow_the_same_rules() {
-    assert_eq!(
-        SharePath::from_plain("pkg/sub").unwrap().to_string(),
-        "pkg/sub"
-    );
+    assert_eq!(SharePath::from_plain("pkg/sub").unwrap().to_string(), "pkg/sub");
     assert!(SharePath::from_plain("").unwrap().is_root());
     assert_eq!(SharePath::from_plain("/pkg"), Err(PathError::Absolute));
-    assert_eq!(
-        SharePath::from_plain("pkg/../x"),
-        Err(PathError::Traversal { index: 2 })
-    );
+    assert_eq!(SharePath::from_plain("pkg/../x"), Err(PathError::Traversal { index: 2 }));
     // Not decoded: a plain `%2e%2e` is a literal name.
-    assert_eq!(
-        SharePath::from_plain("%2e%2e").unwrap().components(),
-        ["%2e%2e"]
-    );
+    assert_eq!(SharePath::from_plain("%2e%2e").unwrap().components(), ["%2e%2e"]);
     let path = SharePath::from_plain("a/b/c").unwrap();
     let chain: Vec<String> = path.ancestors_and_self().map(|p| p.to_string()).collect();
     assert_eq!(chain, ["", "a", "a/b", "a/b/c"]);
@@ -236,10 +196,7 @@ fn plain_paths_follow_the_same_rules() {
 fn containment_is_lexical_by_component() {
     let root = Path::new("/srv/acc/shares/nscap");
     assert!(is_within(root, root));
-    assert!(is_within(
-        root,
-        Path::new("/srv/acc/shares/nscap/pkg/f.bin")
-    ));
+    assert!(is_within(root, Path::new("/srv/acc/shares/nscap/pkg/f.bin")));
     assert!(!is_within(root, Path::new("/srv/acc/shares/nscap2/f.bin")));
     assert!(!is_within(root, Path::new("/srv/acc/shares")));
     assert!(!is_within(root, Path::new("/etc/passwd")));
@@ -250,10 +207,7 @@ fn containment_is_lexical_by_component() {
     let rel = relative_to_root(root, Path::new("/srv/acc/shares/nscap/pkg/f.bin")).unwrap();
     assert_eq!(rel.to_string(), "pkg/f.bin");
     assert!(relative_to_root(root, root).unwrap().is_root());
-    assert_eq!(
-        relative_to_root(root, Path::new("/etc/shadow")),
-        Err(PathError::LeavesShare)
-    );
+    assert_eq!(relative_to_root(root, Path::new("/etc/shadow")), Err(PathError::LeavesShare));
 }
 
 fn hostile_text() -> impl Strategy<Value = String> {

@@ -253,11 +253,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
         PkiCommand::Key(a) => {
             let key = PrivateKey::generate(a.curve.into())?;
             write(&a.out, key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, a.force)?;
-            println!(
-                "{}: {} private key (mode 0400)",
-                a.out.display(),
-                key.algorithm()
-            );
+            println!("{}: {} private key (mode 0400)", a.out.display(), key.algorithm());
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Csr(a) => {
@@ -265,12 +261,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
             let subject = Subject::parse(&a.subj)?;
             let sans = San::parse_list(a.san.as_deref().unwrap_or(""))?;
             let der = csr::build(&key, &subject, &sans)?;
-            write(
-                &a.out,
-                pem::encode("CERTIFICATE REQUEST", &der).as_bytes(),
-                PUBLIC_MODE,
-                true,
-            )?;
+            write(&a.out, pem::encode("CERTIFICATE REQUEST", &der).as_bytes(), PUBLIC_MODE, true)?;
             println!("{}: certificate request for {}", a.out.display(), a.subj);
             Ok(ExitCode::SUCCESS)
         }
@@ -299,37 +290,17 @@ fn ca_init(a: CaInitArgs) -> Result<ExitCode> {
             }
         }
     }
-    let cn =
-        a.cn.replace('\\', "\\\\")
-            .replace('/', "\\/")
-            .replace('+', "\\+");
+    let cn = a.cn.replace('\\', "\\\\").replace('/', "\\/").replace('+', "\\+");
     let subject = Subject::parse(&format!("/CN={cn}")).context("--cn")?;
     let key = PrivateKey::generate(a.curve.into())?;
-    let der = x509::self_signed_ca(
-        &key,
-        &subject,
-        a.days,
-        &serial::random()?,
-        OffsetDateTime::now_utc(),
-    )?;
+    let der = x509::self_signed_ca(&key, &subject, a.days, &serial::random()?, OffsetDateTime::now_utc())?;
     write(&key_path, key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, a.force)?;
-    if let Err(e) = write(
-        &cert_path,
-        pem::encode("CERTIFICATE", &der).as_bytes(),
-        PUBLIC_MODE,
-        a.force,
-    ) {
+    if let Err(e) = write(&cert_path, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, a.force) {
         // Never leave a key without its certificate.
         let _ = std::fs::remove_file(&key_path);
         return Err(e);
     }
-    println!(
-        "{}: CA certificate CN={} ({}, {} days)",
-        cert_path.display(),
-        a.cn,
-        key.algorithm(),
-        a.days
-    );
+    println!("{}: CA certificate CN={} ({}, {} days)", cert_path.display(), a.cn, key.algorithm(), a.days);
     println!("{}: CA private key (mode 0400)", key_path.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -342,20 +313,9 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
         None => serial::random()?,
     };
     let der = ca
-        .issue(
-            &csr,
-            a.profile.into(),
-            a.days,
-            &serial,
-            OffsetDateTime::now_utc(),
-        )
+        .issue(&csr, a.profile.into(), a.days, &serial, OffsetDateTime::now_utc())
         .with_context(|| a.csr.display().to_string())?;
-    write(
-        &a.out,
-        pem::encode("CERTIFICATE", &der).as_bytes(),
-        PUBLIC_MODE,
-        true,
-    )?;
+    write(&a.out, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, true)?;
     println!(
         "{}: {} certificate for {} (serial {}, {} days, issuer {})",
         a.out.display(),
@@ -369,8 +329,7 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
 }
 
 fn show(a: ShowArgs) -> Result<ExitCode> {
-    let summary =
-        inspect::summarize(&read(&a.file)?).with_context(|| a.file.display().to_string())?;
+    let summary = inspect::summarize(&read(&a.file)?).with_context(|| a.file.display().to_string())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -405,8 +364,8 @@ fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
         crl,
         at: a.at.unwrap_or_else(OffsetDateTime::now_utc),
     };
-    let verdict = verify::verify(&ca, &read(&a.cert)?, &opts)
-        .with_context(|| a.cert.display().to_string())?;
+    let verdict =
+        verify::verify(&ca, &read(&a.cert)?, &opts).with_context(|| a.cert.display().to_string())?;
     match verdict {
         Ok(v) => {
             println!(
@@ -428,19 +387,12 @@ fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
 fn crl_cmd(a: CrlArgs) -> Result<ExitCode> {
     let ca = load_ca(&a.ca_cert, &a.ca_key)?;
     let previous = match &a.crl {
-        Some(p) => {
-            Some(Crl::read_for(&read(p)?, &ca.cert_der).with_context(|| p.display().to_string())?)
-        }
+        Some(p) => Some(Crl::read_for(&read(p)?, &ca.cert_der).with_context(|| p.display().to_string())?),
         None => None,
     };
     let now = OffsetDateTime::now_utc();
     let der = crl::extend(&ca, previous.as_ref(), &a.revoke, now, a.days)?;
-    write(
-        &a.out,
-        pem::encode("X509 CRL", &der).as_bytes(),
-        PUBLIC_MODE,
-        true,
-    )?;
+    write(&a.out, pem::encode("X509 CRL", &der).as_bytes(), PUBLIC_MODE, true)?;
     let listed = Crl::from_bytes(&der)?.revoked.len();
     println!(
         "{}: CRL of {} with {listed} revoked certificate{} (next update {})",

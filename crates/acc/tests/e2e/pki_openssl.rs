@@ -4,20 +4,13 @@
 
 use crate::util::Dir;
 
-const SEED_SUBJ: &str = "/C=US/ST=NC/L=Raleigh/O=ServiceNow/OU=ITOM Lab/CN=acclinux/emailAddress=john.smith@servicenow.com";
+const SEED_SUBJ: &str =
+    "/C=US/ST=NC/L=Raleigh/O=ServiceNow/OU=ITOM Lab/CN=acclinux/emailAddress=john.smith@servicenow.com";
 
 /// The seed's lab CA, made with openssl: `labca/labcacert.pem`, `labca/ec-labcakey.pem`.
 fn openssl_lab_ca(d: &Dir) {
     std::fs::create_dir_all(d.join("labca")).unwrap();
-    d.openssl(&[
-        "ecparam",
-        "-out",
-        "labca/ec-labcakey.pem",
-        "-name",
-        "prime256v1",
-        "-genkey",
-    ])
-    .ok();
+    d.openssl(&["ecparam", "-out", "labca/ec-labcakey.pem", "-name", "prime256v1", "-genkey"]).ok();
     d.openssl(&[
         "req",
         "-new",
@@ -37,26 +30,42 @@ fn openssl_lab_ca(d: &Dir) {
 /// The seed's steps 1 and 2: `labacc/acc.key` and `labacc/acc.csr`, made with openssl.
 fn openssl_agent_csr(d: &Dir) {
     std::fs::create_dir_all(d.join("labacc")).unwrap();
-    d.openssl(&[
-        "ecparam",
-        "-out",
-        "labacc/acc.key",
-        "-name",
-        "prime256v1",
-        "-genkey",
+    d.openssl(&["ecparam", "-out", "labacc/acc.key", "-name", "prime256v1", "-genkey"]).ok();
+    d.openssl(&["req", "-new", "-key", "labacc/acc.key", "-out", "labacc/acc.csr", "-subj", SEED_SUBJ]).ok();
+}
+
+/// `acc pki sign` with the usual arguments.
+fn acc_sign(d: &Dir, csr: &str, ca_cert: &str, ca_key: &str, days: &str, profile: &str, out: &str) {
+    d.acc(&[
+        "pki",
+        "sign",
+        "--csr",
+        csr,
+        "--ca-cert",
+        ca_cert,
+        "--ca-key",
+        ca_key,
+        "--days",
+        days,
+        "--profile",
+        profile,
+        "--out",
+        out,
     ])
     .ok();
-    d.openssl(&[
-        "req",
-        "-new",
-        "-key",
-        "labacc/acc.key",
-        "-out",
-        "labacc/acc.csr",
-        "-subj",
-        SEED_SUBJ,
-    ])
-    .ok();
+}
+
+/// `acc pki verify --purpose client` succeeds.
+fn acc_verifies_client(d: &Dir, ca: &str, cert: &str) {
+    d.acc(&["pki", "verify", "--ca", ca, "--cert", cert, "--purpose", "client"]).ok();
+}
+
+/// The seed's `openssl x509 -req … -extensions client`, with the extension file it lacks.
+fn openssl_sign_client(d: &Dir, csr: &str, ca_cert: &str, ca_key: &str, serial: &[&str], out: &str) {
+    let mut args = vec!["x509", "-req", "-days", "30", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key];
+    args.extend_from_slice(serial);
+    args.extend(["-extfile", "client.cnf", "-extensions", "client", "-out", out]);
+    d.openssl(&args).ok();
 }
 
 #[test]
@@ -64,83 +73,32 @@ fn seed_commands_then_acc_sign_gives_a_client_certificate_openssl_accepts() {
     let d = Dir::new();
     openssl_lab_ca(&d);
     openssl_agent_csr(&d);
-    assert!(
-        d.read("labacc/acc.key")
-            .starts_with("-----BEGIN EC PARAMETERS-----"),
-        "the seed's key layout"
-    );
-    d.acc(&[
-        "pki",
-        "sign",
-        "--csr",
+    assert!(d.read("labacc/acc.key").starts_with("-----BEGIN EC PARAMETERS-----"), "the seed's key layout");
+    acc_sign(
+        &d,
         "labacc/acc.csr",
-        "--ca-cert",
         "labca/labcacert.pem",
-        "--ca-key",
         "labca/ec-labcakey.pem",
-        "--days",
         "365",
-        "--profile",
         "client",
-        "--out",
         "labacc/acc.crt",
-    ])
-    .ok();
+    );
     let verified = d
-        .openssl(&[
-            "verify",
-            "-CAfile",
-            "labca/labcacert.pem",
-            "-purpose",
-            "sslclient",
-            "labacc/acc.crt",
-        ])
+        .openssl(&["verify", "-CAfile", "labca/labcacert.pem", "-purpose", "sslclient", "labacc/acc.crt"])
         .ok();
     assert!(verified.contains("labacc/acc.crt: OK"), "{verified}");
-    let text = d
-        .openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-text"])
-        .ok();
+    let text = d.openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-text"]).ok();
     assert!(text.contains("Version: 3 (0x2)"), "{text}");
     assert!(text.contains("TLS Web Client Authentication"), "{text}");
     assert!(text.contains("CA:FALSE"), "{text}");
     assert!(text.contains("X509v3 Subject Key Identifier"), "{text}");
     assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
     // The subject is copied exactly.
-    let want = d
-        .openssl(&[
-            "req",
-            "-in",
-            "labacc/acc.csr",
-            "-noout",
-            "-subject",
-            "-nameopt",
-            "RFC2253",
-        ])
-        .ok();
-    let got = d
-        .openssl(&[
-            "x509",
-            "-in",
-            "labacc/acc.crt",
-            "-noout",
-            "-subject",
-            "-nameopt",
-            "RFC2253",
-        ])
-        .ok();
+    let want = d.openssl(&["req", "-in", "labacc/acc.csr", "-noout", "-subject", "-nameopt", "RFC2253"]).ok();
+    let got = d.openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-subject", "-nameopt", "RFC2253"]).ok();
     assert_eq!(want, got);
     // acc agrees.
-    d.acc(&[
-        "pki",
-        "verify",
-        "--ca",
-        "labca/labcacert.pem",
-        "--cert",
-        "labacc/acc.crt",
-        "--purpose",
-        "client",
-    ])
-    .ok();
+    acc_verifies_client(&d, "labca/labcacert.pem", "labacc/acc.crt");
 }
 
 #[test]
@@ -168,9 +126,7 @@ fn the_seeds_v1_trap_is_recognised_with_the_fix() {
     ]);
     r.ok();
     assert!(
-        d.openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-text"])
-            .ok()
-            .contains("Version: 1 (0x0)")
+        d.openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-text"]).ok().contains("Version: 1 (0x0)")
     );
     let err = d
         .acc(&[
@@ -184,50 +140,22 @@ fn the_seeds_v1_trap_is_recognised_with_the_fix() {
             "client",
         ])
         .fails_with(1);
-    assert!(
-        err.contains("X.509 v1") && err.contains("-extfile"),
-        "{err}"
-    );
+    assert!(err.contains("X.509 v1") && err.contains("-extfile"), "{err}");
     let shown = d.acc(&["pki", "show", "labacc/acc.crt"]).ok();
-    assert!(
-        shown.contains("X.509 v1") && shown.contains("acc pki openssl-ext --profile client"),
-        "{shown}"
-    );
+    assert!(shown.contains("X.509 v1") && shown.contains("acc pki openssl-ext --profile client"), "{shown}");
 
     // The documented fix: the same command with the extension file acc prints.
     let ext = d.acc(&["pki", "openssl-ext", "--profile", "client"]).ok();
     d.write("client.cnf", ext);
-    d.openssl(&[
-        "x509",
-        "-req",
-        "-days",
-        "365",
-        "-in",
+    openssl_sign_client(
+        &d,
         "labacc/acc.csr",
-        "-CA",
         "labca/labcacert.pem",
-        "-CAkey",
         "labca/ec-labcakey.pem",
-        "-CAcreateserial",
-        "-extfile",
-        "client.cnf",
-        "-extensions",
-        "client",
-        "-out",
+        &["-CAcreateserial"],
         "labacc/acc.crt",
-    ])
-    .ok();
-    d.acc(&[
-        "pki",
-        "verify",
-        "--ca",
-        "labca/labcacert.pem",
-        "--cert",
-        "labacc/acc.crt",
-        "--purpose",
-        "client",
-    ])
-    .ok();
+    );
+    acc_verifies_client(&d, "labca/labcacert.pem", "labacc/acc.crt");
 }
 
 #[test]
@@ -260,61 +188,25 @@ fn acc_keys_and_csrs_are_accepted_and_signed_by_openssl() {
             || verified.stdout().contains("verify OK")
             || verified.stderr().contains("self-signature ok")
     );
-    d.write(
-        "client.cnf",
-        d.acc(&["pki", "openssl-ext", "--profile", "client"]).ok(),
-    );
-    d.openssl(&[
-        "x509",
-        "-req",
-        "-days",
-        "30",
-        "-in",
+    d.write("client.cnf", d.acc(&["pki", "openssl-ext", "--profile", "client"]).ok());
+    openssl_sign_client(
+        &d,
         "acc.csr",
-        "-CA",
         "labca/labcacert.pem",
-        "-CAkey",
         "labca/ec-labcakey.pem",
-        "-CAcreateserial",
-        "-extfile",
-        "client.cnf",
-        "-extensions",
-        "client",
-        "-out",
+        &["-CAcreateserial"],
         "acc.crt",
-    ])
-    .ok();
-    let verified = d
-        .openssl(&[
-            "verify",
-            "-CAfile",
-            "labca/labcacert.pem",
-            "-purpose",
-            "sslclient",
-            "acc.crt",
-        ])
-        .ok();
+    );
+    let verified =
+        d.openssl(&["verify", "-CAfile", "labca/labcacert.pem", "-purpose", "sslclient", "acc.crt"]).ok();
     assert!(verified.contains("OK"));
-    d.acc(&[
-        "pki",
-        "verify",
-        "--ca",
-        "labca/labcacert.pem",
-        "--cert",
-        "acc.crt",
-        "--purpose",
-        "client",
-    ])
-    .ok();
+    acc_verifies_client(&d, "labca/labcacert.pem", "acc.crt");
     // The key openssl reads is the key in the certificate.
     let from_key = d.openssl(&["pkey", "-in", "acc.key", "-pubout"]).ok();
-    let from_cert = d
-        .openssl(&["x509", "-in", "acc.crt", "-noout", "-pubkey"])
-        .ok();
+    let from_cert = d.openssl(&["x509", "-in", "acc.crt", "-noout", "-pubkey"]).ok();
     assert_eq!(from_key, from_cert);
     // An acc CA with an acc serial file, then openssl continues the same serial file.
-    d.acc(&["pki", "ca", "init", "--out-dir", "ca", "--cn", "Fleet CA"])
-        .ok();
+    d.acc(&["pki", "ca", "init", "--out-dir", "ca", "--cn", "Fleet CA"]).ok();
     d.acc(&[
         "pki",
         "sign",
@@ -335,45 +227,11 @@ fn acc_keys_and_csrs_are_accepted_and_signed_by_openssl() {
     ])
     .ok();
     let first = d.read("ca/ca.srl");
-    d.openssl(&[
-        "x509",
-        "-req",
-        "-days",
-        "30",
-        "-in",
-        "acc.csr",
-        "-CA",
-        "ca/ca.crt",
-        "-CAkey",
-        "ca/ca.key",
-        "-CAserial",
-        "ca/ca.srl",
-        "-extfile",
-        "client.cnf",
-        "-extensions",
-        "client",
-        "-out",
-        "b.crt",
-    ])
-    .ok();
-    let serial_b = d
-        .openssl(&["x509", "-in", "b.crt", "-noout", "-serial"])
-        .ok();
+    openssl_sign_client(&d, "acc.csr", "ca/ca.crt", "ca/ca.key", &["-CAserial", "ca/ca.srl"], "b.crt");
+    let serial_b = d.openssl(&["x509", "-in", "b.crt", "-noout", "-serial"]).ok();
     let expected = u128::from_str_radix(first.trim(), 16).unwrap() + 1;
-    assert_eq!(
-        u128::from_str_radix(serial_b.trim().trim_start_matches("serial="), 16).unwrap(),
-        expected
-    );
-    d.openssl(&[
-        "verify",
-        "-CAfile",
-        "ca/ca.crt",
-        "-purpose",
-        "sslclient",
-        "a.crt",
-        "b.crt",
-    ])
-    .ok();
+    assert_eq!(u128::from_str_radix(serial_b.trim().trim_start_matches("serial="), 16).unwrap(), expected);
+    d.openssl(&["verify", "-CAfile", "ca/ca.crt", "-purpose", "sslclient", "a.crt", "b.crt"]).ok();
 }
 
 #[test]
@@ -381,75 +239,26 @@ fn keys_in_every_openssl_form_are_read_and_bad_ones_refused() {
     let d = Dir::new();
     openssl_lab_ca(&d);
     d.openssl(&["genrsa", "-out", "rsa8.pem", "2048"]).ok(); // PKCS#8 "PRIVATE KEY" on OpenSSL 3
-    d.openssl(&["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"])
-        .ok(); // PKCS#1
-    d.openssl(&[
-        "pkey", "-in", "rsa8.pem", "-outform", "DER", "-out", "rsa.der",
-    ])
-    .ok();
-    d.openssl(&[
-        "ecparam",
-        "-name",
-        "secp384r1",
-        "-genkey",
-        "-noout",
-        "-out",
-        "p384.pem",
-    ])
-    .ok(); // SEC1, no params block
-    d.openssl(&[
-        "pkey", "-in", "p384.pem", "-outform", "DER", "-out", "p384.der",
-    ])
-    .ok();
-    d.openssl(&[
-        "ec",
-        "-in",
-        "labca/ec-labcakey.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "sec1.der",
-    ])
-    .ok();
-    for key in [
-        "rsa8.pem",
-        "rsa1.pem",
-        "rsa.der",
-        "p384.pem",
-        "p384.der",
-        "sec1.der",
-        "labca/ec-labcakey.pem",
-    ] {
+    d.openssl(&["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"]).ok(); // PKCS#1
+    d.openssl(&["pkey", "-in", "rsa8.pem", "-outform", "DER", "-out", "rsa.der"]).ok();
+    d.openssl(&["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", "p384.pem"]).ok(); // SEC1, no params block
+    d.openssl(&["pkey", "-in", "p384.pem", "-outform", "DER", "-out", "p384.der"]).ok();
+    d.openssl(&["ec", "-in", "labca/ec-labcakey.pem", "-outform", "DER", "-out", "sec1.der"]).ok();
+    for key in
+        ["rsa8.pem", "rsa1.pem", "rsa.der", "p384.pem", "p384.der", "sec1.der", "labca/ec-labcakey.pem"]
+    {
         let csr = format!("{key}.csr");
-        d.acc(&[
-            "pki",
-            "csr",
-            "--key",
-            key,
-            "--subj",
-            "/CN=agent1",
-            "--out",
-            &csr,
-        ])
-        .ok();
+        d.acc(&["pki", "csr", "--key", key, "--subj", "/CN=agent1", "--out", &csr]).ok();
         d.openssl(&["req", "-in", &csr, "-noout", "-verify"]).ok();
-        d.acc(&[
-            "pki",
-            "sign",
-            "--csr",
+        acc_sign(
+            &d,
             &csr,
-            "--ca-cert",
             "labca/labcacert.pem",
-            "--ca-key",
             "labca/ec-labcakey.pem",
-            "--days",
             "1",
-            "--profile",
             "client",
-            "--out",
             &format!("{key}.crt"),
-        ])
-        .ok();
+        );
         d.openssl(&[
             "verify",
             "-CAfile",
@@ -475,47 +284,12 @@ fn keys_in_every_openssl_form_are_read_and_bad_ones_refused() {
         "/CN=RSA CA",
     ])
     .ok();
-    d.acc(&[
-        "pki",
-        "sign",
-        "--csr",
-        "p384.pem.csr",
-        "--ca-cert",
-        "rsaca.crt",
-        "--ca-key",
-        "rsa1.pem",
-        "--days",
-        "1",
-        "--profile",
-        "client",
-        "--out",
-        "by-rsa.crt",
-    ])
-    .ok();
-    d.openssl(&[
-        "verify",
-        "-CAfile",
-        "rsaca.crt",
-        "-purpose",
-        "sslclient",
-        "by-rsa.crt",
-    ])
-    .ok();
+    acc_sign(&d, "p384.pem.csr", "rsaca.crt", "rsa1.pem", "1", "client", "by-rsa.crt");
+    d.openssl(&["verify", "-CAfile", "rsaca.crt", "-purpose", "sslclient", "by-rsa.crt"]).ok();
 
     d.openssl(&["genrsa", "-out", "weak.pem", "1024"]).ok();
-    d.openssl(&["ecparam", "-name", "secp256k1", "-genkey", "-out", "k1.pem"])
-        .ok();
-    d.openssl(&[
-        "pkey",
-        "-in",
-        "rsa8.pem",
-        "-aes256",
-        "-passout",
-        "pass:secret",
-        "-out",
-        "enc.pem",
-    ])
-    .ok();
+    d.openssl(&["ecparam", "-name", "secp256k1", "-genkey", "-out", "k1.pem"]).ok();
+    d.openssl(&["pkey", "-in", "rsa8.pem", "-aes256", "-passout", "pass:secret", "-out", "enc.pem"]).ok();
     d.openssl(&[
         "ec",
         "-in",
@@ -529,10 +303,7 @@ fn keys_in_every_openssl_form_are_read_and_bad_ones_refused() {
     .ok();
     d.write("garbage.pem", "not a key\n");
     let cases = [
-        (
-            "weak.pem",
-            "RSA key is 1024 bits; acc requires at least 2048",
-        ),
+        ("weak.pem", "RSA key is 1024 bits; acc requires at least 2048"),
         ("k1.pem", "secp256k1"),
         ("enc.pem", "encrypted"),
         ("enc-legacy.pem", "encrypted"),
@@ -541,15 +312,8 @@ fn keys_in_every_openssl_form_are_read_and_bad_ones_refused() {
         ("missing.pem", "missing.pem: cannot read"),
     ];
     for (key, reason) in cases {
-        let err = d
-            .acc(&[
-                "pki", "csr", "--key", key, "--subj", "/CN=x", "--out", "x.csr",
-            ])
-            .fails_with(1);
-        assert!(
-            err.starts_with("error: ") && err.contains(key) && err.contains(reason),
-            "{key}: {err}"
-        );
+        let err = d.acc(&["pki", "csr", "--key", key, "--subj", "/CN=x", "--out", "x.csr"]).fails_with(1);
+        assert!(err.starts_with("error: ") && err.contains(key) && err.contains(reason), "{key}: {err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(!err.contains("panicked") && !err.contains("BEGIN"), "{err}");
         assert!(!d.join("x.csr").exists(), "no output file on failure");
@@ -577,28 +341,9 @@ fn openssl_ca_config(d: &Dir, dir: &str) {
 }
 
 /// Both tools on one certificate: acc's exit code and reason, openssl's verdict.
-fn both_verify(
-    d: &Dir,
-    ca: &str,
-    cert: &str,
-    purpose: &str,
-    crl: Option<&str>,
-) -> (i32, String, bool) {
-    let mut acc = vec![
-        "pki",
-        "verify",
-        "--ca",
-        ca,
-        "--cert",
-        cert,
-        "--purpose",
-        purpose,
-    ];
-    let ossl_purpose = if purpose == "client" {
-        "sslclient"
-    } else {
-        "sslserver"
-    };
+fn both_verify(d: &Dir, ca: &str, cert: &str, purpose: &str, crl: Option<&str>) -> (i32, String, bool) {
+    let mut acc = vec!["pki", "verify", "--ca", ca, "--cert", cert, "--purpose", purpose];
+    let ossl_purpose = if purpose == "client" { "sslclient" } else { "sslserver" };
     let mut ossl = vec!["verify", "-CAfile", ca, "-purpose", ossl_purpose];
     if let Some(crl) = crl {
         acc.extend(["--crl", crl]);
@@ -607,36 +352,18 @@ fn both_verify(
     ossl.push(cert);
     let a = d.acc(&acc);
     let o = d.openssl(&ossl);
-    (
-        a.code(),
-        format!("{}{}", a.stdout(), a.stderr()),
-        o.code() == 0,
-    )
+    (a.code(), format!("{}{}", a.stdout(), a.stderr()), o.code() == 0)
 }
 
 #[test]
 fn acc_and_openssl_agree_on_the_verification_matrix() {
     let d = Dir::new();
-    d.acc(&["pki", "ca", "init", "--out-dir", "ca", "--cn", "Matrix CA"])
-        .ok();
-    d.acc(&[
-        "pki",
-        "ca",
-        "init",
-        "--out-dir",
-        "other",
-        "--cn",
-        "Other CA",
-    ])
-    .ok();
+    d.acc(&["pki", "ca", "init", "--out-dir", "ca", "--cn", "Matrix CA"]).ok();
+    d.acc(&["pki", "ca", "init", "--out-dir", "other", "--cn", "Other CA"]).ok();
     openssl_ca_config(&d, "ca");
     let sign = |name: &str, profile: &str, ca: &str| {
         d.acc(&["pki", "key", "--out", &format!("{name}.key")]).ok();
-        let san = if profile == "server" {
-            "DNS:localhost,IP:127.0.0.1"
-        } else {
-            ""
-        };
+        let san = if profile == "server" { "DNS:localhost,IP:127.0.0.1" } else { "" };
         let mut args = vec![
             "pki",
             "csr",
@@ -653,35 +380,25 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
         if !san.is_empty() {
             args.extend(["--san".to_string(), san.to_string()]);
         }
-        d.acc(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .ok();
-        d.acc(&[
-            "pki",
-            "sign",
-            "--csr",
+        d.acc(&args.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+        acc_sign(
+            &d,
             &format!("{name}.csr"),
-            "--ca-cert",
             &format!("{ca}/ca.crt"),
-            "--ca-key",
             &format!("{ca}/ca.key"),
-            "--days",
             "30",
-            "--profile",
             profile,
-            "--out",
             &format!("{name}.crt"),
-        ])
-        .ok();
+        );
     };
     sign("valid", "client", "ca");
     sign("server", "server", "ca");
     sign("foreign", "client", "other");
     sign("revoked", "client", "ca");
     // Expired and not-yet-valid certificates, made by openssl ca with explicit dates.
-    for (name, start, end) in [
-        ("expired", "20200101000000Z", "20210101000000Z"),
-        ("future", "20990101000000Z", "20991231000000Z"),
-    ] {
+    for (name, start, end) in
+        [("expired", "20200101000000Z", "20210101000000Z"), ("future", "20990101000000Z", "20991231000000Z")]
+    {
         d.acc(&["pki", "key", "--out", &format!("{name}.key")]).ok();
         d.acc(&[
             "pki",
@@ -722,9 +439,7 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
     bad[n - 1] ^= 0x01;
     d.write("tampered.crt", acc_pki::pem::encode("CERTIFICATE", &bad));
 
-    let serial = d
-        .openssl(&["x509", "-in", "revoked.crt", "-noout", "-serial"])
-        .ok();
+    let serial = d.openssl(&["x509", "-in", "revoked.crt", "-noout", "-serial"]).ok();
     let serial = serial.trim().trim_start_matches("serial=").to_string();
     d.acc(&[
         "pki",
@@ -759,10 +474,7 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
             }
             Some(reason) => {
                 assert_eq!(code, 1, "{cert}: {text}");
-                assert!(
-                    text.contains(reason),
-                    "{cert}: expected '{reason}' in {text}"
-                );
+                assert!(text.contains(reason), "{cert}: expected '{reason}' in {text}");
                 assert!(!openssl_ok, "openssl accepts {cert}, acc does not");
             }
         }
@@ -772,38 +484,14 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
     assert!(code == 0 && openssl_ok, "{text}");
 
     // A CRL made by `openssl ca -gencrl` revokes for acc too, and acc extends it.
-    d.openssl(&["ca", "-config", "ca/ca.cnf", "-revoke", "revoked.crt"])
-        .ok();
-    d.openssl(&[
-        "ca",
-        "-config",
-        "ca/ca.cnf",
-        "-gencrl",
-        "-out",
-        "openssl.crl",
-    ])
-    .ok();
-    let (code, text, openssl_ok) = both_verify(
-        &d,
-        "ca/ca.crt",
-        "revoked.crt",
-        "client",
-        Some("openssl.crl"),
-    );
-    assert!(
-        code == 1 && text.contains("revoked") && !openssl_ok,
-        "{text}"
-    );
-    let (code, text, openssl_ok) =
-        both_verify(&d, "ca/ca.crt", "valid.crt", "client", Some("openssl.crl"));
+    d.openssl(&["ca", "-config", "ca/ca.cnf", "-revoke", "revoked.crt"]).ok();
+    d.openssl(&["ca", "-config", "ca/ca.cnf", "-gencrl", "-out", "openssl.crl"]).ok();
+    let (code, text, openssl_ok) = both_verify(&d, "ca/ca.crt", "revoked.crt", "client", Some("openssl.crl"));
+    assert!(code == 1 && text.contains("revoked") && !openssl_ok, "{text}");
+    let (code, text, openssl_ok) = both_verify(&d, "ca/ca.crt", "valid.crt", "client", Some("openssl.crl"));
     assert!(code == 0 && openssl_ok, "{text}");
-    let valid_serial = d
-        .openssl(&["x509", "-in", "valid.crt", "-noout", "-serial"])
-        .ok();
-    let valid_serial = valid_serial
-        .trim()
-        .trim_start_matches("serial=")
-        .to_string();
+    let valid_serial = d.openssl(&["x509", "-in", "valid.crt", "-noout", "-serial"]).ok();
+    let valid_serial = valid_serial.trim().trim_start_matches("serial=").to_string();
     d.acc(&[
         "pki",
         "crl",
@@ -819,38 +507,17 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
         "extended.crl",
     ])
     .ok();
-    let text = d
-        .openssl(&["crl", "-in", "extended.crl", "-noout", "-text"])
-        .ok();
-    assert!(
-        text.contains(&serial) && text.contains(&valid_serial),
-        "{text}"
-    );
-    assert!(
-        text.contains("X509v3 CRL Number: \n                4097"),
-        "openssl's 0x1000 + 1: {text}"
-    );
-    let (code, _, openssl_ok) =
-        both_verify(&d, "ca/ca.crt", "valid.crt", "client", Some("extended.crl"));
+    let text = d.openssl(&["crl", "-in", "extended.crl", "-noout", "-text"]).ok();
+    assert!(text.contains(&serial) && text.contains(&valid_serial), "{text}");
+    assert!(text.contains("X509v3 CRL Number: \n                4097"), "openssl's 0x1000 + 1: {text}");
+    let (code, _, openssl_ok) = both_verify(&d, "ca/ca.crt", "valid.crt", "client", Some("extended.crl"));
     assert!(code == 1 && !openssl_ok);
 
     // --at agrees with openssl's -attime.
     let later = time::OffsetDateTime::now_utc() + time::Duration::days(40);
-    let at = later
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let err = d
-        .acc(&[
-            "pki",
-            "verify",
-            "--ca",
-            "ca/ca.crt",
-            "--cert",
-            "valid.crt",
-            "--at",
-            &at,
-        ])
-        .fails_with(1);
+    let at = later.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let err =
+        d.acc(&["pki", "verify", "--ca", "ca/ca.crt", "--cert", "valid.crt", "--at", &at]).fails_with(1);
     assert!(err.contains("expired"), "{err}");
     let o = d.openssl(&[
         "verify",
@@ -862,17 +529,8 @@ fn acc_and_openssl_agree_on_the_verification_matrix() {
     ]);
     assert_ne!(o.code(), 0);
     // A CRL of another CA is refused, not silently ignored.
-    d.acc(&[
-        "pki",
-        "crl",
-        "--ca-cert",
-        "other/ca.crt",
-        "--ca-key",
-        "other/ca.key",
-        "--out",
-        "other.crl",
-    ])
-    .ok();
+    d.acc(&["pki", "crl", "--ca-cert", "other/ca.crt", "--ca-key", "other/ca.key", "--out", "other.crl"])
+        .ok();
     let (code, text, _) = both_verify(&d, "ca/ca.crt", "valid.crt", "client", Some("other.crl"));
     assert!(code == 1 && text.contains("CRL"), "{text}");
 }
@@ -892,32 +550,13 @@ fn subjects_mean_the_same_to_acc_and_openssl() {
     ];
     for (i, subj) in subjects.iter().enumerate() {
         let (ours, theirs) = (format!("acc{i}.csr"), format!("ossl{i}.csr"));
-        d.acc(&[
-            "pki", "csr", "--key", "k.pem", "--subj", subj, "--out", &ours,
-        ])
-        .ok();
-        d.openssl(&[
-            "req", "-new", "-utf8", "-key", "k.pem", "-subj", subj, "-out", &theirs,
-        ])
-        .ok();
+        d.acc(&["pki", "csr", "--key", "k.pem", "--subj", subj, "--out", &ours]).ok();
+        d.openssl(&["req", "-new", "-utf8", "-key", "k.pem", "-subj", subj, "-out", &theirs]).ok();
         let text = |f: &str| {
-            d.openssl(&[
-                "req",
-                "-in",
-                f,
-                "-noout",
-                "-subject",
-                "-nameopt",
-                "RFC2253,-esc_msb,show_type",
-            ])
-            .ok()
+            d.openssl(&["req", "-in", f, "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb,show_type"]).ok()
         };
         assert_eq!(text(&ours), text(&theirs), "{subj}");
-        let der = |f: &str| {
-            acc_pki::csr::Csr::from_bytes(d.read(f).as_bytes())
-                .unwrap()
-                .subject_der
-        };
+        let der = |f: &str| acc_pki::csr::Csr::from_bytes(d.read(f).as_bytes()).unwrap().subject_der;
         assert_eq!(der(&ours), der(&theirs), "DER of {subj}");
     }
     // Malformed subjects: acc refuses each with a one-line error naming the problem.
@@ -929,34 +568,14 @@ fn subjects_mean_the_same_to_acc_and_openssl() {
         ("/C=US/O=/CN=x", "attribute 'O' has an empty value", false),
     ];
     for (subj, reason, openssl_refuses) in malformed {
-        let err = d
-            .acc(&[
-                "pki", "csr", "--key", "k.pem", "--subj", subj, "--out", "bad.csr",
-            ])
-            .fails_with(1);
-        assert!(
-            err.contains(reason) && err.lines().count() == 1,
-            "{subj}: {err}"
-        );
+        let err = d.acc(&["pki", "csr", "--key", "k.pem", "--subj", subj, "--out", "bad.csr"]).fails_with(1);
+        assert!(err.contains(reason) && err.lines().count() == 1, "{subj}: {err}");
         assert!(!d.join("bad.csr").exists());
-        let o = d.openssl(&[
-            "req",
-            "-new",
-            "-key",
-            "k.pem",
-            "-subj",
-            subj,
-            "-out",
-            "ossl-bad.csr",
-        ]);
+        let o = d.openssl(&["req", "-new", "-key", "k.pem", "-subj", subj, "-out", "ossl-bad.csr"]);
         if openssl_refuses {
             assert_ne!(o.code(), 0, "openssl accepted {subj}");
         } else {
-            assert!(
-                o.stderr().to_lowercase().contains("skip"),
-                "openssl warns about {subj}: {}",
-                o.stderr()
-            );
+            assert!(o.stderr().to_lowercase().contains("skip"), "openssl warns about {subj}: {}", o.stderr());
         }
     }
 }
@@ -965,39 +584,12 @@ fn subjects_mean_the_same_to_acc_and_openssl() {
 fn usage_errors_exit_2_and_failures_exit_1() {
     let d = Dir::new();
     d.acc(&["pki", "sign", "--csr", "x"]).fails_with(2);
-    d.acc(&[
-        "pki",
-        "verify",
-        "--ca",
-        "a",
-        "--cert",
-        "b",
-        "--at",
-        "yesterday",
-    ])
-    .fails_with(2);
-    d.acc(&[
-        "pki",
-        "crl",
-        "--ca-cert",
-        "a",
-        "--ca-key",
-        "b",
-        "--revoke",
-        "zz",
-        "--out",
-        "c",
-    ])
-    .fails_with(2);
+    d.acc(&["pki", "verify", "--ca", "a", "--cert", "b", "--at", "yesterday"]).fails_with(2);
+    d.acc(&["pki", "crl", "--ca-cert", "a", "--ca-key", "b", "--revoke", "zz", "--out", "c"]).fails_with(2);
     let err = d.acc(&["pki", "show", "nothing-here.pem"]).fails_with(1);
-    assert!(
-        err.starts_with("error: nothing-here.pem: cannot read"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: nothing-here.pem: cannot read"), "{err}");
     d.acc(&["pki", "ca", "init", "--out-dir", "ca"]).ok();
-    let err = d
-        .acc(&["pki", "ca", "init", "--out-dir", "ca"])
-        .fails_with(1);
+    let err = d.acc(&["pki", "ca", "init", "--out-dir", "ca"]).fails_with(1);
     assert!(err.contains("refusing to overwrite a CA"), "{err}");
     let err = d
         .acc(&[

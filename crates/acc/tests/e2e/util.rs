@@ -10,9 +10,7 @@ pub struct Dir {
 
 impl Dir {
     pub fn new() -> Dir {
-        Dir {
-            tmp: tempfile::tempdir().expect("temporary directory"),
-        }
+        Dir { tmp: tempfile::tempdir().expect("temporary directory") }
     }
 
     pub fn path(&self) -> &Path {
@@ -52,13 +50,8 @@ impl Dir {
             .current_dir(self.path())
             .env_remove("ACC_LOG")
             .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {program}: {e} (install it: apt-get install -y openssl)")
-            });
-        Run {
-            what: format!("{program} {}", args.join(" ")),
-            output,
-        }
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e} (install it: apt-get install -y openssl)"));
+        Run { what: format!("{program} {}", args.join(" ")), output }
     }
 }
 
