@@ -269,6 +269,24 @@ fn keys_in_every_openssl_form_are_read_and_bad_ones_refused() {
         ])
         .ok();
     }
+    // DER everywhere: an openssl CSR and CA certificate in DER, signed by acc, verified by openssl.
+    d.openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "p384.pem",
+        "-subj",
+        "/CN=der-agent",
+        "-outform",
+        "DER",
+        "-out",
+        "der.csr",
+    ])
+    .ok();
+    d.openssl(&["x509", "-in", "labca/labcacert.pem", "-outform", "DER", "-out", "labca.der"]).ok();
+    acc_sign(&d, "der.csr", "labca.der", "sec1.der", "1", "client", "der.crt");
+    d.openssl(&["verify", "-CAfile", "labca/labcacert.pem", "-purpose", "sslclient", "der.crt"]).ok();
+    acc_verifies_client(&d, "labca.der", "der.crt");
     // An RSA CA made by openssl signs with acc.
     d.openssl(&[
         "req",
