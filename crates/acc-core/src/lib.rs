@@ -6,4 +6,5 @@
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
 pub mod name;
+pub mod password;
 pub mod time;
