@@ -5,6 +5,7 @@
 //! event, persist the record, send the response). That keeps the rules of
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
+pub mod credential_check;
 pub mod name;
 pub mod password;
 pub mod time;
