@@ -6,6 +6,8 @@
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
 pub mod acl;
+pub mod credential_check;
 pub mod name;
+pub mod password;
 pub mod share_path;
 pub mod time;
