@@ -5,5 +5,6 @@
 //! event, persist the record, send the response). That keeps the rules of
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
+pub mod lockout;
 pub mod name;
 pub mod time;
