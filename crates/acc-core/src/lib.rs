@@ -5,6 +5,7 @@
 //! event, persist the record, send the response). That keeps the rules of
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
+pub mod event;
 pub mod lockout;
 pub mod name;
 pub mod time;
