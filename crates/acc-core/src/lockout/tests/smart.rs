@@ -150,10 +150,12 @@ fn m8_escalation_is_300_600_1200_2400_then_3600() {
 
 #[test]
 fn m8_escalation_memory_is_inclusive() {
-    let mut policy = LockoutPolicy::default();
-    policy.reset_after = 60;
-    policy.duration = 60;
-    policy.escalation_memory = 3600;
+    let policy = LockoutPolicy {
+        reset_after: 60,
+        duration: 60,
+        escalation_memory: 3600,
+        ..LockoutPolicy::default()
+    };
     // Second block starts exactly escalation_memory after the first: escalates.
     let mut fx = Fx::new(policy.clone());
     block(&mut fx, &src(1), 0); // last_block_time = 4 s
