@@ -10,6 +10,7 @@
 mod admin;
 mod attempt;
 mod familiar;
+mod outcome;
 mod policy;
 mod record;
 mod refresh;
@@ -21,11 +22,9 @@ mod state;
 mod tests;
 
 pub use admin::{AdminError, DisplayedState};
-pub use attempt::{
-    Attempt, AttemptResult, LOOP_TOP_CALLERS, LOOP_WINDOW_SECS, Outcome, PendingVerify, Step,
-    is_local_form,
-};
+pub use attempt::{LOOP_TOP_CALLERS, LOOP_WINDOW_SECS};
 pub use familiar::FamiliarSet;
+pub use outcome::{Attempt, AttemptResult, Outcome, PendingVerify, Step, is_local_form};
 pub use policy::{LockoutMode, LockoutPolicy, PolicyError, PolicyValidation, PolicyWarning};
 pub use record::{
     AccountRecord, DisabledBy, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope, PasswordHash,

@@ -4,6 +4,7 @@
 mod admin;
 mod classic;
 mod clock;
+mod policy;
 mod props;
 mod refresh;
 mod smart;
