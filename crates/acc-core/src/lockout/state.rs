@@ -11,7 +11,6 @@ use super::familiar::FamiliarSet;
 use super::record::{AccountRecord, Lifecycle};
 use crate::event::catalogue::{self, Subject, Target};
 use crate::event::{Event, StampedEvent};
-use crate::name::AccountName;
 use crate::time::Timestamp;
 
 /// A backwards clock reading more than this far below the high-water mark writes
@@ -66,6 +65,16 @@ pub fn local_name(presented: &str) -> &str {
     presented.strip_prefix(".\\").unwrap_or(presented)
 }
 
+/// Case-insensitive comparison exactly as `AccountName`'s (Unicode lower case), without
+/// allocating for ASCII names: this runs on every attempt, including every refused one.
+fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 impl SiteState {
     /// A fresh site with no accounts.
     pub fn new(identity: SiteIdentity) -> Self {
@@ -116,10 +125,10 @@ impl SiteState {
     }
 
     pub(crate) fn account_index(&self, name: &str) -> Option<usize> {
-        let wanted = AccountName::new(local_name(name));
+        let wanted = local_name(name);
         self.accounts
             .iter()
-            .position(|r| r.is_live() && r.name == wanted)
+            .position(|r| r.is_live() && same_name(r.name.as_str(), wanted))
     }
 
     /// Tombstones of deleted accounts (name, SID, generation), for name-reuse checks (S1).
@@ -167,5 +176,30 @@ impl SiteState {
                 e.stamp(self.seq, &self.identity.computer, &self.identity.site_id)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::AccountName;
+
+    #[test]
+    fn same_name_agrees_with_account_name() {
+        for (a, b) in [
+            ("ACC_user", "acc_USER"),
+            ("Straße", "STRASSE"),
+            ("ÉTÉ", "été"),
+            ("İx", "i̇x"),
+            ("ACC_user", "ACC_user2"),
+            ("Σσ", "σς"),
+            ("AΣ", "aς"),
+        ] {
+            assert_eq!(
+                same_name(a, b),
+                AccountName::new(a) == AccountName::new(b),
+                "{a} {b}"
+            );
+        }
     }
 }
