@@ -7,6 +7,8 @@
 
 pub mod acl;
 pub mod credential_check;
+pub mod event;
+pub mod lockout;
 pub mod name;
 pub mod password;
 pub mod share_path;

@@ -2,6 +2,8 @@
 //! second durations. The engines never read a clock; callers pass `Timestamp`s in
 //! (specification 1.5, T1).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// A wall-clock instant: milliseconds since the Unix epoch, UTC.
@@ -31,6 +33,98 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Whole seconds from `self` until `later`, rounded up (`ceil`), and never less than 1:
+    /// the `retry_after` of a lock or block that ends at `later` (specification 2.2 C3).
+    pub const fn retry_after_secs(self, later: Timestamp) -> u64 {
+        let ms = later.millis_since(self);
+        if ms <= 1000 { 1 } else { ((ms + 999) / 1000) as u64 }
+    }
+
+    /// RFC 3339 UTC with milliseconds, as event times are written (specification 1.5 T4):
+    /// `2025-06-02T12:00:04.000Z`.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1000);
+        let ms = self.0.rem_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", sod / 3600, (sod / 60) % 60, sod % 60)
+    }
+
+    /// Parses the RFC 3339 UTC form written by [`Timestamp::to_rfc3339`]
+    /// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`; the fraction may have 0 to 3 digits).
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeParseError> {
+        let err = || TimeParseError(text.to_owned());
+        let b = text.as_bytes();
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+            return Err(err());
+        }
+        if b[13] != b':' || b[16] != b':' || *b.last().ok_or_else(err)? != b'Z' {
+            return Err(err());
+        }
+        let num = |r: std::ops::Range<usize>| -> Result<i64, TimeParseError> {
+            let part = text.get(r).ok_or_else(err)?;
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse().map_err(|_| err())
+            } else {
+                Err(err())
+            }
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
+            return Err(err());
+        }
+        let ms = match &b[19..b.len() - 1] {
+            [] => 0,
+            [b'.', digits @ ..] if (1..=3).contains(&digits.len()) => {
+                let v = num(20..20 + digits.len())?;
+                v * 10_i64.pow(3 - digits.len() as u32)
+            }
+            _ => return Err(err()),
+        };
+        let days = days_from_civil(y, mo, d);
+        Ok(Timestamp(((days * 86_400 + h * 3600 + mi * 60 + s) * 1000) + ms))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// A text that is not an RFC 3339 UTC time of the form acc writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not an RFC 3339 UTC time such as 2025-06-02T12:00:04.000Z")]
+pub struct TimeParseError(pub String);
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01; the inverse of `civil_from_days`.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Something that tells the time. Production code uses the system clock; tests inject a
 /// fake one. Only the I/O edges hold a `Clock`; pure logic takes a `Timestamp`.
 pub trait Clock: Send + Sync {
@@ -49,5 +143,46 @@ mod tests {
         assert_eq!(Timestamp(15_000).millis_since(t), 5_000);
         assert_eq!(t.millis_since(Timestamp(15_000)), -5_000);
         assert_eq!(Timestamp(i64::MAX).plus_secs(1), Timestamp(i64::MAX));
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_milliseconds() {
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        // 2025-06-02T12:00:04Z = 1748865604 s.
+        assert_eq!(Timestamp(1_748_865_604_000).to_rfc3339(), "2025-06-02T12:00:04.000Z");
+        assert_eq!(Timestamp(1_748_865_604_007).to_rfc3339(), "2025-06-02T12:00:04.007Z");
+        assert_eq!(Timestamp(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc3339_round_trips_and_rejects_other_forms() {
+        for ms in [0, -1, 951_782_400_000, 1_748_865_604_123, 4_102_444_800_000] {
+            let t = Timestamp(ms);
+            assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Ok(t));
+        }
+        assert_eq!(Timestamp::parse_rfc3339("2025-06-02T12:00:04Z"), Ok(Timestamp(1_748_865_604_000)));
+        assert_eq!(Timestamp::parse_rfc3339("2025-06-02T12:00:04.5Z"), Ok(Timestamp(1_748_865_604_500)));
+        for bad in [
+            "",
+            "2025-06-02 12:00:04Z",
+            "2025-06-02T12:00:04+01:00",
+            "2025-13-02T12:00:04Z",
+            "2025-06-02T12:00:04.1234Z",
+            "2025-06-02T1a:00:04Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_rounds_up_and_is_at_least_one_second() {
+        let t = Timestamp(10_000);
+        assert_eq!(t.retry_after_secs(Timestamp(10_000)), 1);
+        assert_eq!(t.retry_after_secs(Timestamp(10_001)), 1);
+        assert_eq!(t.retry_after_secs(Timestamp(11_000)), 1);
+        assert_eq!(t.retry_after_secs(Timestamp(11_001)), 2);
+        assert_eq!(t.retry_after_secs(Timestamp(610_000)), 600);
+        assert_eq!(t.retry_after_secs(Timestamp(9_000)), 1);
     }
 }

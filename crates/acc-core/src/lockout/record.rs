@@ -1,0 +1,276 @@
+//! The per-account record of specification 1.2 and the per-source state of 2.3, as the
+//! site server persists them (T5). Pure data plus the small rules that read it (is a lock
+//! in force, clear a lock as F9 does); the decisions live in the engine.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{LockoutPolicy, within};
+use super::serde_entries;
+use super::source::Source;
+use crate::name::AccountName;
+use crate::time::Timestamp;
+
+/// Account lifecycle (1.3). A lock is not a lifecycle state; it is displayed on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    /// Usable.
+    Enabled,
+    /// The previous active generation during a rotation; behaves exactly like `enabled` (S5).
+    Retiring,
+    /// Rejects every attempt before the password is checked (S4).
+    Disabled,
+    /// Terminal; the record is a tombstone (S1).
+    Deleted,
+}
+
+impl Lifecycle {
+    /// The lower-case name used in displays.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Enabled => "enabled",
+            Lifecycle::Retiring => "retiring",
+            Lifecycle::Disabled => "disabled",
+            Lifecycle::Deleted => "deleted",
+        }
+    }
+}
+
+/// Who disabled an account (`DisabledBy` in 4725).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledBy {
+    /// An administrator.
+    Admin,
+    /// The rotation state machine (3.2.4 P6).
+    Rotation,
+}
+
+impl DisabledBy {
+    /// `admin` or `rotation`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DisabledBy::Admin => "admin",
+            DisabledBy::Rotation => "rotation",
+        }
+    }
+}
+
+/// The scope of a lock or block (`LockScope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockScope {
+    /// Classic: the whole account.
+    Account,
+    /// Smart: every unfamiliar source.
+    Unfamiliar,
+    /// Smart: one source against one account.
+    Source,
+}
+
+impl LockScope {
+    /// `account`, `unfamiliar` or `source`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LockScope::Account => "account",
+            LockScope::Unfamiliar => "unfamiliar",
+            LockScope::Source => "source",
+        }
+    }
+}
+
+/// An argon2id PHC string. Opaque to the engine (compared for drift only), persisted, and
+/// never shown: its `Debug` is redacted and no event carries it (K3).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string.
+    pub fn new(phc: impl Into<String>) -> Self {
+        PasswordHash(phc.into())
+    }
+
+    /// The PHC string, for the verifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// Smart-mode state of one source against one account (2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// Failures of this source within the window.
+    pub count: u32,
+    /// Time of its last counted failure.
+    pub bad_time: Option<Timestamp>,
+    /// Start of the current block, if any.
+    pub block_time: Option<Timestamp>,
+    /// Length of the current block in seconds.
+    pub block_len: u64,
+    /// Number of earlier blocks in the escalation memory; −1 when none.
+    pub streak: i32,
+    /// Start of the last block (kept after the block ends, for escalation).
+    pub last_block_time: Option<Timestamp>,
+}
+
+impl Default for SourceState {
+    fn default() -> Self {
+        SourceState {
+            count: 0,
+            bad_time: None,
+            block_time: None,
+            block_len: 0,
+            streak: -1,
+            last_block_time: None,
+        }
+    }
+}
+
+impl SourceState {
+    /// The end of the current block (`block_time + block_len`), if a block is set.
+    pub fn block_end(&self) -> Option<Timestamp> {
+        self.block_time.map(|b| b.plus_secs(self.block_len))
+    }
+
+    /// True when a block is set and in force at `t` (T3: `t <= block_time + block_len`).
+    pub fn blocked_at(&self, t: Timestamp) -> bool {
+        self.block_end().is_some_and(|end| t <= end)
+    }
+
+    /// True when this state behaves exactly like a source never seen before, at `t` and
+    /// any later time: no block in force, no failure that still counts (including the
+    /// "one more try" after an expired block) and no block in the escalation memory.
+    pub fn is_forgotten(&self, policy: &LockoutPolicy, t: Timestamp) -> bool {
+        let counts = |time: Option<Timestamp>| time.is_some_and(|b| within(b, t, policy.reset_after));
+        !self.blocked_at(t)
+            && !counts(self.bad_time)
+            && !counts(self.block_end())
+            && !self.last_block_time.is_some_and(|l| within(l, t, policy.escalation_memory))
+    }
+}
+
+/// One bad-password failure, kept for the lockout-loop report (3.1.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureEntry {
+    /// When it happened.
+    pub time: Timestamp,
+    /// Its `CallerComputerName`.
+    pub caller: String,
+}
+
+/// The per-account record of 1.2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// As created; compared case-insensitively.
+    pub name: AccountName,
+    /// `S-1-5-21-a-b-c-rid`, unique per account instance.
+    pub sid: String,
+    /// ACC generation (managed accounts only).
+    pub generation: Option<u32>,
+    /// Created by acc.
+    pub managed: bool,
+    /// Lifecycle.
+    pub lifecycle: Lifecycle,
+    /// Set only when `disabled`.
+    pub disabled_by: Option<DisabledBy>,
+    /// The stored hash; `None` for a tombstone.
+    pub password_hash: Option<PasswordHash>,
+    /// Classic counter.
+    pub bad_count: u32,
+    /// Time of the last counted failure (classic).
+    pub bad_time: Option<Timestamp>,
+    /// Set when the account locks.
+    pub lock_time: Option<Timestamp>,
+    /// `account` (classic) or `unfamiliar` (smart) while `lock_time` is set.
+    pub lock_scope: Option<LockScope>,
+    /// Smart: failures from unfamiliar sources.
+    pub unf_count: u32,
+    /// Smart: time of the last unfamiliar failure.
+    pub unf_time: Option<Timestamp>,
+    /// Smart: per-source state.
+    #[serde(with = "serde_entries")]
+    pub sources: BTreeMap<Source, SourceState>,
+    /// Account-level lock times in the last 24 h (3.1.6).
+    pub lockouts: Vec<Timestamp>,
+    /// Bad-password failures in the last 24 h, oldest first, for the lockout-loop report
+    /// (3.1.6); capped at [`FAILURE_LOG_CAP`] entries.
+    pub failures: VecDeque<FailureEntry>,
+    /// Scheduled deletion of an account disabled by rotation (3.2.4 P6).
+    pub delete_at: Option<Timestamp>,
+}
+
+/// The most failures kept per account for the lockout-loop report. In a storm the report
+/// then covers the most recent failures rather than all of the last 24 h; bounded memory
+/// and persistence size matter more there than the exact tail.
+pub const FAILURE_LOG_CAP: usize = 10_000;
+
+/// Above this many source entries, forgotten ones are pruned when a new one is added.
+pub(crate) const SOURCE_PRUNE_AT: usize = 1024;
+
+impl AccountRecord {
+    /// A new enabled record with clean counters.
+    pub fn new(
+        name: AccountName,
+        sid: String,
+        generation: Option<u32>,
+        managed: bool,
+        password_hash: PasswordHash,
+    ) -> Self {
+        AccountRecord {
+            name,
+            sid,
+            generation,
+            managed,
+            lifecycle: Lifecycle::Enabled,
+            disabled_by: None,
+            password_hash: Some(password_hash),
+            bad_count: 0,
+            bad_time: None,
+            lock_time: None,
+            lock_scope: None,
+            unf_count: 0,
+            unf_time: None,
+            sources: BTreeMap::new(),
+            lockouts: Vec::new(),
+            failures: VecDeque::new(),
+            delete_at: None,
+        }
+    }
+
+    /// True for an account agents can still try (not deleted).
+    pub fn is_live(&self) -> bool {
+        self.lifecycle != Lifecycle::Deleted
+    }
+
+    /// The lock's scope when a lock is set and in force at `t`.
+    pub fn lock_in_force(&self, policy: &LockoutPolicy, t: Timestamp) -> Option<LockScope> {
+        let lock_time = self.lock_time?;
+        policy.lock_in_force(lock_time, t).then(|| self.lock_scope.unwrap_or(LockScope::Account))
+    }
+
+    /// Clears the account-level lock and every account-level counter (F9: an unlock also
+    /// resets the bad-password count). Source state is untouched.
+    pub fn clear_lock(&mut self) {
+        self.lock_time = None;
+        self.lock_scope = None;
+        self.bad_count = 0;
+        self.bad_time = None;
+        self.unf_count = 0;
+        self.unf_time = None;
+    }
+
+    /// Sources whose block is in force at `t`, in source order.
+    pub fn blocked_sources(&self, t: Timestamp) -> impl Iterator<Item = (&Source, &SourceState)> {
+        self.sources.iter().filter(move |(_, s)| s.blocked_at(t))
+    }
+}
