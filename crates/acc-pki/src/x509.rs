@@ -109,10 +109,7 @@ impl Ca {
         {
             return Err(PkiError::NotACa("keyUsage lacks keyCertSign".into()));
         }
-        let key_spki = key.public_key_der()?;
-        let (_, key_pk) = SubjectPublicKeyInfo::from_der(&key_spki)
-            .map_err(|e| PkiError::Malformed { what: "public key", detail: e.to_string() })?;
-        if key_pk.subject_public_key.data != cert.public_key().subject_public_key.data {
+        if !key_matches_spki(&key, cert.public_key())? {
             return Err(PkiError::CaKeyMismatch);
         }
         let key_id = match cert.extensions().iter().find_map(|e| match e.parsed_extension() {
@@ -206,6 +203,21 @@ impl Ca {
         ]);
         self.key.sign_structure(&tbs)
     }
+}
+
+/// Whether `key` is the private half of the public key `spki`.
+fn key_matches_spki(key: &PrivateKey, spki: &SubjectPublicKeyInfo<'_>) -> Result<bool> {
+    let key_spki = key.public_key_der()?;
+    let (_, key_pk) = SubjectPublicKeyInfo::from_der(&key_spki)
+        .map_err(|e| PkiError::Malformed { what: "public key", detail: e.to_string() })?;
+    Ok(key_pk.subject_public_key.data == spki.subject_public_key.data)
+}
+
+/// Whether `key` belongs to the certificate `cert_der` (a TLS key pair, a CA pair).
+pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool> {
+    let (_, cert) = X509Certificate::from_der(cert_der)
+        .map_err(|e| PkiError::Malformed { what: "certificate", detail: e.to_string() })?;
+    key_matches_spki(key, cert.public_key())
 }
 
 /// Makes a self-signed CA certificate: CA:TRUE (path length 0: it signs end entities

@@ -264,11 +264,27 @@ pub const UAC_ENABLED: &str = "0x10200";
 
 /// 4720 A user account was created (the account starts disabled).
 pub fn account_created(t: Timestamp, subject: &Subject, target: Target<'_>, generation: u32) -> Event {
+    created(t, subject, target, &display_name(generation), Some(generation))
+}
+
+/// 4720 for a local account an administrator created on the site server itself (not an
+/// ACC generation): `DisplayName` = `Local account`, no `AccGeneration`.
+pub fn local_account_created(t: Timestamp, subject: &Subject, target: Target<'_>) -> Event {
+    created(t, subject, target, "Local account", None)
+}
+
+fn created(
+    t: Timestamp,
+    subject: &Subject,
+    target: Target<'_>,
+    display: &str,
+    generation: Option<u32>,
+) -> Event {
     let ev = Event::new(EventId::ACCOUNT_CREATED, t, Keywords::AuditSuccess);
     target
         .write(subject.write(ev))
         .with("SamAccountName", target.user_name)
-        .with("DisplayName", display_name(generation))
+        .with("DisplayName", display)
         .with("UserPrincipalName", "-")
         .with("PasswordLastSet", "-")
         .with("AccountExpires", "Never")
@@ -276,7 +292,7 @@ pub fn account_created(t: Timestamp, subject: &Subject, target: Target<'_>, gene
         .with("OldUacValue", "0x0")
         .with("NewUacValue", UAC_DISABLED)
         .with("UserAccountControl", "Account Disabled, Normal Account, Don't Expire Password")
-        .with("AccGeneration", generation)
+        .with_opt("AccGeneration", generation)
 }
 
 /// 4722 A user account was enabled.

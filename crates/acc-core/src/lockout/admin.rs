@@ -170,7 +170,7 @@ impl SiteState {
         actor: &Subject,
         now: Timestamp,
     ) -> Result<Vec<Event>, AdminError> {
-        let i = self.managed_index(name)?;
+        let i = self.live_index(name)?;
         let rec = &self.accounts[i];
         match (rec.lifecycle, rec.disabled_by) {
             (Lifecycle::Disabled, Some(DisabledBy::Rotation)) => {
@@ -198,7 +198,8 @@ impl SiteState {
         actor: &Subject,
         now: Timestamp,
     ) -> Result<Vec<Event>, AdminError> {
-        let i = self.managed_index(name)?;
+        // A person may disable any local account; rotation only disables the ones acc made.
+        let i = if by == DisabledBy::Admin { self.live_index(name)? } else { self.managed_index(name)? };
         if self.accounts[i].lifecycle == Lifecycle::Disabled {
             return Err(AdminError::AlreadyDisabled(self.accounts[i].name.to_string()));
         }
@@ -251,7 +252,7 @@ impl SiteState {
         actor: &Subject,
         now: Timestamp,
     ) -> Result<Vec<Event>, AdminError> {
-        let i = self.managed_index(name)?;
+        let i = self.live_index(name)?;
         if self.accounts[i].lifecycle != Lifecycle::Disabled {
             return Err(AdminError::NotDisabled(self.accounts[i].name.to_string()));
         }
@@ -312,12 +313,63 @@ impl SiteState {
     ) -> Result<Vec<Event>, AdminError> {
         let i = self.managed_index(name)?;
         let (t, mut events) = self.effective_time(now);
-        events.extend(self.repair_at(i, hash, t));
+        let subject = self.site_subject();
+        events.extend(self.repair_at(i, hash, &subject, t));
         Ok(events)
     }
 
-    pub(crate) fn repair_at(&mut self, i: usize, hash: PasswordHash, t: Timestamp) -> Vec<Event> {
-        let subject = self.site_subject();
+    /// An administrator sets the password of any live local account: 4724, 4738
+    /// (Subject = the administrator). Lock state and counters are unchanged.
+    pub fn admin_set_password(
+        &mut self,
+        name: &str,
+        hash: PasswordHash,
+        actor: &Subject,
+        now: Timestamp,
+    ) -> Result<Vec<Event>, AdminError> {
+        let i = self.live_index(name)?;
+        let (t, mut events) = self.effective_time(now);
+        events.extend(self.repair_at(i, hash, actor, t));
+        Ok(events)
+    }
+
+    /// An administrator creates a local account on the site server (a standalone site, or
+    /// a test): enabled, not managed by acc, no ACC generation; 4720, 4724, 4722, 4738
+    /// with the administrator as Subject.
+    pub fn admin_create(
+        &mut self,
+        name: &str,
+        hash: PasswordHash,
+        actor: &Subject,
+        now: Timestamp,
+    ) -> Result<Vec<Event>, AdminError> {
+        let name = local_name(name);
+        if self.account_index(name).is_some() {
+            return Err(AdminError::AlreadyExists(name.to_owned()));
+        }
+        let (t, mut events) = self.effective_time(now);
+        let sid = self.new_sid();
+        let rec = AccountRecord::new(AccountName::new(name), sid, None, false, hash);
+        let target = OwnedTarget::of(self, &rec);
+        let target = target.as_target();
+        events.extend([
+            catalogue::local_account_created(t, actor, target),
+            catalogue::password_reset(t, actor, target, true),
+            catalogue::account_enabled(t, actor, target),
+            catalogue::account_changed(t, actor, target, AccountChange::Created { password_set: t }),
+        ]);
+        self.accounts.push(rec);
+        Ok(events)
+    }
+
+    pub(crate) fn repair_at(
+        &mut self,
+        i: usize,
+        hash: PasswordHash,
+        subject: &Subject,
+        t: Timestamp,
+    ) -> Vec<Event> {
+        let subject = subject.clone();
         let target = OwnedTarget::of(self, &self.accounts[i]);
         self.accounts[i].password_hash = Some(hash);
         vec![

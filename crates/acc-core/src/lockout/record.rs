@@ -218,6 +218,31 @@ pub const FAILURE_LOG_CAP: usize = 10_000;
 pub(crate) const SOURCE_PRUNE_AT: usize = 1024;
 
 impl AccountRecord {
+    /// A copy without the two collections that grow with the fleet (`sources`,
+    /// `failures`), which a site server persists as rows of their own. Built field by
+    /// field so that copying never costs more than the scalars.
+    pub fn scalars(&self) -> AccountRecord {
+        AccountRecord {
+            name: self.name.clone(),
+            sid: self.sid.clone(),
+            generation: self.generation,
+            managed: self.managed,
+            lifecycle: self.lifecycle,
+            disabled_by: self.disabled_by,
+            password_hash: self.password_hash.clone(),
+            bad_count: self.bad_count,
+            bad_time: self.bad_time,
+            lock_time: self.lock_time,
+            lock_scope: self.lock_scope,
+            unf_count: self.unf_count,
+            unf_time: self.unf_time,
+            sources: BTreeMap::new(),
+            lockouts: self.lockouts.clone(),
+            failures: VecDeque::new(),
+            delete_at: self.delete_at,
+        }
+    }
+
     /// A new enabled record with clean counters.
     pub fn new(
         name: AccountName,

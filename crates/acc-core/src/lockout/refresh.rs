@@ -204,7 +204,8 @@ impl SiteState {
             if let Some(hash) = &g.password_hash
                 && self.accounts[i].password_hash.as_ref() != Some(hash)
             {
-                events.extend(self.repair_at(i, hash.clone(), t));
+                let subject = self.site_subject();
+                events.extend(self.repair_at(i, hash.clone(), &subject, t));
                 actions.push(format!("repair-password {n}"));
             }
             // A5.

@@ -142,12 +142,12 @@ fn s1_delete_leaves_a_tombstone_and_the_name_becomes_unknown() {
 }
 
 #[test]
-fn unmanaged_accounts_are_not_administered() {
+fn automatic_actions_never_touch_unmanaged_accounts() {
     let mut site = SiteState::new(identity());
     site.add_unmanaged_account("Administrator", PasswordHash::new("x")).unwrap();
     let t = Timestamp(T0);
     assert_eq!(
-        site.disable("administrator", DisabledBy::Admin, &admin(), t),
+        site.disable("administrator", DisabledBy::Rotation, &admin(), t),
         Err(AdminError::NotManaged("administrator".into()))
     );
     assert_eq!(
@@ -158,6 +158,30 @@ fn unmanaged_accounts_are_not_administered() {
         site.disable("ghost", DisabledBy::Admin, &admin(), t),
         Err(AdminError::UnknownAccount("ghost".into()))
     );
+}
+
+#[test]
+fn a_local_administrator_manages_the_accounts_it_created() {
+    let mut site = SiteState::new(identity());
+    let t = Timestamp(T0);
+    let ev = site.admin_create("svc_local", PasswordHash::new("h1"), &admin(), t).unwrap();
+    assert_eq!(ids(&ev), ["4720", "4724", "4722", "4738"]);
+    assert_eq!(s(&ev[0], "DisplayName"), "Local account");
+    assert!(ev[0].field("AccGeneration").is_none());
+    assert_eq!(s(&ev[0], "SubjectUserName"), "alice");
+    let rec = site.account("SVC_LOCAL").unwrap();
+    assert!(!rec.managed && rec.generation.is_none());
+    assert_eq!(
+        site.admin_create("svc_local", PasswordHash::new("h2"), &admin(), t),
+        Err(AdminError::AlreadyExists("svc_local".into()))
+    );
+    let ev = site.admin_set_password("svc_local", PasswordHash::new("h2"), &admin(), t).unwrap();
+    assert_eq!(ids(&ev), ["4724", "4738"]);
+    assert_eq!(site.account("svc_local").unwrap().password_hash, Some(PasswordHash::new("h2")));
+    assert_eq!(ids(&site.disable("svc_local", DisabledBy::Admin, &admin(), t).unwrap()), ["4725", "4738"]);
+    assert_eq!(ids(&site.admin_enable("svc_local", &admin(), t).unwrap()), ["4722", "4738"]);
+    site.disable("svc_local", DisabledBy::Admin, &admin(), t).unwrap();
+    assert_eq!(ids(&site.admin_delete("svc_local", &admin(), t).unwrap()), ["4726"]);
 }
 
 #[test]
