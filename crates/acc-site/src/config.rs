@@ -1,0 +1,96 @@
+//! `site.json`: who this site server is and where it listens. Written once by
+//! `acc site init`; read strictly (unknown keys are an error naming the key).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SiteError;
+
+/// The site's identity and listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SiteConfig {
+    /// The site server's name: `Computer` of its events, `TargetDomainName` of its local
+    /// accounts (upper case, `[A-Z0-9-]`, at most 15 characters like a NetBIOS name).
+    pub name: String,
+    /// `SiteId` of its events.
+    pub site_id: String,
+    /// The domain part of its local account SIDs (`S-1-5-21-a-b-c`).
+    pub domain_sid: String,
+    /// The fleet name: `SubjectDomainName` of the site's own actions.
+    pub fleet_name: String,
+    /// Where `acc site run` listens unless `--listen` says otherwise.
+    pub listen: SocketAddr,
+}
+
+impl SiteConfig {
+    /// Reads `site.json`.
+    pub fn load(path: &Path) -> Result<SiteConfig, SiteError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SiteError::NotInitialised(path.parent().unwrap_or(path).display().to_string())
+            } else {
+                SiteError::io(path, e)
+            }
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| SiteError::Config { path: path.display().to_string(), detail: e.to_string() })
+    }
+
+    /// The JSON written to `site.json`.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// Validates a site name (what `--name` accepts) and returns it upper-cased.
+pub fn validate_name(name: &str) -> Result<String, SiteError> {
+    let upper = name.to_ascii_uppercase();
+    let ok = (1..=15).contains(&upper.len())
+        && upper.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !upper.starts_with('-');
+    if ok { Ok(upper) } else { Err(SiteError::BadName(name.to_string())) }
+}
+
+/// A default name from the host name: upper case, `[A-Z0-9-]`, at most 15 characters.
+pub fn default_name(hostname: &str) -> String {
+    let cleaned: String = hostname
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '-' })
+        .take(15)
+        .collect();
+    let cleaned = cleaned.trim_matches('-').to_string();
+    if cleaned.is_empty() { "SITE-01".to_string() } else { cleaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_netbios_like() {
+        assert_eq!(validate_name("site-01").unwrap(), "SITE-01");
+        for bad in ["", "-x", "a_b", "way-too-long-site-name", "zoë"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(default_name("web01.corp.example"), "WEB01");
+        assert_eq!(default_name("my_box"), "MY-BOX");
+        assert_eq!(default_name("..."), "SITE-01");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("site.json");
+        std::fs::write(&p, r#"{"name":"S","site-id":"x","domain-sid":"S-1-5-21-1-2-3","fleet-name":"ACC","listen":"127.0.0.1:1","colour":"red"}"#).unwrap();
+        let err = SiteConfig::load(&p).unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+}

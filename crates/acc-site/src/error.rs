@@ -1,0 +1,61 @@
+//! Errors of the site server. Messages say what happened and what to do; the binary adds
+//! nothing but the `error:` prefix.
+
+/// Everything that can go wrong in acc-site.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SiteError {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `site.json` is missing: the directory was never initialised.
+    #[error("{0}: not a site data directory; run `acc site init --data-dir {0}` first")]
+    NotInitialised(String),
+    /// `acc site init` on an initialised directory.
+    #[error("{0}: already initialised (site.json exists); use another --data-dir or remove it")]
+    AlreadyInitialised(String),
+    /// `site.json` is malformed.
+    #[error("{path}: {detail}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A bad `--name`.
+    #[error("site name '{0}': use 1 to 15 letters, digits and '-' (not first), like a NetBIOS name")]
+    BadName(String),
+    /// PKI trouble (TLS files).
+    #[error(transparent)]
+    Pki(#[from] acc_pki::PkiError),
+    /// An administrative change the account state does not allow.
+    #[error(transparent)]
+    Admin(acc_core::lockout::AdminError),
+    /// Input refused, one message per problem.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// A subject made from the site name does not parse (never expected: names are validated).
+    #[error(transparent)]
+    Subject(#[from] acc_pki::subject::SubjectError),
+    /// The database failed.
+    #[error("site database: {0}")]
+    Database(String),
+}
+
+impl SiteError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        SiteError::Io { path: path.display().to_string(), source }
+    }
+}
+
+impl From<sqlx::Error> for SiteError {
+    fn from(e: sqlx::Error) -> Self {
+        SiteError::Database(e.to_string())
+    }
+}

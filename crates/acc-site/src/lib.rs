@@ -1,0 +1,19 @@
+//! The acc site server (task server + package server): the machine agents authenticate
+//! to, register with and download packages from.
+//!
+//! - [`layout`], [`config`], [`init`]: the data directory and `acc site init`.
+//! - [`store`], [`writer`]: the SQLite database and group commit.
+//! - [`verifier`]: Argon2id off the async threads, with a verification cache.
+//! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
+
+pub mod config;
+pub mod error;
+pub mod init;
+pub mod layout;
+pub mod site;
+pub mod store;
+pub mod verifier;
+pub mod writer;
+
+pub use error::SiteError;
+pub use site::Site;

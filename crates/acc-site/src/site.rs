@@ -1,0 +1,423 @@
+//! The running site server's state: the lockout engine behind one lock, the password
+//! verifier, the database writer. Every operation decides under the lock (microseconds),
+//! queues its writes in that order, releases the lock, and returns only once the writes
+//! are durable. Password hashing never happens under the lock.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use acc_core::event::StampedEvent;
+use acc_core::event::catalogue::Subject;
+use acc_core::lockout::{
+    AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, SiteIdentity, SiteState, Source,
+    Step,
+};
+use acc_core::time::{Clock, Timestamp};
+use sqlx::SqlitePool;
+
+use crate::config::SiteConfig;
+use crate::error::SiteError;
+use crate::layout::Layout;
+use crate::store::{self, Write};
+use crate::verifier::{self, Verifier};
+use crate::writer::Writer;
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+}
+
+struct Inner {
+    state: SiteState,
+    policy: LockoutPolicy,
+}
+
+/// One site server.
+pub struct Site {
+    config: SiteConfig,
+    layout: Layout,
+    pool: SqlitePool,
+    writer: Writer,
+    inner: Mutex<Inner>,
+    verifier: Verifier,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site").field("name", &self.config.name).finish_non_exhaustive()
+    }
+}
+
+/// An account as an administrator sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountView {
+    /// The name as created.
+    pub name: String,
+    /// `S-1-5-21-…-rid`.
+    pub sid: String,
+    /// `enabled`, `locked_out`, `disabled`, `retiring`, `retiring (locked out)`.
+    pub state: String,
+    /// `account` or `unfamiliar` while locked.
+    pub lock_scope: Option<String>,
+    /// Seconds until the lock ends (absent: until unlocked, or not locked).
+    pub retry_after: Option<u64>,
+    /// Sources blocked now (smart mode).
+    pub blocked_sources: usize,
+    /// `policy` (an ACC generation) or `admin` (created on this host).
+    pub created_by: String,
+    /// The ACC generation, if any.
+    pub generation: Option<u32>,
+    /// Classic bad-password counter.
+    pub bad_count: u32,
+    /// Account-level locks in the last 24 h.
+    pub lockouts_24h: usize,
+}
+
+/// The result of an authentication, for the HTTP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResult {
+    /// What happened (specification 2.5).
+    pub outcome: Outcome,
+    /// The account's name as stored (for the principal), on success.
+    pub account: Option<String>,
+}
+
+impl Site {
+    /// Opens the site in `layout` (initialised by `acc site init`).
+    pub async fn open(layout: Layout, clock: Arc<dyn Clock>) -> Result<Arc<Site>, SiteError> {
+        let config = SiteConfig::load(&layout.config())?;
+        let pool = store::open(&layout.database()).await?;
+        let horizon = Timestamp(clock.now().millis() - 86_400_000);
+        let writer = Writer::start(pool.clone());
+        let (state, policy, fresh) = match store::load(&pool, horizon).await? {
+            Some((state, policy)) => (state, policy, false),
+            None => {
+                let identity = SiteIdentity {
+                    computer: config.name.clone(),
+                    site_id: config.site_id.clone(),
+                    fleet_name: config.fleet_name.clone(),
+                    domain_sid: config.domain_sid.clone(),
+                };
+                (SiteState::new(identity), LockoutPolicy::default(), true)
+            }
+        };
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let site = Arc::new(Site {
+            config,
+            layout,
+            pool,
+            writer,
+            inner: Mutex::new(Inner { state, policy }),
+            verifier: Verifier::new(parallelism),
+            clock,
+        });
+        if fresh {
+            let pending = {
+                let g = site.lock();
+                let writes =
+                    vec![Write::State(store::state_scalars(&g.state)), Write::Policy(policy_json(&g.policy))];
+                site.writer.submit(writes)
+            };
+            pending.durable().await.map_err(SiteError::Database)?;
+        }
+        Ok(site)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The site's configuration.
+    pub fn config(&self) -> &SiteConfig {
+        &self.config
+    }
+
+    /// The site's data directory layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The database (for read-only queries).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The lockout policy in force.
+    pub fn policy(&self) -> LockoutPolicy {
+        self.lock().policy.clone()
+    }
+
+    /// Number of cached password verifications (for tests and metrics).
+    pub fn verification_cache_len(&self) -> usize {
+        self.verifier.cache_len()
+    }
+
+    /// Authenticates `user`/`password` from `source`: the lockout engine decides, Argon2
+    /// verifies outside the lock (or the verification cache answers), and the outcome is
+    /// returned once its events and counters are durable.
+    pub async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        source: Source,
+        port: u16,
+    ) -> Result<AuthResult, SiteError> {
+        let mut next = Next::Precheck(Attempt::password(user, source.clone(), port));
+        loop {
+            let (decision, pending) = {
+                let mut g = self.lock();
+                let now = self.clock.now();
+                let Inner { state, policy } = &mut *g;
+                let marker = failure_marker(state, user);
+                let step = match next {
+                    Next::Precheck(attempt) => state.precheck(policy, attempt, now),
+                    Next::Complete(p, ok) => state.complete(policy, p, ok, now),
+                };
+                match step {
+                    Step::Done(result) => {
+                        let writes = attempt_writes(state, user, &source, result.events, marker);
+                        let account = state.account(user).map(|r| r.name.to_string());
+                        (
+                            Err(AuthResult { outcome: result.outcome, account }),
+                            Some(self.writer.submit(writes)),
+                        )
+                    }
+                    Step::Verify(p) => {
+                        let sid = state.account(user).map(|r| r.sid.clone()).unwrap_or_default();
+                        (Ok((p, sid)), None)
+                    }
+                }
+            };
+            match decision {
+                Err(result) => {
+                    if let Some(p) = pending {
+                        p.durable().await.map_err(SiteError::Database)?;
+                    }
+                    return Ok(result);
+                }
+                Ok((p, sid)) => {
+                    let ok = self.verifier.verify(&sid, p.password_hash().as_str(), password).await;
+                    next = Next::Complete(p, ok);
+                }
+            }
+        }
+    }
+
+    /// The local administrator (whoever runs `acc site …` on the site host).
+    fn local_admin(&self) -> Subject {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "Administrator".to_string());
+        Subject::admin(&format!("{}-500", self.config.domain_sid), &user, &self.config.name, "0x0")
+    }
+
+    /// Runs an administrative change of account `name` under the lock and makes its events
+    /// and the account durable.
+    async fn administer(
+        &self,
+        name: &str,
+        change: impl FnOnce(
+            &mut SiteState,
+            &LockoutPolicy,
+            &Subject,
+            Timestamp,
+        ) -> Result<Vec<acc_core::event::Event>, AdminError>,
+    ) -> Result<Vec<StampedEvent>, SiteError> {
+        let actor = self.local_admin();
+        let (stamped, pending) = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let Inner { state, policy } = &mut *g;
+            // Deleting turns the record into a tombstone: remember its SID to store it.
+            let sid = state.account(name).map(|r| r.sid.clone());
+            let events = change(state, policy, &actor, now).map_err(SiteError::Admin)?;
+            let stamped = state.stamp(events);
+            let mut writes: Vec<Write> = stamped.iter().cloned().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            let record = match &sid {
+                Some(sid) => state.accounts.iter().find(|r| &r.sid == sid),
+                None => state.account(name),
+            };
+            if let Some(rec) = record {
+                writes.extend(store::account_writes(rec));
+            }
+            (stamped, self.writer.submit(writes))
+        };
+        pending.durable().await.map_err(SiteError::Database)?;
+        for e in &stamped {
+            tracing::info!(event_id = %e.event.id, seq = e.seq, account = name, "Account administered.");
+        }
+        Ok(stamped)
+    }
+
+    /// `acc site accounts add`: a local account created by the administrator.
+    pub async fn add_account(&self, name: &str, password: &str) -> Result<Vec<StampedEvent>, SiteError> {
+        check_local_name(name)?;
+        let hash = hash(password).await?;
+        self.administer(name, |state, _, actor, now| state.admin_create(name, hash, actor, now)).await
+    }
+
+    /// `acc site accounts set-password`.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<Vec<StampedEvent>, SiteError> {
+        let hash = hash(password).await?;
+        self.administer(name, |state, _, actor, now| state.admin_set_password(name, hash, actor, now)).await
+    }
+
+    /// `acc site accounts enable`.
+    pub async fn enable(&self, name: &str) -> Result<Vec<StampedEvent>, SiteError> {
+        self.administer(name, |state, _, actor, now| state.admin_enable(name, actor, now)).await
+    }
+
+    /// `acc site accounts disable`.
+    pub async fn disable(&self, name: &str) -> Result<Vec<StampedEvent>, SiteError> {
+        self.administer(name, |state, _, actor, now| state.disable(name, DisabledBy::Admin, actor, now)).await
+    }
+
+    /// `acc site accounts unlock [--sources]`.
+    pub async fn unlock(&self, name: &str, sources: bool) -> Result<Vec<StampedEvent>, SiteError> {
+        self.administer(name, |state, policy, actor, now| {
+            state.admin_unlock(policy, name, sources, actor, now)
+        })
+        .await
+    }
+
+    /// `acc site accounts remove` (the account must be disabled first, as on Windows).
+    pub async fn remove(&self, name: &str) -> Result<Vec<StampedEvent>, SiteError> {
+        self.administer(name, |state, _, actor, now| state.admin_delete(name, actor, now)).await
+    }
+
+    /// An account as an administrator sees it.
+    pub fn account(&self, name: &str) -> Option<AccountView> {
+        let g = self.lock();
+        let now = self.clock.now();
+        view(&g.state, &g.policy, name, now)
+    }
+
+    /// Every live account.
+    pub fn accounts(&self) -> Vec<AccountView> {
+        let g = self.lock();
+        let now = self.clock.now();
+        let names: Vec<String> =
+            g.state.accounts.iter().filter(|r| r.is_live()).map(|r| r.name.to_string()).collect();
+        names.iter().filter_map(|n| view(&g.state, &g.policy, n, now)).collect()
+    }
+
+    /// `acc site policy set`: validates (messages of 5.5) and stores the policy; returns
+    /// the warnings.
+    pub async fn set_policy(&self, policy: LockoutPolicy) -> Result<Vec<String>, SiteError> {
+        let validation = policy.validate();
+        if !validation.is_ok() {
+            return Err(SiteError::Invalid(validation.errors.iter().map(ToString::to_string).collect()));
+        }
+        let pending = {
+            let mut g = self.lock();
+            g.policy = policy;
+            self.writer.submit(vec![Write::Policy(policy_json(&g.policy))])
+        };
+        pending.durable().await.map_err(SiteError::Database)?;
+        Ok(validation.warnings.iter().map(ToString::to_string).collect())
+    }
+}
+
+enum Next {
+    Precheck(Attempt),
+    Complete(acc_core::lockout::PendingVerify, bool),
+}
+
+async fn hash(password: &str) -> Result<PasswordHash, SiteError> {
+    if password.is_empty() {
+        return Err(SiteError::Invalid(vec!["password: is empty; enter a password".to_string()]));
+    }
+    let pw = password.to_string();
+    let phc = tokio::task::spawn_blocking(move || verifier::hash_password(&pw))
+        .await
+        .map_err(|e| SiteError::Database(e.to_string()))?
+        .map_err(|e| SiteError::Invalid(vec![e.to_string()]))?;
+    Ok(PasswordHash::new(phc))
+}
+
+/// Local account names only: a domain name is the directory's, never created here.
+fn check_local_name(name: &str) -> Result<(), SiteError> {
+    if !acc_core::lockout::is_local_form(name) {
+        return Err(SiteError::Invalid(vec![format!(
+            "user name: '{name}' is a domain account; site servers do not create domain accounts (use a local name such as 'ACC_user')"
+        )]));
+    }
+    // A standalone site has no directory and no App ID: only the name syntax applies.
+    let directory = acc_core::name::DirectoryNames { netbios: String::new(), dns: String::new() };
+    let rules = acc_core::name::UserNameRules { app_id: "", directory: &directory, site_servers: &[] };
+    acc_core::name::validate_user_name(name, &rules)
+        .map(|_| ())
+        .map_err(|e| SiteError::Invalid(vec![e.to_string()]))
+}
+
+fn view(state: &SiteState, policy: &LockoutPolicy, name: &str, now: Timestamp) -> Option<AccountView> {
+    let rec = state.account(name)?;
+    let shown = state.displayed_state(policy, name, now)?;
+    Some(AccountView {
+        name: rec.name.to_string(),
+        sid: rec.sid.clone(),
+        state: shown.label().to_string(),
+        lock_scope: shown.lock_scope.map(|s| s.as_str().to_string()),
+        retry_after: shown.retry_after,
+        blocked_sources: shown.blocked_sources,
+        created_by: if rec.managed { "policy" } else { "admin" }.to_string(),
+        generation: rec.generation,
+        bad_count: rec.bad_count,
+        lockouts_24h: state.lockouts_24h(name, now),
+    })
+}
+
+/// The last bad-password failure of `user`, to notice the one an attempt adds.
+fn failure_marker(state: &SiteState, user: &str) -> Option<acc_core::lockout::FailureEntry> {
+    state.account(user).and_then(|r| r.failures.back().cloned())
+}
+
+/// What one attempt changed: its events, the site scalars, the account's scalars, the
+/// source's state on it, a new failure, the source's familiarity.
+fn attempt_writes(
+    state: &mut SiteState,
+    user: &str,
+    source: &Source,
+    events: Vec<acc_core::event::Event>,
+    marker: Option<acc_core::lockout::FailureEntry>,
+) -> Vec<Write> {
+    let stamped = state.stamp(events);
+    let mut writes: Vec<Write> = stamped.into_iter().map(Write::Event).collect();
+    writes.push(Write::State(store::state_scalars(state)));
+    if let Some(rec) = state.account(user) {
+        writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+        writes.push(Write::AccountSource {
+            sid: rec.sid.clone(),
+            source: store::source_key(source),
+            state: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
+        });
+        if let Some(last) = rec.failures.back()
+            && Some(last) != marker.as_ref()
+        {
+            writes.push(Write::Failure {
+                sid: rec.sid.clone(),
+                time_ms: last.time.millis(),
+                caller: last.caller.clone(),
+            });
+        }
+    }
+    if let Some(t) = state.familiar.last_success(source) {
+        writes.push(Write::Familiar { source: store::source_key(source), last_success: t.millis() });
+    }
+    writes
+}
+
+fn policy_json(policy: &LockoutPolicy) -> String {
+    serde_json::to_string(policy).unwrap_or_default()
+}

@@ -1,0 +1,310 @@
+//! The site database (SQLite in WAL mode, `synchronous=FULL`): what must survive a crash,
+//! written as small deltas so that a request costs a few rows whatever the fleet size.
+//!
+//! The lockout state (`acc_core::lockout::SiteState`) is split for persistence:
+//! - `meta['state']`: the site-wide scalars (high-water mark, `Seq`, refresh schedule …);
+//! - `accounts`: one row per account record (live or tombstone) without its two growing
+//!   parts, which have their own rows: `account_sources` (smart-mode per-source state) and
+//!   `account_failures` (the 24 h bad-password log for the lockout-loop report);
+//! - `familiar`: source → last success.
+//!
+//! Every change is a [`Write`]; the writer (`writer.rs`) commits many in one transaction.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use acc_core::event::StampedEvent;
+use acc_core::lockout::{AccountRecord, FailureEntry, LockoutPolicy, SiteState, Source, SourceState};
+use acc_core::time::Timestamp;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::SiteError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SET_SCHEMA_VERSION: &str = "PRAGMA user_version = 1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS account_sources (
+    sid TEXT NOT NULL, source TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (sid, source));
+CREATE TABLE IF NOT EXISTS account_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL, time_ms INTEGER NOT NULL, caller TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS account_failures_by_sid ON account_failures (sid, id);
+CREATE TABLE IF NOT EXISTS familiar (source TEXT PRIMARY KEY, last_success INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
+    target_user TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id TEXT PRIMARY KEY, host TEXT NOT NULL, os TEXT NOT NULL, version TEXT NOT NULL,
+    principal TEXT NOT NULL, ip TEXT NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+";
+
+/// One durable change.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A security event.
+    Event(StampedEvent),
+    /// The site-wide scalars of the lockout state (JSON).
+    State(String),
+    /// The lockout policy (JSON).
+    Policy(String),
+    /// An account record without sources and failures (JSON), by SID.
+    Account { sid: String, record: String },
+    /// One source's state on one account; `None` removes it.
+    AccountSource { sid: String, source: String, state: Option<String> },
+    /// Every source of an account is replaced (administration, refresh).
+    AccountSourcesReplaced { sid: String, sources: Vec<(String, String)> },
+    /// A bad-password failure appended to an account's log.
+    Failure { sid: String, time_ms: i64, caller: String },
+    /// A source's last success.
+    Familiar { source: String, last_success: i64 },
+    /// An agent registered (or registered again).
+    Agent(AgentRow),
+}
+
+/// A registered agent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentRow {
+    /// The agent's id (`Acc-Agent-Id` or the body's `agent_id`).
+    pub agent_id: String,
+    /// Its host name.
+    pub host: String,
+    /// Its operating system.
+    pub os: String,
+    /// Its version.
+    pub version: String,
+    /// Who it authenticated as (`ACC_user`, `cert:CN=…`).
+    pub principal: String,
+    /// The socket's address.
+    pub ip: String,
+    /// First registration (Unix ms).
+    pub registered_at: i64,
+    /// Last registration (Unix ms).
+    pub last_seen: i64,
+}
+
+/// Opens (creating if needed) the site database.
+pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await?;
+    if version > SCHEMA_VERSION {
+        return Err(SiteError::Database(format!(
+            "{}: schema version {version} is newer than this acc ({SCHEMA_VERSION}); upgrade acc",
+            path.display()
+        )));
+    }
+    sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+    sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
+    Ok(pool)
+}
+
+/// Applies writes inside an open transaction.
+pub async fn apply(tx: &mut sqlx::SqliteConnection, writes: &[Write]) -> Result<(), sqlx::Error> {
+    for w in writes {
+        match w {
+            Write::Event(e) => {
+                let body = serde_json::to_string(e).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                .bind(e.event.id.to_string())
+                .bind(e.event.time.millis())
+                .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::State(json) => upsert_meta(tx, "state", json).await?,
+            Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
+            Write::Account { sid, record } => {
+                sqlx::query("INSERT INTO accounts (sid, record) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE SET record = excluded.record")
+                    .bind(sid)
+                    .bind(record)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::AccountSource { sid, source, state: Some(state) } => {
+                sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?) ON CONFLICT (sid, source) DO UPDATE SET state = excluded.state")
+                    .bind(sid)
+                    .bind(source)
+                    .bind(state)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::AccountSource { sid, source, state: None } => {
+                sqlx::query("DELETE FROM account_sources WHERE sid = ? AND source = ?")
+                    .bind(sid)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::AccountSourcesReplaced { sid, sources } => {
+                sqlx::query("DELETE FROM account_sources WHERE sid = ?").bind(sid).execute(&mut *tx).await?;
+                for (source, state) in sources {
+                    sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?)")
+                        .bind(sid)
+                        .bind(source)
+                        .bind(state)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Write::Failure { sid, time_ms, caller } => {
+                sqlx::query("INSERT INTO account_failures (sid, time_ms, caller) VALUES (?, ?, ?)")
+                    .bind(sid)
+                    .bind(time_ms)
+                    .bind(caller)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::Familiar { source, last_success } => {
+                sqlx::query("INSERT INTO familiar (source, last_success) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET last_success = excluded.last_success")
+                    .bind(source)
+                    .bind(last_success)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::Agent(a) => {
+                sqlx::query(
+                    "INSERT INTO agents (agent_id, host, os, version, principal, ip, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (agent_id) DO UPDATE SET host = excluded.host, os = excluded.os, version = excluded.version, \
+                     principal = excluded.principal, ip = excluded.ip, last_seen = excluded.last_seen",
+                )
+                .bind(&a.agent_id)
+                .bind(&a.host)
+                .bind(&a.os)
+                .bind(&a.version)
+                .bind(&a.principal)
+                .bind(&a.ip)
+                .bind(a.registered_at)
+                .bind(a.last_seen)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn upsert_meta(tx: &mut sqlx::SqliteConnection, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The persisted key of a source.
+pub fn source_key(source: &Source) -> String {
+    serde_json::to_string(source).unwrap_or_default()
+}
+
+/// The site-wide scalars of a state: everything but accounts and familiar sources.
+pub fn state_scalars(state: &SiteState) -> String {
+    let scalars = SiteState {
+        identity: state.identity.clone(),
+        accounts: Vec::new(),
+        familiar: Default::default(),
+        hwm: state.hwm,
+        clock_behind: state.clock_behind,
+        next_refresh_at: state.next_refresh_at,
+        seq: state.seq,
+        next_rid: state.next_rid,
+        next_logon_id: state.next_logon_id,
+    };
+    serde_json::to_string(&scalars).unwrap_or_default()
+}
+
+/// An account record without its sources and failures (they have their own rows).
+pub fn account_scalars(record: &AccountRecord) -> String {
+    serde_json::to_string(&record.scalars()).unwrap_or_default()
+}
+
+/// Every write that stores `record` whole (administration, refresh, first creation).
+pub fn account_writes(record: &AccountRecord) -> Vec<Write> {
+    vec![
+        Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
+        Write::AccountSourcesReplaced {
+            sid: record.sid.clone(),
+            sources: record
+                .sources
+                .iter()
+                .map(|(s, st)| (source_key(s), serde_json::to_string(st).unwrap_or_default()))
+                .collect(),
+        },
+    ]
+}
+
+/// Loads the lockout state and policy; `None` when the database is new.
+pub async fn load(
+    pool: &SqlitePool,
+    failure_horizon: Timestamp,
+) -> Result<Option<(SiteState, LockoutPolicy)>, SiteError> {
+    let Some(state_json) = meta(pool, "state").await? else {
+        return Ok(None);
+    };
+    let corrupt =
+        |what: &str, e: serde_json::Error| SiteError::Database(format!("stored {what} does not parse: {e}"));
+    let mut state: SiteState = serde_json::from_str(&state_json).map_err(|e| corrupt("state", e))?;
+    let policy: LockoutPolicy = match meta(pool, "policy").await? {
+        Some(p) => serde_json::from_str(&p).map_err(|e| corrupt("policy", e))?,
+        None => LockoutPolicy::default(),
+    };
+    for row in sqlx::query("SELECT sid, record FROM accounts ORDER BY rowid").fetch_all(pool).await? {
+        let record_json: String = row.get("record");
+        let mut record: AccountRecord =
+            serde_json::from_str(&record_json).map_err(|e| corrupt("account", e))?;
+        let sid: String = row.get("sid");
+        for s in sqlx::query("SELECT source, state FROM account_sources WHERE sid = ?")
+            .bind(&sid)
+            .fetch_all(pool)
+            .await?
+        {
+            let source: Source =
+                serde_json::from_str(s.get::<&str, _>("source")).map_err(|e| corrupt("source", e))?;
+            let st: SourceState =
+                serde_json::from_str(s.get::<&str, _>("state")).map_err(|e| corrupt("source state", e))?;
+            record.sources.insert(source, st);
+        }
+        let failures = sqlx::query(
+            "SELECT time_ms, caller FROM (SELECT id, time_ms, caller FROM account_failures WHERE sid = ? AND time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(&sid)
+        .bind(failure_horizon.millis())
+        .bind(i64::try_from(acc_core::lockout::FAILURE_LOG_CAP).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await?;
+        record.failures = failures
+            .into_iter()
+            .map(|r| FailureEntry { time: Timestamp(r.get("time_ms")), caller: r.get("caller") })
+            .collect();
+        state.accounts.push(record);
+    }
+    let max = usize::try_from(policy.familiar_max).unwrap_or(usize::MAX);
+    for row in
+        sqlx::query("SELECT source, last_success FROM familiar ORDER BY last_success").fetch_all(pool).await?
+    {
+        let source: Source =
+            serde_json::from_str(row.get::<&str, _>("source")).map_err(|e| corrupt("familiar source", e))?;
+        state.familiar.record_success(&source, Timestamp(row.get("last_success")), max);
+    }
+    Ok(Some((state, policy)))
+}
+
+async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(pool).await?)
+}

@@ -1,0 +1,85 @@
+//! Group commit: every request's changes are durable before its response is sent, without
+//! one fsync per request. Requests hand their [`Write`]s to one writer task in the order
+//! they were decided (under the site lock); the writer takes everything queued, commits it
+//! in one transaction and then acknowledges each request. Under load one commit carries
+//! hundreds of requests; when idle a request waits for just its own commit.
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{self, Write};
+
+/// Most writes put in one transaction.
+const MAX_BATCH_WRITES: usize = 4096;
+
+/// One request's changes and the way to tell it they are durable.
+struct Job {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Hands writes to the writer task. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+/// The acknowledgement a request awaits.
+pub struct Pending(oneshot::Receiver<Result<(), String>>);
+
+impl Pending {
+    /// Waits until the writes are committed.
+    pub async fn durable(self) -> Result<(), String> {
+        self.0.await.unwrap_or_else(|_| Err("the site database writer stopped".to_string()))
+    }
+}
+
+impl Writer {
+    /// Starts the writer task on `pool`.
+    pub fn start(pool: SqlitePool) -> Writer {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, rx));
+        Writer { tx }
+    }
+
+    /// Queues `writes`; call it while holding the lock under which they were decided so
+    /// that the database sees changes in the same order as memory.
+    pub fn submit(&self, writes: Vec<Write>) -> Pending {
+        let (done, rx) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { writes, done }) {
+            let _ = job.done.send(Err("the site database writer stopped".to_string()));
+        }
+        Pending(rx)
+    }
+}
+
+async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        let mut count = jobs[0].writes.len();
+        while count < MAX_BATCH_WRITES {
+            match rx.try_recv() {
+                Ok(job) => {
+                    count += job.writes.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = commit(&pool, &jobs).await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, requests = jobs.len(), "Site database commit failed; the requests are refused.");
+        }
+        for job in jobs {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+async fn commit(pool: &SqlitePool, jobs: &[Job]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for job in jobs {
+        store::apply(&mut tx, &job.writes).await?;
+    }
+    tx.commit().await
+}

@@ -1,0 +1,126 @@
+//! The site service against a real SQLite file: logons through the lockout engine, durable
+//! events and counters, and a reopen that finds everything as it was.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use acc_core::lockout::{LockoutMode, LockoutPolicy, Outcome, Source};
+use acc_core::time::{Clock, Timestamp};
+use acc_site::Site;
+use acc_site::init::{InitOptions, init};
+use acc_site::layout::Layout;
+
+#[derive(Debug)]
+struct FakeClock(AtomicI64);
+
+impl Clock for FakeClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+impl FakeClock {
+    fn advance_secs(&self, s: i64) {
+        self.0.fetch_add(s * 1000, Ordering::SeqCst);
+    }
+}
+
+const T0: i64 = 1_780_000_000_000;
+
+async fn fresh() -> (tempfile::TempDir, Layout, Arc<FakeClock>, Arc<Site>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    init(&InitOptions {
+        data_dir: dir.clone(),
+        name: Some("SITE-01".into()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        hostname: "h".into(),
+    })
+    .unwrap();
+    let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
+    let layout = Layout::new(&dir);
+    let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
+    (tmp, layout, clock, site)
+}
+
+fn src(n: u8) -> Source {
+    Source::new(IpAddr::from([10, 0, 0, n]), &format!("agent{n}"))
+}
+
+async fn event_ids(site: &Site) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_id FROM events ORDER BY seq").fetch_all(site.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn logons_lock_in_classic_mode_and_survive_a_reopen() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    let policy = LockoutPolicy { mode: LockoutMode::Classic, threshold: 3, ..LockoutPolicy::default() };
+    site.set_policy(policy.clone()).await.unwrap();
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    assert_eq!(site.account("acc_user").unwrap().state, "enabled");
+
+    let ok = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 40000).await.unwrap();
+    assert_eq!(ok.outcome, Outcome::Ok { policy_stale: false });
+    for _ in 0..3 {
+        let r = site.authenticate("ACC_user", "stale", src(2), 40001).await.unwrap();
+        assert_eq!(r.outcome, Outcome::InvalidCredentials);
+    }
+    let locked = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 40000).await.unwrap();
+    assert!(matches!(locked.outcome, Outcome::LockedOut { retry_after: Some(_) }), "{locked:?}");
+    assert_eq!(site.account("ACC_user").unwrap().state, "locked_out");
+    let ids = event_ids(&site).await;
+    assert_eq!(ids, ["4720", "4724", "4722", "4738", "4624", "4625", "4625", "4625", "4740", "4625"]);
+
+    // Reopen from disk: the lock, the counters and the sequence continue.
+    drop(site);
+    let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
+    assert_eq!(site.policy(), policy);
+    assert_eq!(site.account("ACC_user").unwrap().state, "locked_out");
+    clock.advance_secs(601);
+    let ok = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 40000).await.unwrap();
+    assert_eq!(ok.outcome, Outcome::Ok { policy_stale: false });
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM events ORDER BY seq").fetch_all(site.pool()).await.unwrap();
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn smart_mode_blocks_the_stale_source_only_and_stops_hashing_it() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 1).await.unwrap();
+    for _ in 0..5 {
+        site.authenticate("ACC_user", "stale", src(9), 1).await.unwrap();
+    }
+    let cached = site.verification_cache_len();
+    for _ in 0..50 {
+        let r = site.authenticate("ACC_user", "stale", src(9), 1).await.unwrap();
+        assert!(matches!(r.outcome, Outcome::LockedOut { .. }));
+    }
+    assert_eq!(site.verification_cache_len(), cached, "blocked attempts never reach the verifier");
+    let good = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 1).await.unwrap();
+    assert_eq!(good.outcome, Outcome::Ok { policy_stale: false });
+    assert_eq!(site.account("ACC_user").unwrap().blocked_sources, 1);
+
+    drop(site);
+    let site = Site::open(layout, clock.clone()).await.unwrap();
+    let r = site.authenticate("ACC_user", "stale", src(9), 1).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::LockedOut { .. }), "the block survives a restart: {r:?}");
+}
+
+#[tokio::test]
+async fn administration_refuses_clearly() {
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    let err = site.add_account("CORP\\svc", "x-long-enough-password").await.unwrap_err().to_string();
+    assert!(err.contains("domain account"), "{err}");
+    site.add_account("ACC_user", "x-long-enough-password").await.unwrap();
+    let err = site.add_account("acc_USER", "another-long-password").await.unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    let err = site.remove("ACC_user").await.unwrap_err().to_string();
+    assert!(err.contains("not disabled"), "{err}");
+    let bad = LockoutPolicy { threshold: 1000, ..LockoutPolicy::default() };
+    let err = site.set_policy(bad).await.unwrap_err().to_string();
+    assert!(err.contains("lockout.threshold: 1000 is out of range; use 0 (never lock) to 999"), "{err}");
+}
