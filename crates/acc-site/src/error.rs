@@ -42,6 +42,11 @@ pub enum SiteError {
     /// A subject made from the site name does not parse (never expected: names are validated).
     #[error(transparent)]
     Subject(#[from] acc_pki::subject::SubjectError),
+    /// Another process (a running `acc site run`) holds the data directory.
+    #[error(
+        "{0}: a site server is running on this data directory but its admin socket does not answer; check `acc site run`"
+    )]
+    Busy(String),
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),

@@ -66,6 +66,13 @@ pub fn init(opts: &InitOptions) -> Result<SiteConfig, SiteError> {
 
 fn make(layout: &Layout, opts: &InitOptions, name: String) -> Result<SiteConfig, SiteError> {
     create_dir(layout.root())?;
+    // The directory holds password hashes and private keys: its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(layout.root(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| SiteError::io(layout.root(), e))?;
+    }
     create_dir(&layout.tls_dir())?;
     match &opts.tls {
         Some((cert, key)) => adopt_tls(layout, cert, key)?,
@@ -196,6 +203,11 @@ mod tests {
         assert!(acc_pki::verify::verify(&ca, &server, &opts_verify).unwrap().is_ok());
         assert_eq!(SiteConfig::load(&layout.config()).unwrap(), config);
         assert!(matches!(init(&opts(&dir)), Err(SiteError::AlreadyInitialised(_))));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        }
     }
 
     #[test]

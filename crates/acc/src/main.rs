@@ -22,6 +22,9 @@ enum Command {
     /// Offline PKI, interoperable with openssl: keys, CSRs, a CA, signing, CRLs, verification.
     #[command(subcommand)]
     Pki(cmd::pki::PkiCommand),
+    /// Site server: local accounts, lockout policy, security events (task and package server).
+    #[command(subcommand)]
+    Site(cmd::site::SiteCommand),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     logging::init_stderr();
     let result = match cli.command {
         Command::Pki(c) => cmd::pki::run(c),
+        Command::Site(c) => cmd::site::run(c),
     };
     match result {
         Ok(code) => code,

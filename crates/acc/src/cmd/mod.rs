@@ -1,3 +1,5 @@
 //! One module per top-level subcommand.
 
+pub mod duration;
 pub mod pki;
+pub mod site;

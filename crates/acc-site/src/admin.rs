@@ -1,0 +1,194 @@
+//! Local administration of a site server, on its own host only: `acc site accounts …`,
+//! `acc site policy …`, `acc site events`.
+//!
+//! While `acc site run` runs, it holds `DIR/site.lock` and answers on `DIR/admin.sock`
+//! (mode 0600, so only the owner of the data directory can connect): one JSON request per
+//! line, one JSON response per line. When no server runs, the command takes the lock and
+//! opens the database itself. Both paths go through [`handle`], so they cannot differ.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use acc_core::lockout::LockoutPolicy;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::error::SiteError;
+use crate::site::Site;
+
+/// A password in an admin request: serialised as is (it only travels over the 0600 local
+/// socket) but never shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+/// One administrative request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Create a local account.
+    AccountsAdd { name: String, password: Password },
+    /// List accounts.
+    AccountsList,
+    /// One account.
+    AccountsShow { name: String },
+    /// Enable a disabled account.
+    AccountsEnable { name: String },
+    /// Disable an account.
+    AccountsDisable { name: String },
+    /// Clear a lock (and, with `sources`, every source block).
+    AccountsUnlock { name: String, sources: bool },
+    /// Delete a disabled account.
+    AccountsRemove { name: String },
+    /// Set a new password.
+    AccountsSetPassword { name: String, password: Password },
+    /// The lockout policy in force.
+    PolicyShow,
+    /// Replace the lockout policy.
+    PolicySet { policy: LockoutPolicy },
+    /// Search the security event log.
+    Events(EventQuery),
+}
+
+/// Filters of `acc site events`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EventQuery {
+    /// `EventID` (`4740`, `acc.refresh`).
+    pub id: Option<String>,
+    /// `TargetUserName`, case-insensitive.
+    pub user: Option<String>,
+    /// Only events at or after this time (Unix ms).
+    pub since_ms: Option<i64>,
+    /// At most this many, the most recent.
+    pub limit: Option<i64>,
+}
+
+/// Carries out one request.
+pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
+    let seqs = |events: Vec<acc_core::event::StampedEvent>| json!({ "events": events.iter().map(|e| e.seq).collect::<Vec<_>>() });
+    Ok(match request {
+        Request::AccountsAdd { name, password } => seqs(site.add_account(&name, &password.0).await?),
+        Request::AccountsList => serde_json::to_value(site.accounts()).unwrap_or_default(),
+        Request::AccountsShow { name } => match site.account(&name) {
+            Some(v) => serde_json::to_value(v).unwrap_or_default(),
+            None => return Err(SiteError::Admin(acc_core::lockout::AdminError::UnknownAccount(name))),
+        },
+        Request::AccountsEnable { name } => seqs(site.enable(&name).await?),
+        Request::AccountsDisable { name } => seqs(site.disable(&name).await?),
+        Request::AccountsUnlock { name, sources } => seqs(site.unlock(&name, sources).await?),
+        Request::AccountsRemove { name } => seqs(site.remove(&name).await?),
+        Request::AccountsSetPassword { name, password } => seqs(site.set_password(&name, &password.0).await?),
+        Request::PolicyShow => serde_json::to_value(site.policy()).unwrap_or_default(),
+        Request::PolicySet { policy } => json!({ "warnings": site.set_policy(policy).await? }),
+        Request::Events(q) => Value::Array(events(site, &q).await?),
+    })
+}
+
+/// The events matching `q`, oldest first, each as its JSON object (spec field names).
+pub async fn events(site: &Site, q: &EventQuery) -> Result<Vec<Value>, SiteError> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM (SELECT seq, body FROM events \
+         WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR target_user = ?2) AND (?3 IS NULL OR time_ms >= ?3) \
+         ORDER BY seq DESC LIMIT ?4) ORDER BY seq",
+    )
+    .bind(&q.id)
+    .bind(q.user.as_deref().map(str::to_lowercase))
+    .bind(q.since_ms)
+    .bind(q.limit.unwrap_or(i64::MAX))
+    .fetch_all(site.pool())
+    .await?;
+    Ok(rows.into_iter().filter_map(|b| serde_json::from_str(&b).ok()).collect())
+}
+
+/// Answers admin requests on `DIR/admin.sock` until the task is dropped.
+pub fn serve(site: Arc<Site>) -> Result<tokio::task::JoinHandle<()>, SiteError> {
+    let path = site.layout().admin_socket();
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).map_err(|e| SiteError::io(&path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| SiteError::io(&path, e))?;
+    }
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let site = site.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let response = match serde_json::from_str::<Request>(&line) {
+                        Ok(req) => match handle(&site, req).await {
+                            Ok(v) => json!({ "ok": true, "result": v }),
+                            Err(e) => json!({ "ok": false, "error": e.to_string() }),
+                        },
+                        Err(e) => json!({ "ok": false, "error": format!("malformed admin request: {e}") }),
+                    };
+                    let mut out = response.to_string();
+                    out.push('\n');
+                    if write.write_all(out.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }))
+}
+
+/// Sends one request to a running server; `Ok(None)` when none answers on the socket.
+pub async fn call(socket: &Path, request: &Request) -> Result<Option<Result<Value, String>>, SiteError> {
+    let stream = match tokio::net::UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(SiteError::io(socket, e)),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(request).unwrap_or_default();
+    line.push('\n');
+    write.write_all(line.as_bytes()).await.map_err(|e| SiteError::io(socket, e))?;
+    let mut lines = BufReader::new(read).lines();
+    let reply = lines.next_line().await.map_err(|e| SiteError::io(socket, e))?.unwrap_or_default();
+    let v: Value = serde_json::from_str(&reply).map_err(|e| {
+        SiteError::Database(format!("the site server answered something that is not JSON: {e}"))
+    })?;
+    Ok(Some(if v["ok"] == Value::Bool(true) {
+        Ok(v["result"].clone())
+    } else {
+        Err(v["error"].as_str().unwrap_or("unknown error").to_string())
+    }))
+}
+
+/// The lock a running server holds on its data directory.
+#[derive(Debug)]
+pub struct DirLock(#[allow(dead_code)] std::fs::File);
+
+impl DirLock {
+    /// Takes the data directory's lock, or says that a server holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock, SiteError> {
+        let path = dir.join("site.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| SiteError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SiteError::Busy(dir.display().to_string())),
+            Err(std::fs::TryLockError::Error(e)) => Err(SiteError::io(&path, e)),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! `acc site`: set up and administer a site server on its own host. Administrative
+//! commands talk to the running server over its local socket, or open the data directory
+//! themselves when no server runs (see `acc_site::admin`).
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use acc_core::lockout::{LockoutMode, LockoutPolicy};
+use acc_site::admin::{self, DirLock, EventQuery, Password, Request};
+use acc_site::config::SiteConfig;
+use acc_site::init::{self, InitOptions};
+use acc_site::layout::Layout;
+use acc_site::site::{Site, SystemClock};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use crate::cmd::duration::parse_duration;
+
+/// The default listen address of a site server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Make a data directory: identity, TLS certificates, default shares, database.
+    Init(InitArgs),
+    /// Show the site's identity, listen address and the CA certificate clients trust.
+    Show(DataDir),
+    /// Local accounts agents authenticate with.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// The lockout policy (used until a management server drives it).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Search the security event log (4624, 4625, 4740, 4767, …).
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// The site's data directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The data directory to create.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The site name (events' Computer); default: from the host name.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Where `acc site run` listens.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Use this TLS server certificate instead of making one (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create a local account (password on standard input).
+    Add(AccountPassword),
+    /// List local accounts.
+    List(DataDir),
+    /// Show one account, with its state (enabled, locked_out, disabled …).
+    Show(AccountName),
+    /// Enable a disabled account.
+    Enable(AccountName),
+    /// Disable an account.
+    Disable(AccountName),
+    /// Clear an account's lock (writes 4767).
+    Unlock(UnlockArgs),
+    /// Delete a disabled account.
+    Remove(AccountName),
+    /// Set a new password (on standard input).
+    SetPassword(AccountPassword),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountName {
+    /// The account name.
+    name: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountPassword {
+    /// The account name.
+    name: String,
+    /// Read the password from standard input (one line). Passwords are never arguments.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The account name.
+    name: String,
+    /// Also clear every source block on the account (smart mode).
+    #[arg(long)]
+    sources: bool,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the lockout policy in force.
+    Show(DataDir),
+    /// Change the lockout policy; unspecified values keep their current setting.
+    Set(PolicySetArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Windows semantics: one counter per account.
+    Classic,
+    /// Per-source blocks; familiar sources keep working.
+    Smart,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicySetArgs {
+    #[command(flatten)]
+    dir: DataDir,
+    /// Lockout mode.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Classic: failures that lock the account (0 = never).
+    #[arg(long, value_name = "N")]
+    threshold: Option<u32>,
+    /// Observation window (e.g. 60s, 10m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    reset_after: Option<u64>,
+    /// Lockout duration (0 = until unlocked).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<u64>,
+    /// Smart: failures that block one source.
+    #[arg(long, value_name = "N")]
+    source_threshold: Option<u32>,
+    /// Smart: failures from unfamiliar sources that lock them all out.
+    #[arg(long, value_name = "N")]
+    unfamiliar_threshold: Option<u32>,
+    /// Smart: first block of a source.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    source_block_base: Option<u64>,
+    /// Smart: longest block of a source.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    source_block_max: Option<u64>,
+    /// Re-enable the ACC when it is locked out (at each refresh).
+    #[arg(long, value_name = "BOOL")]
+    reenable: Option<bool>,
+    /// ACC refresh interval.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    refresh_interval: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    dir: DataDir,
+    /// Only this EventID (4740, 4625, acc.refresh …).
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Only events about this account (TargetUserName).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Only events of the last DURATION (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    since: Option<u64>,
+    /// At most the N most recent.
+    #[arg(long, value_name = "N")]
+    limit: Option<i64>,
+}
+
+/// Runs one `acc site` command.
+pub fn run(command: SiteCommand) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_async(command))
+}
+
+async fn run_async(command: SiteCommand) -> Result<ExitCode> {
+    match command {
+        SiteCommand::Init(a) => {
+            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            let config = init::init(&InitOptions {
+                data_dir: a.data_dir.clone(),
+                name: a.name,
+                listen: a.listen,
+                tls: a.tls_cert.zip(a.tls_key),
+                hostname,
+            })?;
+            let layout = Layout::new(&a.data_dir);
+            // Create the database now, so that a bad directory fails here and not at run.
+            Site::open(layout.clone(), Arc::new(SystemClock)).await?;
+            println!("site {} initialised in {}", config.name, a.data_dir.display());
+            println!("  listen:  {}", config.listen);
+            if layout.tls_ca_cert().exists() {
+                println!("  clients trust: {}", layout.tls_ca_cert().display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Show(d) => show(&d),
+        SiteCommand::Accounts(c) => accounts(c).await,
+        SiteCommand::Policy(PolicyCommand::Show(d)) => {
+            let v = call(&d.data_dir, Request::PolicyShow).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Policy(PolicyCommand::Set(a)) => policy_set(a).await,
+        SiteCommand::Events(a) => events(a).await,
+    }
+}
+
+fn show(d: &DataDir) -> Result<ExitCode> {
+    let layout = Layout::new(&d.data_dir);
+    let config = SiteConfig::load(&layout.config())?;
+    let ca = std::fs::read_to_string(layout.tls_ca_cert()).ok();
+    if d.json {
+        let v = serde_json::json!({
+            "name": config.name, "site_id": config.site_id, "listen": config.listen.to_string(),
+            "ca_file": ca.as_ref().map(|_| layout.tls_ca_cert().display().to_string()), "ca_pem": ca,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("site:    {} ({})", config.name, config.site_id);
+        println!("listen:  {}", config.listen);
+        match ca {
+            Some(pem) => print!("clients trust {}:\n{pem}", layout.tls_ca_cert().display()),
+            None => println!("TLS: certificate given at init ({})", layout.tls_cert().display()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends `request` to the running server, or carries it out on the data directory.
+async fn call(dir: &Path, request: Request) -> Result<Value> {
+    let layout = Layout::new(dir);
+    SiteConfig::load(&layout.config())?;
+    if let Some(answer) = admin::call(&layout.admin_socket(), &request).await? {
+        return answer.map_err(|e| anyhow!(e));
+    }
+    let _lock = DirLock::acquire(dir)?;
+    let site = Site::open(layout, Arc::new(SystemClock)).await?;
+    Ok(admin::handle(&site, request).await?)
+}
+
+fn read_password(flag: bool) -> Result<Password> {
+    if !flag {
+        bail!(
+            "give the password on standard input with --password-stdin (passwords are never command-line arguments)"
+        );
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let pw = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line).to_string();
+    if pw.is_empty() {
+        bail!("password: is empty; enter a password");
+    }
+    Ok(Password(pw))
+}
+
+async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
+    let (dir, request, json, verb) = match c {
+        AccountsCommand::Add(a) => {
+            let password = read_password(a.password_stdin)?;
+            (
+                a.dir,
+                Request::AccountsAdd { name: a.name.clone(), password },
+                false,
+                format!("account '{}' created", a.name),
+            )
+        }
+        AccountsCommand::SetPassword(a) => {
+            let password = read_password(a.password_stdin)?;
+            (
+                a.dir,
+                Request::AccountsSetPassword { name: a.name.clone(), password },
+                false,
+                format!("password of '{}' set", a.name),
+            )
+        }
+        AccountsCommand::List(d) => {
+            let json = d.json;
+            (d, Request::AccountsList, json, String::new())
+        }
+        AccountsCommand::Show(a) => {
+            let json = a.dir.json;
+            (a.dir, Request::AccountsShow { name: a.name }, json, String::new())
+        }
+        AccountsCommand::Enable(a) => (
+            a.dir,
+            Request::AccountsEnable { name: a.name.clone() },
+            false,
+            format!("account '{}' enabled", a.name),
+        ),
+        AccountsCommand::Disable(a) => (
+            a.dir,
+            Request::AccountsDisable { name: a.name.clone() },
+            false,
+            format!("account '{}' disabled", a.name),
+        ),
+        AccountsCommand::Remove(a) => (
+            a.dir,
+            Request::AccountsRemove { name: a.name.clone() },
+            false,
+            format!("account '{}' removed", a.name),
+        ),
+        AccountsCommand::Unlock(a) => (
+            a.dir,
+            Request::AccountsUnlock { name: a.name.clone(), sources: a.sources },
+            false,
+            format!("account '{}' unlocked", a.name),
+        ),
+    };
+    let is_query = matches!(request, Request::AccountsList | Request::AccountsShow { .. });
+    let v = call(&dir.data_dir, request).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if is_query {
+        let rows = if v.is_array() { v.as_array().cloned().unwrap_or_default() } else { vec![v] };
+        println!(
+            "{:<20} {:<22} {:<8} {:>10} {:>9} {}",
+            "NAME", "STATE", "CREATED", "BLOCKED", "LOCKS/24H", "SID"
+        );
+        for r in rows {
+            println!(
+                "{:<20} {:<22} {:<8} {:>10} {:>9} {}",
+                r["name"].as_str().unwrap_or(""),
+                r["state"].as_str().unwrap_or(""),
+                r["created_by"].as_str().unwrap_or(""),
+                r["blocked_sources"],
+                r["lockouts_24h"],
+                r["sid"].as_str().unwrap_or("")
+            );
+        }
+    } else {
+        println!("{verb}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
+    let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
+    let mut p = current;
+    if let Some(m) = a.mode {
+        p.mode = match m {
+            ModeArg::Classic => LockoutMode::Classic,
+            ModeArg::Smart => LockoutMode::Smart,
+        };
+    }
+    p.threshold = a.threshold.unwrap_or(p.threshold);
+    p.reset_after = a.reset_after.unwrap_or(p.reset_after);
+    p.duration = a.duration.unwrap_or(p.duration);
+    p.source_threshold = a.source_threshold.unwrap_or(p.source_threshold);
+    p.unfamiliar_threshold = a.unfamiliar_threshold.unwrap_or(p.unfamiliar_threshold);
+    p.source_block_base = a.source_block_base.unwrap_or(p.source_block_base);
+    p.source_block_max = a.source_block_max.unwrap_or(p.source_block_max);
+    p.reenable_locked_local_account = a.reenable.unwrap_or(p.reenable_locked_local_account);
+    p.acc_refresh_interval = a.refresh_interval.unwrap_or(p.acc_refresh_interval);
+    let v = call(&a.dir.data_dir, Request::PolicySet { policy: p }).await?;
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        eprintln!("{}", w.as_str().unwrap_or_default());
+    }
+    println!("lockout policy saved");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn events(a: EventsArgs) -> Result<ExitCode> {
+    let since_ms = a.since.map(|s| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        now - (s as i64) * 1000
+    });
+    let q = EventQuery { id: a.id, user: a.user, since_ms, limit: a.limit };
+    let v = call(&a.dir.data_dir, Request::Events(q)).await?;
+    if a.dir.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
+        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP", "DETAIL"
+    );
+    for e in v.as_array().into_iter().flatten() {
+        let s = |k: &str| {
+            e[k].as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| if e[k].is_null() { "-".into() } else { e[k].to_string() })
+        };
+        let caller =
+            if e["CallerComputerName"].is_null() { s("WorkstationName") } else { s("CallerComputerName") };
+        let detail = match s("EventID").as_str() {
+            "4625" => format!("{} {}", s("SubStatus"), s("FailureReason")),
+            "4740" | "4767" => format!("scope {}", s("LockScope")),
+            _ => String::new(),
+        };
+        println!(
+            "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
+            s("Seq"),
+            s("TimeCreated"),
+            s("EventID"),
+            s("TargetUserName"),
+            caller,
+            s("IpAddress"),
+            detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
