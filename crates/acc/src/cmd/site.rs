@@ -339,10 +339,7 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if is_query {
         let rows = if v.is_array() { v.as_array().cloned().unwrap_or_default() } else { vec![v] };
-        println!(
-            "{:<20} {:<22} {:<8} {:>10} {:>9} {}",
-            "NAME", "STATE", "CREATED", "BLOCKED", "LOCKS/24H", "SID"
-        );
+        println!("{:<20} {:<22} {:<8} {:>10} {:>9} SID", "NAME", "STATE", "CREATED", "BLOCKED", "LOCKS/24H");
         for r in rows {
             println!(
                 "{:<20} {:<22} {:<8} {:>10} {:>9} {}",
@@ -401,8 +398,8 @@ async fn events(a: EventsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
-        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP", "DETAIL"
+        "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} DETAIL",
+        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP"
     );
     for e in v.as_array().into_iter().flatten() {
         let s = |k: &str| {
