@@ -4,10 +4,12 @@
 //! - [`layout`], [`config`], [`init`]: the data directory and `acc site init`.
 //! - [`store`], [`writer`]: the SQLite database and group commit.
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
+//! - [`api`]: the agent-facing `/v1` routes.
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod init;

@@ -156,6 +156,21 @@ impl Site {
         self.lock().policy.clone()
     }
 
+    /// The site clock, in Unix milliseconds.
+    pub fn now_millis(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    /// Stores an agent's registration.
+    pub async fn register_agent(&self, row: store::AgentRow) -> Result<(), SiteError> {
+        self.writer.submit(vec![Write::Agent(row)]).durable().await.map_err(SiteError::Database)
+    }
+
+    /// Registered agents, most recently seen first.
+    pub async fn agents(&self) -> Result<Vec<store::AgentRow>, SiteError> {
+        store::agents(&self.pool).await
+    }
+
     /// Number of cached password verifications (for tests and metrics).
     pub fn verification_cache_len(&self) -> usize {
         self.verifier.cache_len()

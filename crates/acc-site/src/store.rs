@@ -305,6 +305,26 @@ pub async fn load(
     Ok(Some((state, policy)))
 }
 
+/// Registered agents, most recently seen first.
+pub async fn agents(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
+    let rows = sqlx::query("SELECT agent_id, host, os, version, principal, ip, registered_at, last_seen FROM agents ORDER BY last_seen DESC")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AgentRow {
+            agent_id: r.get("agent_id"),
+            host: r.get("host"),
+            os: r.get("os"),
+            version: r.get("version"),
+            principal: r.get("principal"),
+            ip: r.get("ip"),
+            registered_at: r.get("registered_at"),
+            last_seen: r.get("last_seen"),
+        })
+        .collect())
+}
+
 async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
     Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(pool).await?)
 }

@@ -1,0 +1,157 @@
+//! Who is calling: every request authenticates, with HTTP Basic (a local account, through
+//! the lockout engine) or with the client certificate the TLS layer verified.
+//! Agents name themselves with `Acc-Agent-Host` (the `CallerComputerName` of 4625/4740,
+//! so `acc site events --id 4740` finds the culprit machine) and `Acc-Agent-Id`.
+
+use std::net::SocketAddr;
+
+use acc_core::lockout::Source;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::ApiError;
+use crate::site::Site;
+
+/// The header carrying the agent's host name.
+pub const HEADER_AGENT_HOST: &str = "acc-agent-host";
+/// The header carrying the agent's id.
+pub const HEADER_AGENT_ID: &str = "acc-agent-id";
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A local account (its name as stored).
+    Account {
+        /// The name.
+        name: String,
+        /// The response should carry `policy_stale` (a retiring ACC generation).
+        policy_stale: bool,
+    },
+    /// A client certificate.
+    Certificate {
+        /// The subject's common name.
+        cn: String,
+    },
+}
+
+impl Principal {
+    /// As shown in registrations and share checks: `ACC_user`, `cert:CN=acclinux`.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Account { name, .. } => name.clone(),
+            Principal::Certificate { cn } => format!("cert:CN={cn}"),
+        }
+    }
+}
+
+/// The TLS-level facts the transport hands to the API.
+#[derive(Debug, Clone)]
+pub enum TlsIdentity {
+    /// No client certificate.
+    Anonymous,
+    /// A verified client certificate with its common name.
+    Certificate {
+        /// The subject's common name, if it has one.
+        cn: Option<String>,
+        /// The subject on one line.
+        subject: String,
+    },
+}
+
+/// The agent's host name as reported (empty when absent).
+pub fn agent_host(headers: &HeaderMap) -> String {
+    headers.get(HEADER_AGENT_HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+}
+
+/// Parses `Authorization: Basic …` into (user, password); `Ok(None)` when absent.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ApiError::malformed(format!("malformed Authorization header: {why}"));
+    let text = value.to_str().map_err(|_| bad("not ASCII"))?;
+    let (scheme, rest) = text.split_once(' ').ok_or_else(|| bad("expected 'Basic <base64>'"))?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad("only the Basic scheme is accepted"));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad("the credentials are not valid base64"))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad("the credentials are not UTF-8"))?;
+    let (user, password) = decoded.split_once(':').ok_or_else(|| bad("expected user:password"))?;
+    if user.is_empty() {
+        return Err(bad("the user name is empty"));
+    }
+    Ok(Some((user.to_string(), password.to_string())))
+}
+
+/// Authenticates one request.
+pub async fn authenticate(
+    site: &Site,
+    headers: &HeaderMap,
+    remote: SocketAddr,
+    tls: &TlsIdentity,
+) -> Result<Principal, ApiError> {
+    if let TlsIdentity::Certificate { cn, subject } = tls {
+        return match cn {
+            Some(cn) => Ok(Principal::Certificate { cn: cn.clone() }),
+            None => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "access_denied",
+                format!(
+                    "client certificate '{subject}' has no common name (CN), which acc uses as the agent's identity"
+                ),
+            )),
+        };
+    }
+    let Some((user, password)) = basic_credentials(headers)? else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "authentication_required",
+            "authenticate with HTTP Basic (the Agent Connectivity Credential) or a client certificate",
+        ));
+    };
+    let source = Source::new(remote.ip(), &agent_host(headers));
+    let result = site.authenticate(&user, &password, source, remote.port()).await.map_err(|e| {
+        tracing::error!(error = %e, "Authentication could not be recorded.");
+        ApiError::internal("the site server could not record the logon; retry later")
+    })?;
+    if let Some(err) = ApiError::from_outcome(result.outcome, &user) {
+        return Err(err);
+    }
+    Ok(Principal::Account {
+        name: result.account.unwrap_or(user),
+        policy_stale: result.outcome.policy_stale(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn basic_headers_are_parsed_strictly() {
+        let good = with_auth(&format!("Basic {}", STANDARD.encode("ACC_user:p:w")));
+        assert_eq!(basic_credentials(&good).unwrap(), Some(("ACC_user".into(), "p:w".into())));
+        assert_eq!(basic_credentials(&HeaderMap::new()).unwrap(), None);
+        for bad in [
+            "Basic",
+            "Bearer abc",
+            "Basic !!!",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+            &format!("Basic {}", STANDARD.encode(":pw")),
+            &format!("Basic {}", STANDARD.encode([0xff, b':', b'x'])),
+        ] {
+            let err = basic_credentials(&with_auth(bad)).unwrap_err();
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+            assert!(err.message.starts_with("malformed Authorization header"), "{bad}");
+        }
+    }
+}
