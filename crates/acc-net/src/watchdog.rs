@@ -12,9 +12,9 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,6 +27,15 @@ pub(crate) struct Activity {
     started: AtomicU64,
     /// Requests whose response has not been fully sent (or dropped) yet.
     in_flight: AtomicUsize,
+    /// The reader's waker, left while busy: when the last request ends, the reader
+    /// must look again to start the idle clock, and hyper may not poll it by itself.
+    reader: Mutex<Option<Waker>>,
+}
+
+impl Activity {
+    fn lock_reader(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Held for as long as a request is in flight: from the service call until the
@@ -44,7 +53,11 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(waker) = self.0.lock_reader().take()
+        {
+            waker.wake();
+        }
     }
 }
 
@@ -131,6 +144,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watchdog<T> {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 let Some(deadline) = this.deadline() else {
+                    *this.activity.lock_reader() = Some(cx.waker().clone());
+                    // The last request may have ended between the look and now.
+                    if this.activity.in_flight.load(Ordering::Acquire) == 0 {
+                        cx.waker().wake_by_ref();
+                    }
                     return Poll::Pending;
                 };
                 if this.armed != Some(deadline) {
