@@ -1,0 +1,28 @@
+//! acc-net: the HTTPS listener of acc's servers. Password agents and certificate agents
+//! share one port: the TLS layer asks for, but does not require, a client certificate.
+//!
+//! - [`tls`]: the rustls configuration (aws-lc-rs only) from PEM/DER inputs, and
+//!   [`LiveConfig`], which swaps it when trust anchors or CRLs change.
+//! - `verifier`: webpki's client-certificate checks, with the verdict kept so that a
+//!   refused certificate is reported with its reason instead of a bare handshake failure.
+//! - [`identity`]: [`PeerIdentity`] and [`PeerInfo`], put into every request.
+//! - [`server`]: [`serve`], the accept loop with its [`Limits`] and graceful shutdown.
+//! - `watchdog`, `service`: per-connection timeouts and the request wrapper.
+//!
+//! Authentication decisions above the TLS layer (Basic passwords, accounts, lockout,
+//! events) belong to the site server; this crate only guarantees that a connection
+//! whose certificate was refused never reaches it.
+
+pub mod error;
+pub mod identity;
+pub mod server;
+mod service;
+pub mod tls;
+mod verifier;
+mod watchdog;
+
+pub use error::{NetError, Result};
+pub use identity::{PeerIdentity, PeerInfo, PeerRejection, RejectReason};
+pub use server::{Limits, RejectionHook, ServeOptions, serve};
+pub use service::{BoxError, TrackedBody};
+pub use tls::{LiveConfig, TlsGeneration, TlsInputs};

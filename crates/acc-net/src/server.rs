@@ -1,0 +1,291 @@
+//! The accept loop: TCP → TLS (with the configuration current at accept time) →
+//! HTTP/1.1 or HTTP/2 → the application's service, under [`Limits`], until shutdown.
+//!
+//! Per connection there is nothing but the handshake and one task: the rustls
+//! configuration is shared (`Arc`), the hyper builder is shared, and the identity comes
+//! from the verifier's verdict. The caller binds the listener and owns the service and
+//! the shutdown signal; this module owns the connections.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::{Body, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::identity::{PeerIdentity, PeerInfo, PeerRejection};
+use crate::service::{BoxError, ConnService};
+use crate::tls::{LiveConfig, TlsGeneration};
+use crate::watchdog::{Activity, Watchdog};
+
+/// Resource limits of the listener; the defaults suit a site server with thousands of
+/// agents.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; further clients wait in the TCP backlog.
+    pub max_connections: usize,
+    /// Time from accept to a finished TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time for a request header to arrive, from its first byte (for the first
+    /// request: from the end of the handshake).
+    pub header_timeout: Duration,
+    /// Time a connection with no request in flight stays open.
+    pub idle_timeout: Duration,
+    /// Largest HTTP/1 request head and HTTP/2 header list, in bytes (at least 8192).
+    pub max_header_bytes: usize,
+    /// Most header fields in one HTTP/1 request.
+    pub max_headers: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    pub max_streams: u32,
+    /// After shutdown is signalled, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_streams: 128,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The callback told about every connection whose client certificate was refused.
+pub type RejectionHook = Arc<dyn Fn(&PeerRejection) + Send + Sync>;
+
+/// How [`serve`] runs: its limits and the application's hooks.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// Resource limits.
+    pub limits: Limits,
+    /// Called once per connection with a refused client certificate (the site server
+    /// writes its 4625 event here). Without it, refusals are logged at `info`.
+    pub on_rejected: Option<RejectionHook>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("limits", &self.limits)
+            .field("on_rejected", &self.on_rejected.is_some())
+            .finish()
+    }
+}
+
+impl ServeOptions {
+    /// Options with these limits and no hooks.
+    pub fn new(limits: Limits) -> Self {
+        ServeOptions { limits, on_rejected: None }
+    }
+
+    /// Sets the rejection hook.
+    pub fn on_rejected(mut self, hook: impl Fn(&PeerRejection) + Send + Sync + 'static) -> Self {
+        self.on_rejected = Some(Arc::new(hook));
+        self
+    }
+}
+
+/// What every connection task shares.
+struct Shared<S> {
+    service: S,
+    builder: auto::Builder<TokioExecutor>,
+    options: ServeOptions,
+}
+
+/// Serves HTTPS on `listener` until `shutdown` completes, then stops accepting, lets
+/// requests in flight finish within `limits.shutdown_grace`, and drops what is left.
+///
+/// `service` is any tower service over `http::Request<hyper::body::Incoming>` (an
+/// `axum::Router` is one); each request carries the connection's `Arc<PeerInfo>` in its
+/// extensions.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    tls: LiveConfig,
+    service: S,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let limits = options.limits.clone();
+    let shared = Arc::new(Shared { service, builder: http_builder(&limits), options });
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut backoff = Duration::from_millis(5);
+    tokio::pin!(shutdown);
+
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break, // never closed; nothing to serve with
+            },
+        };
+        let (tcp, addr) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => {
+                    backoff = Duration::from_millis(5);
+                    a
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: wait instead of spinning.
+                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "Accept failed.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        let generation = tls.current();
+        tasks.spawn(connection(tcp, addr, generation, shared.clone(), stop_rx.clone(), permit));
+    }
+
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let open = tasks.len();
+    if open > 0 {
+        tracing::info!(connections = open, "Shutting down; waiting for requests in flight.");
+    }
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_grace, drain).await.is_err() {
+        tracing::warn!(
+            connections = tasks.len(),
+            "Shutdown grace period over; closing the remaining connections."
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // The watchdog times headers; hyper's timer would also close idle keep-alive
+        // connections at the header timeout.
+        .header_read_timeout(None)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Waits until the stop flag is raised.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn connection<S, B>(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    generation: Arc<TlsGeneration>,
+    shared: Arc<Shared<S>>,
+    mut stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let limits = &shared.options.limits;
+    let _ = tcp.set_nodelay(true);
+    let handshake = tokio::time::timeout(limits.handshake_timeout, generation.acceptor().accept(tcp));
+    let tls = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, error = %e, "TLS handshake failed.");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "TLS handshake timed out.");
+                return;
+            }
+        },
+        () = stopped(&mut stop) => return,
+    };
+
+    let info = {
+        let (_, conn) = tls.get_ref();
+        Arc::new(PeerInfo {
+            identity: generation.identity_of(conn),
+            remote_addr: addr,
+            tls_version: conn.protocol_version().and_then(|v| v.as_str()).unwrap_or("unknown"),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .unwrap_or("unknown"),
+            alpn: match conn.alpn_protocol() {
+                Some(b"h2") => Some("h2"),
+                Some(b"http/1.1") => Some("http/1.1"),
+                _ => None,
+            },
+            resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
+        })
+    };
+    if let PeerIdentity::Rejected { reason, subject, issuer, serial_hex } = &info.identity {
+        let rejection = PeerRejection {
+            remote_addr: addr,
+            subject: subject.clone(),
+            issuer: issuer.clone(),
+            serial_hex: serial_hex.clone(),
+            reason: reason.clone(),
+        };
+        match &shared.options.on_rejected {
+            Some(hook) => hook(&rejection),
+            None => tracing::info!(
+                %addr,
+                reason = reason.code(),
+                subject = subject.as_deref().unwrap_or("-"),
+                "Client certificate refused."
+            ),
+        }
+    }
+
+    let activity = Arc::new(Activity::default());
+    let io = Watchdog::new(tls, activity.clone(), limits.header_timeout, limits.idle_timeout);
+    let service = ConnService { inner: shared.service.clone(), info, activity };
+    let conn = shared.builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%addr, error = %e, "Connection ended with an error.");
+    }
+}

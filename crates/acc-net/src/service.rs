@@ -1,0 +1,142 @@
+//! The per-connection service between hyper and the application's tower service: puts
+//! the connection's [`PeerInfo`] into every request, answers every request on a
+//! connection with a refused client certificate with 403 and the reason (the
+//! application never sees those, so a Basic header cannot turn them into a password
+//! login), and keeps the watchdog's in-flight count until a response body is done.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http_body_util::{Either, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tower::ServiceExt;
+
+use crate::identity::{PeerIdentity, PeerInfo, RejectReason};
+use crate::watchdog::{Activity, InFlight};
+
+/// Errors a service may return, as hyper takes them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pin_project_lite::pin_project! {
+    /// A response body that holds its request's in-flight mark until it ends.
+    pub struct TrackedBody<B> {
+        #[pin]
+        inner: B,
+        guard: Option<InFlight>,
+    }
+}
+
+impl<B: Body> Body for TrackedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            this.guard.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The service hyper runs for one connection.
+#[derive(Clone)]
+pub(crate) struct ConnService<S> {
+    pub(crate) inner: S,
+    pub(crate) info: Arc<PeerInfo>,
+    pub(crate) activity: Arc<Activity>,
+}
+
+type Reply<B> = Response<TrackedBody<Either<B, Full<Bytes>>>>;
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for ConnService<S>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Reply<B>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Reply<B>, BoxError>> + Send>>;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let guard = InFlight::enter(&self.activity);
+        if let PeerIdentity::Rejected { reason, subject, serial_hex, .. } = &self.info.identity {
+            let reply = rejected_response(reason, subject.as_deref(), serial_hex.as_deref(), req.version());
+            let reply = reply.map(|b| TrackedBody { inner: Either::Right(b), guard: Some(guard) });
+            return Box::pin(std::future::ready(Ok(reply)));
+        }
+        req.extensions_mut().insert(self.info.clone());
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let reply = inner.oneshot(req).await.map_err(Into::into)?;
+            Ok(reply.map(|b| TrackedBody { inner: Either::Left(b), guard: Some(guard) }))
+        })
+    }
+}
+
+/// What to do about a refused certificate, in one sentence.
+fn advice(reason: &RejectReason) -> &'static str {
+    match reason {
+        RejectReason::Expired => "renew it (acc pki sign, or ask for a new one)",
+        RejectReason::NotYetValid => {
+            "check the clocks of this machine and of the agent, or wait until it is valid"
+        }
+        RejectReason::Revoked => "it was revoked by its CA; enroll again for a new certificate",
+        RejectReason::UnknownIssuer => {
+            "it was signed by a CA this site server does not trust; add that CA to the trusted client CAs or use a certificate from the fleet CA"
+        }
+        RejectReason::BadSignature => "it was not signed by the CA it names; re-issue it",
+        RejectReason::WrongPurpose => "re-sign it with the client profile (acc pki sign --profile client)",
+        RejectReason::Version1 => "re-sign it as shown above",
+        RejectReason::Malformed(_) | RejectReason::Other(_) => {
+            "re-issue it with acc pki sign --profile client"
+        }
+    }
+}
+
+/// 403 with a JSON body saying why the connection's client certificate was refused.
+fn rejected_response(
+    reason: &RejectReason,
+    subject: Option<&str>,
+    serial_hex: Option<&str>,
+    version: Version,
+) -> Response<Full<Bytes>> {
+    let who = match (subject, serial_hex) {
+        (Some(s), Some(n)) => format!("the client certificate '{s}' (serial {n})"),
+        _ => "the client certificate".to_string(),
+    };
+    let body = serde_json::json!({
+        "error": "client_certificate_rejected",
+        "reason": reason.code(),
+        "message": format!("{who} was refused: {reason}; {}", advice(reason)),
+    });
+    let mut bytes = body.to_string().into_bytes();
+    bytes.push(b'\n');
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if version <= Version::HTTP_11 {
+        // Nothing else can succeed on this connection.
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
