@@ -55,6 +55,16 @@ pub enum Request {
     PolicySet { policy: LockoutPolicy },
     /// Search the security event log.
     Events(EventQuery),
+    /// Trust a client CA (PEM or DER text).
+    TrustAdd { pem: String },
+    /// The trusted client CAs.
+    TrustList,
+    /// Stop trusting a client CA.
+    TrustRemove { fingerprint: String },
+    /// Enforce a CRL.
+    CrlSet { pem: String },
+    /// Registered agents.
+    Agents,
 }
 
 /// Filters of `acc site events`.
@@ -88,6 +98,23 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
         Request::PolicyShow => serde_json::to_value(site.policy()).unwrap_or_default(),
         Request::PolicySet { policy } => json!({ "warnings": site.set_policy(policy).await? }),
         Request::Events(q) => Value::Array(events(site, &q).await?),
+        Request::TrustAdd { pem } => {
+            let ca = crate::tls::add(site.layout(), pem.as_bytes())?;
+            site.reload_tls()?;
+            serde_json::to_value(ca).unwrap_or_default()
+        }
+        Request::TrustList => serde_json::to_value(crate::tls::list(site.layout())?).unwrap_or_default(),
+        Request::TrustRemove { fingerprint } => {
+            let ca = crate::tls::remove(site.layout(), &fingerprint)?;
+            site.reload_tls()?;
+            serde_json::to_value(ca).unwrap_or_default()
+        }
+        Request::CrlSet { pem } => {
+            let what = crate::tls::set_crl(site.layout(), pem.as_bytes())?;
+            site.reload_tls()?;
+            json!({ "crl": what })
+        }
+        Request::Agents => serde_json::to_value(site.agents().await?).unwrap_or_default(),
     })
 }
 

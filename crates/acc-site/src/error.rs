@@ -47,6 +47,9 @@ pub enum SiteError {
         "{0}: a site server is running on this data directory but its admin socket does not answer; check `acc site run`"
     )]
     Busy(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, String),
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),

@@ -7,6 +7,8 @@
 //! DIR/tls/ca.key       its key (0400)
 //! DIR/tls/server.crt   the site's TLS server certificate (and .key, 0400)
 //! DIR/shares/NAME/     the files each share serves
+//! DIR/trust/*.pem      client CAs agents' certificates may chain to
+//! DIR/crl.pem          the CRL enforced for agents' certificates
 //! DIR/admin.sock       local administration socket (0600) while the server runs
 //! ```
 
@@ -72,6 +74,16 @@ impl Layout {
     /// `shares/NAME/`.
     pub fn share_dir(&self, name: &str) -> PathBuf {
         self.shares_dir().join(name)
+    }
+
+    /// `trust/`: client CAs whose certificates agents may present (one PEM per CA).
+    pub fn trust_dir(&self) -> PathBuf {
+        self.root.join("trust")
+    }
+
+    /// `crl.pem`: the CRL enforced for agent certificates.
+    pub fn crl(&self) -> PathBuf {
+        self.root.join("crl.pem")
     }
 
     /// `admin.sock`.

@@ -6,6 +6,7 @@
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
+//! - [`server`], [`tls`]: `acc site run` on acc-net; trusted client CAs and the CRL.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
@@ -14,8 +15,10 @@ pub mod config;
 pub mod error;
 pub mod init;
 pub mod layout;
+pub mod server;
 pub mod site;
 pub mod store;
+pub mod tls;
 pub mod verifier;
 pub mod writer;
 

@@ -35,6 +35,19 @@ impl Clock for SystemClock {
     }
 }
 
+/// What a refused client certificate looked like, for its 4625.
+#[derive(Debug, Clone)]
+pub struct CertificateFailure {
+    /// The socket's remote address.
+    pub remote: std::net::SocketAddr,
+    /// The certificate's subject, if it parsed.
+    pub subject: Option<String>,
+    /// Its common name, if any.
+    pub cn: Option<String>,
+    /// Why it was refused (one line).
+    pub reason: String,
+}
+
 struct Inner {
     state: SiteState,
     policy: LockoutPolicy,
@@ -49,6 +62,7 @@ pub struct Site {
     inner: Mutex<Inner>,
     verifier: Verifier,
     clock: Arc<dyn Clock>,
+    live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
 }
 
 impl std::fmt::Debug for Site {
@@ -119,6 +133,7 @@ impl Site {
             inner: Mutex::new(Inner { state, policy }),
             verifier: Verifier::new(parallelism),
             clock,
+            live_tls: std::sync::OnceLock::new(),
         });
         if fresh {
             let pending = {
@@ -159,6 +174,102 @@ impl Site {
     /// The site clock, in Unix milliseconds.
     pub fn now_millis(&self) -> i64 {
         self.clock.now().millis()
+    }
+
+    /// Attaches the running listener's TLS configuration, so trust and CRL changes reach it.
+    pub fn attach_tls(&self, live: acc_net::LiveConfig) {
+        let _ = self.live_tls.set(live);
+    }
+
+    /// Rebuilds the running listener's TLS configuration from the data directory (no-op
+    /// when no listener runs in this process). New connections use the new one.
+    pub fn reload_tls(&self) -> Result<(), SiteError> {
+        if let Some(live) = self.live_tls.get() {
+            let inputs = crate::tls::inputs(&self.layout)?;
+            live.reload(&inputs).map_err(|e| SiteError::Invalid(vec![e.to_string()]))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the 4624 of an agent that authenticated with a client certificate.
+    pub async fn certificate_logon(
+        &self,
+        cn: &str,
+        remote: std::net::SocketAddr,
+        host: &str,
+    ) -> Result<(), SiteError> {
+        use acc_core::event::catalogue::{self, AuthPackage, LogonSuccess, Network, Target};
+        let pending = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let Inner { state, policy } = &mut *g;
+            let (t, mut events) = state.effective_time(now);
+            let subject = state.site_subject();
+            let ip = remote.ip().to_string();
+            let caller = Source::new(remote.ip(), host).caller_computer_name().to_string();
+            events.push(catalogue::logon_success(
+                t,
+                policy.mode,
+                &LogonSuccess {
+                    subject: &subject,
+                    target: Target { user_name: cn, domain_name: &self.config.name, sid: "S-1-0-0" },
+                    logon_id: "0x0",
+                    package: AuthPackage::Mtls,
+                    network: Network { workstation: &caller, ip: &ip, port: remote.port() },
+                    generation: None,
+                    familiar: None,
+                },
+            ));
+            let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            self.writer.submit(writes)
+        };
+        pending.durable().await.map_err(SiteError::Database)
+    }
+
+    /// Writes the 4625 of a refused client certificate (once per connection), with the
+    /// reason in `FailureReason`.
+    pub async fn certificate_refused(&self, f: &CertificateFailure) -> Result<(), SiteError> {
+        use acc_core::event::FieldValue;
+        use acc_core::event::catalogue::{self, AuthPackage, FailureKind, LogonFailure, Network, Target};
+        let pending = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let Inner { state, policy } = &mut *g;
+            let (t, mut events) = state.effective_time(now);
+            let subject = state.site_subject();
+            let ip = f.remote.ip().to_string();
+            let who = f.cn.clone().or_else(|| f.subject.clone()).unwrap_or_else(|| "-".to_string());
+            let mut e = catalogue::logon_failure(
+                t,
+                policy.mode,
+                &LogonFailure {
+                    subject: &subject,
+                    target: Target { user_name: &who, domain_name: &self.config.name, sid: "S-1-0-0" },
+                    failure: FailureKind::UnknownUser,
+                    package: AuthPackage::Mtls,
+                    network: Network { workstation: "-", ip: &ip, port: f.remote.port() },
+                    lock_scope: None,
+                    verified: false,
+                    familiar: None,
+                    generation: None,
+                },
+            );
+            for (name, value) in e.fields.iter_mut() {
+                match name.as_str() {
+                    "SubStatus" => *value = FieldValue::from("0x0"),
+                    "FailureReason" => {
+                        *value = FieldValue::from(format!("Client certificate refused: {}.", f.reason))
+                    }
+                    _ => {}
+                }
+            }
+            events.push(e.with_opt("CertificateSubject", f.subject.clone()));
+            let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            self.writer.submit(writes)
+        };
+        pending.durable().await.map_err(SiteError::Database)
     }
 
     /// Stores an agent's registration.

@@ -94,7 +94,13 @@ pub async fn authenticate(
 ) -> Result<Principal, ApiError> {
     if let TlsIdentity::Certificate { cn, subject } = tls {
         return match cn {
-            Some(cn) => Ok(Principal::Certificate { cn: cn.clone() }),
+            Some(cn) => {
+                site.certificate_logon(cn, remote, &agent_host(headers)).await.map_err(|e| {
+                    tracing::error!(error = %e, "Logon could not be recorded.");
+                    ApiError::internal("the site server could not record the logon; retry later")
+                })?;
+                Ok(Principal::Certificate { cn: cn.clone() })
+            }
             None => Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "access_denied",

@@ -27,8 +27,18 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
 pub enum SiteCommand {
     /// Make a data directory: identity, TLS certificates, default shares, database.
     Init(InitArgs),
+    /// Run the site server (HTTPS) until interrupted.
+    Run(RunArgs),
     /// Show the site's identity, listen address and the CA certificate clients trust.
     Show(DataDir),
+    /// Client CAs whose certificates agents may present.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// The certificate revocation list enforced for agent certificates.
+    #[command(subcommand)]
+    Crl(CrlCommand),
+    /// Registered agents.
+    Agents(DataDir),
     /// Local accounts agents authenticate with.
     #[command(subcommand)]
     Accounts(AccountsCommand),
@@ -66,6 +76,48 @@ pub struct InitArgs {
     /// The key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The site's data directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Listen here instead of the address given at init (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a CA (PEM or DER) for agent certificates.
+    Add(TrustFile),
+    /// List trusted CAs.
+    List(DataDir),
+    /// Stop trusting a CA (by fingerprint, or its first 8+ hex digits).
+    Remove(TrustRemove),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustFile {
+    /// The CA certificate file.
+    file: PathBuf,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustRemove {
+    /// SHA-256 fingerprint (as `acc site trust list` shows it).
+    fingerprint: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrlCommand {
+    /// Enforce this CRL (issued by a trusted CA).
+    Set(TrustFile),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,7 +272,79 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        SiteCommand::Run(a) => run_server(a).await,
         SiteCommand::Show(d) => show(&d),
+        SiteCommand::Trust(TrustCommand::Add(t)) => {
+            let pem = std::fs::read_to_string(&t.file)
+                .with_context(|| format!("{}: cannot read", t.file.display()))?;
+            let v = call(&t.dir.data_dir, Request::TrustAdd { pem })
+                .await
+                .with_context(|| t.file.display().to_string())?;
+            println!(
+                "trusted {} ({})",
+                v["subject"].as_str().unwrap_or(""),
+                v["fingerprint"].as_str().unwrap_or("")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Trust(TrustCommand::List(d)) => {
+            let v = call(&d.data_dir, Request::TrustList).await?;
+            if d.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for ca in v.as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {}  (until {})",
+                        ca["fingerprint"].as_str().unwrap_or(""),
+                        ca["subject"].as_str().unwrap_or(""),
+                        ca["not_after"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Trust(TrustCommand::Remove(t)) => {
+            let v = call(&t.dir.data_dir, Request::TrustRemove { fingerprint: t.fingerprint }).await?;
+            println!("no longer trusted: {}", v["subject"].as_str().unwrap_or(""));
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Crl(CrlCommand::Set(t)) => {
+            let bytes =
+                std::fs::read(&t.file).with_context(|| format!("{}: cannot read", t.file.display()))?;
+            let pem = match acc_pki::crl::Crl::from_bytes(&bytes) {
+                Ok(c) => acc_pki::pem::encode("X509 CRL", &c.der),
+                Err(e) => bail!("{}: {e}", t.file.display()),
+            };
+            let v = call(&t.dir.data_dir, Request::CrlSet { pem })
+                .await
+                .with_context(|| t.file.display().to_string())?;
+            println!("enforcing {}", v["crl"].as_str().unwrap_or(""));
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Agents(d) => {
+            let v = call(&d.data_dir, Request::Agents).await?;
+            if d.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{:<24} {:<20} {:<10} {:<12} {:<22} IP",
+                    "AGENT", "HOST", "OS", "VERSION", "PRINCIPAL"
+                );
+                for a in v.as_array().into_iter().flatten() {
+                    let f = |k: &str| a[k].as_str().unwrap_or("").to_string();
+                    println!(
+                        "{:<24} {:<20} {:<10} {:<12} {:<22} {}",
+                        f("agent_id"),
+                        f("host"),
+                        f("os"),
+                        f("version"),
+                        f("principal"),
+                        f("ip")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         SiteCommand::Accounts(c) => accounts(c).await,
         SiteCommand::Policy(PolicyCommand::Show(d)) => {
             let v = call(&d.data_dir, Request::PolicyShow).await?;
@@ -229,6 +353,41 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
         }
         SiteCommand::Policy(PolicyCommand::Set(a)) => policy_set(a).await,
         SiteCommand::Events(a) => events(a).await,
+    }
+}
+
+async fn run_server(a: RunArgs) -> Result<ExitCode> {
+    let running = acc_site::server::start(Layout::new(&a.data_dir), a.listen).await?;
+    let addr = running.local_addr()?;
+    let name = running.site().config().name.clone();
+    println!("site {name} listening on https://{addr}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, site = %name, "Site server started.");
+    running.serve(shutdown_signal()).await?;
+    tracing::info!("Site server stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
     }
 }
 

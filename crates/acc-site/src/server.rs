@@ -1,0 +1,114 @@
+//! `acc site run`: the HTTPS listener (acc-net) serving the `/v1` API, the local admin
+//! socket, and the 4625 of every refused client certificate, until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use acc_net::{LiveConfig, PeerIdentity, PeerInfo, ServeOptions};
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+use crate::admin::{self, DirLock};
+use crate::api::auth::TlsIdentity;
+use crate::api::{self, ApiPeer};
+use crate::error::SiteError;
+use crate::layout::Layout;
+use crate::site::{CertificateFailure, Site, SystemClock};
+use crate::tls;
+
+/// A site server ready to serve: data directory locked, state loaded, port bound.
+pub struct Running {
+    site: Arc<Site>,
+    listener: TcpListener,
+    live: LiveConfig,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("site", &self.site).finish_non_exhaustive()
+    }
+}
+
+/// Locks the data directory, opens the site and binds `listen` (or the configured address).
+pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running, SiteError> {
+    let lock = DirLock::acquire(layout.root())?;
+    let site = Site::open(layout.clone(), Arc::new(SystemClock)).await?;
+    let addr = listen.unwrap_or(site.config().listen);
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| SiteError::Bind(addr.to_string(), e.to_string()))?;
+    let live =
+        LiveConfig::new(&tls::inputs(&layout)?).map_err(|e| SiteError::Invalid(vec![e.to_string()]))?;
+    site.attach_tls(live.clone());
+    Ok(Running { site, listener, live, _lock: lock })
+}
+
+impl Running {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, SiteError> {
+        self.listener.local_addr().map_err(|e| SiteError::Bind(String::new(), e.to_string()))
+    }
+
+    /// The site.
+    pub fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
+        let admin_task = admin::serve(self.site.clone())?;
+        let hook_site = self.site.clone();
+        let options = ServeOptions::new(acc_net::Limits::default()).on_rejected(move |r| {
+            let site = hook_site.clone();
+            let failure = CertificateFailure {
+                remote: r.remote_addr,
+                cn: r.subject.as_deref().and_then(cn_of),
+                subject: r.subject.clone(),
+                reason: r.reason.to_string(),
+            };
+            tracing::warn!(ip = %r.remote_addr, subject = ?r.subject, reason = %r.reason, "Client certificate refused.");
+            tokio::spawn(async move {
+                if let Err(e) = site.certificate_refused(&failure).await {
+                    tracing::error!(error = %e, "The 4625 of a refused certificate could not be written.");
+                }
+            });
+        });
+        let app = api::router(self.site.clone()).layer(middleware::from_fn(peer_to_api));
+        acc_net::serve(self.listener, self.live, app, options, shutdown).await;
+        admin_task.abort();
+        let _ = std::fs::remove_file(self.site.layout().admin_socket());
+        Ok(())
+    }
+}
+
+/// The CN of a one-line subject (`…, CN=acclinux, …`).
+fn cn_of(subject: &str) -> Option<String> {
+    subject.split(", ").filter_map(|p| p.strip_prefix("CN=")).last().map(str::to_string)
+}
+
+/// Turns acc-net's connection facts into what the API reads.
+async fn peer_to_api(mut req: Request, next: Next) -> Response {
+    if let Some(info) = req.extensions().get::<Arc<PeerInfo>>().cloned() {
+        let tls = match &info.identity {
+            PeerIdentity::Certificate { cn, subject, .. } => {
+                TlsIdentity::Certificate { cn: cn.clone(), subject: subject.clone() }
+            }
+            // acc-net answers refused certificates itself; anything else is anonymous.
+            _ => TlsIdentity::Anonymous,
+        };
+        req.extensions_mut().insert(ApiPeer { remote: info.remote_addr, tls });
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn common_names_are_found_in_subjects() {
+        assert_eq!(super::cn_of("C=US, O=Example, CN=acclinux, emailAddress=a@b"), Some("acclinux".into()));
+        assert_eq!(super::cn_of("O=Example"), None);
+    }
+}
