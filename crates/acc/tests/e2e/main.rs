@@ -2,4 +2,5 @@
 //! area. Every test runs real processes in its own temporary directory.
 
 mod pki_openssl;
+mod site;
 mod util;

@@ -102,3 +102,68 @@ impl Run {
         self.stderr()
     }
 }
+
+/// A running `acc site run`, killed when dropped.
+pub struct SiteProc {
+    pub child: std::process::Child,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl SiteProc {
+    /// Starts `acc site run --data-dir DIR --listen 127.0.0.1:0` and waits (with a deadline)
+    /// for the line that gives its address.
+    pub fn start(dir: &Path) -> SiteProc {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_acc"))
+            .args(["site", "run", "--data-dir"])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start acc site run");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("https://") {
+                    let _ = tx.send(line[i..].trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("acc site run did not report its address in 20 s");
+        SiteProc { child, url, dir: dir.to_path_buf() }
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("https://").to_string()
+    }
+
+    /// Kills the server the hard way (SIGKILL) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SiteProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
