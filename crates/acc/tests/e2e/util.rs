@@ -107,7 +107,6 @@ impl Run {
 pub struct SiteProc {
     pub child: std::process::Child,
     pub url: String,
-    pub dir: PathBuf,
 }
 
 impl SiteProc {
@@ -135,7 +134,7 @@ impl SiteProc {
         let url = rx
             .recv_timeout(std::time::Duration::from_secs(20))
             .expect("acc site run did not report its address in 20 s");
-        SiteProc { child, url, dir: dir.to_path_buf() }
+        SiteProc { child, url }
     }
 
     /// `host:port`.
