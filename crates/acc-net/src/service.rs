@@ -82,7 +82,13 @@ where
         if let PeerIdentity::Rejected { reason, subject, serial_hex, .. } = &self.info.identity {
             let reply = rejected_response(reason, subject.as_deref(), serial_hex.as_deref(), req.version());
             let reply = reply.map(|b| TrackedBody { inner: Either::Right(b), guard: Some(guard) });
-            return Box::pin(std::future::ready(Ok(reply)));
+            // Read what the client sent before answering and closing: closing a socket
+            // with unread data makes the kernel reset it, and the client then loses the
+            // 403 that explains the refusal.
+            return Box::pin(async move {
+                drain(req.into_body()).await;
+                Ok(reply)
+            });
         }
         req.extensions_mut().insert(self.info.clone());
         let inner = self.inner.clone();
@@ -91,6 +97,26 @@ where
             Ok(reply.map(|b| TrackedBody { inner: Either::Left(b), guard: Some(guard) }))
         })
     }
+}
+
+/// Most request body read (and thrown away) before a refusal is sent.
+const DRAIN_MAX_BYTES: usize = 256 * 1024;
+/// Longest time spent reading it.
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and discards a request body, up to [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`].
+async fn drain(mut body: Incoming) {
+    use http_body_util::BodyExt;
+    let read = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, Bytes::len);
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, read).await;
 }
 
 /// What to do about a refused certificate, in one sentence.

@@ -65,6 +65,8 @@ pub enum Request {
     CrlSet { pem: String },
     /// Registered agents.
     Agents,
+    /// Run the ACC refresh now (R-MANUAL).
+    Refresh,
 }
 
 /// Filters of `acc site events`.
@@ -113,6 +115,9 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
             let what = crate::tls::set_crl(site.layout(), pem.as_bytes())?;
             site.reload_tls()?;
             json!({ "crl": what })
+        }
+        Request::Refresh => {
+            json!({ "actions": site.refresh(acc_core::lockout::RefreshTrigger::Manual).await? })
         }
         Request::Agents => serde_json::to_value(site.agents().await?).unwrap_or_default(),
     })

@@ -60,6 +60,7 @@ impl Running {
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
         let admin_task = admin::serve(self.site.clone())?;
+        let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
         let hook_site = self.site.clone();
         let options = ServeOptions::new(acc_net::Limits::default()).on_rejected(move |r| {
             let site = hook_site.clone();
@@ -79,6 +80,7 @@ impl Running {
         let app = api::router(self.site.clone()).layer(middleware::from_fn(peer_to_api));
         acc_net::serve(self.listener, self.live, app, options, shutdown).await;
         admin_task.abort();
+        refresh_task.abort();
         let _ = std::fs::remove_file(self.site.layout().admin_socket());
         Ok(())
     }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use acc_core::event::StampedEvent;
 use acc_core::event::catalogue::Subject;
 use acc_core::lockout::{
-    AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, SiteIdentity, SiteState, Source,
-    Step,
+    AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, RefreshTrigger, SiteIdentity,
+    SiteState, Source, Step,
 };
 use acc_core::time::{Clock, Timestamp};
 use sqlx::SqlitePool;
@@ -63,6 +63,8 @@ pub struct Site {
     verifier: Verifier,
     clock: Arc<dyn Clock>,
     live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
+    /// Wakes the refresh timer when the schedule may have changed.
+    refresh_changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Site {
@@ -134,6 +136,7 @@ impl Site {
             verifier: Verifier::new(parallelism),
             clock,
             live_tls: std::sync::OnceLock::new(),
+            refresh_changed: tokio::sync::Notify::new(),
         });
         if fresh {
             let pending = {
@@ -445,13 +448,71 @@ impl Site {
         if !validation.is_ok() {
             return Err(SiteError::Invalid(validation.errors.iter().map(ToString::to_string).collect()));
         }
-        let pending = {
+        let (pending, acc_changed) = {
             let mut g = self.lock();
+            let acc_changed = g.policy.reenable_locked_local_account != policy.reenable_locked_local_account
+                || g.policy.create_acc_on_site_servers != policy.create_acc_on_site_servers
+                || g.policy.acc_refresh_interval != policy.acc_refresh_interval;
             g.policy = policy;
-            self.writer.submit(vec![Write::Policy(policy_json(&g.policy))])
+            (self.writer.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
         };
         pending.durable().await.map_err(SiteError::Database)?;
+        if acc_changed {
+            // R-POLICY: an ACC setting changed; refresh now and reschedule (3.1.2).
+            self.refresh(RefreshTrigger::Policy).await?;
+        }
         Ok(validation.warnings.iter().map(ToString::to_string).collect())
+    }
+
+    /// Runs the ACC refresh (3.1): on a standalone site, re-enable of the locally
+    /// created accounts (A3, A5), then `acc.refresh`. Returns its actions.
+    pub async fn refresh(&self, trigger: RefreshTrigger) -> Result<Vec<String>, SiteError> {
+        let (actions, pending) = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let Inner { state, policy } = &mut *g;
+            let report = state.refresh_with_local(policy, &[], true, trigger, now);
+            let mut writes: Vec<Write> = state.stamp(report.events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            for rec in state.accounts.iter().filter(|r| r.is_live()) {
+                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+            }
+            (report.actions, self.writer.submit(writes))
+        };
+        pending.durable().await.map_err(SiteError::Database)?;
+        self.refresh_changed.notify_one();
+        for a in &actions {
+            tracing::info!(action = %a, trigger = trigger.as_str(), "ACC refresh.");
+        }
+        Ok(actions)
+    }
+
+    /// Runs the refresh at start (R-START), then whenever `next_refresh_at` is reached
+    /// (R-INTERVAL), until the task is dropped.
+    pub async fn refresh_loop(self: Arc<Self>) {
+        if let Err(e) = self.refresh(RefreshTrigger::Start).await {
+            tracing::error!(error = %e, "The start refresh failed.");
+        }
+        loop {
+            let wait_ms = {
+                let g = self.lock();
+                let now = self.clock.now();
+                g.state
+                    .next_refresh_at
+                    .map_or(0, |at| at.millis().saturating_sub(g.state.peek_time(now).millis()).max(0))
+            };
+            let wait = std::time::Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {
+                    let due = self.lock().state.refresh_due(self.clock.now());
+                    if due && let Err(e) = self.refresh(RefreshTrigger::Interval).await {
+                        tracing::error!(error = %e, "The interval refresh failed.");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+                () = self.refresh_changed.notified() => {}
+            }
+        }
     }
 }
 

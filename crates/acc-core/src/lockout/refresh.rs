@@ -132,6 +132,22 @@ impl SiteState {
         trigger: RefreshTrigger,
         now: Timestamp,
     ) -> RefreshReport {
+        self.refresh_with_local(policy, generations, false, trigger, now)
+    }
+
+    /// [`SiteState::refresh`], and, with `local_accounts`, A3 and A5 for the live accounts
+    /// a local administrator created (not managed, no generation) after the generations:
+    /// a standalone site, which has no ACC generation until a management server drives
+    /// it, keeps its locally created ACC enabled. Such accounts are never created,
+    /// repaired or deleted by a refresh.
+    pub fn refresh_with_local(
+        &mut self,
+        policy: &LockoutPolicy,
+        generations: &[ManagedGeneration],
+        local_accounts: bool,
+        trigger: RefreshTrigger,
+        now: Timestamp,
+    ) -> RefreshReport {
         let (t, mut events) = self.effective_time(now);
         let mut actions = Vec::new();
         let mut acks = Vec::new();
@@ -209,15 +225,20 @@ impl SiteState {
                 actions.push(format!("repair-password {n}"));
             }
             // A5.
-            let rec = &self.accounts[i];
-            if rec.lock_in_force(policy, t).is_some() {
-                if policy.reenable_locked_local_account {
-                    events.extend(self.unlock_at(policy, i, &subject, UnlockReason::Reenable, t));
-                    actions.push(format!("unlock {n}"));
+            self.reenable_at(policy, i, &subject, t, &mut events, &mut actions);
+        }
+
+        if local_accounts {
+            let mut local: Vec<usize> = (0..self.accounts.len())
+                .filter(|&i| self.accounts[i].is_live() && !self.accounts[i].managed)
+                .collect();
+            local.sort_by_key(|&i| self.accounts[i].name.folded());
+            for i in local {
+                if self.accounts[i].lifecycle == Lifecycle::Disabled {
+                    actions.push(format!("skip {}: disabled", self.accounts[i].name));
+                    continue;
                 }
-            } else if rec.lock_time.is_some() {
-                self.accounts[i].clear_lock();
-                actions.push(format!("clear-expired-lock {n}"));
+                self.reenable_at(policy, i, &subject, t, &mut events, &mut actions);
             }
         }
 
@@ -226,6 +247,32 @@ impl SiteState {
         self.next_refresh_at = Some(next);
         events.push(catalogue::acc_refresh(t, trigger.as_str(), actions.clone(), next));
         RefreshReport { events, acks, actions, next_refresh_at: next }
+    }
+}
+
+impl SiteState {
+    /// A5 for the account at `i`: re-enable a lock in force (4767, Reason `reenable`) when
+    /// the policy says so; clear an expired one silently.
+    fn reenable_at(
+        &mut self,
+        policy: &LockoutPolicy,
+        i: usize,
+        subject: &crate::event::catalogue::Subject,
+        t: Timestamp,
+        events: &mut Vec<Event>,
+        actions: &mut Vec<String>,
+    ) {
+        let n = self.accounts[i].name.to_string();
+        let rec = &self.accounts[i];
+        if rec.lock_in_force(policy, t).is_some() {
+            if policy.reenable_locked_local_account {
+                events.extend(self.unlock_at(policy, i, subject, UnlockReason::Reenable, t));
+                actions.push(format!("unlock {n}"));
+            }
+        } else if rec.lock_time.is_some() {
+            self.accounts[i].clear_lock();
+            actions.push(format!("clear-expired-lock {n}"));
+        }
     }
 }
 

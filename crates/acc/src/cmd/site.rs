@@ -39,6 +39,8 @@ pub enum SiteCommand {
     Crl(CrlCommand),
     /// Registered agents.
     Agents(DataDir),
+    /// Run the ACC refresh now: re-enable locked accounts if the policy says so (acc.refresh).
+    Refresh(DataDir),
     /// Local accounts agents authenticate with.
     #[command(subcommand)]
     Accounts(AccountsCommand),
@@ -319,6 +321,17 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
                 .await
                 .with_context(|| t.file.display().to_string())?;
             println!("enforcing {}", v["crl"].as_str().unwrap_or(""));
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Refresh(d) => {
+            let v = call(&d.data_dir, Request::Refresh).await?;
+            let actions: Vec<&str> =
+                v["actions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if actions.is_empty() {
+                println!("refreshed: nothing to do");
+            } else {
+                println!("refreshed: {}", actions.join("; "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Agents(d) => {

@@ -267,3 +267,55 @@ fn kill_9_during_a_burst_loses_no_acknowledged_failure() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     let _again = SiteProc::start(&dir);
 }
+
+#[test]
+fn a_locked_acc_is_reenabled_by_the_refresh_within_the_interval() {
+    let d = Dir::new();
+    let dir = site_with_account(&d);
+    let warned = d
+        .acc(&[
+            "site",
+            "policy",
+            "set",
+            "--data-dir",
+            "site",
+            "--mode",
+            "classic",
+            "--threshold",
+            "3",
+            "--reset-after",
+            "60s",
+            "--duration",
+            "60s",
+            "--reenable",
+            "true",
+            "--refresh-interval",
+            "2s",
+        ])
+        .output;
+    assert!(String::from_utf8_lossy(&warned.stderr).contains("below the production minimum"));
+    let site = SiteProc::start(&dir);
+    for _ in 0..3 {
+        curl(
+            &d,
+            &site,
+            &["-u", "ACC_user:old-password", "-H", "Acc-Agent-Host: stale-laptop"],
+            "/v1/register",
+            REG,
+        );
+    }
+    let (code, _) = curl(&d, &site, &["-u", &format!("ACC_user:{PW}")], "/v1/register", REG);
+    assert_eq!(code, 403, "locked");
+    let unlock = crate::util::wait_for(15, "the re-enable 4767", || events(&d, "4767").into_iter().next());
+    assert_eq!(unlock["Reason"], "reenable");
+    assert_eq!(unlock["SubjectUserName"], "SITE-01$");
+    let refreshes = events(&d, "acc.refresh");
+    assert!(
+        refreshes
+            .iter()
+            .any(|e| e["Actions"].as_array().is_some_and(|a| a.iter().any(|x| x == "unlock ACC_user"))),
+        "{refreshes:?}"
+    );
+    let (code, body) = curl(&d, &site, &["-u", &format!("ACC_user:{PW}")], "/v1/register", REG);
+    assert_eq!(code, 200, "{body}");
+}

@@ -302,3 +302,39 @@ fn r_policy_counts_only_acc_relevant_changes() {
         assert!(acc_policy_changed(&base, &AccPolicySnapshot::new(&p, one)));
     }
 }
+
+#[test]
+fn standalone_sites_reenable_their_locally_created_accounts() {
+    let mut site = SiteState::new(identity());
+    let mut policy = LockoutPolicy { mode: LockoutMode::Classic, threshold: 2, ..LockoutPolicy::default() };
+    let admin = Subject::admin("S-1-5-21-1-2-3-500", "alice", "SITE-01", "0x0");
+    site.admin_create("ACC_user", PasswordHash::new("h"), &admin, Timestamp(T0)).unwrap();
+    site.admin_create("Other", PasswordHash::new("h"), &admin, Timestamp(T0)).unwrap();
+    for _ in 0..2 {
+        site.authenticate(&policy, Attempt::password("ACC_user", src(1), 1), Timestamp(T0 + 1000), |_| false);
+    }
+    site.disable("Other", DisabledBy::Admin, &admin, Timestamp(T0)).unwrap();
+    assert!(site.account("ACC_user").unwrap().lock_time.is_some());
+
+    // The plain refresh manages generations only: the local account stays locked.
+    let r = site.refresh(&policy, &[], RefreshTrigger::Interval, Timestamp(T0 + 2000));
+    assert_eq!(actions(&r), Vec::<&str>::new());
+    assert!(site.account("ACC_user").unwrap().lock_time.is_some());
+
+    // With local accounts (a standalone site): A3 and A5 apply, in name order.
+    let r = site.refresh_with_local(&policy, &[], true, RefreshTrigger::Interval, Timestamp(T0 + 3000));
+    assert_eq!(actions(&r), ["unlock ACC_user", "skip Other: disabled"]);
+    assert_eq!(ids(&r.events), ["4767", "acc.refresh"]);
+    assert_eq!(s(&r.events[0], "Reason"), "reenable");
+    assert_eq!(site.account("ACC_user").unwrap().lock_time, None);
+    assert_eq!(site.account("ACC_user").unwrap().bad_count, 0);
+
+    // Re-enable off: the lock stays, no entry.
+    policy.reenable_locked_local_account = false;
+    for _ in 0..2 {
+        site.authenticate(&policy, Attempt::password("ACC_user", src(1), 1), Timestamp(T0 + 4000), |_| false);
+    }
+    let r = site.refresh_with_local(&policy, &[], true, RefreshTrigger::Interval, Timestamp(T0 + 5000));
+    assert_eq!(actions(&r), ["skip Other: disabled"]);
+    assert!(site.account("ACC_user").unwrap().lock_time.is_some());
+}
