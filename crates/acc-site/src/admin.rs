@@ -67,6 +67,8 @@ pub enum Request {
     Agents,
     /// Run the ACC refresh now (R-MANUAL).
     Refresh,
+    /// Counters of the running process (for benchmarks and monitoring).
+    Stats,
 }
 
 /// Filters of `acc site events`.
@@ -116,6 +118,11 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
             site.reload_tls()?;
             json!({ "crl": what })
         }
+        Request::Stats => json!({
+            "password_hashes": site.password_hashes(),
+            "verification_cache": site.verification_cache_len(),
+            "pid": std::process::id(),
+        }),
         Request::Refresh => {
             json!({ "actions": site.refresh(acc_core::lockout::RefreshTrigger::Manual).await? })
         }

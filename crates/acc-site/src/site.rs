@@ -285,6 +285,11 @@ impl Site {
         store::agents(&self.pool).await
     }
 
+    /// Argon2 computations since the process started.
+    pub fn password_hashes(&self) -> u64 {
+        self.verifier.hashes()
+    }
+
     /// Number of cached password verifications (for tests and metrics).
     pub fn verification_cache_len(&self) -> usize {
         self.verifier.cache_len()

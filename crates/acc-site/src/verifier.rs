@@ -29,6 +29,10 @@ pub struct Verifier {
     key: hmac::Key,
     cache: Mutex<HashMap<[u8; 32], (bool, Instant)>>,
     permits: Arc<Semaphore>,
+    hashes: std::sync::atomic::AtomicU64,
+    /// Verifications under way, so that a crowd presenting the same credential at once
+    /// waits for one hash instead of computing one each (single flight).
+    in_flight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<bool>>>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -61,6 +65,8 @@ impl Verifier {
             key: hmac::Key::new(hmac::HMAC_SHA256, &key),
             cache: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(parallelism.max(1))),
+            hashes: std::sync::atomic::AtomicU64::new(0),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -88,7 +94,26 @@ impl Verifier {
             return ok;
         }
         let key = self.cache_key(sid, phc, password);
-        let ok = match self.permits.clone().acquire_owned().await {
+        let cell = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight.entry(key).or_insert_with(|| Arc::new(tokio::sync::OnceCell::new())).clone()
+        };
+        let ok = *cell.get_or_init(|| self.compute(phc, password)).await;
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (ok, Instant::now()));
+        ok
+    }
+
+    async fn compute(&self, phc: &str, password: &str) -> bool {
+        self.hashes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.permits.clone().acquire_owned().await {
             Ok(permit) => {
                 let (phc_owned, pw) = (phc.to_string(), password.to_string());
                 tokio::task::spawn_blocking(move || {
@@ -100,16 +125,12 @@ impl Verifier {
                 .unwrap_or(false)
             }
             Err(_) => false,
-        };
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHE_MAX {
-            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-            if cache.len() >= CACHE_MAX {
-                cache.clear();
-            }
         }
-        cache.insert(key, (ok, Instant::now()));
-        ok
+    }
+
+    /// Argon2 computations so far (cache misses).
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of cached results (for tests and metrics).
@@ -135,5 +156,21 @@ mod tests {
         let other = hash_password("Correct horse battery staple").unwrap();
         assert_eq!(v.cached("S-1", &other, "Correct horse battery staple"), None);
         assert!(!v.verify("S-1", "", "anything").await, "an empty hash never verifies");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crowd_with_one_credential_costs_one_hash() {
+        let v = Arc::new(Verifier::new(2));
+        let phc = hash_password("Correct horse battery staple").unwrap();
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (v, phc) = (v.clone(), phc.clone());
+                tokio::spawn(async move { v.verify("S-1", &phc, "Correct horse battery staple").await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+        assert_eq!(v.hashes(), 1);
     }
 }

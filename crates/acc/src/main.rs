@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod cmd;
 mod logging;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Offline PKI, interoperable with openssl: keys, CSRs, a CA, signing, CRLs, verification.
     #[command(subcommand)]
     Pki(cmd::pki::PkiCommand),
+    /// Load against real acc processes (registration storm, lockout flood).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Site server: local accounts, lockout policy, security events (task and package server).
     #[command(subcommand)]
     Site(cmd::site::SiteCommand),
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pki(c) => cmd::pki::run(c),
         Command::Site(c) => cmd::site::run(c),
+        Command::Bench(c) => bench::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,309 @@
+//! `acc bench`: load against real `acc` processes, reported as a table and JSON.
+//!
+//! - `register`: N distinct agents register with the ACC over HTTPS keep-alive
+//!   (issue 3: at least 2,000 registrations/s, p99 under 50 ms, one site on 2 cores).
+//! - `flood`: stale sources hammer the ACC with an old password while good agents
+//!   register (issue 3: in smart mode every good registration succeeds, and the flood
+//!   costs no Argon2 hash after each source's first rejections).
+
+mod client;
+mod site;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use acc_core::lockout::LockoutPolicy;
+use anyhow::{Context, Result};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use client::{Connection, Tls};
+use site::SiteUnderTest;
+
+const ACC_USER: &str = "ACC_user";
+const ACC_PASSWORD: &str = "bench-Correct-horse-battery-staple";
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Registration storm: distinct agents register with the ACC over keep-alive HTTPS.
+    Register(RegisterArgs),
+    /// Lockout flood: stale sources with an old password while good agents register.
+    Flood(FloodArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Distinct agents.
+    #[arg(long, default_value_t = 10_000)]
+    agents: usize,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FloodArgs {
+    /// Stale sources (distinct agents holding an old password).
+    #[arg(long, default_value_t = 1000)]
+    stale_sources: usize,
+    /// Wrong-password attempts per stale source.
+    #[arg(long, default_value_t = 20)]
+    attempts: usize,
+    /// Good agents registering meanwhile.
+    #[arg(long, default_value_t = 100)]
+    good: usize,
+    /// Concurrent connections of the flood.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// Runs one benchmark.
+pub fn run(command: BenchCommand) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        match command {
+            BenchCommand::Register(a) => register(a).await,
+            BenchCommand::Flood(a) => flood(a).await,
+        }
+    })
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+fn registration(i: usize, prefix: &str) -> (String, Bytes) {
+    let host = format!("{prefix}-{i:05}");
+    let body = json!({ "agent_id": format!("{host}-id"), "host": host, "os": "linux", "version": "bench" })
+        .to_string();
+    (host, Bytes::from(body))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Registers agents `ids` on one connection; returns (latencies, non-200 count).
+async fn register_on(
+    tls: Tls,
+    addr: std::net::SocketAddr,
+    ids: Vec<usize>,
+    prefix: &'static str,
+    auth: String,
+) -> Result<(Vec<Duration>, usize)> {
+    let mut conn = Connection::open(&tls, addr).await?;
+    let mut lat = Vec::with_capacity(ids.len());
+    let mut errors = 0;
+    for i in ids {
+        let (host, body) = registration(i, prefix);
+        let started = Instant::now();
+        let (status, _) = conn
+            .send(
+                "POST",
+                "/v1/register",
+                &[("authorization", &auth), ("acc-agent-host", &host), ("content-type", "application/json")],
+                body,
+            )
+            .await?;
+        lat.push(started.elapsed());
+        if status != 200 {
+            errors += 1;
+        }
+    }
+    Ok((lat, errors))
+}
+
+fn emit(table: &[(&str, String)], json_value: serde_json::Value, file: Option<PathBuf>) -> Result<()> {
+    let width = table.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in table {
+        println!("{k:<width$}  {v}");
+    }
+    if let Some(f) = file {
+        std::fs::write(&f, serde_json::to_string_pretty(&json_value)?)
+            .with_context(|| format!("{}: cannot write", f.display()))?;
+    }
+    Ok(())
+}
+
+async fn register(a: RegisterArgs) -> Result<ExitCode> {
+    let site = SiteUnderTest::start(ACC_USER, ACC_PASSWORD, LockoutPolicy::default()).await?;
+    let tls = Tls::new(&site.ca_pem()?)?;
+    let auth = basic(ACC_USER, ACC_PASSWORD);
+    let connections = a.connections.max(1);
+    let cpu_before = site.cpu_seconds()?;
+    let hashes_before = site.stats().await?["password_hashes"].as_u64().unwrap_or(0);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..connections {
+        let ids: Vec<usize> = (0..a.agents).filter(|i| i % connections == w).collect();
+        tasks.push(tokio::spawn(register_on(tls.clone(), site.addr, ids, "agent", auth.clone())));
+    }
+    let mut lat = Vec::with_capacity(a.agents);
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await??;
+        lat.extend(l);
+        errors += e;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = site.cpu_seconds()? - cpu_before;
+    let hashes = site.stats().await?["password_hashes"].as_u64().unwrap_or(0) - hashes_before;
+    lat.sort();
+    let rate = a.agents as f64 / wall;
+    let (p50, p99, max) =
+        (percentile(&lat, 0.5), percentile(&lat, 0.99), lat.last().copied().unwrap_or_default());
+    let ok = rate >= 2000.0 && p99 < Duration::from_millis(50) && errors == 0;
+    emit(
+        &[
+            (
+                "scenario",
+                format!(
+                    "registration storm: {} distinct agents, {connections} keep-alive connections, Basic ACC, smart mode",
+                    a.agents
+                ),
+            ),
+            ("registrations/s", format!("{rate:.0}")),
+            ("latency p50 / p99 / max", format!("{:.1} / {:.1} / {:.1} ms", ms(p50), ms(p99), ms(max))),
+            ("errors", errors.to_string()),
+            ("server CPU per registration", format!("{:.0} µs ({cpu:.2} s)", cpu / a.agents as f64 * 1e6)),
+            ("Argon2 hashes", hashes.to_string()),
+            ("target (>= 2000/s, p99 < 50 ms)", if ok { "met".into() } else { "NOT MET".into() }),
+        ],
+        json!({ "scenario": "register", "agents": a.agents, "connections": connections, "registrations_per_s": rate,
+                "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(max), "errors": errors,
+                "server_cpu_s": cpu, "server_cpu_us_per_registration": cpu / a.agents as f64 * 1e6, "argon2_hashes": hashes, "target_met": ok }),
+        a.json,
+    )?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One stale source's attempts on one connection: counts of 401 and 403.
+async fn stale_on(
+    tls: Tls,
+    addr: std::net::SocketAddr,
+    sources: Vec<usize>,
+    attempts: usize,
+) -> Result<(usize, usize)> {
+    let mut conn = Connection::open(&tls, addr).await?;
+    let auth = basic(ACC_USER, "the-old-password-v0");
+    let (mut unauthorized, mut locked) = (0, 0);
+    for s in sources {
+        let (host, body) = registration(s, "stale");
+        for _ in 0..attempts {
+            let (status, _) = conn
+                .send(
+                    "POST",
+                    "/v1/register",
+                    &[
+                        ("authorization", &auth),
+                        ("acc-agent-host", &host),
+                        ("content-type", "application/json"),
+                    ],
+                    body.clone(),
+                )
+                .await?;
+            match status.as_u16() {
+                401 => unauthorized += 1,
+                403 => locked += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok((unauthorized, locked))
+}
+
+async fn flood(a: FloodArgs) -> Result<ExitCode> {
+    let site = SiteUnderTest::start(ACC_USER, ACC_PASSWORD, LockoutPolicy::default()).await?;
+    let tls = Tls::new(&site.ca_pem()?)?;
+    let hashes_before = site.stats().await?["password_hashes"].as_u64().unwrap_or(0);
+    let cpu_before = site.cpu_seconds()?;
+    let connections = a.connections.max(1);
+    let started = Instant::now();
+    let mut stale = Vec::new();
+    for w in 0..connections {
+        let sources: Vec<usize> = (0..a.stale_sources).filter(|i| i % connections == w).collect();
+        stale.push(tokio::spawn(stale_on(tls.clone(), site.addr, sources, a.attempts)));
+    }
+    let good = tokio::spawn(register_on(
+        tls.clone(),
+        site.addr,
+        (0..a.good).collect(),
+        "good",
+        basic(ACC_USER, ACC_PASSWORD),
+    ));
+    let (mut unauthorized, mut locked) = (0, 0);
+    for t in stale {
+        let (u, l) = t.await??;
+        unauthorized += u;
+        locked += l;
+    }
+    let (good_lat, good_errors) = good.await??;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = site.cpu_seconds()? - cpu_before;
+    let hashes = site.stats().await?["password_hashes"].as_u64().unwrap_or(0) - hashes_before;
+    let lockouts = sqlx_free_count(site.data_dir(), "4740")?;
+    let total = a.stale_sources * a.attempts;
+    let ok = good_errors == 0 && good_lat.len() == a.good;
+    emit(
+        &[
+            (
+                "scenario",
+                format!(
+                    "lockout flood: {} stale sources x {} wrong passwords, {} good agents, smart mode",
+                    a.stale_sources, a.attempts, a.good
+                ),
+            ),
+            ("good registrations", format!("{}/{} succeeded", good_lat.len() - good_errors, a.good)),
+            (
+                "stale attempts",
+                format!("{total}: {unauthorized} x 401 invalid_credentials, {locked} x 403 locked_out"),
+            ),
+            ("source blocks (4740)", lockouts.to_string()),
+            ("Argon2 hashes during the flood", hashes.to_string()),
+            ("attempts/s", format!("{:.0}", (total + a.good) as f64 / wall)),
+            ("server CPU per attempt", format!("{:.0} µs", cpu / (total + a.good) as f64 * 1e6)),
+            ("target (every good registration succeeds)", if ok { "met".into() } else { "NOT MET".into() }),
+        ],
+        json!({ "scenario": "flood", "stale_sources": a.stale_sources, "attempts": a.attempts, "good": a.good,
+                "good_succeeded": good_lat.len() - good_errors, "unauthorized": unauthorized, "locked_out": locked,
+                "source_blocks": lockouts, "argon2_hashes": hashes, "attempts_per_s": (total + a.good) as f64 / wall,
+                "server_cpu_us_per_attempt": cpu / (total + a.good) as f64 * 1e6, "target_met": ok }),
+        a.json,
+    )?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Counts events of one id by asking the running site (admin socket).
+fn sqlx_free_count(dir: &std::path::Path, id: &str) -> Result<usize> {
+    let layout = acc_site::layout::Layout::new(dir);
+    let q = acc_site::admin::Request::Events(acc_site::admin::EventQuery {
+        id: Some(id.to_string()),
+        ..Default::default()
+    });
+    let rt_result = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(acc_site::admin::call(&layout.admin_socket(), &q))
+    })?;
+    match rt_result {
+        Some(Ok(v)) => Ok(v.as_array().map_or(0, Vec::len)),
+        Some(Err(e)) => anyhow::bail!("{e}"),
+        None => anyhow::bail!("the site does not answer"),
+    }
+}
