@@ -188,6 +188,15 @@ pub enum ModeArg {
     Smart,
 }
 
+impl From<ModeArg> for LockoutMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Classic => LockoutMode::Classic,
+            ModeArg::Smart => LockoutMode::Smart,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PolicySetArgs {
     #[command(flatten)]
@@ -533,10 +542,7 @@ async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
     let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
     let mut p = current;
     if let Some(m) = a.mode {
-        p.mode = match m {
-            ModeArg::Classic => LockoutMode::Classic,
-            ModeArg::Smart => LockoutMode::Smart,
-        };
+        p.mode = m.into();
     }
     p.threshold = a.threshold.unwrap_or(p.threshold);
     p.reset_after = a.reset_after.unwrap_or(p.reset_after);
