@@ -2,9 +2,13 @@
 //! (none, a verified client certificate, or a refused one with the reason), plus the
 //! address and the negotiated protocol. The listener puts one [`PeerInfo`] (as
 //! `Arc<PeerInfo>`) into the extensions of every request it passes on; deciding what
-//! an identity may do (passwords, accounts, lockout) belongs to the site server.
+//! an identity may do (passwords, accounts, lockout) belongs to the site server, which may
+//! keep per-connection state (its logon session) in the [`SessionSlot`].
 
+use std::any::Any;
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
@@ -115,6 +119,38 @@ pub struct PeerInfo {
     pub alpn: Option<&'static str>,
     /// Whether the session was resumed (ticket or session cache).
     pub resumed: bool,
+    /// What the application keeps between the requests of this connection.
+    pub session: SessionSlot,
+}
+
+/// Per-connection application state (e.g. a logon session), shared by the requests of
+/// one connection and dropped with it. Holds one value of any type.
+#[derive(Clone, Default)]
+pub struct SessionSlot(Arc<Mutex<Option<Arc<dyn Any + Send + Sync>>>>);
+
+impl SessionSlot {
+    /// The value, if one of type `T` is held.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        held.downcast::<T>().ok()
+    }
+
+    /// Replaces the value.
+    pub fn set<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    }
+
+    /// Drops the value.
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl fmt::Debug for SessionSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The value may hold credentials' digests: never print it.
+        f.write_str("SessionSlot")
+    }
 }
 
 /// A refused client certificate, reported once per connection to the hook given to

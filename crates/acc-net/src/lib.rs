@@ -22,7 +22,7 @@ mod verifier;
 mod watchdog;
 
 pub use error::{NetError, Result};
-pub use identity::{PeerIdentity, PeerInfo, PeerRejection, RejectReason};
+pub use identity::{PeerIdentity, PeerInfo, PeerRejection, RejectReason, SessionSlot};
 pub use server::{Limits, RejectionHook, ServeOptions, serve};
 pub use service::{BoxError, TrackedBody};
 pub use tls::{LiveConfig, TlsGeneration, TlsInputs};

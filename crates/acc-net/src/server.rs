@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::identity::{PeerIdentity, PeerInfo, PeerRejection};
+use crate::identity::{PeerIdentity, PeerInfo, PeerRejection, SessionSlot};
 use crate::service::{BoxError, ConnService};
 use crate::tls::{LiveConfig, TlsGeneration};
 use crate::watchdog::{Activity, Watchdog};
@@ -252,6 +252,7 @@ async fn connection<S, B>(
                 _ => None,
             },
             resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
+            session: SessionSlot::default(),
         })
     };
     if let PeerIdentity::Rejected { reason, subject, issuer, serial_hex } = &info.identity {

@@ -3,6 +3,7 @@
 //! queues its writes in that order, releases the lock, and returns only once the writes
 //! are durable. Password hashing never happens under the lock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use acc_core::event::StampedEvent;
@@ -65,6 +66,9 @@ pub struct Site {
     live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
     /// Wakes the refresh timer when the schedule may have changed.
     refresh_changed: tokio::sync::Notify,
+    /// Bumped by every change that must end the logon sessions kept on connections
+    /// (see [`ends_logon_sessions`]).
+    session_epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for Site {
@@ -137,6 +141,7 @@ impl Site {
             clock,
             live_tls: std::sync::OnceLock::new(),
             refresh_changed: tokio::sync::Notify::new(),
+            session_epoch: AtomicU64::new(0),
         });
         if fresh {
             let pending = {
@@ -148,6 +153,27 @@ impl Site {
             pending.durable().await.map_err(SiteError::Database)?;
         }
         Ok(site)
+    }
+
+    /// Queues `writes` (called under the lock, so they reach the database in decision
+    /// order) and ends the connections' logon sessions when they must.
+    fn submit(&self, writes: Vec<Write>) -> crate::writer::Pending {
+        if writes.iter().any(ends_logon_sessions) {
+            self.session_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        self.writer.submit(writes)
+    }
+
+    /// The logon-session epoch: a connection's logon session is reused only while this
+    /// has not changed since its logon.
+    pub fn session_epoch(&self) -> u64 {
+        self.session_epoch.load(Ordering::SeqCst)
+    }
+
+    /// A keyed digest (process-random key) of `parts`, for comparing credentials without
+    /// keeping them.
+    pub fn secret_digest(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.verifier.digest(parts)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -225,7 +251,7 @@ impl Site {
             ));
             let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
-            self.writer.submit(writes)
+            self.submit(writes)
         };
         pending.durable().await.map_err(SiteError::Database)
     }
@@ -270,14 +296,14 @@ impl Site {
             events.push(e.with_opt("CertificateSubject", f.subject.clone()));
             let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
-            self.writer.submit(writes)
+            self.submit(writes)
         };
         pending.durable().await.map_err(SiteError::Database)
     }
 
     /// Stores an agent's registration.
     pub async fn register_agent(&self, row: store::AgentRow) -> Result<(), SiteError> {
-        self.writer.submit(vec![Write::Agent(row)]).durable().await.map_err(SiteError::Database)
+        self.submit(vec![Write::Agent(row)]).durable().await.map_err(SiteError::Database)
     }
 
     /// Registered agents, most recently seen first.
@@ -320,10 +346,7 @@ impl Site {
                     Step::Done(result) => {
                         let writes = attempt_writes(state, user, &source, result.events, marker);
                         let account = state.account(user).map(|r| r.name.to_string());
-                        (
-                            Err(AuthResult { outcome: result.outcome, account }),
-                            Some(self.writer.submit(writes)),
-                        )
+                        (Err(AuthResult { outcome: result.outcome, account }), Some(self.submit(writes)))
                     }
                     Step::Verify(p) => {
                         let sid = state.account(user).map(|r| r.sid.clone()).unwrap_or_default();
@@ -385,7 +408,7 @@ impl Site {
             if let Some(rec) = record {
                 writes.extend(store::account_writes(rec));
             }
-            (stamped, self.writer.submit(writes))
+            (stamped, self.submit(writes))
         };
         pending.durable().await.map_err(SiteError::Database)?;
         for e in &stamped {
@@ -459,7 +482,7 @@ impl Site {
                 || g.policy.create_acc_on_site_servers != policy.create_acc_on_site_servers
                 || g.policy.acc_refresh_interval != policy.acc_refresh_interval;
             g.policy = policy;
-            (self.writer.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
+            (self.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
         };
         pending.durable().await.map_err(SiteError::Database)?;
         if acc_changed {
@@ -482,7 +505,7 @@ impl Site {
             for rec in state.accounts.iter().filter(|r| r.is_live()) {
                 writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
             }
-            (report.actions, self.writer.submit(writes))
+            (report.actions, self.submit(writes))
         };
         pending.durable().await.map_err(SiteError::Database)?;
         self.refresh_changed.notify_one();
@@ -612,4 +635,16 @@ fn attempt_writes(
 
 fn policy_json(policy: &LockoutPolicy) -> String {
     serde_json::to_string(policy).unwrap_or_default()
+}
+
+/// Whether a write must end every logon session kept on a connection: a policy change
+/// (rotation, lockout settings), a lock or block starting (4740), or an account's password
+/// set (4724), disabled (4725) or deleted (4726). The next request on each connection then
+/// authenticates afresh, through the lockout engine.
+fn ends_logon_sessions(write: &Write) -> bool {
+    match write {
+        Write::Policy(_) => true,
+        Write::Event(e) => matches!(e.event.id, acc_core::event::EventId::Windows(4724 | 4725 | 4726 | 4740)),
+        _ => false,
+    }
 }

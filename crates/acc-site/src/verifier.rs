@@ -71,8 +71,15 @@ impl Verifier {
     }
 
     fn cache_key(&self, sid: &str, phc: &str, password: &str) -> [u8; 32] {
+        self.digest(&[b"verification", sid.as_bytes(), phc.as_bytes(), password.as_bytes()])
+    }
+
+    /// The keyed MAC (process-random key) of length-prefixed `parts`: a digest of secrets
+    /// that can be compared and kept in memory without keeping the secrets. The first
+    /// part names the purpose, so digests for different uses never collide.
+    pub fn digest(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.key);
-        for part in [sid.as_bytes(), phc.as_bytes(), password.as_bytes()] {
+        for part in parts {
             ctx.update(&(part.len() as u64).to_be_bytes());
             ctx.update(part);
         }

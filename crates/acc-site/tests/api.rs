@@ -43,7 +43,14 @@ struct Call<'a> {
 
 impl Call<'_> {
     fn new(site: &Arc<Site>, ip: [u8; 4]) -> Call<'_> {
-        Call { site, peer: ApiPeer { remote: SocketAddr::from((ip, 40000)), tls: TlsIdentity::Anonymous } }
+        Call {
+            site,
+            peer: ApiPeer {
+                remote: SocketAddr::from((ip, 40000)),
+                tls: TlsIdentity::Anonymous,
+                session: Default::default(),
+            },
+        }
     }
 
     async fn send(
@@ -159,4 +166,56 @@ async fn certificate_identities_register_without_a_password() {
     c.peer.tls = TlsIdentity::Certificate { cn: None, subject: "O=Example".into() };
     let (s, _, v) = c.send("POST", "/v1/register", None, "acclinux", reg("m1")).await;
     assert!(s == StatusCode::FORBIDDEN && v["message"].as_str().unwrap().contains("no common name"), "{v}");
+}
+
+async fn count_events(site: &Site, id: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE event_id = ?")
+        .bind(id)
+        .fetch_one(site.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_logs_on_once_and_the_session_ends_when_the_account_changes() {
+    let (_tmp, site) = site().await;
+    let conn = Call::new(&site, [10, 0, 0, 7]);
+    for i in 0..3 {
+        let (s, _, _) =
+            conn.send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg(&format!("a{i}"))).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    assert_eq!(count_events(&site, "4624").await, 1, "one logon per connection");
+
+    // Another host name on the same connection is another logon, as is another connection.
+    conn.send("POST", "/v1/register", basic("ACC_user", PW), "otherhost", reg("b")).await;
+    Call::new(&site, [10, 0, 0, 8])
+        .send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg("c"))
+        .await;
+    assert_eq!(count_events(&site, "4624").await, 3);
+
+    // A wrong password on an established connection is a real attempt, and ends the session.
+    let (s, _, _) = conn.send("POST", "/v1/register", basic("ACC_user", "stale"), "acclinux", reg("a")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(count_events(&site, "4625").await, 1);
+    conn.send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg("a")).await;
+    assert_eq!(count_events(&site, "4624").await, 4);
+
+    // Disabling the account ends every session at once.
+    site.disable("ACC_user").await.unwrap();
+    let (s, _, v) = conn.send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg("a")).await;
+    assert_eq!((s, v["error"].as_str()), (StatusCode::FORBIDDEN, Some("account_disabled")));
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_sessions_of_the_old_password() {
+    let (_tmp, site) = site().await;
+    let conn = Call::new(&site, [10, 0, 0, 9]);
+    let (s, _, _) = conn.send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg("a")).await;
+    assert_eq!(s, StatusCode::OK);
+    let epoch = site.session_epoch();
+    site.set_password("ACC_user", "An0ther-long-passphrase!").await.unwrap();
+    assert!(site.session_epoch() > epoch);
+    let (s, _, v) = conn.send("POST", "/v1/register", basic("ACC_user", PW), "acclinux", reg("a")).await;
+    assert_eq!((s, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
 }

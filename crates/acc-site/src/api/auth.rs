@@ -3,15 +3,15 @@
 //! Agents name themselves with `Acc-Agent-Host` (the `CallerComputerName` of 4625/4740,
 //! so `acc site events --id 4740` finds the culprit machine) and `Acc-Agent-Id`.
 
-use std::net::SocketAddr;
-
 use acc_core::lockout::Source;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::ApiPeer;
 use super::error::ApiError;
+use super::session::{self, Presented};
 use crate::site::Site;
 
 /// The header carrying the agent's host name.
@@ -85,30 +85,32 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     Ok(Some((user.to_string(), password.to_string())))
 }
 
-/// Authenticates one request.
-pub async fn authenticate(
-    site: &Site,
-    headers: &HeaderMap,
-    remote: SocketAddr,
-    tls: &TlsIdentity,
-) -> Result<Principal, ApiError> {
-    if let TlsIdentity::Certificate { cn, subject } = tls {
-        return match cn {
-            Some(cn) => {
-                site.certificate_logon(cn, remote, &agent_host(headers)).await.map_err(|e| {
-                    tracing::error!(error = %e, "Logon could not be recorded.");
-                    ApiError::internal("the site server could not record the logon; retry later")
-                })?;
-                Ok(Principal::Certificate { cn: cn.clone() })
-            }
-            None => Err(ApiError::new(
+/// Authenticates one request: reuses the connection's logon session when the same
+/// credential is presented again (see [`super::session`]), otherwise logs on afresh.
+pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<Principal, ApiError> {
+    let host = agent_host(headers);
+    let epoch = site.session_epoch();
+    if let TlsIdentity::Certificate { cn, subject } = &peer.tls {
+        let Some(cn) = cn else {
+            return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "access_denied",
                 format!(
                     "client certificate '{subject}' has no common name (CN), which acc uses as the agent's identity"
                 ),
-            )),
+            ));
         };
+        let presented = Presented::certificate(site, cn, &host);
+        if let Some(principal) = session::reuse(site, &peer.session, presented) {
+            return Ok(principal);
+        }
+        site.certificate_logon(cn, peer.remote, &host).await.map_err(|e| {
+            tracing::error!(error = %e, "Logon could not be recorded.");
+            ApiError::internal("the site server could not record the logon; retry later")
+        })?;
+        let principal = Principal::Certificate { cn: cn.clone() };
+        session::remember(&peer.session, &principal, presented, epoch);
+        return Ok(principal);
     }
     let Some((user, password)) = basic_credentials(headers)? else {
         return Err(ApiError::new(
@@ -117,18 +119,25 @@ pub async fn authenticate(
             "authenticate with HTTP Basic (the Agent Connectivity Credential) or a client certificate",
         ));
     };
-    let source = Source::new(remote.ip(), &agent_host(headers));
-    let result = site.authenticate(&user, &password, source, remote.port()).await.map_err(|e| {
+    let presented = Presented::password(site, &user, &password, &host);
+    if let Some(principal) = session::reuse(site, &peer.session, presented) {
+        return Ok(principal);
+    }
+    let source = Source::new(peer.remote.ip(), &host);
+    let result = site.authenticate(&user, &password, source, peer.remote.port()).await.map_err(|e| {
         tracing::error!(error = %e, "Authentication could not be recorded.");
         ApiError::internal("the site server could not record the logon; retry later")
     })?;
     if let Some(err) = ApiError::from_outcome(result.outcome, &user) {
+        session::forget(&peer.session);
         return Err(err);
     }
-    Ok(Principal::Account {
+    let principal = Principal::Account {
         name: result.account.unwrap_or(user),
         policy_stale: result.outcome.policy_stale(),
-    })
+    };
+    session::remember(&peer.session, &principal, presented, epoch);
+    Ok(principal)
 }
 
 #[cfg(test)]

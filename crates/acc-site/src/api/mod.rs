@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod register;
+pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct ApiPeer {
     pub remote: SocketAddr,
     /// What TLS verified.
     pub tls: TlsIdentity,
+    /// The connection's logon session (see [`session`]).
+    pub session: acc_net::SessionSlot,
 }
 
 /// The `/v1` routes.

@@ -64,7 +64,7 @@ pub(super) async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let principal = auth::authenticate(&site, &headers, peer.remote, &peer.tls).await?;
+    let principal = auth::authenticate(&site, &headers, &peer).await?;
     let reg: Registration = json_body(body)?;
     for (name, value) in
         [("agent_id", &reg.agent_id), ("host", &reg.host), ("os", &reg.os), ("version", &reg.version)]
