@@ -65,6 +65,8 @@ pub struct Site {
     live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
     /// Wakes the refresh timer when the schedule may have changed.
     refresh_changed: tokio::sync::Notify,
+    /// Open tasks and waiting long-polls (task server).
+    tasks: crate::tasks::queue::TaskQueue,
 }
 
 impl std::fmt::Debug for Site {
@@ -126,6 +128,7 @@ impl Site {
                 (SiteState::new(identity), LockoutPolicy::default(), true)
             }
         };
+        let tasks = crate::tasks::queue::TaskQueue::new(crate::tasks::store::open_tasks(&pool).await?);
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let site = Arc::new(Site {
             config,
@@ -137,6 +140,7 @@ impl Site {
             clock,
             live_tls: std::sync::OnceLock::new(),
             refresh_changed: tokio::sync::Notify::new(),
+            tasks,
         });
         if fresh {
             let pending = {
@@ -167,6 +171,16 @@ impl Site {
     /// The database (for read-only queries).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The group-commit writer (for the task server).
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Open tasks and waiting long-polls.
+    pub(crate) fn task_queue(&self) -> &crate::tasks::queue::TaskQueue {
+        &self.tasks
     }
 
     /// The lockout policy in force.
