@@ -1,5 +1,5 @@
 //! Local administration of a site server, on its own host only: `acc site accounts …`,
-//! `acc site policy …`, `acc site events`.
+//! `acc site policy …`, `acc site events`, `acc site tasks …`.
 //!
 //! While `acc site run` runs, it holds `DIR/site.lock` and answers on `DIR/admin.sock`
 //! (mode 0600, so only the owner of the data directory can connect): one JSON request per
@@ -65,6 +65,12 @@ pub enum Request {
     CrlSet { pem: String },
     /// Registered agents.
     Agents,
+    /// Send a task to a registered agent (task server).
+    TasksSend { agent: String, task_type: String, payload: Option<Value> },
+    /// Tasks, most recent first.
+    TasksList(crate::tasks::store::TaskQuery),
+    /// One task.
+    TasksShow { id: String },
     /// Run the ACC refresh now (R-MANUAL).
     Refresh,
     /// Counters of the running process (for benchmarks and monitoring).
@@ -118,9 +124,16 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
             site.reload_tls()?;
             json!({ "crl": what })
         }
+        Request::TasksSend { agent, task_type, payload } => {
+            serde_json::to_value(site.send_task(&agent, &task_type, payload.as_ref()).await?)
+                .unwrap_or_default()
+        }
+        Request::TasksList(q) => serde_json::to_value(site.tasks(&q).await?).unwrap_or_default(),
+        Request::TasksShow { id } => serde_json::to_value(site.task(&id).await?).unwrap_or_default(),
         Request::Stats => json!({
             "password_hashes": site.password_hashes(),
             "verification_cache": site.verification_cache_len(),
+            "task_waiters": site.task_waiters(),
             "pid": std::process::id(),
         }),
         Request::Refresh => {

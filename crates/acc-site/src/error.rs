@@ -36,6 +36,9 @@ pub enum SiteError {
     /// An administrative change the account state does not allow.
     #[error(transparent)]
     Admin(acc_core::lockout::AdminError),
+    /// A task operation refused (task server).
+    #[error(transparent)]
+    Task(#[from] crate::tasks::TaskError),
     /// Input refused, one message per problem.
     #[error("{}", .0.join("; "))]
     Invalid(Vec<String>),

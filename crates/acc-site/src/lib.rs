@@ -5,6 +5,7 @@
 //! - [`store`], [`writer`]: the SQLite database and group commit.
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
+//! - [`tasks`]: the task server (send, long-poll delivery, results).
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
 //! - [`server`], [`tls`]: `acc site run` on acc-net; trusted client CAs and the CRL.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
@@ -18,6 +19,7 @@ pub mod layout;
 pub mod server;
 pub mod site;
 pub mod store;
+pub mod tasks;
 pub mod tls;
 pub mod verifier;
 pub mod writer;

@@ -69,6 +69,8 @@ pub struct Site {
     /// Bumped by every change that must end the logon sessions kept on connections
     /// (see [`ends_logon_sessions`]).
     session_epoch: AtomicU64,
+    /// Open tasks and waiting long-polls (task server).
+    tasks: crate::tasks::queue::TaskQueue,
 }
 
 impl std::fmt::Debug for Site {
@@ -130,6 +132,7 @@ impl Site {
                 (SiteState::new(identity), LockoutPolicy::default(), true)
             }
         };
+        let tasks = crate::tasks::queue::TaskQueue::new(crate::tasks::store::open_tasks(&pool).await?);
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let site = Arc::new(Site {
             config,
@@ -142,6 +145,7 @@ impl Site {
             live_tls: std::sync::OnceLock::new(),
             refresh_changed: tokio::sync::Notify::new(),
             session_epoch: AtomicU64::new(0),
+            tasks,
         });
         if fresh {
             let pending = {
@@ -193,6 +197,16 @@ impl Site {
     /// The database (for read-only queries).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The group-commit writer (for the task server).
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Open tasks and waiting long-polls.
+    pub(crate) fn task_queue(&self) -> &crate::tasks::queue::TaskQueue {
+        &self.tasks
     }
 
     /// The lockout policy in force.

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS agents (
 pub enum Write {
     /// A security event.
     Event(StampedEvent),
+    /// A task's change (task server).
+    Task(crate::tasks::store::TaskWrite),
     /// The site-wide scalars of the lockout state (JSON).
     State(String),
     /// The lockout policy (JSON).
@@ -104,6 +106,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
         )));
     }
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+    sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
     Ok(pool)
 }
@@ -125,6 +128,7 @@ pub async fn apply(tx: &mut sqlx::SqliteConnection, writes: &[Write]) -> Result<
                 .execute(&mut *tx)
                 .await?;
             }
+            Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
             Write::Account { sid, record } => {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod register;
 pub mod session;
+mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::site::Site;
 use auth::TlsIdentity;
@@ -37,6 +38,8 @@ pub struct ApiPeer {
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/v1/register", post(register::register))
+        .route("/v1/tasks", get(tasks::poll))
+        .route("/v1/tasks/{id}/result", post(tasks::result))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

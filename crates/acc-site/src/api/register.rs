@@ -45,7 +45,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesReject
     serde_json::from_slice(&bytes).map_err(|e| ApiError::malformed(format!("request body: {e}")))
 }
 
-fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
+pub(super) fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::malformed(format!("'{name}' is empty")));
     }

@@ -20,6 +20,8 @@ use serde_json::Value;
 
 use crate::cmd::duration::parse_duration;
 
+mod tasks;
+
 /// The default listen address of a site server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
 
@@ -39,6 +41,9 @@ pub enum SiteCommand {
     Crl(CrlCommand),
     /// Registered agents.
     Agents(DataDir),
+    /// Tasks for agents: send, list, show (task server).
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
     /// Run the ACC refresh now: re-enable locked accounts if the policy says so (acc.refresh).
     Refresh(DataDir),
     /// Local accounts agents authenticate with.
@@ -367,6 +372,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        SiteCommand::Tasks(c) => tasks::run(c).await,
         SiteCommand::Accounts(c) => accounts(c).await,
         SiteCommand::Policy(PolicyCommand::Show(d)) => {
             let v = call(&d.data_dir, Request::PolicyShow).await?;

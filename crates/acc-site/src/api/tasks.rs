@@ -1,0 +1,134 @@
+//! The task server's agent routes: `GET /v1/tasks?wait=SECONDS` (long-poll) and
+//! `POST /v1/tasks/{id}/result`. Both authenticate like every route; the agent is the
+//! one named by `Acc-Agent-Id` (required). The task logic is in `crate::tasks`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+
+use super::ApiPeer;
+use super::auth::{self, HEADER_AGENT_ID};
+use super::error::ApiError;
+use super::register::{check_field, json_body};
+use crate::site::Site;
+use crate::tasks::{MAX_WAIT_SECS, TaskError, TaskResult};
+
+pub(super) async fn poll(
+    State(site): State<Arc<Site>>,
+    Extension(peer): Extension<ApiPeer>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    auth::authenticate(&site, &headers, &peer).await?;
+    let agent = agent_id(&headers)?;
+    let wait = parse_wait(uri.query())?;
+    let tasks = site.poll_tasks(&agent, wait).await.map_err(refusal)?;
+    Ok(Json(json!({ "tasks": tasks })))
+}
+
+pub(super) async fn result(
+    State(site): State<Arc<Site>>,
+    Extension(peer): Extension<ApiPeer>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::authenticate(&site, &headers, &peer).await?;
+    let agent = agent_id(&headers)?;
+    let Path(id) = id.map_err(|e| ApiError::malformed(format!("task id in the path: {e}")))?;
+    let result: TaskResult = json_body(body)?;
+    let state = site.post_task_result(&agent, &id, &result).await.map_err(refusal)?;
+    Ok(Json(json!({ "id": id, "state": state })))
+}
+
+/// The agent's id from `Acc-Agent-Id`.
+fn agent_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers.get(HEADER_AGENT_ID).ok_or_else(|| {
+        ApiError::malformed(
+            "missing the Acc-Agent-Id header; agents name themselves with Acc-Agent-Host and Acc-Agent-Id",
+        )
+    })?;
+    let id = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| ApiError::malformed("the Acc-Agent-Id header is not UTF-8"))?;
+    check_field("Acc-Agent-Id", id)?;
+    Ok(id.to_string())
+}
+
+/// `wait=SECONDS`, 0 to [`MAX_WAIT_SECS`]; absent means 0 (answer at once).
+fn parse_wait(query: Option<&str>) -> Result<Duration, ApiError> {
+    let mut wait = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "wait" if wait.is_none() => wait = Some(value),
+            "wait" => return Err(ApiError::malformed("query parameter 'wait' is given more than once")),
+            _ => {
+                let key: String = key.chars().take(64).collect();
+                return Err(ApiError::malformed(format!(
+                    "unknown query parameter '{key}'; GET /v1/tasks takes only 'wait'"
+                )));
+            }
+        }
+    }
+    let Some(text) = wait else { return Ok(Duration::ZERO) };
+    let range = format!("use a whole number of seconds from 0 to {MAX_WAIT_SECS}");
+    let secs: u64 = if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().unwrap_or(u64::MAX)
+    } else {
+        let shown: String = text.chars().take(32).collect();
+        return Err(ApiError::malformed(format!("wait: '{shown}' is not a number; {range}")));
+    };
+    if secs > MAX_WAIT_SECS {
+        return Err(ApiError::malformed(format!("wait: {secs} is out of range; {range}")));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The HTTP refusal of a task error.
+fn refusal(e: TaskError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        TaskError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+        TaskError::WrongAgent { .. } => ApiError::new(StatusCode::FORBIDDEN, "access_denied", message),
+        TaskError::Finished { .. } | TaskError::NotDelivered(_) => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        }
+        TaskError::Database(_) => {
+            tracing::error!(error = %message, "A task operation could not be stored.");
+            ApiError::internal("the site server could not store the task change; retry later")
+        }
+        _ => ApiError::malformed(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_is_bounded_and_strict() {
+        assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
+        assert_eq!(parse_wait(Some("wait=0")).unwrap(), Duration::ZERO);
+        assert_eq!(parse_wait(Some("wait=60")).unwrap(), Duration::from_secs(60));
+        for (bad, says) in [
+            ("wait=61", "out of range"),
+            ("wait=99999999999999999999", "out of range"),
+            ("wait=-1", "not a number"),
+            ("wait=+5", "not a number"),
+            ("wait=", "not a number"),
+            ("wait=1.5", "not a number"),
+            ("wait=1&wait=2", "more than once"),
+            ("colour=red", "unknown query parameter 'colour'"),
+        ] {
+            let err = parse_wait(Some(bad)).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(err.message.contains(says), "{bad}: {}", err.message);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `acc site tasks send|list|show`: the operator's side of the task server. Requests go
+//! to the running site server (its admin socket) or to the data directory when none runs;
+//! a send to a running server wakes the agent's waiting long-poll at once.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use acc_site::admin::Request;
+use acc_site::tasks::TaskState;
+use acc_site::tasks::store::TaskQuery;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::{DataDir, call};
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Send a task to a registered agent; prints the task id.
+    Send(SendArgs),
+    /// List tasks, most recent first.
+    List(ListArgs),
+    /// Show one task with its payload and result.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The agent's id (as `acc site agents` lists it).
+    #[arg(long, value_name = "AGENT")]
+    agent: String,
+    /// What to do: 1 to 64 printable characters (inventory, run-script …).
+    #[arg(long = "type", value_name = "TYPE")]
+    task_type: String,
+    /// The task's input, JSON (at most 32 KiB).
+    #[arg(long, value_name = "JSON", conflicts_with = "payload_file")]
+    payload: Option<String>,
+    /// Read the input (JSON) from this file.
+    #[arg(long, value_name = "FILE")]
+    payload_file: Option<PathBuf>,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this agent's tasks.
+    #[arg(long, value_name = "AGENT")]
+    agent: Option<String>,
+    /// Only tasks in this state: pending, delivered, completed, failed, expired.
+    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    state: Option<TaskState>,
+    /// At most the N most recent.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    limit: i64,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The task id (a UUID, as `send` printed it).
+    id: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+fn parse_state(text: &str) -> Result<TaskState, String> {
+    TaskState::parse(text).ok_or_else(|| "use pending, delivered, completed, failed or expired".to_string())
+}
+
+/// Runs one `acc site tasks` command.
+pub async fn run(command: TasksCommand) -> Result<ExitCode> {
+    match command {
+        TasksCommand::Send(a) => {
+            let payload = payload(a.payload.as_deref(), a.payload_file.as_ref())?;
+            let request = Request::TasksSend { agent: a.agent, task_type: a.task_type, payload };
+            let v = call(&a.dir.data_dir, request).await?;
+            if a.dir.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{}", v["id"].as_str().unwrap_or_default());
+            }
+        }
+        TasksCommand::List(a) => {
+            let query = TaskQuery { agent: a.agent, state: a.state, limit: Some(a.limit.max(0)) };
+            let v = call(&a.dir.data_dir, Request::TasksList(query)).await?;
+            if a.dir.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<36}  {:<20} {:<16} {:<10} {:<24} RESULT", "ID", "AGENT", "TYPE", "STATE", "CREATED");
+                for t in v.as_array().into_iter().flatten() {
+                    let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+                    let exit = t["result"]["exit_code"].as_i64().map(|c| format!("exit {c}"));
+                    println!(
+                        "{:<36}  {:<20} {:<16} {:<10} {:<24} {}",
+                        s("id"),
+                        s("agent_id"),
+                        s("type"),
+                        s("state"),
+                        s("created_at"),
+                        exit.unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+        }
+        TasksCommand::Show(a) => {
+            let v = call(&a.dir.data_dir, Request::TasksShow { id: a.id }).await?;
+            if a.dir.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                show(&v);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The payload from `--payload` or `--payload-file`, checked to be JSON.
+fn payload(text: Option<&str>, file: Option<&PathBuf>) -> Result<Option<Value>> {
+    let (text, what) = match (text, file) {
+        (Some(t), _) => (t.to_string(), "--payload".to_string()),
+        (None, Some(f)) => {
+            let t = std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+            (t, f.display().to_string())
+        }
+        (None, None) => return Ok(None),
+    };
+    let v = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+    Ok(Some(v))
+}
+
+fn show(t: &Value) {
+    let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+    let compact = |k: &str| if t[k].is_null() { "-".to_string() } else { t[k].to_string() };
+    println!("id:         {}", s("id"));
+    println!("agent:      {}", s("agent_id"));
+    println!("type:       {}", s("type"));
+    println!("state:      {}", s("state"));
+    println!("created:    {}", s("created_at"));
+    println!("delivered:  {} ({} deliveries)", s("delivered_at"), t["deliveries"]);
+    println!("completed:  {}", s("completed_at"));
+    println!("payload:    {}", compact("payload"));
+    println!("result:     {}", compact("result"));
+}
