@@ -65,6 +65,7 @@ pub struct Site {
     live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
     /// Wakes the refresh timer when the schedule may have changed.
     refresh_changed: tokio::sync::Notify,
+    shares: crate::shares::Shares,
 }
 
 impl std::fmt::Debug for Site {
@@ -126,6 +127,7 @@ impl Site {
                 (SiteState::new(identity), LockoutPolicy::default(), true)
             }
         };
+        let shares = crate::shares::Shares::load(&pool, &writer, &layout).await?;
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let site = Arc::new(Site {
             config,
@@ -137,6 +139,7 @@ impl Site {
             clock,
             live_tls: std::sync::OnceLock::new(),
             refresh_changed: tokio::sync::Notify::new(),
+            shares,
         });
         if fresh {
             let pending = {
@@ -167,6 +170,36 @@ impl Site {
     /// The database (for read-only queries).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The shares and their ACLs.
+    pub fn shares(&self) -> &crate::shares::Shares {
+        &self.shares
+    }
+
+    /// The group-commit writer (for modules that persist their own rows).
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Writes events that an operation outside the lockout engine decided (the 5145 of a
+    /// share access check): `build` gets the effective time; the events are stamped in
+    /// order and durable when this returns.
+    pub async fn write_events(
+        &self,
+        build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
+    ) -> Result<(), SiteError> {
+        let pending = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let state = &mut g.state;
+            let (t, mut events) = state.effective_time(now);
+            events.extend(build(t));
+            let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            self.writer.submit(writes)
+        };
+        pending.durable().await.map_err(SiteError::Database)
     }
 
     /// The lockout policy in force.

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod register;
+mod shares;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::site::Site;
 use auth::TlsIdentity;
@@ -34,6 +35,7 @@ pub struct ApiPeer {
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/v1/register", post(register::register))
+        .route("/v1/shares/{*path}", get(shares::get_file))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
