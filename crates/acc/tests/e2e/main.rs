@@ -2,5 +2,6 @@
 //! area. Every test runs real processes in its own temporary directory.
 
 mod pki_openssl;
+mod shares;
 mod site;
 mod util;
