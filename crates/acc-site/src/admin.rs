@@ -75,6 +75,8 @@ pub enum Request {
     Refresh,
     /// Counters of the running process (for benchmarks and monitoring).
     Stats,
+    /// `acc site shares …`.
+    Shares(crate::shares::admin::SharesRequest),
 }
 
 /// Filters of `acc site events`.
@@ -140,6 +142,7 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
             json!({ "actions": site.refresh(acc_core::lockout::RefreshTrigger::Manual).await? })
         }
         Request::Agents => serde_json::to_value(site.agents().await?).unwrap_or_default(),
+        Request::Shares(r) => crate::shares::admin::handle(site, r).await?,
     })
 }
 

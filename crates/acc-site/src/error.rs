@@ -53,6 +53,9 @@ pub enum SiteError {
     /// The listen address cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(String, String),
+    /// A share edit or lookup refused.
+    #[error(transparent)]
+    Share(#[from] crate::shares::ShareError),
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),

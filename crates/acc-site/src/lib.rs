@@ -8,6 +8,7 @@
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
 //! - [`server`], [`tls`]: `acc site run` on acc-net; trusted client CAs and the CRL.
+//! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod init;
 pub mod layout;
 pub mod server;
+pub mod shares;
 pub mod site;
 pub mod store;
 pub mod tasks;

@@ -71,6 +71,7 @@ pub struct Site {
     session_epoch: AtomicU64,
     /// Open tasks and waiting long-polls (task server).
     tasks: crate::tasks::queue::TaskQueue,
+    shares: crate::shares::Shares,
 }
 
 impl std::fmt::Debug for Site {
@@ -133,6 +134,7 @@ impl Site {
             }
         };
         let tasks = crate::tasks::queue::TaskQueue::new(crate::tasks::store::open_tasks(&pool).await?);
+        let shares = crate::shares::Shares::load(&pool, &writer, &layout).await?;
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let site = Arc::new(Site {
             config,
@@ -146,6 +148,7 @@ impl Site {
             refresh_changed: tokio::sync::Notify::new(),
             session_epoch: AtomicU64::new(0),
             tasks,
+            shares,
         });
         if fresh {
             let pending = {
@@ -199,7 +202,12 @@ impl Site {
         &self.pool
     }
 
-    /// The group-commit writer (for the task server).
+    /// The shares and their ACLs.
+    pub fn shares(&self) -> &crate::shares::Shares {
+        &self.shares
+    }
+
+    /// The group-commit writer (for modules that persist their own rows).
     pub(crate) fn writer(&self) -> &Writer {
         &self.writer
     }
@@ -207,6 +215,26 @@ impl Site {
     /// Open tasks and waiting long-polls.
     pub(crate) fn task_queue(&self) -> &crate::tasks::queue::TaskQueue {
         &self.tasks
+    }
+
+    /// Writes events that an operation outside the lockout engine decided (the 5145 of a
+    /// share access check): `build` gets the effective time; the events are stamped in
+    /// order and durable when this returns.
+    pub async fn write_events(
+        &self,
+        build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
+    ) -> Result<(), SiteError> {
+        let pending = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let state = &mut g.state;
+            let (t, mut events) = state.effective_time(now);
+            events.extend(build(t));
+            let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            self.writer.submit(writes)
+        };
+        pending.durable().await.map_err(SiteError::Database)
     }
 
     /// The lockout policy in force.

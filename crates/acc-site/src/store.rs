@@ -41,6 +41,7 @@ CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
 CREATE TABLE IF NOT EXISTS agents (
     agent_id TEXT PRIMARY KEY, host TEXT NOT NULL, os TEXT NOT NULL, version TEXT NOT NULL,
     principal TEXT NOT NULL, ip TEXT NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shares (name TEXT PRIMARY KEY, acl TEXT NOT NULL);
 ";
 
 /// One durable change.
@@ -66,6 +67,8 @@ pub enum Write {
     Familiar { source: String, last_success: i64 },
     /// An agent registered (or registered again).
     Agent(AgentRow),
+    /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
+    Share { name: String, acl: String },
 }
 
 /// A registered agent.
@@ -195,6 +198,13 @@ pub async fn apply(tx: &mut sqlx::SqliteConnection, writes: &[Write]) -> Result<
                 .bind(a.last_seen)
                 .execute(&mut *tx)
                 .await?;
+            }
+            Write::Share { name, acl } => {
+                sqlx::query("INSERT INTO shares (name, acl) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET acl = excluded.acl")
+                    .bind(name)
+                    .bind(acl)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
     }

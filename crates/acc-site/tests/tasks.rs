@@ -102,7 +102,11 @@ async fn call(
     }
     let mut req = req.body(body.into()).unwrap();
     let tls = TlsIdentity::Certificate { cn: Some(agent.to_string()), subject: format!("CN={agent}") };
-    req.extensions_mut().insert(ApiPeer { remote: SocketAddr::from(([10, 0, 0, 1], 40000)), tls, session: Default::default() });
+    req.extensions_mut().insert(ApiPeer {
+        remote: SocketAddr::from(([10, 0, 0, 1], 40000)),
+        tls,
+        session: Default::default(),
+    });
     let resp = router(site.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();

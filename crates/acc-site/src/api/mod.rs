@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod register;
 pub mod session;
+mod shares;
 mod tasks;
 
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/v1/register", post(register::register))
         .route("/v1/tasks", get(tasks::poll))
         .route("/v1/tasks/{id}/result", post(tasks::result))
+        .route("/v1/shares/{*path}", get(shares::get_file))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -2,4 +2,5 @@
 
 pub mod duration;
 pub mod pki;
+pub mod shares;
 pub mod site;

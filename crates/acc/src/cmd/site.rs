@@ -54,16 +54,19 @@ pub enum SiteCommand {
     Policy(PolicyCommand),
     /// Search the security event log (4624, 4625, 4740, 4767, …).
     Events(EventsArgs),
+    /// Shares and their ACLs (share and file level).
+    #[command(subcommand)]
+    Shares(crate::cmd::shares::SharesCommand),
 }
 
 #[derive(Debug, Args)]
 pub struct DataDir {
     /// The site's data directory.
     #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Print JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +384,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
         }
         SiteCommand::Policy(PolicyCommand::Set(a)) => policy_set(a).await,
         SiteCommand::Events(a) => events(a).await,
+        SiteCommand::Shares(c) => crate::cmd::shares::run(c).await,
     }
 }
 
@@ -441,7 +445,7 @@ fn show(d: &DataDir) -> Result<ExitCode> {
 }
 
 /// Sends `request` to the running server, or carries it out on the data directory.
-async fn call(dir: &Path, request: Request) -> Result<Value> {
+pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
     let layout = Layout::new(dir);
     SiteConfig::load(&layout.config())?;
     if let Some(answer) = admin::call(&layout.admin_socket(), &request).await? {

@@ -4,9 +4,9 @@
 
 use crate::util::{Dir, SiteProc};
 
-const PW: &str = "Tr0ub4dor&3-horse-staple";
+pub(crate) const PW: &str = "Tr0ub4dor&3-horse-staple";
 
-fn site_with_account(d: &Dir) -> std::path::PathBuf {
+pub(crate) fn site_with_account(d: &Dir) -> std::path::PathBuf {
     let dir = d.join("site");
     d.acc(&["site", "init", "--data-dir", "site", "--name", "SITE-01", "--listen", "127.0.0.1:0"]).ok();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_acc"))
@@ -22,8 +22,34 @@ fn site_with_account(d: &Dir) -> std::path::PathBuf {
     dir
 }
 
+/// A lab CA (`lab/ca.crt`, `lab/ca.key`) and an agent certificate `agent.crt`/`agent.key`
+/// for `/O=Example/CN=acclinux` signed by it with the client profile.
+pub(crate) fn agent_certificate(d: &Dir) {
+    d.acc(&["pki", "ca", "init", "--out-dir", "lab", "--cn", "Lab CA"]).ok();
+    d.acc(&["pki", "key", "--out", "agent.key"]).ok();
+    d.acc(&["pki", "csr", "--key", "agent.key", "--subj", "/O=Example/CN=acclinux", "--out", "agent.csr"])
+        .ok();
+    d.acc(&[
+        "pki",
+        "sign",
+        "--csr",
+        "agent.csr",
+        "--ca-cert",
+        "lab/ca.crt",
+        "--ca-key",
+        "lab/ca.key",
+        "--days",
+        "30",
+        "--profile",
+        "client",
+        "--out",
+        "agent.crt",
+    ])
+    .ok();
+}
+
 /// `curl` against the site: returns (HTTP status, body).
-fn curl(d: &Dir, site: &SiteProc, extra: &[&str], path: &str, body: &str) -> (u16, String) {
+pub(crate) fn curl(d: &Dir, site: &SiteProc, extra: &[&str], path: &str, body: &str) -> (u16, String) {
     let url = format!("{}{path}", site.url);
     let mut args = vec![
         "-s",
@@ -51,9 +77,9 @@ fn curl(d: &Dir, site: &SiteProc, extra: &[&str], path: &str, body: &str) -> (u1
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
-const REG: &str = r#"{"agent_id":"a1","host":"acclinux","os":"linux","version":"1.0"}"#;
+pub(crate) const REG: &str = r#"{"agent_id":"a1","host":"acclinux","os":"linux","version":"1.0"}"#;
 
-fn events(d: &Dir, id: &str) -> Vec<serde_json::Value> {
+pub(crate) fn events(d: &Dir, id: &str) -> Vec<serde_json::Value> {
     let out = d.acc(&["site", "events", "--data-dir", "site", "--id", id, "--json"]).ok();
     serde_json::from_str(&out).unwrap()
 }
@@ -62,28 +88,7 @@ fn events(d: &Dir, id: &str) -> Vec<serde_json::Value> {
 fn passwords_and_certificates_share_one_https_port() {
     let d = Dir::new();
     let dir = site_with_account(&d);
-    // An operator's lab CA, made the seed's way by openssl, and an acc CA.
-    d.acc(&["pki", "ca", "init", "--out-dir", "lab", "--cn", "Lab CA"]).ok();
-    d.acc(&["pki", "key", "--out", "agent.key"]).ok();
-    d.acc(&["pki", "csr", "--key", "agent.key", "--subj", "/O=Example/CN=acclinux", "--out", "agent.csr"])
-        .ok();
-    d.acc(&[
-        "pki",
-        "sign",
-        "--csr",
-        "agent.csr",
-        "--ca-cert",
-        "lab/ca.crt",
-        "--ca-key",
-        "lab/ca.key",
-        "--days",
-        "30",
-        "--profile",
-        "client",
-        "--out",
-        "agent.crt",
-    ])
-    .ok();
+    agent_certificate(&d);
     d.acc(&["site", "trust", "add", "lab/ca.crt", "--data-dir", "site"]).ok();
     let site = SiteProc::start(&dir);
 

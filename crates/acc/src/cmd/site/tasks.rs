@@ -88,7 +88,10 @@ pub async fn run(command: TasksCommand) -> Result<ExitCode> {
             if a.dir.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<36}  {:<20} {:<16} {:<10} {:<24} RESULT", "ID", "AGENT", "TYPE", "STATE", "CREATED");
+                println!(
+                    "{:<36}  {:<20} {:<16} {:<10} {:<24} RESULT",
+                    "ID", "AGENT", "TYPE", "STATE", "CREATED"
+                );
                 for t in v.as_array().into_iter().flatten() {
                     let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
                     let exit = t["result"]["exit_code"].as_i64().map(|c| format!("exit {c}"));

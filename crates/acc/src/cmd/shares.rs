@@ -1,0 +1,166 @@
+//! `acc site shares add|list|grant|revoke`: the shares of a site server and their ACLs at
+//! the share and file levels. Sent to the running server (takes effect at once) or carried
+//! out on the data directory when none runs; validation happens in acc-site, so both paths
+//! give the same one-line errors.
+
+use std::process::ExitCode;
+
+use acc_site::admin::Request;
+use acc_site::shares::admin::SharesRequest;
+use acc_site::shares::{AceTarget, GrantArgs};
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::cmd::site::{DataDir, call};
+
+#[derive(Debug, Subcommand)]
+pub enum SharesCommand {
+    /// Create a share and its folder DIR/shares/NAME (empty ACLs: nobody can read it yet).
+    Add(AddArgs),
+    /// List shares with their share-level and file-level ACLs.
+    List(DataDir),
+    /// Grant a principal read, change or full at the share or the file level.
+    Grant(GrantCmd),
+    /// Remove a principal's Allow at the share or the file level.
+    Revoke(RevokeCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The share name: lower-case letters, digits and '-'.
+    name: String,
+    /// Start with the defaults' ACLs: group Agents may Read at both levels.
+    #[arg(long)]
+    agents_read: bool,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The share.
+    share: String,
+    /// Who: a local account (ACC_user), cert:CN=<name>, a group (Agents, Everyone …) or DOMAIN\name.
+    principal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LevelArgs {
+    /// share (the share's own ACL) or file (a folder or file in it).
+    #[arg(long, value_name = "share|file")]
+    level: String,
+    /// With --level file: the folder or file, relative to the share root (default: the root).
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantCmd {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// read, change or full.
+    #[arg(value_name = "read|change|full")]
+    right: String,
+    #[command(flatten)]
+    level: LevelArgs,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeCmd {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    level: LevelArgs,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+fn ace_target(t: TargetArgs, l: LevelArgs) -> AceTarget {
+    AceTarget { share: t.share, principal: t.principal, level: l.level, path: l.path }
+}
+
+/// Runs one `acc site shares` command.
+pub async fn run(command: SharesCommand) -> Result<ExitCode> {
+    let (dir, request) = match command {
+        SharesCommand::Add(a) => (a.dir, SharesRequest::Add { name: a.name, agents_read: a.agents_read }),
+        SharesCommand::List(d) => (d, SharesRequest::List),
+        SharesCommand::Grant(g) => {
+            (g.dir, SharesRequest::Grant(GrantArgs { target: ace_target(g.target, g.level), right: g.right }))
+        }
+        SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(ace_target(r.target, r.level))),
+    };
+    let summary = match &request {
+        SharesRequest::Add { name, agents_read: true } => {
+            format!("share '{name}' created; Agents may read it")
+        }
+        SharesRequest::Add { name, .. } => format!(
+            "share '{name}' created; nobody can read it yet: grant Read at both levels, e.g. `acc site shares grant {name} Agents read --level share` and `--level file`"
+        ),
+        SharesRequest::Grant(g) => format!(
+            "granted {} to '{}' at the {} level of {}",
+            g.right,
+            g.target.principal,
+            g.target.level,
+            shown(&g.target)
+        ),
+        SharesRequest::Revoke(t) => {
+            format!("revoked '{}' at the {} level of {}", t.principal, t.level, shown(t))
+        }
+        SharesRequest::List => String::new(),
+    };
+    let v = call(&dir.data_dir, Request::Shares(request)).await?;
+    if dir.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if summary.is_empty() {
+        print_list(&v);
+    } else if v["changed"] == Value::Bool(false) {
+        println!("{summary} (already granted; nothing changed)");
+    } else {
+        println!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shown(t: &AceTarget) -> String {
+    match &t.path {
+        Some(p) => format!("'{}/{}'", t.share, p),
+        None => format!("'{}'", t.share),
+    }
+}
+
+fn print_list(v: &Value) {
+    println!("{:<20} {:<6} {:<28} {:<6} {:<24} RIGHT", "SHARE", "LEVEL", "OBJECT", "KIND", "PRINCIPAL");
+    for share in v.as_array().into_iter().flatten() {
+        let name = share["name"].as_str().unwrap_or("");
+        let row = |level: &str, object: &str, ace: &Value| {
+            println!(
+                "{:<20} {:<6} {:<28} {:<6} {:<24} {} ({})",
+                name,
+                level,
+                object,
+                ace["kind"].as_str().unwrap_or(""),
+                ace["principal"].as_str().unwrap_or(""),
+                ace["right"].as_str().unwrap_or(""),
+                ace["mask"].as_str().unwrap_or("")
+            );
+        };
+        for ace in share["share_acl"].as_array().into_iter().flatten() {
+            row("share", "-", ace);
+        }
+        for object in share["file_acls"].as_array().into_iter().flatten() {
+            let path = object["path"].as_str().unwrap_or("");
+            let path = if path.is_empty() { "/" } else { path };
+            for ace in object["aces"].as_array().into_iter().flatten() {
+                row("file", path, ace);
+            }
+        }
+        if share["share_acl"].as_array().is_none_or(Vec::is_empty)
+            && share["file_acls"].as_array().is_none_or(Vec::is_empty)
+        {
+            println!("{name:<20} (no ACEs: nobody can read it)");
+        }
+    }
+}
