@@ -167,8 +167,28 @@ impl LiveConfig {
     }
 }
 
+/// aws-lc-rs with AEAD suites only, AES-128-GCM first (AES-NI and SHA-NI make it the
+/// cheapest), then AES-256-GCM and ChaCha20-Poly1305; TLS 1.2 only with ECDHE.
+fn provider() -> CryptoProvider {
+    use rustls::crypto::aws_lc_rs::cipher_suite as cs;
+    CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS13_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ],
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    }
+}
+
 fn build(inputs: &TlsInputs, number: u64) -> Result<TlsGeneration> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(provider());
     let chain = certificates(&inputs.cert_chain).map_err(NetError::ServerCert)?;
     let key = private_key(&inputs.key)?;
     let (verifier, client_verifier) = client_verifier(inputs, &provider)?;
@@ -180,6 +200,9 @@ fn build(inputs: &TlsInputs, number: u64) -> Result<TlsGeneration> {
         .with_single_cert(chain, key)
         .map_err(|e| NetError::ServerPair(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Our order, not the client's: OpenSSL clients list AES-256/SHA-384 first, whose
+    // SHA-384 key schedule has no hardware help and costs a handshake ~5% more CPU.
+    config.ignore_client_order = true;
     config.session_storage = ServerSessionMemoryCache::new(inputs.session_cache.max(1));
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| NetError::Tls(e.to_string()))?;
     let config = Arc::new(config);

@@ -76,8 +76,21 @@ impl ClientVerifier {
         let Some((leaf, intermediates)) = chain.split_first() else {
             return PeerIdentity::Anonymous;
         };
+        self.verdict(leaf, intermediates, UnixTime::now())
+    }
+
+    /// The verdict on a chain: the recorded one while it still holds (the same bytes
+    /// under the same trust configuration, re-checked against the clock), else webpki's,
+    /// recorded. A storm of reconnecting agents so costs one chain verification per
+    /// certificate, not one per handshake; the proof that the client holds the key (the
+    /// handshake signature) is checked on every handshake regardless.
+    fn verdict(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> PeerIdentity {
         let key = chain_key(leaf, intermediates);
-        let now = UnixTime::now();
         let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         if let Some(v) = self.lock().get(&key)
             && v.still_holds(secs)
@@ -86,6 +99,9 @@ impl ClientVerifier {
         }
         let verdict = self.evaluate(leaf, intermediates, now);
         let identity = verdict.identity.clone();
+        if let PeerIdentity::Rejected { reason, subject, .. } = &identity {
+            tracing::debug!(%reason, subject = subject.as_deref().unwrap_or("-"), "Client certificate refused.");
+        }
         self.remember(key, verdict);
         identity
     }
@@ -234,11 +250,7 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        let verdict = self.evaluate(end_entity, intermediates, now);
-        if let PeerIdentity::Rejected { reason, subject, .. } = &verdict.identity {
-            tracing::debug!(%reason, subject = subject.as_deref().unwrap_or("-"), "Client certificate refused.");
-        }
-        self.remember(chain_key(end_entity, intermediates), verdict);
+        self.verdict(end_entity, intermediates, now);
         // The connection goes on; the accept loop marks it Rejected and the listener
         // answers every request on it with the reason.
         Ok(ClientCertVerified::assertion())

@@ -101,7 +101,12 @@ async fn peer_to_api(mut req: Request, next: Next) -> Response {
             // acc-net answers refused certificates itself; anything else is anonymous.
             _ => TlsIdentity::Anonymous,
         };
-        req.extensions_mut().insert(ApiPeer { remote: info.remote_addr, tls, session: info.session.clone() });
+        req.extensions_mut().insert(ApiPeer {
+            remote: info.remote_addr,
+            tls,
+            session: info.session.clone(),
+            durability: Default::default(),
+        });
     }
     next.run(req).await
 }

@@ -262,15 +262,16 @@ impl Site {
         Ok(())
     }
 
-    /// Writes the 4624 of an agent that authenticated with a client certificate.
-    pub async fn certificate_logon(
+    /// Queues the 4624 of an agent that authenticated with a client certificate; the
+    /// caller holds its answer until the returned write is durable.
+    pub fn certificate_logon(
         &self,
         cn: &str,
         remote: std::net::SocketAddr,
         host: &str,
-    ) -> Result<(), SiteError> {
+    ) -> crate::writer::Pending {
         use acc_core::event::catalogue::{self, AuthPackage, LogonSuccess, Network, Target};
-        let pending = {
+        {
             let mut g = self.lock();
             let now = self.clock.now();
             let Inner { state, policy } = &mut *g;
@@ -294,8 +295,7 @@ impl Site {
             let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
             self.submit(writes)
-        };
-        pending.durable().await.map_err(SiteError::Database)
+        }
     }
 
     /// Writes the 4625 of a refused client certificate (once per connection), with the

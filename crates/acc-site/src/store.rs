@@ -114,23 +114,64 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     Ok(pool)
 }
 
-/// Applies writes inside an open transaction.
-pub async fn apply(tx: &mut sqlx::SqliteConnection, writes: &[Write]) -> Result<(), sqlx::Error> {
-    for w in writes {
+/// Rows per multi-row event `INSERT`, largest first: a batch is cut into these sizes so
+/// that only four statements are ever prepared (5 parameters a row, far below SQLite's
+/// limit).
+const EVENT_INSERT_ROWS: [usize; 4] = [128, 32, 8, 1];
+
+/// Applies writes inside an open transaction, with the fewest statements that give the
+/// same result: events (append-only, independent of every other row) go in multi-row
+/// inserts, and of several site-state or policy snapshots only the last is written (each
+/// replaces the whole row). Every other write keeps its order.
+pub async fn apply<'a>(
+    tx: &mut sqlx::SqliteConnection,
+    writes: impl IntoIterator<Item = &'a Write>,
+) -> Result<(), sqlx::Error> {
+    let writes: Vec<&Write> = writes.into_iter().collect();
+    let last_state = writes.iter().rposition(|w| matches!(w, Write::State(_)));
+    let last_policy = writes.iter().rposition(|w| matches!(w, Write::Policy(_)));
+    let mut events = Vec::new();
+    for (i, w) in writes.into_iter().enumerate() {
         match w {
-            Write::Event(e) => {
-                let body = serde_json::to_string(e).unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
-                .bind(e.event.id.to_string())
-                .bind(e.event.time.millis())
-                .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Write::Event(e) => events.push(e),
+            Write::State(_) if Some(i) != last_state => {}
+            Write::Policy(_) if Some(i) != last_policy => {}
+            w => apply_one(tx, w).await?,
+        }
+    }
+    let mut rest = events.as_slice();
+    while !rest.is_empty() {
+        let rows = EVENT_INSERT_ROWS.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(rows);
+        insert_events(tx, chunk).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+async fn insert_events(tx: &mut sqlx::SqliteConnection, events: &[&StampedEvent]) -> Result<(), sqlx::Error> {
+    let mut sql = String::from("INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES ");
+    for i in 0..events.len() {
+        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in events {
+        query = query
+            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+            .bind(e.event.id.to_string())
+            .bind(e.event.time.millis())
+            .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
+            .bind(serde_json::to_string(e).unwrap_or_default());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// One write that is not an event.
+async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sqlx::Error> {
+    {
+        match w {
+            Write::Event(e) => insert_events(tx, &[e]).await?,
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,

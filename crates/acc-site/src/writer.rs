@@ -78,8 +78,6 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 async fn commit(pool: &SqlitePool, jobs: &[Job]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for job in jobs {
-        store::apply(&mut tx, &job.writes).await?;
-    }
+    store::apply(&mut tx, jobs.iter().flat_map(|job| &job.writes)).await?;
     tx.commit().await
 }

@@ -49,6 +49,7 @@ impl Call<'_> {
                 remote: SocketAddr::from((ip, 40000)),
                 tls: TlsIdentity::Anonymous,
                 session: Default::default(),
+                durability: Default::default(),
             },
         }
     }

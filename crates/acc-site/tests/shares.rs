@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use acc_net::SessionSlot;
 use acc_site::Site;
 use acc_site::admin::{self, EventQuery, Request as AdminRequest};
 use acc_site::api::auth::TlsIdentity;
@@ -61,6 +62,19 @@ impl Fixture {
         uri: &str,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.send_on(&SessionSlot::default(), method, user, cert_cn, uri, headers).await
+    }
+
+    /// A request on the connection whose logon session is `session`.
+    async fn send_on(
+        &self,
+        session: &SessionSlot,
+        method: &str,
+        user: Option<&str>,
+        cert_cn: Option<&str>,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(u) = user {
             req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{u}:{PW}"))));
@@ -76,7 +90,8 @@ impl Fixture {
         req.extensions_mut().insert(ApiPeer {
             remote: SocketAddr::from(([10, 0, 0, 7], 40000)),
             tls,
-            session: Default::default(),
+            session: session.clone(),
+            durability: Default::default(),
         });
         let resp = router(self.site.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
@@ -401,4 +416,42 @@ async fn unauthenticated_requests_never_reach_the_files() {
     let r = f.send("GET", Some("nobody"), None, "/v1/shares/software-library/a", &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(f.events_5145().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_logon_session_audits_each_object_once_and_every_denial() {
+    let f = Fixture::new().await;
+    f.file("software-library/a.bin", b"a");
+    f.file("software-library/b.bin", b"b");
+    let conn = SessionSlot::default();
+    let get = |path: &'static str| {
+        let conn = conn.clone();
+        let f = &f;
+        async move { f.send_on(&conn, "GET", Some("ACC_user"), None, path, &[]).await.status }
+    };
+    for _ in 0..3 {
+        assert_eq!(get("/v1/shares/software-library/a.bin").await, StatusCode::OK);
+    }
+    assert_eq!(get("/v1/shares/software-library/b.bin").await, StatusCode::OK);
+    let audited = |events: &[Value], target: &str| {
+        events
+            .iter()
+            .filter(|e| e["RelativeTargetName"] == target && e["Keywords"] == "Audit Success")
+            .count()
+    };
+    let events = f.events_5145().await;
+    assert_eq!(audited(&events, "a.bin"), 1, "one keep-alive logon, one audited access: {events:?}");
+    assert_eq!(audited(&events, "b.bin"), 1);
+
+    // A new connection is a new logon: audited again.
+    assert_eq!(f.get("ACC_user", "/v1/shares/software-library/a.bin", &[]).await.status, StatusCode::OK);
+    assert_eq!(audited(&f.events_5145().await, "a.bin"), 2);
+
+    // Denials are audited every time, on the same connection too.
+    f.admin(SharesRequest::Revoke(target("software-library", "Agents", "share", None))).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(get("/v1/shares/software-library/a.bin").await, StatusCode::FORBIDDEN);
+    }
+    let failures = f.events_5145().await.iter().filter(|e| e["Keywords"] == "Audit Failure").count();
+    assert_eq!(failures, 2);
 }

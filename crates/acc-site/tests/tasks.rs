@@ -106,6 +106,7 @@ async fn call(
         remote: SocketAddr::from(([10, 0, 0, 1], 40000)),
         tls,
         session: Default::default(),
+        durability: Default::default(),
     });
     let resp = router(site.clone()).oneshot(req).await.unwrap();
     let status = resp.status();

@@ -104,10 +104,8 @@ pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> R
         if let Some(principal) = session::reuse(site, &peer.session, presented) {
             return Ok(principal);
         }
-        site.certificate_logon(cn, peer.remote, &host).await.map_err(|e| {
-            tracing::error!(error = %e, "Logon could not be recorded.");
-            ApiError::internal("the site server could not record the logon; retry later")
-        })?;
+        // Durable before the response (the API's layer waits), without a wait of its own.
+        peer.durability.defer(site.certificate_logon(cn, peer.remote, &host));
         let principal = Principal::Certificate { cn: cn.clone() };
         session::remember(&peer.session, &principal, presented, epoch);
         return Ok(principal);

@@ -33,6 +33,59 @@ pub struct ApiPeer {
     pub tls: TlsIdentity,
     /// The connection's logon session (see [`session`]).
     pub session: acc_net::SessionSlot,
+    /// This request's writes that must be durable before its response (see [`Durability`]).
+    pub durability: Durability,
+}
+
+/// Writes a request queued without waiting for them: its response is held until every
+/// one is durable (the layer of [`router`]). A request can so queue its logon event and
+/// wait once, at its last write, instead of once per write: the writer commits in queue
+/// order, so the later write's commit carries the earlier one or follows it.
+#[derive(Clone, Default)]
+pub struct Durability(Arc<std::sync::Mutex<Vec<crate::writer::Pending>>>);
+
+impl Durability {
+    /// Holds the response until `pending` is durable.
+    pub fn defer(&self, pending: crate::writer::Pending) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(pending);
+    }
+
+    /// Waits for every deferred write; the first failure.
+    async fn settle(&self) -> Result<(), String> {
+        let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        for p in pending {
+            p.durable().await?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Durability")
+    }
+}
+
+/// Holds each response until the request's deferred writes are durable; a failed write
+/// turns the response into a 500 and ends the connection's logon session (nothing is
+/// acknowledged, or reused, that was not recorded).
+async fn durable_before_response(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let peer = req.extensions().get::<ApiPeer>().cloned();
+    let response = next.run(req).await;
+    if let Some(peer) = peer
+        && let Err(e) = peer.durability.settle().await
+    {
+        // A logon whose event was not recorded must not be reused either.
+        session::forget(&peer.session);
+        tracing::error!(error = %e, "A request's events could not be recorded; it is answered with 500.");
+        return ApiError::internal("the site server could not record the request; retry later")
+            .into_response();
+    }
+    response
 }
 
 /// The `/v1` routes.
@@ -49,6 +102,7 @@ pub fn router(site: Arc<Site>) -> Router {
                 "no such API route; see /v1/register, /v1/tasks, /v1/packages",
             )
         })
+        .layer(axum::middleware::from_fn(durable_before_response))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(site)
 }

@@ -6,9 +6,15 @@
 //! something that could refuse it now (see `Site::session_epoch`): a lock or block, a
 //! password set, an account disabled or deleted, a policy change.
 //!
+//! A logon session also remembers the share objects whose successful access it already
+//! audited (5145 Audit Success): like reads through an open SMB handle, a keep-alive
+//! connection fetching the same file again under the same logon is not a new audited
+//! access. Denials are audited every time.
+//!
 //! Nothing secret is kept: the credential is remembered as a keyed digest.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use acc_net::SessionSlot;
 
@@ -42,7 +48,13 @@ struct LogonSession {
     principal: Principal,
     presented: Presented,
     epoch: u64,
+    /// `share/path` of the successful accesses audited under this logon.
+    audited: Mutex<HashSet<String>>,
 }
+
+/// Objects remembered per logon session; when full the set starts again (and the next
+/// accesses are audited anew), so a client walking a huge tree costs bounded memory.
+pub const MAX_AUDITED_PER_SESSION: usize = 256;
 
 /// The principal of the connection's logon session, if it still stands for `presented`.
 pub fn reuse(site: &Site, slot: &SessionSlot, presented: Presented) -> Option<Principal> {
@@ -54,7 +66,31 @@ pub fn reuse(site: &Site, slot: &SessionSlot, presented: Presented) -> Option<Pr
 /// Remembers a successful logon on the connection. `epoch` is the site's session epoch
 /// read *before* authenticating, so a change racing with the logon ends it.
 pub fn remember(slot: &SessionSlot, principal: &Principal, presented: Presented, epoch: u64) {
-    slot.set(Arc::new(LogonSession { principal: principal.clone(), presented, epoch }));
+    slot.set(Arc::new(LogonSession {
+        principal: principal.clone(),
+        presented,
+        epoch,
+        audited: Mutex::new(HashSet::new()),
+    }));
+}
+
+/// Whether the connection's logon session already audited a successful access to
+/// `object` (`share/path`). False without a logon session.
+pub fn success_audited(slot: &SessionSlot, object: &str) -> bool {
+    slot.get::<LogonSession>()
+        .is_some_and(|s| s.audited.lock().unwrap_or_else(|p| p.into_inner()).contains(object))
+}
+
+/// Notes that the successful access to `object` was audited (durably) under the
+/// connection's logon session.
+pub fn note_success_audited(slot: &SessionSlot, object: &str) {
+    if let Some(session) = slot.get::<LogonSession>() {
+        let mut audited = session.audited.lock().unwrap_or_else(|p| p.into_inner());
+        if audited.len() >= MAX_AUDITED_PER_SESSION {
+            audited.clear();
+        }
+        audited.insert(object.to_string());
+    }
 }
 
 /// Forgets the connection's logon (after a refused attempt on it).

@@ -4,10 +4,11 @@
 //! Order of checks: authentication; the raw path (acc-core `share_path`: 400/414); the
 //! share (404); the ACL on the requested path, before the disk is touched, so that a
 //! denied caller learns nothing about what exists (403 + 5145); the file on disk
-//! (canonicalised: 404 missing or folder, 403 when it resolves outside the share); the ACL
-//! again on the canonical path when a symlink led elsewhere in the share; then a 5145
-//! `Audit Success`, durable before the response (acc-core `acl::audit`: every check is
-//! audited). Then conditionals, `Range`, and the body: small files from memory, large ones
+//! (canonicalised: 404 missing or folder, 403 when it resolves outside the share; reused
+//! from the open-file cache while its path names the same version, `shares::open_cache`); the ACL again on the
+//! canonical path when a symlink led elsewhere in the share; then a 5145 `Audit Success`,
+//! durable before the response, once per logon session and object (`api::session`);
+//! every denial is audited. Then conditionals, `Range`, and the body: small files from memory, large ones
 //! streamed in 256 KiB positioned reads.
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use base64::Engine;
 use super::ApiPeer;
 use super::auth::{self, Principal};
 use super::error::ApiError;
+use super::session;
 use crate::shares::digest::FileVersion;
 use crate::shares::files::{self, Opened, Resolved};
 use crate::shares::range::{self, Selection};
@@ -44,11 +46,15 @@ pub(super) async fn get_file(
     let caller = caller_of(&principal)?;
     let ip = peer.remote.ip().to_string();
     authorise(&site, &entry, &caller, &request.path, &ip).await?;
-    let opened = open(entry.clone(), &request).await?;
+    let opened = open(&site, entry.clone(), &request).await?;
     if opened.canonical != request.path {
         authorise(&site, &entry, &caller, &opened.canonical, &ip).await?;
     }
-    audit(&site, &request.share, &request.path, &caller, &ip, &Ok(())).await?;
+    let object = format!("{}/{}", request.share, opened.canonical);
+    if !session::success_audited(&peer.session, &object) {
+        audit(&site, &request.share, &request.path, &caller, &ip, &Ok(())).await?;
+        session::note_success_audited(&peer.session, &object);
+    }
     Ok(respond(&site, &headers, opened).await)
 }
 
@@ -132,8 +138,20 @@ pub(super) async fn audit(
     })
 }
 
+/// The file of a request: from the open-file cache, or found and opened off the async
+/// threads (and then cached).
+async fn open(site: &Site, entry: Arc<ShareEntry>, request: &ShareRequest) -> Result<Arc<Opened>, ApiError> {
+    let cache = site.shares().open_files();
+    if let Some(opened) = cache.get(&request.share, &request.path) {
+        return Ok(opened);
+    }
+    let opened = Arc::new(resolve(entry, request).await?);
+    cache.put(&request.share, &request.path, opened.clone());
+    Ok(opened)
+}
+
 /// Finds and opens the file off the async threads.
-async fn open(entry: Arc<ShareEntry>, request: &ShareRequest) -> Result<Opened, ApiError> {
+async fn resolve(entry: Arc<ShareEntry>, request: &ShareRequest) -> Result<Opened, ApiError> {
     let path = request.path.clone();
     let target = if path.is_root() { request.share.to_string() } else { format!("{}/{path}", request.share) };
     let resolved = tokio::task::spawn_blocking(move || {
@@ -191,7 +209,7 @@ pub(super) fn path_error(e: PathError) -> ApiError {
 }
 
 /// Conditionals, range, headers and body of an authorised file.
-async fn respond(site: &Site, headers: &HeaderMap, opened: Opened) -> Response {
+async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Response {
     use std::os::unix::fs::MetadataExt;
     let version = FileVersion::of(&opened.meta);
     let etag = version.etag();
@@ -240,7 +258,7 @@ async fn respond(site: &Site, headers: &HeaderMap, opened: Opened) -> Response {
             Body::from(all.slice(start as usize..(start + count) as usize))
         }
         // The file grew or shrank since it was opened: stream what is there now.
-        _ => Body::from_stream(files::stream(opened.file, start, count)),
+        _ => Body::from_stream(files::stream(opened.file.clone(), start, count)),
     };
     (status, out, body).into_response()
 }

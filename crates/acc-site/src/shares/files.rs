@@ -20,6 +20,8 @@ pub const CHUNK: usize = 256 * 1024;
 /// An opened regular file in a share.
 #[derive(Debug)]
 pub struct Opened {
+    /// The path that was asked for (share root joined with the request's path).
+    pub requested: PathBuf,
     /// The file, open for reading.
     pub file: Arc<File>,
     /// Its metadata (from the open file).
@@ -80,7 +82,7 @@ pub fn open(root: &Path, path: &SharePath) -> io::Result<Resolved> {
         return Ok(Resolved::Special);
     }
     let small = if meta.len() <= SMALL_FILE { Some(read_at(&file, 0, meta.len() as usize)?) } else { None };
-    Ok(Resolved::File(Box::new(Opened { file: Arc::new(file), meta, canonical, small })))
+    Ok(Resolved::File(Box::new(Opened { requested: joined, file: Arc::new(file), meta, canonical, small })))
 }
 
 /// Opens without following a symlink in the last component (`O_NOFOLLOW`) and without

@@ -4,7 +4,7 @@
 //! persistence (one `shares` row per share, the ACLs as JSON, written through the
 //! group-commit writer before the snapshot changes), the default shares, and the edits of
 //! `acc site shares add|grant|revoke`. Serving files is `api::shares`; the file system side
-//! is [`files`], digests [`digest`], byte ranges [`range`], package manifests [`packages`].
+//! is [`files`] and [`open_cache`], digests [`digest`], byte ranges [`range`], package manifests [`packages`].
 //!
 //! Defaults: the first time a site opens its database with no share rows, it creates
 //! `software-library`, `nscap` and `patch-downloads` readable by the group `Agents` at both
@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod digest;
 pub mod files;
+pub mod open_cache;
 pub mod range;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,7 @@ pub struct Shares {
     edits: tokio::sync::Mutex<()>,
     shares_dir: PathBuf,
     digests: digest::DigestCache,
+    open_files: open_cache::OpenFiles,
 }
 
 impl std::fmt::Debug for Shares {
@@ -162,6 +164,7 @@ impl Shares {
             edits: tokio::sync::Mutex::new(()),
             shares_dir,
             digests: digest::DigestCache::default(),
+            open_files: open_cache::OpenFiles::default(),
         })
     }
 
@@ -178,6 +181,11 @@ impl Shares {
     /// The SHA-256 cache of served files.
     pub fn digests(&self) -> &digest::DigestCache {
         &self.digests
+    }
+
+    /// Recently opened files (see [`open_cache`]).
+    pub fn open_files(&self) -> &open_cache::OpenFiles {
+        &self.open_files
     }
 
     /// Every share as an administrator sees it.
