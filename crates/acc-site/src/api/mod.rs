@@ -74,13 +74,13 @@ async fn durable_before_response(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let peer = req.extensions().get::<ApiPeer>().cloned();
+    let peer = req.extensions().get::<ApiPeer>().map(|p| (p.durability.clone(), p.session.clone()));
     let response = next.run(req).await;
-    if let Some(peer) = peer
-        && let Err(e) = peer.durability.settle().await
+    if let Some((durability, session)) = peer
+        && let Err(e) = durability.settle().await
     {
         // A logon whose event was not recorded must not be reused either.
-        session::forget(&peer.session);
+        session::forget(&session);
         tracing::error!(error = %e, "A request's events could not be recorded; it is answered with 500.");
         return ApiError::internal("the site server could not record the request; retry later")
             .into_response();

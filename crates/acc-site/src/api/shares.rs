@@ -22,13 +22,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 
 use super::ApiPeer;
 use super::auth::{self, Principal};
 use super::error::ApiError;
 use super::session;
-use crate::shares::digest::FileVersion;
 use crate::shares::files::{self, Opened, Resolved};
 use crate::shares::range::{self, Selection};
 use crate::shares::{ShareEntry, ShareTable};
@@ -210,24 +208,23 @@ pub(super) fn path_error(e: PathError) -> ApiError {
 
 /// Conditionals, range, headers and body of an authorised file.
 async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Response {
-    use std::os::unix::fs::MetadataExt;
-    let version = FileVersion::of(&opened.meta);
-    let etag = version.etag();
-    let mtime = opened.meta.mtime();
-    let last_modified = range::http_date(mtime);
+    let v = opened.validators();
+    let etag = v.etag.to_str().unwrap_or_default();
+    let last_modified = v.last_modified.to_str().unwrap_or_default();
     let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     let not_modified = match (text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)) {
-        (Some(inm), _) => range::none_match(inm, &etag),
-        (None, Some(ims)) => range::parse_http_date(ims).is_some_and(|since| mtime <= since),
+        (Some(inm), _) => range::none_match(inm, etag),
+        (None, Some(ims)) => range::parse_http_date(ims).is_some_and(|since| v.mtime <= since),
         (None, None) => false,
     };
-    let mut out = HeaderMap::new();
-    put(&mut out, header::ETAG, &etag);
-    put(&mut out, header::LAST_MODIFIED, &last_modified);
-    put(&mut out, header::ACCEPT_RANGES, "bytes");
+    let mut out = HeaderMap::with_capacity(8);
+    out.insert(header::ETAG, v.etag.clone());
+    out.insert(header::LAST_MODIFIED, v.last_modified.clone());
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if not_modified {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
+    let version = v.version;
     let len = version.size;
     let selection = range::select(text(header::RANGE), text(header::IF_RANGE), &etag, &last_modified, len);
     if selection == Selection::Unsatisfiable {
@@ -240,11 +237,19 @@ async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Respo
         put(resp.headers_mut(), header::CONTENT_RANGE, &format!("bytes */{len}"));
         return resp;
     }
-    if let Some(sha) = site.shares().digests().sha256(version, opened.file.clone()).await {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(sha);
-        put(&mut out, header::HeaderName::from_static("repr-digest"), &format!("sha-256=:{b64}:"));
+    let repr_digest = match opened.repr_digest() {
+        Some(known) => Some(known.clone()),
+        None => site
+            .shares()
+            .digests()
+            .sha256(version, opened.file.clone())
+            .await
+            .map(|sha| opened.set_sha256(&sha).clone()),
+    };
+    if let Some(value) = repr_digest {
+        out.insert(header::HeaderName::from_static("repr-digest"), value);
     }
-    put(&mut out, header::CONTENT_TYPE, "application/octet-stream");
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     let (status, start, count) = match selection {
         Selection::Partial { start, end } => {
             put(&mut out, header::CONTENT_RANGE, &format!("bytes {start}-{end}/{len}"));
@@ -252,7 +257,7 @@ async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Respo
         }
         _ => (StatusCode::OK, 0, len),
     };
-    put(&mut out, header::CONTENT_LENGTH, &count.to_string());
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     let body = match &opened.small {
         Some(all) if (start + count) as usize <= all.len() => {
             Body::from(all.slice(start as usize..(start + count) as usize))

@@ -7,10 +7,13 @@
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use acc_core::share_path::{PathError, SharePath, relative_to_root};
+use axum::http::HeaderValue;
 use bytes::Bytes;
+
+use super::digest::FileVersion;
 
 /// Files up to this size are read whole while opening (one blocking call per request).
 pub const SMALL_FILE: u64 = 64 * 1024;
@@ -30,6 +33,59 @@ pub struct Opened {
     pub canonical: SharePath,
     /// The whole content when the file is at most [`SMALL_FILE`] bytes.
     pub small: Option<Bytes>,
+    /// What responses say of this version, made on first use.
+    validators: OnceLock<Validators>,
+    /// `Repr-Digest`'s value once the digest is known.
+    repr_digest: OnceLock<HeaderValue>,
+}
+
+/// The validators of one opened version, as response header values.
+#[derive(Debug)]
+pub struct Validators {
+    /// Device, inode, size, modification time.
+    pub version: FileVersion,
+    /// The strong entity tag.
+    pub etag: HeaderValue,
+    /// `Last-Modified`.
+    pub last_modified: HeaderValue,
+    /// Modification time, Unix seconds (for `If-Modified-Since`).
+    pub mtime: i64,
+}
+
+impl Opened {
+    /// The file's validators, computed once per opened file (every request of a hot
+    /// file shares them).
+    pub fn validators(&self) -> &Validators {
+        self.validators.get_or_init(|| {
+            use std::os::unix::fs::MetadataExt;
+            let version = FileVersion::of(&self.meta);
+            let mtime = self.meta.mtime();
+            Validators {
+                version,
+                etag: header_value(version.etag()),
+                last_modified: header_value(super::range::http_date(mtime)),
+                mtime,
+            }
+        })
+    }
+
+    /// `Repr-Digest` (RFC 9530) of this version once known.
+    pub fn repr_digest(&self) -> Option<&HeaderValue> {
+        self.repr_digest.get()
+    }
+
+    /// Remembers the SHA-256 of this version as its `Repr-Digest` value.
+    pub fn set_sha256(&self, sha: &[u8; 32]) -> &HeaderValue {
+        use base64::Engine;
+        self.repr_digest.get_or_init(|| {
+            header_value(format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(sha)))
+        })
+    }
+}
+
+/// A header value from text acc made (ASCII by construction).
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// What a path in a share turned out to be.
@@ -82,7 +138,15 @@ pub fn open(root: &Path, path: &SharePath) -> io::Result<Resolved> {
         return Ok(Resolved::Special);
     }
     let small = if meta.len() <= SMALL_FILE { Some(read_at(&file, 0, meta.len() as usize)?) } else { None };
-    Ok(Resolved::File(Box::new(Opened { requested: joined, file: Arc::new(file), meta, canonical, small })))
+    Ok(Resolved::File(Box::new(Opened {
+        requested: joined,
+        file: Arc::new(file),
+        meta,
+        canonical,
+        small,
+        validators: OnceLock::new(),
+        repr_digest: OnceLock::new(),
+    })))
 }
 
 /// Opens without following a symlink in the last component (`O_NOFOLLOW`) and without
