@@ -160,7 +160,7 @@ fn show(t: &Value) {
     println!("type:       {}", s("type"));
     println!("state:      {}", s("state"));
     println!("created:    {}", s("created_at"));
-    println!("delivered:  {} ({} deliveries)", s("delivered_at"), t["deliveries"]);
+    println!("delivered:  {} (deliveries: {})", s("delivered_at"), t["deliveries"]);
     println!("completed:  {}", s("completed_at"));
     println!("payload:    {}", compact("payload"));
     println!("result:     {}", compact("result"));
