@@ -3,4 +3,5 @@
 
 mod pki_openssl;
 mod site;
+mod tasks;
 mod util;

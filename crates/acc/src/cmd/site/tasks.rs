@@ -2,13 +2,13 @@
 //! to the running site server (its admin socket) or to the data directory when none runs;
 //! a send to a running server wakes the agent's waiting long-poll at once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use acc_site::admin::Request;
-use acc_site::tasks::TaskState;
 use acc_site::tasks::store::TaskQuery;
-use anyhow::{Context, Result};
+use acc_site::tasks::{MAX_PAYLOAD_BYTES, TaskState, payload_text};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -52,7 +52,7 @@ pub struct ListArgs {
     state: Option<TaskState>,
     /// At most the N most recent.
     #[arg(long, value_name = "N", default_value_t = 100)]
-    limit: i64,
+    limit: u32,
     #[command(flatten)]
     dir: DataDir,
 }
@@ -83,7 +83,7 @@ pub async fn run(command: TasksCommand) -> Result<ExitCode> {
             }
         }
         TasksCommand::List(a) => {
-            let query = TaskQuery { agent: a.agent, state: a.state, limit: Some(a.limit.max(0)) };
+            let query = TaskQuery { agent: a.agent, state: a.state, limit: Some(i64::from(a.limit)) };
             let v = call(&a.dir.data_dir, Request::TasksList(query)).await?;
             if a.dir.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -119,18 +119,37 @@ pub async fn run(command: TasksCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The payload from `--payload` or `--payload-file`, checked to be JSON.
+/// Largest `--payload-file` read: room for the indentation of a pretty-printed payload
+/// whose compact form is within the limit, without reading a huge file whole.
+const MAX_PAYLOAD_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The payload from `--payload` or `--payload-file`, checked to be JSON within the limit
+/// here, before anything is sent to the site server.
 fn payload(text: Option<&str>, file: Option<&PathBuf>) -> Result<Option<Value>> {
     let (text, what) = match (text, file) {
         (Some(t), _) => (t.to_string(), "--payload".to_string()),
-        (None, Some(f)) => {
-            let t = std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
-            (t, f.display().to_string())
-        }
+        (None, Some(f)) => (read_payload_file(f)?, f.display().to_string()),
         (None, None) => return Ok(None),
     };
-    let v = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+    payload_text(Some(&v)).with_context(|| what.clone())?;
     Ok(Some(v))
+}
+
+fn read_payload_file(f: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(f).with_context(|| format!("{}: cannot read", f.display()))?;
+    let mut text = String::new();
+    file.take(MAX_PAYLOAD_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{}: cannot read as UTF-8 text", f.display()))?;
+    if text.len() as u64 > MAX_PAYLOAD_FILE_BYTES {
+        bail!(
+            "{}: larger than {MAX_PAYLOAD_FILE_BYTES} bytes; a task payload is at most {MAX_PAYLOAD_BYTES} bytes of compact JSON",
+            f.display()
+        );
+    }
+    Ok(text)
 }
 
 fn show(t: &Value) {
@@ -141,7 +160,7 @@ fn show(t: &Value) {
     println!("type:       {}", s("type"));
     println!("state:      {}", s("state"));
     println!("created:    {}", s("created_at"));
-    println!("delivered:  {} ({} deliveries)", s("delivered_at"), t["deliveries"]);
+    println!("delivered:  {} (deliveries: {})", s("delivered_at"), t["deliveries"]);
     println!("completed:  {}", s("completed_at"));
     println!("payload:    {}", compact("payload"));
     println!("result:     {}", compact("result"));
