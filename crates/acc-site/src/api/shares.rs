@@ -226,7 +226,7 @@ async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Respo
     }
     let version = v.version;
     let len = version.size;
-    let selection = range::select(text(header::RANGE), text(header::IF_RANGE), &etag, &last_modified, len);
+    let selection = range::select(text(header::RANGE), text(header::IF_RANGE), etag, last_modified, len);
     if selection == Selection::Unsatisfiable {
         let mut resp = ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
