@@ -5,7 +5,7 @@
 //! share (404); the ACL on the requested path, before the disk is touched, so that a
 //! denied caller learns nothing about what exists (403 + 5145); the file on disk
 //! (canonicalised: 404 missing or folder, 403 when it resolves outside the share; reused
-//! from the open-file cache while its path names the same version, `shares::open_cache`); the ACL again on the
+//! from the open-file cache for up to a second, `shares::open_cache`); the ACL again on the
 //! canonical path when a symlink led elsewhere in the share; then a 5145 `Audit Success`,
 //! durable before the response, once per logon session and object (`api::session`);
 //! every denial is audited. Then conditionals, `Range`, and the body: small files from memory, large ones
@@ -140,11 +140,11 @@ pub(super) async fn audit(
 /// threads (and then cached).
 async fn open(site: &Site, entry: Arc<ShareEntry>, request: &ShareRequest) -> Result<Arc<Opened>, ApiError> {
     let cache = site.shares().open_files();
-    if let Some(opened) = cache.get(&request.share, &request.path) {
+    if let Some(opened) = cache.get(&request.share, &request.path, std::time::Instant::now()) {
         return Ok(opened);
     }
     let opened = Arc::new(resolve(entry, request).await?);
-    cache.put(&request.share, &request.path, opened.clone());
+    cache.put(&request.share, &request.path, opened.clone(), std::time::Instant::now());
     Ok(opened)
 }
 
