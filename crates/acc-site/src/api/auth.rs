@@ -100,8 +100,8 @@ pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> R
                 ),
             ));
         };
-        let presented = Presented::certificate(site, cn, &host);
-        if let Some(principal) = session::reuse(site, &peer.session, presented) {
+        let presented = Presented::certificate(cn, &host);
+        if let Some(principal) = session::reuse(site, &peer.session, &presented) {
             return Ok(principal);
         }
         // Durable before the response (the API's layer waits), without a wait of its own.
@@ -118,7 +118,7 @@ pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> R
         ));
     };
     let presented = Presented::password(site, &user, &password, &host);
-    if let Some(principal) = session::reuse(site, &peer.session, presented) {
+    if let Some(principal) = session::reuse(site, &peer.session, &presented) {
         return Ok(principal);
     }
     let source = Source::new(peer.remote.ip(), &host);

@@ -14,21 +14,34 @@
 //! Nothing secret is kept: the credential is remembered as a keyed digest.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use acc_core::acl::Caller;
 use acc_net::SessionSlot;
 
 use super::auth::Principal;
 use crate::site::Site;
 
-/// How a request presented itself: the digest of its credential and agent host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Presented([u8; 32]);
+/// How a request presented itself: its credential and agent host, a password only as a
+/// keyed digest. A certificate is no secret (TLS fixed it for the connection and proved
+/// the key), so it is compared as is, without a digest per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// A Basic credential: the keyed digest of (user, password, host).
+    Password([u8; 32]),
+    /// The connection's client certificate's CN and the agent host.
+    Certificate {
+        /// The certificate's common name.
+        cn: String,
+        /// `Acc-Agent-Host`.
+        host: String,
+    },
+}
 
 impl Presented {
     /// A Basic credential from `host`.
     pub fn password(site: &Site, user: &str, password: &str, host: &str) -> Presented {
-        Presented(site.secret_digest(&[
+        Presented::Password(site.secret_digest(&[
             b"logon-session/password",
             user.as_bytes(),
             password.as_bytes(),
@@ -37,8 +50,8 @@ impl Presented {
     }
 
     /// The connection's client certificate (already fixed by TLS) from `host`.
-    pub fn certificate(site: &Site, cn: &str, host: &str) -> Presented {
-        Presented(site.secret_digest(&[b"logon-session/certificate", cn.as_bytes(), host.as_bytes()]))
+    pub fn certificate(cn: &str, host: &str) -> Presented {
+        Presented::Certificate { cn: cn.to_string(), host: host.to_string() }
     }
 }
 
@@ -50,6 +63,8 @@ struct LogonSession {
     epoch: u64,
     /// `share/path` of the successful accesses audited under this logon.
     audited: Mutex<HashSet<String>>,
+    /// The principals the logon holds for ACL checks, made on first use.
+    caller: OnceLock<Arc<Caller>>,
 }
 
 /// Objects remembered per logon session; when full the set starts again (and the next
@@ -57,9 +72,9 @@ struct LogonSession {
 pub const MAX_AUDITED_PER_SESSION: usize = 256;
 
 /// The principal of the connection's logon session, if it still stands for `presented`.
-pub fn reuse(site: &Site, slot: &SessionSlot, presented: Presented) -> Option<Principal> {
+pub fn reuse(site: &Site, slot: &SessionSlot, presented: &Presented) -> Option<Principal> {
     let session = slot.get::<LogonSession>()?;
-    (session.presented == presented && session.epoch == site.session_epoch())
+    (session.presented == *presented && session.epoch == site.session_epoch())
         .then(|| session.principal.clone())
 }
 
@@ -71,7 +86,22 @@ pub fn remember(slot: &SessionSlot, principal: &Principal, presented: Presented,
         presented,
         epoch,
         audited: Mutex::new(HashSet::new()),
+        caller: OnceLock::new(),
     }));
+}
+
+/// The connection's logon's principals for ACL checks: made by `build` once per logon
+/// session (every request without a session builds its own).
+pub fn caller<E>(slot: &SessionSlot, build: impl FnOnce() -> Result<Caller, E>) -> Result<Arc<Caller>, E> {
+    let session = slot.get::<LogonSession>();
+    if let Some(known) = session.as_ref().and_then(|s| s.caller.get()) {
+        return Ok(known.clone());
+    }
+    let caller = Arc::new(build()?);
+    if let Some(session) = session {
+        let _ = session.caller.set(caller.clone());
+    }
+    Ok(caller)
 }
 
 /// Whether the connection's logon session already audited a successful access to

@@ -41,16 +41,16 @@ pub(super) async fn get_file(
     let principal = auth::authenticate(&site, &headers, &peer).await?;
     let request = ShareRequest::from_uri_path(uri.path()).map_err(path_error)?;
     let entry = find_share(&site.shares().snapshot(), &request.share)?;
-    let caller = caller_of(&principal)?;
-    let ip = peer.remote.ip().to_string();
-    authorise(&site, &entry, &caller, &request.path, &ip).await?;
+    let caller = session::caller(&peer.session, || caller_of(&principal))?;
+    let ip = peer.remote.ip();
+    authorise(&site, &entry, &caller, &request.path, ip).await?;
     let opened = open(&site, entry.clone(), &request).await?;
     if opened.canonical != request.path {
-        authorise(&site, &entry, &caller, &opened.canonical, &ip).await?;
+        authorise(&site, &entry, &caller, &opened.canonical, ip).await?;
     }
     let object = format!("{}/{}", request.share, opened.canonical);
     if !session::success_audited(&peer.session, &object) {
-        audit(&site, &request.share, &request.path, &caller, &ip, &Ok(())).await?;
+        audit(&site, &request.share, &request.path, &caller, &ip.to_string(), &Ok(())).await?;
         session::note_success_audited(&peer.session, &object);
     }
     Ok(respond(&site, &headers, opened).await)
@@ -95,11 +95,11 @@ async fn authorise(
     entry: &ShareEntry,
     caller: &Caller,
     path: &SharePath,
-    ip: &str,
+    ip: std::net::IpAddr,
 ) -> Result<(), ApiError> {
     let outcome = acl::check_read(entry.acl(), caller, path);
     if let Err(denied) = &outcome {
-        audit(site, entry.acl().name(), path, caller, ip, &outcome).await?;
+        audit(site, entry.acl().name(), path, caller, &ip.to_string(), &outcome).await?;
         return Err(access_denied(denied));
     }
     Ok(())
