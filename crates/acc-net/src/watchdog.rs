@@ -81,7 +81,15 @@ pub(crate) struct Watchdog<T> {
     seen_started: u64,
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
+    /// Where a small vectored write is gathered (see [`COALESCE_MAX`]).
+    gather: Vec<u8>,
 }
+
+/// Vectored writes up to this size (one TLS record's plaintext) are gathered into one
+/// buffer before they reach TLS: hyper writes a response's head and a small body as two
+/// slices, which rustls would seal as two records (two AEAD operations here and at the
+/// client, and a second record header). Larger writes go through as they are.
+const COALESCE_MAX: usize = 16 * 1024;
 
 impl<T> Watchdog<T> {
     /// Starts in the header phase: the first request is due within the header timeout.
@@ -101,6 +109,7 @@ impl<T> Watchdog<T> {
             seen_started: 0,
             sleep: Box::pin(tokio::time::sleep_until(now + header_timeout)),
             armed: None,
+            gather: Vec::new(),
         }
     }
 
@@ -178,6 +187,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watchdog<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if bufs.len() > 1 && total <= COALESCE_MAX {
+            let this = &mut *self;
+            this.gather.clear();
+            for b in bufs {
+                this.gather.extend_from_slice(b);
+            }
+            return Pin::new(&mut this.io).poll_write(cx, &this.gather);
+        }
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 

@@ -13,10 +13,11 @@
 //!
 //! Nothing secret is kept: the credential is remembered as a keyed digest.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use acc_core::acl::Caller;
+use acc_core::share_path::{ShareName, SharePath};
 use acc_net::SessionSlot;
 
 use super::auth::Principal;
@@ -61,8 +62,8 @@ struct LogonSession {
     principal: Principal,
     presented: Presented,
     epoch: u64,
-    /// `share/path` of the successful accesses audited under this logon.
-    audited: Mutex<HashSet<String>>,
+    /// The objects (share, then path) whose successful access was audited under this logon.
+    audited: Mutex<HashMap<ShareName, HashSet<SharePath>>>,
     /// The principals the logon holds for ACL checks, made on first use.
     caller: OnceLock<Arc<Caller>>,
 }
@@ -85,7 +86,7 @@ pub fn remember(slot: &SessionSlot, principal: &Principal, presented: Presented,
         principal: principal.clone(),
         presented,
         epoch,
-        audited: Mutex::new(HashSet::new()),
+        audited: Mutex::new(HashMap::new()),
         caller: OnceLock::new(),
     }));
 }
@@ -105,21 +106,26 @@ pub fn caller<E>(slot: &SessionSlot, build: impl FnOnce() -> Result<Caller, E>) 
 }
 
 /// Whether the connection's logon session already audited a successful access to
-/// `object` (`share/path`). False without a logon session.
-pub fn success_audited(slot: &SessionSlot, object: &str) -> bool {
-    slot.get::<LogonSession>()
-        .is_some_and(|s| s.audited.lock().unwrap_or_else(|p| p.into_inner()).contains(object))
+/// `share`/`path`. False without a logon session.
+pub fn success_audited(slot: &SessionSlot, share: &ShareName, path: &SharePath) -> bool {
+    slot.get::<LogonSession>().is_some_and(|s| {
+        s.audited
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(share)
+            .is_some_and(|paths| paths.contains(path))
+    })
 }
 
-/// Notes that the successful access to `object` was audited (durably) under the
+/// Notes that the successful access to `share`/`path` was audited (durably) under the
 /// connection's logon session.
-pub fn note_success_audited(slot: &SessionSlot, object: &str) {
+pub fn note_success_audited(slot: &SessionSlot, share: &ShareName, path: &SharePath) {
     if let Some(session) = slot.get::<LogonSession>() {
         let mut audited = session.audited.lock().unwrap_or_else(|p| p.into_inner());
-        if audited.len() >= MAX_AUDITED_PER_SESSION {
+        if audited.values().map(HashSet::len).sum::<usize>() >= MAX_AUDITED_PER_SESSION {
             audited.clear();
         }
-        audited.insert(object.to_string());
+        audited.entry(share.clone()).or_default().insert(path.clone());
     }
 }
 

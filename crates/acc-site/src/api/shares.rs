@@ -48,10 +48,9 @@ pub(super) async fn get_file(
     if opened.canonical != request.path {
         authorise(&site, &entry, &caller, &opened.canonical, ip).await?;
     }
-    let object = format!("{}/{}", request.share, opened.canonical);
-    if !session::success_audited(&peer.session, &object) {
+    if !session::success_audited(&peer.session, &request.share, &opened.canonical) {
         audit(&site, &request.share, &request.path, &caller, &ip.to_string(), &Ok(())).await?;
-        session::note_success_audited(&peer.session, &object);
+        session::note_success_audited(&peer.session, &request.share, &opened.canonical);
     }
     Ok(respond(&site, &headers, opened).await)
 }

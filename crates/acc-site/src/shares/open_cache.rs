@@ -36,39 +36,37 @@ struct Entry {
     checked: Instant,
 }
 
-type Key = (ShareName, SharePath);
-
 /// The cache, one per site.
 #[derive(Debug, Default)]
 pub struct OpenFiles {
-    entries: Mutex<HashMap<Key, Entry>>,
+    /// By share, then path: looked up with borrowed keys, no clone per request.
+    entries: Mutex<HashMap<ShareName, HashMap<SharePath, Entry>>>,
 }
 
 impl OpenFiles {
     /// The file opened earlier for `share`/`path`: as is when checked less than
     /// [`VALID_FOR`] before `now`, else if a `stat` of its path still names that version.
     pub fn get(&self, share: &ShareName, path: &SharePath, now: Instant) -> Option<Arc<Opened>> {
-        let key = (share.clone(), path.clone());
         let opened = {
             let entries = self.lock();
-            let entry = entries.get(&key)?;
+            let entry = entries.get(share)?.get(path)?;
             if now.checked_duration_since(entry.checked).is_some_and(|age| age < VALID_FOR) {
                 return Some(entry.opened.clone());
             }
             entry.opened.clone()
         };
         let version = std::fs::metadata(&opened.requested).ok().map(|m| FileVersion::of(&m));
-        let mut entries = self.lock();
         let same = version == Some(FileVersion::of(&opened.meta));
-        match entries.get_mut(&key) {
-            Some(entry) if Arc::ptr_eq(&entry.opened, &opened) => {
-                if same {
-                    entry.checked = now;
-                } else {
-                    entries.remove(&key);
-                }
+        let mut entries = self.lock();
+        if let Some(files) = entries.get_mut(share)
+            && let Some(entry) = files.get_mut(path)
+            && Arc::ptr_eq(&entry.opened, &opened)
+        {
+            if same {
+                entry.checked = now;
+            } else {
+                files.remove(path);
             }
-            _ => {}
         }
         same.then_some(opened)
     }
@@ -76,15 +74,15 @@ impl OpenFiles {
     /// Remembers the file just opened for `share`/`path` at `now`.
     pub fn put(&self, share: &ShareName, path: &SharePath, opened: Arc<Opened>, now: Instant) {
         let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
+        if entries.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert((share.clone(), path.clone()), Entry { opened, checked: now });
+        entries.entry(share.clone()).or_default().insert(path.clone(), Entry { opened, checked: now });
     }
 
     /// Files remembered.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(HashMap::len).sum()
     }
 
     /// Whether nothing is remembered.
@@ -92,7 +90,7 @@ impl OpenFiles {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ShareName, HashMap<SharePath, Entry>>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
