@@ -463,3 +463,100 @@ async fn a_logon_session_audits_each_object_once_and_every_denial() {
     let failures = f.events_5145().await.iter().filter(|e| e["Keywords"] == "Audit Failure").count();
     assert_eq!(failures, 2);
 }
+
+fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn packages_are_listed_and_described_as_the_caller_may_read_them() {
+    let f = Fixture::new().await;
+    f.file("software-library/7zip/7z.msi", b"installer");
+    f.file("software-library/7zip/docs/readme.txt", b"read me");
+    f.file("software-library/7zip/docs/internal.txt", b"staff only");
+    f.file("software-library/office/setup.exe", b"office");
+    f.file("software-library/loose.txt", b"not a package");
+    std::os::unix::fs::symlink("/etc/passwd", f.dir.join("shares/software-library/7zip/escape")).unwrap();
+
+    // The listing: folders only, with the files and bytes the caller may read.
+    let r = f.get("ACC_user", "/v1/packages", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let v = r.json();
+    let names: Vec<&str> =
+        v["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["7zip", "office"]);
+    assert_eq!(v["packages"][0]["files"], 3);
+    assert_eq!(v["packages"][0]["size"], 9 + 7 + 10);
+
+    // The manifest: sorted paths, sizes, SHA-256 of the content, download URLs; the
+    // symlink leaving the share is not listed.
+    let r = f.get("ACC_user", "/v1/packages/7zip", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    let m = r.json();
+    assert_eq!(
+        (m["name"].as_str(), m["share"].as_str(), m["size"].as_u64()),
+        (Some("7zip"), Some("software-library"), Some(26))
+    );
+    let files = m["files"].as_array().unwrap();
+    let paths: Vec<&str> = files.iter().map(|x| x["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["7z.msi", "docs/internal.txt", "docs/readme.txt"]);
+    assert_eq!(files[0]["sha256"], sha256_hex(b"installer"));
+    assert_eq!(files[0]["size"], 9);
+    assert_eq!(files[2]["url"], "/v1/shares/software-library/7zip/docs/readme.txt");
+    // The URL serves exactly what the manifest describes.
+    let r = f.get("ACC_user", files[2]["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(sha256_hex(&r.body), files[2]["sha256"].as_str().unwrap());
+
+    // Unknown: 404; not one valid component: 400, a file is no package: 404.
+    assert_eq!(f.get("ACC_user", "/v1/packages/none", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(f.get("ACC_user", "/v1/packages/%2e%2e", &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(f.get("ACC_user", "/v1/packages/a%2fb", &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(f.get("ACC_user", "/v1/packages/loose.txt", &[]).await.status, StatusCode::NOT_FOUND);
+
+    // Without Read on any package folder (file level): nothing listed.
+    f.grant("software-library", "other", "read", "file", Some("7zip/docs/internal.txt")).await;
+    f.admin(SharesRequest::Revoke(target("software-library", "Agents", "file", None))).await.unwrap();
+    f.grant("software-library", "ACC_user", "read", "file", Some("7zip")).await;
+    f.admin(SharesRequest::Revoke(target("software-library", "ACC_user", "file", Some("7zip"))))
+        .await
+        .unwrap();
+    f.grant("software-library", "ACC_user", "read", "file", Some("7zip/7z.msi")).await;
+    f.grant("software-library", "ACC_user", "read", "file", Some("7zip/docs/readme.txt")).await;
+    let r = f.get("ACC_user", "/v1/packages", &[]).await;
+    assert!(
+        r.json()["packages"].as_array().unwrap().is_empty(),
+        "no Read on any package folder: {}",
+        r.json()
+    );
+    // A package the caller cannot read by name: 403 with the message and a 5145 Audit Failure.
+    let r = f.get("ACC_user", "/v1/packages/office", &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["message"].as_str().unwrap().contains("'ACC_user'"), "{}", r.json());
+    let e = f.events_5145().await.pop().unwrap();
+    assert_eq!(
+        (e["Keywords"].as_str(), e["RelativeTargetName"].as_str()),
+        (Some("Audit Failure"), Some("office"))
+    );
+    // Read on the package folder again (file level, inherited by its files): described.
+    f.grant("software-library", "ACC_user", "read", "file", Some("7zip")).await;
+    f.admin(SharesRequest::Revoke(target(
+        "software-library",
+        "ACC_user",
+        "file",
+        Some("7zip/docs/internal.txt"),
+    )))
+    .await
+    .ok();
+    f.grant("software-library", "other", "full", "file", Some("7zip/docs/internal.txt")).await;
+    let m = f.get("ACC_user", "/v1/packages/7zip", &[]).await.json();
+    let paths: Vec<&str> =
+        m["files"].as_array().unwrap().iter().map(|x| x["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"7z.msi") && paths.contains(&"docs/readme.txt"), "{m}");
+
+    // Unauthenticated: 401 before anything.
+    assert_eq!(f.send("GET", None, None, "/v1/packages", &[]).await.status, StatusCode::UNAUTHORIZED);
+}

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+mod packages;
 mod register;
 pub mod session;
 mod shares;
@@ -95,6 +96,8 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/v1/tasks", get(tasks::poll))
         .route("/v1/tasks/{id}/result", post(tasks::result))
         .route("/v1/shares/{*path}", get(shares::get_file))
+        .route("/v1/packages", get(packages::list))
+        .route("/v1/packages/{name}", get(packages::manifest))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -89,7 +89,7 @@ fn escape_rdn(value: &str) -> String {
 }
 
 /// The Read check on `path`; a denial writes its 5145 and becomes the 403.
-async fn authorise(
+pub(super) async fn authorise(
     site: &Site,
     entry: &ShareEntry,
     caller: &Caller,

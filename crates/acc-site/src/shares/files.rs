@@ -151,12 +151,12 @@ pub fn open(root: &Path, path: &SharePath) -> io::Result<Resolved> {
 
 /// Opens without following a symlink in the last component (`O_NOFOLLOW`) and without
 /// blocking on a FIFO swapped in after the checks (`O_NONBLOCK`, harmless on files).
-fn open_nofollow(path: &PathBuf) -> io::Result<File> {
+pub(super) fn open_nofollow(path: &PathBuf) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)
 }
 
-fn is_missing(e: &io::Error) -> bool {
+pub(super) fn is_missing(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
 }
 

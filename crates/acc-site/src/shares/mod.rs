@@ -15,6 +15,7 @@ pub mod admin;
 pub mod digest;
 pub mod files;
 pub mod open_cache;
+pub mod packages;
 pub mod range;
 
 use std::collections::BTreeMap;
