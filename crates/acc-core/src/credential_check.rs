@@ -62,7 +62,7 @@ impl From<PasswordError> for FieldError {
 }
 
 /// The phase of an ACC generation (1.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GenerationPhase {
     /// Saved, site servers are creating its accounts.

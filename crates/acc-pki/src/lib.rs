@@ -4,6 +4,7 @@
 //! - [`subject`]: openssl's `-subj` grammar to a DER Name, byte-compatible with openssl.
 //! - [`csr`]: building and verifying PKCS#10 requests.
 //! - [`x509`]: self-signed CAs and issuance with acc's client and server profiles.
+//! - [`bundle`]: the CA and server certificate a server role makes for itself at init.
 //! - [`crl`]: creating and extending CRLs.
 //! - [`verify`]: verifying a certificate against a CA with one clear reason per failure.
 //! - [`inspect`]: the summaries `acc pki show` prints.
@@ -13,6 +14,7 @@
 //! repeated attributes included) and every extension is chosen by the CA, never by the
 //! requester. Everything here is synchronous and free of global state.
 
+pub mod bundle;
 pub mod crl;
 pub mod csr;
 pub mod der;

@@ -2,15 +2,14 @@
 //! material, default shares and the database. `site.json` is written last, so a directory
 //! without it is never mistaken for an initialised one, and a failure removes what was made.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use acc_pki::csr::San;
+use acc_pki::bundle::{self, BundleSpec};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
-use acc_pki::key::{Curve, PrivateKey};
-use acc_pki::subject::Subject;
-use acc_pki::x509::{self, Ca, Profile};
-use acc_pki::{pem, serial};
+use acc_pki::key::PrivateKey;
+use acc_pki::serial;
+use acc_pki::x509;
 use time::OffsetDateTime;
 
 use crate::config::{self, SiteConfig};
@@ -103,50 +102,19 @@ fn random_domain_sid() -> Result<String, SiteError> {
     Ok(format!("S-1-5-21-{}-{}-{}", part(0) & 0x7fff_ffff, part(4), part(8)))
 }
 
-/// The names clients may use to reach the site: the listen address (loopback when it is
-/// unspecified), `localhost`, the host name.
-fn server_names(listen: SocketAddr, hostname: &str) -> Vec<San> {
-    let mut sans = vec![San::Dns("localhost".to_string())];
-    let ip = listen.ip();
-    if ip.is_unspecified() {
-        sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
-        sans.push(San::Ip("::1".parse().unwrap_or(ip)));
-    } else {
-        sans.push(San::Ip(ip));
-    }
-    if !hostname.is_empty() && hostname != "localhost" && hostname.is_ascii() {
-        sans.push(San::Dns(hostname.to_ascii_lowercase()));
-    }
-    sans
-}
-
 fn make_tls(layout: &Layout, name: &str, listen: SocketAddr, hostname: &str) -> Result<(), SiteError> {
-    let now = OffsetDateTime::now_utc();
-    let ca_key = PrivateKey::generate(Curve::P256)?;
-    let ca_subject = Subject::parse(&format!("/O=acc/CN={name} site CA"))?;
-    let ca_der = x509::self_signed_ca(&ca_key, &ca_subject, CA_DAYS, &serial::random()?, now)?;
-    fsutil::write_file(&layout.tls_ca_key(), ca_key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, false)?;
-    fsutil::write_file(
-        &layout.tls_ca_cert(),
-        pem::encode("CERTIFICATE", &ca_der).as_bytes(),
-        PUBLIC_MODE,
-        false,
-    )?;
-    let ca = Ca::new(&ca_der, ca_key)?;
-    let key = PrivateKey::generate(Curve::P256)?;
-    let subject = Subject::parse(&format!("/O=acc/CN={}", name.to_ascii_lowercase()))?;
-    let sans = server_names(listen, hostname);
-    let der = ca.issue_raw(
-        &subject.to_der(),
-        &key.public_key_der()?,
-        &sans,
-        Profile::Server,
-        SERVER_DAYS,
-        &serial::random()?,
-        now,
-    )?;
-    fsutil::write_file(&layout.tls_key(), key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, false)?;
-    fsutil::write_file(&layout.tls_cert(), pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, false)?;
+    let spec = BundleSpec {
+        ca_subject: &format!("/O=acc/CN={name} site CA"),
+        server_subject: &format!("/O=acc/CN={}", name.to_ascii_lowercase()),
+        sans: bundle::listen_names(listen, hostname),
+        ca_days: CA_DAYS,
+        server_days: SERVER_DAYS,
+    };
+    let b = bundle::make(&spec, OffsetDateTime::now_utc())?;
+    fsutil::write_file(&layout.tls_ca_key(), b.ca_key_pem.as_bytes(), KEY_MODE, false)?;
+    fsutil::write_file(&layout.tls_ca_cert(), b.ca_cert_pem.as_bytes(), PUBLIC_MODE, false)?;
+    fsutil::write_file(&layout.tls_key(), b.key_pem.as_bytes(), KEY_MODE, false)?;
+    fsutil::write_file(&layout.tls_cert(), b.cert_pem.as_bytes(), PUBLIC_MODE, false)?;
     Ok(())
 }
 

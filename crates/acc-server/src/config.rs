@@ -1,0 +1,112 @@
+//! `server.json`: the management server's identity, written once by `acc server init`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use acc_core::name::DirectoryNames;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServerError;
+
+/// What `server.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The server's name (`Computer` of its events; a context word for passwords).
+    pub name: String,
+    /// The directory's NetBIOS name, upper case (`CORP`).
+    pub domain: String,
+    /// The directory's DNS name (`corp.local`).
+    pub dns_domain: String,
+    /// The App ID's sAMAccountName (`svc_acc_app`), a directory account.
+    pub app_id: String,
+    /// Where `acc server run` listens unless `--listen` says otherwise.
+    pub listen: SocketAddr,
+    /// The URL site servers and agents use to reach this server.
+    pub url: String,
+}
+
+impl ServerConfig {
+    /// Reads `server.json`.
+    pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ServerError::NotInitialised(path.parent().unwrap_or(path).display().to_string())
+            } else {
+                ServerError::io(path, e)
+            }
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| ServerError::Config { path: path.display().to_string(), detail: e.to_string() })
+    }
+
+    /// The JSON written to `server.json`.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The directory's names.
+    pub fn directory(&self) -> DirectoryNames {
+        DirectoryNames { netbios: self.domain.clone(), dns: self.dns_domain.clone() }
+    }
+
+    /// The App ID as displayed: `CORP\svc_acc_app`.
+    pub fn app_id_display(&self) -> String {
+        format!("{}\\{}", self.domain, self.app_id)
+    }
+}
+
+/// Validates a NetBIOS domain name (`--domain`): 1–15 of `[A-Za-z0-9-]`, returned upper-cased.
+pub fn validate_domain(domain: &str) -> Result<String, ServerError> {
+    let upper = domain.to_ascii_uppercase();
+    let ok = (1..=15).contains(&upper.len())
+        && upper.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !upper.starts_with('-');
+    if ok {
+        Ok(upper)
+    } else {
+        Err(ServerError::Invalid(format!(
+            "--domain '{domain}' is not a NetBIOS domain name; use 1 to 15 letters, digits or '-', such as CORP"
+        )))
+    }
+}
+
+/// Validates the App ID's account name (`--app-id`): a plain account name.
+pub fn validate_app_id(app_id: &str) -> Result<String, ServerError> {
+    let bad = app_id.chars().find(|c| c.is_control() || "\"/\\[]:;|=,+*?<>@ ".contains(*c));
+    let problem = if app_id.is_empty() {
+        Some("is empty".to_string())
+    } else if app_id.chars().count() > 20 {
+        Some("is longer than 20 characters".to_string())
+    } else if let Some(c) = bad {
+        Some(format!("contains {c:?}"))
+    } else if app_id.ends_with('.') {
+        Some("ends with a period".to_string())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(app_id.to_string()),
+        Some(p) => Err(ServerError::Invalid(format!(
+            "--app-id '{app_id}' {p}; use a plain account name such as svc_acc_app"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_and_app_ids_are_checked() {
+        assert_eq!(validate_domain("corp").unwrap(), "CORP");
+        for bad in ["", "-x", "a.b", "SIXTEENCHARSLONG"] {
+            let e = validate_domain(bad).unwrap_err().to_string();
+            assert!(e.contains("--domain"), "{e}");
+        }
+        assert_eq!(validate_app_id("svc_acc_app").unwrap(), "svc_acc_app");
+        assert!(validate_app_id("a/b").unwrap_err().to_string().contains("--app-id 'a/b'"));
+    }
+}

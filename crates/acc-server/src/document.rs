@@ -1,0 +1,483 @@
+//! The policy document: everything a policy revision fixes (authentication mode, password
+//! policy, lockout and site settings, the ACC generations, the package sources' ACLs), and
+//! the pure rules that turn a requested change into the next document, with the checks,
+//! order and exact messages of specification 3.2.2 and 5.5.
+//!
+//! No I/O here: the vault, the directory and the clock come in through [`AuthContext`], so
+//! every rule is tested in memory. Passwords are never part of a document; a local-form
+//! generation carries the argon2id hash site servers verify against (K2), which
+//! [`redacted`] hides from people.
+
+use acc_core::acl::{Caller, PackageSource, Principal, Share, check_package_sources, grant_read};
+use acc_core::credential_check::{
+    CheckContext, DirectoryLookup, GenerationPhase, GenerationRecord, NewCredential, PasswordOracle,
+    app_mode_warning, check_new_credential,
+};
+use acc_core::lockout::LockoutPolicy;
+use acc_core::name::{DirectoryNames, UserNameForm};
+use acc_core::password::{PasswordPolicy, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The default of `rotation.grace` (3.2.1): 7 days.
+pub const DEFAULT_GRACE: u64 = 604_800;
+/// The upper bound of `rotation.grace`: 90 days.
+pub const MAX_GRACE: u64 = 7_776_000;
+
+/// How agents authenticate to site servers (Global agent settings, Authentication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// "Use Application Credentials": the App ID, a domain account (the seeds' default).
+    #[default]
+    Application,
+    /// "Use these credentials": the Agent Connectivity Credential.
+    Credential,
+    /// Client certificates from the fleet CA or a trusted operator CA.
+    Certificate,
+}
+
+impl AuthMode {
+    /// `application`, `credential` or `certificate`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Application => "application",
+            AuthMode::Credential => "credential",
+            AuthMode::Certificate => "certificate",
+        }
+    }
+}
+
+/// The authentication page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The mode.
+    pub mode: AuthMode,
+    /// The password policy new credentials must meet.
+    pub password_policy: PasswordPolicy,
+}
+
+/// One ACC generation (1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generation {
+    /// 1, 2, 3 …
+    pub number: u32,
+    /// The stored user name (`ACC_user`, `CORP\acc_svc`).
+    pub user_name: String,
+    /// Its phase.
+    pub phase: GenerationPhase,
+    /// The argon2id PHC hash of its password (local form only; K2).
+    pub password_hash: Option<String>,
+    /// When it was saved (Unix milliseconds).
+    pub saved_at: i64,
+    /// Retiring: when it is removed at the latest (Unix milliseconds).
+    pub retire_deadline: Option<i64>,
+}
+
+impl Generation {
+    /// True for a local-form name (site servers create its accounts).
+    pub fn is_local(&self) -> bool {
+        !acc_core::lockout::is_domain_form(&self.user_name)
+    }
+}
+
+/// Everything one policy revision fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Global agent settings, Authentication.
+    pub auth: AuthSettings,
+    /// Global site server settings: the lockout policy and the ACC refresh settings.
+    pub site: LockoutPolicy,
+    /// `rotation.grace` in seconds.
+    pub rotation_grace: u64,
+    /// Every ACC generation, removed ones included (their names are never reused).
+    pub generations: Vec<Generation>,
+    /// The package sources and their two-level ACLs.
+    pub shares: Vec<Share>,
+}
+
+impl Default for PolicyDocument {
+    fn default() -> Self {
+        PolicyDocument {
+            auth: AuthSettings::default(),
+            site: LockoutPolicy::default(),
+            rotation_grace: DEFAULT_GRACE,
+            generations: Vec::new(),
+            shares: PackageSource::default_shares(),
+        }
+    }
+}
+
+impl PolicyDocument {
+    /// The generation in `phase`, if any (at most one per phase but `removed`).
+    pub fn generation_in(&self, phase: GenerationPhase) -> Option<&Generation> {
+        self.generations.iter().find(|g| g.phase == phase)
+    }
+
+    /// The records the credential check needs.
+    fn records(&self) -> Vec<GenerationRecord> {
+        self.generations
+            .iter()
+            .map(|g| GenerationRecord { number: g.number, user_name: g.user_name.clone(), phase: g.phase })
+            .collect()
+    }
+}
+
+/// One refused field: the field label of 5.5, the message id when the specification has
+/// one, and the exact message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `user name`, `password`, `lockout and site settings`, `rotation`, `share access`.
+    pub field: String,
+    /// `P-CLASSES`, `L-T` … (empty when the specification has no id for it).
+    pub id: String,
+    /// The message.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(field: &str, id: &str, message: impl Into<String>) -> Problem {
+        Problem { field: field.to_string(), id: id.to_string(), message: message.into() }
+    }
+}
+
+/// What a requested change became: the next document, the warnings to show once, and a
+/// one-line summary for the revision history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The next document.
+    pub document: PolicyDocument,
+    /// Warnings (W-APPMODE, W-DOMAIN, W-THRESHOLD, lab values).
+    pub warnings: Vec<String>,
+    /// What `--grant-read` added, one line each.
+    pub granted: Vec<String>,
+}
+
+/// Applies a change of the site settings: `patch` holds the `LockoutPolicy` fields to set
+/// (JSON names); the rest keep their values. Unknown fields and wrong types are refused
+/// naming the field.
+pub fn change_site(doc: &PolicyDocument, patch: &Map<String, Value>) -> Result<Saved, Vec<Problem>> {
+    const FIELD: &str = "lockout and site settings";
+    let mut value = serde_json::to_value(&doc.site).unwrap_or(Value::Null);
+    if let Value::Object(current) = &mut value {
+        for (k, v) in patch {
+            if !current.contains_key(k) {
+                return Err(vec![Problem::new(FIELD, "", format!("settings: unknown site setting '{k}'"))]);
+            }
+            current.insert(k.clone(), v.clone());
+        }
+    }
+    let site: LockoutPolicy = serde_json::from_value(value)
+        .map_err(|e| vec![Problem::new(FIELD, "", format!("settings: {e}"))])?;
+    let validation = site.validate();
+    if !validation.is_ok() {
+        return Err(validation.errors.iter().map(|e| Problem::new(FIELD, "", e.to_string())).collect());
+    }
+    let mut document = doc.clone();
+    document.site = site;
+    Ok(Saved {
+        document,
+        warnings: validation.warnings.iter().map(ToString::to_string).collect(),
+        granted: Vec::new(),
+    })
+}
+
+/// A requested change of the authentication page.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    /// The mode to save.
+    pub mode: AuthMode,
+    /// A new credential's user name (`None`: keep the current one).
+    pub user_name: Option<String>,
+    /// Its password.
+    pub password: Secret,
+    /// The password typed a second time.
+    pub confirmation: Secret,
+    /// A new password policy (`None`: keep it).
+    pub password_policy: Option<PasswordPolicy>,
+    /// `--grant-read`: grant Read on the package sources in the same revision (3.2.3).
+    pub grant_read: bool,
+}
+
+/// What [`change_auth`] needs from the world.
+pub struct AuthContext<'a> {
+    /// The App ID's account name.
+    pub app_id: &'a str,
+    /// The App ID as displayed (`CORP\svc_acc_app`).
+    pub app_id_display: &'a str,
+    /// The directory's names.
+    pub directory: &'a DirectoryNames,
+    /// The site servers in the inventory (names) and those that have not yet created the
+    /// provisioning generation.
+    pub site_servers: &'a [String],
+    /// The management server's name.
+    pub management_server: &'a str,
+    /// The vault's answers.
+    pub passwords: &'a dyn PasswordOracle,
+    /// The directory.
+    pub directory_lookup: &'a dyn DirectoryLookup,
+    /// The site servers that have not acknowledged the provisioning generation.
+    pub pending_sites: &'a [String],
+    /// Hashes a new local-form password (argon2id PHC).
+    pub hash: &'a dyn Fn(&Secret) -> Result<String, String>,
+    /// Now, Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// Applies a change of the authentication page: checks V1–V7 in the order of 5.5 (user
+/// name, password, rotation, share access) and, for a new credential, adds a generation in
+/// `provisioning` (switched at once by [`settle`] when no site server has to create it).
+pub fn change_auth(doc: &PolicyDocument, req: &AuthRequest, ctx: &AuthContext<'_>) -> Result<Saved, Vec<Problem>> {
+    let mut document = doc.clone();
+    let mut warnings = Vec::new();
+    let mut granted = Vec::new();
+    if let Some(policy) = req.password_policy {
+        document.auth.password_policy = policy;
+    }
+    let current = doc.generation_in(GenerationPhase::Provisioning).or(doc.generation_in(GenerationPhase::Active));
+    let new_name = match (&req.user_name, req.mode) {
+        (Some(name), _) => Some(name.as_str()),
+        // Credential mode with no credential yet: the empty name gets U-EMPTY.
+        (None, AuthMode::Credential) if current.is_none() => Some(""),
+        (None, _) => None,
+    };
+    if let Some(typed) = new_name {
+        let records = document.records();
+        let check_ctx = CheckContext {
+            app_id: ctx.app_id,
+            directory: ctx.directory,
+            site_servers: ctx.site_servers,
+            management_server: ctx.management_server,
+            organisation: "",
+            generations: &records,
+            policy: document.auth.password_policy,
+            passwords: ctx.passwords,
+            directory_lookup: ctx.directory_lookup,
+        };
+        let new = NewCredential { user_name: typed, password: &req.password, confirmation: &req.confirmation };
+        let check = check_new_credential(&new, &check_ctx);
+        if !check.passed() {
+            return Err(check
+                .errors
+                .iter()
+                .map(|e| Problem::new(e.field.label(), e.id, e.message.clone()))
+                .collect());
+        }
+        let Some(user_name) = check.user_name else {
+            return Err(vec![Problem::new("user name", "", "user name: could not be validated")]);
+        };
+        if let Some(busy) = doc.generation_in(GenerationPhase::Provisioning) {
+            let pending = if ctx.pending_sites.is_empty() { "none".to_string() } else { ctx.pending_sites.join(", ") };
+            return Err(vec![Problem::new(
+                "rotation",
+                "R-BUSY",
+                format!(
+                    "rotation: generation {} ('{}') is still provisioning (pending: {pending}); finish, force-switch or cancel it first",
+                    busy.number, busy.user_name
+                ),
+            )]);
+        }
+        let principal: Principal = user_name
+            .stored()
+            .parse()
+            .map_err(|e| vec![Problem::new("user name", "", format!("user name: {e}"))])?;
+        let caller = Caller::for_principal(principal);
+        if let Err(refusal) = check_package_sources(&document.shares, &caller) {
+            if !req.grant_read {
+                return Err(vec![Problem::new("share access", "", refusal.to_string())]);
+            }
+            let changes = grant_read(&mut document.shares, &caller)
+                .map_err(|e| vec![Problem::new("share access", "", e.to_string())])?;
+            granted = changes.iter().map(ToString::to_string).collect();
+        }
+        let password_hash = match user_name.form() {
+            UserNameForm::Local => Some(
+                (ctx.hash)(&req.password.nfc()).map_err(|e| vec![Problem::new("password", "", format!("password: {e}"))])?,
+            ),
+            UserNameForm::Domain => None,
+        };
+        warnings.extend(check.warnings);
+        document.generations.push(Generation {
+            number: check.next_generation,
+            user_name: user_name.stored(),
+            phase: GenerationPhase::Provisioning,
+            password_hash,
+            saved_at: ctx.now_ms,
+            retire_deadline: None,
+        });
+    }
+    document.auth.mode = req.mode;
+    if req.mode == AuthMode::Application {
+        warnings.push(app_mode_warning(ctx.app_id_display));
+    }
+    Ok(Saved { document, warnings, granted })
+}
+
+/// A step of the rotation state machine, for the `acc.rotation` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RotationStep {
+    /// The generation.
+    pub generation: u32,
+    /// Its user name.
+    pub user_name: String,
+    /// Phase before.
+    pub from: GenerationPhase,
+    /// Phase after.
+    pub to: GenerationPhase,
+    /// `all-sites-created`, `superseded`, `deadline`, `all-agents-acked` …
+    pub reason: &'static str,
+    /// Retiring: the deadline (Unix milliseconds).
+    pub retire_deadline: Option<i64>,
+}
+
+fn step(g: &mut Generation, to: GenerationPhase, reason: &'static str) -> RotationStep {
+    let from = g.phase;
+    g.phase = to;
+    RotationStep {
+        generation: g.number,
+        user_name: g.user_name.clone(),
+        from,
+        to,
+        reason,
+        retire_deadline: g.retire_deadline,
+    }
+}
+
+/// Moves the generations along 1.4 at `now_ms`: the switch P3 when every site server has
+/// the provisioning generation (`all_sites_created`, true with no site servers, and always
+/// for a domain form), and the removal P6 of a retiring generation past its deadline.
+pub fn settle(doc: &mut PolicyDocument, all_sites_created: bool, now_ms: i64) -> Vec<RotationStep> {
+    let mut steps = Vec::new();
+    let grace_ms = i64::try_from(doc.rotation_grace.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let switch = doc
+        .generation_in(GenerationPhase::Provisioning)
+        .is_some_and(|g| all_sites_created || !g.is_local());
+    if switch {
+        for g in doc.generations.iter_mut() {
+            match g.phase {
+                GenerationPhase::Retiring => steps.push(step(g, GenerationPhase::Removed, "superseded")),
+                GenerationPhase::Active => {
+                    g.retire_deadline = Some(now_ms.saturating_add(grace_ms));
+                    let to = if grace_ms == 0 { GenerationPhase::Removed } else { GenerationPhase::Retiring };
+                    steps.push(step(g, to, "all-sites-created"));
+                }
+                _ => {}
+            }
+        }
+        for g in doc.generations.iter_mut().filter(|g| g.phase == GenerationPhase::Provisioning) {
+            steps.push(step(g, GenerationPhase::Active, "all-sites-created"));
+        }
+    }
+    for g in doc.generations.iter_mut() {
+        if g.phase == GenerationPhase::Retiring && g.retire_deadline.is_some_and(|d| now_ms >= d) {
+            steps.push(step(g, GenerationPhase::Removed, "deadline"));
+        }
+    }
+    steps
+}
+
+/// The document as people see it: every `password_hash` replaced by `[REDACTED]`.
+pub fn redacted(doc: &PolicyDocument) -> Value {
+    let mut value = serde_json::to_value(doc).unwrap_or(Value::Null);
+    redact(&mut value);
+    value
+}
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "password_hash" && !v.is_null() {
+                    *v = Value::String("[REDACTED]".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// One difference between two documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The setting's path, e.g. `site.threshold`, `generations[2].phase`.
+    pub path: String,
+    /// The value before (`null` when added).
+    pub from: Value,
+    /// The value after (`null` when removed).
+    pub to: Value,
+}
+
+/// The differences between two (redacted) documents, leaf by leaf in document order.
+/// Generations are matched by number and shares by name, so one addition is one change.
+pub fn diff(a: &Value, b: &Value) -> Vec<Change> {
+    let mut out = Vec::new();
+    walk(String::new(), a, b, &mut out);
+    out
+}
+
+/// The key an array element is matched by: `number` for generations, `name` for shares.
+fn element_key(v: &Value, i: usize) -> String {
+    v.get("number")
+        .map(|n| n.to_string())
+        .or_else(|| v.get("name").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| i.to_string())
+}
+
+fn walk(path: String, a: &Value, b: &Value, out: &mut Vec<Change>) {
+    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                walk(join(k), va, y.get(k).unwrap_or(&Value::Null), out);
+            }
+            for (k, vb) in y.iter().filter(|(k, _)| !x.contains_key(*k)) {
+                walk(join(k), &Value::Null, vb, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.iter().chain(y).all(|v| v.is_object()) => {
+            let keyed = |items: &Vec<Value>| -> Vec<(String, Value)> {
+                items.iter().enumerate().map(|(i, v)| (element_key(v, i), v.clone())).collect()
+            };
+            let (kx, ky) = (keyed(x), keyed(y));
+            for (k, va) in &kx {
+                let vb = ky.iter().find(|(kb, _)| kb == k).map_or(&Value::Null, |(_, v)| v);
+                walk(format!("{path}[{k}]"), va, vb, out);
+            }
+            for (k, vb) in ky.iter().filter(|(k, _)| !kx.iter().any(|(ka, _)| ka == k)) {
+                walk(format!("{path}[{k}]"), &Value::Null, vb, out);
+            }
+        }
+        _ if a != b => out.push(Change { path, from: a.clone(), to: b.clone() }),
+        _ => {}
+    }
+}
+
+/// A one-line summary of a revision: its changed paths (at most five, then a count).
+pub fn summary(before: &PolicyDocument, after: &PolicyDocument) -> String {
+    let changes = diff(&redacted(before), &redacted(after));
+    let mut paths: Vec<String> = Vec::new();
+    for c in &changes {
+        // Summarise a new generation or share as one entry.
+        let p = match c.path.find(']') {
+            Some(i) if c.path.starts_with("generations[") || c.path.starts_with("shares[") => c.path[..=i].to_string(),
+            _ => c.path.clone(),
+        };
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    match paths.len() {
+        0 => "no change".to_string(),
+        n if n <= 5 => paths.join(", "),
+        n => format!("{} and {} more", paths[..5].join(", "), n - 5),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,18 @@
+//! acc-server: the management server (the seeds' Notification Server and console).
+//!
+//! - [`layout`], [`config`], [`init`]: the data directory, `server.json`, `acc server init`
+//!   (fleet CA, TLS certificate, vault key, App ID, first admin token).
+//! - [`vault`]: secrets encrypted at rest (AES-256-GCM under a 0600 master key file).
+//! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
+//! - [`document`]: the policy document and its revisions: pure validation of settings
+//!   changes with the messages of the specification, redaction and diffs.
+//! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
+//!   HTTPS listener.
+
+pub mod config;
+pub mod document;
+pub mod error;
+pub mod layout;
+pub mod vault;
+
+pub use error::ServerError;
