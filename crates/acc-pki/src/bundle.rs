@@ -49,7 +49,13 @@ pub struct BundleSpec<'a> {
 /// Makes a P-256 CA and a server certificate it signs.
 pub fn make(spec: &BundleSpec<'_>, now: OffsetDateTime) -> Result<ServerBundle> {
     let ca_key = PrivateKey::generate(Curve::P256)?;
-    let ca_der = x509::self_signed_ca(&ca_key, &Subject::parse(spec.ca_subject)?, spec.ca_days, &serial::random()?, now)?;
+    let ca_der = x509::self_signed_ca(
+        &ca_key,
+        &Subject::parse(spec.ca_subject)?,
+        spec.ca_days,
+        &serial::random()?,
+        now,
+    )?;
     let ca_key_pem = ca_key.to_pkcs8_pem()?;
     let ca = Ca::new(&ca_der, ca_key)?;
     let key = PrivateKey::generate(Curve::P256)?;
@@ -103,8 +109,11 @@ mod tests {
         };
         let now = OffsetDateTime::now_utc();
         let b = make(&spec, now).unwrap();
-        let opts = crate::verify::Options { purpose: Some(crate::verify::Purpose::Server), crl: None, at: now };
-        assert!(crate::verify::verify(b.ca_cert_pem.as_bytes(), b.cert_pem.as_bytes(), &opts).unwrap().is_ok());
+        let opts =
+            crate::verify::Options { purpose: Some(crate::verify::Purpose::Server), crl: None, at: now };
+        assert!(
+            crate::verify::verify(b.ca_cert_pem.as_bytes(), b.cert_pem.as_bytes(), &opts).unwrap().is_ok()
+        );
         assert_eq!(spec.sans.len(), 4);
         assert!(spec.sans.contains(&San::Dns("web01.corp".into())));
         assert!(!format!("{b:?}").contains("PRIVATE"));

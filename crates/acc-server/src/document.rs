@@ -170,8 +170,8 @@ pub fn change_site(doc: &PolicyDocument, patch: &Map<String, Value>) -> Result<S
             current.insert(k.clone(), v.clone());
         }
     }
-    let site: LockoutPolicy = serde_json::from_value(value)
-        .map_err(|e| vec![Problem::new(FIELD, "", format!("settings: {e}"))])?;
+    let site: LockoutPolicy =
+        serde_json::from_value(value).map_err(|e| vec![Problem::new(FIELD, "", format!("settings: {e}"))])?;
     let validation = site.validate();
     if !validation.is_ok() {
         return Err(validation.errors.iter().map(|e| Problem::new(FIELD, "", e.to_string())).collect());
@@ -230,14 +230,19 @@ pub struct AuthContext<'a> {
 /// Applies a change of the authentication page: checks V1–V7 in the order of 5.5 (user
 /// name, password, rotation, share access) and, for a new credential, adds a generation in
 /// `provisioning` (switched at once by [`settle`] when no site server has to create it).
-pub fn change_auth(doc: &PolicyDocument, req: &AuthRequest, ctx: &AuthContext<'_>) -> Result<Saved, Vec<Problem>> {
+pub fn change_auth(
+    doc: &PolicyDocument,
+    req: &AuthRequest,
+    ctx: &AuthContext<'_>,
+) -> Result<Saved, Vec<Problem>> {
     let mut document = doc.clone();
     let mut warnings = Vec::new();
     let mut granted = Vec::new();
     if let Some(policy) = req.password_policy {
         document.auth.password_policy = policy;
     }
-    let current = doc.generation_in(GenerationPhase::Provisioning).or(doc.generation_in(GenerationPhase::Active));
+    let current =
+        doc.generation_in(GenerationPhase::Provisioning).or(doc.generation_in(GenerationPhase::Active));
     let new_name = match (&req.user_name, req.mode) {
         (Some(name), _) => Some(name.as_str()),
         // Credential mode with no credential yet: the empty name gets U-EMPTY.
@@ -257,7 +262,8 @@ pub fn change_auth(doc: &PolicyDocument, req: &AuthRequest, ctx: &AuthContext<'_
             passwords: ctx.passwords,
             directory_lookup: ctx.directory_lookup,
         };
-        let new = NewCredential { user_name: typed, password: &req.password, confirmation: &req.confirmation };
+        let new =
+            NewCredential { user_name: typed, password: &req.password, confirmation: &req.confirmation };
         let check = check_new_credential(&new, &check_ctx);
         if !check.passed() {
             return Err(check
@@ -270,7 +276,8 @@ pub fn change_auth(doc: &PolicyDocument, req: &AuthRequest, ctx: &AuthContext<'_
             return Err(vec![Problem::new("user name", "", "user name: could not be validated")]);
         };
         if let Some(busy) = doc.generation_in(GenerationPhase::Provisioning) {
-            let pending = if ctx.pending_sites.is_empty() { "none".to_string() } else { ctx.pending_sites.join(", ") };
+            let pending =
+                if ctx.pending_sites.is_empty() { "none".to_string() } else { ctx.pending_sites.join(", ") };
             return Err(vec![Problem::new(
                 "rotation",
                 "R-BUSY",
@@ -295,7 +302,8 @@ pub fn change_auth(doc: &PolicyDocument, req: &AuthRequest, ctx: &AuthContext<'_
         }
         let password_hash = match user_name.form() {
             UserNameForm::Local => Some(
-                (ctx.hash)(&req.password.nfc()).map_err(|e| vec![Problem::new("password", "", format!("password: {e}"))])?,
+                (ctx.hash)(&req.password.nfc())
+                    .map_err(|e| vec![Problem::new("password", "", format!("password: {e}"))])?,
             ),
             UserNameForm::Domain => None,
         };
@@ -352,9 +360,8 @@ fn step(g: &mut Generation, to: GenerationPhase, reason: &'static str) -> Rotati
 pub fn settle(doc: &mut PolicyDocument, all_sites_created: bool, now_ms: i64) -> Vec<RotationStep> {
     let mut steps = Vec::new();
     let grace_ms = i64::try_from(doc.rotation_grace.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let switch = doc
-        .generation_in(GenerationPhase::Provisioning)
-        .is_some_and(|g| all_sites_created || !g.is_local());
+    let switch =
+        doc.generation_in(GenerationPhase::Provisioning).is_some_and(|g| all_sites_created || !g.is_local());
     if switch {
         for g in doc.generations.iter_mut() {
             match g.phase {
@@ -465,7 +472,9 @@ pub fn summary(before: &PolicyDocument, after: &PolicyDocument) -> String {
     for c in &changes {
         // Summarise a new generation or share as one entry.
         let p = match c.path.find(']') {
-            Some(i) if c.path.starts_with("generations[") || c.path.starts_with("shares[") => c.path[..=i].to_string(),
+            Some(i) if c.path.starts_with("generations[") || c.path.starts_with("shares[") => {
+                c.path[..=i].to_string()
+            }
             _ => c.path.clone(),
         };
         if !paths.contains(&p) {

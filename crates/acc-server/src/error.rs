@@ -17,7 +17,9 @@ pub enum ServerError {
     #[error("{0}: already initialised (server.json exists); use another --data-dir or run the server")]
     AlreadyInitialised(String),
     /// A directory that `acc server init` did not make.
-    #[error("{0}: not a management server data directory (no server.json); run `acc server init --data-dir {0}` first")]
+    #[error(
+        "{0}: not a management server data directory (no server.json); run `acc server init --data-dir {0}` first"
+    )]
     NotInitialised(String),
     /// Another server holds the data directory.
     #[error("{0}: another acc server is running on this data directory")]

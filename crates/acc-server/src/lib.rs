@@ -9,10 +9,16 @@
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 
+pub mod api;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod init;
 pub mod layout;
+pub mod run;
+pub mod server;
+pub mod store;
+pub mod tokens;
 pub mod vault;
 
 pub use error::ServerError;

@@ -49,7 +49,9 @@ impl std::fmt::Debug for Vault {
 /// `n` random bytes from the system's CSPRNG.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, ServerError> {
     let mut bytes = vec![0u8; n];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| ServerError::Vault("the system random generator failed".into()))?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ServerError::Vault("the system random generator failed".into()))?;
     Ok(bytes)
 }
 
@@ -110,16 +112,16 @@ impl Vault {
     }
 
     fn from_key(key: &[u8]) -> Result<Vault, ServerError> {
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, key).map_err(|_| ServerError::Vault("unusable master key".into()))?;
+        let unbound = UnboundKey::new(&AES_256_GCM, key)
+            .map_err(|_| ServerError::Vault("unusable master key".into()))?;
         Ok(Vault { key: LessSafeKey::new(unbound) })
     }
 
     /// Seals `plain` under `name`.
     pub fn seal(&self, name: &str, plain: &Plain) -> Result<Vec<u8>, ServerError> {
         let nonce_bytes = random_bytes(NONCE_LEN)?;
-        let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes)
-            .map_err(|_| ServerError::Vault("nonce".into()))?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| ServerError::Vault("nonce".into()))?;
         let mut data = plain.0.as_bytes().to_vec();
         self.key
             .seal_in_place_append_tag(nonce, Aad::from(name.as_bytes()), &mut data)
@@ -142,7 +144,8 @@ impl Vault {
         let (nonce, data) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
         let mut data = data.to_vec();
-        let plain = self.key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut data).map_err(|_| fail())?;
+        let plain =
+            self.key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut data).map_err(|_| fail())?;
         String::from_utf8(plain.to_vec()).map(Plain).map_err(|_| fail())
     }
 }

@@ -41,7 +41,13 @@ fn hash(s: &Secret) -> Result<String, String> {
     Ok(format!("$argon2id$fake${}", s.expose().len()))
 }
 
-fn save(doc: &PolicyDocument, vault: &Vault, name: Option<&str>, password: &str, grant: bool) -> Result<Saved, Vec<Problem>> {
+fn save(
+    doc: &PolicyDocument,
+    vault: &Vault,
+    name: Option<&str>,
+    password: &str,
+    grant: bool,
+) -> Result<Saved, Vec<Problem>> {
     let dir = names();
     let sites = ["SITE1".to_string()];
     let ctx = AuthContext {
@@ -90,7 +96,12 @@ fn credential_mode_without_a_credential_is_u_empty_and_the_app_id_is_one_message
     assert!(m[0].starts_with("U-EMPTY user name: is empty;"), "{m:?}");
     assert_eq!(m[1], "P-EMPTY password: is empty; enter a password");
     let m = messages(save(&doc, &v, Some("CORP\\svc_acc_app"), "", false));
-    assert_eq!(m, ["U-APPID user name: 'CORP\\svc_acc_app' is the App ID; do not enter it here \u{2014} tick 'Use Application Credentials' instead"]);
+    assert_eq!(
+        m,
+        [
+            "U-APPID user name: 'CORP\\svc_acc_app' is the App ID; do not enter it here \u{2014} tick 'Use Application Credentials' instead"
+        ]
+    );
 }
 
 #[test]
@@ -100,7 +111,9 @@ fn the_complexity_policy_names_the_missing_classes() {
     let m = messages(save(&doc, &Vault(vec![]), Some("ACC_user"), "weakpassword", false));
     assert_eq!(
         m,
-        ["P-CLASSES password: missing an uppercase letter (A-Z), a digit (0-9) and a symbol (such as ! # % _); the complexity policy needs an uppercase letter, a lowercase letter, a digit and a symbol"]
+        [
+            "P-CLASSES password: missing an uppercase letter (A-Z), a digit (0-9) and a symbol (such as ! # % _); the complexity policy needs an uppercase letter, a lowercase letter, a digit and a symbol"
+        ]
     );
     let m = messages(save(&doc, &Vault(vec![]), Some("ACC_user"), "AppId-Password-2026!", false));
     assert!(m[0].starts_with("P-APPID "), "{m:?}");
@@ -127,7 +140,11 @@ fn a_strong_credential_provisions_a_generation_and_switches_when_the_sites_have_
 fn a_domain_credential_is_active_at_once_with_w_domain() {
     let doc = PolicyDocument::default();
     let saved = save(&doc, &Vault(vec![]), Some("CORP\\acc_svc"), STRONG, false).unwrap();
-    assert!(saved.warnings[0].starts_with("warning: 'CORP\\acc_svc' is a domain account"), "{:?}", saved.warnings);
+    assert!(
+        saved.warnings[0].starts_with("warning: 'CORP\\acc_svc' is a domain account"),
+        "{:?}",
+        saved.warnings
+    );
     let mut next = saved.document;
     assert_eq!(next.generations[0].password_hash, None, "the directory verifies domain passwords");
     assert_eq!(settle(&mut next, false, 5).len(), 1);
@@ -138,19 +155,29 @@ fn a_domain_credential_is_active_at_once_with_w_domain() {
 #[test]
 fn rotation_retires_the_old_name_and_never_reuses_it() {
     let v = Vault(vec![(1, "ACC_User_v1".into(), STRONG.into())]);
-    let mut doc = save(&PolicyDocument::default(), &Vault(vec![]), Some("ACC_User_v1"), STRONG, false).unwrap().document;
+    let mut doc = save(&PolicyDocument::default(), &Vault(vec![]), Some("ACC_User_v1"), STRONG, false)
+        .unwrap()
+        .document;
     settle(&mut doc, true, 1_000);
     let m = messages(save(&doc, &v, Some("acc_user_V1"), "Another-Strong-Pass-77", false));
-    assert!(m[0].starts_with("U-PWCHANGE password: changing the password of the existing ACC 'ACC_User_v1'"), "{m:?}");
+    assert!(
+        m[0].starts_with("U-PWCHANGE password: changing the password of the existing ACC 'ACC_User_v1'"),
+        "{m:?}"
+    );
     assert!(m[0].ends_with("(for example 'acc_user_v2')"), "the suggestion keeps the typed base: {m:?}");
-    assert_eq!(messages(save(&doc, &v, Some("ACC_User_v1"), STRONG, false)), ["U-NOCHANGE acc: nothing changed"]);
+    assert_eq!(
+        messages(save(&doc, &v, Some("ACC_User_v1"), STRONG, false)),
+        ["U-NOCHANGE acc: nothing changed"]
+    );
     let m = messages(save(&doc, &v, Some("ACC_User_v2"), STRONG, false));
     assert!(m[0].starts_with("P-REUSED password: was used by ACC generation 1 ('ACC_User_v1')"), "{m:?}");
     let mut doc = save(&doc, &v, Some("ACC_User_v2"), "Another-Strong-Pass-77", false).unwrap().document;
     let busy = messages(save(&doc, &v, Some("ACC_User_v3"), "Third-Strong-Pass-99x", false));
     assert_eq!(
         busy,
-        ["R-BUSY rotation: generation 2 ('ACC_User_v2') is still provisioning (pending: SITE1); finish, force-switch or cancel it first"]
+        [
+            "R-BUSY rotation: generation 2 ('ACC_User_v2') is still provisioning (pending: SITE1); finish, force-switch or cancel it first"
+        ]
     );
     let steps = settle(&mut doc, true, 10_000);
     assert_eq!(steps.len(), 2);
@@ -160,7 +187,10 @@ fn rotation_retires_the_old_name_and_never_reuses_it() {
     let steps = settle(&mut doc, true, 10_000 + 604_800_000);
     assert_eq!((steps[0].generation, steps[0].reason), (1, "deadline"));
     let m = messages(save(&doc, &v, Some("ACC_User_v1"), "Fourth-Strong-Pass-55", false));
-    assert!(m[0].starts_with("U-REUSED user name: 'ACC_User_v1' was already used by ACC generation 1"), "{m:?}");
+    assert!(
+        m[0].starts_with("U-REUSED user name: 'ACC_User_v1' was already used by ACC generation 1"),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -171,18 +201,24 @@ fn missing_read_is_refused_with_the_sources_unless_granted_in_the_same_save() {
     let m = messages(save(&doc, &Vault(vec![]), Some("ACC_user"), STRONG, false));
     assert_eq!(
         m,
-        [" share access: 'ACC_user' cannot read 2 package sources: nscap (share and file level), patch-downloads (share and file level); grant Read or Full Control at both the share and the file level, then save again"]
+        [
+            " share access: 'ACC_user' cannot read 2 package sources: nscap (share and file level), patch-downloads (share and file level); grant Read or Full Control at both the share and the file level, then save again"
+        ]
     );
     let saved = save(&doc, &Vault(vec![]), Some("ACC_user"), STRONG, true).unwrap();
     assert_eq!(saved.granted.len(), 4, "{:?}", saved.granted);
-    assert!(check_package_sources(&saved.document.shares, &Caller::for_principal("ACC_user".parse().unwrap())).is_ok());
+    assert!(
+        check_package_sources(&saved.document.shares, &Caller::for_principal("ACC_user".parse().unwrap()))
+            .is_ok()
+    );
 }
 
 #[test]
 fn site_settings_are_validated_with_the_messages_of_5_5() {
     let doc = PolicyDocument::default();
     let patch = |v: Value| v.as_object().unwrap().clone();
-    let err = change_site(&doc, &patch(serde_json::json!({"threshold": 1000, "reset_after": 30_000_000}))).unwrap_err();
+    let err = change_site(&doc, &patch(serde_json::json!({"threshold": 1000, "reset_after": 30_000_000})))
+        .unwrap_err();
     let m: Vec<&str> = err.iter().map(|p| p.message.as_str()).collect();
     assert_eq!(
         m,
@@ -196,7 +232,10 @@ fn site_settings_are_validated_with_the_messages_of_5_5() {
     assert!(change_site(&doc, &patch(serde_json::json!({"threshold": "ten"}))).is_err());
     let saved = change_site(&doc, &patch(serde_json::json!({"mode": "classic", "threshold": 150}))).unwrap();
     assert_eq!(saved.document.site.threshold, 150);
-    assert_eq!(saved.warnings, ["warning: lockout.threshold 150 is above 100, the most consecutive failures NIST SP 800-63B allows"]);
+    assert_eq!(
+        saved.warnings,
+        ["warning: lockout.threshold 150 is above 100, the most consecutive failures NIST SP 800-63B allows"]
+    );
     assert_eq!(summary(&doc, &saved.document), "site.mode, site.threshold");
 }
 

@@ -1,0 +1,178 @@
+//! The REST API, `/v1`, JSON. Every route but `/v1/health` and `/v1/openapi.json` needs a
+//! bearer token (`Authorization: Bearer …`); each route names the least role it needs.
+//! Errors are `{ "error": code, "message": text }`, plus `errors[]` (field, id, message)
+//! and `warnings[]` where the specification defines them.
+
+mod openapi;
+mod settings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::document::Problem;
+use crate::server::{Caller, SaveError, Server};
+use crate::tokens::Role;
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A refusal, rendered as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    problems: Vec<Problem>,
+}
+
+impl ApiError {
+    /// A refusal with a status, a code and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), problems: Vec::new() }
+    }
+
+    /// 400 `malformed`.
+    pub fn malformed(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl From<SaveError> for ApiError {
+    fn from(e: SaveError) -> Self {
+        match e {
+            SaveError::Refused(problems) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_settings",
+                message: problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("\n"),
+                problems,
+            },
+            SaveError::Server(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::ServerError> for ApiError {
+    fn from(e: crate::ServerError) -> Self {
+        match e {
+            crate::ServerError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            other => {
+                tracing::error!(error = %other, "Request failed.");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; see its log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if !self.problems.is_empty() {
+            body["errors"] = serde_json::to_value(&self.problems).unwrap_or(Value::Null);
+        }
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// The caller must hold `role`.
+pub fn require(caller: &Caller, role: Role) -> Result<(), ApiError> {
+    if caller.role >= role {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this needs the {} role; the token '{}' has {}",
+                role.as_str(),
+                caller.name,
+                caller.role.as_str()
+            ),
+        ))
+    }
+}
+
+/// Parses a JSON body into `T`, with a one-line error naming what is wrong.
+pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "malformed",
+            "send the body as JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))
+}
+
+/// The value of query parameter `key` (the first one), without percent-decoding: the API's
+/// parameters are numbers.
+pub fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Turns the bearer token into a [`Caller`], or answers 401.
+async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "no bearer token; give acc ctl --token-file FILE (or ACC_TOKEN_FILE), such as the server's admin-token",
+        )
+        .into_response();
+    };
+    match server.authenticate(token) {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the bearer token is unknown or expired; ask an admin for a new one (acc ctl token create)",
+        )
+        .into_response(),
+    }
+}
+
+/// The `/v1` routes.
+pub fn router(server: Arc<Server>) -> Router {
+    let authed = settings::routes()
+        .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
+        .with_state(server.clone());
+    Router::new()
+        .route("/v1/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/v1/openapi.json", get(openapi::document))
+        .merge(authed)
+        .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
+}

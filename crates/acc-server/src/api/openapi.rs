@@ -1,0 +1,91 @@
+//! `GET /v1/openapi.json`: the API described as OpenAPI 3.1, built from [`OPERATIONS`],
+//! the one table of routes, roles and summaries (a test requests every entry).
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// One operation: method, path, least role (`None`: no token), summary.
+pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
+    ("get", "/v1/health", None, "Liveness: {\"status\":\"ok\"}."),
+    ("get", "/v1/openapi.json", None, "This document."),
+    (
+        "get",
+        "/v1/settings",
+        Some("viewer"),
+        "The settings in force: revision, authentication, site settings, generations, package sources (hashes redacted).",
+    ),
+    (
+        "put",
+        "/v1/settings/auth",
+        Some("admin"),
+        "Global agent settings, Authentication: mode, credential (user_name, password, confirmation), password_policy, grant_read. Refusals are 422 with errors[] in the order and wording of the specification's 5.5 and 5.6.",
+    ),
+    (
+        "put",
+        "/v1/settings/site",
+        Some("admin"),
+        "Global site server settings: any lockout policy field (mode, threshold, reset_after, duration, source_threshold, …, create_acc_on_site_servers, reenable_locked_local_account, acc_refresh_interval).",
+    ),
+    ("get", "/v1/policy/revisions", Some("viewer"), "Revision history, newest first (?limit=N)."),
+    (
+        "get",
+        "/v1/policy/revisions/{number}",
+        Some("viewer"),
+        "One revision with its document (secrets redacted).",
+    ),
+    (
+        "get",
+        "/v1/policy/diff",
+        Some("viewer"),
+        "Changes between two revisions (?from=A&to=B), secrets redacted.",
+    ),
+    ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
+    (
+        "post",
+        "/v1/tokens",
+        Some("admin"),
+        "Create an API token {role, description, ttl_secs?}; the token is in the response only.",
+    ),
+];
+
+pub(super) async fn document() -> Json<Value> {
+    let mut paths = Map::new();
+    for (method, path, role, summary) in OPERATIONS {
+        let mut op = json!({
+            "summary": summary,
+            "responses": {
+                "200": { "description": "Success (JSON)." },
+                "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        match role {
+            Some(r) => {
+                op["security"] = json!([{ "bearer": [] }]);
+                op["x-acc-role"] = json!(r);
+            }
+            None => op["security"] = json!([]),
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": { "title": "acc management server", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": { "type": "string" },
+                        "message": { "type": "string" },
+                        "errors": { "type": "array", "items": { "type": "object", "properties": {
+                            "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
+                    }
+                }
+            }
+        }
+    }))
+}

@@ -1,0 +1,194 @@
+//! Settings, policy revisions and API tokens: `GET /v1/settings`, `PUT
+//! /v1/settings/auth`, `PUT /v1/settings/site`, `GET /v1/policy/revisions[/{n}]`, `GET
+//! /v1/policy/diff`, `GET|POST /v1/tokens`.
+
+use std::sync::Arc;
+
+use acc_core::credential_check::GenerationPhase;
+use acc_core::password::{PasswordPolicy, Secret};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, parse_json, query_param, require};
+use crate::document::{self, AuthMode, AuthRequest, PolicyDocument};
+use crate::server::{Caller, Server};
+use crate::tokens::Role;
+
+type Srv = State<Arc<Server>>;
+
+/// The routes of this module (authenticated by the caller).
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/v1/settings", get(show))
+        .route("/v1/settings/auth", axum::routing::put(set_auth))
+        .route("/v1/settings/site", axum::routing::put(set_site))
+        .route("/v1/policy/revisions", get(history))
+        .route("/v1/policy/revisions/{number}", get(revision))
+        .route("/v1/policy/diff", get(diff))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+}
+
+/// The settings as `GET /v1/settings` and `acc ctl settings show` present them.
+pub fn settings_view(server: &Server, revision: i64, doc: &PolicyDocument) -> Value {
+    let mut v = json!({ "revision": revision, "app_id": server.config().app_id_display() });
+    let credential = doc
+        .generation_in(GenerationPhase::Active)
+        .map(|g| json!({ "generation": g.number, "user_name": g.user_name }));
+    v["credential"] = credential.unwrap_or(Value::Null);
+    if let (Value::Object(out), Value::Object(d)) = (&mut v, document::redacted(doc)) {
+        out.extend(d);
+    }
+    v
+}
+
+async fn show(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let (revision, doc) = server.current();
+    Ok(Json(settings_view(&server, revision, &doc)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthBody {
+    mode: AuthMode,
+    user_name: Option<String>,
+    #[serde(default)]
+    password: String,
+    confirmation: Option<String>,
+    password_policy: Option<PasswordPolicy>,
+    #[serde(default)]
+    grant_read: bool,
+}
+
+async fn set_auth(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let body: AuthBody = parse_json(&headers, &body)?;
+    let confirmation = body.confirmation.unwrap_or_else(|| body.password.clone());
+    let req = AuthRequest {
+        mode: body.mode,
+        user_name: body.user_name,
+        password: Secret::new(body.password),
+        confirmation: Secret::new(confirmation),
+        password_policy: body.password_policy,
+        grant_read: body.grant_read,
+    };
+    let outcome = server.save_auth(req, &caller.name).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}
+
+async fn set_site(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let patch: Map<String, Value> = parse_json(&headers, &body)?;
+    let outcome = server.save_site(&patch, &caller.name).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}
+
+async fn history(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let limit = match query_param(&uri, "limit") {
+        None => 100,
+        Some(v) => {
+            v.parse::<i64>().map_err(|_| ApiError::malformed(format!("limit '{v}' is not a number")))?
+        }
+    };
+    let rows = crate::store::revisions(server.pool(), limit.clamp(1, 10_000)).await?;
+    Ok(Json(json!({ "revisions": rows })))
+}
+
+/// Revision `n`'s redacted document, or 404 naming the range that exists.
+async fn load(server: &Server, n: i64) -> Result<(crate::store::RevisionRow, Value), ApiError> {
+    let Some((row, text)) = crate::store::revision(server.pool(), n).await? else {
+        let latest = server.current().0;
+        return Err(ApiError::not_found(format!("revision {n} does not exist; revisions are 1 to {latest}")));
+    };
+    let doc: PolicyDocument =
+        serde_json::from_str(&text).map_err(|e| crate::ServerError::Invalid(format!("revision {n}: {e}")))?;
+    Ok((row, document::redacted(&doc)))
+}
+
+async fn revision(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let n = parse_revision(&number)?;
+    let (row, doc) = load(&server, n).await?;
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    v["document"] = doc;
+    Ok(Json(v))
+}
+
+fn parse_revision(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| ApiError::malformed(format!("revision '{text}' is not a revision number (1, 2, 3 …)")))
+}
+
+async fn diff(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let param = |k: &str| {
+        query_param(&uri, k)
+            .ok_or_else(|| ApiError::malformed(format!("give ?from=A&to=B; '{k}' is missing")))
+    };
+    let (a, b) = (parse_revision(&param("from")?)?, parse_revision(&param("to")?)?);
+    let (_, da) = load(&server, a).await?;
+    let (_, db) = load(&server, b).await?;
+    Ok(Json(json!({ "from": a, "to": b, "changes": document::diff(&da, &db) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    role: String,
+    description: String,
+    ttl_secs: Option<u64>,
+}
+
+async fn create_token(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let body: TokenBody = parse_json(&headers, &body)?;
+    let role = Role::parse(&body.role)?;
+    let (token, row) = server.create_token(role, body.ttl_secs, &body.description).await?;
+    tracing::info!(role = role.as_str(), description = %row.description, by = %caller.name, "API token created.");
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    v["token"] = Value::String(token);
+    Ok(Json(v))
+}
+
+async fn list_tokens(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    Ok(Json(json!({ "tokens": server.tokens() })))
+}

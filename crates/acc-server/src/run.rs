@@ -1,0 +1,88 @@
+//! `acc server run`: locks the data directory, opens the server and serves the REST API
+//! over HTTPS (acc-net, rustls) until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use acc_net::{LiveConfig, ServeOptions, TlsInputs};
+use tokio::net::TcpListener;
+
+use crate::error::ServerError;
+use crate::layout::Layout;
+use crate::server::Server;
+
+/// The lock a running server holds on its data directory.
+#[derive(Debug)]
+pub struct DirLock(#[allow(dead_code)] std::fs::File);
+
+impl DirLock {
+    /// Takes the data directory's lock, or says that a server holds it.
+    pub fn acquire(layout: &Layout) -> Result<DirLock, ServerError> {
+        let path = layout.lock();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ServerError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(ServerError::Busy(layout.root().display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(ServerError::io(&path, e)),
+        }
+    }
+}
+
+/// A management server ready to serve: data directory locked, state loaded, port bound.
+#[derive(Debug)]
+pub struct Running {
+    server: Arc<Server>,
+    listener: TcpListener,
+    live: LiveConfig,
+    _lock: DirLock,
+}
+
+/// Locks the data directory, opens the server and binds `listen` (or the configured address).
+pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running, ServerError> {
+    if !layout.config().exists() {
+        return Err(ServerError::NotInitialised(layout.root().display().to_string()));
+    }
+    let lock = DirLock::acquire(&layout)?;
+    let server = Arc::new(Server::open(layout.clone()).await?);
+    let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
+    let inputs = TlsInputs::new(read(layout.tls_cert())?, read(layout.tls_key())?);
+    let live = LiveConfig::new(&inputs).map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let addr = listen.unwrap_or(server.config().listen);
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
+    Ok(Running { server, listener, live, _lock: lock })
+}
+
+impl Running {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        self.listener.local_addr().map_err(|e| ServerError::Bind(String::new(), e.to_string()))
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let app = crate::api::router(self.server.clone());
+        acc_net::serve(
+            self.listener,
+            self.live,
+            app,
+            ServeOptions::new(acc_net::Limits::default()),
+            shutdown,
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! The running management server's state: the policy document in force, the tokens, the
+//! directory, and the one path by which settings change: validate against the document in
+//! force, seal new secrets, store the next revision in one transaction, then publish it.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use acc_core::credential_check::{DirectoryLookup, DomainAccountState, PasswordOracle};
+use acc_core::name::UserName;
+use acc_core::password::Secret;
+use serde_json::{Map, Value};
+use sqlx::SqlitePool;
+
+use crate::config::ServerConfig;
+use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
+use crate::error::ServerError;
+use crate::init::{self, directory_secret_name, now_millis};
+use crate::layout::Layout;
+use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
+use crate::tokens::{self, Role};
+use crate::vault::{Plain, Vault};
+
+/// The vault name of generation `n`'s password.
+pub fn generation_secret_name(n: u32) -> String {
+    format!("acc.generation.{n}")
+}
+
+/// Who is calling the API.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's role.
+    pub role: Role,
+    /// The token's description (the author of revisions).
+    pub name: String,
+}
+
+/// Why a save did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Refused: the messages of 5.5, in order.
+    #[error("{}", .0.first().map(|p| p.message.as_str()).unwrap_or("refused"))]
+    Refused(Vec<Problem>),
+    /// The server failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// A saved revision.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SaveOutcome {
+    /// The new revision's number.
+    pub revision: i64,
+    /// Warnings to show once.
+    pub warnings: Vec<String>,
+    /// What `--grant-read` added.
+    pub granted: Vec<String>,
+    /// The one-line summary.
+    pub summary: String,
+}
+
+/// The management server.
+pub struct Server {
+    layout: Layout,
+    config: ServerConfig,
+    pool: SqlitePool,
+    vault: Vault,
+    current: Mutex<(i64, PolicyDocument)>,
+    save_lock: tokio::sync::Mutex<()>,
+    tokens: RwLock<HashMap<String, TokenRow>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("name", &self.config.name).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Server {
+    /// Opens an initialised data directory.
+    pub async fn open(layout: Layout) -> Result<Server, ServerError> {
+        let config = ServerConfig::load(&layout.config())?;
+        let vault = Vault::open(&layout.vault_key())?;
+        let pool = store::open(&layout.database(), false).await?;
+        let (number, text) = store::latest_revision(&pool).await?.ok_or_else(|| ServerError::Config {
+            path: layout.database().display().to_string(),
+            detail:
+                "has no policy revision; the data directory is damaged (re-run acc server init elsewhere)"
+                    .into(),
+        })?;
+        let document: PolicyDocument = serde_json::from_str(&text).map_err(|e| ServerError::Config {
+            path: layout.database().display().to_string(),
+            detail: format!("revision {number} does not parse: {e}"),
+        })?;
+        let tokens = store::tokens(&pool).await?.into_iter().map(|t| (t.digest.clone(), t)).collect();
+        Ok(Server {
+            layout,
+            config,
+            pool,
+            vault,
+            current: Mutex::new((number, document)),
+            save_lock: tokio::sync::Mutex::new(()),
+            tokens: RwLock::new(tokens),
+        })
+    }
+
+    /// `server.json`.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The data directory.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The revision in force and its document.
+    pub fn current(&self) -> (i64, PolicyDocument) {
+        lock(&self.current).clone()
+    }
+
+    /// The caller a bearer token stands for, if it is known and not expired.
+    pub fn authenticate(&self, token: &str) -> Option<Caller> {
+        let digest = tokens::digest_hex(token);
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let t = tokens.get(&digest)?;
+        if t.expires_at.is_some_and(|at| now_millis() >= at) {
+            return None;
+        }
+        Some(Caller { role: t.role, name: t.description.clone() })
+    }
+
+    /// Creates an API token; returns its text (shown once).
+    pub async fn create_token(
+        &self,
+        role: Role,
+        ttl_secs: Option<u64>,
+        description: &str,
+    ) -> Result<(String, TokenRow), ServerError> {
+        if description.trim().is_empty() || description.len() > 200 {
+            return Err(ServerError::Invalid(
+                "token description: give 1 to 200 characters saying who or what uses it".into(),
+            ));
+        }
+        let token = tokens::new_token("acc")?;
+        let now = now_millis();
+        let expires_at =
+            ttl_secs.map(|s| now.saturating_add(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)));
+        let row = TokenRow {
+            digest: tokens::digest_hex(&token),
+            role,
+            description: description.to_string(),
+            created_at: now,
+            expires_at,
+        };
+        store::put_token(&self.pool, &row).await?;
+        self.tokens.write().unwrap_or_else(|p| p.into_inner()).insert(row.digest.clone(), row.clone());
+        Ok((token, row))
+    }
+
+    /// Every API token (never their text).
+    pub fn tokens(&self) -> Vec<TokenRow> {
+        let mut v: Vec<TokenRow> =
+            self.tokens.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        v.sort_by_key(|t| t.created_at);
+        v
+    }
+
+    /// Saves a change of the site settings as a new revision.
+    pub async fn save_site(
+        &self,
+        patch: &Map<String, Value>,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
+        self.commit(&doc, saved, Vec::new(), author).await
+    }
+
+    /// Saves a change of the authentication settings as a new revision.
+    pub async fn save_auth(&self, req: AuthRequest, author: &str) -> Result<SaveOutcome, SaveError> {
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        let oracle = self.oracle(&doc).await?;
+        let directory = store::directory_accounts(&self.pool).await?;
+        // The check borrows non-Send trait objects: it runs in a block that ends before
+        // the next await.
+        let saved = {
+            let lookup = Directory { config: &self.config, accounts: &directory };
+            let names = self.config.directory();
+            let app_id_display = self.config.app_id_display();
+            let sites: Vec<String> = Vec::new();
+            let hash = |s: &Secret| init::hash_password(s.expose()).map_err(|e| e.to_string());
+            let ctx = AuthContext {
+                app_id: &self.config.app_id,
+                app_id_display: &app_id_display,
+                directory: &names,
+                site_servers: &sites,
+                management_server: &self.config.name,
+                passwords: &oracle,
+                directory_lookup: &lookup,
+                pending_sites: &sites,
+                hash: &hash,
+                now_ms: now_millis(),
+            };
+            document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?
+        };
+        let mut secrets = Vec::new();
+        if let Some(new) =
+            saved.document.generations.iter().find(|g| !doc.generations.iter().any(|o| o.number == g.number))
+        {
+            let name = generation_secret_name(new.number);
+            let sealed = self.vault.seal(&name, &Plain::new(req.password.nfc().expose()))?;
+            secrets.push(SealedSecret { name, sealed });
+        }
+        self.commit(&doc, saved, secrets, author).await
+    }
+
+    /// Moves the rotation along (no site server yet has to create a generation), stores
+    /// the revision with its sealed secrets, and publishes it.
+    async fn commit(
+        &self,
+        before: &PolicyDocument,
+        mut saved: Saved,
+        secrets: Vec<SealedSecret>,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        let steps = document::settle(&mut saved.document, true, now_millis());
+        if saved.document == *before {
+            return Err(SaveError::Refused(vec![Problem {
+                field: "settings".into(),
+                id: "U-NOCHANGE".into(),
+                message: "acc: nothing changed".into(),
+            }]));
+        }
+        let summary = document::summary(before, &saved.document);
+        let number = lock(&self.current).0 + 1;
+        let row = RevisionRow {
+            number,
+            created_at: now_millis(),
+            author: author.to_string(),
+            summary: summary.clone(),
+        };
+        let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        store::save_revision(&self.pool, &row, &text, &secrets).await?;
+        *lock(&self.current) = (number, saved.document);
+        for s in &steps {
+            tracing::info!(generation = s.generation, user = %s.user_name, from = ?s.from, to = ?s.to, reason = s.reason, "acc.rotation");
+        }
+        tracing::info!(revision = number, author, summary = %summary, "Policy revision saved.");
+        Ok(SaveOutcome { revision: number, warnings: saved.warnings, granted: saved.granted, summary })
+    }
+
+    /// The vault's answers for the credential check, decrypted for one save.
+    async fn oracle(&self, doc: &PolicyDocument) -> Result<VaultOracle, ServerError> {
+        let app_name = directory_secret_name(&self.config.app_id);
+        let mut app_id = None;
+        for s in store::secrets(&self.pool, &app_name).await? {
+            if s.name == app_name {
+                app_id = Some(self.vault.open_sealed(&s.name, &s.sealed)?);
+            }
+        }
+        let mut generations = Vec::new();
+        for g in &doc.generations {
+            let name = generation_secret_name(g.number);
+            if let Some(s) = store::secrets(&self.pool, &name).await?.into_iter().find(|s| s.name == name) {
+                generations.push((
+                    g.number,
+                    g.user_name.clone(),
+                    self.vault.open_sealed(&s.name, &s.sealed)?,
+                ));
+            }
+        }
+        Ok(VaultOracle { app_id, generations })
+    }
+}
+
+/// Decrypted passwords for one credential check; dropped right after it.
+struct VaultOracle {
+    app_id: Option<Plain>,
+    generations: Vec<(u32, String, Plain)>,
+}
+
+fn same(plain: &Plain, candidate: &Secret) -> bool {
+    Secret::new(plain.expose()).nfc().matches(candidate)
+}
+
+impl PasswordOracle for VaultOracle {
+    fn is_app_id_password(&self, password: &Secret) -> bool {
+        self.app_id.as_ref().is_some_and(|p| same(p, password))
+    }
+
+    fn generation_with_password(&self, password: &Secret) -> Option<(u32, String)> {
+        self.generations.iter().rev().find(|(_, _, p)| same(p, password)).map(|(n, u, _)| (*n, u.clone()))
+    }
+
+    fn is_password_of_generation(&self, number: u32, password: &Secret) -> bool {
+        self.generations.iter().any(|(n, _, p)| *n == number && same(p, password))
+    }
+}
+
+/// The directory's view for V6: accounts of this server's domain only.
+struct Directory<'a> {
+    config: &'a ServerConfig,
+    accounts: &'a [DirectoryAccount],
+}
+
+impl DirectoryLookup for Directory<'_> {
+    fn domain_account_state(&self, user_name: &UserName) -> DomainAccountState {
+        let ours = user_name.domain().is_some_and(|d| {
+            d.eq_ignore_ascii_case(&self.config.domain) || d.eq_ignore_ascii_case(&self.config.dns_domain)
+        });
+        let key = user_name.account().as_str().to_lowercase();
+        match self.accounts.iter().find(|a| ours && a.name_key == key) {
+            Some(a) if a.enabled => DomainAccountState::Enabled,
+            Some(_) => DomainAccountState::Disabled,
+            None => DomainAccountState::NotFound,
+        }
+    }
+}
