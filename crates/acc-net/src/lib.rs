@@ -6,6 +6,7 @@
 //! - `verifier`: webpki's client-certificate checks, with the verdict kept so that a
 //!   refused certificate is reported with its reason instead of a bare handshake failure.
 //! - [`identity`]: [`PeerIdentity`] and [`PeerInfo`], put into every request.
+//! - [`client`]: the HTTPS client of acc's own tools (CA-pinned, optional client certificate).
 //! - [`server`]: [`serve`], the accept loop with its [`Limits`] and graceful shutdown.
 //! - `watchdog`, `service`: per-connection timeouts and the request wrapper.
 //!
@@ -13,6 +14,7 @@
 //! events) belong to the site server; this crate only guarantees that a connection
 //! whose certificate was refused never reaches it.
 
+pub mod client;
 pub mod error;
 pub mod identity;
 pub mod server;

@@ -29,6 +29,11 @@ enum Command {
     /// Site server: local accounts, lockout policy, security events (task and package server).
     #[command(subcommand)]
     Site(cmd::site::SiteCommand),
+    /// Management server: settings, policy revisions, vault, fleet CA, directory.
+    #[command(subcommand)]
+    Server(cmd::server::ServerCommand),
+    /// Administer the management server over its REST API.
+    Ctl(cmd::ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pki(c) => cmd::pki::run(c),
         Command::Site(c) => cmd::site::run(c),
+        Command::Server(c) => cmd::server::run(c),
+        Command::Ctl(a) => cmd::ctl::run(a),
         Command::Bench(c) => bench::run(c),
     };
     match result {

@@ -6,7 +6,6 @@
 //!   register (issue 3: in smart mode every good registration succeeds, and the flood
 //!   costs no Argon2 hash after each source's first rejections).
 
-mod client;
 mod site;
 
 use std::path::PathBuf;
@@ -21,7 +20,7 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use client::{Connection, Tls};
+use acc_net::client::{ClientTls as Tls, Connection};
 use site::SiteUnderTest;
 
 const ACC_USER: &str = "ACC_user";
@@ -61,7 +60,7 @@ pub struct FloodArgs {
     good: usize,
     /// Lockout mode of the site (the target applies to smart mode; classic shows why).
     #[arg(long, value_enum, default_value = "smart")]
-    mode: crate::cmd::site::ModeArg,
+    mode: crate::cmd::common::ModeArg,
     /// Concurrent connections of the flood.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -108,20 +107,21 @@ async fn register_on(
     prefix: &'static str,
     auth: String,
 ) -> Result<(Vec<Duration>, usize)> {
-    let mut conn = Connection::open(&tls, addr).await?;
+    let mut conn = Connection::open_addr(&tls, addr).await?;
     let mut lat = Vec::with_capacity(ids.len());
     let mut errors = 0;
     for i in ids {
         let (host, body) = registration(i, prefix);
         let started = Instant::now();
-        let (status, _) = conn
+        let status = conn
             .send(
                 "POST",
                 "/v1/register",
                 &[("authorization", &auth), ("acc-agent-host", &host), ("content-type", "application/json")],
                 body,
             )
-            .await?;
+            .await?
+            .status;
         lat.push(started.elapsed());
         if status != 200 {
             errors += 1;
@@ -144,7 +144,7 @@ fn emit(table: &[(&str, String)], json_value: serde_json::Value, file: Option<Pa
 
 async fn register(a: RegisterArgs) -> Result<ExitCode> {
     let site = SiteUnderTest::start(ACC_USER, ACC_PASSWORD, LockoutPolicy::default()).await?;
-    let tls = Tls::new(&site.ca_pem()?)?;
+    let tls = Tls::new(&site.ca_pem()?, None)?;
     let auth = basic(ACC_USER, ACC_PASSWORD);
     let connections = a.connections.max(1);
     let cpu_before = site.cpu_seconds()?;
@@ -205,13 +205,13 @@ async fn stale_on(
     sources: Vec<usize>,
     attempts: usize,
 ) -> Result<(usize, usize)> {
-    let mut conn = Connection::open(&tls, addr).await?;
+    let mut conn = Connection::open_addr(&tls, addr).await?;
     let auth = basic(ACC_USER, "the-old-password-v0");
     let (mut unauthorized, mut locked) = (0, 0);
     for s in sources {
         let (host, body) = registration(s, "stale");
         for _ in 0..attempts {
-            let (status, _) = conn
+            let status = conn
                 .send(
                     "POST",
                     "/v1/register",
@@ -222,7 +222,8 @@ async fn stale_on(
                     ],
                     body.clone(),
                 )
-                .await?;
+                .await?
+                .status;
             match status.as_u16() {
                 401 => unauthorized += 1,
                 403 => locked += 1,
@@ -237,7 +238,7 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     let policy = LockoutPolicy { mode: a.mode.into(), ..LockoutPolicy::default() };
     let smart = policy.mode == acc_core::lockout::LockoutMode::Smart;
     let site = SiteUnderTest::start(ACC_USER, ACC_PASSWORD, policy.clone()).await?;
-    let tls = Tls::new(&site.ca_pem()?)?;
+    let tls = Tls::new(&site.ca_pem()?, None)?;
     let good_auth = basic(ACC_USER, ACC_PASSWORD);
     // The good agents are already in service: each has logged on before, so it is a familiar
     // source (spec 2.3), exactly as a fleet looks when the stale agents start hammering.

@@ -1,6 +1,9 @@
 //! One module per top-level subcommand.
 
+pub mod common;
+pub mod ctl;
 pub mod duration;
 pub mod pki;
+pub mod server;
 pub mod shares;
 pub mod site;

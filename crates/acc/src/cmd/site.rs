@@ -2,22 +2,24 @@
 //! commands talk to the running server over its local socket, or open the data directory
 //! themselves when no server runs (see `acc_site::admin`).
 
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use acc_core::lockout::{LockoutMode, LockoutPolicy};
+use acc_core::lockout::LockoutPolicy;
 use acc_site::admin::{self, DirLock, EventQuery, Password, Request};
 use acc_site::config::SiteConfig;
 use acc_site::init::{self, InitOptions};
 use acc_site::layout::Layout;
 use acc_site::site::{Site, SystemClock};
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::cmd::common::{
+    LockoutArgs, RunArgs, hostname, password_from_stdin, runtime, serve_role, shutdown_signal,
+};
 use crate::cmd::duration::parse_duration;
 
 mod tasks;
@@ -86,16 +88,6 @@ pub struct InitArgs {
     /// The key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The site's data directory.
-    #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
-    /// Listen here instead of the address given at init (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,57 +180,12 @@ pub enum PolicyCommand {
     Set(PolicySetArgs),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    /// Windows semantics: one counter per account.
-    Classic,
-    /// Per-source blocks; familiar sources keep working.
-    Smart,
-}
-
-impl From<ModeArg> for LockoutMode {
-    fn from(m: ModeArg) -> Self {
-        match m {
-            ModeArg::Classic => LockoutMode::Classic,
-            ModeArg::Smart => LockoutMode::Smart,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct PolicySetArgs {
     #[command(flatten)]
     dir: DataDir,
-    /// Lockout mode.
-    #[arg(long, value_enum)]
-    mode: Option<ModeArg>,
-    /// Classic: failures that lock the account (0 = never).
-    #[arg(long, value_name = "N")]
-    threshold: Option<u32>,
-    /// Observation window (e.g. 60s, 10m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    reset_after: Option<u64>,
-    /// Lockout duration (0 = until unlocked).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    duration: Option<u64>,
-    /// Smart: failures that block one source.
-    #[arg(long, value_name = "N")]
-    source_threshold: Option<u32>,
-    /// Smart: failures from unfamiliar sources that lock them all out.
-    #[arg(long, value_name = "N")]
-    unfamiliar_threshold: Option<u32>,
-    /// Smart: first block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    source_block_base: Option<u64>,
-    /// Smart: longest block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    source_block_max: Option<u64>,
-    /// Re-enable the ACC when it is locked out (at each refresh).
-    #[arg(long, value_name = "BOOL")]
-    reenable: Option<bool>,
-    /// ACC refresh interval.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    refresh_interval: Option<u64>,
+    #[command(flatten)]
+    lockout: LockoutArgs,
 }
 
 #[derive(Debug, Args)]
@@ -261,19 +208,13 @@ pub struct EventsArgs {
 
 /// Runs one `acc site` command.
 pub fn run(command: SiteCommand) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(run_async(command))
+    runtime()?.block_on(run_async(command))
 }
 
 async fn run_async(command: SiteCommand) -> Result<ExitCode> {
     match command {
         SiteCommand::Init(a) => {
-            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default();
+            let hostname = hostname();
             let config = init::init(&InitOptions {
                 data_dir: a.data_dir.clone(),
                 name: a.name,
@@ -392,35 +333,7 @@ async fn run_server(a: RunArgs) -> Result<ExitCode> {
     let running = acc_site::server::start(Layout::new(&a.data_dir), a.listen).await?;
     let addr = running.local_addr()?;
     let name = running.site().config().name.clone();
-    println!("site {name} listening on https://{addr}");
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    tracing::info!(%addr, site = %name, "Site server started.");
-    running.serve(shutdown_signal()).await?;
-    tracing::info!("Site server stopped.");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    serve_role("site", &name, addr, running.serve(shutdown_signal())).await
 }
 
 fn show(d: &DataDir) -> Result<ExitCode> {
@@ -457,14 +370,7 @@ pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
 }
 
 fn read_password(flag: bool) -> Result<Password> {
-    if !flag {
-        bail!(
-            "give the password on standard input with --password-stdin (passwords are never command-line arguments)"
-        );
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
-    let pw = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line).to_string();
+    let pw = password_from_stdin(flag)?;
     if pw.is_empty() {
         bail!("password: is empty; enter a password");
     }
@@ -550,19 +456,11 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
 
 async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
     let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
-    let mut p = current;
-    if let Some(m) = a.mode {
-        p.mode = m.into();
+    let mut value = serde_json::to_value(current)?;
+    if let Value::Object(m) = &mut value {
+        m.extend(a.lockout.patch());
     }
-    p.threshold = a.threshold.unwrap_or(p.threshold);
-    p.reset_after = a.reset_after.unwrap_or(p.reset_after);
-    p.duration = a.duration.unwrap_or(p.duration);
-    p.source_threshold = a.source_threshold.unwrap_or(p.source_threshold);
-    p.unfamiliar_threshold = a.unfamiliar_threshold.unwrap_or(p.unfamiliar_threshold);
-    p.source_block_base = a.source_block_base.unwrap_or(p.source_block_base);
-    p.source_block_max = a.source_block_max.unwrap_or(p.source_block_max);
-    p.reenable_locked_local_account = a.reenable.unwrap_or(p.reenable_locked_local_account);
-    p.acc_refresh_interval = a.refresh_interval.unwrap_or(p.acc_refresh_interval);
+    let p: LockoutPolicy = serde_json::from_value(value)?;
     let v = call(&a.dir.data_dir, Request::PolicySet { policy: p }).await?;
     for w in v["warnings"].as_array().into_iter().flatten() {
         eprintln!("{}", w.as_str().unwrap_or_default());

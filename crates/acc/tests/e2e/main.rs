@@ -2,6 +2,7 @@
 //! area. Every test runs real processes in its own temporary directory.
 
 mod pki_openssl;
+mod server;
 mod shares;
 mod site;
 mod tasks;

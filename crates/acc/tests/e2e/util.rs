@@ -44,6 +44,24 @@ impl Dir {
         self.run("openssl", args)
     }
 
+    /// Runs `acc` with `args`, `stdin` as its standard input and extra environment.
+    pub fn acc_with(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_acc"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("ACC_LOG")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cannot run acc");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        let output = child.wait_with_output().expect("wait for acc");
+        Run { what: format!("acc {}", args.join(" ")), output }
+    }
+
     fn run(&self, program: &str, args: &[&str]) -> Run {
         let output = Command::new(program)
             .args(args)
@@ -113,15 +131,26 @@ impl SiteProc {
     /// Starts `acc site run --data-dir DIR --listen 127.0.0.1:0` and waits (with a deadline)
     /// for the line that gives its address.
     pub fn start(dir: &Path) -> SiteProc {
+        SiteProc::start_role("site", dir, None)
+    }
+
+    /// Starts `acc ROLE run --data-dir DIR --listen 127.0.0.1:0` (`site` or `server`), its
+    /// debug log going to `log` when given, and waits for its address.
+    pub fn start_role(role: &str, dir: &Path, log: Option<&Path>) -> SiteProc {
         use std::io::{BufRead, BufReader};
+        let stderr = match log {
+            Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("log file")),
+            None => std::process::Stdio::null(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_acc"))
-            .args(["site", "run", "--data-dir"])
+            .args([role, "run", "--data-dir"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
+            .env("ACC_LOG", if log.is_some() { "debug" } else { "warn" })
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
-            .expect("start acc site run");
+            .expect("start acc run");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -133,7 +162,7 @@ impl SiteProc {
         });
         let url = rx
             .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("acc site run did not report its address in 20 s");
+            .expect("acc run did not report its address in 20 s");
         SiteProc { child, url }
     }
 

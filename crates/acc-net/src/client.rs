@@ -1,0 +1,223 @@
+//! The HTTPS client of acc's own tools (`acc ctl`, site servers joining and polling their
+//! management server, agents, load generators): rustls on aws-lc-rs with only the given
+//! CA as trust anchor, an optional client certificate, HTTP/1.1 keep-alive.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+/// Why a request could not be made: each names what failed and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA file or client identity is unusable.
+    #[error("{0}")]
+    Setup(String),
+    /// The URL is not `https://host[:port][/]`.
+    #[error("server URL '{0}': {1}")]
+    Url(String, String),
+    /// TCP or TLS failed.
+    #[error("cannot reach {0}: {1}")]
+    Connect(String, String),
+    /// The connection failed during the exchange.
+    #[error("{0}: {1}")]
+    Exchange(String, String),
+}
+
+/// TLS settings shared by every connection of one client.
+#[derive(Clone)]
+pub struct ClientTls {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientTls")
+    }
+}
+
+impl ClientTls {
+    /// Trusts only the CA certificates in `ca_pem`; presents `identity` (certificate chain
+    /// PEM, private key PEM) when given.
+    pub fn new(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Result<ClientTls, ClientError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|e| ClientError::Setup(format!("CA file: {e}")))?;
+            roots.add(cert).map_err(|e| ClientError::Setup(format!("CA certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(ClientError::Setup(
+                "CA file: no PEM certificate in it; give the server's CA (ca.crt)".into(),
+            ));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Setup(e.to_string()))?
+            .with_root_certificates(roots);
+        let config = match identity {
+            None => builder.with_no_client_auth(),
+            Some((chain, key)) => {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| ClientError::Setup(format!("client certificate: {e}")))?;
+                let key = PrivateKeyDer::from_pem_slice(key)
+                    .map_err(|e| ClientError::Setup(format!("client key: {e}")))?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| ClientError::Setup(format!("client certificate and key: {e}")))?
+            }
+        };
+        Ok(ClientTls { config: Arc::new(config) })
+    }
+}
+
+/// Where a server is: host and port from an `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    host: String,
+    port: u16,
+}
+
+impl Endpoint {
+    /// Parses `https://host[:port][/]` (port 443 by default; IPv6 in brackets).
+    pub fn parse(url: &str) -> Result<Endpoint, ClientError> {
+        let bad = |why: &str| ClientError::Url(url.to_string(), why.to_string());
+        let rest = url.strip_prefix("https://").ok_or_else(|| bad("must start with https://"))?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') || authority.contains('@') {
+            return Err(bad("give only https://host:port, without a path"));
+        }
+        let uri: http::uri::Authority =
+            authority.parse().map_err(|_| bad("the host or port is malformed"))?;
+        let host = uri.host().trim_start_matches('[').trim_end_matches(']').to_string();
+        let has_port = authority.rsplit(']').next().is_some_and(|tail| tail.contains(':'));
+        let port = match (has_port, uri.port_u16()) {
+            (false, _) => 443,
+            (true, Some(p)) if p != 0 => p,
+            (true, _) => return Err(bad("the host or port is malformed")),
+        };
+        Ok(Endpoint { host, port })
+    }
+
+    /// `host:port` as written in the Host header.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "https://{}", self.authority())
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// One keep-alive connection.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    authority: String,
+    /// What TLS negotiated, for logs: `TLS 1.3`.
+    pub protocol: String,
+}
+
+impl Connection {
+    /// Connects to `endpoint` and completes the TLS handshake.
+    pub async fn open(tls: &ClientTls, endpoint: &Endpoint) -> Result<Connection, ClientError> {
+        let fail = |e: String| ClientError::Connect(endpoint.to_string(), e);
+        let tcp = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        tcp.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
+        let name = match endpoint.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::from(ip),
+            Err(_) => ServerName::try_from(endpoint.host.clone()).map_err(|e| fail(e.to_string()))?,
+        };
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let stream = connector.connect(name, tcp).await.map_err(|e| fail(format!("TLS handshake: {e}")))?;
+        let protocol = match stream.get_ref().1.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+            _ => "TLS",
+        }
+        .to_string();
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| fail(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection { sender, authority: endpoint.authority(), protocol })
+    }
+
+    /// Connects to a socket address (load generators): the certificate must name the IP.
+    pub async fn open_addr(tls: &ClientTls, addr: std::net::SocketAddr) -> Result<Connection, ClientError> {
+        Connection::open(tls, &Endpoint { host: addr.ip().to_string(), port: addr.port() }).await
+    }
+
+    /// Sends one request and reads the whole response.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Response, ClientError> {
+        let fail = |e: String| ClientError::Exchange(format!("{method} {path}"), e);
+        self.sender.ready().await.map_err(|e| fail(format!("connection closed: {e}")))?;
+        let mut req = Request::builder().method(method).uri(path).header("host", &self.authority);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(body)).map_err(|e| fail(e.to_string()))?;
+        let resp = self.sender.send_request(req).await.map_err(|e| fail(e.to_string()))?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| fail(e.to_string()))?.to_bytes();
+        Ok(Response { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_https_host_and_port_only() {
+        let e = Endpoint::parse("https://127.0.0.1:8443/").unwrap();
+        assert_eq!(e.authority(), "127.0.0.1:8443");
+        assert_eq!(Endpoint::parse("https://[::1]:9").unwrap().authority(), "[::1]:9");
+        assert_eq!(Endpoint::parse("https://mgmt.corp").unwrap().to_string(), "https://mgmt.corp:443");
+        for (bad, why) in [
+            ("http://x:1", "must start with https://"),
+            ("https://x:1/v1", "without a path"),
+            ("https://x:port", "malformed"),
+            ("https://", "without a path"),
+        ] {
+            let e = Endpoint::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(why) && e.starts_with(&format!("server URL '{bad}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let e = ClientTls::new(b"not pem", None).unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
+    }
+}

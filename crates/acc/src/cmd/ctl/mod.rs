@@ -1,0 +1,146 @@
+//! `acc ctl`: the management server's admin CLI over its REST API. The server, its CA and
+//! the bearer token come from `--server`, `--ca`, `--token-file` or `ACC_SERVER`,
+//! `ACC_CA_FILE`, `ACC_TOKEN_FILE` (`ACC_TOKEN` holds the token itself). Tables for people,
+//! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
+
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use acc_net::client::{ClientTls, Connection, Endpoint};
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::cmd::common::runtime;
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The management server's URL (https://host:port).
+    #[arg(long, global = true, env = "ACC_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// The fleet CA certificate (the server's DIR/tls/ca.crt).
+    #[arg(long, global = true, env = "ACC_CA_FILE", value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// A file holding the bearer token (0600), such as the server's DIR/admin-token.
+    #[arg(long, global = true, env = "ACC_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Global agent and site server settings.
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
+    /// Policy revisions: history, one revision, differences.
+    #[command(subcommand)]
+    Policy(settings::PolicyCommand),
+    /// API tokens and their roles.
+    #[command(subcommand)]
+    Token(settings::TokenCommand),
+}
+
+/// A connection to the management server with the caller's token.
+pub struct Ctl {
+    conn: Connection,
+    token: String,
+}
+
+impl Ctl {
+    async fn connect(a: &CtlArgs) -> Result<Ctl> {
+        let url = a
+            .server
+            .as_deref()
+            .ok_or_else(|| anyhow!("no server: give --server https://HOST:PORT or set ACC_SERVER"))?;
+        let endpoint = Endpoint::parse(url)?;
+        let ca_path = a
+            .ca
+            .as_ref()
+            .ok_or_else(|| anyhow!("no CA: give --ca FILE (the server's tls/ca.crt) or set ACC_CA_FILE"))?;
+        let ca = std::fs::read(ca_path)
+            .with_context(|| format!("{}: cannot read the CA file", ca_path.display()))?;
+        let tls = ClientTls::new(&ca, None).with_context(|| ca_path.display().to_string())?;
+        let token = token(a)?;
+        let conn = Connection::open(&tls, &endpoint).await?;
+        Ok(Ctl { conn, token })
+    }
+
+    /// Sends a request; the JSON answer of a 2xx, or the server's message as the error.
+    pub async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        let auth = format!("Bearer {}", self.token);
+        let mut headers = vec![("authorization", auth.as_str()), ("accept", "application/json")];
+        let bytes = match body {
+            Some(b) => {
+                headers.push(("content-type", "application/json"));
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let resp = self.conn.send(method, path, &headers, bytes).await?;
+        let value: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        if resp.status.is_success() {
+            return Ok(value);
+        }
+        match value["message"].as_str() {
+            Some(m) => bail!("{m}"),
+            None => bail!("{method} {path}: the server answered {}", resp.status),
+        }
+    }
+}
+
+/// The bearer token: `ACC_TOKEN`, or the token file (refused when others may read it).
+fn token(a: &CtlArgs) -> Result<String> {
+    if let Ok(t) = std::env::var("ACC_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
+    }
+    let path = a.token_file.as_ref().ok_or_else(|| {
+        anyhow!("no token: give --token-file FILE (such as the server's admin-token) or set ACC_TOKEN_FILE")
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("{}: cannot read the token file", path.display()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{}: mode {mode:04o} lets others read this token; run `chmod 0600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the token file", path.display()))?;
+    let t = text.trim();
+    if t.is_empty() {
+        bail!("{}: the token file is empty", path.display());
+    }
+    Ok(t.to_string())
+}
+
+/// Prints `rows` as two aligned columns.
+pub fn print_pairs(rows: &[(&str, String)]) {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in rows {
+        println!("{k:width$}  {v}");
+    }
+}
+
+/// Runs one `acc ctl` command.
+pub fn run(a: CtlArgs) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let mut ctl = Ctl::connect(&a).await?;
+        match a.command {
+            CtlCommand::Settings(c) => settings::settings(&mut ctl, c).await,
+            CtlCommand::Policy(c) => settings::policy(&mut ctl, c).await,
+            CtlCommand::Token(c) => settings::token(&mut ctl, c).await,
+        }
+    })
+}

@@ -1,0 +1,354 @@
+//! `acc ctl settings|policy|token`: the console's two settings pages, the revision history
+//! and API tokens.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::{Ctl, print_pairs};
+use crate::cmd::common::{LockoutArgs, password_from_stdin};
+use crate::cmd::duration::parse_duration;
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// The settings in force.
+    Show(JsonFlag),
+    /// Global agent settings, Authentication.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Global site server settings.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Save the authentication mode (and a new credential).
+    Set(AuthSetArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthModeArg {
+    /// "Use Application Credentials": the App ID.
+    Application,
+    /// "Use these credentials": the Agent Connectivity Credential.
+    Credential,
+    /// Client certificates.
+    Certificate,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PasswordModeArg {
+    /// NIST SP 800-63B: length and blocklist.
+    Nist,
+    /// Four character classes.
+    Complexity,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthSetArgs {
+    /// How agents authenticate to site servers.
+    #[arg(long, value_enum)]
+    mode: AuthModeArg,
+    /// The ACC's user name (`ACC_user`, or `CORP\acc_svc`); a new name starts a new generation.
+    #[arg(long, value_name = "USER")]
+    username: Option<String>,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// The password policy new credentials must meet.
+    #[arg(long, value_enum)]
+    password_policy: Option<PasswordModeArg>,
+    /// Grant the credential Read on the package sources, at both levels, in the same revision.
+    #[arg(long)]
+    grant_read: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Change site server settings; unspecified values keep their setting.
+    Set(SiteSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SiteSetArgs {
+    /// "Create the Agent Connectivity Credential on Site Servers".
+    #[arg(long, value_name = "BOOL")]
+    create_acc: Option<bool>,
+    #[command(flatten)]
+    lockout: LockoutArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Revisions, newest first.
+    History(HistoryArgs),
+    /// One revision's settings (secrets redacted).
+    Show(ShowArgs),
+    /// What changed between two revisions.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// At most N revisions.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    limit: u32,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The revision number.
+    rev: u64,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older revision.
+    a: u64,
+    /// The newer revision.
+    b: u64,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; prints the token alone on standard output.
+    Create(TokenCreateArgs),
+    /// The API tokens (never their text).
+    List(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// viewer, operator or admin.
+    #[arg(long, value_name = "ROLE")]
+    role: String,
+    /// Who or what uses it (the author of what it saves).
+    #[arg(long, value_name = "TEXT")]
+    description: String,
+    /// Lifetime (e.g. 12h, 30d); none: no expiry.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    ttl: Option<u64>,
+}
+
+fn print_saved(v: &Value) {
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        eprintln!("{}", w.as_str().unwrap_or_default());
+    }
+    for g in v["granted"].as_array().into_iter().flatten() {
+        println!("granted: {}", g.as_str().unwrap_or_default());
+    }
+    println!("saved as policy revision {}: {}", v["revision"], v["summary"].as_str().unwrap_or_default());
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_settings(v: &Value) {
+    let site = &v["site"];
+    let credential = match &v["credential"] {
+        Value::Null => "-".to_string(),
+        c => format!("{} (generation {})", text(&c["user_name"]), c["generation"]),
+    };
+    let lockout = if site["mode"] == "classic" {
+        format!(
+            "classic: threshold {}, reset_after {} s, duration {} s",
+            site["threshold"], site["reset_after"], site["duration"]
+        )
+    } else {
+        format!(
+            "smart: source_threshold {}, unfamiliar_threshold {}, reset_after {} s, duration {} s, source blocks {}–{} s",
+            site["source_threshold"],
+            site["unfamiliar_threshold"],
+            site["reset_after"],
+            site["duration"],
+            site["source_block_base"],
+            site["source_block_max"]
+        )
+    };
+    let generations: Vec<String> = v["generations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| format!("{} {} ({})", g["number"], text(&g["user_name"]), text(&g["phase"])))
+        .collect();
+    print_pairs(&[
+        ("revision", text(&v["revision"])),
+        ("authentication", text(&v["auth"]["mode"])),
+        ("credential", credential),
+        (
+            "password policy",
+            format!(
+                "{}, at least {} characters",
+                text(&v["auth"]["password_policy"]["mode"]),
+                v["auth"]["password_policy"]["min_length"]
+            ),
+        ),
+        ("App ID", text(&v["app_id"])),
+        ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
+        ("lockout", lockout),
+        ("create ACC on sites", text(&site["create_acc_on_site_servers"])),
+        ("re-enable locked ACC", text(&site["reenable_locked_local_account"])),
+        ("ACC refresh interval", format!("{} s", site["acc_refresh_interval"])),
+        ("rotation grace", format!("{} s", v["rotation_grace"])),
+    ]);
+}
+
+/// `acc ctl settings …`.
+pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
+    match c {
+        SettingsCommand::Show(j) => {
+            let v = ctl.call("GET", "/v1/settings", None).await?;
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_settings(&v);
+            }
+        }
+        SettingsCommand::Auth(AuthCommand::Set(a)) => {
+            let mode = match a.mode {
+                AuthModeArg::Application => "application",
+                AuthModeArg::Credential => "credential",
+                AuthModeArg::Certificate => "certificate",
+            };
+            let mut body = json!({ "mode": mode, "grant_read": a.grant_read });
+            if let Some(u) = a.username {
+                body["user_name"] = json!(u);
+                body["password"] = json!(password_from_stdin(a.password_stdin)?);
+            } else if a.password_stdin {
+                anyhow::bail!(
+                    "--password-stdin needs --username: a credential is a user name and a password"
+                );
+            }
+            if let Some(p) = a.password_policy {
+                body["password_policy"] = json!({ "mode": match p { PasswordModeArg::Nist => "nist", PasswordModeArg::Complexity => "complexity" } });
+            }
+            print_saved(&ctl.call("PUT", "/v1/settings/auth", Some(&body)).await?);
+        }
+        SettingsCommand::Site(SiteCommand::Set(a)) => {
+            let mut patch = a.lockout.patch();
+            if let Some(b) = a.create_acc {
+                patch.insert("create_acc_on_site_servers".into(), json!(b));
+            }
+            if patch.is_empty() {
+                anyhow::bail!(
+                    "nothing to change: give at least one setting (see acc ctl settings site set --help)"
+                );
+            }
+            print_saved(&ctl.call("PUT", "/v1/settings/site", Some(&Value::Object(patch))).await?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn time_text(ms: &Value) -> String {
+    ms.as_i64()
+        .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `acc ctl policy …`.
+pub async fn policy(ctl: &mut Ctl, c: PolicyCommand) -> Result<ExitCode> {
+    match c {
+        PolicyCommand::History(a) => {
+            let v = ctl.call("GET", &format!("/v1/policy/revisions?limit={}", a.limit), None).await?;
+            if a.json.json {
+                println!("{}", serde_json::to_string_pretty(&v["revisions"])?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{:>4}  {:<25}  {:<24}  summary", "rev", "saved", "by");
+            for r in v["revisions"].as_array().into_iter().flatten() {
+                println!(
+                    "{:>4}  {:<25}  {:<24}  {}",
+                    r["number"].as_i64().unwrap_or(0),
+                    time_text(&r["created_at"]),
+                    text(&r["author"]),
+                    text(&r["summary"])
+                );
+            }
+        }
+        PolicyCommand::Show(a) => {
+            let v = ctl.call("GET", &format!("/v1/policy/revisions/{}", a.rev), None).await?;
+            if a.json.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "revision {} saved {} by {}: {}",
+                    v["number"],
+                    time_text(&v["created_at"]),
+                    text(&v["author"]),
+                    text(&v["summary"])
+                );
+                println!("{}", serde_json::to_string_pretty(&v["document"])?);
+            }
+        }
+        PolicyCommand::Diff(a) => {
+            let v = ctl.call("GET", &format!("/v1/policy/diff?from={}&to={}", a.a, a.b), None).await?;
+            if a.json.json {
+                println!("{}", serde_json::to_string_pretty(&v["changes"])?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let changes = v["changes"].as_array().cloned().unwrap_or_default();
+            if changes.is_empty() {
+                println!("revisions {} and {} are the same", a.a, a.b);
+            }
+            for c in changes {
+                println!("{}: {} -> {}", text(&c["path"]), c["from"], c["to"]);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `acc ctl token …`.
+pub async fn token(ctl: &mut Ctl, c: TokenCommand) -> Result<ExitCode> {
+    match c {
+        TokenCommand::Create(a) => {
+            let mut body = json!({ "role": a.role, "description": a.description });
+            if let Some(ttl) = a.ttl {
+                body["ttl_secs"] = json!(ttl);
+            }
+            let v = ctl.call("POST", "/v1/tokens", Some(&body)).await?;
+            println!("{}", text(&v["token"]));
+        }
+        TokenCommand::List(j) => {
+            let v = ctl.call("GET", "/v1/tokens", None).await?;
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&v["tokens"])?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{:<9} {:<25} {:<25} description", "role", "created", "expires");
+            for t in v["tokens"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<9} {:<25} {:<25} {}",
+                    text(&t["role"]),
+                    time_text(&t["created_at"]),
+                    time_text(&t["expires_at"]),
+                    text(&t["description"])
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,76 @@
+//! `acc server`: set up and run the management server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use acc_server::init::{InitOptions, init};
+use acc_server::layout::Layout;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::cmd::common::{RunArgs, hostname, runtime, serve_role, shutdown_signal};
+
+/// The default listen address of a management server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Make a data directory: fleet CA, TLS certificate, vault key, App ID, admin token.
+    Init(InitArgs),
+    /// Run the management server (HTTPS) until interrupted.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The data directory to create.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The directory's NetBIOS domain name (e.g. CORP).
+    #[arg(long, value_name = "NAME")]
+    domain: String,
+    /// The App ID's account name in the directory.
+    #[arg(long, value_name = "NAME", default_value = "svc_acc_app")]
+    app_id: String,
+    /// Where `acc server run` listens (its certificate names this address).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+}
+
+/// Runs one `acc server` command.
+pub fn run(command: ServerCommand) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        match command {
+            ServerCommand::Init(a) => {
+                let opts = InitOptions {
+                    data_dir: a.data_dir.clone(),
+                    domain: a.domain,
+                    app_id: a.app_id,
+                    listen: a.listen,
+                    hostname: hostname(),
+                };
+                let config = init(&opts).await?;
+                let layout = Layout::new(&a.data_dir);
+                println!("management server {} initialised in {}", config.name, a.data_dir.display());
+                println!("  url:          {}", config.url);
+                println!("  fleet CA:     {}", layout.ca_cert().display());
+                println!("  admin token:  {} (0600; keep it secret)", layout.admin_token().display());
+                println!("  App ID:       {} (its password is in the vault)", config.app_id_display());
+                println!(
+                    "try: acc ctl --server {} --ca {} --token-file {} settings show",
+                    config.url,
+                    layout.ca_cert().display(),
+                    layout.admin_token().display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            ServerCommand::Run(a) => {
+                let running = acc_server::run::start(Layout::new(&a.data_dir), a.listen).await?;
+                let addr = running.local_addr()?;
+                let name = running.server().config().name.clone();
+                serve_role("management server", &name, addr, running.serve(shutdown_signal())).await
+            }
+        }
+    })
+}

@@ -1,0 +1,197 @@
+//! `acc server init|run` and `acc ctl` as real processes: the contract forms of issue 4
+//! (`--server/--ca/--token-file` and their environment variables), settings refused with
+//! the specification's messages, revisions, tokens and roles, and no secret in any output.
+
+use serde_json::Value;
+
+use crate::util::{Dir, Run, SiteProc};
+
+const STRONG: &str = "Correct-Horse-Battery-42";
+
+struct Fleet {
+    d: Dir,
+    server: SiteProc,
+    log: std::path::PathBuf,
+}
+
+fn fleet() -> Fleet {
+    let d = Dir::new();
+    let out =
+        d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", "127.0.0.1:0"]).ok();
+    assert!(out.contains("admin token:") && out.contains("CORP\\svc_acc_app"), "{out}");
+    let log = d.join("server.log");
+    let server = SiteProc::start_role("server", &d.join("srv"), Some(&log));
+    Fleet { d, server, log }
+}
+
+impl Fleet {
+    fn ctl(&self, args: &[&str], stdin: &str) -> Run {
+        let ca = self.d.join("srv/tls/ca.crt");
+        let token = self.d.join("srv/admin-token");
+        let mut full = vec![
+            "ctl",
+            "--server",
+            self.server.url.as_str(),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--token-file",
+            token.to_str().unwrap(),
+        ];
+        full.extend_from_slice(args);
+        self.d.acc_with(&full, stdin, &[])
+    }
+
+    /// `settings auth set --mode credential --username USER --password-stdin --password-policy complexity`.
+    fn set_credential(&self, user: &str, password: &str) -> Run {
+        let args = [
+            "settings",
+            "auth",
+            "set",
+            "--mode",
+            "credential",
+            "--username",
+            user,
+            "--password-stdin",
+            "--password-policy",
+            "complexity",
+        ];
+        self.ctl(&args, &format!("{password}\n"))
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ctl(args, "").ok()).expect("JSON output")
+    }
+}
+
+#[test]
+fn init_writes_the_fleet_ca_and_a_private_admin_token_once() {
+    let f = fleet();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(f.d.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("srv/admin-token"), 0o600);
+    assert_eq!(mode("srv/vault.key"), 0o600);
+    assert_eq!(mode("srv/tls/ca.key"), 0o400);
+    let text = f.d.openssl(&["x509", "-in", "srv/tls/ca.crt", "-noout", "-subject"]).ok();
+    assert!(text.contains("acc fleet CA"), "{text}");
+    let again = f.d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP"]).fails_with(1);
+    assert!(again.contains("already initialised"), "{again}");
+    let busy = f.d.acc(&["server", "run", "--data-dir", "srv", "--listen", "127.0.0.1:0"]).fails_with(1);
+    assert!(busy.contains("another acc server is running"), "{busy}");
+    let bad = f.d.acc(&["server", "init", "--data-dir", "x", "--domain", "not a domain"]).fails_with(1);
+    assert!(bad.contains("--domain 'not a domain'") && !f.d.join("x").exists(), "{bad}");
+    // The system curl, as an outside client, reads the API description.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert", f.d.join("srv/tls/ca.crt").to_str().unwrap()])
+        .arg(format!("{}/v1/openapi.json", f.server.url))
+        .output()
+        .expect("curl");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("openapi JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/settings/auth"]["put"].is_object());
+}
+
+#[test]
+fn settings_are_refused_with_the_specification_messages_and_saved_as_revisions() {
+    let f = fleet();
+    let v = f.json(&["settings", "show", "--json"]);
+    assert_eq!((v["revision"].as_i64(), v["auth"]["mode"].as_str()), (Some(1), Some("application")));
+
+    let weak = f.set_credential("ACC_user", "weakpassword");
+    let err = weak.fails_with(1);
+    assert_eq!(
+        err.trim(),
+        "error: password: missing an uppercase letter (A-Z), a digit (0-9) and a symbol (such as ! # % _); the complexity policy needs an uppercase letter, a lowercase letter, a digit and a symbol"
+    );
+    let appid = f.set_credential("CORP\\svc_acc_app", "x");
+    assert!(appid.fails_with(1).contains("is the App ID; do not enter it here"));
+    let no_stdin = f.ctl(&["settings", "auth", "set", "--mode", "credential", "--username", "ACC_user"], "");
+    assert!(no_stdin.fails_with(1).contains("--password-stdin"));
+
+    let saved = f.set_credential("ACC_user", STRONG).ok();
+    assert!(saved.contains("saved as policy revision 2"), "{saved}");
+    let v = f.json(&["settings", "show", "--json"]);
+    assert_eq!(v["credential"]["user_name"], "ACC_user");
+    assert_eq!(v["auth"]["password_policy"]["mode"], "complexity");
+
+    let lockout = f.ctl(&["settings", "site", "set", "--lockout-mode", "classic", "--threshold", "1000"], "");
+    assert_eq!(
+        lockout.fails_with(1).trim(),
+        "error: lockout.threshold: 1000 is out of range; use 0 (never lock) to 999"
+    );
+    let ok = f.ctl(
+        &[
+            "settings",
+            "site",
+            "set",
+            "--lockout-mode",
+            "classic",
+            "--threshold",
+            "5",
+            "--reset-after",
+            "30s",
+            "--duration",
+            "30s",
+            "--create-acc",
+            "true",
+        ],
+        "",
+    );
+    assert!(ok.ok().contains("revision 3"));
+    assert!(ok.stderr().contains("below the production minimum"), "lab values warn: {}", ok.stderr());
+
+    let history = f.json(&["policy", "history", "--json"]);
+    let numbers: Vec<i64> =
+        history.as_array().unwrap().iter().map(|r| r["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    let diff = f.json(&["policy", "diff", "2", "3", "--json"]);
+    assert!(diff.as_array().unwrap().iter().any(|c| c["path"] == "site.threshold" && c["to"] == 5), "{diff}");
+    let shown = f.ctl(&["policy", "show", "2"], "").ok();
+    assert!(shown.contains("[REDACTED]") && shown.contains("ACC_user"), "{shown}");
+    let missing = f.ctl(&["policy", "show", "9"], "").fails_with(1);
+    assert!(missing.contains("revision 9 does not exist; revisions are 1 to 3"), "{missing}");
+
+    // No secret anywhere: outputs, the server's debug log, the database file.
+    drop(f.server);
+    let log = std::fs::read_to_string(&f.log).unwrap();
+    assert!(log.contains("Policy revision saved"), "the log is real: {log}");
+    let db = std::fs::read(f.d.join("srv/server.db")).unwrap();
+    for haystack in [log.as_bytes(), &db, saved.as_bytes(), shown.as_bytes()] {
+        assert!(!haystack.windows(STRONG.len()).any(|w| w == STRONG.as_bytes()), "the password leaked");
+    }
+}
+
+#[test]
+fn tokens_roles_and_the_environment_forms() {
+    let f = fleet();
+    let viewer =
+        f.ctl(&["token", "create", "--role", "viewer", "--description", "dashboard", "--ttl", "1h"], "").ok();
+    let viewer = viewer.trim();
+    assert!(viewer.starts_with("acc_") && !viewer.contains(' '), "the token alone on stdout: {viewer}");
+    let file = f.d.write("viewer-token", format!("{viewer}\n"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ca = f.d.join("srv/tls/ca.crt");
+    let env = [
+        ("ACC_SERVER", f.server.url.as_str()),
+        ("ACC_CA_FILE", ca.to_str().unwrap()),
+        ("ACC_TOKEN_FILE", file.to_str().unwrap()),
+    ];
+    let shown = f.d.acc_with(&["ctl", "settings", "show"], "", &env).ok();
+    assert!(shown.contains("authentication") && shown.contains("application"), "{shown}");
+    let refused =
+        f.d.acc_with(&["ctl", "settings", "site", "set", "--threshold", "5"], "", &env).fails_with(1);
+    assert_eq!(refused.trim(), "error: this needs the admin role; the token 'dashboard' has viewer");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = f.d.acc_with(&["ctl", "settings", "show"], "", &env).fails_with(1);
+    assert!(open.contains("chmod 0600"), "{open}");
+    let list = f.ctl(&["token", "list"], "").ok();
+    assert!(list.contains("dashboard") && !list.contains(viewer), "{list}");
+    let wrong_ca = f.d.acc_with(
+        &["ctl", "settings", "show"],
+        "",
+        &[("ACC_SERVER", f.server.url.as_str()), ("ACC_CA_FILE", "/etc/hostname"), ("ACC_TOKEN_FILE", "x")],
+    );
+    assert!(wrong_ca.fails_with(1).contains("no PEM certificate"));
+    let no_server = f.d.acc_with(&["ctl", "settings", "show"], "", &[]).fails_with(1);
+    assert!(no_server.contains("--server") && no_server.contains("ACC_SERVER"), "{no_server}");
+}
