@@ -53,7 +53,12 @@ pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running
     let lock = DirLock::acquire(&layout)?;
     let server = Arc::new(Server::open(layout.clone()).await?);
     let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
-    let inputs = TlsInputs::new(read(layout.tls_cert())?, read(layout.tls_key())?);
+    // The chain ends with the fleet CA, so that a joining site can pin it by the join
+    // token's fingerprint; the fleet CA also verifies site servers' client certificates.
+    let ca = read(layout.ca_cert())?;
+    let mut chain = read(layout.tls_cert())?;
+    chain.extend_from_slice(&ca);
+    let inputs = TlsInputs::new(chain, read(layout.tls_key())?).client_ca(ca);
     let live = LiveConfig::new(&inputs).map_err(|e| ServerError::Invalid(e.to_string()))?;
     let addr = listen.unwrap_or(server.config().listen);
     let listener =

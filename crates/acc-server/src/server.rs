@@ -2,7 +2,7 @@
 //! directory, and the one path by which settings change: validate against the document in
 //! force, seal new secrets, store the next revision in one transaction, then publish it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, RwLock};
 
 use acc_core::credential_check::{DirectoryLookup, DomainAccountState, PasswordOracle};
@@ -16,6 +16,7 @@ use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, S
 use crate::error::ServerError;
 use crate::init::{self, directory_secret_name, now_millis};
 use crate::layout::Layout;
+use crate::sites::SiteRecord;
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
 use crate::vault::{Plain, Vault};
@@ -62,11 +63,17 @@ pub struct SaveOutcome {
 pub struct Server {
     layout: Layout,
     config: ServerConfig,
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     vault: Vault,
     current: Mutex<(i64, PolicyDocument)>,
-    save_lock: tokio::sync::Mutex<()>,
+    pub(crate) save_lock: tokio::sync::Mutex<()>,
     tokens: RwLock<HashMap<String, TokenRow>>,
+    /// The fleet CA, which signs site servers' (and agents') certificates.
+    pub(crate) fleet_ca: acc_pki::x509::Ca,
+    /// The site server inventory.
+    pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
+    /// The revision in force, for long-polls.
+    pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
 }
 
 impl std::fmt::Debug for Server {
@@ -75,7 +82,7 @@ impl std::fmt::Debug for Server {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -96,7 +103,21 @@ impl Server {
             detail: format!("revision {number} does not parse: {e}"),
         })?;
         let tokens = store::tokens(&pool).await?.into_iter().map(|t| (t.digest.clone(), t)).collect();
+        let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
+        let ca_key = acc_pki::key::PrivateKey::from_bytes(&read(layout.ca_key())?)?;
+        let fleet_ca = acc_pki::x509::Ca::new(&read(layout.ca_cert())?, ca_key)?;
+        let mut sites = BTreeMap::new();
+        for (name, text) in store::sites(&pool).await? {
+            let record: SiteRecord = serde_json::from_str(&text).map_err(|e| ServerError::Config {
+                path: layout.database().display().to_string(),
+                detail: format!("site {name}: {e}"),
+            })?;
+            sites.insert(name, record);
+        }
         Ok(Server {
+            fleet_ca,
+            sites: Mutex::new(sites),
+            revision_tx: tokio::sync::watch::Sender::new(number),
             layout,
             config,
             pool,
@@ -198,7 +219,10 @@ impl Server {
             let lookup = Directory { config: &self.config, accounts: &directory };
             let names = self.config.directory();
             let app_id_display = self.config.app_id_display();
-            let sites: Vec<String> = Vec::new();
+            let (sites, pending) = {
+                let registry = lock(&self.sites);
+                (registry.keys().cloned().collect::<Vec<_>>(), crate::sites::pending_sites(&doc, &registry))
+            };
             let hash = |s: &Secret| init::hash_password(s.expose()).map_err(|e| e.to_string());
             let ctx = AuthContext {
                 app_id: &self.config.app_id,
@@ -208,7 +232,7 @@ impl Server {
                 management_server: &self.config.name,
                 passwords: &oracle,
                 directory_lookup: &lookup,
-                pending_sites: &sites,
+                pending_sites: &pending,
                 hash: &hash,
                 now_ms: now_millis(),
             };
@@ -225,16 +249,17 @@ impl Server {
         self.commit(&doc, saved, secrets, author).await
     }
 
-    /// Moves the rotation along (no site server yet has to create a generation), stores
-    /// the revision with its sealed secrets, and publishes it.
-    async fn commit(
+    /// Moves the rotation along (the switch waits for every site server to have created
+    /// the new generation), stores the revision with its sealed secrets, and publishes it.
+    pub(crate) async fn commit(
         &self,
         before: &PolicyDocument,
         mut saved: Saved,
         secrets: Vec<SealedSecret>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let steps = document::settle(&mut saved.document, true, now_millis());
+        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.sites));
+        let steps = document::settle(&mut saved.document, all_created, now_millis());
         if saved.document == *before {
             return Err(SaveError::Refused(vec![Problem {
                 field: "settings".into(),
@@ -253,6 +278,7 @@ impl Server {
         let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
         store::save_revision(&self.pool, &row, &text, &secrets).await?;
         *lock(&self.current) = (number, saved.document);
+        self.revision_tx.send_replace(number);
         for s in &steps {
             tracing::info!(generation = s.generation, user = %s.user_name, from = ?s.from, to = ?s.to, reason = s.reason, "acc.rotation");
         }

@@ -6,7 +6,9 @@
 //! - `revisions`: one row per policy revision, the whole document as JSON;
 //! - `secrets`: vault entries, sealed (see `vault`);
 //! - `tokens`: API bearer tokens by SHA-256;
-//! - `directory_accounts`: the directory's domain accounts (the App ID, domain ACCs).
+//! - `directory_accounts`: the directory's domain accounts (the App ID, domain ACCs);
+//! - `join_tokens`: site server join tokens by SHA-256, with expiry and uses left;
+//! - `sites`: the site server inventory, one JSON record per site.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,7 +20,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -28,6 +30,9 @@ const SCHEMA: [&str; 4] = [
         created_at BIGINT NOT NULL, expires_at BIGINT)",
     "CREATE TABLE IF NOT EXISTS directory_accounts (
         name_key TEXT PRIMARY KEY, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, password_hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS join_tokens (
+        digest TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, uses_left BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
 ];
 
 /// Opens (creating if needed) the database and its tables.
@@ -262,6 +267,57 @@ pub async fn directory_accounts(pool: &SqlitePool) -> Result<Vec<DirectoryAccoun
         .collect())
 }
 
+/// Stores a join token's digest.
+pub async fn put_join_token(
+    pool: &SqlitePool,
+    digest: &str,
+    created_at: i64,
+    expires_at: i64,
+    uses: i64,
+) -> Result<(), ServerError> {
+    sqlx::query(
+        "INSERT INTO join_tokens (digest, created_at, expires_at, uses_left) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(digest)
+    .bind(created_at)
+    .bind(expires_at)
+    .bind(uses)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Uses a join token once: true when it existed, had not expired at `now` and had a use
+/// left (atomically: two joins never share the last use).
+pub async fn use_join_token(pool: &SqlitePool, digest: &str, now: i64) -> Result<bool, ServerError> {
+    let result = sqlx::query(
+        "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE digest = $1 AND expires_at > $2 AND uses_left > 0",
+    )
+    .bind(digest)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Writes a site's record (JSON).
+pub async fn put_site(pool: &SqlitePool, name: &str, record: &str) -> Result<(), ServerError> {
+    sqlx::query(
+        "INSERT INTO sites (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
+    )
+    .bind(name)
+    .bind(record)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Every site's record.
+pub async fn sites(pool: &SqlitePool) -> Result<Vec<(String, String)>, ServerError> {
+    let rows = sqlx::query("SELECT name, record FROM sites ORDER BY name").fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +347,17 @@ mod tests {
         add_directory_account(&pool, &acc).await.unwrap();
         assert!(add_directory_account(&pool, &acc).await.unwrap_err().to_string().contains("already exists"));
         assert!(directory_accounts(&pool).await.unwrap()[0].enabled);
+    }
+
+    #[tokio::test]
+    async fn join_tokens_expire_and_run_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = open(&tmp.path().join("s.db"), true).await.unwrap();
+        put_join_token(&pool, "d", 0, 100, 2).await.unwrap();
+        assert!(!use_join_token(&pool, "other", 1).await.unwrap());
+        assert!(!use_join_token(&pool, "d", 100).await.unwrap(), "expired at 100");
+        assert!(use_join_token(&pool, "d", 1).await.unwrap());
+        assert!(use_join_token(&pool, "d", 2).await.unwrap());
+        assert!(!use_join_token(&pool, "d", 3).await.unwrap(), "two uses only");
     }
 }

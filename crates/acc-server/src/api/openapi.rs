@@ -4,7 +4,8 @@
 use axum::Json;
 use serde_json::{Map, Value, json};
 
-/// One operation: method, path, least role (`None`: no token), summary.
+/// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
+/// site's fleet client certificate), summary.
 pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
     ("get", "/v1/health", None, "Liveness: {\"status\":\"ok\"}."),
     ("get", "/v1/openapi.json", None, "This document."),
@@ -39,6 +40,36 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("viewer"),
         "Changes between two revisions (?from=A&to=B), secrets redacted.",
     ),
+    (
+        "post",
+        "/v1/site-tokens",
+        Some("operator"),
+        "Create a site server join token {ttl_secs? (3600), uses? (1)}: {token}, printed by acc ctl site-token create.",
+    ),
+    (
+        "get",
+        "/v1/sites",
+        Some("viewer"),
+        "The site servers: applied revision, ACC account states, acknowledgements, last contact.",
+    ),
+    (
+        "post",
+        "/v1/sites/join",
+        None,
+        "Join a site server {secret, name, url, csr_pem}: its client certificate from the fleet CA. The join token's secret is the credential.",
+    ),
+    (
+        "get",
+        "/v1/site/policy",
+        Some("site certificate"),
+        "Long-poll (?after=REV&wait=S, at most 60 s) for the site policy of a newer revision; 204 when none came.",
+    ),
+    (
+        "post",
+        "/v1/site/ack",
+        Some("site certificate"),
+        "A site's acknowledgement {revision, generations[], accounts[], error}.",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",
@@ -59,6 +90,7 @@ pub(super) async fn document() -> Json<Value> {
             }
         });
         match role {
+            Some("site certificate") => op["security"] = json!([{ "mutualTLS": [] }]),
             Some(r) => {
                 op["security"] = json!([{ "bearer": [] }]);
                 op["x-acc-role"] = json!(r);
@@ -73,7 +105,10 @@ pub(super) async fn document() -> Json<Value> {
         "info": { "title": "acc management server", "version": env!("CARGO_PKG_VERSION") },
         "paths": paths,
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "mutualTLS": { "type": "mutualTLS", "description": "A site server's client certificate from the fleet CA." }
+            },
             "schemas": {
                 "Error": {
                     "type": "object",

@@ -1,0 +1,155 @@
+//! acc-proto: what the management server and its site servers say to each other over
+//! `/v1`, as types both sides compile against.
+//!
+//! - [`JoinToken`]: what `acc ctl site-token create` prints and `acc site join` reads: the
+//!   server's URL, the SHA-256 of its CA certificate (so the site trusts exactly that CA
+//!   without copying a file) and a one-time secret.
+//! - [`JoinRequest`] / [`JoinResponse`]: `POST /v1/sites/join`.
+//! - [`SitePolicy`]: `GET /v1/site/policy?after=REV&wait=S`, the part of a policy revision
+//!   a site server applies (never a password: local generations carry their hash, K2).
+//! - [`SiteAck`]: `POST /v1/site/ack`, what the site applied and the ACC's state there.
+
+use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of a join token's text.
+const JOIN_PREFIX: &str = "accjoin1.";
+
+/// A site server join token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinToken {
+    /// The management server's URL.
+    pub url: String,
+    /// SHA-256 of the fleet CA certificate (DER), lower-case hex.
+    pub ca_sha256: String,
+    /// The secret the server checks (only its digest is stored there).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinToken")
+            .field("url", &self.url)
+            .field("ca_sha256", &self.ca_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A join token that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("join token: {0}; copy the whole line that `acc ctl site-token create` printed")]
+pub struct TokenError(String);
+
+impl JoinToken {
+    /// The token's text: `accjoin1.` + base64url(JSON).
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("{JOIN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+    }
+
+    /// Reads a token's text.
+    pub fn decode(text: &str) -> Result<JoinToken, TokenError> {
+        let body = text
+            .trim()
+            .strip_prefix(JOIN_PREFIX)
+            .ok_or_else(|| TokenError("it does not start with 'accjoin1.'".into()))?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError("it is not base64url after 'accjoin1.' (truncated?)".into()))?;
+        let token: JoinToken =
+            serde_json::from_slice(&json).map_err(|_| TokenError("its content is damaged".into()))?;
+        let hex_ok = token.ca_sha256.len() == 64 && token.ca_sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_ok || !token.url.starts_with("https://") || token.secret.is_empty() {
+            return Err(TokenError("its content is damaged".into()));
+        }
+        Ok(token)
+    }
+}
+
+/// `POST /v1/sites/join`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// The token's secret.
+    pub secret: String,
+    /// The site server's name (its certificate's CN).
+    pub name: String,
+    /// Where agents reach the site (`https://host:port`).
+    pub url: String,
+    /// A PKCS#10 request (PEM) for the site's client key; the server sets the subject.
+    pub csr_pem: String,
+}
+
+impl std::fmt::Debug for JoinRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinRequest")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a join.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// The site's client certificate (PEM), from the fleet CA.
+    pub certificate_pem: String,
+    /// The fleet CA certificate (PEM).
+    pub ca_pem: String,
+}
+
+/// The policy a site server applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SitePolicy {
+    /// The policy revision.
+    pub revision: i64,
+    /// Lockout policy and ACC site settings.
+    pub lockout: LockoutPolicy,
+    /// The managed ACC generations in provisioning, active or retiring.
+    pub generations: Vec<ManagedGeneration>,
+}
+
+/// One account's state on a site, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    /// The account name.
+    pub name: String,
+    /// `enabled`, `disabled` or `locked`.
+    pub state: String,
+}
+
+/// `POST /v1/site/ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteAck {
+    /// The revision applied.
+    pub revision: i64,
+    /// One per local-form generation (3.2.4 P2).
+    pub generations: Vec<GenerationAck>,
+    /// The managed accounts' states.
+    pub accounts: Vec<AccountState>,
+    /// A failure to apply, with its message.
+    pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_tokens_round_trip_and_damage_is_named() {
+        let t = JoinToken {
+            url: "https://127.0.0.1:8443".into(),
+            ca_sha256: "ab".repeat(32),
+            secret: "s3cret".into(),
+        };
+        let text = t.encode();
+        assert!(text.starts_with("accjoin1.") && !text.contains(' '));
+        assert_eq!(JoinToken::decode(&format!(" {text}\n")).unwrap(), t);
+        assert!(!format!("{t:?}").contains("s3cret"));
+        for bad in ["", "accjoin1.", "accjoin1.!!", &text[..text.len() - 6], "joinme"] {
+            let e = JoinToken::decode(bad).unwrap_err().to_string();
+            assert!(e.starts_with("join token: ") && e.contains("acc ctl site-token create"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Site servers: `POST /v1/site-tokens` (operator), `POST /v1/sites/join` (the join
+//! token's secret is the credential), `GET /v1/sites` (viewer), and the routes a joined
+//! site calls with its fleet client certificate: `GET /v1/site/policy?after=REV&wait=S`
+//! (long-poll; 204 when nothing changed) and `POST /v1/site/ack`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acc_net::{PeerIdentity, PeerInfo};
+use acc_proto::{JoinRequest, SiteAck};
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, parse_json, query_param, require};
+use crate::fleet::JoinError;
+use crate::server::{Caller, Server};
+use crate::tokens::Role;
+
+type Srv = State<Arc<Server>>;
+
+/// Routes for bearer-token callers.
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new().route("/v1/site-tokens", post(create_token)).route("/v1/sites", get(list))
+}
+
+/// Routes that authenticate otherwise (join secret, site certificate).
+pub fn open_routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/v1/sites/join", post(join))
+        .route("/v1/site/policy", get(policy))
+        .route("/v1/site/ack", post(ack))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    ttl_secs: Option<u64>,
+    uses: Option<u32>,
+}
+
+async fn create_token(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Operator)?;
+    let body: TokenBody =
+        if body.is_empty() { TokenBody { ttl_secs: None, uses: None } } else { parse_json(&headers, &body)? };
+    let token = server.create_join_token(body.ttl_secs.unwrap_or(3600), body.uses.unwrap_or(1)).await?;
+    tracing::info!(by = %caller.name, "Site join token created.");
+    Ok(Json(json!({ "token": token })))
+}
+
+async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let (revision, _) = server.current();
+    Ok(Json(json!({ "revision": revision, "sites": server.sites() })))
+}
+
+async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: JoinRequest = parse_json(&headers, &body)?;
+    match server.join(&req).await {
+        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Err(JoinError::Token) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", JoinError::Token.to_string()))
+        }
+        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Server(e)) => Err(e.into()),
+    }
+}
+
+/// The joined site whose fleet certificate this connection presented.
+fn site_of(req_peer: Option<&Arc<PeerInfo>>, server: &Server) -> Result<String, ApiError> {
+    let refuse = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_string());
+    let Some(PeerIdentity::Certificate { cn: Some(cn), serial_hex, .. }) = req_peer.map(|p| &p.identity)
+    else {
+        return Err(refuse(
+            "this route needs a site server's client certificate from the fleet CA (acc site join)",
+        ));
+    };
+    server.site_for(cn, serial_hex).ok_or_else(|| {
+        refuse("this certificate is not a joined site server's current one; run acc site join again")
+    })
+}
+
+async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, ApiError> {
+    let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
+    let number = |k: &str, default: u64| -> Result<u64, ApiError> {
+        match query_param(&uri, k) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("{k} '{v}' is not a number"))),
+        }
+    };
+    let after = i64::try_from(number("after", 0)?).unwrap_or(i64::MAX);
+    let wait = Duration::from_secs(number("wait", 0)?);
+    match server.wait_policy(&site, after, wait).await {
+        Some(p) => Ok(Json(p).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn ack(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+    let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), super::MAX_JSON_BODY)
+        .await
+        .map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
+    let ack: SiteAck = parse_json(&headers, &body)?;
+    server.acknowledge(&site, ack).await?;
+    Ok(Json(json!({ "status": "ok" })))
+}

@@ -1,0 +1,165 @@
+//! The site server inventory and what the management server tells its sites: the
+//! projection of a policy document a site applies ([`site_policy`]), each site's record of
+//! what it applied and acknowledged, and the switch condition of 3.2.4 P3
+//! ([`all_sites_created`]). Pure: the server does the I/O.
+
+use std::collections::BTreeMap;
+
+use acc_core::credential_check::GenerationPhase;
+use acc_core::lockout::{AckStatus, GenerationAck, ManagedGeneration, PasswordHash};
+use acc_proto::{AccountState, SiteAck, SitePolicy};
+use serde::{Deserialize, Serialize};
+
+use crate::document::PolicyDocument;
+
+/// What the server knows about one site server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRecord {
+    /// The site's name (its certificate's CN).
+    pub name: String,
+    /// Where agents reach it.
+    pub url: String,
+    /// Its client certificate's serial (upper-case hex): only this one is accepted.
+    pub serial_hex: String,
+    /// When it joined (Unix milliseconds).
+    pub joined_at: i64,
+    /// Its last request (Unix milliseconds).
+    pub last_contact: i64,
+    /// The revision it last applied.
+    pub applied_revision: Option<i64>,
+    /// Its acknowledgements of the generations of that revision.
+    pub acks: Vec<GenerationAck>,
+    /// The managed accounts' states there.
+    pub accounts: Vec<AccountState>,
+    /// The last failure to apply, if any.
+    pub error: Option<String>,
+}
+
+impl SiteRecord {
+    /// Records an acknowledgement.
+    pub fn acknowledge(&mut self, ack: SiteAck, now_ms: i64) {
+        self.last_contact = now_ms;
+        self.applied_revision = Some(ack.revision);
+        self.acks = ack.generations;
+        self.accounts = ack.accounts;
+        self.error = ack.error;
+    }
+}
+
+/// Validates a site name as `acc site init --name` does: 1–15 of `[A-Z0-9-]`.
+pub fn valid_site_name(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+}
+
+/// The part of `doc` (revision `revision`) a site server applies: the lockout policy and
+/// the generations in provisioning, active or retiring, with their hashes only.
+pub fn site_policy(revision: i64, doc: &PolicyDocument) -> SitePolicy {
+    use acc_core::lockout::GenerationPhase as SitePhase;
+    let generations = doc
+        .generations
+        .iter()
+        .filter_map(|g| {
+            let phase = match g.phase {
+                GenerationPhase::Provisioning => SitePhase::Provisioning,
+                GenerationPhase::Active => SitePhase::Active,
+                GenerationPhase::Retiring => SitePhase::Retiring,
+                GenerationPhase::Removed => return None,
+            };
+            Some(ManagedGeneration {
+                generation: g.number,
+                user_name: g.user_name.clone(),
+                phase,
+                password_hash: g.password_hash.clone().map(PasswordHash::new),
+            })
+        })
+        .collect();
+    SitePolicy { revision, lockout: doc.site.clone(), generations }
+}
+
+/// 3.2.4 P3: every site in the inventory has acknowledged the provisioning generation
+/// as `created` or `exists` (true when there is none, or no site).
+pub fn all_sites_created(doc: &PolicyDocument, sites: &BTreeMap<String, SiteRecord>) -> bool {
+    let Some(g) = doc.generation_in(GenerationPhase::Provisioning) else {
+        return true;
+    };
+    sites.values().all(|s| {
+        s.acks
+            .iter()
+            .any(|a| a.generation == g.number && matches!(a.status, AckStatus::Created | AckStatus::Exists))
+    })
+}
+
+/// The sites that have not created the provisioning generation, by name.
+pub fn pending_sites(doc: &PolicyDocument, sites: &BTreeMap<String, SiteRecord>) -> Vec<String> {
+    let Some(g) = doc.generation_in(GenerationPhase::Provisioning) else {
+        return Vec::new();
+    };
+    sites
+        .values()
+        .filter(|s| {
+            !s.acks.iter().any(|a| {
+                a.generation == g.number && matches!(a.status, AckStatus::Created | AckStatus::Exists)
+            })
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Generation;
+
+    fn doc_with(phase: GenerationPhase) -> PolicyDocument {
+        let mut doc = PolicyDocument::default();
+        doc.generations.push(Generation {
+            number: 1,
+            user_name: "ACC_user".into(),
+            phase,
+            password_hash: Some("$argon2id$x".into()),
+            saved_at: 0,
+            retire_deadline: None,
+        });
+        doc
+    }
+
+    fn site(name: &str, acks: Vec<GenerationAck>) -> SiteRecord {
+        SiteRecord {
+            name: name.into(),
+            url: "https://127.0.0.1:1".into(),
+            serial_hex: "01".into(),
+            joined_at: 0,
+            last_contact: 0,
+            applied_revision: None,
+            acks,
+            accounts: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_switch_waits_for_every_site() {
+        let doc = doc_with(GenerationPhase::Provisioning);
+        let mut sites = BTreeMap::new();
+        assert!(all_sites_created(&doc, &sites), "no site: nothing to wait for");
+        let created = |s| vec![GenerationAck { generation: 1, status: s, message: None }];
+        sites.insert("A".into(), site("A", created(AckStatus::Created)));
+        sites.insert("B".into(), site("B", created(AckStatus::Failed)));
+        assert!(!all_sites_created(&doc, &sites));
+        assert_eq!(pending_sites(&doc, &sites), ["B"]);
+        sites.insert("B".into(), site("B", created(AckStatus::Exists)));
+        assert!(all_sites_created(&doc, &sites));
+        assert!(pending_sites(&doc, &sites).is_empty());
+    }
+
+    #[test]
+    fn sites_get_hashes_of_live_generations_only() {
+        let p = site_policy(4, &doc_with(GenerationPhase::Active));
+        assert_eq!((p.revision, p.generations.len()), (4, 1));
+        assert_eq!(p.generations[0].password_hash.as_ref().unwrap().as_str(), "$argon2id$x");
+        assert!(site_policy(5, &doc_with(GenerationPhase::Removed)).generations.is_empty());
+        assert!(valid_site_name("SITE-1") && !valid_site_name("site 1") && !valid_site_name(""));
+    }
+}
