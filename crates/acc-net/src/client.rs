@@ -77,6 +77,99 @@ impl ClientTls {
     }
 }
 
+impl ClientTls {
+    /// Trusts only the CA whose certificate's SHA-256 (lower-case hex) is `ca_sha256`, as
+    /// the server presents it at the end of its chain: how a site server that holds only a
+    /// join token reaches its management server without copying a CA file. The server's
+    /// certificate is still verified against that CA (name, validity, signature).
+    pub fn pinned(ca_sha256: &str) -> Result<ClientTls, ClientError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier =
+            Arc::new(PinnedCa { sha256: ca_sha256.to_ascii_lowercase(), provider: provider.clone() });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Setup(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(ClientTls { config: Arc::new(config) })
+    }
+}
+
+/// SHA-256 of `der`, lower-case hex.
+pub fn sha256_hex(der: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The verifier of [`ClientTls::pinned`].
+#[derive(Debug)]
+struct PinnedCa {
+    sha256: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let ca = intermediates.iter().find(|c| sha256_hex(c) == self.sha256).ok_or_else(|| {
+            rustls::Error::General(
+                "the server's CA does not match the join token's fingerprint (wrong server, or a new token is needed)".into(),
+            )
+        })?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone().into_owned())?;
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            self.provider.clone(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        webpki.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Where a server is: host and port from an `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -103,6 +196,11 @@ impl Endpoint {
             (true, _) => return Err(bad("the host or port is malformed")),
         };
         Ok(Endpoint { host, port })
+    }
+
+    /// The host (an IPv6 address without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// `host:port` as written in the Host header.

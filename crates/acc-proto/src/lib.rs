@@ -130,6 +130,9 @@ pub struct SiteAck {
     pub accounts: Vec<AccountState>,
     /// A failure to apply, with its message.
     pub error: Option<String>,
+    /// Where agents reach the site now (its bound address), when known.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 #[cfg(test)]

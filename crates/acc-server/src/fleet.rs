@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use acc_net::client::sha256_hex;
 use acc_pki::csr::Csr;
 use acc_pki::x509::Profile;
 use acc_pki::{pem, serial};
@@ -43,15 +44,6 @@ fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// SHA-256 of `der`, lower-case hex.
-pub fn sha256_hex(der: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 impl Server {
     /// Creates a site join token valid for `ttl_secs` and `uses` joins; returns its text.
     pub async fn create_join_token(&self, ttl_secs: u64, uses: u32) -> Result<String, ServerError> {
@@ -65,11 +57,7 @@ impl Server {
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         store::put_join_token(&self.pool, &tokens::digest_hex(&secret), now, expires, i64::from(uses))
             .await?;
-        let token = JoinToken {
-            url: self.config().url.clone(),
-            ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
-            secret,
-        };
+        let token = JoinToken { url: self.url(), ca_sha256: sha256_hex(&self.fleet_ca.cert_der), secret };
         Ok(token.encode())
     }
 
@@ -81,7 +69,9 @@ impl Server {
                 req.name
             )));
         }
-        acc_net::client::Endpoint::parse(&req.url).map_err(|e| JoinError::Invalid(e.to_string()))?;
+        if !req.url.starts_with("https://") || req.url.len() > 300 {
+            return Err(JoinError::Invalid(format!("site url '{}': give https://host:port", req.url)));
+        }
         let csr =
             Csr::from_bytes(req.csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
         let now_ms = now_millis();

@@ -63,6 +63,8 @@ pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running
     let addr = listen.unwrap_or(server.config().listen);
     let listener =
         TcpListener::bind(addr).await.map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
+    let bound = listener.local_addr().map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
+    server.set_bound(bound);
     Ok(Running { server, listener, live, _lock: lock })
 }
 

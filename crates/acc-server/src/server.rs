@@ -74,6 +74,8 @@ pub struct Server {
     pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
     /// The revision in force, for long-polls.
     pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
+    /// The URL site servers and agents use (the bound address once running).
+    url: Mutex<String>,
 }
 
 impl std::fmt::Debug for Server {
@@ -118,6 +120,7 @@ impl Server {
             fleet_ca,
             sites: Mutex::new(sites),
             revision_tx: tokio::sync::watch::Sender::new(number),
+            url: Mutex::new(config.url.clone()),
             layout,
             config,
             pool,
@@ -131,6 +134,25 @@ impl Server {
     /// `server.json`.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The URL site servers and agents use.
+    pub fn url(&self) -> String {
+        lock(&self.url).clone()
+    }
+
+    /// Sets the URL from the address actually bound (`--listen`, port 0): an unspecified
+    /// address keeps the configured host.
+    pub fn set_bound(&self, addr: std::net::SocketAddr) {
+        let host = if addr.ip().is_unspecified() {
+            acc_net::client::Endpoint::parse(&self.config.url)
+                .map(|e| e.host().to_string())
+                .unwrap_or_else(|_| "127.0.0.1".into())
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        *lock(&self.url) = format!("https://{host}:{}", addr.port());
     }
 
     /// The data directory.

@@ -43,6 +43,9 @@ impl SiteRecord {
         self.acks = ack.generations;
         self.accounts = ack.accounts;
         self.error = ack.error;
+        if let Some(url) = ack.url {
+            self.url = url;
+        }
     }
 }
 

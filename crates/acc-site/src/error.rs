@@ -59,6 +59,9 @@ pub enum SiteError {
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),
+    /// Talking to the management server failed.
+    #[error("management server: {0}")]
+    Management(String),
 }
 
 impl SiteError {

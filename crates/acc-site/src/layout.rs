@@ -10,6 +10,8 @@
 //! DIR/trust/*.pem      client CAs agents' certificates may chain to
 //! DIR/crl.pem          the CRL enforced for agents' certificates
 //! DIR/admin.sock       local administration socket (0600) while the server runs
+//! DIR/management/      after `acc site join`: server.json (the management server's URL),
+//!                      ca.crt (the fleet CA), client.crt and client.key (0400)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,31 @@ impl Layout {
     /// `tls/server.key`.
     pub fn tls_key(&self) -> PathBuf {
         self.tls_dir().join("server.key")
+    }
+
+    /// `management/`: present once the site has joined a management server.
+    pub fn management_dir(&self) -> PathBuf {
+        self.root.join("management")
+    }
+
+    /// `management/server.json`.
+    pub fn management_config(&self) -> PathBuf {
+        self.management_dir().join("server.json")
+    }
+
+    /// `management/ca.crt`: the fleet CA.
+    pub fn management_ca(&self) -> PathBuf {
+        self.management_dir().join("ca.crt")
+    }
+
+    /// `management/client.crt`: the site's certificate from the fleet CA.
+    pub fn management_cert(&self) -> PathBuf {
+        self.management_dir().join("client.crt")
+    }
+
+    /// `management/client.key` (0400).
+    pub fn management_key(&self) -> PathBuf {
+        self.management_dir().join("client.key")
     }
 
     /// `shares/`.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod init;
 pub mod layout;
+pub mod managed;
 pub mod server;
 pub mod shares;
 pub mod site;

@@ -52,6 +52,16 @@ pub struct CertificateFailure {
 struct Inner {
     state: SiteState,
     policy: LockoutPolicy,
+    managed: Managed,
+}
+
+/// What the management server last told this site (empty on a standalone site).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Managed {
+    /// The policy revision applied.
+    revision: Option<i64>,
+    /// The ACC generations of that revision.
+    generations: Vec<acc_core::lockout::ManagedGeneration>,
 }
 
 /// One site server.
@@ -133,6 +143,13 @@ impl Site {
                 (SiteState::new(identity), LockoutPolicy::default(), true)
             }
         };
+        let managed: Managed = match store::meta(&pool, "managed").await? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| SiteError::Config {
+                path: layout.database().display().to_string(),
+                detail: format!("managed policy: {e}"),
+            })?,
+            None => Managed::default(),
+        };
         let tasks = crate::tasks::queue::TaskQueue::new(crate::tasks::store::open_tasks(&pool).await?);
         let shares = crate::shares::Shares::load(&pool, &writer, &layout).await?;
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
@@ -141,7 +158,7 @@ impl Site {
             layout,
             pool,
             writer,
-            inner: Mutex::new(Inner { state, policy }),
+            inner: Mutex::new(Inner { state, policy, managed }),
             verifier: Verifier::new(parallelism),
             clock,
             live_tls: std::sync::OnceLock::new(),
@@ -274,7 +291,7 @@ impl Site {
         {
             let mut g = self.lock();
             let now = self.clock.now();
-            let Inner { state, policy } = &mut *g;
+            let Inner { state, policy, .. } = &mut *g;
             let (t, mut events) = state.effective_time(now);
             let subject = state.site_subject();
             let ip = remote.ip().to_string();
@@ -306,7 +323,7 @@ impl Site {
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();
-            let Inner { state, policy } = &mut *g;
+            let Inner { state, policy, .. } = &mut *g;
             let (t, mut events) = state.effective_time(now);
             let subject = state.site_subject();
             let ip = f.remote.ip().to_string();
@@ -378,7 +395,7 @@ impl Site {
             let (decision, pending) = {
                 let mut g = self.lock();
                 let now = self.clock.now();
-                let Inner { state, policy } = &mut *g;
+                let Inner { state, policy, .. } = &mut *g;
                 let marker = failure_marker(state, user);
                 let step = match next {
                     Next::Precheck(attempt) => state.precheck(policy, attempt, now),
@@ -436,7 +453,7 @@ impl Site {
         let (stamped, pending) = {
             let mut g = self.lock();
             let now = self.clock.now();
-            let Inner { state, policy } = &mut *g;
+            let Inner { state, policy, .. } = &mut *g;
             // Deleting turns the record into a tombstone: remember its SID to store it.
             let sid = state.account(name).map(|r| r.sid.clone());
             let events = change(state, policy, &actor, now).map_err(SiteError::Admin)?;
@@ -540,8 +557,8 @@ impl Site {
         let (actions, pending) = {
             let mut g = self.lock();
             let now = self.clock.now();
-            let Inner { state, policy } = &mut *g;
-            let report = state.refresh_with_local(policy, &[], true, trigger, now);
+            let Inner { state, policy, managed } = &mut *g;
+            let report = state.refresh_with_local(policy, &managed.generations, true, trigger, now);
             let mut writes: Vec<Write> = state.stamp(report.events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter().filter(|r| r.is_live()) {
@@ -555,6 +572,59 @@ impl Site {
             tracing::info!(action = %a, trigger = trigger.as_str(), "ACC refresh.");
         }
         Ok(actions)
+    }
+
+    /// The policy revision last applied from the management server.
+    pub fn applied_revision(&self) -> Option<i64> {
+        self.lock().managed.revision
+    }
+
+    /// Applies a site policy from the management server: the lockout policy, then the
+    /// managed generations through the ACC refresh (3.1, trigger `policy`), all in one
+    /// durable write; returns the acknowledgement (3.2.4 P2) with the accounts' states.
+    pub async fn apply_site_policy(&self, p: acc_proto::SitePolicy) -> Result<acc_proto::SiteAck, SiteError> {
+        let validation = p.lockout.validate();
+        if !validation.is_ok() {
+            let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
+            return Ok(acc_proto::SiteAck {
+                revision: p.revision,
+                generations: Vec::new(),
+                accounts: Vec::new(),
+                error: Some(errors.join("; ")),
+                url: None,
+            });
+        }
+        let (acks, actions, pending) = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            g.policy = p.lockout.clone();
+            g.managed = Managed { revision: Some(p.revision), generations: p.generations.clone() };
+            let Inner { state, policy, managed } = &mut *g;
+            let report =
+                state.refresh_with_local(policy, &managed.generations, true, RefreshTrigger::Policy, now);
+            let mut writes = vec![
+                Write::Policy(policy_json(policy)),
+                Write::Managed(serde_json::to_string(managed).unwrap_or_default()),
+            ];
+            writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
+            writes.push(Write::State(store::state_scalars(state)));
+            for rec in state.accounts.iter() {
+                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+            }
+            (report.acks, report.actions, self.submit(writes))
+        };
+        pending.durable().await.map_err(SiteError::Database)?;
+        self.refresh_changed.notify_one();
+        for a in &actions {
+            tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
+        }
+        let accounts = p
+            .generations
+            .iter()
+            .filter_map(|g| self.account(acc_core::lockout::local_name(&g.user_name)))
+            .map(|v| acc_proto::AccountState { name: v.name, state: v.state })
+            .collect();
+        Ok(acc_proto::SiteAck { revision: p.revision, generations: acks, accounts, error: None, url: None })
     }
 
     /// Runs the refresh at start (R-START), then whenever `next_refresh_at` is reached

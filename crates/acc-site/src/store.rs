@@ -55,6 +55,8 @@ pub enum Write {
     State(String),
     /// The lockout policy (JSON).
     Policy(String),
+    /// The managed generations and the policy revision they came with (JSON).
+    Managed(String),
     /// An account record without sources and failures (JSON), by SID.
     Account { sid: String, record: String },
     /// One source's state on one account; `None` removes it.
@@ -175,6 +177,7 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
+            Write::Managed(json) => upsert_meta(tx, "managed", json).await?,
             Write::Account { sid, record } => {
                 sqlx::query("INSERT INTO accounts (sid, record) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE SET record = excluded.record")
                     .bind(sid)
@@ -380,6 +383,7 @@ pub async fn agents(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
         .collect())
 }
 
-async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
+/// A `meta` value.
+pub async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
     Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(pool).await?)
 }

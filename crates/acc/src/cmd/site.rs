@@ -31,6 +31,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
 pub enum SiteCommand {
     /// Make a data directory: identity, TLS certificates, default shares, database.
     Init(InitArgs),
+    /// Join a management server (initialising the data directory if needed): from then on
+    /// `acc site run` takes its policy from there.
+    Join(JoinArgs),
     /// Run the site server (HTTPS) until interrupted.
     Run(RunArgs),
     /// Show the site's identity, listen address and the CA certificate clients trust.
@@ -88,6 +91,15 @@ pub struct InitArgs {
     /// The key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The join token printed by `acc ctl site-token create`.
+    #[arg(long, value_name = "TOKEN")]
+    token: String,
+    #[command(flatten)]
+    init: InitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,22 +226,34 @@ pub fn run(command: SiteCommand) -> Result<ExitCode> {
 async fn run_async(command: SiteCommand) -> Result<ExitCode> {
     match command {
         SiteCommand::Init(a) => {
-            let hostname = hostname();
-            let config = init::init(&InitOptions {
-                data_dir: a.data_dir.clone(),
-                name: a.name,
-                listen: a.listen,
-                tls: a.tls_cert.zip(a.tls_key),
-                hostname,
-            })?;
-            let layout = Layout::new(&a.data_dir);
-            // Create the database now, so that a bad directory fails here and not at run.
-            Site::open(layout.clone(), Arc::new(SystemClock)).await?;
+            let (config, layout) = init_site(&a).await?;
             println!("site {} initialised in {}", config.name, a.data_dir.display());
             println!("  listen:  {}", config.listen);
             if layout.tls_ca_cert().exists() {
                 println!("  clients trust: {}", layout.tls_ca_cert().display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        SiteCommand::Join(j) => {
+            let layout = Layout::new(&j.init.data_dir);
+            let config = match SiteConfig::load(&layout.config()) {
+                Ok(c) => c,
+                Err(acc_site::error::SiteError::NotInitialised(_)) => init_site(&j.init).await?.0,
+                Err(e) => return Err(e.into()),
+            };
+            let ip = if config.listen.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                config.listen.ip()
+            };
+            let url = format!("https://{}", SocketAddr::new(ip, config.listen.port()));
+            let joined = acc_site::managed::join(&layout, &j.token, &config.name, &url).await?;
+            println!(
+                "site {} joined {}; run `acc site run --data-dir {}`",
+                config.name,
+                joined.url,
+                j.init.data_dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Run(a) => run_server(a).await,
@@ -327,6 +351,21 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
         SiteCommand::Events(a) => events(a).await,
         SiteCommand::Shares(c) => crate::cmd::shares::run(c).await,
     }
+}
+
+/// `acc site init`: the data directory, then the database (so that a bad directory fails
+/// here and not at run).
+async fn init_site(a: &InitArgs) -> Result<(SiteConfig, Layout)> {
+    let config = init::init(&InitOptions {
+        data_dir: a.data_dir.clone(),
+        name: a.name.clone(),
+        listen: a.listen,
+        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
+        hostname: hostname(),
+    })?;
+    let layout = Layout::new(&a.data_dir);
+    Site::open(layout.clone(), Arc::new(SystemClock)).await?;
+    Ok((config, layout))
 }
 
 async fn run_server(a: RunArgs) -> Result<ExitCode> {

@@ -195,3 +195,90 @@ fn tokens_roles_and_the_environment_forms() {
     let no_server = f.d.acc_with(&["ctl", "settings", "show"], "", &[]).fails_with(1);
     assert!(no_server.contains("--server") && no_server.contains("ACC_SERVER"), "{no_server}");
 }
+
+/// `acc ctl sites --json`, once `check` holds for it.
+fn sites_when(f: &Fleet, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    crate::util::wait_for(20, what, || {
+        let v = f.json(&["sites", "--json"]);
+        let sites = v.as_array().cloned().unwrap_or_default();
+        check(&sites).then_some(sites)
+    })
+}
+
+#[test]
+fn site_servers_join_apply_the_policy_and_create_the_acc() {
+    let f = fleet();
+    let token = f.ctl(&["site-token", "create", "--uses", "2", "--ttl", "10m"], "").ok();
+    let token = token.trim();
+    assert!(
+        token.starts_with("accjoin1.") && !token.contains(char::is_whitespace),
+        "the token alone: {token}"
+    );
+    for (dir, name) in [("site", "SITE1"), ("site2", "SITE2")] {
+        let out =
+            f.d.acc(&[
+                "site",
+                "join",
+                "--token",
+                token,
+                "--data-dir",
+                dir,
+                "--name",
+                name,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .ok();
+        assert!(out.contains(&format!("site {name} joined {}", f.server.url)), "{out}");
+    }
+    let used_up =
+        f.d.acc(&["site", "join", "--token", token, "--data-dir", "site3", "--listen", "127.0.0.1:0"])
+            .fails_with(1);
+    assert!(used_up.contains("the join token is unknown, expired or used up"), "{used_up}");
+    let damaged = f.d.acc(&["site", "join", "--token", "accjoin1.xyz", "--data-dir", "site4"]).fails_with(1);
+    assert!(damaged.contains("join token: "), "{damaged}");
+    use std::os::unix::fs::PermissionsExt;
+    let key_mode =
+        std::fs::metadata(f.d.join("site/management/client.key")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(key_mode, 0o400);
+
+    let site1 = SiteProc::start(&f.d.join("site"));
+    let _site2 = SiteProc::start(&f.d.join("site2"));
+    let sites = sites_when(&f, "both sites at revision 1", |s| {
+        s.len() == 2 && s.iter().all(|x| x["applied_revision"] == 1)
+    });
+    assert_eq!(sites[0]["url"], site1.url.as_str(), "the site reports where agents reach it");
+
+    // The credential is saved in provisioning; the switch comes when both sites created it.
+    let saved = f.set_credential("ACC_user", STRONG).ok();
+    assert!(saved.contains("revision 2"), "{saved}");
+    let sites = sites_when(&f, "the ACC on both sites", |s| {
+        s.iter().all(|x| x["applied_revision"] == 3 && x["accounts"][0]["state"] == "enabled")
+    });
+    assert_eq!(sites[1]["accounts"][0]["name"], "ACC_user");
+    let v = f.json(&["settings", "show", "--json"]);
+    assert_eq!(v["generations"][0]["phase"], "active");
+    let history = f.json(&["policy", "history", "--json"]);
+    assert!(history[0]["author"].as_str().unwrap().starts_with("rotation"), "{history}");
+    let shown = f.d.acc(&["site", "accounts", "show", "ACC_user", "--data-dir", "site", "--json"]).ok();
+    let account: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!((account["created_by"].as_str(), account["generation"].as_i64()), (Some("policy"), Some(1)));
+
+    // An agent authenticates to the site with the credential the server's vault holds.
+    let (code, body) = crate::site::curl(
+        &f.d,
+        &site1,
+        &["-u", &format!("ACC_user:{STRONG}"), "-H", "Acc-Agent-Host: web01"],
+        "/v1/register",
+        crate::site::REG,
+    );
+    assert_eq!(code, 200, "{body}");
+
+    // A lockout change reaches both sites within seconds.
+    f.ctl(&["settings", "site", "set", "--lockout-mode", "classic", "--threshold", "7"], "").ok();
+    sites_when(&f, "revision 4 on both sites", |s| s.iter().all(|x| x["applied_revision"] == 4));
+    let policy = f.d.acc(&["site", "policy", "show", "--data-dir", "site2"]).ok();
+    assert!(policy.contains("classic") && policy.contains('7'), "{policy}");
+    let table = f.ctl(&["sites"], "").ok();
+    assert!(table.contains("SITE1") && table.contains("ACC_user enabled"), "{table}");
+}

@@ -3,6 +3,7 @@
 //! `ACC_CA_FILE`, `ACC_TOKEN_FILE` (`ACC_TOKEN` holds the token itself). Tables for people,
 //! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
 
+mod fleet;
 mod settings;
 
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ pub enum CtlCommand {
     /// API tokens and their roles.
     #[command(subcommand)]
     Token(settings::TokenCommand),
+    /// Join tokens for site servers.
+    #[command(subcommand)]
+    SiteToken(fleet::SiteTokenCommand),
+    /// The site servers: applied revision, the ACC account's state, last contact.
+    Sites(settings::JsonFlag),
 }
 
 /// A connection to the management server with the caller's token.
@@ -141,6 +147,8 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Settings(c) => settings::settings(&mut ctl, c).await,
             CtlCommand::Policy(c) => settings::policy(&mut ctl, c).await,
             CtlCommand::Token(c) => settings::token(&mut ctl, c).await,
+            CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
+            CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }
     })
 }

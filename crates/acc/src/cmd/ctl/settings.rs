@@ -27,7 +27,7 @@ pub enum SettingsCommand {
 pub struct JsonFlag {
     /// JSON for scripts.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,7 +156,7 @@ fn print_saved(v: &Value) {
     println!("saved as policy revision {}: {}", v["revision"], v["summary"].as_str().unwrap_or_default());
 }
 
-fn text(v: &Value) -> String {
+pub fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
@@ -261,7 +261,7 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn time_text(ms: &Value) -> String {
+pub fn time_text(ms: &Value) -> String {
     ms.as_i64()
         .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

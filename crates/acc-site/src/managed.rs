@@ -1,0 +1,170 @@
+//! A site server under a management server: `acc site join` (a key made here, a client
+//! certificate from the fleet CA, the CA pinned by the join token's fingerprint) and the
+//! loop that long-polls the site policy over mTLS, applies it and acknowledges it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acc_net::client::{ClientTls, Connection, Endpoint, sha256_hex};
+use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
+use acc_pki::key::{Curve, PrivateKey};
+use acc_proto::{JoinRequest, JoinResponse, JoinToken, SitePolicy};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SiteError;
+use crate::layout::Layout;
+use crate::site::Site;
+
+/// How long one policy long-poll waits on the server.
+const POLL_WAIT_SECS: u64 = 25;
+
+/// `management/server.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementConfig {
+    /// The management server's URL.
+    pub url: String,
+}
+
+fn failed(e: impl std::fmt::Display) -> SiteError {
+    SiteError::Management(e.to_string())
+}
+
+/// Joins the management server of `token` as site `name`, reachable by agents at
+/// `site_url`; writes `management/`. A site joins once (a rebuilt site gets a new data
+/// directory and a new token).
+pub async fn join(
+    layout: &Layout,
+    token_text: &str,
+    name: &str,
+    site_url: &str,
+) -> Result<ManagementConfig, SiteError> {
+    if layout.management_config().exists() {
+        return Err(SiteError::Management(format!(
+            "{} has already joined a management server; use a new data directory to join again",
+            layout.root().display()
+        )));
+    }
+    let token = JoinToken::decode(token_text).map_err(failed)?;
+    let key = PrivateKey::generate(Curve::P256)?;
+    let subject = acc_pki::subject::Subject::parse(&format!("/CN={name}"))?;
+    let csr = acc_pki::csr::build(&key, &subject, &[])?;
+    let req = JoinRequest {
+        secret: token.secret.clone(),
+        name: name.to_string(),
+        url: site_url.to_string(),
+        csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
+    };
+    let tls = ClientTls::pinned(&token.ca_sha256).map_err(failed)?;
+    let endpoint = Endpoint::parse(&token.url).map_err(failed)?;
+    let mut conn = Connection::open(&tls, &endpoint).await.map_err(failed)?;
+    let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
+    let resp = conn
+        .send("POST", "/v1/sites/join", &[("content-type", "application/json")], body)
+        .await
+        .map_err(failed)?;
+    if !resp.status.is_success() {
+        let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+        return Err(SiteError::Management(
+            v["message"].as_str().unwrap_or("the join was refused").to_string(),
+        ));
+    }
+    let joined: JoinResponse = serde_json::from_slice(&resp.body).map_err(failed)?;
+    let ca_der =
+        acc_pki::x509::certificates(joined.ca_pem.as_bytes())?.into_iter().next().unwrap_or_default();
+    if sha256_hex(&ca_der) != token.ca_sha256 {
+        return Err(SiteError::Management(
+            "the CA the server returned is not the one the join token names".into(),
+        ));
+    }
+    std::fs::create_dir_all(layout.management_dir())
+        .map_err(|e| SiteError::io(&layout.management_dir(), e))?;
+    fsutil::write_file(&layout.management_key(), key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, false)?;
+    fsutil::write_file(&layout.management_cert(), joined.certificate_pem.as_bytes(), PUBLIC_MODE, false)?;
+    fsutil::write_file(&layout.management_ca(), joined.ca_pem.as_bytes(), PUBLIC_MODE, false)?;
+    let config = ManagementConfig { url: token.url };
+    let json = serde_json::to_string_pretty(&config).unwrap_or_default();
+    fsutil::write_file(&layout.management_config(), json.as_bytes(), PUBLIC_MODE, false)?;
+    Ok(config)
+}
+
+/// The management server's configuration, when this site has joined one.
+pub fn config(layout: &Layout) -> Result<Option<ManagementConfig>, SiteError> {
+    let path = layout.management_config();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SiteError::Config { path: path.display().to_string(), detail: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SiteError::io(&path, e)),
+    }
+}
+
+/// The client TLS of a joined site: the fleet CA and the site's certificate.
+fn client_tls(layout: &Layout) -> Result<ClientTls, SiteError> {
+    let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| SiteError::io(&p, e));
+    ClientTls::new(
+        &read(layout.management_ca())?,
+        Some((&read(layout.management_cert())?, &read(layout.management_key())?)),
+    )
+    .map_err(failed)
+}
+
+/// One round: wait for a newer revision, apply it, acknowledge it. `Ok(false)`: nothing new.
+async fn round(site: &Site, conn: &mut Connection, site_url: &str) -> Result<bool, SiteError> {
+    let after = site.applied_revision().unwrap_or(0);
+    let path = format!("/v1/site/policy?after={after}&wait={POLL_WAIT_SECS}");
+    let resp = conn.send("GET", &path, &[], Bytes::new()).await.map_err(failed)?;
+    match resp.status.as_u16() {
+        204 => return Ok(false),
+        200 => {}
+        _ => {
+            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+            return Err(SiteError::Management(format!(
+                "{}: {}",
+                resp.status,
+                v["message"].as_str().unwrap_or("refused")
+            )));
+        }
+    }
+    let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
+    let revision = policy.revision;
+    let mut ack = site.apply_site_policy(policy).await?;
+    ack.url = Some(site_url.to_string());
+    tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
+    let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
+    let resp = conn
+        .send("POST", "/v1/site/ack", &[("content-type", "application/json")], body)
+        .await
+        .map_err(failed)?;
+    if !resp.status.is_success() {
+        return Err(SiteError::Management(format!("acknowledgement refused: {}", resp.status)));
+    }
+    Ok(true)
+}
+
+/// One connection's life: rounds until an error; resets `backoff` once connected.
+async fn session(site: &Site, url: &str, site_url: &str, backoff: &mut Duration) -> Result<(), SiteError> {
+    let tls = client_tls(site.layout())?;
+    let endpoint = Endpoint::parse(url).map_err(failed)?;
+    let mut conn = Connection::open(&tls, &endpoint).await.map_err(failed)?;
+    *backoff = Duration::from_millis(200);
+    loop {
+        round(site, &mut conn, site_url).await?;
+    }
+}
+
+/// Long-polls, applies and acknowledges the site policy until the task is dropped;
+/// reconnects with backoff (up to 30 s) while the management server is unreachable.
+/// `site_url` is where agents reach this site (reported with each acknowledgement).
+pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if let Err(e) = session(&site, &url, &site_url, &mut backoff).await {
+            tracing::warn!(error = %e, server = %url, "Management server unreachable; retrying.");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,76 @@
+//! `acc ctl site-token create` and `acc ctl sites`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::Ctl;
+use super::settings::{JsonFlag, text, time_text};
+use crate::cmd::duration::parse_duration;
+
+#[derive(Debug, Subcommand)]
+pub enum SiteTokenCommand {
+    /// Create a join token for `acc site join`; prints the token alone on standard output.
+    Create(SiteTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SiteTokenArgs {
+    /// How long the token can be used (e.g. 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    ttl: u64,
+    /// How many site servers may join with it.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    uses: u32,
+}
+
+/// `acc ctl site-token create`.
+pub async fn site_token(ctl: &mut Ctl, c: SiteTokenCommand) -> Result<ExitCode> {
+    let SiteTokenCommand::Create(a) = c;
+    let v = ctl.call("POST", "/v1/site-tokens", Some(&json!({ "ttl_secs": a.ttl, "uses": a.uses }))).await?;
+    println!("{}", text(&v["token"]));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The ACC account's state on a site, from its report (`-` before the first).
+fn acc_state(site: &Value) -> String {
+    let accounts = site["accounts"].as_array().cloned().unwrap_or_default();
+    if accounts.is_empty() {
+        return "-".into();
+    }
+    accounts
+        .iter()
+        .map(|a| format!("{} {}", text(&a["name"]), text(&a["state"])))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `acc ctl sites`.
+pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
+    let v = ctl.call("GET", "/v1/sites", None).await?;
+    if j.json {
+        println!("{}", serde_json::to_string_pretty(&v["sites"])?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let current = v["revision"].as_i64().unwrap_or(0);
+    println!("{:<15} {:<26} {:<10} {:<26} {:<25} ACC", "site", "url", "revision", "last contact", "error");
+    for s in v["sites"].as_array().into_iter().flatten() {
+        let applied = match s["applied_revision"].as_i64() {
+            Some(r) if r == current => format!("{r}"),
+            Some(r) => format!("{r} (of {current})"),
+            None => "-".into(),
+        };
+        println!(
+            "{:<15} {:<26} {:<10} {:<26} {:<25} {}",
+            text(&s["name"]),
+            text(&s["url"]),
+            applied,
+            time_text(&s["last_contact"]),
+            text(&s["error"]),
+            acc_state(s)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
