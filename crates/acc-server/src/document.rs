@@ -358,6 +358,42 @@ fn step(g: &mut Generation, to: GenerationPhase, reason: &'static str) -> Rotati
 /// the provisioning generation (`all_sites_created`, true with no site servers, and always
 /// for a domain form), and the removal P6 of a retiring generation past its deadline.
 pub fn settle(doc: &mut PolicyDocument, all_sites_created: bool, now_ms: i64) -> Vec<RotationStep> {
+    settle_as(doc, all_sites_created, now_ms, "all-sites-created")
+}
+
+/// `--force-switch` (P4): the switch at once, whatever the sites acknowledged; pending
+/// sites create the account when they come back.
+pub fn force_switch(doc: &mut PolicyDocument, now_ms: i64) -> Vec<RotationStep> {
+    settle_as(doc, true, now_ms, "force-switch")
+}
+
+/// `--cancel` (P4): the provisioning generation becomes `removed`; sites delete its account.
+pub fn cancel(doc: &mut PolicyDocument) -> Vec<RotationStep> {
+    doc.generations
+        .iter_mut()
+        .filter(|g| g.phase == GenerationPhase::Provisioning)
+        .map(|g| step(g, GenerationPhase::Removed, "cancel"))
+        .collect()
+}
+
+/// Checks `rotation.grace` (L-GRACE).
+pub fn check_grace(grace: u64) -> Result<(), Problem> {
+    if grace > MAX_GRACE {
+        return Err(Problem::new(
+            "rotation",
+            "L-GRACE",
+            format!("rotation.grace: {grace} s is out of range; use 0 to 7776000 s (90 days)"),
+        ));
+    }
+    Ok(())
+}
+
+fn settle_as(
+    doc: &mut PolicyDocument,
+    all_sites_created: bool,
+    now_ms: i64,
+    reason: &'static str,
+) -> Vec<RotationStep> {
     let mut steps = Vec::new();
     let grace_ms = i64::try_from(doc.rotation_grace.saturating_mul(1000)).unwrap_or(i64::MAX);
     let switch =
@@ -369,13 +405,13 @@ pub fn settle(doc: &mut PolicyDocument, all_sites_created: bool, now_ms: i64) ->
                 GenerationPhase::Active => {
                     g.retire_deadline = Some(now_ms.saturating_add(grace_ms));
                     let to = if grace_ms == 0 { GenerationPhase::Removed } else { GenerationPhase::Retiring };
-                    steps.push(step(g, to, "all-sites-created"));
+                    steps.push(step(g, to, reason));
                 }
                 _ => {}
             }
         }
         for g in doc.generations.iter_mut().filter(|g| g.phase == GenerationPhase::Provisioning) {
-            steps.push(step(g, GenerationPhase::Active, "all-sites-created"));
+            steps.push(step(g, GenerationPhase::Active, reason));
         }
     }
     for g in doc.generations.iter_mut() {

@@ -81,6 +81,14 @@ impl Running {
 
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let ticker = self.server.clone();
+        let tick = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                ticker.tick().await;
+            }
+        });
         let app = crate::api::router(self.server.clone());
         acc_net::serve(
             self.listener,
@@ -90,6 +98,7 @@ impl Running {
             shutdown,
         )
         .await;
+        tick.abort();
         Ok(())
     }
 }

@@ -231,6 +231,20 @@ impl Server {
 
     /// Saves a change of the authentication settings as a new revision.
     pub async fn save_auth(&self, req: AuthRequest, author: &str) -> Result<SaveOutcome, SaveError> {
+        self.save_credential(req, None, author).await
+    }
+
+    /// `credential rotate`: a new credential (and optionally a new `rotation.grace`) as a
+    /// new revision; the switch follows the sites' acknowledgements.
+    pub async fn save_credential(
+        &self,
+        req: AuthRequest,
+        grace: Option<u64>,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        if let Some(g) = grace {
+            document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
+        }
         let _guard = self.save_lock.lock().await;
         let (_, doc) = self.current();
         let oracle = self.oracle(&doc).await?;
@@ -260,6 +274,10 @@ impl Server {
             };
             document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?
         };
+        let mut saved = saved;
+        if let Some(g) = grace {
+            saved.document.rotation_grace = g;
+        }
         let mut secrets = Vec::new();
         if let Some(new) =
             saved.document.generations.iter().find(|g| !doc.generations.iter().any(|o| o.number == g.number))

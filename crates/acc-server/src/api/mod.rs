@@ -3,6 +3,7 @@
 //! Errors are `{ "error": code, "message": text }`, plus `errors[]` (field, id, message)
 //! and `warnings[]` where the specification defines them.
 
+mod credential;
 mod fleet;
 mod openapi;
 mod settings;
@@ -169,6 +170,7 @@ async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next:
 pub fn router(server: Arc<Server>) -> Router {
     let authed = settings::routes()
         .merge(fleet::routes())
+        .merge(credential::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()

@@ -70,6 +70,30 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("site certificate"),
         "A site's acknowledgement {revision, generations[], accounts[], error}.",
     ),
+    (
+        "post",
+        "/v1/credential/rotate",
+        Some("admin"),
+        "Rotate the ACC {user_name, password, confirmation?, grace_secs?, grant_read?}: checks V1-V7, a new generation in provisioning, the switch when every site created it.",
+    ),
+    (
+        "post",
+        "/v1/credential/force-switch",
+        Some("admin"),
+        "Switch to the provisioning generation now (pending sites create it when they return).",
+    ),
+    (
+        "post",
+        "/v1/credential/cancel",
+        Some("admin"),
+        "Cancel the provisioning generation (it becomes removed).",
+    ),
+    (
+        "get",
+        "/v1/credential/status",
+        Some("viewer"),
+        "The rotation: phase, generations, pending sites, stalled, per-site acknowledgements.",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",

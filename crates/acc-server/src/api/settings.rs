@@ -52,10 +52,11 @@ async fn show(State(server): Srv, Extension(caller): Extension<Caller>) -> Resul
     Ok(Json(settings_view(&server, revision, &doc)))
 }
 
+/// The body of `PUT /v1/settings/auth` and `POST /v1/credential/rotate`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthBody {
-    mode: AuthMode,
+    mode: Option<AuthMode>,
     user_name: Option<String>,
     #[serde(default)]
     password: String,
@@ -63,6 +64,33 @@ struct AuthBody {
     password_policy: Option<PasswordPolicy>,
     #[serde(default)]
     grant_read: bool,
+    grace_secs: Option<u64>,
+}
+
+/// Parses an [`AuthBody`] and saves it; `mode` applies when the body names none.
+pub(super) async fn save_auth_body(
+    server: &Server,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &Bytes,
+    mode: Option<AuthMode>,
+) -> Result<Json<Value>, ApiError> {
+    require(caller, Role::Admin)?;
+    let body: AuthBody = parse_json(headers, body)?;
+    let Some(mode) = body.mode.or(mode) else {
+        return Err(ApiError::malformed("request body: give mode (application, credential or certificate)"));
+    };
+    let confirmation = body.confirmation.unwrap_or_else(|| body.password.clone());
+    let req = AuthRequest {
+        mode,
+        user_name: body.user_name,
+        password: Secret::new(body.password),
+        confirmation: Secret::new(confirmation),
+        password_policy: body.password_policy,
+        grant_read: body.grant_read,
+    };
+    let outcome = server.save_credential(req, body.grace_secs, &caller.name).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
 }
 
 async fn set_auth(
@@ -71,19 +99,7 @@ async fn set_auth(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&caller, Role::Admin)?;
-    let body: AuthBody = parse_json(&headers, &body)?;
-    let confirmation = body.confirmation.unwrap_or_else(|| body.password.clone());
-    let req = AuthRequest {
-        mode: body.mode,
-        user_name: body.user_name,
-        password: Secret::new(body.password),
-        confirmation: Secret::new(confirmation),
-        password_policy: body.password_policy,
-        grant_read: body.grant_read,
-    };
-    let outcome = server.save_auth(req, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    save_auth_body(&server, &caller, &headers, &body, None).await
 }
 
 async fn set_site(

@@ -256,3 +256,31 @@ fn hashes_are_redacted_and_diffs_match_generations_by_number() {
     assert_eq!(changes[0].path, "generations[1].phase");
     assert_eq!((changes[0].from.as_str(), changes[0].to.as_str()), (Some("provisioning"), Some("active")));
 }
+
+#[test]
+fn force_switch_cancel_and_grace() {
+    let mut doc = save(&PolicyDocument::default(), &Vault(vec![]), Some("ACC_User_v1"), STRONG, false)
+        .unwrap()
+        .document;
+    settle(&mut doc, true, 0);
+    let v = Vault(vec![(1, "ACC_User_v1".into(), STRONG.into())]);
+    let pending = save(&doc, &v, Some("ACC_User_v2"), "Another-Strong-Pass-77", false).unwrap().document;
+    let mut cancelled = pending.clone();
+    let steps = cancel(&mut cancelled);
+    assert_eq!((steps[0].generation, steps[0].reason, steps[0].to), (2, "cancel", GenerationPhase::Removed));
+    assert_eq!(cancelled.generation_in(GenerationPhase::Active).unwrap().number, 1, "v1 stays active");
+    let mut forced = pending;
+    forced.rotation_grace = 0;
+    let steps = force_switch(&mut forced, 50);
+    assert!(steps.iter().all(|s| s.reason == "force-switch"), "{steps:?}");
+    assert_eq!(
+        forced.generations[0].phase,
+        GenerationPhase::Removed,
+        "grace 0: the old one goes at the switch"
+    );
+    assert!(check_grace(7_776_000).is_ok());
+    assert_eq!(
+        check_grace(7_776_001).unwrap_err().message,
+        "rotation.grace: 7776001 s is out of range; use 0 to 7776000 s (90 days)"
+    );
+}

@@ -282,3 +282,97 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
     let table = f.ctl(&["sites"], "").ok();
     assert!(table.contains("SITE1") && table.contains("ACC_user enabled"), "{table}");
 }
+
+/// Joins sites `names` (data directories named after them, lower case) and starts them.
+fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
+    let uses = names.len().to_string();
+    let token = f.ctl(&["site-token", "create", "--uses", &uses], "").ok();
+    names
+        .iter()
+        .map(|name| {
+            let dir = name.to_lowercase();
+            f.d.acc(&[
+                "site",
+                "join",
+                "--token",
+                token.trim(),
+                "--data-dir",
+                &dir,
+                "--name",
+                name,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .ok();
+            SiteProc::start(&f.d.join(&dir))
+        })
+        .collect()
+}
+
+/// `credential status --json`, once `check` holds for it.
+fn status_when(f: &Fleet, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    crate::util::wait_for(20, what, || {
+        let v = f.json(&["credential", "status", "--json"]);
+        check(&v).then_some(v)
+    })
+}
+
+fn phase_of(v: &Value, user: &str) -> String {
+    v["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["user_name"] == user)
+        .map(|g| g["phase"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_rotation_waits_for_an_offline_site_can_be_cancelled_and_retires_the_old_name() {
+    let f = fleet();
+    let mut sites = join_sites(&f, &["SITE1", "SITE2"]);
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+
+    sites[1].kill9();
+    let rotate = |user: &str, password: &str, grace: &str| {
+        f.ctl(
+            &["credential", "rotate", "--username", user, "--password-stdin", "--grace", grace],
+            &format!("{password}\n"),
+        )
+    };
+    rotate("ACC_User_v2", "Second-Strong-Pass-2026", "1s").ok();
+    let v = status_when(&f, "SITE1 created v2, SITE2 pending", |v| {
+        v["provisioning"]["pending_sites"] == serde_json::json!(["SITE2"])
+    });
+    assert_eq!(
+        (v["phase"].as_str(), v["provisioning"]["stalled"].as_bool()),
+        (Some("provisioning"), Some(false))
+    );
+    let table = f.ctl(&["credential", "status"], "").ok();
+    assert!(table.contains("pending sites") && table.contains("SITE2"), "{table}");
+    let busy = rotate("ACC_User_v3", "Third-Strong-Pass-2026", "1s").fails_with(1);
+    assert!(
+        busy.contains("rotation: generation 2 ('ACC_User_v2') is still provisioning (pending: SITE2)"),
+        "{busy}"
+    );
+
+    f.ctl(&["credential", "rotate", "--cancel"], "").ok();
+    let v = f.json(&["credential", "status", "--json"]);
+    assert_eq!((v["phase"].as_str(), phase_of(&v, "ACC_User_v2").as_str()), (Some("steady"), "removed"));
+    let reused = rotate("ACC_User_v2", "Fourth-Strong-Pass-2026", "1s").fails_with(1);
+    assert!(reused.contains("was already used by ACC generation 2"), "{reused}");
+    let nothing = f.ctl(&["credential", "rotate", "--force-switch"], "").fails_with(1);
+    assert!(nothing.contains("no generation is provisioning"), "{nothing}");
+
+    // With SITE2 back, v3 is created everywhere, switches, and v1 retires after its grace.
+    rotate("ACC_User_v3", "Third-Strong-Pass-2026", "1s").ok();
+    sites[1] = SiteProc::start(&f.d.join("site2"));
+    status_when(&f, "v3 active", |v| phase_of(v, "ACC_User_v3") == "active");
+    status_when(&f, "v1 removed after its grace", |v| phase_of(v, "ACC_User_v1") == "removed");
+    let accounts =
+        f.d.acc(&["site", "accounts", "show", "ACC_User_v3", "--data-dir", "site2", "--json"]).ok();
+    assert!(accounts.contains("\"enabled\""), "{accounts}");
+    let history = f.ctl(&["policy", "history"], "").ok();
+    assert!(history.contains("rotation (grace ended)"), "{history}");
+}

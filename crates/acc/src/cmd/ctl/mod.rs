@@ -3,6 +3,7 @@
 //! `ACC_CA_FILE`, `ACC_TOKEN_FILE` (`ACC_TOKEN` holds the token itself). Tables for people,
 //! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
 
+mod credential;
 mod fleet;
 mod settings;
 
@@ -43,6 +44,9 @@ pub enum CtlCommand {
     /// API tokens and their roles.
     #[command(subcommand)]
     Token(settings::TokenCommand),
+    /// The Agent Connectivity Credential: rotation and its status.
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -147,6 +151,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Settings(c) => settings::settings(&mut ctl, c).await,
             CtlCommand::Policy(c) => settings::policy(&mut ctl, c).await,
             CtlCommand::Token(c) => settings::token(&mut ctl, c).await,
+            CtlCommand::Credential(c) => credential::credential(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }

@@ -146,7 +146,7 @@ pub struct TokenCreateArgs {
     ttl: Option<u64>,
 }
 
-fn print_saved(v: &Value) {
+pub fn print_saved(v: &Value) {
     for w in v["warnings"].as_array().into_iter().flatten() {
         eprintln!("{}", w.as_str().unwrap_or_default());
     }

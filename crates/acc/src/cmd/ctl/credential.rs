@@ -1,0 +1,103 @@
+//! `acc ctl credential rotate|status`: the rotation of the specification's 3.2.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::settings::{JsonFlag, print_saved, text, time_text};
+use super::{Ctl, print_pairs};
+use crate::cmd::common::password_from_stdin;
+use crate::cmd::duration::parse_duration;
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Rotate the ACC to a new user name (or force-switch / cancel a rotation in progress).
+    Rotate(RotateArgs),
+    /// The rotation's phase, pending sites and per-site acknowledgements.
+    Status(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The new generation's user name (never used before), e.g. ACC_User_v2.
+    #[arg(long, value_name = "USER", required_unless_present_any = ["force_switch", "cancel"])]
+    username: Option<String>,
+    /// Read the new password from standard input (one line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// How long the old generation keeps working after the switch (0: disabled at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    grace: Option<u64>,
+    /// Grant the new credential Read on the package sources in the same revision.
+    #[arg(long)]
+    grant_read: bool,
+    /// Switch to the provisioning generation now, whatever the sites acknowledged.
+    #[arg(long, conflicts_with_all = ["username", "cancel"])]
+    force_switch: bool,
+    /// Cancel the provisioning generation.
+    #[arg(long, conflicts_with_all = ["username", "force_switch"])]
+    cancel: bool,
+}
+
+/// `acc ctl credential …`.
+pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode> {
+    match c {
+        CredentialCommand::Rotate(a) => {
+            let v = if a.force_switch {
+                ctl.call("POST", "/v1/credential/force-switch", None).await?
+            } else if a.cancel {
+                ctl.call("POST", "/v1/credential/cancel", None).await?
+            } else {
+                let Some(user) = a.username else { bail!("give --username for the new generation") };
+                let mut body = json!({ "user_name": user, "password": password_from_stdin(a.password_stdin)?, "grant_read": a.grant_read });
+                if let Some(g) = a.grace {
+                    body["grace_secs"] = json!(g);
+                }
+                ctl.call("POST", "/v1/credential/rotate", Some(&body)).await?
+            };
+            print_saved(&v);
+        }
+        CredentialCommand::Status(j) => {
+            let v = ctl.call("GET", "/v1/credential/status", None).await?;
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_status(&v);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(v: &Value) {
+    let generations: Vec<String> = v["generations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            let deadline = if g["retire_deadline"].is_null() {
+                String::new()
+            } else {
+                format!(" until {}", time_text(&g["retire_deadline"]))
+            };
+            format!("{} {} ({}{deadline})", g["generation"], text(&g["user_name"]), text(&g["phase"]))
+        })
+        .collect();
+    let pending = match &v["provisioning"] {
+        Value::Null => "-".to_string(),
+        p => {
+            let sites: Vec<String> = p["pending_sites"].as_array().into_iter().flatten().map(text).collect();
+            let stalled = if p["stalled"] == true { " (stalled: force-switch or cancel)" } else { "" };
+            format!("{}{stalled}", if sites.is_empty() { "none".into() } else { sites.join(", ") })
+        }
+    };
+    print_pairs(&[
+        ("revision", text(&v["revision"])),
+        ("phase", text(&v["phase"])),
+        ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
+        ("pending sites", pending),
+        ("rotation grace", format!("{} s", v["rotation_grace"])),
+    ]);
+}
