@@ -8,6 +8,8 @@
 //! - [`SitePolicy`]: `GET /v1/site/policy?after=REV&wait=S`, the part of a policy revision
 //!   a site server applies (never a password: local generations carry their hash, K2).
 //! - [`SiteAck`]: `POST /v1/site/ack`, what the site applied and the ACC's state there.
+//! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
+//!   once and de-duplicated by (site, sequence) on the server.
 
 use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
 use base64::Engine as _;
@@ -155,4 +157,26 @@ mod tests {
             assert!(e.starts_with("join token: ") && e.contains("acc ctl site-token create"), "{e}");
         }
     }
+}
+
+/// One forwarded security event: the columns a search needs and the event itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedEvent {
+    /// The site's sequence number (`Seq`).
+    pub seq: i64,
+    /// `EventID` as text (`4740`, `acc.refresh`).
+    pub event_id: String,
+    /// `TimeCreated`, Unix milliseconds.
+    pub time_ms: i64,
+    /// `TargetUserName`, lower case, when the event has one.
+    pub target_user: Option<String>,
+    /// The whole event (JSON object).
+    pub body: serde_json::Value,
+}
+
+/// `POST /v1/site/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventBatch {
+    /// Events in sequence order.
+    pub events: Vec<ForwardedEvent>,
 }

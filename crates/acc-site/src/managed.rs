@@ -18,6 +18,10 @@ use crate::site::Site;
 
 /// How long one policy long-poll waits on the server.
 const POLL_WAIT_SECS: u64 = 25;
+/// Events per forwarded batch.
+const EVENT_BATCH: i64 = 1000;
+/// How often the event forwarder looks for new events when it has caught up.
+const FORWARD_IDLE: Duration = Duration::from_millis(500);
 
 /// `management/server.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,27 +148,109 @@ async fn round(site: &Site, conn: &mut Connection, site_url: &str) -> Result<boo
     Ok(true)
 }
 
-/// One connection's life: rounds until an error; resets `backoff` once connected.
-async fn session(site: &Site, url: &str, site_url: &str, backoff: &mut Duration) -> Result<(), SiteError> {
-    let tls = client_tls(site.layout())?;
-    let endpoint = Endpoint::parse(url).map_err(failed)?;
-    let mut conn = Connection::open(&tls, &endpoint).await.map_err(failed)?;
-    *backoff = Duration::from_millis(200);
+/// Sends the events after the last forwarded one, a batch at a time, until caught up;
+/// the position is stored after each acknowledged batch (at least once: a batch resent
+/// after a crash is de-duplicated by the server). Returns how many were sent.
+async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError> {
+    let mut sent = 0;
     loop {
-        round(site, &mut conn, site_url).await?;
+        let after: i64 =
+            crate::store::meta(site.pool(), "forwarded_seq").await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let rows: Vec<(i64, String, i64, Option<String>, String)> = sqlx::query_as(
+            "SELECT seq, event_id, time_ms, target_user, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(EVENT_BATCH)
+        .fetch_all(site.pool())
+        .await?;
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok(sent);
+        };
+        let events = rows
+            .into_iter()
+            .map(|(seq, event_id, time_ms, target_user, body)| acc_proto::ForwardedEvent {
+                seq,
+                event_id,
+                time_ms,
+                target_user,
+                body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+            })
+            .collect::<Vec<_>>();
+        let n = events.len();
+        let body = Bytes::from(serde_json::to_vec(&acc_proto::EventBatch { events }).unwrap_or_default());
+        let resp = conn
+            .send("POST", "/v1/site/events", &[("content-type", "application/json")], body)
+            .await
+            .map_err(failed)?;
+        if !resp.status.is_success() {
+            return Err(SiteError::Management(format!("events refused: {}", resp.status)));
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('forwarded_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(last.to_string())
+            .execute(site.pool())
+            .await?;
+        sent += n;
     }
 }
 
-/// Long-polls, applies and acknowledges the site policy until the task is dropped;
-/// reconnects with backoff (up to 30 s) while the management server is unreachable.
-/// `site_url` is where agents reach this site (reported with each acknowledgement).
-pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
+/// Opens the site's mTLS connection to the management server.
+async fn connect(site: &Site, url: &str) -> Result<Connection, SiteError> {
+    let tls = client_tls(site.layout())?;
+    let endpoint = Endpoint::parse(url).map_err(failed)?;
+    Connection::open(&tls, &endpoint).await.map_err(failed)
+}
+
+/// Runs `session` again and again: each returns why it ended and whether it had
+/// connected; the pause between two grows from 0.2 s to 30 s while the server is away.
+async fn keep_running<F, Fut>(what: &'static str, url: &str, mut session: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (bool, SiteError)>,
+{
     let mut backoff = Duration::from_millis(200);
     loop {
-        if let Err(e) = session(&site, &url, &site_url, &mut backoff).await {
-            tracing::warn!(error = %e, server = %url, "Management server unreachable; retrying.");
+        let (connected, e) = session().await;
+        if connected {
+            backoff = Duration::from_millis(200);
         }
+        tracing::warn!(error = %e, server = %url, "{what}: the management server is unreachable; retrying.");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
+}
+
+/// Forwards the site's security events to the management server until the task is
+/// dropped; keeps its position across outages and restarts, so nothing is lost.
+pub async fn forward_loop(site: Arc<Site>, url: String) {
+    keep_running("event forwarding", &url, || async {
+        let mut conn = match connect(&site, &url).await {
+            Ok(c) => c,
+            Err(e) => return (false, e),
+        };
+        loop {
+            if let Err(e) = forward(&site, &mut conn).await {
+                return (true, e);
+            }
+            tokio::time::sleep(FORWARD_IDLE).await;
+        }
+    })
+    .await;
+}
+
+/// Long-polls, applies and acknowledges the site policy until the task is dropped;
+/// reconnects with backoff while the management server is unreachable. `site_url` is
+/// where agents reach this site (reported with each acknowledgement).
+pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
+    keep_running("policy", &url, || async {
+        let mut conn = match connect(&site, &url).await {
+            Ok(c) => c,
+            Err(e) => return (false, e),
+        };
+        loop {
+            if let Err(e) = round(&site, &mut conn, &site_url).await {
+                return (true, e);
+            }
+        }
+    })
+    .await;
 }

@@ -61,13 +61,16 @@ impl Running {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
         let admin_task = admin::serve(self.site.clone())?;
         let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
-        let managed_task = match crate::managed::config(self.site.layout())? {
-            Some(m) => {
-                let site_url = format!("https://{}", self.local_addr()?);
-                Some(tokio::spawn(crate::managed::poll_loop(self.site.clone(), m.url, site_url)))
-            }
-            None => None,
-        };
+        let mut managed_tasks = Vec::new();
+        if let Some(m) = crate::managed::config(self.site.layout())? {
+            let site_url = format!("https://{}", self.local_addr()?);
+            managed_tasks.push(tokio::spawn(crate::managed::poll_loop(
+                self.site.clone(),
+                m.url.clone(),
+                site_url,
+            )));
+            managed_tasks.push(tokio::spawn(crate::managed::forward_loop(self.site.clone(), m.url)));
+        }
         let hook_site = self.site.clone();
         let options = ServeOptions::new(acc_net::Limits::default()).on_rejected(move |r| {
             let site = hook_site.clone();
@@ -88,7 +91,7 @@ impl Running {
         acc_net::serve(self.listener, self.live, app, options, shutdown).await;
         admin_task.abort();
         refresh_task.abort();
-        if let Some(t) = managed_task {
+        for t in managed_tasks {
             t.abort();
         }
         let _ = std::fs::remove_file(self.site.layout().admin_socket());

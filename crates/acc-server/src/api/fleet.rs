@@ -1,13 +1,14 @@
 //! Site servers: `POST /v1/site-tokens` (operator), `POST /v1/sites/join` (the join
 //! token's secret is the credential), `GET /v1/sites` (viewer), and the routes a joined
 //! site calls with its fleet client certificate: `GET /v1/site/policy?after=REV&wait=S`
-//! (long-poll; 204 when nothing changed) and `POST /v1/site/ack`.
+//! (long-poll; 204 when nothing changed), `POST /v1/site/ack` and `POST /v1/site/events`;
+//! and the search of every site's events, `GET /v1/events` (viewer).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
-use acc_proto::{JoinRequest, SiteAck};
+use acc_proto::{EventBatch, JoinRequest, SiteAck};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -24,9 +25,15 @@ use crate::tokens::Role;
 
 type Srv = State<Arc<Server>>;
 
+/// Largest event batch body (1000 events of a few hundred bytes).
+const MAX_EVENT_BODY: usize = 4 * 1024 * 1024;
+
 /// Routes for bearer-token callers.
 pub fn routes() -> Router<Arc<Server>> {
-    Router::new().route("/v1/site-tokens", post(create_token)).route("/v1/sites", get(list))
+    Router::new()
+        .route("/v1/site-tokens", post(create_token))
+        .route("/v1/sites", get(list))
+        .route("/v1/events", get(search_events))
 }
 
 /// Routes that authenticate otherwise (join secret, site certificate).
@@ -35,6 +42,7 @@ pub fn open_routes() -> Router<Arc<Server>> {
         .route("/v1/sites/join", post(join))
         .route("/v1/site/policy", get(policy))
         .route("/v1/site/ack", post(ack))
+        .route("/v1/site/events", post(forward_events))
 }
 
 #[derive(Deserialize)]
@@ -115,4 +123,41 @@ async fn ack(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> 
     let ack: SiteAck = parse_json(&headers, &body)?;
     server.acknowledge(&site, ack).await?;
     Ok(Json(json!({ "status": "ok" })))
+}
+
+async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+    let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), MAX_EVENT_BODY).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("event batch: {e}; send at most 1000 events per request"),
+        )
+    })?;
+    let batch: EventBatch = parse_json(&headers, &body)?;
+    let stored = crate::store::insert_events(&server.pool, &site, &batch.events).await?;
+    let last_seq = batch.events.iter().map(|e| e.seq).max();
+    Ok(Json(json!({ "stored": stored, "last_seq": last_seq })))
+}
+
+async fn search_events(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let number = |k: &str| -> Result<Option<i64>, ApiError> {
+        query_param(&uri, k)
+            .map(|v| v.parse().map_err(|_| ApiError::malformed(format!("{k} '{v}' is not a number"))))
+            .transpose()
+    };
+    let filter = crate::store::EventFilter {
+        id: query_param(&uri, "id"),
+        site: query_param(&uri, "site").map(|s| s.to_ascii_uppercase()),
+        user: query_param(&uri, "user"),
+        since_ms: number("since_ms")?,
+        limit: number("limit")?.unwrap_or(1000).clamp(1, 100_000),
+    };
+    Ok(Json(json!({ "events": crate::store::events(&server.pool, &filter).await? })))
 }

@@ -126,14 +126,29 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &By
     serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))
 }
 
-/// The value of query parameter `key` (the first one), without percent-decoding: the API's
-/// parameters are numbers.
+/// The value of query parameter `key` (the first one), percent-decoded (`+` is a space).
 pub fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.to_string())
+    let raw = uri.query()?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key)?.1;
+    let bytes = raw.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Turns the bearer token into a [`Caller`], or answers 401.
@@ -180,4 +195,17 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_parameters_are_percent_decoded() {
+        let uri: axum::http::Uri = "/v1/events?user=CORP%5Cacc_svc&id=4740&x=a+b&bad=%zz%4".parse().unwrap();
+        assert_eq!(super::query_param(&uri, "user").as_deref(), Some("CORP\\acc_svc"));
+        assert_eq!(super::query_param(&uri, "id").as_deref(), Some("4740"));
+        assert_eq!(super::query_param(&uri, "x").as_deref(), Some("a b"));
+        assert_eq!(super::query_param(&uri, "bad").as_deref(), Some("%zz%4"));
+        assert_eq!(super::query_param(&uri, "none"), None);
+    }
 }

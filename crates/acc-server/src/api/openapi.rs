@@ -94,6 +94,18 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("viewer"),
         "The rotation: phase, generations, pending sites, stalled, per-site acknowledgements.",
     ),
+    (
+        "post",
+        "/v1/site/events",
+        Some("site certificate"),
+        "A site's security events {events: [{seq, event_id, time_ms, target_user, body}]}, at least once; stored once per (site, seq).",
+    ),
+    (
+        "get",
+        "/v1/events",
+        Some("viewer"),
+        "Every site's security events (?id=4740&site=S&user=U&since_ms=T&limit=N), oldest first.",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",

@@ -18,7 +18,8 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::cmd::common::{
-    LockoutArgs, RunArgs, hostname, password_from_stdin, runtime, serve_role, shutdown_signal,
+    LockoutArgs, RunArgs, hostname, password_from_stdin, print_events, runtime, serve_role, shutdown_signal,
+    since_ms,
 };
 use crate::cmd::duration::parse_duration;
 
@@ -509,46 +510,13 @@ async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
 }
 
 async fn events(a: EventsArgs) -> Result<ExitCode> {
-    let since_ms = a.since.map(|s| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        now - (s as i64) * 1000
-    });
+    let since_ms = a.since.map(since_ms);
     let q = EventQuery { id: a.id, user: a.user, since_ms, limit: a.limit };
     let v = call(&a.dir.data_dir, Request::Events(q)).await?;
     if a.dir.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} DETAIL",
-        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP"
-    );
-    for e in v.as_array().into_iter().flatten() {
-        let s = |k: &str| {
-            e[k].as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| if e[k].is_null() { "-".into() } else { e[k].to_string() })
-        };
-        let caller =
-            if e["CallerComputerName"].is_null() { s("WorkstationName") } else { s("CallerComputerName") };
-        let detail = match s("EventID").as_str() {
-            "4625" => format!("{} {}", s("SubStatus"), s("FailureReason")),
-            "4740" | "4767" => format!("scope {}", s("LockScope")),
-            _ => String::new(),
-        };
-        println!(
-            "{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
-            s("Seq"),
-            s("TimeCreated"),
-            s("EventID"),
-            s("TargetUserName"),
-            caller,
-            s("IpAddress"),
-            detail
-        );
-    }
+    print_events(v.as_array().map(Vec::as_slice).unwrap_or_default(), false);
     Ok(ExitCode::SUCCESS)
 }

@@ -376,3 +376,69 @@ fn a_rotation_waits_for_an_offline_site_can_be_cancelled_and_retires_the_old_nam
     let history = f.ctl(&["policy", "history"], "").ok();
     assert!(history.contains("rotation (grace ended)"), "{history}");
 }
+
+fn count(v: &Value) -> usize {
+    v.as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn events_from_every_site_reach_the_server_once_even_across_an_outage() {
+    let mut f = fleet();
+    let sites = join_sites(&f, &["SITE1", "SITE2"]);
+    f.set_credential("ACC_user", STRONG).ok();
+    status_when(&f, "the ACC active", |v| phase_of(v, "ACC_user") == "active");
+    let bad_logons = |n: usize| {
+        for _ in 0..n {
+            let (code, _) = crate::site::curl(
+                &f.d,
+                &sites[0],
+                &[
+                    "--cacert",
+                    "site1/tls/ca.crt",
+                    "-u",
+                    "ACC_user:wrong-password",
+                    "-H",
+                    "Acc-Agent-Host: stale01",
+                ],
+                "/v1/register",
+                crate::site::REG,
+            );
+            assert_eq!(code, 401);
+        }
+    };
+    bad_logons(3);
+    let local = |dir: &str, id: &str| {
+        count(
+            &serde_json::from_str(
+                &f.d.acc(&["site", "events", "--data-dir", dir, "--id", id, "--json"]).ok(),
+            )
+            .unwrap(),
+        )
+    };
+    crate::util::wait_for(20, "three 4625 on the server", || {
+        (count(&f.json(&["events", "--id", "4625", "--site", "SITE1", "--json"])) == 3).then_some(())
+    });
+    let table = f.ctl(&["events", "--id", "4625", "--user", "acc_user"], "").ok();
+    assert!(table.contains("SITE1") && table.contains("STALE01"), "{table}");
+
+    // The server goes away; the site keeps its events and sends them when it is back.
+    let addr = f.server.addr();
+    f.server.kill9();
+    bad_logons(2);
+    f.server = SiteProc::start_at("server", &f.d.join("srv"), &addr, None);
+    crate::util::wait_for(30, "every event of both sites on the server", || {
+        let all = f.json(&["events", "--json", "--limit", "100000"]);
+        let on_server = |site: &str| all.as_array().unwrap().iter().filter(|e| e["Computer"] == site).count();
+        let site1 = count(
+            &serde_json::from_str(&f.d.acc(&["site", "events", "--data-dir", "site1", "--json"]).ok())
+                .unwrap(),
+        );
+        let site2 = count(
+            &serde_json::from_str(&f.d.acc(&["site", "events", "--data-dir", "site2", "--json"]).ok())
+                .unwrap(),
+        );
+        (on_server("SITE1") == site1 && on_server("SITE2") == site2).then_some(())
+    });
+    assert_eq!(local("site1", "4625"), 5);
+    assert_eq!(count(&f.json(&["events", "--id", "4625", "--json"])), 5, "each event exactly once");
+}

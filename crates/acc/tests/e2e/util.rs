@@ -137,6 +137,11 @@ impl SiteProc {
     /// Starts `acc ROLE run --data-dir DIR --listen 127.0.0.1:0` (`site` or `server`), its
     /// debug log going to `log` when given, and waits for its address.
     pub fn start_role(role: &str, dir: &Path, log: Option<&Path>) -> SiteProc {
+        SiteProc::start_at(role, dir, "127.0.0.1:0", log)
+    }
+
+    /// Starts `acc ROLE run --data-dir DIR --listen LISTEN` (a restart on the same port).
+    pub fn start_at(role: &str, dir: &Path, listen: &str, log: Option<&Path>) -> SiteProc {
         use std::io::{BufRead, BufReader};
         let stderr = match log {
             Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("log file")),
@@ -145,7 +150,7 @@ impl SiteProc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_acc"))
             .args([role, "run", "--data-dir"])
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .env("ACC_LOG", if log.is_some() { "debug" } else { "warn" })
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)

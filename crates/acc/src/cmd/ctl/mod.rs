@@ -4,6 +4,7 @@
 //! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
 
 mod credential;
+mod events;
 mod fleet;
 mod settings;
 
@@ -47,6 +48,8 @@ pub enum CtlCommand {
     /// The Agent Connectivity Credential: rotation and its status.
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// The security events of every site server.
+    Events(events::EventsArgs),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -152,6 +155,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Policy(c) => settings::policy(&mut ctl, c).await,
             CtlCommand::Token(c) => settings::token(&mut ctl, c).await,
             CtlCommand::Credential(c) => credential::credential(&mut ctl, c).await,
+            CtlCommand::Events(a) => events::events(&mut ctl, a).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }
