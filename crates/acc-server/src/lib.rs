@@ -16,6 +16,7 @@ pub mod error;
 pub mod fleet;
 pub mod init;
 pub mod layout;
+pub mod lockouts;
 pub mod rotation;
 pub mod run;
 pub mod server;

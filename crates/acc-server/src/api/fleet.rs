@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/v1/site-tokens", post(create_token))
         .route("/v1/sites", get(list))
         .route("/v1/events", get(search_events))
+        .route("/v1/lockouts", get(lockouts))
 }
 
 /// Routes that authenticate otherwise (join secret, site certificate).
@@ -160,4 +161,27 @@ async fn search_events(
         limit: number("limit")?.unwrap_or(1000).clamp(1, 100_000),
     };
     Ok(Json(json!({ "events": crate::store::events(&server.pool, &filter).await? })))
+}
+
+async fn lockouts(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let since_ms = match query_param(&uri, "since_ms") {
+        Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("since_ms '{v}' is not a number")))?,
+        None => crate::init::now_millis() - 86_400_000,
+    };
+    let mut events = Vec::new();
+    for id in ["4740", "4767", "4625"] {
+        let filter = crate::store::EventFilter {
+            id: Some(id.into()),
+            since_ms: Some(since_ms),
+            limit: 100_000,
+            ..Default::default()
+        };
+        events.extend(crate::store::events(&server.pool, &filter).await?);
+    }
+    Ok(Json(json!({ "lockouts": crate::lockouts::lockouts(&events) })))
 }

@@ -106,6 +106,12 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("viewer"),
         "Every site's security events (?id=4740&site=S&user=U&since_ms=T&limit=N), oldest first.",
     ),
+    (
+        "get",
+        "/v1/lockouts",
+        Some("viewer"),
+        "Locked accounts and blocked sources of every site (?since_ms=T, default 24 h): culprit machine and IP, failures, cleared, what to do.",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",

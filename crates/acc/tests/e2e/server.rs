@@ -441,4 +441,21 @@ fn events_from_every_site_reach_the_server_once_even_across_an_outage() {
     });
     assert_eq!(local("site1", "4625"), 5);
     assert_eq!(count(&f.json(&["events", "--id", "4625", "--json"])), 5, "each event exactly once");
+
+    // Five failures from one machine blocked that source (smart mode): the investigation
+    // names it, its IP and its failures.
+    let lockouts = f.json(&["lockouts", "--json"]);
+    assert_eq!(count(&lockouts), 1, "{lockouts}");
+    let l = &lockouts[0];
+    assert_eq!(
+        (l["site"].as_str(), l["scope"].as_str(), l["caller"].as_str()),
+        (Some("SITE1"), Some("source"), Some("STALE01"))
+    );
+    assert_eq!((l["ip"].as_str(), l["failures"].as_u64()), (Some("127.0.0.1"), Some(5)));
+    let text = f.ctl(&["lockouts"], "").ok();
+    assert!(
+        text.contains("ACC_user on SITE1: source lock by STALE01 (127.0.0.1), 5 failed logons"),
+        "{text}"
+    );
+    assert!(text.contains("what to do: the agent on STALE01"), "{text}");
 }

@@ -65,3 +65,43 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct LockoutsArgs {
+    /// Look back this far (default 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    since: u64,
+    /// JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `acc ctl lockouts`.
+pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
+    let v = ctl.call("GET", &format!("/v1/lockouts?since_ms={}", since_ms(a.since)), None).await?;
+    let list = v["lockouts"].as_array().cloned().unwrap_or_default();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        println!("no lockouts in that time");
+    }
+    for l in &list {
+        let s = |k: &str| l[k].as_str().map(str::to_string).unwrap_or_else(|| l[k].to_string());
+        let state = if l["cleared"] == true { "cleared" } else { "in force or expired" };
+        println!(
+            "{} on {}: {} lock by {} ({}), {} failed logons, {} lock(s), last {} [{state}]",
+            s("account"),
+            s("site"),
+            s("scope"),
+            s("caller"),
+            s("ip"),
+            l["failures"],
+            l["lockouts"],
+            s("last_lockout")
+        );
+        println!("  what to do: {}", s("advice"));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -50,6 +50,8 @@ pub enum CtlCommand {
     Credential(credential::CredentialCommand),
     /// The security events of every site server.
     Events(events::EventsArgs),
+    /// Locked accounts and blocked sources of every site, with the culprit machine.
+    Lockouts(events::LockoutsArgs),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -156,6 +158,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Token(c) => settings::token(&mut ctl, c).await,
             CtlCommand::Credential(c) => credential::credential(&mut ctl, c).await,
             CtlCommand::Events(a) => events::events(&mut ctl, a).await,
+            CtlCommand::Lockouts(a) => events::lockouts(&mut ctl, a).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }

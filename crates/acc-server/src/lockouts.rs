@@ -1,0 +1,170 @@
+//! `acc ctl lockouts`: the seed's investigation made easy. From the 4740 and 4625 events
+//! every site forwarded, one entry per locked account or blocked source: the caller
+//! machine and IP (the culprit), how many failed attempts it made, when it was locked,
+//! whether an actor cleared it since (4767), and what to do. Pure: the server passes the
+//! events in.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One lock or block and its culprit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lockout {
+    /// The site server that locked (`Computer`).
+    pub site: String,
+    /// The account (`TargetUserName`).
+    pub account: String,
+    /// `account`, `unfamiliar` or `source`.
+    pub scope: String,
+    /// The caller machine (`CallerComputerName`).
+    pub caller: String,
+    /// Its IP address.
+    pub ip: String,
+    /// How many 4740 this caller caused on this account and site.
+    pub lockouts: u32,
+    /// Failed logons (4625) of this caller for this account on this site.
+    pub failures: u32,
+    /// The last 4740's time.
+    pub last_lockout: String,
+    /// A 4767 (unlock by an admin or the re-enable) came after the last 4740.
+    pub cleared: bool,
+    /// The policy revision the caller's agent last acknowledged (known once agents enroll).
+    pub agent_revision: Option<i64>,
+    /// What to do.
+    pub advice: String,
+}
+
+fn field(e: &Value, k: &str) -> String {
+    match &e[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    }
+}
+
+fn advice(l: &Lockout) -> String {
+    let who = format!("the agent on {} ({})", l.caller, l.ip);
+    match l.scope.as_str() {
+        "source" => format!(
+            "{who} presents a wrong or stale password for {}; only it is blocked — update its configuration (acc ctl task send update-config --to agents) or retire it",
+            l.account
+        ),
+        "unfamiliar" => format!(
+            "unfamiliar sources are locked out of {} on {}; familiar agents keep working — fix {who}, the source of the failures",
+            l.account, l.site
+        ),
+        _ => format!(
+            "{} is locked on {} for every agent; fix {who}, then unlock it (acc site accounts unlock) or let the re-enable clear it",
+            l.account, l.site
+        ),
+    }
+}
+
+/// Builds the lockouts from `events` (any order; only 4740, 4625 and 4767 are read),
+/// most recent first.
+pub fn lockouts(events: &[Value]) -> Vec<Lockout> {
+    let mut out: Vec<Lockout> = Vec::new();
+    let mut sorted: Vec<&Value> = events.iter().collect();
+    sorted.sort_by_key(|e| field(e, "TimeCreated"));
+    for e in &sorted {
+        let (id, site, account) = (field(e, "EventID"), field(e, "Computer"), field(e, "TargetUserName"));
+        let same = |l: &Lockout| l.site == site && l.account.eq_ignore_ascii_case(&account);
+        match id.as_str() {
+            "4740" => {
+                let (scope, caller) = (field(e, "LockScope"), field(e, "CallerComputerName"));
+                let time = field(e, "TimeCreated");
+                if let Some(l) = out.iter_mut().find(|l| same(l) && l.scope == scope && l.caller == caller) {
+                    l.lockouts += 1;
+                    l.last_lockout = time;
+                    l.cleared = false;
+                    l.ip = field(e, "IpAddress");
+                } else {
+                    out.push(Lockout {
+                        site: site.clone(),
+                        account: account.clone(),
+                        scope,
+                        caller,
+                        ip: field(e, "IpAddress"),
+                        lockouts: 1,
+                        failures: 0,
+                        last_lockout: time,
+                        cleared: false,
+                        agent_revision: None,
+                        advice: String::new(),
+                    });
+                }
+            }
+            "4767" => {
+                let scope = field(e, "LockScope");
+                for l in out.iter_mut().filter(|l| same(l) && l.scope == scope) {
+                    l.cleared = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    for e in sorted.iter().filter(|e| field(e, "EventID") == "4625") {
+        let (site, account, caller) =
+            (field(e, "Computer"), field(e, "TargetUserName"), field(e, "WorkstationName"));
+        for l in out
+            .iter_mut()
+            .filter(|l| l.site == site && l.account.eq_ignore_ascii_case(&account) && l.caller == caller)
+        {
+            l.failures += 1;
+        }
+    }
+    for l in &mut out {
+        l.advice = advice(l);
+    }
+    out.sort_by(|a, b| b.last_lockout.cmp(&a.last_lockout));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fail(t: &str, site: &str, caller: &str) -> Value {
+        json!({"EventID": 4625, "TimeCreated": t, "Computer": site, "TargetUserName": "ACC_user", "WorkstationName": caller, "IpAddress": "10.0.0.7"})
+    }
+
+    fn lock(t: &str, site: &str, scope: &str, caller: &str) -> Value {
+        json!({"EventID": 4740, "TimeCreated": t, "Computer": site, "TargetUserName": "ACC_user", "LockScope": scope, "CallerComputerName": caller, "IpAddress": "10.0.0.7"})
+    }
+
+    #[test]
+    fn each_lock_names_its_culprit_with_its_failures() {
+        let events = vec![
+            fail("2026-01-01T00:00:01Z", "SITE1", "STALE01"),
+            fail("2026-01-01T00:00:02Z", "SITE1", "STALE01"),
+            fail("2026-01-01T00:00:02Z", "SITE1", "GOOD01"),
+            lock("2026-01-01T00:00:03Z", "SITE1", "source", "STALE01"),
+            fail("2026-01-01T00:00:04Z", "SITE2", "STALE02"),
+            lock("2026-01-01T00:00:05Z", "SITE2", "account", "STALE02"),
+            json!({"EventID": 4767, "TimeCreated": "2026-01-01T00:00:06Z", "Computer": "SITE2", "TargetUserName": "acc_user", "LockScope": "account"}),
+            json!({"EventID": 4624, "TimeCreated": "2026-01-01T00:00:07Z", "Computer": "SITE1", "TargetUserName": "ACC_user"}),
+        ];
+        let l = lockouts(&events);
+        assert_eq!(l.len(), 2);
+        assert_eq!(
+            (l[0].site.as_str(), l[0].scope.as_str(), l[0].caller.as_str()),
+            ("SITE2", "account", "STALE02")
+        );
+        assert!(l[0].cleared && l[0].advice.contains("locked on SITE2 for every agent"), "{:?}", l[0]);
+        assert_eq!(
+            (l[1].caller.as_str(), l[1].failures, l[1].lockouts, l[1].cleared),
+            ("STALE01", 2, 1, false)
+        );
+        assert!(
+            l[1].advice.starts_with("the agent on STALE01 (10.0.0.7) presents a wrong or stale password"),
+            "{}",
+            l[1].advice
+        );
+        let again = lockouts(
+            &[events.clone(), vec![lock("2026-01-01T00:00:09Z", "SITE2", "account", "STALE02")]].concat(),
+        );
+        assert_eq!((again[0].lockouts, again[0].cleared), (2, false), "locked again after the unlock");
+    }
+}
