@@ -27,6 +27,13 @@ pub struct JoinToken {
     pub ca_sha256: String,
     /// The secret the server checks (only its digest is stored there).
     pub secret: String,
+    /// `site` (for `acc site join`) or `agent` (for `acc agent enroll`).
+    #[serde(default = "site_kind")]
+    pub kind: String,
+}
+
+fn site_kind() -> String {
+    "site".to_string()
 }
 
 impl std::fmt::Debug for JoinToken {
@@ -110,6 +117,31 @@ pub struct SitePolicy {
     pub lockout: LockoutPolicy,
     /// The managed ACC generations in provisioning, active or retiring.
     pub generations: Vec<ManagedGeneration>,
+    /// CA certificates (PEM) agents' client certificates may chain to: the fleet CA, then
+    /// the operator CAs added with `acc ctl trust add`.
+    #[serde(default)]
+    pub trust_pems: Vec<String>,
+    /// The fleet CA's current CRL (PEM).
+    #[serde(default)]
+    pub crl_pem: Option<String>,
+}
+
+/// `POST /v1/agent/enroll`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The enrollment token's secret.
+    pub secret: String,
+    /// The agent's host name (its certificate's CN).
+    pub host_name: String,
+    /// A PKCS#10 request (PEM) for the agent's key; the server sets the subject.
+    pub csr_pem: String,
+}
+
+impl std::fmt::Debug for EnrollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollRequest").field("host_name", &self.host_name).finish_non_exhaustive()
+    }
 }
 
 /// One account's state on a site, as reported.
@@ -147,6 +179,7 @@ mod tests {
             url: "https://127.0.0.1:8443".into(),
             ca_sha256: "ab".repeat(32),
             secret: "s3cret".into(),
+            kind: "agent".into(),
         };
         let text = t.encode();
         assert!(text.starts_with("accjoin1.") && !text.contains(' '));

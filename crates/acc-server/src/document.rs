@@ -97,6 +97,34 @@ pub struct PolicyDocument {
     pub generations: Vec<Generation>,
     /// The package sources and their two-level ACLs.
     pub shares: Vec<Share>,
+    /// Operator CAs (the seed's lab CA) whose certificates site servers accept for agents.
+    #[serde(default)]
+    pub trust: Vec<TrustAnchor>,
+    /// Certificates of the fleet CA revoked (their CRL reaches sites with the revision).
+    #[serde(default)]
+    pub revoked: Vec<RevokedCert>,
+}
+
+/// An operator CA trusted for agent certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustAnchor {
+    /// SHA-256 of the certificate, lower-case hex.
+    pub fingerprint: String,
+    /// Its subject on one line.
+    pub subject: String,
+    /// The certificate (PEM).
+    pub pem: String,
+}
+
+/// A revoked fleet certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedCert {
+    /// Serial, upper-case hex.
+    pub serial: String,
+    /// Unix milliseconds.
+    pub revoked_at: i64,
 }
 
 impl Default for PolicyDocument {
@@ -107,6 +135,8 @@ impl Default for PolicyDocument {
             rotation_grace: DEFAULT_GRACE,
             generations: Vec::new(),
             shares: PackageSource::default_shares(),
+            trust: Vec::new(),
+            revoked: Vec::new(),
         }
     }
 }

@@ -8,17 +8,21 @@ use acc_net::client::sha256_hex;
 use acc_pki::csr::Csr;
 use acc_pki::x509::Profile;
 use acc_pki::{pem, serial};
-use acc_proto::{JoinRequest, JoinResponse, JoinToken, SiteAck, SitePolicy};
+use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, SitePolicy};
 use time::OffsetDateTime;
 
 use crate::error::ServerError;
 use crate::init::now_millis;
 use crate::server::{SaveError, Server, lock};
 use crate::sites::{self, SiteRecord};
-use crate::{document, store, tokens};
+use crate::{store, tokens};
 
 /// Validity of a site server's client certificate.
 const SITE_CERT_DAYS: u32 = 825;
+/// Validity of an agent's client certificate (agents renew at two thirds).
+const AGENT_CERT_DAYS: u32 = 90;
+/// Validity of a fleet CRL (re-signed with every revision sites fetch).
+const CRL_DAYS: u32 = 7;
 /// Issued certificates start this much in the past, so modest clock skew does not break them.
 const BACKDATE: time::Duration = time::Duration::minutes(5);
 /// The longest long-poll.
@@ -45,20 +49,69 @@ fn hex_upper(bytes: &[u8]) -> String {
 }
 
 impl Server {
-    /// Creates a site join token valid for `ttl_secs` and `uses` joins; returns its text.
-    pub async fn create_join_token(&self, ttl_secs: u64, uses: u32) -> Result<String, ServerError> {
+    /// Creates a join (`site`) or enrollment (`agent`) token valid for `ttl_secs` and
+    /// `uses`; returns its text.
+    pub async fn create_join_token(
+        &self,
+        kind: &str,
+        ttl_secs: u64,
+        uses: u32,
+    ) -> Result<String, ServerError> {
         if uses == 0 || ttl_secs == 0 {
-            return Err(ServerError::Invalid(
-                "a join token needs at least one use and a lifetime above 0".into(),
-            ));
+            return Err(ServerError::Invalid("a token needs at least one use and a lifetime above 0".into()));
         }
-        let secret = tokens::new_token("join")?;
+        let secret = tokens::new_token(kind)?;
         let now = now_millis();
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-        store::put_join_token(&self.pool, &tokens::digest_hex(&secret), now, expires, i64::from(uses))
+        store::put_join_token(&self.pool, kind, &tokens::digest_hex(&secret), now, expires, i64::from(uses))
             .await?;
-        let token = JoinToken { url: self.url(), ca_sha256: sha256_hex(&self.fleet_ca.cert_der), secret };
+        let token = JoinToken {
+            url: self.url(),
+            ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
+            secret,
+            kind: kind.to_string(),
+        };
         Ok(token.encode())
+    }
+
+    /// Spends a `kind` token and signs a client certificate `O=acc, OU={kind}, CN={name}`
+    /// for the CSR's key; records it. Returns the certificate's DER and serial.
+    async fn issue(
+        &self,
+        kind: &str,
+        secret: &str,
+        name: &str,
+        csr_pem: &str,
+        days: u32,
+    ) -> Result<(Vec<u8>, String), JoinError> {
+        let csr = Csr::from_bytes(csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
+        let now_ms = now_millis();
+        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), now_ms).await? {
+            return Err(JoinError::Token);
+        }
+        let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU={kind}/CN={name}"))
+            .map_err(|e| JoinError::Invalid(e.to_string()))?;
+        let serial = serial::random().map_err(ServerError::from)?;
+        let not_before = OffsetDateTime::now_utc() - BACKDATE;
+        let der = self
+            .fleet_ca
+            .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
+            .map_err(ServerError::from)?;
+        let serial_hex = hex_upper(&serial);
+        let not_after = not_before + time::Duration::days(i64::from(days));
+        store::put_cert(
+            &self.pool,
+            &store::IssuedCert {
+                serial: serial_hex.clone(),
+                kind: kind.to_string(),
+                name: name.to_string(),
+                subject: format!("O=acc, OU={kind}, CN={name}"),
+                issued_at: now_ms,
+                not_after: i64::try_from(not_after.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+            },
+        )
+        .await?;
+        Ok((der, serial_hex))
     }
 
     /// Joins a site server: checks the token, signs its client certificate, records it.
@@ -72,31 +125,13 @@ impl Server {
         if !req.url.starts_with("https://") || req.url.len() > 300 {
             return Err(JoinError::Invalid(format!("site url '{}': give https://host:port", req.url)));
         }
-        let csr =
-            Csr::from_bytes(req.csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
+        let (der, serial_hex) =
+            self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
         let now_ms = now_millis();
-        if !store::use_join_token(&self.pool, &tokens::digest_hex(&req.secret), now_ms).await? {
-            return Err(JoinError::Token);
-        }
-        let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU=site/CN={}", req.name))
-            .map_err(|e| JoinError::Invalid(e.to_string()))?;
-        let serial = serial::random().map_err(ServerError::from)?;
-        let der = self
-            .fleet_ca
-            .issue_raw(
-                &subject.to_der(),
-                &csr.spki_der,
-                &[],
-                Profile::Client,
-                SITE_CERT_DAYS,
-                &serial,
-                OffsetDateTime::now_utc() - BACKDATE,
-            )
-            .map_err(ServerError::from)?;
         let record = SiteRecord {
             name: req.name.clone(),
             url: req.url.clone(),
-            serial_hex: hex_upper(&serial),
+            serial_hex,
             joined_at: now_ms,
             last_contact: now_ms,
             applied_revision: None,
@@ -110,6 +145,66 @@ impl Server {
             certificate_pem: pem::encode("CERTIFICATE", &der),
             ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
         })
+    }
+
+    /// Enrolls an agent: checks the token, signs its client certificate (`CN` = its host
+    /// name, lower case), records it.
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<JoinResponse, JoinError> {
+        let host = req.host_name.to_ascii_lowercase();
+        let valid = (1..=253).contains(&host.len())
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            && !host.starts_with(['-', '.']);
+        if !valid {
+            return Err(JoinError::Invalid(format!(
+                "host name '{}': use letters, digits, '-' and '.' (a DNS host name)",
+                req.host_name
+            )));
+        }
+        let (der, serial_hex) =
+            self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
+        tracing::info!(agent = %host, serial = %serial_hex, "Agent enrolled.");
+        Ok(JoinResponse {
+            certificate_pem: pem::encode("CERTIFICATE", &der),
+            ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
+        })
+    }
+
+    /// The fleet's trust for site servers: the fleet CA and the operator CAs (PEM), and
+    /// the fleet CA's CRL over the revoked serials, signed now (valid 7 days, re-signed at
+    /// every revision a site fetches).
+    pub fn fleet_trust(
+        &self,
+        doc: &crate::document::PolicyDocument,
+        revision: i64,
+    ) -> (Vec<String>, Option<String>) {
+        let mut pems = vec![pem::encode("CERTIFICATE", &self.fleet_ca.cert_der)];
+        pems.extend(doc.trust.iter().map(|t| t.pem.clone()));
+        let revoked: Vec<acc_pki::crl::Revoked> = doc
+            .revoked
+            .iter()
+            .filter_map(|r| {
+                Some(acc_pki::crl::Revoked {
+                    serial: acc_pki::serial::parse_hex(&r.serial).ok()?,
+                    revoked_at: OffsetDateTime::from_unix_timestamp_nanos(
+                        i128::from(r.revoked_at) * 1_000_000,
+                    )
+                    .ok()?,
+                })
+            })
+            .collect();
+        let number = revision.max(1).to_be_bytes();
+        let crl = acc_pki::crl::sign(
+            &self.fleet_ca,
+            &revoked,
+            &number,
+            OffsetDateTime::now_utc() - BACKDATE,
+            CRL_DAYS,
+        )
+        .map(|der| pem::encode("X509 CRL", &der));
+        if let Err(e) = &crl {
+            tracing::error!(error = %e, "The fleet CRL could not be signed.");
+        }
+        (pems, crl.ok())
     }
 
     async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
@@ -142,7 +237,8 @@ impl Server {
         loop {
             if *rx.borrow_and_update() > after {
                 let (revision, doc) = self.current();
-                return Some(sites::site_policy(revision, &doc));
+                let (trust, crl) = self.fleet_trust(&doc, revision);
+                return Some(sites::site_policy(revision, &doc, trust, crl));
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => continue,
@@ -173,9 +269,8 @@ impl Server {
         if doc.generation_in(acc_core::credential_check::GenerationPhase::Provisioning).is_some()
             && sites::all_sites_created(&doc, &lock(&self.sites))
         {
-            let saved = document::Saved { document: doc.clone(), warnings: Vec::new(), granted: Vec::new() };
             match self
-                .commit(&doc, saved, Vec::new(), "rotation (all site servers created the account)")
+                .commit_document(&doc, doc.clone(), "rotation (all site servers created the account)")
                 .await
             {
                 Ok(_) | Err(SaveError::Refused(_)) => {}

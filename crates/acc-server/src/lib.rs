@@ -10,6 +10,7 @@
 //!   HTTPS listener.
 
 pub mod api;
+pub mod certs;
 pub mod config;
 pub mod document;
 pub mod error;

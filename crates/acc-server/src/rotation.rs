@@ -5,7 +5,7 @@
 use acc_core::credential_check::GenerationPhase;
 use serde_json::{Value, json};
 
-use crate::document::{self, Problem, Saved};
+use crate::document::{self, Problem};
 use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server, lock};
 use crate::sites;
@@ -48,13 +48,7 @@ impl Server {
         for s in &steps {
             tracing::info!(generation = s.generation, user = %s.user_name, from = ?s.from, to = ?s.to, reason = s.reason, "acc.rotation");
         }
-        self.commit(
-            &doc,
-            Saved { document: next, warnings: Vec::new(), granted: Vec::new() },
-            Vec::new(),
-            author,
-        )
-        .await
+        self.commit_document(&doc, next, author).await
     }
 
     /// Removes retiring generations past their deadline (P6) as a new revision; called
@@ -72,8 +66,7 @@ impl Server {
         }
         let _guard = self.save_lock.lock().await;
         let (_, doc) = self.current();
-        let saved = Saved { document: doc.clone(), warnings: Vec::new(), granted: Vec::new() };
-        match self.commit(&doc, saved, Vec::new(), "rotation (grace ended)").await {
+        match self.commit_document(&doc, doc.clone(), "rotation (grace ended)").await {
             Ok(_) | Err(SaveError::Refused(_)) => {}
             Err(SaveError::Server(e)) => {
                 tracing::error!(error = %e, "The rotation tick could not save a revision.")

@@ -326,6 +326,22 @@ impl Server {
         Ok(SaveOutcome { revision: number, warnings: saved.warnings, granted: saved.granted, summary })
     }
 
+    /// Commits `next`, a document derived from `before` without new secrets or warnings.
+    pub(crate) async fn commit_document(
+        &self,
+        before: &PolicyDocument,
+        next: PolicyDocument,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        self.commit(
+            before,
+            Saved { document: next, warnings: Vec::new(), granted: Vec::new() },
+            Vec::new(),
+            author,
+        )
+        .await
+    }
+
     /// The vault's answers for the credential check, decrypted for one save.
     async fn oracle(&self, doc: &PolicyDocument) -> Result<VaultOracle, ServerError> {
         let app_name = directory_secret_name(&self.config.app_id);

@@ -58,7 +58,12 @@ pub fn valid_site_name(name: &str) -> bool {
 
 /// The part of `doc` (revision `revision`) a site server applies: the lockout policy and
 /// the generations in provisioning, active or retiring, with their hashes only.
-pub fn site_policy(revision: i64, doc: &PolicyDocument) -> SitePolicy {
+pub fn site_policy(
+    revision: i64,
+    doc: &PolicyDocument,
+    trust_pems: Vec<String>,
+    crl_pem: Option<String>,
+) -> SitePolicy {
     use acc_core::lockout::GenerationPhase as SitePhase;
     let generations = doc
         .generations
@@ -78,7 +83,7 @@ pub fn site_policy(revision: i64, doc: &PolicyDocument) -> SitePolicy {
             })
         })
         .collect();
-    SitePolicy { revision, lockout: doc.site.clone(), generations }
+    SitePolicy { revision, lockout: doc.site.clone(), generations, trust_pems, crl_pem }
 }
 
 /// 3.2.4 P3: every site in the inventory has acknowledged the provisioning generation
@@ -159,10 +164,10 @@ mod tests {
 
     #[test]
     fn sites_get_hashes_of_live_generations_only() {
-        let p = site_policy(4, &doc_with(GenerationPhase::Active));
+        let p = site_policy(4, &doc_with(GenerationPhase::Active), Vec::new(), None);
         assert_eq!((p.revision, p.generations.len()), (4, 1));
         assert_eq!(p.generations[0].password_hash.as_ref().unwrap().as_str(), "$argon2id$x");
-        assert!(site_policy(5, &doc_with(GenerationPhase::Removed)).generations.is_empty());
+        assert!(site_policy(5, &doc_with(GenerationPhase::Removed), Vec::new(), None).generations.is_empty());
         assert!(valid_site_name("SITE-1") && !valid_site_name("site 1") && !valid_site_name(""));
     }
 }

@@ -7,7 +7,8 @@
 //! - `secrets`: vault entries, sealed (see `vault`);
 //! - `tokens`: API bearer tokens by SHA-256;
 //! - `directory_accounts`: the directory's domain accounts (the App ID, domain ACCs);
-//! - `join_tokens`: site server join tokens by SHA-256, with expiry and uses left;
+//! - `join_tokens`: site join and agent enrollment tokens by SHA-256, with expiry and uses left;
+//! - `certificates`: every certificate the fleet CA issued (sites and agents);
 //! - `sites`: the site server inventory, one JSON record per site;
 //! - `events`: every site's security events, keyed by (site, seq).
 
@@ -21,7 +22,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 8] = [
+const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -32,7 +33,11 @@ const SCHEMA: [&str; 8] = [
     "CREATE TABLE IF NOT EXISTS directory_accounts (
         name_key TEXT PRIMARY KEY, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, password_hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS join_tokens (
-        digest TEXT PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, uses_left BIGINT NOT NULL)",
+        digest TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        uses_left BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS certificates (
+        serial TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,
+        issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS events (
         site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
@@ -275,15 +280,17 @@ pub async fn directory_accounts(pool: &SqlitePool) -> Result<Vec<DirectoryAccoun
 /// Stores a join token's digest.
 pub async fn put_join_token(
     pool: &SqlitePool,
+    kind: &str,
     digest: &str,
     created_at: i64,
     expires_at: i64,
     uses: i64,
 ) -> Result<(), ServerError> {
     sqlx::query(
-        "INSERT INTO join_tokens (digest, created_at, expires_at, uses_left) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO join_tokens (digest, kind, created_at, expires_at, uses_left) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(digest)
+    .bind(kind)
     .bind(created_at)
     .bind(expires_at)
     .bind(uses)
@@ -294,15 +301,75 @@ pub async fn put_join_token(
 
 /// Uses a join token once: true when it existed, had not expired at `now` and had a use
 /// left (atomically: two joins never share the last use).
-pub async fn use_join_token(pool: &SqlitePool, digest: &str, now: i64) -> Result<bool, ServerError> {
+pub async fn use_join_token(
+    pool: &SqlitePool,
+    kind: &str,
+    digest: &str,
+    now: i64,
+) -> Result<bool, ServerError> {
     let result = sqlx::query(
-        "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE digest = $1 AND expires_at > $2 AND uses_left > 0",
+        "UPDATE join_tokens SET uses_left = uses_left - 1
+         WHERE digest = $1 AND kind = $2 AND expires_at > $3 AND uses_left > 0",
     )
     .bind(digest)
+    .bind(kind)
     .bind(now)
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// A certificate the fleet CA issued.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedCert {
+    /// Serial, upper-case hex.
+    pub serial: String,
+    /// `site` or `agent`.
+    pub kind: String,
+    /// The site's or agent's name (the CN).
+    pub name: String,
+    /// The subject on one line.
+    pub subject: String,
+    /// Unix milliseconds.
+    pub issued_at: i64,
+    /// Unix milliseconds.
+    pub not_after: i64,
+}
+
+/// Records an issued certificate.
+pub async fn put_cert(pool: &SqlitePool, c: &IssuedCert) -> Result<(), ServerError> {
+    sqlx::query(
+        "INSERT INTO certificates (serial, kind, name, subject, issued_at, not_after) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.serial)
+    .bind(&c.kind)
+    .bind(&c.name)
+    .bind(&c.subject)
+    .bind(c.issued_at)
+    .bind(c.not_after)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Every issued certificate, oldest first.
+pub async fn certs(pool: &SqlitePool) -> Result<Vec<IssuedCert>, ServerError> {
+    let rows = sqlx::query(
+        "SELECT serial, kind, name, subject, issued_at, not_after FROM certificates ORDER BY issued_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| IssuedCert {
+            serial: r.get(0),
+            kind: r.get(1),
+            name: r.get(2),
+            subject: r.get(3),
+            issued_at: r.get(4),
+            not_after: r.get(5),
+        })
+        .collect())
 }
 
 /// Writes a site's record (JSON).
@@ -454,11 +521,15 @@ mod tests {
     async fn join_tokens_expire_and_run_out() {
         let tmp = tempfile::tempdir().unwrap();
         let pool = open(&tmp.path().join("s.db"), true).await.unwrap();
-        put_join_token(&pool, "d", 0, 100, 2).await.unwrap();
-        assert!(!use_join_token(&pool, "other", 1).await.unwrap());
-        assert!(!use_join_token(&pool, "d", 100).await.unwrap(), "expired at 100");
-        assert!(use_join_token(&pool, "d", 1).await.unwrap());
-        assert!(use_join_token(&pool, "d", 2).await.unwrap());
-        assert!(!use_join_token(&pool, "d", 3).await.unwrap(), "two uses only");
+        put_join_token(&pool, "site", "d", 0, 100, 2).await.unwrap();
+        assert!(!use_join_token(&pool, "site", "other", 1).await.unwrap());
+        assert!(
+            !use_join_token(&pool, "agent", "d", 1).await.unwrap(),
+            "a site token does not enroll agents"
+        );
+        assert!(!use_join_token(&pool, "site", "d", 100).await.unwrap(), "expired at 100");
+        assert!(use_join_token(&pool, "site", "d", 1).await.unwrap());
+        assert!(use_join_token(&pool, "site", "d", 2).await.unwrap());
+        assert!(!use_join_token(&pool, "site", "d", 3).await.unwrap(), "two uses only");
     }
 }

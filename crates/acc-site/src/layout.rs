@@ -11,7 +11,8 @@
 //! DIR/crl.pem          the CRL enforced for agents' certificates
 //! DIR/admin.sock       local administration socket (0600) while the server runs
 //! DIR/management/      after `acc site join`: server.json (the management server's URL),
-//!                      ca.crt (the fleet CA), client.crt and client.key (0400)
+//!                      ca.crt (the fleet CA), client.crt and client.key (0400),
+//!                      trust/*.pem and crl.pem (agent trust from the management server)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -91,6 +92,16 @@ impl Layout {
     /// `management/client.key` (0400).
     pub fn management_key(&self) -> PathBuf {
         self.management_dir().join("client.key")
+    }
+
+    /// `management/trust/`: CAs the management server trusts for agents (fleet CA first).
+    pub fn management_trust_dir(&self) -> PathBuf {
+        self.management_dir().join("trust")
+    }
+
+    /// `management/crl.pem`: the fleet CA's CRL.
+    pub fn management_crl(&self) -> PathBuf {
+        self.management_dir().join("crl.pem")
     }
 
     /// `shares/`.

@@ -93,6 +93,36 @@ pub async fn join(
     Ok(config)
 }
 
+/// Writes the agent trust of a site policy (`management/trust/NN.pem`, `management/crl.pem`)
+/// when it differs from what is there; returns whether it changed (the TLS configuration
+/// must then be rebuilt).
+pub fn write_trust(layout: &Layout, pems: &[String], crl: Option<&str>) -> Result<bool, SiteError> {
+    let dir = layout.management_trust_dir();
+    let mut wanted: Vec<(std::path::PathBuf, &[u8])> =
+        pems.iter().enumerate().map(|(i, p)| (dir.join(format!("{i:02}.pem")), p.as_bytes())).collect();
+    if let Some(c) = crl {
+        wanted.push((layout.management_crl(), c.as_bytes()));
+    }
+    let mut present: Vec<std::path::PathBuf> =
+        std::fs::read_dir(&dir).map(|e| e.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    if layout.management_crl().exists() {
+        present.push(layout.management_crl());
+    }
+    let same = present.len() == wanted.len()
+        && wanted.iter().all(|(p, bytes)| std::fs::read(p).is_ok_and(|have| have == *bytes));
+    if same {
+        return Ok(false);
+    }
+    for p in &present {
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
+    for (p, bytes) in &wanted {
+        fsutil::write_file(p, bytes, PUBLIC_MODE, true)?;
+    }
+    Ok(true)
+}
+
 /// The management server's configuration, when this site has joined one.
 pub fn config(layout: &Layout) -> Result<Option<ManagementConfig>, SiteError> {
     let path = layout.management_config();

@@ -618,13 +618,23 @@ impl Site {
         for a in &actions {
             tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
         }
+        let mut error = None;
+        match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
+            Ok(true) => {
+                if let Err(e) = self.reload_tls() {
+                    error = Some(format!("agent trust: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => error = Some(format!("agent trust: {e}")),
+        }
         let accounts = p
             .generations
             .iter()
             .filter_map(|g| self.account(acc_core::lockout::local_name(&g.user_name)))
             .map(|v| acc_proto::AccountState { name: v.name, state: v.state })
             .collect();
-        Ok(acc_proto::SiteAck { revision: p.revision, generations: acks, accounts, error: None, url: None })
+        Ok(acc_proto::SiteAck { revision: p.revision, generations: acks, accounts, error, url: None })
     }
 
     /// Runs the refresh at start (R-START), then whenever `next_refresh_at` is reached

@@ -38,6 +38,21 @@ pub fn inputs(layout: &Layout) -> Result<TlsInputs, SiteError> {
     if layout.crl().exists() {
         inputs = inputs.crl(read(&layout.crl())?);
     }
+    // What the management server distributes: the fleet CA, operator CAs, the fleet CRL.
+    if let Ok(entries) = std::fs::read_dir(layout.management_trust_dir()) {
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            inputs = inputs.client_ca(read(&p)?);
+        }
+    }
+    if layout.management_crl().exists() {
+        inputs = inputs.crl(read(&layout.management_crl())?);
+    }
     Ok(inputs)
 }
 

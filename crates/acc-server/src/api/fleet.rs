@@ -46,11 +46,28 @@ pub fn open_routes() -> Router<Arc<Server>> {
         .route("/v1/site/events", post(forward_events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     ttl_secs: Option<u64>,
     uses: Option<u32>,
+}
+
+/// Creates a `site` join or `agent` enrollment token from `{ttl_secs?, uses?}` (operator).
+pub(super) async fn join_token(
+    server: &Server,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &Bytes,
+    kind: &str,
+    default_ttl: u64,
+) -> Result<Json<Value>, ApiError> {
+    require(caller, Role::Operator)?;
+    let body: TokenBody = if body.is_empty() { TokenBody::default() } else { parse_json(headers, body)? };
+    let token =
+        server.create_join_token(kind, body.ttl_secs.unwrap_or(default_ttl), body.uses.unwrap_or(1)).await?;
+    tracing::info!(by = %caller.name, kind, "Token created.");
+    Ok(Json(json!({ "token": token })))
 }
 
 async fn create_token(
@@ -59,12 +76,7 @@ async fn create_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&caller, Role::Operator)?;
-    let body: TokenBody =
-        if body.is_empty() { TokenBody { ttl_secs: None, uses: None } } else { parse_json(&headers, &body)? };
-    let token = server.create_join_token(body.ttl_secs.unwrap_or(3600), body.uses.unwrap_or(1)).await?;
-    tracing::info!(by = %caller.name, "Site join token created.");
-    Ok(Json(json!({ "token": token })))
+    join_token(&server, &caller, &headers, &body, "site", 3600).await
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {

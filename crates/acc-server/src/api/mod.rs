@@ -3,6 +3,7 @@
 //! Errors are `{ "error": code, "message": text }`, plus `errors[]` (field, id, message)
 //! and `warnings[]` where the specification defines them.
 
+mod certs;
 mod credential;
 mod fleet;
 mod openapi;
@@ -186,12 +187,14 @@ pub fn router(server: Arc<Server>) -> Router {
     let authed = settings::routes()
         .merge(fleet::routes())
         .merge(credential::routes())
+        .merge(certs::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()
         .route("/v1/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
         .route("/v1/openapi.json", get(openapi::document))
         .merge(fleet::open_routes().with_state(server.clone()))
+        .merge(certs::open_routes().with_state(server.clone()))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))

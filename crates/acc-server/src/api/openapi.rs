@@ -112,6 +112,42 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("viewer"),
         "Locked accounts and blocked sources of every site (?since_ms=T, default 24 h): culprit machine and IP, failures, cleared, what to do.",
     ),
+    (
+        "post",
+        "/v1/enroll-tokens",
+        Some("operator"),
+        "Create an agent enrollment token {ttl_secs? (86400), uses? (1)}: {token}.",
+    ),
+    (
+        "post",
+        "/v1/agent/enroll",
+        None,
+        "Enroll an agent {secret, host_name, csr_pem}: a client certificate from the fleet CA (CN = host name, 90 days). The token's secret is the credential.",
+    ),
+    (
+        "get",
+        "/v1/agents",
+        Some("viewer"),
+        "Enrolled agents: host name, certificate serial and expiry, revocation.",
+    ),
+    (
+        "get",
+        "/v1/certificates",
+        Some("viewer"),
+        "Every certificate the fleet CA issued (sites and agents), with revoked_at.",
+    ),
+    (
+        "post",
+        "/v1/certificates/{serial}/revoke",
+        Some("admin"),
+        "Revoke a fleet certificate: a policy revision whose CRL reaches every site.",
+    ),
+    (
+        "post",
+        "/v1/trust",
+        Some("admin"),
+        "Trust an operator CA {pem} for agent certificates on every site (a policy revision).",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",

@@ -459,3 +459,77 @@ fn events_from_every_site_reach_the_server_once_even_across_an_outage() {
     );
     assert!(text.contains("what to do: the agent on STALE01"), "{text}");
 }
+
+/// POSTs an enrollment to the server with curl (the agent's side arrives with issue 5).
+fn enroll(f: &Fleet, token: &str, host: &str, csr: &str) -> (u16, Value) {
+    use base64::Engine as _;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim().trim_start_matches("accjoin1."))
+        .unwrap();
+    let token: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(token["kind"], "agent");
+    let body = serde_json::json!({ "secret": token["secret"], "host_name": host, "csr_pem": f.d.read(csr) })
+        .to_string();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--cacert", f.d.join("srv/tls/ca.crt").to_str().unwrap()])
+        .args(["-H", "content-type: application/json", "-d", &body])
+        .arg(format!("{}/v1/agent/enroll", f.server.url))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn enrolled_agents_and_operator_cas_are_trusted_by_sites_and_revocation_reaches_them() {
+    let f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    crate::site::agent_certificate(&f.d); // lab CA, agent.key, agent.csr, lab-signed agent.crt
+    let token = f.ctl(&["enroll-token", "create", "--ttl", "1h"], "").ok();
+    let (code, v) = enroll(&f, &token, "WEB01.corp.local", "agent.csr");
+    assert_eq!(code, 200, "{v}");
+    f.d.write("fleet.crt", v["certificate_pem"].as_str().unwrap());
+    let shown = f.d.acc(&["pki", "show", "fleet.crt"]).ok();
+    assert!(
+        shown.contains("CN=web01.corp.local") && shown.contains("TLS Web Client Authentication"),
+        "{shown}"
+    );
+    let (code, v) = enroll(&f, &token, "web02", "agent.csr");
+    assert_eq!((code, v["error"].as_str()), (401, Some("invalid_token")), "one use only: {v}");
+
+    let register = |cert: &str| {
+        crate::site::curl(
+            &f.d,
+            &sites[0],
+            &["--cacert", "site1/tls/ca.crt", "--cert", cert, "--key", "agent.key"],
+            "/v1/register",
+            crate::site::REG,
+        )
+    };
+    let (code, body) = crate::util::wait_for(20, "the site trusts the fleet CA", || {
+        let r = register("fleet.crt");
+        (r.0 == 200).then_some(r)
+    });
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = register("agent.crt");
+    assert_ne!(code, 200, "the lab CA is not trusted yet");
+
+    let agents = f.json(&["agents", "--json"]);
+    assert_eq!(agents[0]["name"], "web01.corp.local");
+    let serial = agents[0]["serial"].as_str().unwrap().to_string();
+    f.ctl(&["cert", "revoke", &serial], "").ok();
+    let again = f.ctl(&["cert", "revoke", &serial], "").fails_with(1);
+    assert!(again.contains("already revoked"), "{again}");
+    crate::util::wait_for(20, "the revoked certificate refused", || {
+        (register("fleet.crt").0 == 403).then_some(())
+    });
+    let list = f.ctl(&["cert", "list"], "").ok();
+    assert!(list.contains("revoked") && list.contains("SITE1"), "{list}");
+
+    // The seed's by-hand path: an operator (lab) CA added on the server reaches the site.
+    let not_ca = f.ctl(&["trust", "add", "agent.crt"], "").fails_with(1);
+    assert!(not_ca.contains("is not a CA certificate"), "{not_ca}");
+    f.ctl(&["trust", "add", "lab/ca.crt"], "").ok();
+    crate::util::wait_for(20, "the lab CA trusted", || (register("agent.crt").0 == 200).then_some(()));
+}

@@ -3,6 +3,7 @@
 //! `ACC_CA_FILE`, `ACC_TOKEN_FILE` (`ACC_TOKEN` holds the token itself). Tables for people,
 //! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
 
+mod certs;
 mod credential;
 mod events;
 mod fleet;
@@ -52,6 +53,17 @@ pub enum CtlCommand {
     Events(events::EventsArgs),
     /// Locked accounts and blocked sources of every site, with the culprit machine.
     Lockouts(events::LockoutsArgs),
+    /// Enrollment tokens for agents.
+    #[command(subcommand)]
+    EnrollToken(certs::EnrollTokenCommand),
+    /// Enrolled agents.
+    Agents(settings::JsonFlag),
+    /// Certificates of the fleet CA: list, revoke.
+    #[command(subcommand)]
+    Cert(certs::CertCommand),
+    /// Operator CAs site servers accept for agent certificates.
+    #[command(subcommand)]
+    Trust(certs::TrustCommand),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -159,6 +171,10 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Credential(c) => credential::credential(&mut ctl, c).await,
             CtlCommand::Events(a) => events::events(&mut ctl, a).await,
             CtlCommand::Lockouts(a) => events::lockouts(&mut ctl, a).await,
+            CtlCommand::EnrollToken(c) => certs::enroll_token(&mut ctl, c).await,
+            CtlCommand::Agents(j) => certs::agents(&mut ctl, j).await,
+            CtlCommand::Cert(c) => certs::cert(&mut ctl, c).await,
+            CtlCommand::Trust(c) => certs::trust(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }

@@ -1,0 +1,99 @@
+//! Agents and the fleet CA: `POST /v1/enroll-tokens` (operator), `POST /v1/agent/enroll`
+//! (the token's secret is the credential), `GET /v1/agents` and `GET /v1/certificates`
+//! (viewer), `POST /v1/certificates/{serial}/revoke` and `POST /v1/trust` (admin).
+
+use std::sync::Arc;
+
+use acc_proto::EnrollRequest;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, parse_json, require};
+use crate::fleet::JoinError;
+use crate::server::{Caller, Server};
+use crate::tokens::Role;
+
+type Srv = State<Arc<Server>>;
+
+/// Routes for bearer-token callers.
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/v1/enroll-tokens", post(create_token))
+        .route("/v1/agents", get(agents))
+        .route("/v1/certificates", get(list))
+        .route("/v1/certificates/{serial}/revoke", post(revoke))
+        .route("/v1/trust", post(trust))
+}
+
+/// Routes authenticated by the enrollment token.
+pub fn open_routes() -> Router<Arc<Server>> {
+    Router::new().route("/v1/agent/enroll", post(enroll))
+}
+
+async fn create_token(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    super::fleet::join_token(&server, &caller, &headers, &body, "agent", 86_400).await
+}
+
+async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: EnrollRequest = parse_json(&headers, &body)?;
+    match server.enroll(&req).await {
+        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Err(JoinError::Token) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the enrollment token is unknown, expired or used up; create a new one with `acc ctl enroll-token create`",
+        )),
+        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Server(e)) => Err(e.into()),
+    }
+}
+
+async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    Ok(Json(json!({ "certificates": server.certificates().await? })))
+}
+
+async fn agents(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Viewer)?;
+    let agents: Vec<Value> =
+        server.certificates().await?.into_iter().filter(|c| c["kind"] == "agent").collect();
+    Ok(Json(json!({ "agents": agents })))
+}
+
+async fn revoke(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    Path(serial): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let outcome = server.revoke(&serial, &caller.name).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustBody {
+    pem: String,
+}
+
+async fn trust(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let body: TrustBody = parse_json(&headers, &body)?;
+    let outcome = server.trust_add(&body.pem, &caller.name).await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}

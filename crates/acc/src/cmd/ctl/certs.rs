@@ -1,0 +1,127 @@
+//! `acc ctl enroll-token create`, `acc ctl agents`, `acc ctl cert list|revoke`, `acc ctl
+//! trust add`: agents and the fleet CA.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::Ctl;
+use super::settings::{JsonFlag, print_saved, text, time_text};
+use crate::cmd::duration::parse_duration;
+
+#[derive(Debug, Subcommand)]
+pub enum EnrollTokenCommand {
+    /// Create an agent enrollment token; prints the token alone on standard output.
+    Create(EnrollTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollTokenArgs {
+    /// How long the token can be used (e.g. 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    ttl: u64,
+    /// How many agents may enroll with it.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    uses: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Every certificate the fleet CA issued.
+    List(JsonFlag),
+    /// Revoke a certificate by serial; site servers refuse it after the next revision.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The serial (hex, as acc ctl cert list or openssl x509 -serial prints it).
+    serial: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust an operator CA (the seed's lab CA) for agent certificates on every site server.
+    Add(TrustAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustAddArgs {
+    /// The CA certificate (PEM).
+    file: PathBuf,
+}
+
+/// `acc ctl enroll-token create`.
+pub async fn enroll_token(ctl: &mut Ctl, c: EnrollTokenCommand) -> Result<ExitCode> {
+    let EnrollTokenCommand::Create(a) = c;
+    let v =
+        ctl.call("POST", "/v1/enroll-tokens", Some(&json!({ "ttl_secs": a.ttl, "uses": a.uses }))).await?;
+    println!("{}", text(&v["token"]));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_certs(list: &[Value]) {
+    println!("{:<34} {:<6} {:<24} {:<25} state", "serial", "kind", "name", "expires");
+    for c in list {
+        let state = if c["revoked_at"].is_null() {
+            "valid".to_string()
+        } else {
+            format!("revoked {}", time_text(&c["revoked_at"]))
+        };
+        println!(
+            "{:<34} {:<6} {:<24} {:<25} {state}",
+            text(&c["serial"]),
+            text(&c["kind"]),
+            text(&c["name"]),
+            time_text(&c["not_after"])
+        );
+    }
+}
+
+/// `acc ctl agents`.
+pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
+    let v = ctl.call("GET", "/v1/agents", None).await?;
+    let list = v["agents"].as_array().cloned().unwrap_or_default();
+    if j.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        print_certs(&list);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `acc ctl cert …`.
+pub async fn cert(ctl: &mut Ctl, c: CertCommand) -> Result<ExitCode> {
+    match c {
+        CertCommand::List(j) => {
+            let v = ctl.call("GET", "/v1/certificates", None).await?;
+            let list = v["certificates"].as_array().cloned().unwrap_or_default();
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print_certs(&list);
+            }
+        }
+        CertCommand::Revoke(a) => {
+            let serial: String = a.serial.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            print_saved(&ctl.call("POST", &format!("/v1/certificates/{serial}/revoke"), None).await?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `acc ctl trust add`.
+pub async fn trust(ctl: &mut Ctl, c: TrustCommand) -> Result<ExitCode> {
+    let TrustCommand::Add(a) = c;
+    let pem =
+        std::fs::read_to_string(&a.file).with_context(|| format!("{}: cannot read", a.file.display()))?;
+    let v = ctl
+        .call("POST", "/v1/trust", Some(&json!({ "pem": pem })))
+        .await
+        .with_context(|| a.file.display().to_string())?;
+    print_saved(&v);
+    Ok(ExitCode::SUCCESS)
+}
