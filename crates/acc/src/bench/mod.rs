@@ -5,7 +5,11 @@
 //! - `flood`: stale sources hammer the ACC with an old password while good agents
 //!   register (issue 3: in smart mode every good registration succeeds, and the flood
 //!   costs no Argon2 hash after each source's first rejections).
+//! - `propagation`: a policy change acknowledged by N simulated site servers (issue 4:
+//!   100 sites within 2 s).
+//! - `events`: event ingest from simulated sites (issue 4: at least 20,000 events/s).
 
+mod server;
 mod site;
 
 use std::path::PathBuf;
@@ -32,6 +36,39 @@ pub enum BenchCommand {
     Register(RegisterArgs),
     /// Lockout flood: stale sources with an old password while good agents register.
     Flood(FloodArgs),
+    /// Policy propagation: a change acknowledged by N simulated site servers.
+    Propagation(PropagationArgs),
+    /// Event ingest: simulated sites forward security events in batches.
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PropagationArgs {
+    /// Simulated site servers (each its own key, certificate and mTLS connection).
+    #[arg(long, default_value_t = 100)]
+    sites: usize,
+    /// Policy changes to time.
+    #[arg(long, default_value_t = 5)]
+    changes: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Events in all.
+    #[arg(long, default_value_t = 200_000)]
+    events: i64,
+    /// Simulated sites sending at once.
+    #[arg(long, default_value_t = 4)]
+    sites: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 1000)]
+    batch: i64,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +113,8 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         match command {
             BenchCommand::Register(a) => register(a).await,
             BenchCommand::Flood(a) => flood(a).await,
+            BenchCommand::Propagation(a) => propagation(a).await,
+            BenchCommand::Events(a) => event_ingest(a).await,
         }
     })
 }
@@ -335,4 +374,152 @@ fn events(dir: &std::path::Path, id: &str) -> Result<Vec<serde_json::Value>> {
         Some(Err(e)) => anyhow::bail!("{e}"),
         None => anyhow::bail!("the site does not answer"),
     }
+}
+
+/// Joins `n` simulated sites to `server`, `concurrency` at a time.
+async fn sim_sites(
+    server: &std::sync::Arc<server::ServerUnderTest>,
+    n: usize,
+) -> Result<Vec<server::SimSite>> {
+    let mut admin = server.admin().await?;
+    let token = admin.call("POST", "/v1/site-tokens", json!({ "uses": n, "ttl_secs": 3600 })).await?;
+    let token = token["token"].as_str().unwrap_or_default().to_string();
+    let mut joins = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (server, token) = (server.clone(), token.clone());
+        joins.spawn(async move { server::SimSite::join(&server, &token, &format!("SIM-{i:04}")).await });
+    }
+    let mut sites = Vec::with_capacity(n);
+    while let Some(r) = joins.join_next().await {
+        sites.push(r??);
+    }
+    Ok(sites)
+}
+
+async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
+    let server = std::sync::Arc::new(server::ServerUnderTest::start().await?);
+    let mut sites = sim_sites(&server, a.sites).await?;
+    for s in &mut sites {
+        s.poll_and_ack(0).await?;
+    }
+    let mut admin = server.admin().await?;
+    let mut times = Vec::new();
+    for change in 0..a.changes {
+        // Every site long-polls; the change is saved; each acknowledges what it got.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut polls = Vec::new();
+        for mut s in sites.drain(..) {
+            let tx = tx.clone();
+            polls.push(tokio::spawn(async move {
+                let got = s.poll_and_ack(30).await;
+                let _ = tx.send(Instant::now());
+                got.map(|_| s)
+            }));
+        }
+        drop(tx);
+        // Give the long-polls a moment to reach the server (they would be answered at once
+        // otherwise, which only flatters the figure).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let threshold = 3 + (change % 5) as u32;
+        admin
+            .call(
+                "PUT",
+                "/v1/settings/site",
+                json!({ "mode": "classic", "threshold": threshold + 10 * (change as u32 % 2) }),
+            )
+            .await?;
+        let mut last = started;
+        while let Some(t) = rx.recv().await {
+            last = last.max(t);
+        }
+        for p in polls {
+            sites.push(p.await??);
+        }
+        times.push(last - started);
+    }
+    let revision = sites.first().map(|s| s.revision).unwrap_or(0);
+    let all_same = sites.iter().all(|s| s.revision == revision);
+    times.sort();
+    let (median, worst) = (percentile(&times, 0.5), times.last().copied().unwrap_or_default());
+    let ok = all_same && worst <= Duration::from_secs(2);
+    emit(
+        &[
+            (
+                "scenario",
+                format!(
+                    "policy propagation: {} simulated site servers on mTLS long-polls, {} changes",
+                    a.sites, a.changes
+                ),
+            ),
+            (
+                "save → every site acknowledged, median / max",
+                format!("{:.1} / {:.1} ms", ms(median), ms(worst)),
+            ),
+            (
+                "sites at the last revision",
+                format!(
+                    "{}/{} (revision {revision})",
+                    sites.iter().filter(|s| s.revision == revision).count(),
+                    sites.len()
+                ),
+            ),
+            ("server resident memory", format!("{:.1} MiB", server.rss_kib() as f64 / 1024.0)),
+            ("target (100 sites within 2 s)", if ok { "met".into() } else { "NOT MET".into() }),
+        ],
+        json!({ "scenario": "propagation", "sites": a.sites, "changes": a.changes, "median_ms": ms(median), "max_ms": ms(worst),
+                "server_rss_kib": server.rss_kib(), "target_met": ok }),
+        a.json,
+    )?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn event_ingest(a: EventsArgs) -> Result<ExitCode> {
+    let server = std::sync::Arc::new(server::ServerUnderTest::start().await?);
+    let sites = sim_sites(&server, a.sites.max(1)).await?;
+    let per_site = a.events / sites.len() as i64;
+    let batch = a.batch.clamp(1, 1000);
+    let cpu_before = site::cpu_seconds(server.pid())?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for mut s in sites {
+        tasks.push(tokio::spawn(async move {
+            let mut stored = 0;
+            let mut seq = 1;
+            while seq <= per_site {
+                let n = batch.min(per_site - seq + 1);
+                stored += s.send_events(seq, n).await?;
+                seq += n;
+            }
+            anyhow::Ok(stored)
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        stored += t.await??;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = site::cpu_seconds(server.pid())? - cpu_before;
+    let total = per_site * a.sites.max(1) as i64;
+    let rate = stored as f64 / wall;
+    let ok = stored == total as u64 && rate >= 20_000.0;
+    emit(
+        &[
+            (
+                "scenario",
+                format!(
+                    "event ingest: {} simulated sites, batches of {batch}, {total} events",
+                    a.sites.max(1)
+                ),
+            ),
+            ("events stored/s", format!("{rate:.0}")),
+            ("stored", format!("{stored}/{total}")),
+            ("server CPU per event", format!("{:.1} µs ({cpu:.2} s)", cpu / total.max(1) as f64 * 1e6)),
+            ("target (>= 20,000 events/s)", if ok { "met".into() } else { "NOT MET".into() }),
+        ],
+        json!({ "scenario": "events", "sites": a.sites, "events": total, "stored": stored, "events_per_s": rate,
+                "server_cpu_s": cpu, "target_met": ok }),
+        a.json,
+    )?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
