@@ -124,6 +124,10 @@ pub struct SitePolicy {
     /// The fleet CA's current CRL (PEM).
     #[serde(default)]
     pub crl_pem: Option<String>,
+    /// The server's update-config counter: a site polls with the last one it saw and gets
+    /// the policy again, to re-apply, when an operator sent `update-config` since.
+    #[serde(default)]
+    pub force: u64,
 }
 
 /// `POST /v1/agent/enroll`.

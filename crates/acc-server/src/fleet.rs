@@ -226,25 +226,47 @@ impl Server {
         lock(&self.sites).values().cloned().collect()
     }
 
-    /// The site policy once the revision in force is above `after`, waiting up to `wait`;
-    /// `None` when nothing changed in that time.
-    pub async fn wait_policy(&self, site: &str, after: i64, wait: Duration) -> Option<SitePolicy> {
+    /// The site policy once the revision in force is above `after` or an `update-config`
+    /// came after `force_after`, waiting up to `wait`; `None` when nothing happened.
+    pub async fn wait_policy(
+        &self,
+        site: &str,
+        after: i64,
+        force_after: u64,
+        wait: Duration,
+    ) -> Option<SitePolicy> {
         if let Some(s) = lock(&self.sites).get_mut(site) {
             s.last_contact = now_millis();
         }
-        let mut rx = self.revision_tx.subscribe();
+        let mut revisions = self.revision_tx.subscribe();
+        let mut forces = self.force_tx.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
-            if *rx.borrow_and_update() > after {
+            let force = *forces.borrow_and_update();
+            if *revisions.borrow_and_update() > after || force > force_after {
                 let (revision, doc) = self.current();
                 let (trust, crl) = self.fleet_trust(&doc, revision);
-                return Some(sites::site_policy(revision, &doc, trust, crl));
+                let mut policy = sites::site_policy(revision, &doc, trust, crl);
+                policy.force = force;
+                return Some(policy);
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return None,
+            let changed = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    r = revisions.changed() => r.is_ok(),
+                    r = forces.changed() => r.is_ok(),
+                }
+            });
+            if !matches!(changed.await, Ok(true)) {
+                return None;
             }
         }
+    }
+
+    /// `task send update-config --to sites`: every site fetches and re-applies its policy
+    /// now; returns how many sites are in the inventory.
+    pub fn update_config_sites(&self) -> usize {
+        self.force_tx.send_modify(|f| *f += 1);
+        lock(&self.sites).len()
     }
 
     /// Records a site's acknowledgement; completes a rotation's switch when it was the

@@ -76,6 +76,8 @@ pub struct Server {
     pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
+    /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
+    pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Server {
@@ -121,6 +123,7 @@ impl Server {
             sites: Mutex::new(sites),
             revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),
+            force_tx: tokio::sync::watch::Sender::new(0),
             layout,
             config,
             pool,

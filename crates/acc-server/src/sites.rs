@@ -83,7 +83,7 @@ pub fn site_policy(
             })
         })
         .collect();
-    SitePolicy { revision, lockout: doc.site.clone(), generations, trust_pems, crl_pem }
+    SitePolicy { revision, lockout: doc.site.clone(), generations, trust_pems, crl_pem, force: 0 }
 }
 
 /// 3.2.4 P3: every site in the inventory has acknowledged the provisioning generation

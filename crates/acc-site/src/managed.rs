@@ -146,9 +146,14 @@ fn client_tls(layout: &Layout) -> Result<ClientTls, SiteError> {
 }
 
 /// One round: wait for a newer revision, apply it, acknowledge it. `Ok(false)`: nothing new.
-async fn round(site: &Site, conn: &mut Connection, site_url: &str) -> Result<bool, SiteError> {
+async fn round(
+    site: &Site,
+    conn: &mut Connection,
+    site_url: &str,
+    force: &mut u64,
+) -> Result<bool, SiteError> {
     let after = site.applied_revision().unwrap_or(0);
-    let path = format!("/v1/site/policy?after={after}&wait={POLL_WAIT_SECS}");
+    let path = format!("/v1/site/policy?after={after}&force={force}&wait={POLL_WAIT_SECS}");
     let resp = conn.send("GET", &path, &[], Bytes::new()).await.map_err(failed)?;
     match resp.status.as_u16() {
         204 => return Ok(false),
@@ -164,6 +169,7 @@ async fn round(site: &Site, conn: &mut Connection, site_url: &str) -> Result<boo
     }
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
+    *force = policy.force;
     let mut ack = site.apply_site_policy(policy).await?;
     ack.url = Some(site_url.to_string());
     tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
@@ -276,8 +282,9 @@ pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
             Ok(c) => c,
             Err(e) => return (false, e),
         };
+        let mut force = 0;
         loop {
-            if let Err(e) = round(&site, &mut conn, &site_url).await {
+            if let Err(e) = round(&site, &mut conn, &site_url, &mut force).await {
                 return (true, e);
             }
         }

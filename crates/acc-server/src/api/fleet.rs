@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/v1/sites", get(list))
         .route("/v1/events", get(search_events))
         .route("/v1/lockouts", get(lockouts))
+        .route("/v1/tasks", post(send_task))
 }
 
 /// Routes that authenticate otherwise (join secret, site certificate).
@@ -120,8 +121,9 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
         }
     };
     let after = i64::try_from(number("after", 0)?).unwrap_or(i64::MAX);
+    let force = number("force", 0)?;
     let wait = Duration::from_secs(number("wait", 0)?);
-    match server.wait_policy(&site, after, wait).await {
+    match server.wait_policy(&site, after, force, wait).await {
         Some(p) => Ok(Json(p).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -196,4 +198,44 @@ async fn lockouts(
         events.extend(crate::store::events(&server.pool, &filter).await?);
     }
     Ok(Json(json!({ "lockouts": crate::lockouts::lockouts(&events) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskBody {
+    #[serde(rename = "type")]
+    kind: String,
+    to: String,
+}
+
+async fn send_task(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Operator)?;
+    let body: TaskBody = parse_json(&headers, &body)?;
+    if body.kind != "update-config" {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("task type '{}': the management server sends update-config", body.kind),
+        ));
+    }
+    let (sites, agents) = match body.to.as_str() {
+        "sites" => (server.update_config_sites(), 0),
+        // Agents poll the server once they enroll and check in (issue 5); none do yet.
+        "agents" => (0, 0),
+        "all" => (server.update_config_sites(), 0),
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("--to '{other}': use sites, agents or all"),
+            ));
+        }
+    };
+    tracing::info!(to = %body.to, sites, by = %caller.name, "update-config sent.");
+    Ok(Json(json!({ "type": "update-config", "sites": sites, "agents": agents })))
 }

@@ -281,6 +281,22 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
     assert!(policy.contains("classic") && policy.contains('7'), "{policy}");
     let table = f.ctl(&["sites"], "").ok();
     assert!(table.contains("SITE1") && table.contains("ACC_user enabled"), "{table}");
+
+    // update-config: every site fetches and re-applies its policy now (a new acc.refresh).
+    let refreshes = || {
+        count(
+            &serde_json::from_str(
+                &f.d.acc(&["site", "events", "--data-dir", "site2", "--id", "acc.refresh", "--json"]).ok(),
+            )
+            .unwrap(),
+        )
+    };
+    let before = refreshes();
+    let sent = f.ctl(&["task", "send", "update-config", "--to", "sites"], "").ok();
+    assert_eq!(sent.trim(), "update-config sent to 2 site server(s) and 0 agent(s)");
+    crate::util::wait_for(20, "a policy refresh on SITE2", || (refreshes() > before).then_some(()));
+    let bad = f.ctl(&["task", "send", "update-config", "--to", "printers"], "").fails_with(1);
+    assert!(bad.contains("use sites, agents or all"), "{bad}");
 }
 
 /// Joins sites `names` (data directories named after them, lower case) and starts them.

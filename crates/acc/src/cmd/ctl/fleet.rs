@@ -74,3 +74,27 @@ pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Send a task: `update-config` makes every target fetch its policy now.
+    Send(TaskSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskSendArgs {
+    /// The task type (update-config).
+    #[arg(value_name = "TYPE")]
+    kind: String,
+    /// sites, agents or all.
+    #[arg(long, value_name = "TARGETS", default_value = "all")]
+    to: String,
+}
+
+/// `acc ctl task send`.
+pub async fn task(ctl: &mut Ctl, c: TaskCommand) -> Result<ExitCode> {
+    let TaskCommand::Send(a) = c;
+    let v = ctl.call("POST", "/v1/tasks", Some(&json!({ "type": a.kind, "to": a.to }))).await?;
+    println!("{} sent to {} site server(s) and {} agent(s)", text(&v["type"]), v["sites"], v["agents"]);
+    Ok(ExitCode::SUCCESS)
+}

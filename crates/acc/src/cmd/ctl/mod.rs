@@ -64,6 +64,9 @@ pub enum CtlCommand {
     /// Operator CAs site servers accept for agent certificates.
     #[command(subcommand)]
     Trust(certs::TrustCommand),
+    /// Tasks for site servers and agents (update-config).
+    #[command(subcommand)]
+    Task(fleet::TaskCommand),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -175,6 +178,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Agents(j) => certs::agents(&mut ctl, j).await,
             CtlCommand::Cert(c) => certs::cert(&mut ctl, c).await,
             CtlCommand::Trust(c) => certs::trust(&mut ctl, c).await,
+            CtlCommand::Task(c) => fleet::task(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }
