@@ -158,7 +158,7 @@ pub struct AccountState {
 }
 
 /// `POST /v1/site/ack`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteAck {
     /// The revision applied.
     pub revision: i64,
@@ -171,6 +171,12 @@ pub struct SiteAck {
     /// Where agents reach the site now (its bound address), when known.
     #[serde(default)]
     pub url: Option<String>,
+    /// thisUpdate of the fleet CRL the site enforces (Unix milliseconds).
+    #[serde(default)]
+    pub crl_this_update_ms: Option<i64>,
+    /// nextUpdate of that CRL (Unix milliseconds).
+    #[serde(default)]
+    pub crl_next_update_ms: Option<i64>,
 }
 
 #[cfg(test)]

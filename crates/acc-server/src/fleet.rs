@@ -23,6 +23,9 @@ const SITE_CERT_DAYS: u32 = 825;
 const AGENT_CERT_DAYS: u32 = 90;
 /// Validity of a fleet CRL (re-signed with every revision sites fetch).
 const CRL_DAYS: u32 = 7;
+/// Sites get a freshly signed CRL at least this often, so it never nears its nextUpdate
+/// (6 of its 7 days left) even when no revision is saved.
+pub const CRL_PUSH_EVERY: Duration = Duration::from_secs(86_400);
 /// Issued certificates start this much in the past, so modest clock skew does not break them.
 const BACKDATE: time::Duration = time::Duration::minutes(5);
 /// The longest long-poll.
@@ -138,6 +141,8 @@ impl Server {
             acks: Vec::new(),
             accounts: Vec::new(),
             error: None,
+            crl_this_update_ms: None,
+            crl_next_update_ms: None,
         };
         self.put_site(record).await?;
         tracing::info!(site = %req.name, url = %req.url, "Site server joined.");
@@ -259,6 +264,16 @@ impl Server {
             if !matches!(changed.await, Ok(true)) {
                 return None;
             }
+        }
+    }
+
+    /// Pushes a freshly signed CRL to every site when the last push is a day old.
+    pub fn push_crl_if_due(&self) {
+        let due = lock(&self.crl_pushed).elapsed() >= CRL_PUSH_EVERY;
+        if due {
+            *lock(&self.crl_pushed) = std::time::Instant::now();
+            let sites = self.update_config_sites();
+            tracing::info!(sites, "Fleet CRL re-signed and pushed.");
         }
     }
 

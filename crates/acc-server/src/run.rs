@@ -87,6 +87,7 @@ impl Running {
             loop {
                 every.tick().await;
                 ticker.tick().await;
+                ticker.push_crl_if_due();
             }
         });
         let app = crate::api::router(self.server.clone());

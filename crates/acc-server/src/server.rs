@@ -78,6 +78,8 @@ pub struct Server {
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
     pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
+    /// When sites last got a freshly signed CRL without a new revision.
+    pub(crate) crl_pushed: Mutex<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Server {
@@ -124,6 +126,7 @@ impl Server {
             revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
+            crl_pushed: Mutex::new(std::time::Instant::now()),
             layout,
             config,
             pool,

@@ -33,6 +33,12 @@ pub struct SiteRecord {
     pub accounts: Vec<AccountState>,
     /// The last failure to apply, if any.
     pub error: Option<String>,
+    /// thisUpdate of the fleet CRL the site enforces (Unix milliseconds).
+    #[serde(default)]
+    pub crl_this_update_ms: Option<i64>,
+    /// nextUpdate of that CRL.
+    #[serde(default)]
+    pub crl_next_update_ms: Option<i64>,
 }
 
 impl SiteRecord {
@@ -46,6 +52,8 @@ impl SiteRecord {
         if let Some(url) = ack.url {
             self.url = url;
         }
+        self.crl_this_update_ms = ack.crl_this_update_ms;
+        self.crl_next_update_ms = ack.crl_next_update_ms;
     }
 }
 
@@ -144,6 +152,8 @@ mod tests {
             acks,
             accounts: Vec::new(),
             error: None,
+            crl_this_update_ms: None,
+            crl_next_update_ms: None,
         }
     }
 

@@ -123,6 +123,18 @@ pub fn write_trust(layout: &Layout, pems: &[String], crl: Option<&str>) -> Resul
     Ok(true)
 }
 
+/// thisUpdate and nextUpdate (Unix milliseconds) of the fleet CRL this site enforces.
+pub fn crl_times(layout: &Layout) -> (Option<i64>, Option<i64>) {
+    let Ok(bytes) = std::fs::read(layout.management_crl()) else {
+        return (None, None);
+    };
+    let Ok(crl) = acc_pki::crl::Crl::from_bytes(&bytes) else {
+        return (None, None);
+    };
+    let ms = |t: time::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
+    (ms(crl.this_update), crl.next_update.and_then(ms))
+}
+
 /// The management server's configuration, when this site has joined one.
 pub fn config(layout: &Layout) -> Result<Option<ManagementConfig>, SiteError> {
     let path = layout.management_config();

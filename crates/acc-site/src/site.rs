@@ -588,10 +588,8 @@ impl Site {
             let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
             return Ok(acc_proto::SiteAck {
                 revision: p.revision,
-                generations: Vec::new(),
-                accounts: Vec::new(),
                 error: Some(errors.join("; ")),
-                url: None,
+                ..Default::default()
             });
         }
         let (acks, actions, pending) = {
@@ -634,7 +632,16 @@ impl Site {
             .filter_map(|g| self.account(acc_core::lockout::local_name(&g.user_name)))
             .map(|v| acc_proto::AccountState { name: v.name, state: v.state })
             .collect();
-        Ok(acc_proto::SiteAck { revision: p.revision, generations: acks, accounts, error, url: None })
+        let (crl_this_update_ms, crl_next_update_ms) = crate::managed::crl_times(&self.layout);
+        Ok(acc_proto::SiteAck {
+            revision: p.revision,
+            generations: acks,
+            accounts,
+            error,
+            url: None,
+            crl_this_update_ms,
+            crl_next_update_ms,
+        })
     }
 
     /// Runs the refresh at start (R-START), then whenever `next_refresh_at` is reached

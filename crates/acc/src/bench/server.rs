@@ -152,13 +152,7 @@ impl SimSite {
             return Ok(None);
         }
         let policy: SitePolicy = serde_json::from_slice(&r.body).context("site policy")?;
-        let ack = SiteAck {
-            revision: policy.revision,
-            generations: Vec::new(),
-            accounts: Vec::new(),
-            error: None,
-            url: None,
-        };
+        let ack = SiteAck { revision: policy.revision, ..Default::default() };
         post(&mut self.conn, "/v1/site/ack", serde_json::to_vec(&ack)?).await?;
         self.revision = policy.revision;
         Ok(Some(policy.revision))

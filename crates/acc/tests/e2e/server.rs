@@ -248,6 +248,11 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
         s.len() == 2 && s.iter().all(|x| x["applied_revision"] == 1)
     });
     assert_eq!(sites[0]["url"], site1.url.as_str(), "the site reports where agents reach it");
+    let crl_age = sites[0]["crl_this_update_ms"].as_i64().expect("the site reports its CRL");
+    assert!(
+        sites[0]["crl_next_update_ms"].as_i64().unwrap() > crl_age + 6 * 86_400_000,
+        "a week-long fleet CRL"
+    );
 
     // The credential is saved in provisioning; the switch comes when both sites created it.
     let saved = f.set_credential("ACC_user", STRONG).ok();

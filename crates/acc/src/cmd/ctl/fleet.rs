@@ -47,6 +47,15 @@ fn acc_state(site: &Value) -> String {
         .join(", ")
 }
 
+/// The age of the CRL a site enforces, or `EXPIRED` past its nextUpdate.
+fn crl_age(site: &Value, now_ms: i64) -> String {
+    match (site["crl_this_update_ms"].as_i64(), site["crl_next_update_ms"].as_i64()) {
+        (_, Some(next)) if next <= now_ms => "EXPIRED".into(),
+        (Some(this), _) => format!("{}m", (now_ms - this).max(0) / 60_000),
+        _ => "-".into(),
+    }
+}
+
 /// `acc ctl sites`.
 pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     let v = ctl.call("GET", "/v1/sites", None).await?;
@@ -55,7 +64,11 @@ pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let current = v["revision"].as_i64().unwrap_or(0);
-    println!("{:<15} {:<26} {:<10} {:<26} {:<25} ACC", "site", "url", "revision", "last contact", "error");
+    let now_ms = crate::cmd::common::since_ms(0);
+    println!(
+        "{:<15} {:<26} {:<10} {:<26} {:<8} {:<25} ACC",
+        "site", "url", "revision", "last contact", "CRL age", "error"
+    );
     for s in v["sites"].as_array().into_iter().flatten() {
         let applied = match s["applied_revision"].as_i64() {
             Some(r) if r == current => format!("{r}"),
@@ -63,11 +76,12 @@ pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
             None => "-".into(),
         };
         println!(
-            "{:<15} {:<26} {:<10} {:<26} {:<25} {}",
+            "{:<15} {:<26} {:<10} {:<26} {:<8} {:<25} {}",
             text(&s["name"]),
             text(&s["url"]),
             applied,
             time_text(&s["last_contact"]),
+            crl_age(s, now_ms),
             text(&s["error"]),
             acc_state(s)
         );
