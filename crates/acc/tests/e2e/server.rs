@@ -265,6 +265,12 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
     assert_eq!(v["generations"][0]["phase"], "active");
     let history = f.json(&["policy", "history", "--json"]);
     assert!(history[0]["author"].as_str().unwrap().starts_with("rotation"), "{history}");
+    assert_eq!((history[0]["sites_acknowledged"].as_u64(), history[0]["sites"].as_u64()), (Some(2), Some(2)));
+    let table = f.ctl(&["policy", "history"], "").ok();
+    assert!(
+        table.contains("   3  ") && table.contains("2/2"),
+        "acknowledgement progress per revision: {table}"
+    );
     let shown = f.d.acc(&["site", "accounts", "show", "ACC_user", "--data-dir", "site", "--json"]).ok();
     let account: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!((account["created_by"].as_str(), account["generation"].as_i64()), (Some("policy"), Some(1)));
