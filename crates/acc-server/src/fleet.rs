@@ -34,6 +34,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Why a join was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
+    /// The name is taken (an agent enrolled before, without a token that supersedes).
+    #[error("{0}")]
+    Conflict(String),
     /// Unknown, expired or used-up token.
     #[error(
         "the join token is unknown, expired or used up; create a new one with `acc ctl site-token create`"
@@ -53,12 +56,14 @@ fn hex_upper(bytes: &[u8]) -> String {
 
 impl Server {
     /// Creates a join (`site`) or enrollment (`agent`) token valid for `ttl_secs` and
-    /// `uses`; returns its text.
+    /// `uses` (an enrollment token with `supersede` may replace an enrolled host's
+    /// certificate); returns its text.
     pub async fn create_join_token(
         &self,
         kind: &str,
         ttl_secs: u64,
         uses: u32,
+        supersede: bool,
     ) -> Result<String, ServerError> {
         if uses == 0 || ttl_secs == 0 {
             return Err(ServerError::Invalid("a token needs at least one use and a lifetime above 0".into()));
@@ -66,8 +71,9 @@ impl Server {
         let secret = tokens::new_token(kind)?;
         let now = now_millis();
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-        store::put_join_token(&self.pool, kind, &tokens::digest_hex(&secret), now, expires, i64::from(uses))
-            .await?;
+        let terms =
+            store::TokenTerms { created_at: now, expires_at: expires, uses: i64::from(uses), supersede };
+        store::put_join_token(&self.pool, kind, &tokens::digest_hex(&secret), &terms).await?;
         let token = JoinToken {
             url: self.url(),
             ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
@@ -165,9 +171,40 @@ impl Server {
                 req.host_name
             )));
         }
+        // A host enrolled before: a rebuilt machine supersedes its identity only with a
+        // token that allows it; its old certificates are then revoked.
+        let (_, doc) = self.current();
+        let now = now_millis();
+        let previous: Vec<String> = store::certs(&self.pool)
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == "agent" && c.name == host && c.not_after > now)
+            .filter(|c| !doc.revoked.iter().any(|r| r.serial == c.serial))
+            .map(|c| c.serial)
+            .collect();
+        if !previous.is_empty()
+            && !store::token_supersedes(&self.pool, &tokens::digest_hex(&req.secret)).await?
+        {
+            return Err(JoinError::Conflict(format!(
+                "agent {host} is already enrolled (certificate {}); re-enroll a rebuilt machine with a token from `acc ctl enroll-token create --reenroll`, or revoke the old certificate first",
+                previous.join(", ")
+            )));
+        }
         let (der, serial_hex) =
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
-        tracing::info!(agent = %host, serial = %serial_hex, "Agent enrolled.");
+        tracing::info!(agent = %host, serial = %serial_hex, superseded = ?previous, "Agent enrolled.");
+        if !previous.is_empty() {
+            let _guard = self.save_lock.lock().await;
+            let (_, doc) = self.current();
+            let mut next = doc.clone();
+            next.revoked.extend(
+                previous.into_iter().map(|serial| crate::document::RevokedCert { serial, revoked_at: now }),
+            );
+            match self.commit_document(&doc, next, &format!("re-enrollment of {host}")).await {
+                Ok(_) | Err(SaveError::Refused(_)) => {}
+                Err(SaveError::Server(e)) => return Err(e.into()),
+            }
+        }
         Ok(JoinResponse {
             certificate_pem: pem::encode("CERTIFICATE", &der),
             ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),

@@ -34,7 +34,7 @@ const SCHEMA: [&str; 9] = [
         name_key TEXT PRIMARY KEY, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, password_hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS join_tokens (
         digest TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
-        uses_left BIGINT NOT NULL)",
+        uses_left BIGINT NOT NULL, supersede BOOLEAN NOT NULL DEFAULT FALSE)",
     "CREATE TABLE IF NOT EXISTS certificates (
         serial TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,
         issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
@@ -282,21 +282,44 @@ pub async fn put_join_token(
     pool: &SqlitePool,
     kind: &str,
     digest: &str,
-    created_at: i64,
-    expires_at: i64,
-    uses: i64,
+    t: &TokenTerms,
 ) -> Result<(), ServerError> {
     sqlx::query(
-        "INSERT INTO join_tokens (digest, kind, created_at, expires_at, uses_left) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO join_tokens (digest, kind, created_at, expires_at, uses_left, supersede)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(digest)
     .bind(kind)
-    .bind(created_at)
-    .bind(expires_at)
-    .bind(uses)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(t.uses)
+    .bind(t.supersede)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The terms of a join or enrollment token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenTerms {
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// Joins or enrollments it allows.
+    pub uses: i64,
+    /// An enrollment may replace the certificate of an agent already enrolled with the
+    /// same host name (a rebuilt machine).
+    pub supersede: bool,
+}
+
+/// Whether the token with `digest` allows superseding (false when unknown).
+pub async fn token_supersedes(pool: &SqlitePool, digest: &str) -> Result<bool, ServerError> {
+    let v: Option<bool> = sqlx::query_scalar("SELECT supersede FROM join_tokens WHERE digest = $1")
+        .bind(digest)
+        .fetch_optional(pool)
+        .await?;
+    Ok(v.unwrap_or(false))
 }
 
 /// Uses a join token once: true when it existed, had not expired at `now` and had a use
@@ -521,7 +544,9 @@ mod tests {
     async fn join_tokens_expire_and_run_out() {
         let tmp = tempfile::tempdir().unwrap();
         let pool = open(&tmp.path().join("s.db"), true).await.unwrap();
-        put_join_token(&pool, "site", "d", 0, 100, 2).await.unwrap();
+        let terms = TokenTerms { created_at: 0, expires_at: 100, uses: 2, supersede: true };
+        put_join_token(&pool, "site", "d", &terms).await.unwrap();
+        assert!(token_supersedes(&pool, "d").await.unwrap() && !token_supersedes(&pool, "x").await.unwrap());
         assert!(!use_join_token(&pool, "site", "other", 1).await.unwrap());
         assert!(
             !use_join_token(&pool, "agent", "d", 1).await.unwrap(),

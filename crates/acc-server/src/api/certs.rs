@@ -54,6 +54,7 @@ async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<J
             "the enrollment token is unknown, expired or used up; create a new one with `acc ctl enroll-token create`",
         )),
         Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
         Err(JoinError::Server(e)) => Err(e.into()),
     }
 }

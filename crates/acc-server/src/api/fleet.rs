@@ -52,6 +52,8 @@ pub fn open_routes() -> Router<Arc<Server>> {
 struct TokenBody {
     ttl_secs: Option<u64>,
     uses: Option<u32>,
+    #[serde(default)]
+    reenroll: bool,
 }
 
 /// Creates a `site` join or `agent` enrollment token from `{ttl_secs?, uses?}` (operator).
@@ -65,8 +67,11 @@ pub(super) async fn join_token(
 ) -> Result<Json<Value>, ApiError> {
     require(caller, Role::Operator)?;
     let body: TokenBody = if body.is_empty() { TokenBody::default() } else { parse_json(headers, body)? };
-    let token =
-        server.create_join_token(kind, body.ttl_secs.unwrap_or(default_ttl), body.uses.unwrap_or(1)).await?;
+    if body.reenroll && kind != "agent" {
+        return Err(ApiError::malformed("reenroll applies to agent enrollment tokens only"));
+    }
+    let ttl = body.ttl_secs.unwrap_or(default_ttl);
+    let token = server.create_join_token(kind, ttl, body.uses.unwrap_or(1), body.reenroll).await?;
     tracing::info!(by = %caller.name, kind, "Token created.");
     Ok(Json(json!({ "token": token })))
 }
@@ -94,6 +99,7 @@ async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Jso
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", JoinError::Token.to_string()))
         }
         Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
         Err(JoinError::Server(e)) => Err(e.into()),
     }
 }

@@ -554,6 +554,29 @@ fn enrolled_agents_and_operator_cas_are_trusted_by_sites_and_revocation_reaches_
     let list = f.ctl(&["cert", "list"], "").ok();
     assert!(list.contains("revoked") && list.contains("SITE1"), "{list}");
 
+    // A rebuilt host enrolls again: refused with a plain token, accepted with --reenroll,
+    // which revokes its previous certificate.
+    let token = f.ctl(&["enroll-token", "create", "--uses", "2"], "").ok();
+    assert_eq!(enroll(&f, &token, "web03", "agent.csr").0, 200);
+    let (code, v) = enroll(&f, &token, "WEB03", "agent.csr");
+    assert_eq!(code, 409, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("acc ctl enroll-token create --reenroll"), "{v}");
+    let token = f.ctl(&["enroll-token", "create", "--reenroll"], "").ok();
+    assert_eq!(enroll(&f, &token, "web03", "agent.csr").0, 200);
+    let web03: Vec<Value> = f
+        .json(&["agents", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == "web03")
+        .cloned()
+        .collect();
+    assert_eq!(web03.len(), 2);
+    assert!(
+        !web03[0]["revoked_at"].is_null() && web03[1]["revoked_at"].is_null(),
+        "the old identity is revoked: {web03:?}"
+    );
+
     // The seed's by-hand path: an operator (lab) CA added on the server reaches the site.
     let not_ca = f.ctl(&["trust", "add", "agent.crt"], "").fails_with(1);
     assert!(not_ca.contains("is not a CA certificate"), "{not_ca}");

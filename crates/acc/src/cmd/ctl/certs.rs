@@ -26,6 +26,10 @@ pub struct EnrollTokenArgs {
     /// How many agents may enroll with it.
     #[arg(long, value_name = "N", default_value_t = 1)]
     uses: u32,
+    /// Let it re-enroll a rebuilt host: an agent enrolling again with the same host name
+    /// gets a new certificate and its old one is revoked.
+    #[arg(long)]
+    reenroll: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,8 +61,8 @@ pub struct TrustAddArgs {
 /// `acc ctl enroll-token create`.
 pub async fn enroll_token(ctl: &mut Ctl, c: EnrollTokenCommand) -> Result<ExitCode> {
     let EnrollTokenCommand::Create(a) = c;
-    let v =
-        ctl.call("POST", "/v1/enroll-tokens", Some(&json!({ "ttl_secs": a.ttl, "uses": a.uses }))).await?;
+    let body = json!({ "ttl_secs": a.ttl, "uses": a.uses, "reenroll": a.reenroll });
+    let v = ctl.call("POST", "/v1/enroll-tokens", Some(&body)).await?;
     println!("{}", text(&v["token"]));
     Ok(ExitCode::SUCCESS)
 }
