@@ -5,7 +5,7 @@
 use acc_core::credential_check::GenerationPhase;
 use serde_json::{Value, json};
 
-use crate::document::{self, Problem};
+use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
 use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server, lock};
 use crate::sites;
@@ -45,10 +45,8 @@ impl Server {
                         .into(),
             }]));
         }
-        for s in &steps {
-            tracing::info!(generation = s.generation, user = %s.user_name, from = ?s.from, to = ?s.to, reason = s.reason, "acc.rotation");
-        }
-        self.commit_document(&doc, next, author).await
+        let saved = Saved { document: next, warnings: Vec::new(), granted: Vec::new() };
+        self.commit_steps(&doc, saved, Vec::new(), author, steps).await
     }
 
     /// Removes retiring generations past their deadline (P6) as a new revision; called
@@ -119,4 +117,59 @@ impl Server {
             "sites": per_site,
         })
     }
+}
+
+fn rfc3339(ms: i64) -> Value {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+/// The `acc.rotation` events (4.3) of one revision: every generation whose phase changed
+/// between `before` and `after`, with the reason of the step that changed it (`saved` for a
+/// new generation), numbered from `seq`'s next value.
+pub fn rotation_events(
+    before: &PolicyDocument,
+    after: &PolicyDocument,
+    steps: &[RotationStep],
+    computer: &str,
+    now_ms: i64,
+    seq: &std::sync::atomic::AtomicI64,
+) -> Vec<acc_proto::ForwardedEvent> {
+    let mut out = Vec::new();
+    for g in &after.generations {
+        let from = before.generations.iter().find(|b| b.number == g.number).map(|b| b.phase);
+        if from == Some(g.phase) {
+            continue;
+        }
+        let reason = steps
+            .iter()
+            .rev()
+            .find(|s| s.generation == g.number && s.to == g.phase)
+            .map_or("saved", |s| s.reason);
+        let n = seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let body = json!({
+            "EventID": "acc.rotation",
+            "Seq": n,
+            "TimeCreated": rfc3339(now_ms),
+            "Computer": computer,
+            "Keywords": "Audit Success",
+            "Generation": g.number,
+            "UserName": g.user_name,
+            "From": from.map_or(Value::Null, |p| json!(p)),
+            "To": g.phase,
+            "Reason": reason,
+            "RetireDeadline": g.retire_deadline.map_or(Value::Null, rfc3339),
+            "Stalled": false,
+        });
+        out.push(acc_proto::ForwardedEvent {
+            seq: n,
+            event_id: "acc.rotation".into(),
+            time_ms: now_ms,
+            target_user: Some(g.user_name.to_lowercase()),
+            body,
+        });
+    }
+    out
 }

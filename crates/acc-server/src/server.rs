@@ -80,6 +80,8 @@ pub struct Server {
     pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
     /// When sites last got a freshly signed CRL without a new revision.
     pub(crate) crl_pushed: Mutex<std::time::Instant>,
+    /// The sequence number of the server's own last event (`acc.rotation`).
+    pub(crate) event_seq: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Server {
@@ -127,6 +129,7 @@ impl Server {
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(std::time::Instant::now()),
+            event_seq: std::sync::atomic::AtomicI64::new(store::max_event_seq(&pool, &config.name).await?),
             layout,
             config,
             pool,
@@ -300,12 +303,25 @@ impl Server {
     pub(crate) async fn commit(
         &self,
         before: &PolicyDocument,
-        mut saved: Saved,
+        saved: Saved,
         secrets: Vec<SealedSecret>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
+        self.commit_steps(before, saved, secrets, author, Vec::new()).await
+    }
+
+    /// [`Server::commit`] with rotation steps already taken (force-switch, cancel), for
+    /// the `acc.rotation` events.
+    pub(crate) async fn commit_steps(
+        &self,
+        before: &PolicyDocument,
+        mut saved: Saved,
+        secrets: Vec<SealedSecret>,
+        author: &str,
+        mut steps: Vec<document::RotationStep>,
+    ) -> Result<SaveOutcome, SaveError> {
         let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.sites));
-        let steps = document::settle(&mut saved.document, all_created, now_millis());
+        steps.extend(document::settle(&mut saved.document, all_created, now_millis()));
         if saved.document == *before {
             return Err(SaveError::Refused(vec![Problem {
                 field: "settings".into(),
@@ -323,10 +339,21 @@ impl Server {
         };
         let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
         store::save_revision(&self.pool, &row, &text, &secrets).await?;
+        let events = crate::rotation::rotation_events(
+            before,
+            &saved.document,
+            &steps,
+            &self.config.name,
+            now_millis(),
+            &self.event_seq,
+        );
         *lock(&self.current) = (number, saved.document);
         self.revision_tx.send_replace(number);
-        for s in &steps {
-            tracing::info!(generation = s.generation, user = %s.user_name, from = ?s.from, to = ?s.to, reason = s.reason, "acc.rotation");
+        if let Err(e) = store::insert_events(&self.pool, &self.config.name, &events).await {
+            tracing::error!(error = %e, "The acc.rotation events could not be stored.");
+        }
+        for e in &events {
+            tracing::info!(event = %e.body, "acc.rotation");
         }
         tracing::info!(revision = number, author, summary = %summary, "Policy revision saved.");
         Ok(SaveOutcome { revision: number, warnings: saved.warnings, granted: saved.granted, summary })

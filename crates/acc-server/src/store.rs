@@ -441,6 +441,13 @@ pub async fn insert_events(
     Ok(new)
 }
 
+/// The highest sequence number stored for `site` (0 when none).
+pub async fn max_event_seq(pool: &SqlitePool, site: &str) -> Result<i64, ServerError> {
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE site = $1").bind(site).fetch_one(pool).await?;
+    Ok(v.unwrap_or(0))
+}
+
 /// A search of the events of every site.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

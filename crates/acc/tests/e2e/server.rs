@@ -402,6 +402,39 @@ fn a_rotation_waits_for_an_offline_site_can_be_cancelled_and_retires_the_old_nam
     assert!(accounts.contains("\"enabled\""), "{accounts}");
     let history = f.ctl(&["policy", "history"], "").ok();
     assert!(history.contains("rotation (grace ended)"), "{history}");
+
+    // Every step is an acc.rotation event in the server's event log.
+    let events = f.json(&["events", "--id", "acc.rotation", "--json"]);
+    let steps: Vec<(String, String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["UserName"].as_str().unwrap().into(),
+                e["To"].as_str().unwrap().into(),
+                e["Reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let has = |u: &str, to: &str, why: &str| steps.contains(&(u.into(), to.into(), why.into()));
+    assert!(
+        has("ACC_User_v2", "provisioning", "saved") && has("ACC_User_v2", "removed", "cancel"),
+        "{steps:?}"
+    );
+    assert!(
+        has("ACC_User_v3", "active", "all-sites-created")
+            && has("ACC_User_v1", "retiring", "all-sites-created"),
+        "{steps:?}"
+    );
+    assert!(has("ACC_User_v1", "removed", "deadline"), "{steps:?}");
+    let retiring = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["To"] == "retiring" && e["UserName"] == "ACC_User_v1")
+        .unwrap();
+    assert!(retiring["RetireDeadline"].as_str().is_some_and(|t| t.ends_with('Z')), "{retiring}");
 }
 
 fn count(v: &Value) -> usize {
