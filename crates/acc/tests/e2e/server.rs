@@ -113,6 +113,16 @@ fn settings_are_refused_with_the_specification_messages_and_saved_as_revisions()
     assert_eq!(v["credential"]["user_name"], "ACC_user");
     assert_eq!(v["auth"]["password_policy"]["mode"], "complexity");
 
+    let two = f
+        .ctl(&["settings", "site", "set", "--threshold", "1000", "--reset-after", "7000000"], "")
+        .fails_with(1);
+    let lines: Vec<&str> = two.lines().collect();
+    assert_eq!(lines.len(), 2, "one error line per problem: {two}");
+    assert!(
+        lines[0].starts_with("error: lockout.threshold: 1000")
+            && lines[1].starts_with("error: lockout.reset_after: 7000000 s"),
+        "{two}"
+    );
     let lockout = f.ctl(&["settings", "site", "set", "--lockout-mode", "classic", "--threshold", "1000"], "");
     assert_eq!(
         lockout.fails_with(1).trim(),

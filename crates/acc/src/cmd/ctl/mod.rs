@@ -115,6 +115,15 @@ impl Ctl {
         if resp.status.is_success() {
             return Ok(value);
         }
+        // One `error:` line per problem (main prints the last one).
+        let problems: Vec<&str> =
+            value["errors"].as_array().into_iter().flatten().filter_map(|p| p["message"].as_str()).collect();
+        if let Some((last, rest)) = problems.split_last() {
+            for p in rest {
+                eprintln!("error: {p}");
+            }
+            bail!("{last}");
+        }
         match value["message"].as_str() {
             Some(m) => bail!("{m}"),
             None => bail!("{method} {path}: the server answered {}", resp.status),
