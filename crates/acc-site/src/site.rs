@@ -531,6 +531,11 @@ impl Site {
     /// `acc site policy set`: validates (messages of 5.5) and stores the policy; returns
     /// the warnings.
     pub async fn set_policy(&self, policy: LockoutPolicy) -> Result<Vec<String>, SiteError> {
+        if let Some(revision) = self.applied_revision() {
+            return Err(SiteError::Invalid(vec![format!(
+                "policy: this site takes its lockout policy from its management server (revision {revision}); change it there with `acc ctl settings site set`"
+            )]));
+        }
         let validation = policy.validate();
         if !validation.is_ok() {
             return Err(SiteError::Invalid(validation.errors.iter().map(ToString::to_string).collect()));

@@ -299,6 +299,8 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
     f.ctl(&["settings", "site", "set", "--lockout-mode", "classic", "--threshold", "7"], "").ok();
     sites_when(&f, "revision 4 on both sites", |s| s.iter().all(|x| x["applied_revision"] == 4));
     let policy = f.d.acc(&["site", "policy", "show", "--data-dir", "site2"]).ok();
+    let local = f.d.acc(&["site", "policy", "set", "--data-dir", "site2", "--threshold", "3"]).fails_with(1);
+    assert!(local.contains("takes its lockout policy from its management server"), "{local}");
     assert!(policy.contains("classic") && policy.contains('7'), "{policy}");
     let table = f.ctl(&["sites"], "").ok();
     assert!(table.contains("SITE1") && table.contains("ACC_user enabled"), "{table}");
