@@ -49,6 +49,39 @@ impl Server {
         self.commit_steps(&doc, saved, Vec::new(), author, steps).await
     }
 
+    /// P4: one `acc.rotation` event (Reason `stalled`, the pending sites) when the
+    /// provisioning generation has waited `provisioning_timeout`; the rotation itself waits
+    /// for the admin's force-switch or cancel.
+    pub async fn report_stalled(&self) {
+        let (_, doc) = self.current();
+        let Some(g) = stalled(&doc, now_millis()) else {
+            return;
+        };
+        if !lock(&self.stalled_reported).insert(g.number) {
+            return;
+        }
+        let pending = sites::pending_sites(&doc, &lock(&self.sites).clone());
+        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let now = now_millis();
+        let body = json!({
+            "EventID": "acc.rotation", "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
+            "Keywords": "Audit Failure", "Generation": g.number, "UserName": g.user_name,
+            "From": g.phase, "To": g.phase, "Reason": "stalled", "RetireDeadline": Value::Null,
+            "PendingSites": pending, "Stalled": true,
+        });
+        tracing::warn!(generation = g.number, pending = ?pending, "Rotation stalled: force-switch or cancel it.");
+        let event = acc_proto::ForwardedEvent {
+            seq: n,
+            event_id: "acc.rotation".into(),
+            time_ms: now,
+            target_user: Some(g.user_name.to_lowercase()),
+            body,
+        };
+        if let Err(e) = crate::store::insert_events(&self.pool, &self.config().name, &[event]).await {
+            tracing::error!(error = %e, "The stalled acc.rotation event could not be stored.");
+        }
+    }
+
     /// Removes retiring generations past their deadline (P6) as a new revision; called
     /// every second by the running server.
     pub async fn tick(&self) {
@@ -96,7 +129,7 @@ impl Server {
                 "generation": g.number,
                 "user_name": g.user_name,
                 "pending_sites": sites::pending_sites(&doc, &registry),
-                "stalled": now - g.saved_at >= PROVISIONING_TIMEOUT_MS,
+                "stalled": stalled(&doc, now).is_some(),
             })
         });
         let per_site: Vec<Value> = registry
@@ -117,6 +150,12 @@ impl Server {
             "sites": per_site,
         })
     }
+}
+
+/// The provisioning generation when it has waited `provisioning_timeout` (P4).
+pub fn stalled(doc: &PolicyDocument, now_ms: i64) -> Option<&crate::document::Generation> {
+    doc.generation_in(GenerationPhase::Provisioning)
+        .filter(|g| now_ms - g.saved_at >= PROVISIONING_TIMEOUT_MS)
 }
 
 fn rfc3339(ms: i64) -> Value {
@@ -172,4 +211,26 @@ pub fn rotation_events(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Generation;
+
+    #[test]
+    fn a_rotation_stalls_after_the_provisioning_timeout() {
+        let mut doc = PolicyDocument::default();
+        assert!(stalled(&doc, i64::MAX).is_none());
+        doc.generations.push(Generation {
+            number: 2,
+            user_name: "ACC_User_v2".into(),
+            phase: GenerationPhase::Provisioning,
+            password_hash: None,
+            saved_at: 1_000,
+            retire_deadline: None,
+        });
+        assert!(stalled(&doc, 1_000 + PROVISIONING_TIMEOUT_MS - 1).is_none());
+        assert_eq!(stalled(&doc, 1_000 + PROVISIONING_TIMEOUT_MS).map(|g| g.number), Some(2));
+    }
 }

@@ -88,6 +88,7 @@ impl Running {
                 every.tick().await;
                 ticker.tick().await;
                 ticker.push_crl_if_due();
+                ticker.report_stalled().await;
             }
         });
         let app = crate::api::router(self.server.clone());

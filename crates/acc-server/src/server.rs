@@ -82,6 +82,8 @@ pub struct Server {
     pub(crate) crl_pushed: Mutex<std::time::Instant>,
     /// The sequence number of the server's own last event (`acc.rotation`).
     pub(crate) event_seq: std::sync::atomic::AtomicI64,
+    /// Generations whose stall was reported (once each per server run).
+    pub(crate) stalled_reported: Mutex<std::collections::HashSet<u32>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -129,6 +131,7 @@ impl Server {
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(std::time::Instant::now()),
+            stalled_reported: Mutex::new(std::collections::HashSet::new()),
             event_seq: std::sync::atomic::AtomicI64::new(store::max_event_seq(&pool, &config.name).await?),
             layout,
             config,
