@@ -22,6 +22,7 @@ pub mod rotation;
 pub mod run;
 pub mod server;
 pub mod sites;
+pub mod sources;
 pub mod store;
 pub mod tokens;
 pub mod vault;

@@ -17,16 +17,19 @@
 
 mod audit;
 mod check;
+mod edit;
 mod package;
 mod principal;
 mod rights;
 mod share;
+mod view;
 
 #[cfg(test)]
 mod tests;
 
 pub use audit::{SHARE_ACCESS_EVENT_ID, share_access_event};
 pub use check::{AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access};
+pub use edit::{AceEditError, AceTarget, GrantArgs, grant as grant_ace, revoke as revoke_ace};
 pub use package::{
     GrantChange, GrantReadError, PackageSource, ShareAccessRefusal, SourceFailure, check_package_refresh,
     check_package_sources, check_source, grant_read,
@@ -37,3 +40,4 @@ pub use principal::{
 };
 pub use rights::{AccessMask, AclLevel, FileRight, GrantRight, RightParseError, ShareRight};
 pub use share::{Ace, AceKind, GrantError, Share};
+pub use view::{AceView, ObjectAcl, ShareView};

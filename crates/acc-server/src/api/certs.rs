@@ -13,7 +13,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, parse_json, require};
+use super::{ApiError, admin_change, parse_json, require};
 use crate::fleet::JoinError;
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
@@ -93,8 +93,12 @@ async fn trust(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&caller, Role::Admin)?;
-    let body: TrustBody = parse_json(&headers, &body)?;
-    let outcome = server.trust_add(&body.pem, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    let author = caller.name.as_str();
+    admin_change(
+        &caller,
+        &headers,
+        &body,
+        |b: TrustBody| async move { server.trust_add(&b.pem, author).await },
+    )
+    .await
 }

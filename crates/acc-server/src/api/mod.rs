@@ -8,6 +8,7 @@ mod credential;
 mod fleet;
 mod openapi;
 mod settings;
+mod sources;
 
 use std::sync::Arc;
 
@@ -127,6 +128,25 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &By
     serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))
 }
 
+/// An admin's change: parses the JSON body as `T`, runs `save` with it and answers the
+/// saved revision (`revision`, `warnings`, `granted`, `summary`).
+pub async fn admin_change<T, F, Fut>(
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &Bytes,
+    save: F,
+) -> Result<axum::Json<Value>, ApiError>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::server::SaveOutcome, SaveError>>,
+{
+    require(caller, Role::Admin)?;
+    let parsed: T = parse_json(headers, body)?;
+    let outcome = save(parsed).await?;
+    Ok(axum::Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}
+
 /// The value of query parameter `key` (the first one), percent-decoded (`+` is a space).
 pub fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
     let raw = uri.query()?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key)?.1;
@@ -188,6 +208,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(fleet::routes())
         .merge(credential::routes())
         .merge(certs::routes())
+        .merge(sources::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()

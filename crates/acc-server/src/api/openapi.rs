@@ -148,6 +148,19 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("admin"),
         "Trust an operator CA {pem} for agent certificates on every site (a policy revision).",
     ),
+    ("get", "/v1/shares", Some("viewer"), "The package sources with their share-level and file-level ACLs."),
+    (
+        "post",
+        "/v1/shares/grant",
+        Some("admin"),
+        "Grant {share, principal, level: share|file, path?, right: read|change|full} on a package source (a revision).",
+    ),
+    (
+        "post",
+        "/v1/shares/revoke",
+        Some("admin"),
+        "Remove {share, principal, level, path?}'s Allow on a package source (a revision).",
+    ),
     ("get", "/v1/tokens", Some("admin"), "API tokens (never their text)."),
     (
         "post",

@@ -14,7 +14,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, parse_json, query_param, require};
+use super::{ApiError, admin_change, parse_json, query_param, require};
 use crate::document::{self, AuthMode, AuthRequest, PolicyDocument};
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
@@ -108,10 +108,11 @@ async fn set_site(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    require(&caller, Role::Admin)?;
-    let patch: Map<String, Value> = parse_json(&headers, &body)?;
-    let outcome = server.save_site(&patch, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    let author = caller.name.as_str();
+    admin_change(&caller, &headers, &body, |patch: Map<String, Value>| async move {
+        server.save_site(&patch, author).await
+    })
+    .await
 }
 
 async fn history(

@@ -22,13 +22,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use acc_core::acl::{
-    AccessMask, AceKind, AclLevel, FileRight, GrantError, GrantRight, Principal, PrincipalError,
-    RightParseError, Share, ShareRight,
-};
-use acc_core::share_path::{PathError, ShareName, SharePath};
+use acc_core::acl::Share;
+use acc_core::share_path::{PathError, ShareName};
 use arc_swap::ArcSwap;
-use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
 use crate::error::SiteError;
@@ -52,33 +48,9 @@ pub enum ShareError {
     /// A bad share name.
     #[error("{0}")]
     Name(PathError),
-    /// A bad `--path`.
-    #[error("--path '{path}': {problem}")]
-    Path {
-        /// The path as given (escaped).
-        path: String,
-        /// What is wrong with it.
-        problem: PathError,
-    },
-    /// A bad principal.
-    #[error("principal: {0}")]
-    Principal(PrincipalError),
-    /// A bad right or level word.
-    #[error("{0}")]
-    Word(RightParseError),
-    /// `--path` with `--level share`.
-    #[error("{0}")]
-    Grant(GrantError),
-    /// `revoke` of something that is not granted.
-    #[error("'{principal}' has no Allow at the {level} level of '{target}'; nothing was revoked")]
-    NothingToRevoke {
-        /// The principal.
-        principal: String,
-        /// `share` or `file`.
-        level: AclLevel,
-        /// `share` or `share/path`.
-        target: String,
-    },
+    /// A refused ACL edit (target, right, nothing to revoke).
+    #[error(transparent)]
+    Edit(#[from] acc_core::acl::AceEditError),
 }
 
 /// One share in the snapshot: its ACLs and its folder.
@@ -191,7 +163,7 @@ impl Shares {
 
     /// Every share as an administrator sees it.
     pub fn list(&self) -> Vec<ShareView> {
-        self.table.load().values().map(|e| ShareView::of(e)).collect()
+        self.table.load().values().map(|e| view(e)).collect()
     }
 
     /// `acc site shares add NAME [--agents-read]`: creates the folder (if missing) and a
@@ -212,16 +184,15 @@ impl Shares {
     /// `acc site shares grant SHARE PRINCIPAL read|change|full --level share|file [--path P]`.
     /// Returns the share as it is now and whether the grant changed anything.
     pub async fn grant(&self, writer: &Writer, g: &GrantArgs) -> Result<(ShareView, bool), SiteError> {
-        let right: GrantRight = g.right.parse().map_err(ShareError::Word)?;
-        let (share, principal, level, path) = g.target.parse()?;
+        let (share, ..) = g.target.parse().map_err(ShareError::Edit)?;
         let _edit = self.edits.lock().await;
         let mut acl = self.current(&share)?;
-        let changed = acl.grant(principal, right, level, path).map_err(ShareError::Grant)?;
+        let changed = acc_core::acl::grant_ace(&mut acl, g).map_err(ShareError::Edit)?;
         let view = if changed {
             self.store(writer, acl).await?
         } else {
             let entry = self.entry(&share)?;
-            ShareView::of(&entry)
+            view(&entry)
         };
         Ok((view, changed))
     }
@@ -229,16 +200,10 @@ impl Shares {
     /// `acc site shares revoke SHARE PRINCIPAL --level share|file [--path P]`: removes the
     /// principal's Allow at that level (on that object). Refused when there is none.
     pub async fn revoke(&self, writer: &Writer, target: &AceTarget) -> Result<ShareView, SiteError> {
-        let (share, principal, level, path) = target.parse()?;
+        let (share, ..) = target.parse().map_err(ShareError::Edit)?;
         let _edit = self.edits.lock().await;
         let mut acl = self.current(&share)?;
-        let path = path.unwrap_or_default();
-        if acl.remove_aces(level, &path, &principal, AceKind::Allow) == 0 {
-            let target = if path.is_root() { share.to_string() } else { format!("{share}/{path}") };
-            return Err(
-                ShareError::NothingToRevoke { principal: principal.to_string(), level, target }.into()
-            );
-        }
+        acc_core::acl::revoke_ace(&mut acl, target).map_err(ShareError::Edit)?;
         self.store(writer, acl).await
     }
 
@@ -255,11 +220,11 @@ impl Shares {
     async fn store(&self, writer: &Writer, acl: Share) -> Result<ShareView, SiteError> {
         writer.submit(vec![share_write(&acl)]).durable().await.map_err(SiteError::Database)?;
         let entry = Arc::new(ShareEntry::new(acl, &self.shares_dir));
-        let view = ShareView::of(&entry);
+        let shown = view(&entry);
         let mut table = ShareTable::clone(&self.table.load());
         table.insert(entry.acl.name().clone(), entry);
         self.table.store(Arc::new(table));
-        Ok(view)
+        Ok(shown)
     }
 }
 
@@ -267,115 +232,11 @@ fn share_write(acl: &Share) -> Write {
     Write::Share { name: acl.name().to_string(), acl: serde_json::to_string(acl).unwrap_or_default() }
 }
 
-/// Which ACEs an edit touches: `SHARE PRINCIPAL --level share|file [--path P]`, as typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct AceTarget {
-    /// The share name.
-    pub share: String,
-    /// The principal (`ACC_user`, `cert:CN=acclinux`, `Agents`, `CORP\name`).
-    pub principal: String,
-    /// `share` or `file`.
-    pub level: String,
-    /// For the file level: the folder or file (default: the root).
-    pub path: Option<String>,
-}
+pub use acc_core::acl::{AceTarget, GrantArgs};
 
-impl AceTarget {
-    fn parse(&self) -> Result<(ShareName, Principal, AclLevel, Option<SharePath>), ShareError> {
-        let share = ShareName::parse(&self.share).map_err(ShareError::Name)?;
-        let principal: Principal = self.principal.parse().map_err(ShareError::Principal)?;
-        let level: AclLevel = self.level.parse().map_err(ShareError::Word)?;
-        let path = match &self.path {
-            None => None,
-            Some(p) => Some(SharePath::from_plain(p.trim_end_matches('/')).map_err(|problem| {
-                ShareError::Path { path: p.chars().take(64).flat_map(char::escape_debug).collect(), problem }
-            })?),
-        };
-        if level == AclLevel::Share && path.is_some() {
-            return Err(ShareError::Grant(GrantError::PathAtShareLevel));
-        }
-        Ok((share, principal, level, path))
-    }
-}
+pub use acc_core::acl::{AceView, ObjectAcl, ShareView};
 
-/// `grant`'s arguments: the target and the right word.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct GrantArgs {
-    /// Share, principal, level, path.
-    #[serde(flatten)]
-    pub target: AceTarget,
-    /// `read`, `change` or `full`.
-    pub right: String,
-}
-
-/// A share as `acc site shares list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ShareView {
-    /// The name.
-    pub name: String,
-    /// Its folder.
-    pub dir: String,
-    /// The share-level ACL.
-    pub share_acl: Vec<AceView>,
-    /// The file-level ACLs, by object (`""` is the root).
-    pub file_acls: Vec<ObjectAcl>,
-}
-
-/// The explicit file-level ACEs of one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ObjectAcl {
-    /// The folder or file (`""` for the root).
-    pub path: String,
-    /// Its ACEs.
-    pub aces: Vec<AceView>,
-}
-
-/// One ACE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AceView {
-    /// `Allow` or `Deny`.
-    pub kind: String,
-    /// Whom it names.
-    pub principal: String,
-    /// The right's name (`Read`, `Change`, `Full Control`, `Modify` …) or the mask.
-    pub right: String,
-    /// The Windows access mask.
-    pub mask: String,
-}
-
-impl ShareView {
-    fn of(entry: &ShareEntry) -> ShareView {
-        let aces = |level: AclLevel, aces: &[acc_core::acl::Ace]| {
-            aces.iter()
-                .map(|a| AceView {
-                    kind: a.kind.to_string(),
-                    principal: a.principal.to_string(),
-                    right: right_name(level, a.mask),
-                    mask: a.mask.to_string(),
-                })
-                .collect::<Vec<_>>()
-        };
-        ShareView {
-            name: entry.acl.name().to_string(),
-            dir: entry.dir.display().to_string(),
-            share_acl: aces(AclLevel::Share, entry.acl.share_acl()),
-            file_acls: entry
-                .acl
-                .file_acls()
-                .map(|(p, a)| ObjectAcl { path: p.to_string(), aces: aces(AclLevel::File, a) })
-                .collect(),
-        }
-    }
-}
-
-/// The name of a mask at a level, or the mask itself when it is no standard right.
-fn right_name(level: AclLevel, mask: AccessMask) -> String {
-    let named = match level {
-        AclLevel::Share => [ShareRight::Read, ShareRight::Change, ShareRight::Full]
-            .into_iter()
-            .find(|r| r.mask() == mask)
-            .map(|r| r.as_str()),
-        AclLevel::File => FileRight::ALL.into_iter().find(|r| r.mask() == mask).map(|r| r.as_str()),
-    };
-    named.map_or_else(|| mask.to_string(), str::to_owned)
+/// The view of a share entry: its ACLs and its folder.
+fn view(entry: &ShareEntry) -> ShareView {
+    ShareView::of_acl(&entry.acl, entry.dir.display().to_string())
 }

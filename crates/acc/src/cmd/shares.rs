@@ -40,30 +40,60 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// The share.
-    share: String,
+    pub share: String,
     /// Who: a local account (ACC_user), cert:CN=<name>, a group (Agents, Everyone …) or DOMAIN\name.
-    principal: String,
+    pub principal: String,
 }
 
 #[derive(Debug, Args)]
 pub struct LevelArgs {
     /// share (the share's own ACL) or file (a folder or file in it).
     #[arg(long, value_name = "share|file")]
-    level: String,
+    pub level: String,
     /// With --level file: the folder or file, relative to the share root (default: the root).
     #[arg(long, value_name = "PATH")]
-    path: Option<String>,
+    pub path: Option<String>,
+}
+
+/// What a grant names: share, principal, right, level and path.
+#[derive(Debug, Args)]
+pub struct GrantSpec {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// read, change or full.
+    #[arg(value_name = "read|change|full")]
+    pub right: String,
+    #[command(flatten)]
+    pub level: LevelArgs,
+}
+
+impl GrantSpec {
+    /// The request form.
+    pub fn args(self) -> GrantArgs {
+        GrantArgs { target: ace_target(self.target, self.level), right: self.right }
+    }
+}
+
+/// What a revocation names: share, principal, level and path.
+#[derive(Debug, Args)]
+pub struct RevokeSpec {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub level: LevelArgs,
+}
+
+impl RevokeSpec {
+    /// The request form.
+    pub fn target(self) -> AceTarget {
+        ace_target(self.target, self.level)
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct GrantCmd {
     #[command(flatten)]
-    target: TargetArgs,
-    /// read, change or full.
-    #[arg(value_name = "read|change|full")]
-    right: String,
-    #[command(flatten)]
-    level: LevelArgs,
+    spec: GrantSpec,
     #[command(flatten)]
     dir: DataDir,
 }
@@ -71,9 +101,7 @@ pub struct GrantCmd {
 #[derive(Debug, Args)]
 pub struct RevokeCmd {
     #[command(flatten)]
-    target: TargetArgs,
-    #[command(flatten)]
-    level: LevelArgs,
+    spec: RevokeSpec,
     #[command(flatten)]
     dir: DataDir,
 }
@@ -87,10 +115,8 @@ pub async fn run(command: SharesCommand) -> Result<ExitCode> {
     let (dir, request) = match command {
         SharesCommand::Add(a) => (a.dir, SharesRequest::Add { name: a.name, agents_read: a.agents_read }),
         SharesCommand::List(d) => (d, SharesRequest::List),
-        SharesCommand::Grant(g) => {
-            (g.dir, SharesRequest::Grant(GrantArgs { target: ace_target(g.target, g.level), right: g.right }))
-        }
-        SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(ace_target(r.target, r.level))),
+        SharesCommand::Grant(g) => (g.dir, SharesRequest::Grant(g.spec.args())),
+        SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(r.spec.target())),
     };
     let summary = match &request {
         SharesRequest::Add { name, agents_read: true } => {
@@ -131,7 +157,7 @@ fn shown(t: &AceTarget) -> String {
     }
 }
 
-fn print_list(v: &Value) {
+pub fn print_list(v: &Value) {
     println!("{:<20} {:<6} {:<28} {:<6} {:<24} RIGHT", "SHARE", "LEVEL", "OBJECT", "KIND", "PRINCIPAL");
     for share in v.as_array().into_iter().flatten() {
         let name = share["name"].as_str().unwrap_or("");

@@ -43,18 +43,14 @@ impl Fleet {
 
     /// `settings auth set --mode credential --username USER --password-stdin --password-policy complexity`.
     fn set_credential(&self, user: &str, password: &str) -> Run {
-        let args = [
-            "settings",
-            "auth",
-            "set",
-            "--mode",
-            "credential",
-            "--username",
-            user,
-            "--password-stdin",
-            "--password-policy",
-            "complexity",
-        ];
+        self.set_credential_with(user, password, &["--password-policy", "complexity"])
+    }
+
+    /// `settings auth set --mode credential --username USER --password-stdin EXTRA…`.
+    fn set_credential_with(&self, user: &str, password: &str, extra: &[&str]) -> Run {
+        let args =
+            ["settings", "auth", "set", "--mode", "credential", "--username", user, "--password-stdin"];
+        let args: Vec<&str> = args.iter().chain(extra).copied().collect();
         self.ctl(&args, &format!("{password}\n"))
     }
 
@@ -627,4 +623,36 @@ fn enrolled_agents_and_operator_cas_are_trusted_by_sites_and_revocation_reaches_
     assert!(not_ca.contains("is not a CA certificate"), "{not_ca}");
     f.ctl(&["trust", "add", "lab/ca.crt"], "").ok();
     crate::util::wait_for(20, "the lab CA trusted", || (register("agent.crt").0 == 200).then_some(()));
+}
+
+#[test]
+fn a_credential_without_read_on_the_package_sources_is_refused_unless_granted() {
+    let f = fleet();
+    let revoked = f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").ok();
+    assert!(revoked.contains("saved as policy revision 2"), "{revoked}");
+    let nothing = f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").fails_with(1);
+    assert!(
+        nothing.contains("'Agents' has no Allow at the share level of 'nscap'; nothing was revoked"),
+        "{nothing}"
+    );
+    let unknown =
+        f.ctl(&["share", "grant", "printers", "Agents", "read", "--level", "share"], "").fails_with(1);
+    assert!(unknown.contains("share 'printers' is not a package source"), "{unknown}");
+
+    let refused = f.set_credential("ACC_user", STRONG).fails_with(1);
+    assert_eq!(
+        refused.trim(),
+        "error: share access: 'ACC_user' cannot read 1 package source: nscap (share level); grant Read or Full Control at both the share and the file level, then save again"
+    );
+    let granted = f.set_credential_with("ACC_user", STRONG, &["--grant-read"]).ok();
+    assert!(
+        granted.contains("granted: ")
+            && granted.contains("nscap")
+            && granted.contains("saved as policy revision 3"),
+        "{granted}"
+    );
+    let list = f.ctl(&["share", "list"], "").ok();
+    let nscap_share: Vec<&str> =
+        list.lines().filter(|l| l.starts_with("nscap") && l.contains(" share ")).collect();
+    assert!(nscap_share.iter().any(|l| l.contains("ACC_user") && l.contains("Read")), "{list}");
 }

@@ -8,6 +8,7 @@ mod credential;
 mod events;
 mod fleet;
 mod settings;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,9 @@ pub enum CtlCommand {
     /// Tasks for site servers and agents (update-config).
     #[command(subcommand)]
     Task(fleet::TaskCommand),
+    /// The package sources' ACLs (share and file level).
+    #[command(subcommand)]
+    Share(sources::ShareCommand),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -188,6 +192,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Cert(c) => certs::cert(&mut ctl, c).await,
             CtlCommand::Trust(c) => certs::trust(&mut ctl, c).await,
             CtlCommand::Task(c) => fleet::task(&mut ctl, c).await,
+            CtlCommand::Share(c) => sources::share(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }

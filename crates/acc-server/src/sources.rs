@@ -1,0 +1,50 @@
+//! The package sources' ACLs on the management server (`acc ctl share list|grant|revoke`),
+//! the two levels the share-access check of 3.2.3 reads before a credential is saved. An
+//! edit is a policy revision.
+
+use acc_core::acl::{AceEditError, AceTarget, GrantArgs, ShareView};
+
+use crate::document::Problem;
+use crate::server::{SaveError, SaveOutcome, Server};
+
+fn refused(message: String) -> SaveError {
+    SaveError::Refused(vec![Problem { field: "share access".into(), id: String::new(), message }])
+}
+
+impl Server {
+    /// The package sources with their ACLs.
+    pub fn share_views(&self) -> Vec<ShareView> {
+        self.current().1.shares.iter().map(|s| ShareView::of_acl(s, String::new())).collect()
+    }
+
+    /// Grants a right on a package source (a revision; nothing when already granted).
+    pub async fn share_grant(&self, g: &GrantArgs, author: &str) -> Result<SaveOutcome, SaveError> {
+        self.share_edit(&g.target, author, |acl| acc_core::acl::grant_ace(acl, g).map(|_| ())).await
+    }
+
+    /// Revokes a principal's Allow on a package source (a revision).
+    pub async fn share_revoke(&self, t: &AceTarget, author: &str) -> Result<SaveOutcome, SaveError> {
+        self.share_edit(t, author, |acl| acc_core::acl::revoke_ace(acl, t)).await
+    }
+
+    async fn share_edit(
+        &self,
+        target: &AceTarget,
+        author: &str,
+        edit: impl FnOnce(&mut acc_core::acl::Share) -> Result<(), AceEditError>,
+    ) -> Result<SaveOutcome, SaveError> {
+        let (share, ..) = target.parse().map_err(|e| refused(e.to_string()))?;
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        let mut next = doc.clone();
+        let Some(acl) = next.shares.iter_mut().find(|s| *s.name() == share) else {
+            let names: Vec<String> = doc.shares.iter().map(|s| s.name().to_string()).collect();
+            return Err(refused(format!(
+                "share '{share}' is not a package source; they are {}",
+                names.join(", ")
+            )));
+        };
+        edit(acl).map_err(|e| refused(e.to_string()))?;
+        self.commit_document(&doc, next, author).await
+    }
+}
