@@ -371,7 +371,8 @@ pub struct RotationStep {
     pub retire_deadline: Option<i64>,
 }
 
-fn step(g: &mut Generation, to: GenerationPhase, reason: &'static str) -> RotationStep {
+/// Moves `g` to `to` for `reason`, as a step of the rotation.
+pub(crate) fn step(g: &mut Generation, to: GenerationPhase, reason: &'static str) -> RotationStep {
     let from = g.phase;
     g.phase = to;
     RotationStep {

@@ -136,20 +136,7 @@ impl Server {
         }
         let (der, serial_hex) =
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
-        let now_ms = now_millis();
-        let record = SiteRecord {
-            name: req.name.clone(),
-            url: req.url.clone(),
-            serial_hex,
-            joined_at: now_ms,
-            last_contact: now_ms,
-            applied_revision: None,
-            acks: Vec::new(),
-            accounts: Vec::new(),
-            error: None,
-            crl_this_update_ms: None,
-            crl_next_update_ms: None,
-        };
+        let record = SiteRecord::new(&req.name, &req.url, &serial_hex, now_millis());
         self.put_site(record).await?;
         tracing::info!(site = %req.name, url = %req.url, "Site server joined.");
         Ok(JoinResponse {
@@ -251,7 +238,7 @@ impl Server {
 
     async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        store::put_site(&self.pool, &record.name, &text).await?;
+        store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await?;
         lock(&self.sites).insert(record.name.clone(), record);
         Ok(())
     }
@@ -280,17 +267,30 @@ impl Server {
         if let Some(s) = lock(&self.sites).get_mut(site) {
             s.last_contact = now_millis();
         }
+        let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
+        let (trust, crl) = self.fleet_trust(&doc, revision);
+        let mut policy = sites::site_policy(revision, &doc, trust, crl);
+        policy.force = force;
+        Some(policy)
+    }
+
+    /// Waits up to `wait` until the revision in force is above `after` or `forces` is
+    /// above `force_after`; then the revision, its document and the force counter.
+    pub(crate) async fn wait_change(
+        &self,
+        after: i64,
+        force_after: u64,
+        wait: Duration,
+        forces: &tokio::sync::watch::Sender<u64>,
+    ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
         let mut revisions = self.revision_tx.subscribe();
-        let mut forces = self.force_tx.subscribe();
+        let mut forces = forces.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
             let force = *forces.borrow_and_update();
             if *revisions.borrow_and_update() > after || force > force_after {
                 let (revision, doc) = self.current();
-                let (trust, crl) = self.fleet_trust(&doc, revision);
-                let mut policy = sites::site_policy(revision, &doc, trust, crl);
-                policy.force = force;
-                return Some(policy);
+                return Some((revision, doc, force));
             }
             let changed = tokio::time::timeout_at(deadline, async {
                 tokio::select! {

@@ -6,11 +6,15 @@
 //! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
 //! - [`document`]: the policy document and its revisions: pure validation of settings
 //!   changes with the messages of the specification, redaction and diffs.
+//! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
+//!   joins, enrollment, policy long-polls and check-ins over mTLS.
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 
+pub mod agents;
 pub mod api;
 pub mod certs;
+pub mod checkin;
 pub mod config;
 pub mod document;
 pub mod error;

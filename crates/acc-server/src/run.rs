@@ -52,20 +52,49 @@ pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running
     }
     let lock = DirLock::acquire(&layout)?;
     let server = Arc::new(Server::open(layout.clone()).await?);
-    let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
-    // The chain ends with the fleet CA, so that a joining site can pin it by the join
-    // token's fingerprint; the fleet CA also verifies site servers' client certificates.
-    let ca = read(layout.ca_cert())?;
-    let mut chain = read(layout.tls_cert())?;
-    chain.extend_from_slice(&ca);
-    let inputs = TlsInputs::new(chain, read(layout.tls_key())?).client_ca(ca);
-    let live = LiveConfig::new(&inputs).map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let live = LiveConfig::new(&tls_inputs(&layout, &server.current().1)?)
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
     let addr = listen.unwrap_or(server.config().listen);
     let listener =
         TcpListener::bind(addr).await.map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
     let bound = listener.local_addr().map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
     server.set_bound(bound);
     Ok(Running { server, listener, live, _lock: lock })
+}
+
+/// The listener's TLS: the server certificate, then the fleet CA, so that a joining site
+/// can pin it by the join token's fingerprint; client certificates verify against the
+/// fleet CA (site servers, enrolled agents) and the operator CAs of `doc` (agents with a
+/// certificate made by hand).
+fn tls_inputs(layout: &Layout, doc: &crate::document::PolicyDocument) -> Result<TlsInputs, ServerError> {
+    let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
+    let ca = read(layout.ca_cert())?;
+    let mut chain = read(layout.tls_cert())?;
+    chain.extend_from_slice(&ca);
+    let mut client_cas = ca;
+    for t in &doc.trust {
+        client_cas.extend_from_slice(t.pem.as_bytes());
+    }
+    Ok(TlsInputs::new(chain, read(layout.tls_key())?).client_ca(client_cas))
+}
+
+/// Rebuilds the listener's TLS whenever a revision changes the operator CAs.
+async fn follow_trust(server: Arc<Server>, live: LiveConfig) {
+    let mut revisions = server.revision_tx.subscribe();
+    let mut trusted = server.current().1.trust;
+    while revisions.changed().await.is_ok() {
+        let doc = server.current().1;
+        if doc.trust == trusted {
+            continue;
+        }
+        match tls_inputs(server.layout(), &doc)
+            .and_then(|i| live.reload(&i).map_err(|e| ServerError::Invalid(e.to_string())))
+        {
+            Ok(_) => tracing::info!(anchors = doc.trust.len(), "Client trust reloaded."),
+            Err(e) => tracing::error!(error = %e, "The client trust could not be reloaded."),
+        }
+        trusted = doc.trust;
+    }
 }
 
 impl Running {
@@ -89,8 +118,10 @@ impl Running {
                 ticker.tick().await;
                 ticker.push_crl_if_due();
                 ticker.report_stalled().await;
+                ticker.retire_if_adopted().await;
             }
         });
+        let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let app = crate::api::router(self.server.clone());
         acc_net::serve(
             self.listener,
@@ -101,6 +132,7 @@ impl Running {
         )
         .await;
         tick.abort();
+        trust.abort();
         Ok(())
     }
 }

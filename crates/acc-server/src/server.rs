@@ -11,6 +11,7 @@ use acc_core::password::Secret;
 use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
+use crate::agents::AgentRecord;
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
@@ -72,6 +73,10 @@ pub struct Server {
     pub(crate) fleet_ca: acc_pki::x509::Ca,
     /// The site server inventory.
     pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
+    /// The agent inventory, by host name.
+    pub(crate) agents: Mutex<BTreeMap<String, AgentRecord>>,
+    /// `update-config` sent to agents (as `force_tx` for sites).
+    pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
     /// The revision in force, for long-polls.
     pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
     /// The URL site servers and agents use (the bound address once running).
@@ -96,6 +101,23 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Reads one inventory table into memory.
+async fn load_inventory<T: serde::de::DeserializeOwned>(
+    pool: &SqlitePool,
+    inventory: store::Inventory,
+    layout: &Layout,
+) -> Result<BTreeMap<String, T>, ServerError> {
+    let mut records = BTreeMap::new();
+    for (name, text) in store::records(pool, inventory).await? {
+        let record: T = serde_json::from_str(&text).map_err(|e| ServerError::Config {
+            path: layout.database().display().to_string(),
+            detail: format!("{inventory:?} record {name}: {e}"),
+        })?;
+        records.insert(name, record);
+    }
+    Ok(records)
+}
+
 impl Server {
     /// Opens an initialised data directory.
     pub async fn open(layout: Layout) -> Result<Server, ServerError> {
@@ -116,17 +138,13 @@ impl Server {
         let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(|e| ServerError::io(&p, e));
         let ca_key = acc_pki::key::PrivateKey::from_bytes(&read(layout.ca_key())?)?;
         let fleet_ca = acc_pki::x509::Ca::new(&read(layout.ca_cert())?, ca_key)?;
-        let mut sites = BTreeMap::new();
-        for (name, text) in store::sites(&pool).await? {
-            let record: SiteRecord = serde_json::from_str(&text).map_err(|e| ServerError::Config {
-                path: layout.database().display().to_string(),
-                detail: format!("site {name}: {e}"),
-            })?;
-            sites.insert(name, record);
-        }
+        let sites = load_inventory(&pool, store::Inventory::Sites, &layout).await?;
+        let agents = load_inventory(&pool, store::Inventory::Agents, &layout).await?;
         Ok(Server {
             fleet_ca,
             sites: Mutex::new(sites),
+            agents: Mutex::new(agents),
+            agent_force_tx: tokio::sync::watch::Sender::new(0),
             revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
@@ -378,24 +396,21 @@ impl Server {
         .await
     }
 
+    /// Opens the vault entry `name`, if there is one.
+    pub(crate) async fn open_secret(&self, name: &str) -> Result<Option<Plain>, ServerError> {
+        match store::secrets(&self.pool, name).await?.into_iter().find(|s| s.name == name) {
+            Some(s) => Ok(Some(self.vault.open_sealed(&s.name, &s.sealed)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The vault's answers for the credential check, decrypted for one save.
     async fn oracle(&self, doc: &PolicyDocument) -> Result<VaultOracle, ServerError> {
-        let app_name = directory_secret_name(&self.config.app_id);
-        let mut app_id = None;
-        for s in store::secrets(&self.pool, &app_name).await? {
-            if s.name == app_name {
-                app_id = Some(self.vault.open_sealed(&s.name, &s.sealed)?);
-            }
-        }
+        let app_id = self.open_secret(&directory_secret_name(&self.config.app_id)).await?;
         let mut generations = Vec::new();
         for g in &doc.generations {
-            let name = generation_secret_name(g.number);
-            if let Some(s) = store::secrets(&self.pool, &name).await?.into_iter().find(|s| s.name == name) {
-                generations.push((
-                    g.number,
-                    g.user_name.clone(),
-                    self.vault.open_sealed(&s.name, &s.sealed)?,
-                ));
+            if let Some(p) = self.open_secret(&generation_secret_name(g.number)).await? {
+                generations.push((g.number, g.user_name.clone(), p));
             }
         }
         Ok(VaultOracle { app_id, generations })

@@ -39,9 +39,30 @@ pub struct SiteRecord {
     /// nextUpdate of that CRL.
     #[serde(default)]
     pub crl_next_update_ms: Option<i64>,
+    /// The CA certificate (PEM) of its TLS server certificate.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
 }
 
 impl SiteRecord {
+    /// The record of a site that just joined.
+    pub fn new(name: &str, url: &str, serial_hex: &str, now_ms: i64) -> SiteRecord {
+        SiteRecord {
+            name: name.to_string(),
+            url: url.to_string(),
+            serial_hex: serial_hex.to_string(),
+            joined_at: now_ms,
+            last_contact: now_ms,
+            applied_revision: None,
+            acks: Vec::new(),
+            accounts: Vec::new(),
+            error: None,
+            crl_this_update_ms: None,
+            crl_next_update_ms: None,
+            tls_ca_pem: None,
+        }
+    }
+
     /// Records an acknowledgement.
     pub fn acknowledge(&mut self, ack: SiteAck, now_ms: i64) {
         self.last_contact = now_ms;
@@ -54,6 +75,9 @@ impl SiteRecord {
         }
         self.crl_this_update_ms = ack.crl_this_update_ms;
         self.crl_next_update_ms = ack.crl_next_update_ms;
+        if ack.tls_ca_pem.is_some() {
+            self.tls_ca_pem = ack.tls_ca_pem;
+        }
     }
 }
 
@@ -142,19 +166,7 @@ mod tests {
     }
 
     fn site(name: &str, acks: Vec<GenerationAck>) -> SiteRecord {
-        SiteRecord {
-            name: name.into(),
-            url: "https://127.0.0.1:1".into(),
-            serial_hex: "01".into(),
-            joined_at: 0,
-            last_contact: 0,
-            applied_revision: None,
-            acks,
-            accounts: Vec::new(),
-            error: None,
-            crl_this_update_ms: None,
-            crl_next_update_ms: None,
-        }
+        SiteRecord { acks, ..SiteRecord::new(name, "https://127.0.0.1:1", "01", 0) }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! - `directory_accounts`: the directory's domain accounts (the App ID, domain ACCs);
 //! - `join_tokens`: site join and agent enrollment tokens by SHA-256, with expiry and uses left;
 //! - `certificates`: every certificate the fleet CA issued (sites and agents);
-//! - `sites`: the site server inventory, one JSON record per site;
+//! - `sites`, `agents`: the site server and agent inventories, one JSON record each;
 //! - `events`: every site's security events, keyed by (site, seq).
 
 use std::path::Path;
@@ -22,7 +22,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 9] = [
+const SCHEMA: [&str; 10] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -39,6 +39,7 @@ const SCHEMA: [&str; 9] = [
         serial TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,
         issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS events (
         site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
         target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
@@ -395,21 +396,45 @@ pub async fn certs(pool: &SqlitePool) -> Result<Vec<IssuedCert>, ServerError> {
         .collect())
 }
 
-/// Writes a site's record (JSON).
-pub async fn put_site(pool: &SqlitePool, name: &str, record: &str) -> Result<(), ServerError> {
-    sqlx::query(
-        "INSERT INTO sites (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
-    )
-    .bind(name)
-    .bind(record)
-    .execute(pool)
-    .await?;
+/// An inventory table: one JSON record per site server or agent, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inventory {
+    /// `sites`.
+    Sites,
+    /// `agents`.
+    Agents,
+}
+
+impl Inventory {
+    /// The upsert and the listing of this inventory (static SQL: the table is no input).
+    fn statements(self) -> (&'static str, &'static str) {
+        match self {
+            Inventory::Sites => (
+                "INSERT INTO sites (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
+                "SELECT name, record FROM sites ORDER BY name",
+            ),
+            Inventory::Agents => (
+                "INSERT INTO agents (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
+                "SELECT name, record FROM agents ORDER BY name",
+            ),
+        }
+    }
+}
+
+/// Writes a record (JSON) of an inventory.
+pub async fn put_record(
+    pool: &SqlitePool,
+    inventory: Inventory,
+    name: &str,
+    record: &str,
+) -> Result<(), ServerError> {
+    sqlx::query(inventory.statements().0).bind(name).bind(record).execute(pool).await?;
     Ok(())
 }
 
-/// Every site's record.
-pub async fn sites(pool: &SqlitePool) -> Result<Vec<(String, String)>, ServerError> {
-    let rows = sqlx::query("SELECT name, record FROM sites ORDER BY name").fetch_all(pool).await?;
+/// Every record of an inventory, by name.
+pub async fn records(pool: &SqlitePool, inventory: Inventory) -> Result<Vec<(String, String)>, ServerError> {
+    let rows = sqlx::query(inventory.statements().1).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 

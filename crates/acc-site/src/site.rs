@@ -646,6 +646,7 @@ impl Site {
             url: None,
             crl_this_update_ms,
             crl_next_update_ms,
+            tls_ca_pem: std::fs::read_to_string(self.layout.tls_ca_cert()).ok(),
         })
     }
 

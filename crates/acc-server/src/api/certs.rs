@@ -1,6 +1,5 @@
 //! Agents and the fleet CA: `POST /v1/enroll-tokens` (operator), `POST /v1/agent/enroll`
-//! (the token's secret is the credential), `GET /v1/agents` and `GET /v1/certificates`
-//! (viewer), `POST /v1/certificates/{serial}/revoke` and `POST /v1/trust` (admin).
+//! (the token's secret is the credential), `GET /v1/certificates` (viewer), `POST /v1/certificates/{serial}/revoke` and `POST /v1/trust` (admin).
 
 use std::sync::Arc;
 
@@ -24,7 +23,6 @@ type Srv = State<Arc<Server>>;
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
         .route("/v1/enroll-tokens", post(create_token))
-        .route("/v1/agents", get(agents))
         .route("/v1/certificates", get(list))
         .route("/v1/certificates/{serial}/revoke", post(revoke))
         .route("/v1/trust", post(trust))
@@ -62,13 +60,6 @@ async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<J
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
     require(&caller, Role::Viewer)?;
     Ok(Json(json!({ "certificates": server.certificates().await? })))
-}
-
-async fn agents(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
-    require(&caller, Role::Viewer)?;
-    let agents: Vec<Value> =
-        server.certificates().await?.into_iter().filter(|c| c["kind"] == "agent").collect();
-    Ok(Json(json!({ "agents": agents })))
 }
 
 async fn revoke(

@@ -231,9 +231,8 @@ async fn send_task(
     }
     let (sites, agents) = match body.to.as_str() {
         "sites" => (server.update_config_sites(), 0),
-        // Agents poll the server once they enroll and check in (issue 5); none do yet.
-        "agents" => (0, 0),
-        "all" => (server.update_config_sites(), 0),
+        "agents" => (0, server.update_config_agents()),
+        "all" => (server.update_config_sites(), server.update_config_agents()),
         other => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

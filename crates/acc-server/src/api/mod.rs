@@ -3,6 +3,7 @@
 //! Errors are `{ "error": code, "message": text }`, plus `errors[]` (field, id, message)
 //! and `warnings[]` where the specification defines them.
 
+mod agents;
 mod certs;
 mod credential;
 mod fleet;
@@ -209,6 +210,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(credential::routes())
         .merge(certs::routes())
         .merge(sources::routes())
+        .merge(agents::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()
@@ -216,6 +218,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/v1/openapi.json", get(openapi::document))
         .merge(fleet::open_routes().with_state(server.clone()))
         .merge(certs::open_routes().with_state(server.clone()))
+        .merge(agents::open_routes().with_state(server.clone()))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -128,15 +128,19 @@ async fn history(
         }
     };
     let rows = crate::store::revisions(server.pool(), limit.clamp(1, 10_000)).await?;
-    // Acknowledgement progress: the sites that applied this revision or a later one.
+    // Acknowledgement progress: the sites and agents that run this revision or a later one.
     let applied: Vec<i64> = server.sites().iter().map(|s| s.applied_revision.unwrap_or(0)).collect();
+    let agents = server.agents();
     let rows: Vec<Value> = rows
         .into_iter()
         .map(|r| {
             let acked = applied.iter().filter(|a| **a >= r.number).count();
+            let agents_acked = crate::agents::agents_at(&agents, r.number);
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
             v["sites_acknowledged"] = json!(acked);
             v["sites"] = json!(applied.len());
+            v["agents_acknowledged"] = json!(agents_acked);
+            v["agents"] = json!(agents.len());
             v
         })
         .collect();

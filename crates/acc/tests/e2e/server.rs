@@ -612,11 +612,21 @@ fn enrolled_agents_and_operator_cas_are_trusted_by_sites_and_revocation_reaches_
         .filter(|a| a["name"] == "web03")
         .cloned()
         .collect();
-    assert_eq!(web03.len(), 2);
+    assert_eq!(web03.len(), 1, "one inventory entry per host: {web03:?}");
+    let certs: Vec<Value> = f
+        .json(&["cert", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "web03")
+        .cloned()
+        .collect();
+    assert_eq!(certs.len(), 2);
     assert!(
-        !web03[0]["revoked_at"].is_null() && web03[1]["revoked_at"].is_null(),
-        "the old identity is revoked: {web03:?}"
+        !certs[0]["revoked_at"].is_null() && certs[1]["revoked_at"].is_null(),
+        "the old identity is revoked: {certs:?}"
     );
+    assert_eq!(web03[0]["serial"], certs[1]["serial"], "the inventory shows the new certificate");
 
     // The seed's by-hand path: an operator (lab) CA added on the server reaches the site.
     let not_ca = f.ctl(&["trust", "add", "agent.crt"], "").fails_with(1);
@@ -655,4 +665,124 @@ fn a_credential_without_read_on_the_package_sources_is_refused_unless_granted() 
     let nscap_share: Vec<&str> =
         list.lines().filter(|l| l.starts_with("nscap") && l.contains(" share ")).collect();
     assert!(nscap_share.iter().any(|l| l.contains("ACC_user") && l.contains("Read")), "{list}");
+}
+
+/// An enrolled agent's call to the management server with curl (the agent itself arrives
+/// with issue 5): `fleet.crt`/`agent.key`, the server's CA.
+fn as_agent(f: &Fleet, path: &str, body: &str) -> (u16, Value) {
+    let extra =
+        ["--cacert", "srv/tls/ca.crt", "--cert", "fleet.crt", "--key", "agent.key", "--max-time", "30"];
+    let (code, text) = crate::site::curl(&f.d, &f.server, &extra, path, body);
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn check_in(f: &Fleet, seq: u64, revision: i64, generation: u32) -> u16 {
+    let body = serde_json::json!({
+        "seq": seq, "revision": revision, "auth_mode": "credential",
+        "user_name": format!("ACC_User_v{generation}"), "generation": generation,
+        "site_server": "SITE1", "site_reachable": true, "version": "test",
+    });
+    as_agent(f, "/v1/agent/checkin", &body.to_string()).0
+}
+
+#[test]
+fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_name() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    crate::site::agent_certificate(&f.d);
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    let (code, v) = enroll(&f, &token, "web01", "agent.csr");
+    assert_eq!(code, 200, "{v}");
+    f.d.write("fleet.crt", v["certificate_pem"].as_str().unwrap());
+    let listed = f.json(&["agents", "--json"]);
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["status"].as_str()), (Some("web01"), Some("enrolled")));
+
+    // Without a client certificate, or with a site's, the agent routes refuse.
+    let (code, text) =
+        crate::site::curl(&f.d, &f.server, &["--cacert", "srv/tls/ca.crt"], "/v1/agent/policy", "");
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("agent's client certificate"), "{text}");
+
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    let (code, p) = as_agent(&f, "/v1/agent/policy?after=0", "");
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(p["auth"]["mode"], "credential");
+    assert_eq!(
+        (p["auth"]["user_name"].as_str(), p["auth"]["generation"].as_u64()),
+        (Some("ACC_User_v1"), Some(1))
+    );
+    assert_eq!(p["auth"]["password"], STRONG, "agents get the secret over mTLS");
+    assert_eq!(p["limits"]["threshold"].as_u64(), Some(5), "smart: the source threshold (2.5)");
+    assert_eq!(p["site_servers"][0]["name"], "SITE1");
+    assert!(p["site_servers"][0]["ca_pem"].as_str().is_some_and(|c| c.contains("BEGIN CERTIFICATE")), "{p}");
+    let revision = p["revision"].as_i64().unwrap();
+    let (code, _) = as_agent(&f, &format!("/v1/agent/policy?after={revision}&wait=0"), "");
+    assert_eq!(code, 204, "nothing newer");
+
+    // A long-poll returns as soon as an operator sends update-config to agents.
+    let poll = {
+        let d = f.d.path().to_path_buf();
+        let url = format!("{}/v1/agent/policy?after={revision}&force=0&wait=30", f.server.url);
+        std::thread::spawn(move || {
+            let out = std::process::Command::new("curl")
+                .args(["-s", "-w", "\n%{http_code}", "--cacert", "srv/tls/ca.crt", "--cert", "fleet.crt"])
+                .args(["--key", "agent.key", &url])
+                .current_dir(d)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    crate::util::wait_for(20, "the poll to arrive", || {
+        let v = f.json(&["agents", "--json"]);
+        (v[0]["status"] == "polling").then_some(())
+    });
+    let sent = f.ctl(&["task", "send", "update-config", "--to", "agents"], "").ok();
+    assert!(sent.contains("1 agent(s)"), "{sent}");
+    let answer = poll.join().unwrap();
+    assert!(answer.ends_with("\n200") && answer.contains("\"force\":1"), "{answer}");
+
+    assert_eq!(check_in(&f, 1, revision, 1), 200);
+    let v = f.json(&["agents", "--json"]);
+    assert_eq!((v[0]["status"].as_str(), v[0]["generation"].as_u64()), (Some("current"), Some(1)));
+    assert!(v[0]["cert_not_after"].as_i64().is_some() && v[0]["duplicate"].is_null(), "{v}");
+    let history = f.ctl(&["policy", "history"], "").ok();
+    assert!(history.contains("1/1"), "{history}");
+
+    // A rotation with a long grace: the old name retires as soon as the agent holds the new one.
+    f.ctl(
+        &["credential", "rotate", "--username", "ACC_User_v2", "--password-stdin", "--grace", "7d"],
+        "Second-Strong-Pass-2026\n",
+    )
+    .ok();
+    status_when(&f, "v2 active, v1 retiring", |v| phase_of(v, "ACC_User_v1") == "retiring");
+    let (_, p) = as_agent(&f, &format!("/v1/agent/policy?after={revision}"), "");
+    assert_eq!(p["auth"]["user_name"], "ACC_User_v2");
+    assert_eq!(check_in(&f, 2, p["revision"].as_i64().unwrap(), 2), 200);
+    status_when(&f, "v1 removed once the agent adopted v2", |v| phase_of(v, "ACC_User_v1") == "removed");
+    let events = f.json(&["events", "--id", "acc.rotation", "--json"]);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["UserName"] == "ACC_User_v1" && e["Reason"] == "all-agents-acked"),
+        "{events}"
+    );
+
+    // A second machine with the same identity (a cloned disk) sends an older counter.
+    assert_eq!(check_in(&f, 2, p["revision"].as_i64().unwrap(), 2), 200);
+    let v = f.json(&["agents", "--json"]);
+    assert!(v[0]["duplicate"].as_str().is_some_and(|d| d.contains("two machines")), "{v}");
+    let table = f.ctl(&["agents"], "").ok();
+    assert!(table.contains("web01") && table.contains("two machines present this identity"), "{table}");
+
+    // A revoked agent is refused with what to do.
+    let serial = v[0]["serial"].as_str().unwrap().to_string();
+    f.ctl(&["cert", "revoke", &serial], "").ok();
+    let (code, v) = as_agent(&f, "/v1/agent/policy", "");
+    assert_eq!(code, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("acc agent enroll"), "{v}");
+    assert!(!f.d.read("server.log").contains(STRONG), "no secret in the server's log");
 }

@@ -91,10 +91,45 @@ pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     let list = v["agents"].as_array().cloned().unwrap_or_default();
     if j.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
-    } else {
-        print_certs(&list);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24}  {:<13}  {:>4}  {:<11}  {:<16}  {:<20}  {:<20}  notes",
+        "agent", "status", "rev", "auth", "user", "last check-in", "cert expires"
+    );
+    for a in &list {
+        let mut notes = Vec::new();
+        if a["revoked"] == true {
+            notes.push("certificate revoked".to_string());
+        }
+        if let Some(f) = a["failure"].as_str() {
+            notes.push(format!("policy_failed (revision {}): {f}", a["failed_revision"]));
+        }
+        if a["site_reachable"] == false {
+            notes.push(format!("site server {} unreachable", text(&a["site_server"])));
+        }
+        if let Some(d) = a["duplicate"].as_str() {
+            notes.push(d.to_string());
+        }
+        println!(
+            "{:<24}  {:<13}  {:>4}  {:<11}  {:<16}  {:<20}  {:<20}  {}",
+            text(&a["name"]),
+            text(&a["status"]),
+            text(&a["revision"]),
+            text(&a["auth_mode"]),
+            text(&a["user_name"]),
+            short_time(&a["last_check_in"]),
+            short_time(&a["cert_not_after"]),
+            notes.join("; ")
+        );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of Unix milliseconds, `-` for none.
+fn short_time(ms: &Value) -> String {
+    let t = time_text(ms);
+    t.split('.').next().map(|s| if s.len() < t.len() { format!("{s}Z") } else { t.clone() }).unwrap_or(t)
 }
 
 /// `acc ctl cert …`.

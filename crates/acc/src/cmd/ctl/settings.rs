@@ -277,13 +277,17 @@ pub async fn policy(ctl: &mut Ctl, c: PolicyCommand) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&v["revisions"])?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:>4}  {:<25}  {:<12}  {:<24}  summary", "rev", "saved", "site acks", "by");
+            println!(
+                "{:>4}  {:<25}  {:<10}  {:<15}  {:<24}  summary",
+                "rev", "saved", "sites", "agents", "by"
+            );
             for r in v["revisions"].as_array().into_iter().flatten() {
                 println!(
-                    "{:>4}  {:<25}  {:<12}  {:<24}  {}",
+                    "{:>4}  {:<25}  {:<10}  {:<15}  {:<24}  {}",
                     r["number"].as_i64().unwrap_or(0),
                     time_text(&r["created_at"]),
                     format!("{}/{}", r["sites_acknowledged"], r["sites"]),
+                    format!("{}/{}", r["agents_acknowledged"], r["agents"]),
                     text(&r["author"]),
                     text(&r["summary"])
                 );

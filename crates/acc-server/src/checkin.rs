@@ -1,0 +1,241 @@
+//! Agents talking to the management server over mTLS: who a client certificate stands
+//! for, the policy long-poll (with the active credential from the vault), check-ins, the
+//! inventory `acc ctl agents` shows, and the removal of a retiring generation once every
+//! agent reports the new one (3.2.4 P6, Reason `all-agents-acked`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use acc_core::credential_check::GenerationPhase;
+use acc_proto::{AgentCheckIn, AgentPolicy};
+use serde_json::{Value, json};
+
+use crate::agents::{self, AgentRecord};
+use crate::document::{AuthMode, PolicyDocument};
+use crate::error::ServerError;
+use crate::init::{directory_secret_name, now_millis};
+use crate::server::{SaveError, Server, generation_secret_name, lock};
+use crate::store;
+
+/// An agent as its verified client certificate presents it.
+#[derive(Debug, Clone)]
+pub struct AgentIdentity {
+    /// Its host name: the certificate's CN, lower case.
+    pub name: String,
+    /// The certificate's serial (upper-case hex).
+    pub serial_hex: String,
+    /// The certificate's issuer.
+    pub issuer: String,
+    /// The certificate's notAfter (Unix milliseconds).
+    pub not_after_ms: i64,
+    /// The remote address.
+    pub address: String,
+}
+
+/// Why an agent's certificate does not let it in.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentRefusal {
+    /// Revoked on the fleet CA's list.
+    #[error(
+        "certificate {0} was revoked; enroll this machine again (acc agent enroll --token T, a token from acc ctl enroll-token create)"
+    )]
+    Revoked(String),
+    /// A site server's certificate on an agent route.
+    #[error("certificate {0} belongs to a site server, not to an agent")]
+    SiteCertificate(String),
+}
+
+impl Server {
+    /// Checks that `id` may act as an agent: not revoked, not a site server's certificate.
+    pub fn admit_agent(&self, id: &AgentIdentity) -> Result<(), AgentRefusal> {
+        if self.site_for(&id.name.to_ascii_uppercase(), &id.serial_hex).is_some() {
+            return Err(AgentRefusal::SiteCertificate(id.serial_hex.clone()));
+        }
+        let (_, doc) = self.current();
+        if doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&id.serial_hex)) {
+            return Err(AgentRefusal::Revoked(id.serial_hex.clone()));
+        }
+        Ok(())
+    }
+
+    /// Notes that the agent called (a first call puts it in the inventory).
+    fn touch_agent(&self, id: &AgentIdentity) {
+        let now = now_millis();
+        let mut agents = lock(&self.agents);
+        let record = agents
+            .entry(id.name.clone())
+            .or_insert_with(|| AgentRecord::new(&id.name, &id.serial_hex, &id.issuer, now, &id.address));
+        record.last_check_in = now;
+        record.issuer.clone_from(&id.issuer);
+        record.cert_not_after = Some(id.not_after_ms);
+    }
+
+    /// The agent policy once the revision in force is above `after` or an `update-config`
+    /// for agents came after `force_after`, waiting up to `wait`; `None` when nothing
+    /// happened.
+    pub async fn wait_agent_policy(
+        &self,
+        id: &AgentIdentity,
+        after: i64,
+        force_after: u64,
+        wait: Duration,
+    ) -> Result<Option<AgentPolicy>, ServerError> {
+        self.touch_agent(id);
+        let Some((revision, doc, force)) =
+            self.wait_change(after, force_after, wait, &self.agent_force_tx).await
+        else {
+            return Ok(None);
+        };
+        let credential = self.agent_credential(&doc).await?;
+        let mut policy = agents::agent_policy(revision, &doc, credential, &lock(&self.sites));
+        policy.force = force;
+        Ok(Some(policy))
+    }
+
+    /// The credential agents present in `doc`'s mode: the App ID in `application` mode,
+    /// the active generation in `credential` mode (from the vault), none for certificates.
+    async fn agent_credential(
+        &self,
+        doc: &PolicyDocument,
+    ) -> Result<Option<(String, String, Option<u32>)>, ServerError> {
+        let (user, secret, generation) = match doc.auth.mode {
+            AuthMode::Certificate => return Ok(None),
+            AuthMode::Application => {
+                (self.config().app_id_display(), directory_secret_name(&self.config().app_id), None)
+            }
+            AuthMode::Credential => {
+                let Some(g) = doc.generation_in(GenerationPhase::Active) else {
+                    return Ok(None);
+                };
+                (g.user_name.clone(), generation_secret_name(g.number), Some(g.number))
+            }
+        };
+        let password = self.open_secret(&secret).await?;
+        Ok(password.map(|p| (user, p.expose().to_string(), generation)))
+    }
+
+    /// Records a check-in; then, when every agent holds the active generation, removes
+    /// the retiring one (P6).
+    pub async fn agent_check_in(
+        &self,
+        id: &AgentIdentity,
+        check_in: AgentCheckIn,
+    ) -> Result<(), ServerError> {
+        if let Some(f) = &check_in.failure {
+            tracing::warn!(agent = %id.name, revision = ?check_in.failed_revision, reason = %f, "policy_failed");
+        }
+        let record = {
+            let mut agents = lock(&self.agents);
+            let now = now_millis();
+            let record = agents
+                .entry(id.name.clone())
+                .or_insert_with(|| AgentRecord::new(&id.name, &id.serial_hex, &id.issuer, now, &id.address));
+            let was_duplicate = record.duplicate.is_some();
+            record.check_in(&id.serial_hex, check_in, &id.address, now);
+            record.cert_not_after = Some(id.not_after_ms);
+            if let (false, Some(why)) = (was_duplicate, &record.duplicate) {
+                tracing::warn!(agent = %id.name, "{why}");
+            }
+            record.clone()
+        };
+        let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        store::put_record(&self.pool, store::Inventory::Agents, &record.name, &text).await?;
+        self.retire_if_adopted().await;
+        Ok(())
+    }
+
+    /// P6: removes the retiring generation when every live agent reports the active one.
+    pub(crate) async fn retire_if_adopted(&self) {
+        if !self.adopted(&self.current().1) {
+            return;
+        }
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        if !self.adopted(&doc) {
+            return;
+        }
+        let mut next = doc.clone();
+        let steps: Vec<_> = next
+            .generations
+            .iter_mut()
+            .filter(|g| g.phase == GenerationPhase::Retiring)
+            .map(|g| crate::document::step(g, GenerationPhase::Removed, "all-agents-acked"))
+            .collect();
+        let saved = crate::document::Saved { document: next, warnings: Vec::new(), granted: Vec::new() };
+        match self
+            .commit_steps(&doc, saved, Vec::new(), "rotation (every agent holds the new credential)", steps)
+            .await
+        {
+            Ok(_) | Err(SaveError::Refused(_)) => {}
+            Err(SaveError::Server(e)) => tracing::error!(error = %e, "The adoption could not be saved."),
+        }
+    }
+
+    fn adopted(&self, doc: &PolicyDocument) -> bool {
+        doc.generation_in(GenerationPhase::Retiring).is_some()
+            && agents::all_agents_adopted(doc, &lock(&self.agents), &|a: &AgentRecord| {
+                doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&a.serial_hex))
+            })
+    }
+
+    /// The agent inventory.
+    pub fn agents(&self) -> BTreeMap<String, AgentRecord> {
+        lock(&self.agents).clone()
+    }
+
+    /// `acc ctl agents`: every agent that checked in, and every enrolled one that has not
+    /// yet, with its certificate, revision, mode, health and any shared identity.
+    pub async fn agent_inventory(&self) -> Result<Vec<Value>, ServerError> {
+        let (revision, doc) = self.current();
+        let agents = self.agents();
+        let mut out: Vec<Value> = agents
+            .values()
+            .map(|a| {
+                let revoked = doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&a.serial_hex));
+                let status = match (&a.state.failure, a.state.seq) {
+                    (Some(_), _) => "policy_failed",
+                    (None, 0) => "polling",
+                    _ if a.state.revision >= revision => "current",
+                    _ => "behind",
+                };
+                json!({
+                    "name": a.name, "serial": a.serial_hex, "issuer": a.issuer,
+                    "cert_not_after": a.cert_not_after, "revoked": revoked,
+                    "revision": a.state.revision, "status": status,
+                    "failed_revision": a.state.failed_revision, "failure": a.state.failure,
+                    "auth_mode": a.state.auth_mode, "user_name": a.state.user_name,
+                    "generation": a.state.generation, "site_server": a.state.site_server,
+                    "site_reachable": a.state.site_reachable, "packages": a.state.packages,
+                    "version": a.state.version, "last_check_in": a.last_check_in,
+                    "address": a.address, "duplicate": a.duplicate,
+                })
+            })
+            .collect();
+        // Enrolled, not yet checked in: its newest live certificate.
+        let mut certs = store::certs(&self.pool).await?;
+        certs.sort_by_key(|c| std::cmp::Reverse(c.issued_at));
+        let mut listed: std::collections::HashSet<String> = agents.keys().cloned().collect();
+        for c in certs {
+            if c.kind == "agent" && !listed.contains(&c.name) {
+                let revoked = doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&c.serial));
+                if !revoked {
+                    listed.insert(c.name.clone());
+                    out.push(json!({
+                        "name": c.name, "serial": c.serial, "issuer": "fleet CA",
+                        "cert_not_after": c.not_after, "revoked": false, "revision": Value::Null,
+                        "status": "enrolled", "last_check_in": Value::Null, "duplicate": Value::Null,
+                    }));
+                }
+            }
+        }
+        out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        Ok(out)
+    }
+
+    /// `task send update-config --to agents`: every agent fetches its policy now; returns
+    /// how many agents are in the inventory.
+    pub fn update_config_agents(&self) -> usize {
+        self.agent_force_tx.send_modify(|f| *f += 1);
+        lock(&self.agents).len()
+    }
+}
