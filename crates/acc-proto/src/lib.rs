@@ -11,6 +11,8 @@
 //! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
 //!   once and de-duplicated by (site, sequence) on the server.
 
+pub mod package;
+
 use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -128,6 +130,62 @@ pub struct SitePolicy {
     /// the policy again, to re-apply, when an operator sent `update-config` since.
     #[serde(default)]
     pub force: u64,
+    /// The packages assigned to this site, which it replicates (as the ACC).
+    #[serde(default)]
+    pub packages: Vec<PackageManifest>,
+}
+
+/// One file of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFile {
+    /// Its path in the package, `/` between components.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
+/// A package version: where it lives (a package source share) and its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageManifest {
+    /// The package source (share), e.g. `software-library`.
+    pub share: String,
+    /// The package's name: its top-level folder in the share.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// Its files, sorted by path.
+    pub files: Vec<PackageFile>,
+}
+
+/// A site's replication of one assigned package, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageState {
+    /// The share.
+    pub share: String,
+    /// The package.
+    pub name: String,
+    /// The version assigned.
+    pub wanted: String,
+    /// The version in place on the site (the previous one while a refresh fails).
+    pub version: Option<String>,
+    /// `replicated`, `replicating` or `failed`.
+    pub status: String,
+    /// Why it failed (the package-refresh error of 5.6 for an access denial).
+    pub message: Option<String>,
+    /// Bytes in place of the wanted version.
+    #[serde(default)]
+    pub bytes: u64,
+}
+
+/// `POST /v1/site/packages`: the state of every assigned package on the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageReport {
+    /// One per assigned package.
+    pub packages: Vec<PackageState>,
 }
 
 /// `POST /v1/agent/enroll`.

@@ -103,6 +103,28 @@ pub struct PolicyDocument {
     /// Certificates of the fleet CA revoked (their CRL reaches sites with the revision).
     #[serde(default)]
     pub revoked: Vec<RevokedCert>,
+    /// Packages assigned to site servers.
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+}
+
+/// A package version assigned to site servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// The package.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// The sites that replicate it; empty: every site.
+    pub sites: Vec<String>,
+}
+
+impl Assignment {
+    /// Whether `site` replicates this package.
+    pub fn covers(&self, site: &str) -> bool {
+        self.sites.is_empty() || self.sites.iter().any(|s| s == site)
+    }
 }
 
 /// An operator CA trusted for agent certificates.
@@ -137,6 +159,7 @@ impl Default for PolicyDocument {
             shares: PackageSource::default_shares(),
             trust: Vec::new(),
             revoked: Vec::new(),
+            assignments: Vec::new(),
         }
     }
 }
@@ -169,7 +192,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(field: &str, id: &str, message: impl Into<String>) -> Problem {
+    /// A problem of `field` with the specification's `id` (or none) and `message`.
+    pub fn new(field: &str, id: &str, message: impl Into<String>) -> Problem {
         Problem { field: field.to_string(), id: id.to_string(), message: message.into() }
     }
 }

@@ -236,7 +236,7 @@ impl Server {
         (pems, crl.ok())
     }
 
-    async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
+    pub(crate) async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
         store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await?;
         lock(&self.sites).insert(record.name.clone(), record);
@@ -271,6 +271,7 @@ impl Server {
         let (trust, crl) = self.fleet_trust(&doc, revision);
         let mut policy = sites::site_policy(revision, &doc, trust, crl);
         policy.force = force;
+        policy.packages = self.site_packages(site, &doc);
         Some(policy)
     }
 

@@ -9,6 +9,8 @@
 //! DIR/tls/ca.key        its key (0400)
 //! DIR/tls/server.crt    the server's TLS certificate (and server.key, 0400)
 //! DIR/server.lock       held while a server runs
+//! DIR/packages/NAME/VERSION/…           package content, immutable once committed
+//! DIR/packages/.staging/NAME/VERSION/…  uploads in progress (resumable)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,16 @@ impl Layout {
     /// `server.json`.
     pub fn config(&self) -> PathBuf {
         self.root.join("server.json")
+    }
+
+    /// `packages/NAME/VERSION`: a committed package version's files.
+    pub fn package_dir(&self, name: &str, version: &str) -> PathBuf {
+        self.root.join("packages").join(name).join(version)
+    }
+
+    /// `packages/.staging/NAME/VERSION`: an upload in progress.
+    pub fn package_staging(&self, name: &str, version: &str) -> PathBuf {
+        self.root.join("packages").join(".staging").join(name).join(version)
     }
 
     /// `server.db`.

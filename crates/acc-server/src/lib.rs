@@ -22,6 +22,7 @@ pub mod fleet;
 pub mod init;
 pub mod layout;
 pub mod lockouts;
+pub mod packages;
 pub mod rotation;
 pub mod run;
 pub mod server;

@@ -61,24 +61,43 @@ impl Server {
             return;
         }
         let pending = sites::pending_sites(&doc, &lock(&self.sites).clone());
-        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let now = now_millis();
-        let body = json!({
-            "EventID": "acc.rotation", "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
-            "Keywords": "Audit Failure", "Generation": g.number, "UserName": g.user_name,
+        tracing::warn!(generation = g.number, pending = ?pending, "Rotation stalled: force-switch or cancel it.");
+        let fields = json!({
+            "Generation": g.number, "UserName": g.user_name,
             "From": g.phase, "To": g.phase, "Reason": "stalled", "RetireDeadline": Value::Null,
             "PendingSites": pending, "Stalled": true,
         });
-        tracing::warn!(generation = g.number, pending = ?pending, "Rotation stalled: force-switch or cancel it.");
+        self.record_event("acc.rotation", "Audit Failure", Some(&g.user_name), fields).await;
+    }
+
+    /// Writes one event of the server's own (`acc.rotation`, `acc.package_access`) to its
+    /// event log: the envelope of 4.1 (`EventID`, `Seq`, `TimeCreated`, `Computer`,
+    /// `Keywords`) followed by `fields`.
+    pub(crate) async fn record_event(
+        &self,
+        event_id: &str,
+        keywords: &str,
+        target_user: Option<&str>,
+        fields: Value,
+    ) {
+        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let now = now_millis();
+        let mut body = json!({
+            "EventID": event_id, "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
+            "Keywords": keywords,
+        });
+        if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
+            b.extend(f);
+        }
         let event = acc_proto::ForwardedEvent {
             seq: n,
-            event_id: "acc.rotation".into(),
+            event_id: event_id.into(),
             time_ms: now,
-            target_user: Some(g.user_name.to_lowercase()),
+            target_user: target_user.map(str::to_lowercase),
             body,
         };
         if let Err(e) = crate::store::insert_events(&self.pool, &self.config().name, &[event]).await {
-            tracing::error!(error = %e, "The stalled acc.rotation event could not be stored.");
+            tracing::error!(error = %e, event_id, "An event could not be stored.");
         }
     }
 

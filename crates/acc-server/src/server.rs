@@ -73,6 +73,10 @@ pub struct Server {
     pub(crate) fleet_ca: acc_pki::x509::Ca,
     /// The site server inventory.
     pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
+    /// Package versions by (name, version).
+    pub(crate) packages: Mutex<BTreeMap<(String, String), store::PackageRow>>,
+    /// (site, package, principal) whose denial was written as `acc.package_access`.
+    pub(crate) package_denials: Mutex<std::collections::HashSet<(String, String, String)>>,
     /// The agent inventory, by host name.
     pub(crate) agents: Mutex<BTreeMap<String, AgentRecord>>,
     /// `update-config` sent to agents (as `force_tx` for sites).
@@ -144,6 +148,14 @@ impl Server {
             fleet_ca,
             sites: Mutex::new(sites),
             agents: Mutex::new(agents),
+            packages: Mutex::new(
+                store::packages(&pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| ((r.manifest.name.clone(), r.manifest.version.clone()), r))
+                    .collect(),
+            ),
+            package_denials: Mutex::new(std::collections::HashSet::new()),
             agent_force_tx: tokio::sync::watch::Sender::new(0),
             revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),

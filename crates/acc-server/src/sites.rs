@@ -42,6 +42,9 @@ pub struct SiteRecord {
     /// The CA certificate (PEM) of its TLS server certificate.
     #[serde(default)]
     pub tls_ca_pem: Option<String>,
+    /// Its replication of the packages assigned to it.
+    #[serde(default)]
+    pub packages: Vec<acc_proto::PackageState>,
 }
 
 impl SiteRecord {
@@ -60,6 +63,7 @@ impl SiteRecord {
             crl_this_update_ms: None,
             crl_next_update_ms: None,
             tls_ca_pem: None,
+            packages: Vec::new(),
         }
     }
 
@@ -115,7 +119,15 @@ pub fn site_policy(
             })
         })
         .collect();
-    SitePolicy { revision, lockout: doc.site.clone(), generations, trust_pems, crl_pem, force: 0 }
+    SitePolicy {
+        revision,
+        lockout: doc.site.clone(),
+        generations,
+        trust_pems,
+        crl_pem,
+        force: 0,
+        packages: Vec::new(),
+    }
 }
 
 /// 3.2.4 P3: every site in the inventory has acknowledged the provisioning generation

@@ -10,6 +10,7 @@
 //! - `join_tokens`: site join and agent enrollment tokens by SHA-256, with expiry and uses left;
 //! - `certificates`: every certificate the fleet CA issued (sites and agents);
 //! - `sites`, `agents`: the site server and agent inventories, one JSON record each;
+//! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
 //! - `events`: every site's security events, keyed by (site, seq).
 
 use std::path::Path;
@@ -22,7 +23,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 10] = [
+const SCHEMA: [&str; 11] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -40,6 +41,9 @@ const SCHEMA: [&str; 10] = [
         issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS packages (
+        name TEXT NOT NULL, version TEXT NOT NULL, manifest TEXT NOT NULL, created_at BIGINT NOT NULL,
+        author TEXT NOT NULL, committed BOOLEAN NOT NULL, PRIMARY KEY (name, version))",
     "CREATE TABLE IF NOT EXISTS events (
         site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
         target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
@@ -589,4 +593,56 @@ mod tests {
         assert!(use_join_token(&pool, "site", "d", 2).await.unwrap());
         assert!(!use_join_token(&pool, "site", "d", 3).await.unwrap(), "two uses only");
     }
+}
+
+/// A package version as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageRow {
+    /// The manifest.
+    pub manifest: acc_proto::PackageManifest,
+    /// When the upload began (Unix milliseconds).
+    pub created_at: i64,
+    /// Who uploaded it.
+    pub author: String,
+    /// Whether every file arrived and verified.
+    pub committed: bool,
+}
+
+/// Writes a package version's row.
+pub async fn put_package(pool: &SqlitePool, row: &PackageRow) -> Result<(), ServerError> {
+    let manifest = serde_json::to_string(&row.manifest).map_err(|e| ServerError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO packages (name, version, manifest, created_at, author, committed) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (name, version) DO UPDATE SET manifest = $3, created_at = $4, author = $5, committed = $6",
+    )
+    .bind(&row.manifest.name)
+    .bind(&row.manifest.version)
+    .bind(manifest)
+    .bind(row.created_at)
+    .bind(&row.author)
+    .bind(row.committed)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Every package version, oldest first.
+pub async fn packages(pool: &SqlitePool) -> Result<Vec<PackageRow>, ServerError> {
+    let rows = sqlx::query(
+        "SELECT manifest, created_at, author, committed FROM packages ORDER BY created_at, name, version",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let text: String = r.get(0);
+            Ok(PackageRow {
+                manifest: serde_json::from_str(&text)
+                    .map_err(|e| ServerError::Invalid(format!("a stored package manifest: {e}")))?,
+                created_at: r.get(1),
+                author: r.get(2),
+                committed: r.get(3),
+            })
+        })
+        .collect()
 }

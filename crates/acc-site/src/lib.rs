@@ -9,6 +9,8 @@
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
 //! - [`server`], [`tls`]: `acc site run` on acc-net; trusted client CAs and the CRL.
 //! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
+//! - [`managed`], [`replicate`]: under a management server: join, policy long-poll,
+//!   event forwarding, package replication.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod init;
 pub mod layout;
 pub mod managed;
+pub mod replicate;
 pub mod server;
 pub mod shares;
 pub mod site;

@@ -163,6 +163,7 @@ async fn round(
     conn: &mut Connection,
     site_url: &str,
     force: &mut u64,
+    packages: &tokio::sync::watch::Sender<Vec<acc_proto::PackageManifest>>,
 ) -> Result<bool, SiteError> {
     let after = site.applied_revision().unwrap_or(0);
     let path = format!("/v1/site/policy?after={after}&force={force}&wait={POLL_WAIT_SECS}");
@@ -182,6 +183,8 @@ async fn round(
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
     *force = policy.force;
+    crate::replicate::store_wanted(site.layout(), &policy.packages)?;
+    packages.send_replace(policy.packages.clone());
     let mut ack = site.apply_site_policy(policy).await?;
     ack.url = Some(site_url.to_string());
     tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
@@ -242,7 +245,7 @@ async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError>
 }
 
 /// Opens the site's mTLS connection to the management server.
-async fn connect(site: &Site, url: &str) -> Result<Connection, SiteError> {
+pub(crate) async fn connect(site: &Site, url: &str) -> Result<Connection, SiteError> {
     let tls = client_tls(site.layout())?;
     let endpoint = Endpoint::parse(url).map_err(failed)?;
     Connection::open(&tls, &endpoint).await.map_err(failed)
@@ -287,8 +290,14 @@ pub async fn forward_loop(site: Arc<Site>, url: String) {
 
 /// Long-polls, applies and acknowledges the site policy until the task is dropped;
 /// reconnects with backoff while the management server is unreachable. `site_url` is
-/// where agents reach this site (reported with each acknowledgement).
-pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
+/// where agents reach this site (reported with each acknowledgement); each policy's
+/// packages go to `packages`, which the replication follows.
+pub async fn poll_loop(
+    site: Arc<Site>,
+    url: String,
+    site_url: String,
+    packages: tokio::sync::watch::Sender<Vec<acc_proto::PackageManifest>>,
+) {
     keep_running("policy", &url, || async {
         let mut conn = match connect(&site, &url).await {
             Ok(c) => c,
@@ -296,7 +305,7 @@ pub async fn poll_loop(site: Arc<Site>, url: String, site_url: String) {
         };
         let mut force = 0;
         loop {
-            if let Err(e) = round(&site, &mut conn, &site_url, &mut force).await {
+            if let Err(e) = round(&site, &mut conn, &site_url, &mut force, &packages).await {
                 return (true, e);
             }
         }

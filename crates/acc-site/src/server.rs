@@ -64,10 +64,18 @@ impl Running {
         let mut managed_tasks = Vec::new();
         if let Some(m) = crate::managed::config(self.site.layout())? {
             let site_url = format!("https://{}", self.local_addr()?);
+            let (packages, wanted) =
+                tokio::sync::watch::channel(crate::replicate::load_wanted(self.site.layout()));
             managed_tasks.push(tokio::spawn(crate::managed::poll_loop(
                 self.site.clone(),
                 m.url.clone(),
                 site_url,
+                packages,
+            )));
+            managed_tasks.push(tokio::spawn(crate::replicate::replicate_loop(
+                self.site.clone(),
+                m.url.clone(),
+                wanted,
             )));
             managed_tasks.push(tokio::spawn(crate::managed::forward_loop(self.site.clone(), m.url)));
         }

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiError, parse_json, query_param, require};
+use super::{ApiError, query_param, require};
 use crate::checkin::AgentIdentity;
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
@@ -74,11 +74,7 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
 
 async fn check_in(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
     let id = agent_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
-    let headers = req.headers().clone();
-    let body = axum::body::to_bytes(req.into_body(), super::MAX_JSON_BODY)
-        .await
-        .map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
-    let check_in: AgentCheckIn = parse_json(&headers, &body)?;
+    let check_in: AgentCheckIn = super::read_json(req).await?;
     server.agent_check_in(&id, check_in).await?;
     Ok(Json(json!({ "status": "ok", "revision": server.current().0 })))
 }

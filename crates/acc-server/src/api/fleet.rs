@@ -105,7 +105,7 @@ async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Jso
 }
 
 /// The joined site whose fleet certificate this connection presented.
-fn site_of(req_peer: Option<&Arc<PeerInfo>>, server: &Server) -> Result<String, ApiError> {
+pub(super) fn site_of(req_peer: Option<&Arc<PeerInfo>>, server: &Server) -> Result<String, ApiError> {
     let refuse = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_string());
     let Some(PeerIdentity::Certificate { cn: Some(cn), serial_hex, .. }) = req_peer.map(|p| &p.identity)
     else {
@@ -137,11 +137,7 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
 
 async fn ack(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
     let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
-    let headers = req.headers().clone();
-    let body = axum::body::to_bytes(req.into_body(), super::MAX_JSON_BODY)
-        .await
-        .map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
-    let ack: SiteAck = parse_json(&headers, &body)?;
+    let ack: SiteAck = super::read_json(req).await?;
     server.acknowledge(&site, ack).await?;
     Ok(Json(json!({ "status": "ok" })))
 }

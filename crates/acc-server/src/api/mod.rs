@@ -8,6 +8,7 @@ mod certs;
 mod credential;
 mod fleet;
 mod openapi;
+mod packages;
 mod settings;
 mod sources;
 
@@ -129,6 +130,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &By
     serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))
 }
 
+/// Reads a request's JSON body (at most [`MAX_JSON_BODY`]) into `T`: for handlers that
+/// also read the request's extensions (the TLS peer).
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, ApiError> {
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+        .await
+        .map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
+    parse_json(&headers, &body)
+}
+
 /// An admin's change: parses the JSON body as `T`, runs `save` with it and answers the
 /// saved revision (`revision`, `warnings`, `granted`, `summary`).
 pub async fn admin_change<T, F, Fut>(
@@ -211,6 +222,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(certs::routes())
         .merge(sources::routes())
         .merge(agents::routes())
+        .merge(packages::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()
@@ -219,6 +231,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(fleet::open_routes().with_state(server.clone()))
         .merge(certs::open_routes().with_state(server.clone()))
         .merge(agents::open_routes().with_state(server.clone()))
+        .merge(packages::open_routes().with_state(server.clone()))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))

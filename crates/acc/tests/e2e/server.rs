@@ -786,3 +786,141 @@ fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_nam
     assert!(v["message"].as_str().unwrap().contains("acc agent enroll"), "{v}");
     assert!(!f.d.read("server.log").contains(STRONG), "no secret in the server's log");
 }
+
+/// `package list --json`, once `check` holds for it.
+fn packages_when(f: &Fleet, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    crate::util::wait_for(30, what, || {
+        let v = f.json(&["package", "list", "--json"]);
+        let list = v.as_array().cloned().unwrap_or_default();
+        check(&list).then_some(list)
+    })
+}
+
+fn replica<'a>(list: &'a [Value], version: &str, site: &str) -> Option<&'a Value> {
+    list.iter()
+        .find(|p| p["version"] == version)?
+        .get("replicas")?
+        .as_array()?
+        .iter()
+        .find(|r| r["site"] == site)
+}
+
+#[test]
+fn packages_are_uploaded_resumably_assigned_and_replicated_by_sites_as_the_acc() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1", "SITE2"]);
+    let big: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(f.d.join("pkg/docs")).unwrap();
+    std::fs::write(f.d.join("pkg/big.bin"), &big).unwrap();
+    f.d.write("pkg/docs/readme.txt", "tools 1.0\n");
+    let add = |version: &str| {
+        f.ctl(
+            &[
+                "package",
+                "add",
+                "--share",
+                "software-library",
+                "--name",
+                "tools",
+                "--version",
+                version,
+                "pkg",
+            ],
+            "",
+        )
+    };
+
+    // An upload cut after its first chunk resumes where the server stands.
+    let manifest = serde_json::json!({
+        "share": "software-library", "name": "tools", "version": "1.0",
+        "files": [
+            { "path": "big.bin", "size": big.len(), "sha256": acc_net::client::sha256_hex(&big) },
+            { "path": "docs/readme.txt", "size": 10, "sha256": acc_net::client::sha256_hex(b"tools 1.0\n") },
+        ],
+    });
+    let auth = format!("authorization: Bearer {}", f.d.read("srv/admin-token").trim());
+    let (code, body) = crate::site::curl(
+        &f.d,
+        &f.server,
+        &["--cacert", "srv/tls/ca.crt", "-H", &auth],
+        "/v1/packages",
+        &manifest.to_string(),
+    );
+    assert_eq!(code, 200, "{body}");
+    std::fs::write(f.d.join("first.part"), &big[..1_000_000]).unwrap();
+    let (code, body) = crate::site::curl(
+        &f.d,
+        &f.server,
+        &[
+            "--cacert",
+            "srv/tls/ca.crt",
+            "-H",
+            &auth,
+            "-X",
+            "PUT",
+            "-H",
+            "content-type: application/octet-stream",
+            "--data-binary",
+            "@first.part",
+        ],
+        "/v1/packages/tools/1.0/file?path=big.bin&offset=0",
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
+    let out = add("1.0").ok();
+    assert!(out.contains("2 files, 8000010 bytes sent"), "resumed after the first 1,000,000 bytes: {out}");
+    assert!(add("1.0").ok().contains("already on the server"));
+    std::fs::write(f.d.join("pkg/docs/readme.txt"), "tools 1.0 changed\n").unwrap();
+    let clash = add("1.0").fails_with(1);
+    assert!(clash.contains("already exists with other content; give a new --version"), "{clash}");
+    std::fs::write(f.d.join("pkg/docs/readme.txt"), "tools 1.0\n").unwrap();
+
+    // Assigned to SITE1 only: SITE1 replicates it, byte for byte; SITE2 does not.
+    let missing = f.ctl(&["package", "assign", "nothing", "--all"], "").fails_with(1);
+    assert!(missing.contains("package 'nothing' does not exist"), "{missing}");
+    f.ctl(&["package", "assign", "tools", "--site", "SITE1"], "").ok();
+    packages_when(&f, "SITE1 replicated 1.0", |l| {
+        replica(l, "1.0", "SITE1").is_some_and(|r| r["status"] == "replicated")
+    });
+    assert_eq!(std::fs::read(f.d.join("site1/shares/software-library/tools/big.bin")).unwrap(), big);
+    assert_eq!(f.d.read("site1/shares/software-library/tools/docs/readme.txt"), "tools 1.0\n");
+    assert!(!f.d.join("site2/shares/software-library/tools").exists());
+
+    // The ACC may not read the source: 2.0 fails with the 5.6 refresh error, 1.0 stays.
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    f.ctl(&["share", "revoke", "software-library", "Agents", "--level", "share"], "").ok();
+    f.d.write("pkg/docs/readme.txt", "tools 2.0\n");
+    add("2.0").ok();
+    // SITE2 holds half of big.bin from an interrupted transfer: it resumes from there.
+    std::fs::create_dir_all(f.d.join("site2/staging/software-library/tools/2.0")).unwrap();
+    std::fs::write(f.d.join("site2/staging/software-library/tools/2.0/big.bin"), &big[..4_500_000]).unwrap();
+    f.ctl(&["package", "assign", "tools", "--all"], "").ok();
+    let refresh = "package refresh: access denied reading 'software-library/tools' as 'ACC_User_v1' (share level); grant Read or Full Control at both the share and the file level";
+    packages_when(&f, "both sites report the denial", |l| {
+        ["SITE1", "SITE2"].iter().all(|s| replica(l, "2.0", s).is_some_and(|r| r["message"] == refresh))
+    });
+    let table = f.ctl(&["package", "list"], "").ok();
+    assert!(table.contains("SITE1 failed: package refresh: access denied"), "{table}");
+    assert_eq!(f.d.read("site1/shares/software-library/tools/docs/readme.txt"), "tools 1.0\n", "1.0 stays");
+    let events = f.json(&["events", "--id", "acc.package_access", "--json"]);
+    let e = &events[0];
+    assert_eq!(
+        (e["Principal"].as_str(), e["Source"].as_str(), e["Level"].as_str()),
+        (Some("ACC_User_v1"), Some("software-library"), Some("share")),
+        "{e}"
+    );
+    assert_eq!(e["Message"], refresh);
+
+    // Granting Read (a revision) lets both sites replicate 2.0 at once.
+    f.ctl(&["share", "grant", "software-library", "ACC_User_v1", "read", "--level", "share"], "").ok();
+    packages_when(&f, "both sites replicated 2.0", |l| {
+        ["SITE1", "SITE2"].iter().all(|s| replica(l, "2.0", s).is_some_and(|r| r["status"] == "replicated"))
+    });
+    for site in ["site1", "site2"] {
+        assert_eq!(f.d.read(&format!("{site}/shares/software-library/tools/docs/readme.txt")), "tools 2.0\n");
+        assert_eq!(
+            std::fs::read(f.d.join(&format!("{site}/shares/software-library/tools/big.bin"))).unwrap(),
+            big
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod certs;
 mod credential;
 mod events;
 mod fleet;
+mod packages;
 mod settings;
 mod sources;
 
@@ -71,6 +72,9 @@ pub enum CtlCommand {
     /// The package sources' ACLs (share and file level).
     #[command(subcommand)]
     Share(sources::ShareCommand),
+    /// Packages: add a version, assign it to site servers, list them.
+    #[command(subcommand)]
+    Package(packages::PackageCommand),
     /// Join tokens for site servers.
     #[command(subcommand)]
     SiteToken(fleet::SiteTokenCommand),
@@ -105,15 +109,25 @@ impl Ctl {
 
     /// Sends a request; the JSON answer of a 2xx, or the server's message as the error.
     pub async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        match body {
+            Some(b) => self.send(method, path, Some("application/json"), Bytes::from(b.to_string())).await,
+            None => self.send(method, path, None, Bytes::new()).await,
+        }
+    }
+
+    /// Sends `bytes` as `content_type`; the JSON answer of a 2xx, or the server's message.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<Value> {
         let auth = format!("Bearer {}", self.token);
         let mut headers = vec![("authorization", auth.as_str()), ("accept", "application/json")];
-        let bytes = match body {
-            Some(b) => {
-                headers.push(("content-type", "application/json"));
-                Bytes::from(b.to_string())
-            }
-            None => Bytes::new(),
-        };
+        if let Some(t) = content_type {
+            headers.push(("content-type", t));
+        }
         let resp = self.conn.send(method, path, &headers, bytes).await?;
         let value: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         if resp.status.is_success() {
@@ -193,6 +207,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Trust(c) => certs::trust(&mut ctl, c).await,
             CtlCommand::Task(c) => fleet::task(&mut ctl, c).await,
             CtlCommand::Share(c) => sources::share(&mut ctl, c).await,
+            CtlCommand::Package(c) => packages::package(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }
