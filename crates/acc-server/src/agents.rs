@@ -96,6 +96,15 @@ pub fn limits(doc: &PolicyDocument, user_name: Option<&str>) -> AgentLimits {
     AgentLimits { threshold, window_secs: doc.site.reset_after }
 }
 
+/// The mode agents run in: `credential` waits for its first generation to become active
+/// (every site created it); until then agents keep the App ID.
+pub fn effective_mode(doc: &PolicyDocument) -> AuthMode {
+    match doc.auth.mode {
+        AuthMode::Credential if doc.generation_in(GenerationPhase::Active).is_none() => AuthMode::Application,
+        mode => mode,
+    }
+}
+
 /// The site servers agents use, by name, with the CA each reported.
 pub fn site_endpoints(sites: &BTreeMap<String, SiteRecord>) -> Vec<SiteEndpoint> {
     sites
@@ -120,7 +129,7 @@ pub fn agent_policy(
         revision,
         force: 0,
         limits: limits(doc, user_name.as_deref()),
-        auth: AgentAuth { mode: doc.auth.mode.as_str().to_string(), user_name, password, generation },
+        auth: AgentAuth { mode: effective_mode(doc).as_str().to_string(), user_name, password, generation },
         site_servers: site_endpoints(sites),
     }
 }
@@ -193,6 +202,11 @@ mod tests {
         assert!(all_agents_adopted(&d, &agents, &none), "a certificate agent holds no generation");
         agents.insert("d".into(), agent("d", None));
         assert!(!all_agents_adopted(&d, &agents, &none), "an agent that never reported blocks");
+        assert_eq!(
+            effective_mode(&doc(AuthMode::Credential, &[(1, GenerationPhase::Provisioning)])),
+            AuthMode::Application,
+            "agents keep the App ID until the first ACC is active"
+        );
         let app = doc(AuthMode::Application, &[(2, GenerationPhase::Active)]);
         assert!(!all_agents_adopted(&app, &BTreeMap::new(), &none));
     }

@@ -88,4 +88,41 @@ impl Server {
         });
         self.commit_document(&doc, next, author).await
     }
+
+    /// Stops trusting an operator CA, by fingerprint (SHA-256 hex) or PEM; refused when
+    /// agents hold certificates it issued, unless `force`.
+    pub async fn trust_remove(
+        &self,
+        fingerprint: Option<&str>,
+        pem_text: Option<&str>,
+        force: bool,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        let wanted = match (fingerprint, pem_text) {
+            (Some(f), None) => f.replace(':', "").to_ascii_lowercase(),
+            (None, Some(p)) => {
+                let certs = acc_pki::x509::certificates(p.as_bytes())
+                    .map_err(|e| refused(format!("trust: {e}; give the CA certificate in PEM")))?;
+                let Some(der) = certs.first() else {
+                    return Err(refused("trust: the file holds no certificate".into()));
+                };
+                acc_net::client::sha256_hex(der)
+            }
+            _ => return Err(refused("trust: give the CA's fingerprint or its certificate".into())),
+        };
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        let mut next = doc.clone();
+        next.trust.retain(|t| t.fingerprint != wanted);
+        if next.trust.len() == doc.trust.len() {
+            let known: Vec<String> =
+                doc.trust.iter().map(|t| format!("{} ({})", t.fingerprint, t.subject)).collect();
+            return Err(refused(format!(
+                "trust: no trusted CA has fingerprint {wanted}; trusted: {}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        }
+        self.check_impact(&doc, &next, force)?;
+        self.commit_document(&doc, next, author).await
+    }
 }

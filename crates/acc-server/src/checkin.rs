@@ -92,24 +92,21 @@ impl Server {
         Ok(Some(policy))
     }
 
-    /// The credential agents present in `doc`'s mode: the App ID in `application` mode,
-    /// the active generation in `credential` mode (from the vault), none for certificates.
+    /// The credential agents present in `doc`'s mode: the App ID in `application` mode
+    /// (and in `credential` mode until its first generation is active), the active
+    /// generation in `credential` mode (from the vault), none for certificates.
     async fn agent_credential(
         &self,
         doc: &PolicyDocument,
     ) -> Result<Option<(String, String, Option<u32>)>, ServerError> {
-        let (user, secret, generation) = match doc.auth.mode {
-            AuthMode::Certificate => return Ok(None),
-            AuthMode::Application => {
-                (self.config().app_id_display(), directory_secret_name(&self.config().app_id), None)
-            }
-            AuthMode::Credential => {
-                let Some(g) = doc.generation_in(GenerationPhase::Active) else {
-                    return Ok(None);
-                };
-                (g.user_name.clone(), generation_secret_name(g.number), Some(g.number))
-            }
-        };
+        let (user, secret, generation) =
+            match (agents::effective_mode(doc), doc.generation_in(GenerationPhase::Active)) {
+                (AuthMode::Certificate, _) => return Ok(None),
+                (AuthMode::Credential, Some(g)) => {
+                    (g.user_name.clone(), generation_secret_name(g.number), Some(g.number))
+                }
+                _ => (self.config().app_id_display(), directory_secret_name(&self.config().app_id), None),
+            };
         let password = self.open_secret(&secret).await?;
         Ok(password.map(|p| (user, p.expose().to_string(), generation)))
     }

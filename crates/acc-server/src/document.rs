@@ -254,6 +254,8 @@ pub struct AuthRequest {
     pub password_policy: Option<PasswordPolicy>,
     /// `--grant-read`: grant Read on the package sources in the same revision (3.2.3).
     pub grant_read: bool,
+    /// `--force`: save even when sites or agents would be unable to connect.
+    pub force: bool,
 }
 
 /// What [`change_auth`] needs from the world.

@@ -19,6 +19,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod fleet;
+pub mod impact;
 pub mod init;
 pub mod layout;
 pub mod lockouts;

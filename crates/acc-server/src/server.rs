@@ -320,6 +320,7 @@ impl Server {
         if let Some(g) = grace {
             saved.document.rotation_grace = g;
         }
+        self.check_impact(&doc, &saved.document, req.force)?;
         let mut secrets = Vec::new();
         if let Some(new) =
             saved.document.generations.iter().find(|g| !doc.generations.iter().any(|o| o.number == g.number))
@@ -329,6 +330,37 @@ impl Server {
             secrets.push(SealedSecret { name, sealed });
         }
         self.commit(&doc, saved, secrets, author).await
+    }
+
+    /// Refuses a change that would leave sites or agents unable to connect, with the
+    /// counts, unless `force` (see [`crate::impact`]).
+    pub(crate) fn check_impact(
+        &self,
+        before: &PolicyDocument,
+        after: &PolicyDocument,
+        force: bool,
+    ) -> Result<(), SaveError> {
+        let impact = crate::impact::assess(
+            before,
+            after,
+            lock(&self.current).0,
+            &lock(&self.sites),
+            &lock(&self.agents),
+            &self.fleet_ca.subject(),
+            now_millis(),
+        );
+        if impact.is_empty() {
+            return Ok(());
+        }
+        if force {
+            tracing::warn!(impact = %impact.message(), "Saved with --force.");
+            return Ok(());
+        }
+        Err(SaveError::Refused(vec![Problem {
+            field: "impact".into(),
+            id: "IMPACT".into(),
+            message: impact.message(),
+        }]))
     }
 
     /// Moves the rotation along (the switch waits for every site server to have created

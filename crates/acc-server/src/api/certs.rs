@@ -1,5 +1,6 @@
 //! Agents and the fleet CA: `POST /v1/enroll-tokens` (operator), `POST /v1/agent/enroll`
-//! (the token's secret is the credential), `GET /v1/certificates` (viewer), `POST /v1/certificates/{serial}/revoke` and `POST /v1/trust` (admin).
+//! (the token's secret is the credential), `GET /v1/certificates` (viewer), `POST /v1/certificates/{serial}/revoke`, `POST /v1/trust` and `POST /v1/trust/remove`
+//! (admin).
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/v1/certificates", get(list))
         .route("/v1/certificates/{serial}/revoke", post(revoke))
         .route("/v1/trust", post(trust))
+        .route("/v1/trust/remove", post(trust_remove))
 }
 
 /// Routes authenticated by the enrollment token.
@@ -91,5 +93,27 @@ async fn trust(
         &body,
         |b: TrustBody| async move { server.trust_add(&b.pem, author).await },
     )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustRemoveBody {
+    fingerprint: Option<String>,
+    pem: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn trust_remove(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let author = caller.name.as_str();
+    admin_change(&caller, &headers, &body, |b: TrustRemoveBody| async move {
+        server.trust_remove(b.fingerprint.as_deref(), b.pem.as_deref(), b.force, author).await
+    })
     .await
 }

@@ -65,6 +65,8 @@ struct AuthBody {
     #[serde(default)]
     grant_read: bool,
     grace_secs: Option<u64>,
+    #[serde(default)]
+    force: bool,
 }
 
 /// Parses an [`AuthBody`] and saves it; `mode` applies when the body names none.
@@ -88,6 +90,7 @@ pub(super) async fn save_auth_body(
         confirmation: Secret::new(confirmation),
         password_policy: body.password_policy,
         grant_read: body.grant_read,
+        force: body.force,
     };
     let outcome = server.save_credential(req, body.grace_secs, &caller.name).await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))

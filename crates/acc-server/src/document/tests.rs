@@ -69,6 +69,7 @@ fn save(
         confirmation: Secret::new(password),
         password_policy: None,
         grant_read: grant,
+        force: false,
     };
     change_auth(doc, &req, &ctx)
 }

@@ -924,3 +924,52 @@ fn packages_are_uploaded_resumably_assigned_and_replicated_by_sites_as_the_acc()
         );
     }
 }
+
+#[test]
+fn connectivity_changes_are_refused_with_their_impact_unless_forced() {
+    let f = fleet();
+    let mut sites = join_sites(&f, &["SITE1"]);
+    crate::site::agent_certificate(&f.d); // the by-hand path: agent.crt from the lab CA
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    let (_, v) = enroll(&f, &token, "web01", "agent.csr");
+    f.d.write("fleet.crt", v["certificate_pem"].as_str().unwrap());
+    assert_eq!(check_in(&f, 1, 1, 1), 200);
+
+    // The server accepts an operator CA's agent certificates once trusted.
+    let lab_check_in = || {
+        let extra = ["--cacert", "srv/tls/ca.crt", "--cert", "agent.crt", "--key", "agent.key"];
+        let body = r#"{"seq":1,"revision":1,"auth_mode":"application"}"#;
+        crate::site::curl(&f.d, &f.server, &extra, "/v1/agent/checkin", body).0
+    };
+    assert_ne!(lab_check_in(), 200);
+    f.ctl(&["trust", "add", "lab/ca.crt"], "").ok();
+    crate::util::wait_for(20, "the server trusts the lab CA", || (lab_check_in() == 200).then_some(()));
+
+    let refused = f.ctl(&["trust", "remove", "lab/ca.crt"], "").fails_with(1);
+    assert!(
+        refused.contains(
+            "impact: this change would leave 0 of 1 site servers and 1 of 2 agents unable to connect (acclinux: certificate issued by the CA being removed); fix them first or give --force"
+        ),
+        "{refused}"
+    );
+
+    // A site that has not acknowledged the revision in force blocks a switch to certificates.
+    sites_when(&f, "SITE1 applied the trust", |s| s[0]["applied_revision"].as_i64().is_some());
+    sites[0].kill9();
+    f.ctl(&["settings", "site", "set", "--threshold", "8"], "").ok();
+    let refused = f.ctl(&["settings", "auth", "set", "--mode", "certificate"], "").fails_with(1);
+    assert!(
+        refused.contains("1 of 1 site servers") && refused.contains("SITE1: have not acknowledged revision"),
+        "{refused}"
+    );
+    f.ctl(&["settings", "auth", "set", "--mode", "certificate", "--force"], "").ok();
+    f.ctl(&["trust", "remove", "lab/ca.crt", "--force"], "").ok();
+    let shown = f.json(&["settings", "show", "--json"]);
+    assert_eq!(
+        (shown["auth"]["mode"].as_str(), shown["trust"].as_array().map(Vec::len)),
+        (Some("certificate"), Some(0)),
+        "{shown}"
+    );
+    let unknown = f.ctl(&["trust", "remove", "abcd"], "").fails_with(1);
+    assert!(unknown.contains("no trusted CA has fingerprint abcd; trusted: none"), "{unknown}");
+}

@@ -50,6 +50,18 @@ pub struct RevokeArgs {
 pub enum TrustCommand {
     /// Trust an operator CA (the seed's lab CA) for agent certificates on every site server.
     Add(TrustAddArgs),
+    /// Stop trusting an operator CA (refused while agents hold its certificates, unless --force).
+    Remove(TrustRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustRemoveArgs {
+    /// The CA certificate (PEM file) or its SHA-256 fingerprint.
+    #[arg(value_name = "CA_FILE_OR_FINGERPRINT")]
+    anchor: String,
+    /// Remove it even if agents would be unable to connect.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +166,19 @@ pub async fn cert(ctl: &mut Ctl, c: CertCommand) -> Result<ExitCode> {
 
 /// `acc ctl trust add`.
 pub async fn trust(ctl: &mut Ctl, c: TrustCommand) -> Result<ExitCode> {
-    let TrustCommand::Add(a) = c;
+    let a = match c {
+        TrustCommand::Add(a) => a,
+        TrustCommand::Remove(r) => {
+            let body = if std::path::Path::new(&r.anchor).is_file() {
+                let pem = std::fs::read_to_string(&r.anchor).with_context(|| format!("{}: cannot read", r.anchor))?;
+                json!({ "pem": pem, "force": r.force })
+            } else {
+                json!({ "fingerprint": r.anchor, "force": r.force })
+            };
+            print_saved(&ctl.call("POST", "/v1/trust/remove", Some(&body)).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let pem =
         std::fs::read_to_string(&a.file).with_context(|| format!("{}: cannot read", a.file.display()))?;
     let v = ctl

@@ -33,6 +33,10 @@ pub struct RotateArgs {
     /// Grant the new credential Read on the package sources in the same revision.
     #[arg(long)]
     grant_read: bool,
+    /// Save even if agents would be unable to connect (the impact check: --grace 0 with
+    /// agents on an older revision).
+    #[arg(long, conflicts_with_all = ["force_switch", "cancel"])]
+    force: bool,
     /// Switch to the provisioning generation now, whatever the sites acknowledged.
     #[arg(long, conflicts_with_all = ["username", "cancel"])]
     force_switch: bool,
@@ -51,7 +55,7 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
                 ctl.call("POST", "/v1/credential/cancel", None).await?
             } else {
                 let Some(user) = a.username else { bail!("give --username for the new generation") };
-                let mut body = json!({ "user_name": user, "password": password_from_stdin(a.password_stdin)?, "grant_read": a.grant_read });
+                let mut body = json!({ "user_name": user, "password": password_from_stdin(a.password_stdin)?, "grant_read": a.grant_read, "force": a.force });
                 if let Some(g) = a.grace {
                     body["grace_secs"] = json!(g);
                 }

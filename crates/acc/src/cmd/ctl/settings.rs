@@ -71,6 +71,9 @@ pub struct AuthSetArgs {
     /// Grant the credential Read on the package sources, at both levels, in the same revision.
     #[arg(long)]
     grant_read: bool,
+    /// Save even if site servers or agents would be unable to connect (the impact check).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,7 +234,7 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
                 AuthModeArg::Credential => "credential",
                 AuthModeArg::Certificate => "certificate",
             };
-            let mut body = json!({ "mode": mode, "grant_read": a.grant_read });
+            let mut body = json!({ "mode": mode, "grant_read": a.grant_read, "force": a.force });
             if let Some(u) = a.username {
                 body["user_name"] = json!(u);
                 body["password"] = json!(password_from_stdin(a.password_stdin)?);
