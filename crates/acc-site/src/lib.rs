@@ -7,7 +7,8 @@
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
-//! - [`server`], [`tls`]: `acc site run` on acc-net; trusted client CAs and the CRL.
+//! - [`server`], [`tls`], [`crl_watch`]: `acc site run` on acc-net; trusted client CAs
+//!   and CRLs, and the alert when a CRL expires.
 //! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
 //! - [`managed`], [`replicate`]: under a management server: join, policy long-poll,
 //!   event forwarding, package replication.
@@ -16,6 +17,7 @@
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod crl_watch;
 pub mod error;
 pub mod init;
 pub mod layout;

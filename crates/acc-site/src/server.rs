@@ -61,6 +61,7 @@ impl Running {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
         let admin_task = admin::serve(self.site.clone())?;
         let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
+        let crl_task = tokio::spawn(crate::crl_watch::watch_loop(self.site.clone()));
         let mut managed_tasks = Vec::new();
         if let Some(m) = crate::managed::config(self.site.layout())? {
             let site_url = format!("https://{}", self.local_addr()?);
@@ -99,6 +100,7 @@ impl Running {
         acc_net::serve(self.listener, self.live, app, options, shutdown).await;
         admin_task.abort();
         refresh_task.abort();
+        crl_task.abort();
         for t in managed_tasks {
             t.abort();
         }

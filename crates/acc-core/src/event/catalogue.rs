@@ -461,3 +461,21 @@ pub fn acc_clock_backwards(wall: Timestamp, hwm: Timestamp) -> Event {
         .with("HighWaterMark", hwm.to_rfc3339())
         .with("DeltaMs", wall.millis_since(hwm))
 }
+
+/// `acc.crl` with `Kind = expired`: the CRL of `issuer` (`source` = `fleet` or
+/// `operator`) passed its nextUpdate at `next_update` without a fresh one; the site keeps
+/// refusing the `revoked` certificates it lists (and accepts the others) until one arrives.
+pub fn acc_crl_expired(t: Timestamp, source: &str, issuer: &str, next_update: &str, revoked: usize) -> Event {
+    Event::new(EventId::ACC_CRL, t, Keywords::AuditFailure)
+        .with("Kind", "expired")
+        .with("Source", source)
+        .with("Issuer", issuer)
+        .with("NextUpdate", next_update)
+        .with("RevokedCertificates", revoked)
+        .with(
+            "Message",
+            format!(
+                "the {source} CRL of '{issuer}' expired at {next_update}; this site keeps refusing the {revoked} certificates it lists and accepts the others; check that it reaches the management server (acc ctl sites) or install a fresh CRL"
+            ),
+        )
+}

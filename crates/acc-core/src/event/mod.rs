@@ -67,6 +67,8 @@ impl EventId {
     pub const ACC_CLOCK: EventId = EventId::Acc(Cow::Borrowed("acc.clock"));
     /// `acc.rotation`: a rotation changed phase (management server).
     pub const ACC_ROTATION: EventId = EventId::Acc(Cow::Borrowed("acc.rotation"));
+    /// `acc.crl`: a CRL the site enforces is past its nextUpdate (an alert).
+    pub const ACC_CRL: EventId = EventId::Acc(Cow::Borrowed("acc.crl"));
     /// `acc.package_access`: a package refresh could not read a source (management server).
     pub const ACC_PACKAGE_ACCESS: EventId = EventId::Acc(Cow::Borrowed("acc.package_access"));
 }

@@ -324,3 +324,61 @@ fn a_locked_acc_is_reenabled_by_the_refresh_within_the_interval() {
     let (code, body) = curl(&d, &site, &["-u", &format!("ACC_user:{PW}")], "/v1/register", REG);
     assert_eq!(code, 200, "{body}");
 }
+
+/// A CRL past its nextUpdate, made by the system openssl, revoking `serial` (hex).
+fn expired_crl(d: &Dir, serial: &str) {
+    d.write(
+        "ca.cnf",
+        "[ca]\ndefault_ca = lab\n[lab]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n",
+    );
+    d.write("index.txt", &format!("R\t301231000000Z\t240101000000Z\t{serial}\tunknown\t/CN=acclinux\n"));
+    d.write("crlnumber", "01\n");
+    let o = d.openssl(&[
+        "ca",
+        "-gencrl",
+        "-config",
+        "ca.cnf",
+        "-keyfile",
+        "lab/ca.key",
+        "-cert",
+        "lab/ca.crt",
+        "-out",
+        "expired.crl",
+        "-crl_lastupdate",
+        "20240101000000Z",
+        "-crl_nextupdate",
+        "20240102000000Z",
+    ]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+}
+
+#[test]
+fn an_expired_crl_keeps_refusing_what_it_lists_accepts_the_rest_and_raises_an_alert() {
+    let d = Dir::new();
+    let dir = site_with_account(&d);
+    agent_certificate(&d);
+    let sign = ["pki", "sign", "--csr", "agent.csr", "--ca-cert", "lab/ca.crt", "--ca-key", "lab/ca.key"];
+    d.acc(&[&sign[..], &["--days", "30", "--profile", "client", "--out", "other.crt"]].concat()).ok();
+    let shown: serde_json::Value =
+        serde_json::from_str(&d.acc(&["pki", "show", "agent.crt", "--json"]).ok()).unwrap();
+    expired_crl(&d, shown["serial"].as_str().unwrap());
+    d.acc(&["site", "trust", "add", "lab/ca.crt", "--data-dir", "site"]).ok();
+    d.acc(&["site", "crl", "set", "expired.crl", "--data-dir", "site"]).ok();
+    let site = SiteProc::start(&dir);
+
+    let alert = crate::util::wait_for(20, "the acc.crl alert", || events(&d, "acc.crl").into_iter().next());
+    assert_eq!(
+        (alert["Kind"].as_str(), alert["Source"].as_str(), alert["Keywords"].as_str()),
+        (Some("expired"), Some("operator"), Some("Audit Failure")),
+        "{alert}"
+    );
+    assert!(
+        alert["Message"].as_str().unwrap().contains("keeps refusing the 1 certificates it lists"),
+        "{alert}"
+    );
+    let (code, body) = curl(&d, &site, &["--cert", "agent.crt", "--key", "agent.key"], "/v1/register", REG);
+    assert!(code == 403 && body.contains("revoked"), "the listed certificate stays refused: {code} {body}");
+    let (code, body) = curl(&d, &site, &["--cert", "other.crt", "--key", "agent.key"], "/v1/register", REG);
+    assert_eq!(code, 200, "every other certificate is accepted: {body}");
+    assert_eq!(events(&d, "acc.crl").len(), 1, "one alert per expired CRL");
+}

@@ -170,7 +170,8 @@ pub async fn trust(ctl: &mut Ctl, c: TrustCommand) -> Result<ExitCode> {
         TrustCommand::Add(a) => a,
         TrustCommand::Remove(r) => {
             let body = if std::path::Path::new(&r.anchor).is_file() {
-                let pem = std::fs::read_to_string(&r.anchor).with_context(|| format!("{}: cannot read", r.anchor))?;
+                let pem = std::fs::read_to_string(&r.anchor)
+                    .with_context(|| format!("{}: cannot read", r.anchor))?;
                 json!({ "pem": pem, "force": r.force })
             } else {
                 json!({ "fingerprint": r.anchor, "force": r.force })
