@@ -331,7 +331,7 @@ fn expired_crl(d: &Dir, serial: &str) {
         "ca.cnf",
         "[ca]\ndefault_ca = lab\n[lab]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n",
     );
-    d.write("index.txt", &format!("R\t301231000000Z\t240101000000Z\t{serial}\tunknown\t/CN=acclinux\n"));
+    d.write("index.txt", format!("R\t301231000000Z\t240101000000Z\t{serial}\tunknown\t/CN=acclinux\n"));
     d.write("crlnumber", "01\n");
     let o = d.openssl(&[
         "ca",
