@@ -124,7 +124,7 @@ fn advice(reason: &RejectReason) -> &'static str {
     match reason {
         RejectReason::Expired => "renew it (acc pki sign, or ask for a new one)",
         RejectReason::NotYetValid => {
-            "check the clocks of this machine and of the agent, or wait until it is valid"
+            "its validity starts after this server's clock: clock skew between this server, the client or its CA; check their clocks (NTP), or wait until it is valid"
         }
         RejectReason::Revoked => "it was revoked by its CA; enroll again for a new certificate",
         RejectReason::UnknownIssuer => {

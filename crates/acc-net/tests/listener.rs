@@ -95,7 +95,8 @@ async fn not_yet_valid_certificate_is_refused() {
     let s = server().await;
     let future = OffsetDateTime::now_utc() + time::Duration::days(10);
     let (cert, key, _) = s.fleet.issue(s.path(), "future-agent", Profile::Client, future, 30);
-    assert_refused(&s, &cert, &key, "not_yet_valid").await;
+    let message = assert_refused(&s, &cert, &key, "not_yet_valid").await;
+    assert!(message.contains("clock skew") && message.contains("NTP"), "the refusal says so: {message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
