@@ -388,3 +388,41 @@ pub struct AgentCheckIn {
     #[serde(default)]
     pub version: String,
 }
+
+/// `POST /v1/site/directory/logon`: a domain-form attempt a site forwards to the
+/// directory (specification 2.4 D2), over the site's mTLS channel.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryLogon {
+    /// The name as presented (`CORP\acc_svc`, `acc_svc@corp.local`).
+    pub user_name: String,
+    /// The password presented.
+    pub password: String,
+    /// The agent's host name (`CallerComputerName`).
+    pub workstation: String,
+    /// The agent's address.
+    pub ip: std::net::IpAddr,
+    /// The agent's port.
+    pub port: u16,
+}
+
+impl std::fmt::Debug for DirectoryLogon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryLogon")
+            .field("user_name", &self.user_name)
+            .field("workstation", &self.workstation)
+            .field("ip", &self.ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The directory's decision on a [`DirectoryLogon`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryAnswer {
+    /// What to answer the agent (2.5).
+    pub outcome: acc_core::lockout::Outcome,
+    /// The account's SID, when the directory knows the name.
+    pub sid: Option<String>,
+    /// The directory's NetBIOS name (`TargetDomainName`).
+    pub domain: String,
+}

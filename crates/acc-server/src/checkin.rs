@@ -121,6 +121,7 @@ impl Server {
         if let Some(f) = &check_in.failure {
             tracing::warn!(agent = %id.name, revision = ?check_in.failed_revision, reason = %f, "policy_failed");
         }
+        let writing = self.inventory_write.lock().await;
         let record = {
             let mut agents = lock(&self.agents);
             let now = now_millis();
@@ -137,6 +138,7 @@ impl Server {
         };
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
         store::put_record(&self.pool, store::Inventory::Agents, &record.name, &text).await?;
+        drop(writing);
         self.retire_if_adopted().await;
         Ok(())
     }

@@ -236,11 +236,33 @@ impl Server {
         (pems, crl.ok())
     }
 
-    pub(crate) async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
+    async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
+        let _writing = self.inventory_write.lock().await;
+        let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        lock(&self.sites).insert(record.name.clone(), record.clone());
+        store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await
+    }
+
+    /// Changes a site's record in memory and in the store as one step: concurrent
+    /// updates (an acknowledgement, a package report) never undo each other, and the
+    /// store is written in the order the memory changed.
+    pub(crate) async fn update_site(
+        &self,
+        site: &str,
+        change: impl FnOnce(&mut SiteRecord),
+    ) -> Result<SiteRecord, ServerError> {
+        let _writing = self.inventory_write.lock().await;
+        let record = {
+            let mut sites = lock(&self.sites);
+            let Some(record) = sites.get_mut(site) else {
+                return Err(ServerError::Invalid(format!("site {site} is not in the inventory; join it again")));
+            };
+            change(record);
+            record.clone()
+        };
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
         store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await?;
-        lock(&self.sites).insert(record.name.clone(), record);
-        Ok(())
+        Ok(record)
     }
 
     /// The site a verified client certificate stands for: its CN names a joined site and
@@ -325,20 +347,10 @@ impl Server {
     /// Records a site's acknowledgement; completes a rotation's switch when it was the
     /// last site to create the new generation.
     pub async fn acknowledge(&self, site: &str, ack: SiteAck) -> Result<(), ServerError> {
-        let record = {
-            let mut sites = lock(&self.sites);
-            let Some(record) = sites.get_mut(site) else {
-                return Err(ServerError::Invalid(format!(
-                    "site {site} is not in the inventory; join it again"
-                )));
-            };
-            record.acknowledge(ack, now_millis());
-            record.clone()
-        };
+        let record = self.update_site(site, |r| r.acknowledge(ack, now_millis())).await?;
         if let Some(e) = &record.error {
             tracing::warn!(site, error = %e, "A site server could not apply its policy.");
         }
-        self.put_site(record).await?;
         let _guard = self.save_lock.lock().await;
         let (_, doc) = self.current();
         if doc.generation_in(acc_core::credential_check::GenerationPhase::Provisioning).is_some()

@@ -54,6 +54,13 @@ pub fn hash_password(password: &str) -> Result<String, ServerError> {
         .map_err(|e| ServerError::Vault(format!("cannot hash a password: {e}")))
 }
 
+/// Whether `password` matches the argon2id PHC `hash` (a malformed hash matches nothing).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::PasswordHash::new(hash)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
 /// Initialises a data directory and returns its configuration.
 pub async fn init(opts: &InitOptions) -> Result<ServerConfig, ServerError> {
     let layout = Layout::new(&opts.data_dir);

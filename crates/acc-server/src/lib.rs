@@ -16,6 +16,7 @@ pub mod api;
 pub mod certs;
 pub mod checkin;
 pub mod config;
+pub mod directory;
 pub mod document;
 pub mod error;
 pub mod fleet;

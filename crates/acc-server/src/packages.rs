@@ -434,17 +434,7 @@ impl Server {
 
     /// Records a site's package report.
     pub async fn package_report(&self, site: &str, report: PackageReport) -> Result<(), ServerError> {
-        let record = {
-            let mut sites = lock(&self.sites);
-            let Some(record) = sites.get_mut(site) else {
-                return Err(ServerError::Invalid(format!(
-                    "site {site} is not in the inventory; join it again"
-                )));
-            };
-            record.packages = report.packages;
-            record.clone()
-        };
-        self.put_site(record).await
+        self.update_site(site, |r| r.packages = report.packages).await.map(|_| ())
     }
 }
 

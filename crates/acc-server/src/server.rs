@@ -77,6 +77,10 @@ pub struct Server {
     pub(crate) packages: Mutex<BTreeMap<(String, String), store::PackageRow>>,
     /// (site, package, principal) whose denial was written as `acc.package_access`.
     pub(crate) package_denials: Mutex<std::collections::HashSet<(String, String, String)>>,
+    /// Serialises inventory writes (memory and store change in one order).
+    pub(crate) inventory_write: tokio::sync::Mutex<()>,
+    /// Serialises the directory's logons and administration (its counters are one state).
+    pub(crate) directory_lock: tokio::sync::Mutex<()>,
     /// The agent inventory, by host name.
     pub(crate) agents: Mutex<BTreeMap<String, AgentRecord>>,
     /// `update-config` sent to agents (as `force_tx` for sites).
@@ -148,6 +152,8 @@ impl Server {
             fleet_ca,
             sites: Mutex::new(sites),
             agents: Mutex::new(agents),
+            directory_lock: tokio::sync::Mutex::new(()),
+            inventory_write: tokio::sync::Mutex::new(()),
             packages: Mutex::new(
                 store::packages(&pool)
                     .await?

@@ -10,6 +10,7 @@
 //! - `join_tokens`: site join and agent enrollment tokens by SHA-256, with expiry and uses left;
 //! - `certificates`: every certificate the fleet CA issued (sites and agents);
 //! - `sites`, `agents`: the site server and agent inventories, one JSON record each;
+//! - `state`: the server's own small state by key (the directory's lockout counters);
 //! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
 //! - `events`: every site's security events, keyed by (site, seq).
 
@@ -23,7 +24,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 11] = [
+const SCHEMA: [&str; 12] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -41,6 +42,7 @@ const SCHEMA: [&str; 11] = [
         issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS packages (
         name TEXT NOT NULL, version TEXT NOT NULL, manifest TEXT NOT NULL, created_at BIGINT NOT NULL,
         author TEXT NOT NULL, committed BOOLEAN NOT NULL, PRIMARY KEY (name, version))",
@@ -645,4 +647,20 @@ pub async fn packages(pool: &SqlitePool) -> Result<Vec<PackageRow>, ServerError>
             })
         })
         .collect()
+}
+
+/// The value stored under `key` in `state`.
+pub async fn state_value(pool: &SqlitePool, key: &str) -> Result<Option<String>, ServerError> {
+    let row = sqlx::query("SELECT value FROM state WHERE key = $1").bind(key).fetch_optional(pool).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Stores `value` under `key` in `state`.
+pub async fn put_state_value(pool: &SqlitePool, key: &str, value: &str) -> Result<(), ServerError> {
+    sqlx::query("INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+        .bind(key)
+        .bind(value)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

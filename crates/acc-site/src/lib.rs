@@ -10,14 +10,15 @@
 //! - [`server`], [`tls`], [`crl_watch`]: `acc site run` on acc-net; trusted client CAs
 //!   and CRLs, and the alert when a CRL expires.
 //! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
-//! - [`managed`], [`replicate`]: under a management server: join, policy long-poll,
-//!   event forwarding, package replication.
+//! - [`managed`], [`replicate`], [`directory`]: under a management server: join, policy
+//!   long-poll, event forwarding, package replication, domain logons through its directory.
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
 pub mod api;
 pub mod config;
 pub mod crl_watch;
+pub mod directory;
 pub mod error;
 pub mod init;
 pub mod layout;

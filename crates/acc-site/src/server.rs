@@ -64,6 +64,7 @@ impl Running {
         let crl_task = tokio::spawn(crate::crl_watch::watch_loop(self.site.clone()));
         let mut managed_tasks = Vec::new();
         if let Some(m) = crate::managed::config(self.site.layout())? {
+            self.site.attach_directory(&m.url);
             let site_url = format!("https://{}", self.local_addr()?);
             let (packages, wanted) =
                 tokio::sync::watch::channel(crate::replicate::load_wanted(self.site.layout()));

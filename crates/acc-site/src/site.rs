@@ -74,6 +74,8 @@ pub struct Site {
     verifier: Verifier,
     clock: Arc<dyn Clock>,
     live_tls: std::sync::OnceLock<acc_net::LiveConfig>,
+    /// The management server's directory, when this site has joined one.
+    directory: std::sync::OnceLock<crate::directory::DirectoryClient>,
     /// Wakes the refresh timer when the schedule may have changed.
     refresh_changed: tokio::sync::Notify,
     /// Bumped by every change that must end the logon sessions kept on connections
@@ -162,6 +164,7 @@ impl Site {
             verifier: Verifier::new(parallelism),
             clock,
             live_tls: std::sync::OnceLock::new(),
+            directory: std::sync::OnceLock::new(),
             refresh_changed: tokio::sync::Notify::new(),
             session_epoch: AtomicU64::new(0),
             tasks,
@@ -267,6 +270,11 @@ impl Site {
     /// Attaches the running listener's TLS configuration, so trust and CRL changes reach it.
     pub fn attach_tls(&self, live: acc_net::LiveConfig) {
         let _ = self.live_tls.set(live);
+    }
+
+    /// Verifies domain-form names through the management server's directory at `url`.
+    pub fn attach_directory(&self, url: &str) {
+        let _ = self.directory.set(crate::directory::DirectoryClient::new(url));
     }
 
     /// Rebuilds the running listener's TLS configuration from the data directory (no-op
@@ -390,6 +398,11 @@ impl Site {
         source: Source,
         port: u16,
     ) -> Result<AuthResult, SiteError> {
+        if !acc_core::lockout::is_local_form(user)
+            && let Some(directory) = self.directory.get()
+        {
+            return self.directory_authenticate(directory, user, password, source, port).await;
+        }
         let mut next = Next::Precheck(Attempt::password(user, source.clone(), port));
         loop {
             let (decision, pending) = {
@@ -426,6 +439,46 @@ impl Site {
                 }
             }
         }
+    }
+
+    /// D2/D3: a domain-form attempt decided by the directory (or `unavailable` when it
+    /// cannot be reached); the site writes the 4624/4625.
+    async fn directory_authenticate(
+        &self,
+        directory: &crate::directory::DirectoryClient,
+        user: &str,
+        password: &str,
+        source: Source,
+        port: u16,
+    ) -> Result<AuthResult, SiteError> {
+        let request = acc_proto::DirectoryLogon {
+            user_name: user.to_string(),
+            password: password.to_string(),
+            workstation: source.caller_computer_name().to_string(),
+            ip: source.ip().parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            port,
+        };
+        let answer = directory.logon(self, &request).await;
+        if let Err(e) = &answer {
+            tracing::warn!(error = %e, user, "The directory cannot be reached; the logon is refused as unavailable.");
+        }
+        let attempt = Attempt::password(user, source, port);
+        let domain = user.split(['\\', '@']).next().unwrap_or_default().to_string();
+        let pending = {
+            let mut g = self.lock();
+            let now = self.clock.now();
+            let state = &mut g.state;
+            let result = match &answer {
+                Ok(a) => state.directory_decided(&attempt, &a.domain, a.sid.as_deref(), a.outcome, now),
+                Err(_) => state.directory_unavailable(&attempt, &domain, now),
+            };
+            let mut writes: Vec<Write> = state.stamp(result.events).into_iter().map(Write::Event).collect();
+            writes.push(Write::State(store::state_scalars(state)));
+            (result.outcome, self.submit(writes))
+        };
+        let (outcome, pending) = pending;
+        pending.durable().await.map_err(SiteError::Database)?;
+        Ok(AuthResult { outcome, account: None })
     }
 
     /// The local administrator (whoever runs `acc site …` on the site host).

@@ -146,6 +146,63 @@ impl SiteState {
         AttemptResult { outcome: Outcome::Unavailable, events }
     }
 
+    /// D2: a domain-form attempt the directory decided (`sid`: the account's, when the
+    /// directory knows the name). The site writes the 4624 or 4625, with the agent as
+    /// `WorkstationName`, and changes no counter of its own: the directory keeps them.
+    pub fn directory_decided(
+        &mut self,
+        attempt: &Attempt,
+        domain: &str,
+        sid: Option<&str>,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> AttemptResult {
+        let (t, mut events) = self.effective_time(now);
+        // TargetUserName is the account part; the domain is TargetDomainName.
+        let account =
+            attempt.user_name.rsplit('\\').next().and_then(|n| n.split('@').next()).unwrap_or_default();
+        let attempt = &Attempt { user_name: account.to_owned(), ..attempt.clone() };
+        if let Outcome::Ok { .. } = outcome {
+            let logon_id = self.new_logon_id();
+            events.push(catalogue::logon_success(
+                t,
+                LockoutMode::Classic,
+                &LogonSuccess {
+                    subject: &self.site_subject(),
+                    target: Target {
+                        user_name: &attempt.user_name,
+                        domain_name: domain,
+                        sid: sid.unwrap_or(NULL_SID),
+                    },
+                    logon_id: &logon_id,
+                    package: attempt.package,
+                    network: network(attempt),
+                    generation: None,
+                    familiar: None,
+                },
+            ));
+            return AttemptResult { outcome: Outcome::Ok { policy_stale: false }, events };
+        }
+        let (kind, scope) = match outcome {
+            Outcome::LockedOut { .. } => (FailureKind::LockedOut, Some(LockScope::Account)),
+            Outcome::AccountDisabled => (FailureKind::Disabled, None),
+            Outcome::Unavailable => (FailureKind::NoLogonServers, None),
+            _ if sid.is_some() => (FailureKind::BadPassword, None),
+            _ => (FailureKind::UnknownUser, None),
+        };
+        let ctx = FailureCtx {
+            subject: self.site_subject(),
+            attempt,
+            site: domain,
+            sid: sid.map(str::to_owned),
+            generation: None,
+            mode: LockoutMode::Classic,
+            familiar: None,
+        };
+        events.push(ctx.event(t, kind, scope, kind == FailureKind::BadPassword));
+        AttemptResult { outcome, events }
+    }
+
     /// The single decision procedure of both phases. `verified = None` stops before the
     /// password step (phase 1) and changes nothing.
     fn evaluate(
@@ -294,7 +351,7 @@ impl SiteState {
                     scope,
                     ip: attempt.source.ip(),
                     seconds,
-                    reporting_site: None,
+                    reporting_site: attempt.reporting_site.as_deref(),
                 },
             )
         };

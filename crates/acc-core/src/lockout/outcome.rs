@@ -22,12 +22,21 @@ pub struct Attempt {
     pub port: u16,
     /// `AuthenticationPackageName`.
     pub package: AuthPackage,
+    /// The site server that forwarded the attempt to the directory (D2), written as
+    /// `ReportingSite` in the directory's 4740.
+    pub reporting_site: Option<String>,
 }
 
 impl Attempt {
     /// A password attempt (`acc-password`).
     pub fn password(user_name: &str, source: Source, port: u16) -> Self {
-        Attempt { user_name: user_name.to_owned(), source, port, package: AuthPackage::Password }
+        Attempt {
+            user_name: user_name.to_owned(),
+            source,
+            port,
+            package: AuthPackage::Password,
+            reporting_site: None,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod agents;
 mod certs;
 mod credential;
+mod directory;
 mod fleet;
 mod openapi;
 mod packages;
@@ -223,6 +224,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(sources::routes())
         .merge(agents::routes())
         .merge(packages::routes())
+        .merge(directory::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()
@@ -232,6 +234,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(certs::open_routes().with_state(server.clone()))
         .merge(agents::open_routes().with_state(server.clone()))
         .merge(packages::open_routes().with_state(server.clone()))
+        .merge(directory::open_routes().with_state(server.clone()))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -41,7 +41,7 @@ impl ApiError {
         let status = StatusCode::from_u16(outcome.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
         let message = match outcome {
             Outcome::InvalidCredentials if !acc_core::lockout::is_local_form(user) => format!(
-                "'{user}' is a domain account; this site server verifies domain accounts through its management server's directory, and it has none"
+                "'{user}' is a domain account: unknown user name or bad password for the management server's directory (a site server that has not joined one cannot verify domain accounts)"
             ),
             Outcome::InvalidCredentials => "unknown user name or bad password".to_string(),
             Outcome::LockedOut { retry_after: Some(s) } => {

@@ -973,3 +973,69 @@ fn connectivity_changes_are_refused_with_their_impact_unless_forced() {
     let unknown = f.ctl(&["trust", "remove", "abcd"], "").fails_with(1);
     assert!(unknown.contains("no trusted CA has fingerprint abcd; trusted: none"), "{unknown}");
 }
+
+#[test]
+fn domain_accounts_are_verified_by_the_directory_which_locks_them_fleet_wide() {
+    let mut f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    f.ctl(&["directory", "add", "acc_svc", "--password-stdin"], "Domain-Pass-2026\n").ok();
+    let dup = f.ctl(&["directory", "add", "acc_svc", "--password-stdin"], "Domain-Pass-2026\n").fails_with(1);
+    assert!(dup.contains("already exists"), "{dup}");
+    let logon = |password: &str, host: &str| {
+        let user = format!("CORP\\acc_svc:{password}");
+        let host = format!("Acc-Agent-Host: {host}");
+        let extra = ["--cacert", "site1/tls/ca.crt", "-u", &user, "-H", &host];
+        crate::site::curl(&f.d, &sites[0], &extra, "/v1/register", crate::site::REG)
+    };
+    let (code, body) = logon("Domain-Pass-2026", "web01");
+    assert_eq!(code, 200, "{body}");
+    let site_events = |id: &str| -> Value {
+        serde_json::from_str(&f.d.acc(&["site", "events", "--data-dir", "site1", "--id", id, "--json"]).ok())
+            .unwrap()
+    };
+    let ok = site_events("4624");
+    assert!(
+        ok.as_array().unwrap().iter().any(|e| e["TargetDomainName"] == "CORP"
+            && e["TargetUserName"] == "acc_svc"
+            && e["WorkstationName"] == "WEB01"),
+        "{ok}"
+    );
+
+    // A stale machine: ten failures lock the account in the directory (T = 10), for
+    // every site; the directory's 4740 names the machine and the reporting site.
+    for _ in 0..10 {
+        assert_eq!(logon("old-password", "stale-laptop").0, 401);
+    }
+    let (code, body) = logon("Domain-Pass-2026", "web01");
+    assert!(code == 403 && body.contains("locked_out"), "{code} {body}");
+    let lockouts = f.json(&["events", "--id", "4740", "--json"]);
+    let e = &lockouts[0];
+    assert_eq!(
+        (e["TargetUserName"].as_str(), e["CallerComputerName"].as_str(), e["ReportingSite"].as_str()),
+        (Some("acc_svc"), Some("STALE-LAPTOP"), Some("SITE1")),
+        "{e}"
+    );
+    let listed = f.json(&["directory", "list", "--json"]);
+    let svc = listed.as_array().unwrap().iter().find(|a| a["name"] == "CORP\\acc_svc").unwrap().clone();
+    assert_eq!(svc["state"], "locked", "{listed}");
+    let failures = site_events("4625");
+    assert!(
+        failures
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["SubStatus"] == "0xC000006A" && e["WorkstationName"] == "STALE-LAPTOP"),
+        "{failures}"
+    );
+
+    f.ctl(&["directory", "unlock", "CORP\\acc_svc"], "").ok();
+    assert_eq!(logon("Domain-Pass-2026", "web01").0, 200);
+    assert!(f.json(&["events", "--id", "4767", "--json"]).as_array().is_some_and(|v| !v.is_empty()));
+
+    // D3: with the directory unreachable the site answers unavailable and counts nothing.
+    f.server.kill9();
+    let (code, body) = logon("Domain-Pass-2026", "web02");
+    assert!(code == 503 && body.contains("directory_unavailable"), "{code} {body}");
+    let failures = site_events("4625");
+    assert!(failures.as_array().unwrap().iter().any(|e| e["Status"] == "0xC000005E"), "{failures}");
+}

@@ -334,6 +334,34 @@ fn d3_directory_unavailable_writes_0xc000005e_and_changes_nothing() {
 }
 
 #[test]
+fn d2_the_site_writes_what_the_directory_decided_and_counts_nothing() {
+    let mut fx = Fx::classic();
+    let before = counters(&fx);
+    let a = Attempt::password("CORP\\acc_svc", src(1), 1234);
+    let sid = Some("S-1-5-21-9-9-9-1105");
+    let ok = fx.site.directory_decided(&a, "CORP", sid, Outcome::Ok { policy_stale: false }, fx.now());
+    assert_eq!(ok.outcome, OK);
+    assert_eq!(ids(&ok.events), ["4624"]);
+    assert_eq!(s(&ok.events[0], "TargetDomainName"), "CORP");
+    assert_eq!(s(&ok.events[0], "TargetUserName"), "acc_svc");
+    assert_eq!(s(&ok.events[0], "TargetUserSid"), "S-1-5-21-9-9-9-1105");
+    let cases = [
+        (Outcome::InvalidCredentials, sid, "0xC000006A"),
+        (Outcome::InvalidCredentials, None, "0xC0000064"),
+        (Outcome::AccountDisabled, sid, "0xC0000072"),
+        (Outcome::LockedOut { retry_after: Some(600) }, sid, "0x0"),
+    ];
+    for (outcome, sid, sub) in cases {
+        let r = fx.site.directory_decided(&a, "CORP", sid, outcome, fx.now());
+        assert_eq!(r.outcome, outcome);
+        assert_eq!(ids(&r.events), ["4625"]);
+        assert_eq!(s(&r.events[0], "SubStatus"), sub, "{outcome:?}");
+        assert_eq!(s(&r.events[0], "WorkstationName"), a.source.caller_computer_name());
+    }
+    assert_eq!(counters(&fx), before, "the directory keeps the counters");
+}
+
+#[test]
 fn two_phase_refuses_a_raced_attempt_instead_of_counting_it() {
     // Two attempts pass phase 1 together; the first one locks the account while the
     // second is hashing. The second must be refused, not counted (S3).

@@ -5,6 +5,7 @@
 
 mod certs;
 mod credential;
+mod directory;
 mod events;
 mod fleet;
 mod packages;
@@ -72,6 +73,9 @@ pub enum CtlCommand {
     /// The package sources' ACLs (share and file level).
     #[command(subcommand)]
     Share(sources::ShareCommand),
+    /// The directory's domain accounts: list, add, unlock.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
     /// Packages: add a version, assign it to site servers, list them.
     #[command(subcommand)]
     Package(packages::PackageCommand),
@@ -208,6 +212,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Task(c) => fleet::task(&mut ctl, c).await,
             CtlCommand::Share(c) => sources::share(&mut ctl, c).await,
             CtlCommand::Package(c) => packages::package(&mut ctl, c).await,
+            CtlCommand::Directory(c) => directory::directory(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }

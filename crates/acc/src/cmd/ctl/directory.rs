@@ -1,0 +1,75 @@
+//! `acc ctl directory list|add|unlock`: the management server's directory, whose domain
+//! accounts (the App ID, `CORP\user` credentials) site servers verify through it.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::Ctl;
+use super::settings::{JsonFlag, text};
+use crate::cmd::common::password_from_stdin;
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Domain accounts and their state (enabled, locked, disabled).
+    List(JsonFlag),
+    /// Create a domain account.
+    Add(AddArgs),
+    /// Clear a domain account's lockout (4767).
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The account name (`acc_svc`, without the domain).
+    name: String,
+    /// Read the password from standard input (one line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The account (`acc_svc` or `CORP\acc_svc`).
+    name: String,
+}
+
+/// `acc ctl directory …`.
+pub async fn directory(ctl: &mut Ctl, c: DirectoryCommand) -> Result<ExitCode> {
+    match c {
+        DirectoryCommand::List(j) => {
+            let v = ctl.call("GET", "/v1/directory", None).await?;
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&v["accounts"])?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{:<32}  {:<9}  {:>11}  note", "account", "state", "retry after");
+            for a in v["accounts"].as_array().into_iter().flatten() {
+                let note = if a["app_id"] == true { "the App ID" } else { "" };
+                println!(
+                    "{:<32}  {:<9}  {:>11}  {note}",
+                    text(&a["name"]),
+                    text(&a["state"]),
+                    text(&a["retry_after"])
+                );
+            }
+        }
+        DirectoryCommand::Add(a) => {
+            let body = json!({ "name": a.name, "password": password_from_stdin(a.password_stdin)? });
+            let v = ctl.call("POST", "/v1/directory", Some(&body)).await?;
+            println!("directory account {} created", text(&v["name"]));
+        }
+        DirectoryCommand::Unlock(a) => {
+            let name = acc_proto::package::encode_query(&a.name);
+            let v = ctl.call("POST", &format!("/v1/directory/{name}/unlock"), None).await?;
+            if v["unlocked"] == true {
+                println!("{} unlocked", a.name);
+            } else {
+                println!("{} was not locked; nothing changed", a.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
