@@ -255,7 +255,9 @@ impl Server {
         let record = {
             let mut sites = lock(&self.sites);
             let Some(record) = sites.get_mut(site) else {
-                return Err(ServerError::Invalid(format!("site {site} is not in the inventory; join it again")));
+                return Err(ServerError::Invalid(format!(
+                    "site {site} is not in the inventory; join it again"
+                )));
             };
             change(record);
             record.clone()

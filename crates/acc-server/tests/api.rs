@@ -190,7 +190,11 @@ async fn every_documented_operation_exists() {
     assert!(paths.len() >= 8);
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path.replace("{number}", "1").replace("{serial}", "01");
+            let concrete = path
+                .replace("{number}", "1")
+                .replace("{serial}", "01")
+                .replace("{name}", "tools")
+                .replace("{version}", "1.0");
             let (s, v) = api.admin(&method.to_uppercase(), &concrete, None).await;
             assert_ne!(v["message"], "no such API route; see /v1/openapi.json", "{method} {path}: {s}");
             assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

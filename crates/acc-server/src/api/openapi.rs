@@ -5,7 +5,7 @@ use axum::Json;
 use serde_json::{Map, Value, json};
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
-/// site's fleet client certificate), summary.
+/// site's fleet client certificate; `agent certificate`: an agent's), summary.
 pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
     ("get", "/v1/health", None, "Liveness: {\"status\":\"ok\"}."),
     ("get", "/v1/openapi.json", None, "This document."),
@@ -128,7 +128,81 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "get",
         "/v1/agents",
         Some("viewer"),
-        "Enrolled agents: host name, certificate serial and expiry, revocation.",
+        "The agent inventory: host name, status (enrolled, polling, current, behind, policy_failed), revision, auth mode, credential user name, generation, site server and its reachability, last check-in, certificate serial, issuer and expiry, duplicate (two machines with one identity).",
+    ),
+    (
+        "get",
+        "/v1/agent/policy",
+        Some("agent certificate"),
+        "Long-poll (?after=REV&force=F&wait=S, at most 60 s) for the agent policy: mode, credential (over mTLS only), retry limits, site servers with their CA; 204 when nothing changed.",
+    ),
+    (
+        "post",
+        "/v1/agent/checkin",
+        Some("agent certificate"),
+        "An agent's check-in {seq, revision, failed_revision?, failure?, auth_mode, user_name?, generation?, site_server?, site_reachable?, packages[], version}.",
+    ),
+    (
+        "post",
+        "/v1/tasks",
+        Some("operator"),
+        "Send {type: update-config, to: sites|agents|all}: every target fetches its policy now.",
+    ),
+    (
+        "get",
+        "/v1/packages",
+        Some("viewer"),
+        "Package versions: share, files, bytes, assignment and each site's replication (status, version in place, message).",
+    ),
+    (
+        "post",
+        "/v1/packages",
+        Some("operator"),
+        "Begin or resume an upload against a manifest {share, name, version, files: [{path, size, sha256}]}: {status: upload|exists, received: {path: bytes}}.",
+    ),
+    (
+        "put",
+        "/v1/packages/{name}/{version}/file",
+        Some("operator"),
+        "Append a chunk (at most 8 MiB, application/octet-stream) to a file of an upload (?path=P&offset=N, N = the bytes the server holds).",
+    ),
+    (
+        "post",
+        "/v1/packages/{name}/{version}/commit",
+        Some("operator"),
+        "Verify every size and SHA-256 of an upload and make it an immutable version.",
+    ),
+    (
+        "post",
+        "/v1/packages/{name}/assign",
+        Some("admin"),
+        "Assign a version {version? (newest), sites: [..] | all: true} to site servers (a revision).",
+    ),
+    (
+        "get",
+        "/v1/site/packages/{name}/{version}/file",
+        Some("site certificate"),
+        "A chunk of a package file (?path=P&offset=N), read as the connectivity credential; 403 with the package-refresh error when it may not read the source.",
+    ),
+    (
+        "post",
+        "/v1/site/packages",
+        Some("site certificate"),
+        "A site's replication report {packages: [{share, name, wanted, version, status, message, bytes}]}.",
+    ),
+    (
+        "post",
+        "/v1/site/directory/logon",
+        Some("site certificate"),
+        "A domain-form attempt {user_name, password, workstation, ip, port} for the directory to decide (2.4 D2): {outcome, sid, domain}.",
+    ),
+    ("get", "/v1/directory", Some("viewer"), "The directory's domain accounts with their state."),
+    ("post", "/v1/directory", Some("admin"), "Create a domain account {name, password}."),
+    (
+        "post",
+        "/v1/directory/{name}/unlock",
+        Some("operator"),
+        "Clear a domain account's lockout (4767 Reason admin).",
     ),
     (
         "get",
@@ -147,6 +221,12 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "/v1/trust",
         Some("admin"),
         "Trust an operator CA {pem} for agent certificates on every site (a policy revision).",
+    ),
+    (
+        "post",
+        "/v1/trust/remove",
+        Some("admin"),
+        "Stop trusting an operator CA {fingerprint | pem, force?}; refused with the impact while agents hold its certificates.",
     ),
     ("get", "/v1/shares", Some("viewer"), "The package sources with their share-level and file-level ACLs."),
     (
@@ -181,7 +261,7 @@ pub(super) async fn document() -> Json<Value> {
             }
         });
         match role {
-            Some("site certificate") => op["security"] = json!([{ "mutualTLS": [] }]),
+            Some("site certificate" | "agent certificate") => op["security"] = json!([{ "mutualTLS": [] }]),
             Some(r) => {
                 op["security"] = json!([{ "bearer": [] }]);
                 op["x-acc-role"] = json!(r);
@@ -198,7 +278,7 @@ pub(super) async fn document() -> Json<Value> {
         "components": {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer" },
-                "mutualTLS": { "type": "mutualTLS", "description": "A site server's client certificate from the fleet CA." }
+                "mutualTLS": { "type": "mutualTLS", "description": "A site server's or an agent's client certificate (fleet CA, or an operator CA for agents)." }
             },
             "schemas": {
                 "Error": {
