@@ -8,7 +8,10 @@
 //! - `propagation`: a policy change acknowledged by N simulated site servers (issue 4:
 //!   100 sites within 2 s).
 //! - `events`: event ingest from simulated sites (issue 4: at least 20,000 events/s).
+//! - `agents`: N simulated agents long-polling one management server (issue 4: 10,000
+//!   agents under 500 MiB of server memory).
 
+mod agents;
 mod server;
 mod site;
 
@@ -40,6 +43,21 @@ pub enum BenchCommand {
     Propagation(PropagationArgs),
     /// Event ingest: simulated sites forward security events in batches.
     Events(EventsArgs),
+    /// Agents long-polling one management server: its memory, and a change reaching all.
+    Agents(AgentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// Simulated agents (each its own certificate and mTLS connection).
+    #[arg(long, default_value_t = 10_000)]
+    agents: usize,
+    /// Policy changes to time.
+    #[arg(long, default_value_t = 3)]
+    changes: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +133,11 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             BenchCommand::Flood(a) => flood(a).await,
             BenchCommand::Propagation(a) => propagation(a).await,
             BenchCommand::Events(a) => event_ingest(a).await,
+            BenchCommand::Agents(a) => {
+                let (table, value, ok) = agents::run(a.agents, a.changes).await?;
+                emit(&table, value, a.json)?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
         }
     })
 }

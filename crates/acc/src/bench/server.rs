@@ -21,6 +21,8 @@ pub struct ServerUnderTest {
     /// The fleet CA (PEM).
     pub ca_pem: Vec<u8>,
     token: String,
+    /// Its data directory.
+    pub dir: std::path::PathBuf,
     _tmp: tempfile::TempDir,
 }
 
@@ -52,7 +54,7 @@ impl ServerUnderTest {
         let endpoint = Endpoint::parse(line[i..].trim())?;
         let token = std::fs::read_to_string(layout.admin_token())?.trim().to_string();
         let ca_pem = std::fs::read(layout.ca_cert())?;
-        Ok(ServerUnderTest { child, endpoint, ca_pem, token, _tmp: tmp })
+        Ok(ServerUnderTest { child, endpoint, ca_pem, token, dir, _tmp: tmp })
     }
 
     /// The server's process id.
@@ -68,14 +70,34 @@ impl ServerUnderTest {
 
     /// Resident memory of the server process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident memory of the server process (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
             .unwrap_or(0)
+    }
+
+    /// CPU time (user + system) the server process used, in seconds.
+    pub fn cpu_secs(&self) -> f64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) else { return 0.0 };
+        // Fields after the command (which may hold spaces) start after the last ')'.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        // utime and stime are fields 14 and 15 of stat: 12th and 13th after the state.
+        let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+        ticks as f64 / 100.0
     }
 }
 
