@@ -289,7 +289,8 @@ mod tests {
             r.events.iter().find(|e| e.id == acc_core::event::EventId::ACCOUNT_LOCKED_OUT).expect("4740");
         let field = |k: &str| lock.field(k).map(|v| format!("{v:?}")).unwrap_or_default();
         assert!(
-            field("ReportingSite").contains("SITE1") && field("CallerComputerName").contains("stale-laptop")
+            field("ReportingSite").contains("SITE1") && field("CallerComputerName").contains("STALE-LAPTOP"),
+            "{lock:?}"
         );
         assert!(matches!(r.outcome, Outcome::InvalidCredentials | Outcome::LockedOut { .. }));
     }

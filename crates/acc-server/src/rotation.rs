@@ -125,7 +125,8 @@ impl Server {
     }
 
     /// `credential status`: every generation's phase, the pending sites and whether the
-    /// rotation has stalled, and each site's acknowledgements.
+    /// rotation has stalled, each site's acknowledgements, and the agents' adoption of the
+    /// active generation.
     pub fn credential_status(&self) -> Value {
         let (revision, doc) = self.current();
         let registry = lock(&self.sites).clone();
@@ -155,6 +156,20 @@ impl Server {
             .values()
             .map(|s| json!({ "site": s.name, "applied_revision": s.applied_revision, "acks": s.acks, "accounts": s.accounts }))
             .collect();
+        // Per-agent adoption: who runs with the active generation (P6).
+        let agents = lock(&self.agents).clone();
+        let active = doc.generation_in(GenerationPhase::Active).map(|g| g.number);
+        let holds = |a: &crate::agents::AgentRecord| {
+            a.state.auth_mode == "certificate" || (active.is_some() && a.state.generation >= active)
+        };
+        let pending_agents: Vec<&str> =
+            agents.values().filter(|a| !holds(a)).map(|a| a.name.as_str()).take(100).collect();
+        let adoption = json!({
+            "generation": active,
+            "agents": agents.len(),
+            "holding": agents.values().filter(|a| holds(a)).count(),
+            "pending": pending_agents,
+        });
         let phase = match (provisioning.is_some(), doc.generation_in(GenerationPhase::Retiring).is_some()) {
             (true, _) => "provisioning",
             (false, true) => "retiring",
@@ -167,6 +182,7 @@ impl Server {
             "generations": generations,
             "provisioning": provisioning,
             "sites": per_site,
+            "adoption": adoption,
         })
     }
 }

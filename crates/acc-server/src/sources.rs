@@ -1,4 +1,5 @@
-//! The package sources' ACLs on the management server (`acc ctl share list|grant|revoke`),
+//! The package sources and their ACLs on the management server (`acc ctl share
+//! list|add|grant|revoke`),
 //! the two levels the share-access check of 3.2.3 reads before a credential is saved. An
 //! edit is a policy revision.
 
@@ -15,6 +16,29 @@ impl Server {
     /// The package sources with their ACLs.
     pub fn share_views(&self) -> Vec<ShareView> {
         self.current().1.shares.iter().map(|s| ShareView::of_acl(s, String::new())).collect()
+    }
+
+    /// Adds a package source (a revision): no access, or `Agents` Read at both levels.
+    pub async fn share_add(
+        &self,
+        name: &str,
+        agents_read: bool,
+        author: &str,
+    ) -> Result<SaveOutcome, SaveError> {
+        let name = acc_core::share_path::ShareName::parse(name)
+            .map_err(|e| refused(format!("share '{name}': {e}")))?;
+        let _guard = self.save_lock.lock().await;
+        let (_, doc) = self.current();
+        if doc.shares.iter().any(|s| *s.name() == name) {
+            return Err(refused(format!("share '{name}' is already a package source")));
+        }
+        let mut next = doc.clone();
+        next.shares.push(if agents_read {
+            acc_core::acl::Share::readable_by_agents(name)
+        } else {
+            acc_core::acl::Share::new(name)
+        });
+        self.commit_document(&doc, next, author).await
     }
 
     /// Grants a right on a package source (a revision; nothing when already granted).

@@ -159,12 +159,14 @@ async fn replicate(
     m: &PackageManifest,
 ) -> Result<(), Failure> {
     let layout = site.layout();
-    let share_dir = layout.share_dir(&m.share);
-    if !share_dir.is_dir() {
-        return Err(Failure::Refused(format!(
-            "package refresh: share '{}' does not exist on this site server; add it with acc site shares add {}",
-            m.share, m.share
-        )));
+    // A package source the server added later: the site creates the share, readable by
+    // its agents, as `acc site shares add --agents-read` would.
+    if !site.shares().list().iter().any(|v| v.name == m.share) {
+        site.shares()
+            .add(site.writer(), &m.share, true)
+            .await
+            .map_err(|e| Failure::Other(format!("package refresh: share '{}': {e}", m.share)))?;
+        tracing::info!(share = %m.share, "Share created for a package source of the management server.");
     }
     let staging = staging_dir(layout, m);
     for f in &m.files {

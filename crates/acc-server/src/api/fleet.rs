@@ -199,7 +199,17 @@ async fn lockouts(
         };
         events.extend(crate::store::events(&server.pool, &filter).await?);
     }
-    Ok(Json(json!({ "lockouts": crate::lockouts::lockouts(&events) })))
+    // The revision the culprit's agent runs (a stale one is the usual cause).
+    let agents = server.agents();
+    let mut found = crate::lockouts::lockouts(&events);
+    for l in &mut found {
+        let caller = l.caller.to_ascii_lowercase();
+        l.agent_revision = agents
+            .values()
+            .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
+            .map(|a| a.state.revision);
+    }
+    Ok(Json(json!({ "lockouts": found })))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
-//! `GET /v1/shares` (viewer), `POST /v1/shares/grant` and `POST /v1/shares/revoke`
-//! (admin): the package sources' two-level ACLs.
+//! `GET /v1/shares` (viewer), `POST /v1/shares` (a new source), `POST /v1/shares/grant`
+//! and `POST /v1/shares/revoke` (admin): the package sources and their two-level ACLs.
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ type Srv = State<Arc<Server>>;
 /// The routes of this module (authenticated by the caller).
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
-        .route("/v1/shares", get(list))
+        .route("/v1/shares", get(list).post(add))
         .route("/v1/shares/grant", post(grant))
         .route("/v1/shares/revoke", post(revoke))
 }
@@ -54,5 +54,26 @@ async fn revoke(
         &body,
         |t: AceTarget| async move { server.share_revoke(&t, author).await },
     )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    name: String,
+    #[serde(default)]
+    agents_read: bool,
+}
+
+async fn add(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let author = caller.name.as_str();
+    admin_change(&caller, &headers, &body, |b: AddBody| async move {
+        server.share_add(&b.name, b.agents_read, author).await
+    })
     .await
 }

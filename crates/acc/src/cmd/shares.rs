@@ -28,13 +28,21 @@ pub enum SharesCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The share name: lower-case letters, digits and '-'.
-    name: String,
-    /// Start with the defaults' ACLs: group Agents may Read at both levels.
-    #[arg(long)]
-    agents_read: bool,
+    #[command(flatten)]
+    pub spec: AddSpec,
     #[command(flatten)]
     dir: DataDir,
+}
+
+/// A new share: its name and starting ACLs (the same for `acc site shares add` and
+/// `acc ctl share add`).
+#[derive(Debug, Args, serde::Serialize)]
+pub struct AddSpec {
+    /// The share name: lower-case letters, digits and '-'.
+    pub name: String,
+    /// Start with the defaults' ACLs: group Agents may Read at both levels.
+    #[arg(long)]
+    pub agents_read: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,7 +121,9 @@ fn ace_target(t: TargetArgs, l: LevelArgs) -> AceTarget {
 /// Runs one `acc site shares` command.
 pub async fn run(command: SharesCommand) -> Result<ExitCode> {
     let (dir, request) = match command {
-        SharesCommand::Add(a) => (a.dir, SharesRequest::Add { name: a.name, agents_read: a.agents_read }),
+        SharesCommand::Add(a) => {
+            (a.dir, SharesRequest::Add { name: a.spec.name, agents_read: a.spec.agents_read })
+        }
         SharesCommand::List(d) => (d, SharesRequest::List),
         SharesCommand::Grant(g) => (g.dir, SharesRequest::Grant(g.spec.args())),
         SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(r.spec.target())),

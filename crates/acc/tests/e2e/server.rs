@@ -688,7 +688,7 @@ fn check_in(f: &Fleet, seq: u64, revision: i64, generation: u32) -> u16 {
 #[test]
 fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_name() {
     let f = fleet();
-    let _sites = join_sites(&f, &["SITE1"]);
+    let sites = join_sites(&f, &["SITE1"]);
     crate::site::agent_certificate(&f.d);
     let token = f.ctl(&["enroll-token", "create"], "").ok();
     let (code, v) = enroll(&f, &token, "web01", "agent.csr");
@@ -744,6 +744,24 @@ fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_nam
     assert!(answer.ends_with("\n200") && answer.contains("\"force\":1"), "{answer}");
 
     assert_eq!(check_in(&f, 1, revision, 1), 200);
+    // The machine with a stale password locks its source on SITE1: the lockout report
+    // names the revision its agent runs.
+    for _ in 0..5 {
+        let extra = [
+            "--cacert",
+            "site1/tls/ca.crt",
+            "-u",
+            "ACC_User_v1:stale-password",
+            "-H",
+            "Acc-Agent-Host: web01",
+        ];
+        crate::site::curl(&f.d, &sites[0], &extra, "/v1/register", crate::site::REG);
+    }
+    let lockouts = crate::util::wait_for(20, "the lockout forwarded", || {
+        let v = f.json(&["lockouts", "--json"]);
+        v.as_array().is_some_and(|l| !l.is_empty()).then_some(v)
+    });
+    assert_eq!(lockouts[0]["agent_revision"].as_i64(), Some(revision), "{lockouts}");
     let v = f.json(&["agents", "--json"]);
     assert_eq!((v[0]["status"].as_str(), v[0]["generation"].as_u64()), (Some("current"), Some(1)));
     assert!(v[0]["cert_not_after"].as_i64().is_some() && v[0]["duplicate"].is_null(), "{v}");
@@ -757,6 +775,13 @@ fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_nam
     )
     .ok();
     status_when(&f, "v2 active, v1 retiring", |v| phase_of(v, "ACC_User_v1") == "retiring");
+    let v = f.json(&["credential", "status", "--json"]);
+    assert_eq!(
+        (v["adoption"]["holding"].as_u64(), v["adoption"]["agents"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["adoption"]["pending"], serde_json::json!(["web01"]));
     let (_, p) = as_agent(&f, &format!("/v1/agent/policy?after={revision}"), "");
     assert_eq!(p["auth"]["user_name"], "ACC_User_v2");
     assert_eq!(check_in(&f, 2, p["revision"].as_i64().unwrap(), 2), 200);
@@ -923,6 +948,17 @@ fn packages_are_uploaded_resumably_assigned_and_replicated_by_sites_as_the_acc()
             big
         );
     }
+
+    // A package source added on the server: sites create the share when they replicate.
+    f.ctl(&["share", "add", "drivers", "--agents-read"], "").ok();
+    let again = f.ctl(&["share", "add", "drivers"], "").fails_with(1);
+    assert!(again.contains("share 'drivers' is already a package source"), "{again}");
+    f.ctl(&["package", "add", "--share", "drivers", "--name", "nic", "--version", "7", "pkg/docs"], "").ok();
+    f.ctl(&["package", "assign", "nic", "--all"], "").ok();
+    packages_when(&f, "both sites replicated nic", |l| {
+        ["SITE1", "SITE2"].iter().all(|s| replica(l, "7", s).is_some_and(|r| r["status"] == "replicated"))
+    });
+    assert_eq!(f.d.read("site2/shares/drivers/nic/readme.txt"), "tools 2.0\n");
 }
 
 #[test]

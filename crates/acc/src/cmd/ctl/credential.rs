@@ -75,6 +75,16 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// `9812/10000` and the first agents still on an older generation.
+fn adoption(a: &Value) -> String {
+    let pending: Vec<String> = a["pending"].as_array().into_iter().flatten().take(5).map(text).collect();
+    let mut out = format!("{}/{}", a["holding"], a["agents"]);
+    if !pending.is_empty() {
+        out.push_str(&format!(" (not yet: {})", pending.join(", ")));
+    }
+    out
+}
+
 fn print_status(v: &Value) {
     let generations: Vec<String> = v["generations"]
         .as_array()
@@ -103,5 +113,6 @@ fn print_status(v: &Value) {
         ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
         ("pending sites", pending),
         ("rotation grace", format!("{} s", v["rotation_grace"])),
+        ("agents holding it", adoption(&v["adoption"])),
     ]);
 }

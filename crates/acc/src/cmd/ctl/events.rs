@@ -101,6 +101,9 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
             l["lockouts"],
             s("last_lockout")
         );
+        if let Some(rev) = l["agent_revision"].as_i64() {
+            println!("  its agent runs policy revision {rev} (acc ctl agents)");
+        }
         println!("  what to do: {}", s("advice"));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,4 +1,4 @@
-//! `acc ctl share list|grant|revoke`: the package sources' ACLs on the management server,
+//! `acc ctl share list|add|grant|revoke`: the package sources' ACLs on the management server,
 //! with the same arguments as `acc site shares`.
 
 use std::process::ExitCode;
@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved};
-use crate::cmd::shares::{GrantSpec, RevokeSpec, print_list};
+use crate::cmd::shares::{AddSpec, GrantSpec, RevokeSpec, print_list};
 
 #[derive(Debug, Subcommand)]
 pub enum ShareCommand {
     /// The package sources with their share-level and file-level ACLs.
     List(JsonFlag),
+    /// Add a package source (a revision); sites create it when they replicate into it.
+    Add(AddSpec),
     /// Grant a principal read, change or full on a package source (a revision).
     Grant(GrantSpec),
     /// Remove a principal's Allow on a package source (a revision).
@@ -31,6 +33,9 @@ pub async fn share(ctl: &mut Ctl, c: ShareCommand) -> Result<ExitCode> {
             } else {
                 print_list(&v["shares"]);
             }
+        }
+        ShareCommand::Add(a) => {
+            print_saved(&ctl.call("POST", "/v1/shares", Some(&serde_json::to_value(&a)?)).await?);
         }
         ShareCommand::Grant(g) => {
             let args: Value = serde_json::to_value(g.args())?;
