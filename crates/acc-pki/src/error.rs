@@ -100,6 +100,9 @@ pub enum PkiError {
     /// The CRL's signature fails.
     #[error("the CRL's signature does not verify with the CA's key")]
     CrlSignature,
+    /// Sealing secrets at rest failed (a key file, the random generator).
+    #[error("{0}")]
+    Sealing(String),
     /// The crypto library refused.
     #[error("signing failed: {0}")]
     Crypto(String),

@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod key;
 pub mod openssl_ext;
 pub mod pem;
+pub mod sealed;
 pub mod serial;
 pub mod subject;
 pub mod verify;

@@ -1,17 +1,13 @@
-//! The credential vault: secrets at rest are sealed with AES-256-GCM under the master key
-//! in `vault.key` (32 random bytes, 0600). Each sealed value is `nonce (12) || ciphertext
+//! The credential vault: secrets at rest are sealed with AES-256-GCM (`acc_pki::sealed`)
+//! under the master key in `vault.key` (32 random bytes, 0600). Each sealed value is `nonce (12) || ciphertext
 //! || tag (16)`, with the secret's name as associated data, so that a value moved to
 //! another name does not open. Plaintext lives only in [`Plain`], which never prints.
 
 use std::path::Path;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use acc_pki::sealed::SealingKey;
 
 use crate::error::ServerError;
-
-/// Length of the master key.
-pub const KEY_LEN: usize = 32;
 
 /// A secret's plaintext. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -37,7 +33,7 @@ impl std::fmt::Debug for Plain {
 
 /// The vault's key.
 pub struct Vault {
-    key: LessSafeKey,
+    key: SealingKey,
 }
 
 impl std::fmt::Debug for Vault {
@@ -48,11 +44,7 @@ impl std::fmt::Debug for Vault {
 
 /// `n` random bytes from the system's CSPRNG.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, ServerError> {
-    let mut bytes = vec![0u8; n];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ServerError::Vault("the system random generator failed".into()))?;
-    Ok(bytes)
+    Ok(acc_pki::sealed::random_bytes(n)?)
 }
 
 /// A random password of `len` characters from letters, digits and symbols, with at least
@@ -79,74 +71,30 @@ pub fn random_password(len: usize) -> Result<Plain, ServerError> {
 impl Vault {
     /// Makes a new master key file (0600); fails if it exists.
     pub fn create(path: &Path) -> Result<Vault, ServerError> {
-        let key = random_bytes(KEY_LEN)?;
-        acc_pki::fsutil::write_file(path, &key, 0o600, false)?;
-        Vault::from_key(&key)
+        Ok(Vault { key: SealingKey::create(path)? })
     }
 
     /// Opens the master key file; refuses one that others may read.
     pub fn open(path: &Path) -> Result<Vault, ServerError> {
-        let key = std::fs::read(path).map_err(|e| ServerError::io(path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(|e| ServerError::io(path, e))?.permissions().mode();
-            if mode & 0o077 != 0 {
-                return Err(ServerError::Config {
-                    path: path.display().to_string(),
-                    detail: format!(
-                        "mode {:04o} lets others read the vault's master key; run `chmod 0600 {}`",
-                        mode & 0o777,
-                        path.display()
-                    ),
-                });
-            }
-        }
-        if key.len() != KEY_LEN {
-            return Err(ServerError::Config {
-                path: path.display().to_string(),
-                detail: format!("is {} bytes; a vault master key is {KEY_LEN}", key.len()),
-            });
-        }
-        Vault::from_key(&key)
-    }
-
-    fn from_key(key: &[u8]) -> Result<Vault, ServerError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, key)
-            .map_err(|_| ServerError::Vault("unusable master key".into()))?;
-        Ok(Vault { key: LessSafeKey::new(unbound) })
+        Ok(Vault { key: SealingKey::open(path)? })
     }
 
     /// Seals `plain` under `name`.
     pub fn seal(&self, name: &str, plain: &Plain) -> Result<Vec<u8>, ServerError> {
-        let nonce_bytes = random_bytes(NONCE_LEN)?;
-        let nonce =
-            Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| ServerError::Vault("nonce".into()))?;
-        let mut data = plain.0.as_bytes().to_vec();
-        self.key
-            .seal_in_place_append_tag(nonce, Aad::from(name.as_bytes()), &mut data)
-            .map_err(|_| ServerError::Vault(format!("cannot seal '{name}'")))?;
-        let mut out = nonce_bytes;
-        out.extend_from_slice(&data);
-        Ok(out)
+        Ok(self.key.seal(name, plain.0.as_bytes())?)
     }
 
     /// Opens what [`Vault::seal`] made for `name`.
     pub fn open_sealed(&self, name: &str, sealed: &[u8]) -> Result<Plain, ServerError> {
-        let fail = || {
-            ServerError::Vault(format!(
-                "'{name}' does not open with this master key (vault.key replaced, or the entry was damaged)"
-            ))
-        };
-        if sealed.len() < NONCE_LEN {
-            return Err(fail());
-        }
-        let (nonce, data) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
-        let mut data = data.to_vec();
-        let plain =
-            self.key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut data).map_err(|_| fail())?;
-        String::from_utf8(plain.to_vec()).map(Plain).map_err(|_| fail())
+        self.key
+            .open_sealed(name, sealed)
+            .and_then(|p| String::from_utf8(p).ok())
+            .map(Plain)
+            .ok_or_else(|| {
+                ServerError::Vault(format!(
+                    "'{name}' does not open with this master key (vault.key replaced, or the entry was damaged)"
+                ))
+            })
     }
 }
 
