@@ -1,1 +1,15 @@
+//! acc-agent: the endpoint side of both seeds.
+//!
+//! - [`config`]: `acc.yml`, checked whole, with the seed's default locations.
+//! - [`identity`]: `key-file`/`cert-file` (owner, 0400, X.509 v3, validity) and the client TLS.
+//! - [`state`]: `state-dir`: check-in counter, policy (credential sealed), health, packages.
+//! - [`enroll`]: `acc agent enroll`; [`logfile`]: `acc.log` rotated by size.
+
+pub mod budget;
 pub mod config;
+pub mod enroll;
+pub mod identity;
+pub mod logfile;
+pub mod run;
+pub mod site;
+pub mod state;

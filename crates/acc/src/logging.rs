@@ -16,3 +16,28 @@ pub fn init_stderr() {
         .with_target(false)
         .try_init();
 }
+
+/// Logs to `path` (rotated by size, `acc_agent::logfile`) at `level` (or `ACC_LOG`), and
+/// warnings and errors to stderr too.
+pub fn init_file(path: &std::path::Path, level: &str) -> std::io::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let file = acc_agent::logfile::RotatingFile::open(
+        path,
+        acc_agent::logfile::MAX_BYTES,
+        acc_agent::logfile::KEEP,
+    )?;
+    let filter = EnvFilter::try_from_env(ENV_LOG).unwrap_or_else(|_| EnvFilter::new(level));
+    let to_file = tracing_subscriber::fmt::layer()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(filter);
+    let to_stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+    let _ = tracing_subscriber::registry().with(to_file).with(to_stderr).try_init();
+    Ok(())
+}

@@ -34,17 +34,24 @@ enum Command {
     Server(cmd::server::ServerCommand),
     /// Administer the management server over its REST API.
     Ctl(cmd::ctl::CtlArgs),
+    /// The agent: enroll, run, status.
+    #[command(subcommand)]
+    Agent(cmd::agent::AgentCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init_stderr();
+    // `acc agent run` logs to its own acc.log (set up once its acc.yml is read).
+    if !matches!(cli.command, Command::Agent(cmd::agent::AgentCommand::Run(_))) {
+        logging::init_stderr();
+    }
     let result = match cli.command {
         Command::Pki(c) => cmd::pki::run(c),
         Command::Site(c) => cmd::site::run(c),
         Command::Server(c) => cmd::server::run(c),
         Command::Ctl(a) => cmd::ctl::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Agent(c) => cmd::agent::run(c),
     };
     match result {
         Ok(code) => code,

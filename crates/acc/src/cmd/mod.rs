@@ -1,5 +1,6 @@
 //! One module per top-level subcommand.
 
+pub mod agent;
 pub mod common;
 pub mod ctl;
 pub mod duration;

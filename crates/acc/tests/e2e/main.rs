@@ -1,6 +1,7 @@
 //! End-to-end tests of the `acc` binary: one test binary (fast to link), one module per
 //! area. Every test runs real processes in its own temporary directory.
 
+mod agent;
 mod pki_openssl;
 mod server;
 mod shares;

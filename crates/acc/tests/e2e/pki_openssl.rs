@@ -8,7 +8,7 @@ const SEED_SUBJ: &str =
     "/C=US/ST=NC/L=Raleigh/O=ServiceNow/OU=ITOM Lab/CN=acclinux/emailAddress=john.smith@servicenow.com";
 
 /// The seed's lab CA, made with openssl: `labca/labcacert.pem`, `labca/ec-labcakey.pem`.
-fn openssl_lab_ca(d: &Dir) {
+pub(crate) fn openssl_lab_ca(d: &Dir) {
     std::fs::create_dir_all(d.join("labca")).unwrap();
     d.openssl(&["ecparam", "-out", "labca/ec-labcakey.pem", "-name", "prime256v1", "-genkey"]).ok();
     d.openssl(&[
@@ -27,8 +27,27 @@ fn openssl_lab_ca(d: &Dir) {
     .ok();
 }
 
+/// The seed's step 3, exactly: `-extensions client` without `-extfile` (an X.509 v1).
+pub(crate) const SEED_STEP3: [&str; 15] = [
+    "x509",
+    "-req",
+    "-days",
+    "365",
+    "-in",
+    "labacc/acc.csr",
+    "-CA",
+    "labca/labcacert.pem",
+    "-CAkey",
+    "labca/ec-labcakey.pem",
+    "-CAcreateserial",
+    "-extensions",
+    "client",
+    "-out",
+    "labacc/acc.crt",
+];
+
 /// The seed's steps 1 and 2: `labacc/acc.key` and `labacc/acc.csr`, made with openssl.
-fn openssl_agent_csr(d: &Dir) {
+pub(crate) fn openssl_agent_csr(d: &Dir) {
     std::fs::create_dir_all(d.join("labacc")).unwrap();
     d.openssl(&["ecparam", "-out", "labacc/acc.key", "-name", "prime256v1", "-genkey"]).ok();
     d.openssl(&["req", "-new", "-key", "labacc/acc.key", "-out", "labacc/acc.csr", "-subj", SEED_SUBJ]).ok();
@@ -107,23 +126,7 @@ fn the_seeds_v1_trap_is_recognised_with_the_fix() {
     openssl_lab_ca(&d);
     openssl_agent_csr(&d);
     // Step 3 exactly as the seed writes it: -extensions without -extfile.
-    let r = d.openssl(&[
-        "x509",
-        "-req",
-        "-days",
-        "365",
-        "-in",
-        "labacc/acc.csr",
-        "-CA",
-        "labca/labcacert.pem",
-        "-CAkey",
-        "labca/ec-labcakey.pem",
-        "-CAcreateserial",
-        "-extensions",
-        "client",
-        "-out",
-        "labacc/acc.crt",
-    ]);
+    let r = d.openssl(&SEED_STEP3);
     r.ok();
     assert!(
         d.openssl(&["x509", "-in", "labacc/acc.crt", "-noout", "-text"]).ok().contains("Version: 1 (0x0)")

@@ -6,15 +6,15 @@ use serde_json::Value;
 
 use crate::util::{Dir, Run, SiteProc};
 
-const STRONG: &str = "Correct-Horse-Battery-42";
+pub(crate) const STRONG: &str = "Correct-Horse-Battery-42";
 
-struct Fleet {
-    d: Dir,
-    server: SiteProc,
+pub(crate) struct Fleet {
+    pub(crate) d: Dir,
+    pub(crate) server: SiteProc,
     log: std::path::PathBuf,
 }
 
-fn fleet() -> Fleet {
+pub(crate) fn fleet() -> Fleet {
     let d = Dir::new();
     let out =
         d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", "127.0.0.1:0"]).ok();
@@ -25,7 +25,7 @@ fn fleet() -> Fleet {
 }
 
 impl Fleet {
-    fn ctl(&self, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn ctl(&self, args: &[&str], stdin: &str) -> Run {
         let ca = self.d.join("srv/tls/ca.crt");
         let token = self.d.join("srv/admin-token");
         let mut full = vec![
@@ -42,7 +42,7 @@ impl Fleet {
     }
 
     /// `settings auth set --mode credential --username USER --password-stdin --password-policy complexity`.
-    fn set_credential(&self, user: &str, password: &str) -> Run {
+    pub(crate) fn set_credential(&self, user: &str, password: &str) -> Run {
         self.set_credential_with(user, password, &["--password-policy", "complexity"])
     }
 
@@ -54,7 +54,7 @@ impl Fleet {
         self.ctl(&args, &format!("{password}\n"))
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         serde_json::from_str(&self.ctl(args, "").ok()).expect("JSON output")
     }
 }
@@ -203,7 +203,7 @@ fn tokens_roles_and_the_environment_forms() {
 }
 
 /// `acc ctl sites --json`, once `check` holds for it.
-fn sites_when(f: &Fleet, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) fn sites_when(f: &Fleet, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     crate::util::wait_for(20, what, || {
         let v = f.json(&["sites", "--json"]);
         let sites = v.as_array().cloned().unwrap_or_default();
@@ -319,7 +319,7 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
 }
 
 /// Joins sites `names` (data directories named after them, lower case) and starts them.
-fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
+pub(crate) fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
     let uses = names.len().to_string();
     let token = f.ctl(&["site-token", "create", "--uses", &uses], "").ok();
     names
@@ -345,14 +345,14 @@ fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
 }
 
 /// `credential status --json`, once `check` holds for it.
-fn status_when(f: &Fleet, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn status_when(f: &Fleet, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     crate::util::wait_for(20, what, || {
         let v = f.json(&["credential", "status", "--json"]);
         check(&v).then_some(v)
     })
 }
 
-fn phase_of(v: &Value, user: &str) -> String {
+pub(crate) fn phase_of(v: &Value, user: &str) -> String {
     v["generations"]
         .as_array()
         .unwrap()
@@ -529,7 +529,7 @@ fn events_from_every_site_reach_the_server_once_even_across_an_outage() {
 }
 
 /// POSTs an enrollment to the server with curl (the agent's side arrives with issue 5).
-fn enroll(f: &Fleet, token: &str, host: &str, csr: &str) -> (u16, Value) {
+pub(crate) fn enroll(f: &Fleet, token: &str, host: &str, csr: &str) -> (u16, Value) {
     use base64::Engine as _;
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim().trim_start_matches("accjoin1."))

@@ -1,0 +1,186 @@
+//! What the agent keeps in `state-dir` (0700): `agent.json` (0600) with its check-in
+//! counter, the policy it runs with (the credential's password sealed under the machine
+//! key, never in clear), the health it last saw and its cached packages; `machine.key`
+//! (0600), the key that seals the credential. Written atomically: a crash leaves the old
+//! file or the new one.
+
+use std::path::{Path, PathBuf};
+
+use acc_pki::sealed::SealingKey;
+use acc_proto::AgentPolicy;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// The sealed credential's name (associated data).
+const CREDENTIAL: &str = "acc.agent.credential";
+
+/// Why the state cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A file or folder.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The machine key.
+    #[error("{0}")]
+    Key(String),
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> StateError {
+    StateError::Io { path: path.display().to_string(), reason: e.to_string() }
+}
+
+/// `agent.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentState {
+    /// This installation's id (`Acc-Agent-Id` at site servers), made at first start.
+    pub agent_id: String,
+    /// The check-in counter: it only moves forward on this machine.
+    pub seq: u64,
+    /// The policy in force, its password removed (see `sealed_password`).
+    pub policy: Option<AgentPolicy>,
+    /// The credential's password, sealed under the machine key (base64).
+    pub sealed_password: Option<String>,
+    /// A newer revision that could not be applied, and why.
+    pub failed_revision: Option<i64>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When the management server last answered (Unix milliseconds).
+    pub last_check_in_ms: Option<i64>,
+    /// The site server in use.
+    pub site_server: Option<String>,
+    /// Whether it answered the last request.
+    pub site_reachable: Option<bool>,
+    /// Packages in the cache (`name@version`).
+    pub packages: Vec<String>,
+    /// The last connection, as logged.
+    pub last_connection: Option<String>,
+}
+
+impl AgentState {
+    /// The revision in force (0 before the first policy).
+    pub fn revision(&self) -> i64 {
+        self.policy.as_ref().map_or(0, |p| p.revision)
+    }
+}
+
+/// The state folder.
+#[derive(Debug)]
+pub struct StateStore {
+    dir: PathBuf,
+    key: SealingKey,
+}
+
+impl StateStore {
+    /// Opens (creating) the state folder and its machine key.
+    pub fn open(dir: &Path) -> Result<StateStore, StateError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))?;
+        }
+        let key = SealingKey::open_or_create(&dir.join("machine.key"))
+            .map_err(|e| StateError::Key(e.to_string()))?;
+        Ok(StateStore { dir: dir.to_path_buf(), key })
+    }
+
+    /// Reads the state only, without the machine key (for `acc agent status`, which may run
+    /// as another user): `None` when there is none yet.
+    pub fn peek(dir: &Path) -> Result<Option<AgentState>, StateError> {
+        let path = dir.join("agent.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| io(&path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path, e)),
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The saved state (a fresh one, with a new agent id, when none).
+    pub fn load(&self) -> Result<AgentState, StateError> {
+        let mut state = StateStore::peek(&self.dir)?.unwrap_or_default();
+        if state.agent_id.is_empty() {
+            let bytes = acc_pki::sealed::random_bytes(16).map_err(|e| StateError::Key(e.to_string()))?;
+            state.agent_id = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+        Ok(state)
+    }
+
+    /// Saves the state (0600, atomically).
+    pub fn save(&self, state: &AgentState) -> Result<(), StateError> {
+        let path = self.dir.join("agent.json");
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| io(&path, e))?;
+        acc_pki::fsutil::write_file(&path, &bytes, 0o600, true).map_err(|e| io(&path, e))
+    }
+
+    /// Puts `policy` into `state`, its password sealed.
+    pub fn set_policy(&self, state: &mut AgentState, mut policy: AgentPolicy) -> Result<(), StateError> {
+        state.sealed_password = match policy.auth.password.take() {
+            Some(p) => Some(base64::engine::general_purpose::STANDARD.encode(
+                self.key.seal(CREDENTIAL, p.as_bytes()).map_err(|e| StateError::Key(e.to_string()))?,
+            )),
+            None => None,
+        };
+        state.policy = Some(policy);
+        Ok(())
+    }
+
+    /// The policy in force with its password opened.
+    pub fn policy(&self, state: &AgentState) -> Option<AgentPolicy> {
+        let mut policy = state.policy.clone()?;
+        policy.auth.password = state
+            .sealed_password
+            .as_deref()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .and_then(|b| self.key.open_sealed(CREDENTIAL, &b))
+            .and_then(|b| String::from_utf8(b).ok());
+        Some(policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acc_proto::{AgentAuth, AgentLimits};
+
+    #[test]
+    fn the_password_is_sealed_at_rest_and_the_counter_survives() {
+        let d = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&d.path().join("state")).unwrap();
+        let mut state = store.load().unwrap();
+        state.seq = 41;
+        let policy = AgentPolicy {
+            revision: 7,
+            force: 0,
+            auth: AgentAuth {
+                mode: "credential".into(),
+                user_name: Some("ACC_user".into()),
+                password: Some("Correct-Horse-9".into()),
+                generation: Some(2),
+            },
+            limits: AgentLimits { threshold: 5, window_secs: 600 },
+            site_servers: Vec::new(),
+        };
+        store.set_policy(&mut state, policy.clone()).unwrap();
+        store.save(&state).unwrap();
+        let on_disk = std::fs::read_to_string(d.path().join("state/agent.json")).unwrap();
+        assert!(!on_disk.contains("Correct-Horse-9") && on_disk.contains("ACC_user"), "{on_disk}");
+        let again = StateStore::open(&d.path().join("state")).unwrap();
+        let loaded = again.load().unwrap();
+        assert_eq!((loaded.seq, loaded.revision()), (41, 7));
+        assert_eq!(again.policy(&loaded), Some(policy));
+        std::fs::remove_file(d.path().join("state/machine.key")).unwrap();
+        let rekeyed = StateStore::open(&d.path().join("state")).unwrap();
+        assert_eq!(rekeyed.policy(&loaded).unwrap().auth.password, None, "another machine key opens nothing");
+    }
+}

@@ -1,0 +1,160 @@
+//! `acc agent enroll|run|status`: the agent on an endpoint.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use acc_agent::config::AgentConfig;
+use acc_agent::state::StateStore;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::cmd::common::runtime;
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Get a certificate from the management server: key made here (0400), CSR, acc.yml.
+    Enroll(EnrollArgs),
+    /// Run the agent: check in, long-poll the policy, register with a site server, run tasks.
+    Run(ConfigArg),
+    /// Server, site server, policy revision, credential user name, certificate expiry, health.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file (default: /etc/acc/acc.yml on Linux).
+    #[arg(long, value_name = "FILE", default_value_os_t = acc_agent::config::default_path())]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The enrollment token (`acc ctl enroll-token create`).
+    #[arg(long, value_name = "TOKEN")]
+    token: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The host name for the certificate (default: this machine's).
+    #[arg(long, value_name = "NAME")]
+    host_name: Option<String>,
+    /// Write this log-file into acc.yml (default: the OS's log folder).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// Write this state-dir into acc.yml (default: the OS's state folder).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs an `acc agent` command.
+pub fn run(command: AgentCommand) -> Result<ExitCode> {
+    match command {
+        AgentCommand::Enroll(a) => {
+            let host = a.host_name.unwrap_or_else(acc_agent::config::system_host_name);
+            let done = runtime()?.block_on(acc_agent::enroll::enroll(
+                &a.token,
+                &a.config.config,
+                &host,
+                a.log_file,
+                a.state_dir,
+            ))?;
+            println!(
+                "enrolled as {}: certificate {}, configuration {}",
+                done.host_name,
+                done.cert.display(),
+                done.config.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AgentCommand::Run(a) => {
+            let config = AgentConfig::load(&a.config)?;
+            crate::logging::init_file(&config.log_file, &config.log_level)
+                .with_context(|| format!("{}: cannot open the log file", config.log_file.display()))?;
+            let agent = Arc::new(acc_agent::run::Agent::new(config)?);
+            runtime()?.block_on(async {
+                tokio::select! {
+                    () = agent.run() => {}
+                    () = crate::cmd::common::shutdown_signal() => tracing::info!("Agent stopping."),
+                }
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        AgentCommand::Status(a) => status(&a),
+    }
+}
+
+fn status(a: &StatusArgs) -> Result<ExitCode> {
+    let config = AgentConfig::load(&a.config.config)?;
+    let state = StateStore::peek(&config.state_dir)?.unwrap_or_default();
+    let cert = config.identity.as_ref().and_then(|(_, c)| {
+        acc_agent::identity::check_certificate(c, time::OffsetDateTime::now_utc()).ok().map(|s| (s, c))
+    });
+    let time = |ms: Option<i64>| -> Value {
+        ms.and_then(|m| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1_000_000).ok())
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .map_or(Value::Null, Value::String)
+    };
+    let policy = state.policy.as_ref();
+    let v = json!({
+        "server": config.server.as_ref().map(ToString::to_string),
+        "site_server": state.site_server,
+        "site_reachable": state.site_reachable,
+        "policy_revision": state.revision(),
+        "auth_mode": policy.map(|p| p.auth.mode.clone()),
+        "user_name": policy.and_then(|p| p.auth.user_name.clone()),
+        "generation": policy.and_then(|p| p.auth.generation),
+        "policy_failed": state.failure,
+        "certificate": cert.as_ref().map(|(s, path)| json!({
+            "file": path.display().to_string(), "subject": s.subject_cn, "issuer": s.issuer_cn,
+            "not_after": s.not_after.format(&time::format_description::well_known::Rfc3339).ok(),
+        })),
+        "last_check_in": time(state.last_check_in_ms),
+        "last_connection": state.last_connection,
+        "packages": state.packages,
+        "agent_id": state.agent_id,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let rows = [
+        ("management server", text(&v["server"])),
+        ("site server", format!("{} (reachable: {})", text(&v["site_server"]), text(&v["site_reachable"]))),
+        ("policy revision", text(&v["policy_revision"])),
+        ("authentication", format!("{} as {}", text(&v["auth_mode"]), text(&v["user_name"]))),
+        ("policy_failed", text(&v["policy_failed"])),
+        (
+            "certificate",
+            cert.as_ref().map_or("-".into(), |(s, _)| {
+                format!(
+                    "{} (issuer {}), expires {}",
+                    s.subject_cn,
+                    s.issuer_cn,
+                    text(&v["certificate"]["not_after"])
+                )
+            }),
+        ),
+        ("last check-in", text(&v["last_check_in"])),
+        ("last connection", text(&v["last_connection"])),
+        ("cached packages", if state.packages.is_empty() { "-".into() } else { state.packages.join(", ") }),
+    ];
+    for (k, val) in rows {
+        println!("{k:<18} {val}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,186 @@
+//! `acc agent` as a real process against a real management server and site server: the
+//! seed's openssl path (its exact commands, the v1 trap, the key mode), enrollment, and a
+//! rotation followed by a running agent.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::pki_openssl::{SEED_STEP3, openssl_agent_csr, openssl_lab_ca};
+use crate::server::{Fleet, STRONG, fleet, join_sites, phase_of, sites_when, status_when};
+use crate::util::{Dir, wait_for};
+
+/// A running `acc agent run`, killed when dropped.
+struct AgentProc(std::process::Child);
+
+impl AgentProc {
+    fn start(d: &Dir, config: &str) -> AgentProc {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_acc"))
+            .args(["agent", "run", "--config", config])
+            .current_dir(d.path())
+            .env_remove("ACC_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(std::fs::File::create(d.join("agent.stderr")).unwrap()))
+            .spawn()
+            .expect("start acc agent run");
+        AgentProc(child)
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
+    wait_for(30, what, || {
+        let log = std::fs::read_to_string(d.join(file)).unwrap_or_default();
+        log.contains(needle).then_some(log)
+    })
+}
+
+fn agent_when(f: &Fleet, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    wait_for(30, what, || {
+        let v = f.json(&["agents", "--json"]);
+        v.as_array()?.iter().find(|a| a["name"] == name && check(a)).cloned()
+    })
+}
+
+#[test]
+fn the_seeds_openssl_path_connects_with_mtls_and_says_so_in_acc_log() {
+    let f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    let d = &f.d;
+    // The lab CA and the seed's steps 1-3, exactly.
+    openssl_lab_ca(d);
+    openssl_agent_csr(d);
+    d.openssl(&SEED_STEP3).ok();
+    // Step 4: the files into the agent's config folder, with acc.yml's four keys.
+    std::fs::create_dir_all(d.join("etc-acc")).unwrap();
+    std::fs::copy(d.join("labacc/acc.key"), d.join("etc-acc/acc.key")).unwrap();
+    std::fs::copy(d.join("labacc/acc.crt"), d.join("etc-acc/acc.crt")).unwrap();
+    std::fs::copy(d.join("srv/tls/ca.crt"), d.join("etc-acc/ca.crt")).unwrap();
+    chmod(&d.join("etc-acc/acc.key"), 0o400);
+    d.write(
+        "etc-acc/acc.yml",
+        format!(
+            "server-url: {}\nca-file: ca.crt\nkey-file: \"{}\"\ncert-file: \"{}\"\nlog-file: acc.log\nstate-dir: state\n",
+            f.server.url,
+            d.join("etc-acc/acc.key").display(),
+            d.join("etc-acc/acc.crt").display()
+        ),
+    );
+    // The trap: step 3 made an X.509 v1 certificate, refused with how to re-sign it.
+    let v1 = d.acc(&["agent", "run", "--config", "etc-acc/acc.yml"]).fails_with(1);
+    assert!(v1.contains("X.509 v1") && v1.contains("acc.crt"), "{v1}");
+    let ext = d.acc(&["pki", "openssl-ext", "--profile", "client"]).ok();
+    d.write("client.cnf", &ext);
+    let mut fixed = SEED_STEP3.to_vec();
+    fixed.splice(13..13, ["-extfile", "client.cnf"]);
+    d.openssl(&fixed).ok();
+    chmod(&d.join("etc-acc/acc.crt"), 0o644);
+    std::fs::copy(d.join("labacc/acc.crt"), d.join("etc-acc/acc.crt")).unwrap();
+    // A key others may read is refused with the commands of step 6.
+    chmod(&d.join("etc-acc/acc.key"), 0o644);
+    let open = d.acc(&["agent", "run", "--config", "etc-acc/acc.yml"]).fails_with(1);
+    assert!(open.contains("mode 0644") && open.contains("chmod 0400") && open.contains("chown"), "{open}");
+    chmod(&d.join("etc-acc/acc.key"), 0o400);
+
+    // The lab CA trusted fleet-wide, certificate mode: the agent connects by certificate.
+    f.ctl(&["trust", "add", "labca/labcacert.pem"], "").ok();
+    let revision = f.json(&["settings", "show", "--json"])["revision"].as_i64().unwrap();
+    sites_when(&f, "SITE1 trusts the lab CA", |s| s[0]["applied_revision"].as_i64() == Some(revision));
+    f.ctl(&["settings", "auth", "set", "--mode", "certificate"], "").ok();
+    let _agent = AgentProc::start(d, "etc-acc/acc.yml");
+    let log = log_when(
+        d,
+        "etc-acc/acc.log",
+        "the site connection in acc.log",
+        &format!(
+            "connected to {} using TLS 1.3, client certificate CN=acclinux (issuer CN=Lab CA)",
+            sites[0].url
+        ),
+    );
+    assert!(
+        log.contains(&format!("connected to {} using TLS 1.3, client certificate CN=acclinux", f.server.url)),
+        "{log}"
+    );
+    let a = agent_when(&f, "acclinux", "acclinux checked in", |a| {
+        a["status"] == "current" && a["site_reachable"] == true
+    });
+    assert_eq!(a["issuer"], "C=US, O=ServiceNow, CN=Lab CA", "{a}");
+    let status: Value =
+        serde_json::from_str(&d.acc(&["agent", "status", "--config", "etc-acc/acc.yml", "--json"]).ok())
+            .unwrap();
+    assert_eq!(
+        (status["auth_mode"].as_str(), status["site_reachable"].as_bool()),
+        (Some("certificate"), Some(true)),
+        "{status}"
+    );
+    assert_eq!(status["certificate"]["subject"], "CN=acclinux");
+    let table = d.acc(&["agent", "status", "--config", "etc-acc/acc.yml"]).ok();
+    assert!(table.contains("CN=acclinux (issuer CN=Lab CA), expires"), "{table}");
+}
+
+#[test]
+fn an_enrolled_agent_follows_a_rotation_without_a_restart_and_never_logs_a_secret() {
+    let f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    let d = &f.d;
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    let out = d
+        .acc(&[
+            "agent",
+            "enroll",
+            "--token",
+            token.trim(),
+            "--config",
+            "agent/acc.yml",
+            "--host-name",
+            "web01",
+            "--log-file",
+            "acc.log",
+            "--state-dir",
+            "state",
+        ])
+        .ok();
+    assert!(out.contains("enrolled as web01"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("agent/acc.key")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o400);
+    let again =
+        d.acc(&["agent", "enroll", "--token", token.trim(), "--config", "agent/acc.yml"]).fails_with(1);
+    assert!(again.contains("already enrolled"), "{again}");
+
+    let _agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(
+        d,
+        "agent/acc.log",
+        "the agent on SITE1 as v1",
+        &format!("connected to {} using TLS 1.3 as ACC_User_v1", sites[0].url),
+    );
+    agent_when(&f, "web01", "web01 on generation 1", |a| a["generation"] == 1 && a["status"] == "current");
+
+    f.ctl(
+        &["credential", "rotate", "--username", "ACC_User_v2", "--password-stdin", "--grace", "7d"],
+        "Second-Strong-Pass-2026\n",
+    )
+    .ok();
+    log_when(d, "agent/acc.log", "the agent on SITE1 as v2", "as ACC_User_v2");
+    status_when(&f, "v1 removed once the agent holds v2", |v| phase_of(v, "ACC_User_v1") == "removed");
+    agent_when(&f, "web01", "web01 on generation 2", |a| a["generation"] == 2);
+
+    for file in ["agent/acc.log", "agent/state/agent.json", "agent.stderr", "server.log"] {
+        let text = std::fs::read_to_string(d.join(file)).unwrap_or_default();
+        assert!(!text.contains(STRONG) && !text.contains("Second-Strong-Pass-2026"), "a secret in {file}");
+    }
+}
