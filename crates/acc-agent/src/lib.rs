@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod config;
+pub mod download;
 pub mod enroll;
 pub mod identity;
 pub mod logfile;

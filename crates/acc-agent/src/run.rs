@@ -273,7 +273,7 @@ impl Agent {
                 generation: p.and_then(|p| p.auth.generation),
                 site_server: s.site_server.clone(),
                 site_reachable: s.site_reachable,
-                packages: s.packages.clone(),
+                packages: crate::download::cached(&self.config.state_dir),
                 version: VERSION.to_string(),
             };
             if let Err(e) = self.store.save(&s) {
@@ -491,7 +491,8 @@ impl Agent {
     }
 
     /// Runs one task: only the kinds the agent knows; nothing runs arbitrary commands.
-    async fn run_task(&self, kind: &str, _payload: &Value) -> (&'static str, String) {
+    async fn run_task(&self, kind: &str, payload: &Value) -> (&'static str, String) {
+        let name = payload["name"].as_str().or_else(|| payload["package"].as_str()).unwrap_or_default();
         match kind {
             "update-config" => {
                 self.fetch_now.notify_one();
@@ -500,6 +501,29 @@ impl Agent {
                     format!("fetching the policy now (revision {} in force)", lock(&self.state).revision()),
                 )
             }
+            "download-package" => {
+                let mut last_log = Instant::now();
+                let mut progress = |done: u64, total: u64| {
+                    if last_log.elapsed() >= Duration::from_secs(5) {
+                        tracing::info!("download {name}: {done} of {total} bytes");
+                        last_log = Instant::now();
+                    }
+                };
+                match self.download(name, &mut progress).await {
+                    Ok(d) => (
+                        "completed",
+                        format!("{} in the cache ({} bytes, {} fetched now)", d.label, d.size, d.fetched),
+                    ),
+                    Err(e) => ("failed", e),
+                }
+            }
+            "verify-package" => match crate::download::verify(&self.config.state_dir, name) {
+                Ok(bad) if bad.is_empty() => ("completed", format!("{name}: every file matches its SHA-256")),
+                Ok(bad) => {
+                    ("failed", format!("{name}: {} differ from the manifest: {}", bad.len(), bad.join(", ")))
+                }
+                Err(e) => ("failed", e),
+            },
             other => (
                 "failed",
                 format!(
@@ -508,10 +532,62 @@ impl Agent {
             ),
         }
     }
+
+    /// Downloads `name` from the first site server that has it, retrying each one a few
+    /// times with backoff and failing over to the next; resumes what is already there.
+    pub async fn download(
+        &self,
+        name: &str,
+        progress: crate::download::Progress<'_>,
+    ) -> Result<crate::download::Downloaded, String> {
+        let policy = self.policy();
+        let sites = site_list(&self.config.site_servers, policy.as_ref());
+        let auth = match (&self.config.server, &policy) {
+            (None, _) => SiteAuth::Certificate,
+            (Some(_), p) => SiteAuth::of(p.as_ref())?,
+        };
+        let mut last = "no site server to download from".to_string();
+        for site in &sites {
+            let mut backoff = Duration::from_secs(1);
+            for attempt in 0..3 {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                let mut session = match self.open_site(site, auth.clone()).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        last = format!("{}: {e}", site.url);
+                        break;
+                    }
+                };
+                match crate::download::download(
+                    &mut session,
+                    &self.config.state_dir,
+                    name,
+                    self.config.download_limit,
+                    progress,
+                )
+                .await
+                {
+                    Ok(d) => {
+                        tracing::info!(package = %d.label, site = %site.url, bytes = d.size, fetched = d.fetched, "Package downloaded and verified.");
+                        self.report_now.notify_one();
+                        return Ok(d);
+                    }
+                    Err(e) => {
+                        tracing::warn!(package = name, site = %site.url, error = %e, "Download interrupted; retrying.");
+                        last = format!("{}: {e}", site.url);
+                    }
+                }
+            }
+        }
+        Err(format!("download {name}: {last}"))
+    }
 }
 
 /// The `message` of a JSON error body, or the body itself.
-fn message(body: &[u8]) -> String {
+pub(crate) fn message(body: &[u8]) -> String {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     v["message"]
         .as_str()

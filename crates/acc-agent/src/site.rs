@@ -145,9 +145,30 @@ impl SiteSession {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Response, String> {
+        self.request(method, path, &[], body).await
+    }
+
+    /// A request without a body and with extra headers (`Range`).
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        self.request(method, path, extra, None).await
+    }
+
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, String> {
         let auth = self.auth.header();
         let mut headers: Vec<(&str, &str)> =
             vec![("acc-agent-host", &self.host), ("acc-agent-id", &self.agent_id)];
+        headers.extend_from_slice(extra);
         if let Some(a) = &auth {
             headers.push(("authorization", a));
         }

@@ -111,9 +111,12 @@ pub(super) async fn manifest(
         audit(&site, &share, &name, &caller, &ip.to_string(), &Ok(())).await?;
         session::note_success_audited(&peer.session, &share, &canonical);
     }
+    // The version replicated from the management server, when the package came that way.
+    let version = crate::replicate::installed(site.layout(), share.as_str(), &name.to_string());
     Ok(Json(json!({
         "name": name.to_string(),
         "share": share.to_string(),
+        "version": version,
         "size": total,
         "files": listed,
     })))

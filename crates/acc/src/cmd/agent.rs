@@ -20,6 +20,16 @@ pub enum AgentCommand {
     Run(ConfigArg),
     /// Server, site server, policy revision, credential user name, certificate expiry, health.
     Status(StatusArgs),
+    /// Download a package from a site server into the cache (resumes, verifies SHA-256).
+    Download(DownloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The package.
+    name: String,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +100,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Status(a) => status(&a),
+        AgentCommand::Download(a) => download(&a),
     }
 }
 
@@ -120,7 +131,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
         })),
         "last_check_in": time(state.last_check_in_ms),
         "last_connection": state.last_connection,
-        "packages": state.packages,
+        "packages": acc_agent::download::cached(&config.state_dir),
         "agent_id": state.agent_id,
     });
     if a.json {
@@ -151,10 +162,45 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
         ),
         ("last check-in", text(&v["last_check_in"])),
         ("last connection", text(&v["last_connection"])),
-        ("cached packages", if state.packages.is_empty() { "-".into() } else { state.packages.join(", ") }),
+        ("cached packages", {
+            let cached = acc_agent::download::cached(&config.state_dir);
+            if cached.is_empty() { "-".into() } else { cached.join(", ") }
+        }),
     ];
     for (k, val) in rows {
         println!("{k:<18} {val}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn download(a: &DownloadArgs) -> Result<ExitCode> {
+    use std::io::{IsTerminal, Write};
+    let config = AgentConfig::load(&a.config.config)?;
+    let agent = acc_agent::run::Agent::new(config)?;
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = std::time::Instant::now();
+    let mut progress = |done: u64, total: u64| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if terminal {
+            let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(25));
+            eprint!("\r[{bar:<25}] {pct:>3}%  {done}/{total} bytes");
+            let _ = std::io::stderr().flush();
+        } else if last.elapsed() >= std::time::Duration::from_secs(5) || done == total {
+            eprintln!("download {}: {pct}% ({done} of {total} bytes)", a.name);
+            last = std::time::Instant::now();
+        }
+    };
+    let done = runtime()?.block_on(agent.download(&a.name, &mut progress));
+    if terminal {
+        eprintln!();
+    }
+    let d = done.map_err(anyhow::Error::msg)?;
+    println!(
+        "{}: {} bytes in {} ({} fetched now), every SHA-256 verified",
+        d.label,
+        d.size,
+        d.dir.display(),
+        d.fetched
+    );
     Ok(ExitCode::SUCCESS)
 }

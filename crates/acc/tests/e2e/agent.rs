@@ -46,6 +46,13 @@ fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
     })
 }
 
+/// `acc agent enroll` of host `web01` into `agent/` (log and state beside acc.yml).
+fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
+    let args =
+        ["agent", "enroll", "--token", token.trim(), "--config", "agent/acc.yml", "--host-name", "web01"];
+    f.d.acc(&[&args[..], &["--log-file", "acc.log", "--state-dir", "state"]].concat())
+}
+
 fn agent_when(f: &Fleet, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     wait_for(30, what, || {
         let v = f.json(&["agents", "--json"]);
@@ -137,22 +144,7 @@ fn an_enrolled_agent_follows_a_rotation_without_a_restart_and_never_logs_a_secre
     f.set_credential("ACC_User_v1", STRONG).ok();
     status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
     let token = f.ctl(&["enroll-token", "create"], "").ok();
-    let out = d
-        .acc(&[
-            "agent",
-            "enroll",
-            "--token",
-            token.trim(),
-            "--config",
-            "agent/acc.yml",
-            "--host-name",
-            "web01",
-            "--log-file",
-            "acc.log",
-            "--state-dir",
-            "state",
-        ])
-        .ok();
+    let out = enroll_web01(&f, &token).ok();
     assert!(out.contains("enrolled as web01"), "{out}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(d.join("agent/acc.key")).unwrap().permissions().mode() & 0o777;
@@ -183,4 +175,95 @@ fn an_enrolled_agent_follows_a_rotation_without_a_restart_and_never_logs_a_secre
         let text = std::fs::read_to_string(d.join(file)).unwrap_or_default();
         assert!(!text.contains(STRONG) && !text.contains("Second-Strong-Pass-2026"), "a secret in {file}");
     }
+}
+
+#[test]
+fn packages_download_by_task_and_by_hand_resume_verify_and_survive_the_server_going_away() {
+    let mut f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    let d = &f.d;
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    let big: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(d.join("pkg/docs")).unwrap();
+    std::fs::write(d.join("pkg/big.bin"), &big).unwrap();
+    d.write("pkg/docs/readme.txt", "tools 1.0\n");
+    f.ctl(
+        &["package", "add", "--share", "software-library", "--name", "tools", "--version", "1.0", "pkg"],
+        "",
+    )
+    .ok();
+    f.ctl(&["package", "assign", "tools", "--all"], "").ok();
+    wait_for(30, "SITE1 replicated tools", || {
+        d.join("site1/shares/software-library/tools/big.bin").exists().then_some(())
+    });
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(
+        d,
+        "agent/acc.log",
+        "the agent on SITE1",
+        &format!("connected to {} using TLS 1.3 as ACC_User_v1", sites[0].url),
+    );
+    let status: Value =
+        serde_json::from_str(&d.acc(&["agent", "status", "--config", "agent/acc.yml", "--json"]).ok())
+            .unwrap();
+    let id = status["agent_id"].as_str().unwrap().to_string();
+
+    // The download-package task, then verify-package, through the site's task server.
+    let task = |kind: &str| {
+        let sent = d
+            .acc(&[
+                "site",
+                "tasks",
+                "send",
+                "--data-dir",
+                "site1",
+                "--agent",
+                &id,
+                "--type",
+                kind,
+                "--payload",
+                r#"{"name":"tools"}"#,
+            ])
+            .ok();
+        let task_id = sent.split_whitespace().next().unwrap().to_string();
+        wait_for(30, kind, || {
+            let v: Value = serde_json::from_str(
+                &d.acc(&["site", "tasks", "show", &task_id, "--data-dir", "site1", "--json"]).ok(),
+            )
+            .ok()?;
+            (v["state"] == "completed" || v["state"] == "failed").then_some(v)
+        })
+    };
+    let done = task("download-package");
+    assert_eq!(done["state"], "completed", "{done}");
+    assert!(done["result"]["output"].as_str().unwrap().contains("tools@1.0"), "{done}");
+    assert_eq!(std::fs::read(d.join("agent/state/packages/tools/big.bin")).unwrap(), big);
+    assert_eq!(task("verify-package")["state"], "completed");
+    agent_when(&f, "web01", "web01 reports its cache", |a| a["packages"] == serde_json::json!(["tools@1.0"]));
+    std::fs::write(d.join("agent/state/packages/tools/docs/readme.txt"), "tampered\n").unwrap();
+    let verify = task("verify-package");
+    assert!(
+        verify["state"] == "failed"
+            && verify["result"]["output"].as_str().unwrap().contains("docs/readme.txt (changed)"),
+        "{verify}"
+    );
+    drop(agent);
+
+    // Cut half-way: the next download resumes with Range from what is there.
+    std::fs::remove_dir_all(d.join("agent/state/packages")).unwrap();
+    std::fs::create_dir_all(d.join("agent/state/downloads/tools")).unwrap();
+    std::fs::write(d.join("agent/state/downloads/tools/big.bin"), &big[..4_500_000]).unwrap();
+    let out = d.acc(&["agent", "download", "tools", "--config", "agent/acc.yml"]).ok();
+    assert!(out.contains("tools@1.0: 9000010 bytes") && out.contains("(4500010 fetched now)"), "{out}");
+
+    // With the management server gone, the agent downloads with its cached policy.
+    f.server.kill9();
+    std::fs::remove_dir_all(d.join("agent/state/packages")).unwrap();
+    let out = d.acc(&["agent", "download", "tools", "--config", "agent/acc.yml"]).ok();
+    assert!(out.contains("every SHA-256 verified"), "{out}");
+    let status = d.acc(&["agent", "status", "--config", "agent/acc.yml"]).ok();
+    assert!(status.contains("tools@1.0"), "{status}");
 }
