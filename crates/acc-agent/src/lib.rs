@@ -11,6 +11,7 @@ pub mod download;
 pub mod enroll;
 pub mod identity;
 pub mod logfile;
+pub mod renew;
 pub mod run;
 pub mod site;
 pub mod state;

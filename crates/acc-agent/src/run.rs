@@ -55,15 +55,24 @@ pub enum AgentError {
     },
 }
 
+/// The agent's TLS material, replaced when its certificate is renewed.
+#[derive(Clone, Default)]
+struct Material {
+    /// Certificate and key (PEM).
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// The certificate's summary.
+    cert: Option<CertSummary>,
+    /// The client TLS for the management server (with the identity).
+    mgmt: Option<ClientTls>,
+}
+
 /// A running agent.
 pub struct Agent {
     config: AgentConfig,
     store: StateStore,
     state: Mutex<AgentState>,
     ca_pem: Vec<u8>,
-    identity: Option<(Vec<u8>, Vec<u8>)>,
-    cert: Option<CertSummary>,
-    mgmt_tls: Option<ClientTls>,
+    tls: Mutex<Material>,
     fetch_now: Notify,
     report_now: Notify,
     policy_tx: watch::Sender<i64>,
@@ -118,9 +127,7 @@ impl Agent {
             store,
             state: Mutex::new(state),
             ca_pem,
-            identity,
-            cert,
-            mgmt_tls,
+            tls: Mutex::new(Material { identity, cert, mgmt: mgmt_tls }),
             fetch_now: Notify::new(),
             report_now: Notify::new(),
             policy_tx: watch::Sender::new(revision),
@@ -130,7 +137,7 @@ impl Agent {
 
     /// Runs until the process ends.
     pub async fn run(self: Arc<Self>) {
-        if let Some(c) = &self.cert {
+        if let Some(c) = &self.material().cert {
             tracing::info!(certificate = %c.subject_cn, issuer = %c.issuer_cn, expires = %c.not_after, "Agent starting.");
         }
         let policy = tokio::spawn(self.clone().policy_loop());
@@ -138,6 +145,42 @@ impl Agent {
         self.site_loop().await;
         policy.abort();
         refetch.abort();
+    }
+
+    fn material(&self) -> Material {
+        lock(&self.tls).clone()
+    }
+
+    /// Renews the certificate when two thirds of its lifetime have passed, and switches
+    /// new connections to it.
+    async fn renew_if_due(&self, conn: &mut Connection) {
+        let (Some(cert), Some((key, cert_path))) = (self.material().cert, self.config.identity.clone())
+        else {
+            return;
+        };
+        if !crate::renew::due(&cert, time::OffsetDateTime::now_utc()) {
+            return;
+        }
+        let renewed = async {
+            crate::renew::renew(conn, &key, &cert_path).await?;
+            let (tls, summary) =
+                identity::client_tls(&self.ca_pem, Some((&key, &cert_path)), identity::current_uid())
+                    .map_err(|e| e.to_string())?;
+            let cert_pem = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
+            let key_pem = std::fs::read(&key).map_err(|e| e.to_string())?;
+            *lock(&self.tls) =
+                Material { identity: Some((cert_pem, key_pem)), cert: summary.clone(), mgmt: Some(tls) };
+            Ok::<_, String>(summary)
+        };
+        match renewed.await {
+            Ok(Some(s)) => {
+                tracing::info!(certificate = %s.subject_cn, expires = %s.not_after, "Certificate renewed.")
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "The certificate could not be renewed; trying again at the next check-in.")
+            }
+        }
     }
 
     fn update(&self, change: impl FnOnce(&mut AgentState)) {
@@ -155,11 +198,11 @@ impl Agent {
 
     fn mgmt_line(&self, protocol: &str) -> String {
         let url = self.config.server.as_ref().map(ToString::to_string).unwrap_or_default();
-        connection_line(&url, protocol, &SiteAuth::Certificate, self.cert.as_ref())
+        connection_line(&url, protocol, &SiteAuth::Certificate, self.material().cert.as_ref())
     }
 
     async fn connect_mgmt(&self) -> Result<Connection, String> {
-        let (Some(server), Some(tls)) = (&self.config.server, &self.mgmt_tls) else {
+        let (Some(server), Some(tls)) = (&self.config.server, &self.material().mgmt) else {
             return Err("no management server".into());
         };
         let conn = Connection::open(tls, server).await.map_err(|e| e.to_string())?;
@@ -168,7 +211,7 @@ impl Agent {
     }
 
     async fn policy_loop(self: Arc<Self>) {
-        if self.mgmt_tls.is_none() {
+        if self.material().mgmt.is_none() {
             if self.config.server.is_some() {
                 tracing::warn!(
                     "No certificate (key-file, cert-file): the agent cannot check in with the management server; run acc agent enroll"
@@ -197,6 +240,7 @@ impl Agent {
     /// One connection's life: check in, then long-poll and apply, checking in after each.
     async fn session(&self, conn: &mut Connection) -> Result<(), String> {
         self.check_in(conn).await?;
+        self.renew_if_due(conn).await;
         let mut last = Instant::now();
         loop {
             let (after, force) = {
@@ -216,6 +260,7 @@ impl Agent {
                 204 => {
                     if last.elapsed() >= self.config.check_in_interval {
                         self.check_in(conn).await?;
+                        self.renew_if_due(conn).await;
                         last = Instant::now();
                     }
                 }
@@ -232,7 +277,7 @@ impl Agent {
                 () = self.fetch_now.notified() => true,
                 () = self.report_now.notified() => false,
             };
-            if self.mgmt_tls.is_none() {
+            if self.material().mgmt.is_none() {
                 continue;
             }
             let fetched = async {
@@ -367,7 +412,8 @@ impl Agent {
             }
         }
         let agent_id = lock(&self.state).agent_id.clone();
-        let identity = self.identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()));
+        let material = self.material();
+        let identity = material.identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()));
         let mut session =
             SiteSession::open(site, &self.ca_pem, identity, auth.clone(), &self.config.host_name, &agent_id)
                 .await?;
@@ -440,7 +486,12 @@ impl Agent {
                 let _ = tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
                 continue;
             };
-            let line = connection_line(&session.url, session.protocol(), session.auth(), self.cert.as_ref());
+            let line = connection_line(
+                &session.url,
+                session.protocol(),
+                session.auth(),
+                self.material().cert.as_ref(),
+            );
             tracing::info!("{line}");
             let url = session.url.clone();
             self.update(|s| {

@@ -129,6 +129,17 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
+/// Whether `ca_der` signed `cert_der` (the signature only: no validity, purpose or
+/// revocation), for renewing a certificate that has expired.
+pub fn signed_by(ca_der: &[u8], cert_der: &[u8]) -> Result<bool> {
+    let (_, ca) = X509Certificate::from_der(ca_der)
+        .map_err(|e| PkiError::Malformed { what: "CA certificate", detail: e.to_string() })?;
+    let (_, cert) = X509Certificate::from_der(cert_der)
+        .map_err(|e| PkiError::Malformed { what: "certificate", detail: e.to_string() })?;
+    Ok(cert.issuer().as_raw() == ca.subject().as_raw()
+        && cert.verify_signature(Some(ca.public_key())).is_ok())
+}
+
 /// Verifies `cert_bytes` against the CA certificates in `ca_bytes`. The outer `Result`
 /// is about reading the inputs; the inner one is the verdict.
 pub fn verify(

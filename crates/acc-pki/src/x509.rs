@@ -256,6 +256,13 @@ pub fn first_certificate(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(certificates(bytes)?.remove(0))
 }
 
+/// The SubjectPublicKeyInfo (DER) and the subject's common name of a certificate (DER).
+pub fn spki_and_cn(der: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| PkiError::Malformed { what: "certificate", detail: e.to_string() })?;
+    Ok((cert.public_key().raw.to_vec(), subject::common_name_of(cert.subject())))
+}
+
 /// Every certificate in PEM (a bundle) or DER bytes; at least one.
 pub fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
     if pem::looks_like_pem(bytes) {

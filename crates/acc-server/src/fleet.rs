@@ -94,10 +94,30 @@ impl Server {
         days: u32,
     ) -> Result<(Vec<u8>, String), JoinError> {
         let csr = Csr::from_bytes(csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
-        let now_ms = now_millis();
-        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), now_ms).await? {
+        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), now_millis()).await? {
             return Err(JoinError::Token);
         }
+        self.sign_and_record(kind, name, &csr, days).await
+    }
+
+    /// A renewed agent certificate for `host` and the CSR's key (the caller checked both).
+    pub(crate) async fn issue_agent_certificate(
+        &self,
+        host: &str,
+        csr: &Csr,
+    ) -> Result<(Vec<u8>, String), JoinError> {
+        self.sign_and_record("agent", host, csr, AGENT_CERT_DAYS).await
+    }
+
+    /// Signs `O=acc, OU={kind}, CN={name}` for the CSR's key, backdated, and records it.
+    async fn sign_and_record(
+        &self,
+        kind: &str,
+        name: &str,
+        csr: &Csr,
+        days: u32,
+    ) -> Result<(Vec<u8>, String), JoinError> {
+        let now_ms = now_millis();
         let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU={kind}/CN={name}"))
             .map_err(|e| JoinError::Invalid(e.to_string()))?;
         let serial = serial::random().map_err(ServerError::from)?;

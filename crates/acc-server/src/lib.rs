@@ -25,6 +25,7 @@ pub mod init;
 pub mod layout;
 pub mod lockouts;
 pub mod packages;
+pub mod renew;
 pub mod rotation;
 pub mod run;
 pub mod server;

@@ -1,5 +1,6 @@
 //! Agents and the fleet CA: `POST /v1/enroll-tokens` (operator), `POST /v1/agent/enroll`
-//! (the token's secret is the credential), `GET /v1/certificates` (viewer), `POST /v1/certificates/{serial}/revoke`, `POST /v1/trust` and `POST /v1/trust/remove`
+//! (the token's secret is the credential), `POST /v1/agent/renew` (the CSR's signature by
+//! the certificate's key is the credential), `GET /v1/certificates` (viewer), `POST /v1/certificates/{serial}/revoke`, `POST /v1/trust` and `POST /v1/trust/remove`
 //! (admin).
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub fn routes() -> Router<Arc<Server>> {
 
 /// Routes authenticated by the enrollment token.
 pub fn open_routes() -> Router<Arc<Server>> {
-    Router::new().route("/v1/agent/enroll", post(enroll))
+    Router::new().route("/v1/agent/enroll", post(enroll)).route("/v1/agent/renew", post(renew))
 }
 
 async fn create_token(
@@ -55,6 +56,26 @@ async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<J
         )),
         Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
         Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
+        Err(JoinError::Server(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenewBody {
+    certificate_pem: String,
+    csr_pem: String,
+}
+
+async fn renew(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let b: RenewBody = parse_json(&headers, &body)?;
+    match server.renew(&b.certificate_pem, &b.csr_pem).await {
+        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::FORBIDDEN, "renewal_refused", m)),
+        Err(JoinError::Token) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "renewal needs no token"))
+        }
         Err(JoinError::Server(e)) => Err(e.into()),
     }
 }

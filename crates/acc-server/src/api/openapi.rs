@@ -125,6 +125,12 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "Enroll an agent {secret, host_name, csr_pem}: a client certificate from the fleet CA (CN = host name, 90 days). The token's secret is the credential.",
     ),
     (
+        "post",
+        "/v1/agent/renew",
+        None,
+        "Renew an agent certificate {certificate_pem, csr_pem}: the CSR is for the certificate's key (proof of possession); valid, or expired at most 30 days; not revoked.",
+    ),
+    (
         "get",
         "/v1/agents",
         Some("viewer"),

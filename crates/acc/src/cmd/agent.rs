@@ -90,8 +90,20 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
             let config = AgentConfig::load(&a.config)?;
             crate::logging::init_file(&config.log_file, &config.log_level)
                 .with_context(|| format!("{}: cannot open the log file", config.log_file.display()))?;
+            let rt = runtime()?;
+            // A certificate that expired while the machine was off is renewed first, within
+            // the server's grace, by proving possession of its key.
+            if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
+                match rt.block_on(acc_agent::renew::renew_expired(server, &config.ca_file, key, cert)) {
+                    Ok(true) => {
+                        tracing::info!(certificate = %cert.display(), "Certificate renewed at start (it had expired).")
+                    }
+                    Ok(false) => {}
+                    Err(e) => anyhow::bail!("{}: the certificate has expired and {e}", cert.display()),
+                }
+            }
             let agent = Arc::new(acc_agent::run::Agent::new(config)?);
-            runtime()?.block_on(async {
+            rt.block_on(async {
                 tokio::select! {
                     () = agent.run() => {}
                     () = crate::cmd::common::shutdown_signal() => tracing::info!("Agent stopping."),

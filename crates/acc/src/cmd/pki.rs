@@ -157,6 +157,10 @@ pub struct SignArgs {
     /// openssl-format serial file (created with a random serial if missing); default: a random 128-bit serial.
     #[arg(long, value_name = "FILE")]
     serial_file: Option<PathBuf>,
+    /// Start of validity (RFC 3339, e.g. 2026-01-01T00:00:00Z), like openssl's -not_before;
+    /// default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_rfc3339)]
+    not_before: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Args)]
@@ -313,7 +317,7 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
         None => serial::random()?,
     };
     let der = ca
-        .issue(&csr, a.profile.into(), a.days, &serial, OffsetDateTime::now_utc())
+        .issue(&csr, a.profile.into(), a.days, &serial, a.not_before.unwrap_or_else(OffsetDateTime::now_utc))
         .with_context(|| a.csr.display().to_string())?;
     write(&a.out, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, true)?;
     println!(

@@ -267,3 +267,61 @@ fn packages_download_by_task_and_by_hand_resume_verify_and_survive_the_server_go
     let status = d.acc(&["agent", "status", "--config", "agent/acc.yml"]).ok();
     assert!(status.contains("tools@1.0"), "{status}");
 }
+
+/// Re-signs `agent/acc.crt` for the agent's own key with the fleet CA: valid from
+/// `start_days_ago` days back, for `days` days.
+fn fleet_cert(d: &Dir, start_days_ago: i64, days: u32) -> String {
+    let start = time::OffsetDateTime::now_utc() - time::Duration::days(start_days_ago);
+    let start = start.format(&time::format_description::well_known::Rfc3339).unwrap();
+    d.acc(&["pki", "csr", "--key", "agent/acc.key", "--subj", "/CN=web01", "--out", "renew.csr"]).ok();
+    let _ = std::fs::remove_file(d.join("agent/acc.crt"));
+    let days = days.to_string();
+    let sign =
+        ["pki", "sign", "--csr", "renew.csr", "--ca-cert", "srv/tls/ca.crt", "--ca-key", "srv/tls/ca.key"];
+    d.acc(
+        &[
+            &sign[..],
+            &["--days", &days, "--not-before", &start, "--profile", "client", "--out", "agent/acc.crt"],
+        ]
+        .concat(),
+    )
+    .ok();
+    let _ = std::fs::remove_file(d.join("renew.csr"));
+    d.read("agent/acc.crt")
+}
+
+#[test]
+fn certificates_renew_at_two_thirds_and_within_the_grace_after_expiry() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    let d = &f.d;
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+
+    // A laptop in a drawer for 40 days past expiry: refused with how to re-enroll.
+    fleet_cert(d, 50, 10);
+    let late = d.acc(&["agent", "run", "--config", "agent/acc.yml"]).fails_with(1);
+    assert!(late.contains("more than 30 days ago") && late.contains("acc agent enroll"), "{late}");
+
+    // Expired 10 days ago: renewed at start by proving the key, then it connects.
+    let expired = fleet_cert(d, 20, 10);
+    let agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(d, "agent/acc.log", "renewed at start", "Certificate renewed at start");
+    assert_ne!(d.read("agent/acc.crt"), expired);
+    agent_when(&f, "web01", "web01 checked in with its new certificate", |a| {
+        a["cert_not_after"]
+            .as_i64()
+            .is_some_and(|t| t > 1000 * time::OffsetDateTime::now_utc().unix_timestamp())
+    });
+    drop(agent);
+
+    // Two thirds of the lifetime gone: renewed at check-in, without a restart.
+    let old = fleet_cert(d, 20, 29);
+    let _agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(d, "agent/acc.log", "renewed at two thirds", "Certificate renewed.");
+    let renewed = d.read("agent/acc.crt");
+    assert_ne!(renewed, old);
+    let shown: Value =
+        serde_json::from_str(&d.acc(&["pki", "show", "agent/acc.crt", "--json"]).ok()).unwrap();
+    assert!(shown["subject"].as_str().unwrap().contains("CN=web01"), "{shown}");
+}
