@@ -245,7 +245,7 @@ impl Agent {
         loop {
             let (after, force) = {
                 let s = lock(&self.state);
-                (s.revision().max(s.failed_revision.unwrap_or(0)), s.policy.as_ref().map_or(0, |p| p.force))
+                (s.poll_after(now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
             };
             let path = format!("/v1/agent/policy?after={after}&force={force}&wait={POLL_WAIT}");
             let resp = conn.send("GET", &path, &[], Bytes::new()).await.map_err(|e| e.to_string())?;
@@ -359,6 +359,7 @@ impl Agent {
                             "policy_failed: the new settings do not connect; keeping the previous ones.");
                         self.update(|s| {
                             s.failed_revision = Some(policy.revision);
+                            s.failed_at_ms = Some(now_ms());
                             s.failure = Some(reason);
                         });
                         return;
@@ -374,6 +375,7 @@ impl Agent {
                 tracing::error!(error = %e, "The policy could not be sealed.");
             }
             s.failed_revision = None;
+            s.failed_at_ms = None;
             s.failure = None;
         });
         tracing::info!(revision, mode = %mode, user = ?user, "Policy applied.");

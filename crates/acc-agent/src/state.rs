@@ -50,6 +50,8 @@ pub struct AgentState {
     pub failed_revision: Option<i64>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// When it failed (Unix milliseconds): it is tried again [`RETRY_FAILED_MS`] later.
+    pub failed_at_ms: Option<i64>,
     /// When the management server last answered (Unix milliseconds).
     pub last_check_in_ms: Option<i64>,
     /// The site server in use.
@@ -62,10 +64,22 @@ pub struct AgentState {
     pub last_connection: Option<String>,
 }
 
+/// How long a revision that failed waits before it is tried again.
+pub const RETRY_FAILED_MS: i64 = 5 * 60 * 1000;
+
 impl AgentState {
     /// The revision in force (0 before the first policy).
     pub fn revision(&self) -> i64 {
         self.policy.as_ref().map_or(0, |p| p.revision)
+    }
+
+    /// The revision to long-poll after at `now_ms`: past a failed revision, until it is
+    /// due to be tried again.
+    pub fn poll_after(&self, now_ms: i64) -> i64 {
+        match (self.failed_revision, self.failed_at_ms) {
+            (Some(failed), Some(at)) if now_ms - at < RETRY_FAILED_MS => self.revision().max(failed),
+            _ => self.revision(),
+        }
     }
 }
 
@@ -152,6 +166,15 @@ impl StateStore {
 mod tests {
     use super::*;
     use acc_proto::{AgentAuth, AgentLimits};
+
+    #[test]
+    fn a_failed_revision_is_skipped_until_it_is_due_again() {
+        let mut s = AgentState { failed_revision: Some(9), failed_at_ms: Some(1_000), ..Default::default() };
+        assert_eq!(s.poll_after(1_000 + RETRY_FAILED_MS - 1), 9);
+        assert_eq!(s.poll_after(1_000 + RETRY_FAILED_MS), 0, "tried again");
+        s.failed_revision = None;
+        assert_eq!(s.poll_after(0), 0);
+    }
 
     #[test]
     fn the_password_is_sealed_at_rest_and_the_counter_survives() {

@@ -325,3 +325,40 @@ fn certificates_renew_at_two_thirds_and_within_the_grace_after_expiry() {
         serde_json::from_str(&d.acc(&["pki", "show", "agent/acc.crt", "--json"]).ok()).unwrap();
     assert!(shown["subject"].as_str().unwrap().contains("CN=web01"), "{shown}");
 }
+
+#[test]
+fn the_agent_fails_over_between_site_servers_and_catches_up_with_the_server_without_a_restart() {
+    let mut f = fleet();
+    let mut sites = join_sites(&f, &["SITE1", "SITE2"]);
+    let d = &f.d;
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let _agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(
+        d,
+        "agent/acc.log",
+        "the agent on SITE1",
+        &format!("connected to {} using TLS 1.3 as ACC_User_v1", sites[0].url),
+    );
+
+    // SITE1 goes away: the agent moves to SITE2.
+    sites[0].kill9();
+    log_when(
+        d,
+        "agent/acc.log",
+        "the agent on SITE2",
+        &format!("connected to {} using TLS 1.3 as ACC_User_v1", sites[1].url),
+    );
+
+    // The management server goes away and comes back on its address: the agent keeps its
+    // site session meanwhile and checks in again by itself.
+    let addr = f.server.addr();
+    f.server.kill9();
+    f.server = crate::util::SiteProc::start_at("server", &d.join("srv"), &addr, Some(&d.join("server2.log")));
+    let a = agent_when(&f, "web01", "web01 checked in after the outage, on SITE2", |a| {
+        a["site_server"] == sites[1].url.as_str() && a["site_reachable"] == true
+    });
+    assert_eq!(a["status"], "current", "{a}");
+}
