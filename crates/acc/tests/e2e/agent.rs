@@ -362,3 +362,47 @@ fn the_agent_fails_over_between_site_servers_and_catches_up_with_the_server_with
     });
     assert_eq!(a["status"], "current", "{a}");
 }
+
+#[test]
+fn a_revision_that_would_strand_the_agent_is_kept_back_and_reported_as_policy_failed() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    let d = &f.d;
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let _agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(d, "agent/acc.log", "the agent on SITE1", "as ACC_User_v1");
+    // SITE1's own operator revokes the agent's certificate locally (the server does not
+    // know): a switch to certificate mode would strand the agent there.
+    let serial: Value =
+        serde_json::from_str(&d.acc(&["pki", "show", "agent/acc.crt", "--json"]).ok()).unwrap();
+    let crl =
+        ["pki", "crl", "--ca-cert", "srv/tls/ca.crt", "--ca-key", "srv/tls/ca.key", "--out", "site1.crl"];
+    d.acc(&[&crl[..], &["--revoke", serial["serial"].as_str().unwrap()]].concat()).ok();
+    d.acc(&["site", "trust", "add", "srv/tls/ca.crt", "--data-dir", "site1"]).ok();
+    d.acc(&["site", "crl", "set", "site1.crl", "--data-dir", "site1"]).ok();
+    let revision = f.json(&["settings", "show", "--json"])["revision"].as_i64().unwrap();
+    sites_when(&f, "SITE1 at the revision in force", |s| s[0]["applied_revision"].as_i64() == Some(revision));
+    f.ctl(&["settings", "auth", "set", "--mode", "certificate"], "").ok();
+
+    let a = agent_when(&f, "web01", "policy_failed reported", |a| a["status"] == "policy_failed");
+    assert_eq!(
+        (a["revision"].as_i64(), a["failed_revision"].as_i64()),
+        (Some(revision), Some(revision + 1)),
+        "{a}"
+    );
+    assert!(a["failure"].as_str().unwrap().contains("revoked"), "{a}");
+    let table = f.ctl(&["agents"], "").ok();
+    assert!(table.contains(&format!("policy_failed (revision {})", revision + 1)), "{table}");
+    // The old settings keep working meanwhile.
+    let status: Value =
+        serde_json::from_str(&d.acc(&["agent", "status", "--config", "agent/acc.yml", "--json"]).ok())
+            .unwrap();
+    assert_eq!(
+        (status["auth_mode"].as_str(), status["site_reachable"].as_bool()),
+        (Some("credential"), Some(true)),
+        "{status}"
+    );
+}
