@@ -46,6 +46,15 @@ fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
     })
 }
 
+/// A fleet with `names` joined and the ACC `ACC_User_v1` active on them.
+fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteProc>) {
+    let f = fleet();
+    let sites = join_sites(&f, names);
+    f.set_credential("ACC_User_v1", STRONG).ok();
+    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
+    (f, sites)
+}
+
 /// `acc agent enroll` of host `web01` into `agent/` (log and state beside acc.yml).
 fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
     let args =
@@ -138,11 +147,8 @@ fn the_seeds_openssl_path_connects_with_mtls_and_says_so_in_acc_log() {
 
 #[test]
 fn an_enrolled_agent_follows_a_rotation_without_a_restart_and_never_logs_a_secret() {
-    let f = fleet();
-    let sites = join_sites(&f, &["SITE1"]);
+    let (f, sites) = credential_fleet(&["SITE1"]);
     let d = &f.d;
-    f.set_credential("ACC_User_v1", STRONG).ok();
-    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
     let token = f.ctl(&["enroll-token", "create"], "").ok();
     let out = enroll_web01(&f, &token).ok();
     assert!(out.contains("enrolled as web01"), "{out}");
@@ -179,11 +185,8 @@ fn an_enrolled_agent_follows_a_rotation_without_a_restart_and_never_logs_a_secre
 
 #[test]
 fn packages_download_by_task_and_by_hand_resume_verify_and_survive_the_server_going_away() {
-    let mut f = fleet();
-    let sites = join_sites(&f, &["SITE1"]);
+    let (mut f, sites) = credential_fleet(&["SITE1"]);
     let d = &f.d;
-    f.set_credential("ACC_User_v1", STRONG).ok();
-    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
     let big: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::create_dir_all(d.join("pkg/docs")).unwrap();
     std::fs::write(d.join("pkg/big.bin"), &big).unwrap();
@@ -328,11 +331,8 @@ fn certificates_renew_at_two_thirds_and_within_the_grace_after_expiry() {
 
 #[test]
 fn the_agent_fails_over_between_site_servers_and_catches_up_with_the_server_without_a_restart() {
-    let mut f = fleet();
-    let mut sites = join_sites(&f, &["SITE1", "SITE2"]);
+    let (mut f, mut sites) = credential_fleet(&["SITE1", "SITE2"]);
     let d = &f.d;
-    f.set_credential("ACC_User_v1", STRONG).ok();
-    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
     let token = f.ctl(&["enroll-token", "create"], "").ok();
     enroll_web01(&f, &token).ok();
     let _agent = AgentProc::start(d, "agent/acc.yml");
@@ -365,11 +365,8 @@ fn the_agent_fails_over_between_site_servers_and_catches_up_with_the_server_with
 
 #[test]
 fn a_revision_that_would_strand_the_agent_is_kept_back_and_reported_as_policy_failed() {
-    let f = fleet();
-    let _sites = join_sites(&f, &["SITE1"]);
+    let (f, _sites) = credential_fleet(&["SITE1"]);
     let d = &f.d;
-    f.set_credential("ACC_User_v1", STRONG).ok();
-    status_when(&f, "v1 active", |v| phase_of(v, "ACC_User_v1") == "active");
     let token = f.ctl(&["enroll-token", "create"], "").ok();
     enroll_web01(&f, &token).ok();
     let _agent = AgentProc::start(d, "agent/acc.yml");
