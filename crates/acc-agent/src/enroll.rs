@@ -89,6 +89,7 @@ pub async fn enroll(
         cert_file: Some(PathBuf::from("acc.crt")),
         log_file,
         state_dir,
+        host_name: Some(host_name.to_string()),
         ..RawConfig::default()
     };
     let yaml = serde_saphyr::to_string(&raw).map_err(|e| local(&e))?;

@@ -403,3 +403,31 @@ fn a_revision_that_would_strand_the_agent_is_kept_back_and_reported_as_policy_fa
         "{status}"
     );
 }
+
+#[test]
+fn a_refused_credential_is_retried_once_then_waits_for_a_new_policy_and_locks_nothing() {
+    let (f, _sites) = credential_fleet(&["SITE1"]);
+    let d = &f.d;
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    // SITE1's account gets another password behind the server's back: the agent's secret
+    // is now stale there.
+    d.acc_with(
+        &["site", "accounts", "set-password", "ACC_User_v1", "--password-stdin", "--data-dir", "site1"],
+        "Other-Local-Pass-2026\n",
+        &[],
+    )
+    .ok();
+    let _agent = AgentProc::start(d, "agent/acc.yml");
+    log_when(d, "agent/acc.log", "the agent gives up on the secret", "waiting for a new policy");
+    let events = |id: &str| -> Vec<Value> {
+        let out = d.acc(&["site", "events", "--data-dir", "site1", "--id", id, "--json"]).ok();
+        serde_json::from_str::<Vec<Value>>(&out)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["WorkstationName"] == "WEB01" || e["CallerComputerName"] == "WEB01")
+            .collect()
+    };
+    assert_eq!(events("4625").len(), 2, "one attempt and one retry with the same secret and revision");
+    assert!(events("4740").is_empty(), "nothing locked");
+}
