@@ -37,6 +37,8 @@ enum Command {
     /// The agent: enroll, run, status.
     #[command(subcommand)]
     Agent(cmd::agent::AgentCommand),
+    /// The whole system on loopback: a management server, site servers and agents.
+    Dev(cmd::dev::DevArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Ctl(a) => cmd::ctl::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Agent(c) => cmd::agent::run(c),
+        Command::Dev(a) => cmd::dev::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod common;
 pub mod ctl;
+pub mod dev;
 pub mod duration;
 pub mod pki;
 pub mod server;
