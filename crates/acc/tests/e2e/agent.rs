@@ -11,10 +11,10 @@ use crate::server::{Fleet, STRONG, fleet, join_sites, phase_of, sites_when, stat
 use crate::util::{Dir, wait_for};
 
 /// A running `acc agent run`, killed when dropped.
-struct AgentProc(std::process::Child);
+pub(crate) struct AgentProc(std::process::Child);
 
 impl AgentProc {
-    fn start(d: &Dir, config: &str) -> AgentProc {
+    pub(crate) fn start(d: &Dir, config: &str) -> AgentProc {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_acc"))
             .args(["agent", "run", "--config", config])
             .current_dir(d.path())
@@ -39,7 +39,7 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
+pub(crate) fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
     wait_for(30, what, || {
         let log = std::fs::read_to_string(d.join(file)).unwrap_or_default();
         log.contains(needle).then_some(log)
@@ -47,7 +47,7 @@ fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
 }
 
 /// A fleet with `names` joined and the ACC `ACC_User_v1` active on them.
-fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteProc>) {
+pub(crate) fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteProc>) {
     let f = fleet();
     let sites = join_sites(&f, names);
     f.set_credential("ACC_User_v1", STRONG).ok();
@@ -56,7 +56,7 @@ fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteProc>) {
 }
 
 /// `acc agent enroll` of host `web01` into `agent/` (log and state beside acc.yml).
-fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
+pub(crate) fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
     let args =
         ["agent", "enroll", "--token", token.trim(), "--config", "agent/acc.yml", "--host-name", "web01"];
     f.d.acc(&[&args[..], &["--log-file", "acc.log", "--state-dir", "state"]].concat())

@@ -4,6 +4,7 @@
 mod agent;
 mod dev;
 mod pki_openssl;
+mod seeds;
 mod server;
 mod shares;
 mod site;
