@@ -34,8 +34,11 @@ pub struct Budget {
     failures: VecDeque<i64>,
     /// (revision, secret fingerprint) of the last refusal, and the attempts refused with it.
     refused: Option<(i64, u64, u32)>,
-    /// Not before this time.
+    /// Not before this time, with the secret it applies to (a new secret, from a new
+    /// policy, is not held back by the wait of the old one).
     not_before: i64,
+    /// The fingerprint `not_before` applies to.
+    waiting_secret: u64,
     /// Consecutive failures (for the backoff).
     streak: u32,
 }
@@ -68,10 +71,10 @@ impl Budget {
                 && let Some(&oldest) = self.failures.front()
             {
                 let free_at = oldest.saturating_add(window);
-                return Verdict::Wait(ms(free_at.max(self.not_before) - now));
+                return Verdict::Wait(ms(free_at - now));
             }
         }
-        if now < self.not_before {
+        if now < self.not_before && secret == self.waiting_secret {
             return Verdict::Wait(ms(self.not_before - now));
         }
         Verdict::Go
@@ -98,13 +101,15 @@ impl Budget {
         let jittered = backoff.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0);
         let wait = retry_after.map_or(jittered, |r| r.max(jittered));
         self.not_before = now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        self.waiting_secret = secret;
     }
 
     /// A lock or block (`403 locked_out`): wait `retry_after` (or the longest backoff);
     /// the attempt was not counted by the server, so it is not counted here.
-    pub fn locked(&mut self, now: i64, retry_after: Option<Duration>) {
+    pub fn locked(&mut self, now: i64, secret: u64, retry_after: Option<Duration>) {
         let wait = retry_after.unwrap_or(MAX_BACKOFF);
         self.not_before = now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        self.waiting_secret = secret;
     }
 
     /// A success: the streak and the per-secret refusal end (the window keeps its count).
@@ -171,13 +176,18 @@ mod tests {
     fn backoff_doubles_with_jitter_and_honours_retry_after() {
         let mut b = Budget::default();
         b.failed(0, 1, 1, None, 0.0);
-        assert_eq!(b.check(0, 2, 2, 0, 600), Verdict::Wait(Duration::from_millis(2_500)));
-        b.failed(0, 2, 2, None, 1.0);
-        assert_eq!(b.check(0, 3, 3, 0, 600), Verdict::Wait(Duration::from_secs(10)));
-        b.failed(0, 3, 3, Some(Duration::from_secs(900)), 0.5);
-        assert_eq!(b.check(0, 4, 4, 0, 600), Verdict::Wait(Duration::from_secs(900)));
+        assert_eq!(b.check(0, 1, 1, 0, 600), Verdict::Wait(Duration::from_millis(2_500)));
+        b.failed(0, 2, 1, None, 1.0);
+        assert_eq!(b.check(0, 2, 1, 0, 600), Verdict::Wait(Duration::from_secs(10)));
+        b.failed(0, 3, 1, Some(Duration::from_secs(900)), 0.5);
+        assert_eq!(b.check(0, 3, 1, 0, 600), Verdict::Wait(Duration::from_secs(900)));
         b.succeeded();
-        b.locked(0, Some(Duration::from_secs(30)));
+        b.locked(0, 4, Some(Duration::from_secs(30)));
         assert_eq!(b.check(0, 4, 4, 0, 600), Verdict::Wait(Duration::from_secs(30)));
+        assert_eq!(
+            b.check(0, 5, 5, 0, 600),
+            Verdict::Go,
+            "a new secret is not held back by the old one's lock"
+        );
     }
 }

@@ -440,11 +440,15 @@ impl Agent {
                 Err(format!("401 {}", message(&resp.body)))
             }
             403 if body["error"] == "locked_out" => {
-                lock(&self.budget).locked(now_ms(), retry_after);
+                lock(&self.budget).locked(now_ms(), auth.fingerprint(), retry_after);
                 Err(format!("403 {}", message(&resp.body)))
             }
             503 => {
-                lock(&self.budget).locked(now_ms(), retry_after.or(Some(Duration::from_secs(30))));
+                lock(&self.budget).locked(
+                    now_ms(),
+                    auth.fingerprint(),
+                    retry_after.or(Some(Duration::from_secs(30))),
+                );
                 Err(format!("503 {}", message(&resp.body)))
             }
             _ => Err(format!("{} {}", resp.status, message(&resp.body))),
@@ -454,6 +458,8 @@ impl Agent {
     async fn site_loop(self: Arc<Self>) {
         let mut changes = self.policy_tx.subscribe();
         loop {
+            // Marked seen before the policy is read: a change from here on ends the session.
+            changes.borrow_and_update();
             let policy = self.policy();
             let sites = site_list(&self.config.site_servers, policy.as_ref());
             let auth = match (&self.config.server, &policy) {
@@ -501,7 +507,6 @@ impl Agent {
                 s.site_reachable = Some(true);
                 s.last_connection = Some(line);
             });
-            changes.borrow_and_update();
             self.report_now.notify_one();
             tokio::select! {
                 e = self.task_loop(&mut session) => {

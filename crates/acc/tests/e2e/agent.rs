@@ -40,10 +40,21 @@ fn chmod(path: &Path, mode: u32) {
 }
 
 pub(crate) fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String {
-    wait_for(30, what, || {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
         let log = std::fs::read_to_string(d.join(file)).unwrap_or_default();
-        log.contains(needle).then_some(log)
-    })
+        if log.contains(needle) {
+            return log;
+        }
+        if std::time::Instant::now() >= deadline {
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!(
+                "timed out waiting for {what}; the end of {file}:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// A fleet with `names` joined and the ACC `ACC_User_v1` active on them.
@@ -57,8 +68,13 @@ pub(crate) fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteP
 
 /// `acc agent enroll` of host `web01` into `agent/` (log and state beside acc.yml).
 pub(crate) fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
-    let args =
-        ["agent", "enroll", "--token", token.trim(), "--config", "agent/acc.yml", "--host-name", "web01"];
+    enroll_as(f, token, "web01", "agent")
+}
+
+/// `acc agent enroll` of host `host` into `dir/` (log and state beside acc.yml).
+pub(crate) fn enroll_as(f: &Fleet, token: &str, host: &str, dir: &str) -> crate::util::Run {
+    let config = format!("{dir}/acc.yml");
+    let args = ["agent", "enroll", "--token", token.trim(), "--config", &config, "--host-name", host];
     f.d.acc(&[&args[..], &["--log-file", "acc.log", "--state-dir", "state"]].concat())
 }
 

@@ -8,6 +8,15 @@ use crate::agent::{AgentProc, credential_fleet, enroll_web01, log_when};
 use crate::server::{STRONG, fleet, join_sites, sites_when};
 use crate::util::wait_for;
 
+/// Package `a` (one file, `a.txt`), added and assigned to every site.
+fn assign_package_a(f: &crate::server::Fleet) {
+    std::fs::create_dir_all(f.d.join("pkg")).unwrap();
+    f.d.write("pkg/a.txt", "a\n");
+    f.ctl(&["package", "add", "--share", "software-library", "--name", "a", "--version", "1", "pkg"], "")
+        .ok();
+    f.ctl(&["package", "assign", "a", "--all"], "").ok();
+}
+
 /// `acc site events --id ID --json` of site `dir`.
 fn site_events(f: &crate::server::Fleet, dir: &str, id: &str) -> Vec<Value> {
     let out = f.d.acc(&["site", "events", "--data-dir", dir, "--id", id, "--json"]).ok();
@@ -171,4 +180,149 @@ fn the_investigation_finds_the_stale_machine_and_its_old_revision() {
             && text.contains("what to do"),
         "{text}"
     );
+}
+
+/// Why the ACC exists (seed 000's introduction): in `application` mode a stale agent locks
+/// the App ID out of the directory, and every agent that depends on it fails; with a local
+/// ACC in smart mode the same stale agent blocks only itself, on its site server.
+#[test]
+fn the_acc_contains_a_stale_agent_that_would_lock_out_the_app_id() {
+    let f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let agent = AgentProc::start(&f.d, "agent/acc.yml");
+    log_when(&f.d, "agent/acc.log", "the good agent as the App ID", "as CORP\\svc_acc_app");
+    let stale = |user: &str| {
+        for _ in 0..10 {
+            let creds = format!("{user}:an-old-password");
+            let extra =
+                ["--cacert", "site1/tls/ca.crt", "-u", creds.as_str(), "-H", "Acc-Agent-Host: stale01"];
+            crate::site::curl(&f.d, &sites[0], &extra, "/v1/register", crate::site::REG);
+        }
+    };
+    stale("CORP\\svc_acc_app");
+    let app_id = |state: &str| {
+        f.json(&["directory", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["app_id"] == true && a["state"] == state)
+    };
+    assert!(app_id("locked"), "the App ID is locked domain-wide");
+    drop(agent);
+    let down = f.d.acc(&["agent", "download", "anything", "--config", "agent/acc.yml"]).fails_with(1);
+    assert!(down.contains("locked"), "the good agent fails with it: {down}");
+    f.ctl(&["directory", "unlock", "svc_acc_app"], "").ok();
+
+    // Seed 000: a local ACC (smart mode by default). The same stale agent now blocks only
+    // its own source on SITE1; the good agent and the App ID are untouched.
+    f.set_credential("ACC_user", STRONG).ok();
+    let _agent = AgentProc::start(&f.d, "agent/acc.yml");
+    log_when(&f.d, "agent/acc.log", "the good agent as ACC_user", "as ACC_user");
+    stale("ACC_user");
+    let blocks = site_events(&f, "site1", "4740");
+    assert!(
+        blocks.iter().all(|e| e["LockScope"] == "source" && e["CallerComputerName"] == "STALE01"),
+        "{blocks:?}"
+    );
+    assert!(!blocks.is_empty());
+    assign_package_a(&f);
+    wait_for(20, "the package on SITE1", || {
+        f.d.join("site1/shares/software-library/a/a.txt").exists().then_some(())
+    });
+    let out = f.d.acc(&["agent", "download", "a", "--config", "agent/acc.yml"]).ok();
+    assert!(out.contains("a@1"), "the good agent still works: {out}");
+    assert!(app_id("enabled"), "the App ID is untouched");
+}
+
+/// Seed 000 best practice 3: never change the ACC's password, move to a new name. With one
+/// agent offline for the whole rotation nothing locks, it moves to v2 when it returns, and
+/// v1 is removed once every agent holds v2.
+#[test]
+fn a_rotation_with_an_agent_offline_throughout_locks_nothing() {
+    let (f, _sites) = credential_fleet(&["SITE1"]);
+    let token = f.ctl(&["enroll-token", "create", "--uses", "2"], "").ok();
+    crate::agent::enroll_as(&f, &token, "web01", "online").ok();
+    crate::agent::enroll_as(&f, &token, "web02", "offline").ok();
+    let laptop = AgentProc::start(&f.d, "offline/acc.yml");
+    log_when(&f.d, "offline/acc.log", "web02 on v1", "as ACC_User_v1");
+    drop(laptop);
+    let _online = AgentProc::start(&f.d, "online/acc.yml");
+    log_when(&f.d, "online/acc.log", "web01 on v1", "as ACC_User_v1");
+
+    f.ctl(
+        &["credential", "rotate", "--username", "ACC_User_v2", "--password-stdin", "--grace", "7d"],
+        "Second-Strong-Pass-2026\n",
+    )
+    .ok();
+    log_when(&f.d, "online/acc.log", "web01 on v2", "as ACC_User_v2");
+    let status = crate::server::status_when(&f, "v1 retiring while web02 is away", |v| {
+        v["adoption"]["pending"] == serde_json::json!(["web02"])
+    });
+    assert_eq!(crate::server::phase_of(&status, "ACC_User_v1"), "retiring");
+
+    let _back = AgentProc::start(&f.d, "offline/acc.yml");
+    log_when(&f.d, "offline/acc.log", "web02 on v2", "as ACC_User_v2");
+    crate::server::status_when(&f, "v1 removed", |v| crate::server::phase_of(v, "ACC_User_v1") == "removed");
+    assert!(site_events(&f, "site1", "4740").is_empty(), "no lockout anywhere");
+    assert!(f.json(&["events", "--id", "4740", "--json"]).as_array().unwrap().is_empty());
+}
+
+/// Seed 000 best practice 2: the ACC needs Read on the package sources. Without it the
+/// save is refused; `--grant-read` grants it; a package refresh as a principal without
+/// Read fails with an Access Denied naming principal, share and level.
+#[test]
+fn missing_read_is_refused_before_saving_and_fails_a_refresh_with_access_denied() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    f.ctl(&["share", "revoke", "software-library", "Agents", "--level", "share"], "").ok();
+    let refused = f.set_credential("ACC_user", STRONG).fails_with(1);
+    assert!(
+        refused.contains("share access: 'ACC_user' cannot read 1 package source: software-library (share level); grant Read or Full Control at both the share and the file level, then save again"),
+        "{refused}"
+    );
+    let saved = f.set_credential_with("ACC_user", STRONG, &["--grant-read"]).ok();
+    assert!(saved.contains("allow Read to 'ACC_user' on share software-library"), "{saved}");
+    // Read taken away again: the package refresh fails on the site as the ACC.
+    f.ctl(&["share", "revoke", "software-library", "ACC_user", "--level", "share"], "").ok();
+    assign_package_a(&f);
+    let failed = wait_for(20, "the refresh error", || {
+        let v = f.json(&["package", "list", "--json"]);
+        v[0]["replicas"][0]["message"].as_str().map(str::to_string)
+    });
+    assert_eq!(
+        failed,
+        "package refresh: access denied reading 'software-library/a' as 'ACC_user' (share level); grant Read or Full Control at both the share and the file level"
+    );
+}
+
+/// The management server down for a while: agents keep downloading from their site
+/// server, and every event the site wrote meanwhile reaches the server afterwards.
+#[test]
+fn with_the_server_down_agents_keep_downloading_and_every_event_arrives_later() {
+    let (mut f, _sites) = credential_fleet(&["SITE1"]);
+    assign_package_a(&f);
+    wait_for(20, "the package on SITE1", || {
+        f.d.join("site1/shares/software-library/a/a.txt").exists().then_some(())
+    });
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let _agent = AgentProc::start(&f.d, "agent/acc.yml");
+    log_when(&f.d, "agent/acc.log", "the agent on SITE1", "as ACC_User_v1");
+
+    let addr = f.server.addr();
+    f.server.kill9();
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(f.d.join("agent/state/packages"));
+        let out = f.d.acc(&["agent", "download", "a", "--config", "agent/acc.yml"]).ok();
+        assert!(out.contains("every SHA-256 verified"), "{out}");
+    }
+    f.server = crate::util::SiteProc::start_at("server", &f.d.join("srv"), &addr, None);
+    let on_site = site_events(&f, "site1", "4624").len();
+    assert!(on_site >= 4, "the downloads logged on: {on_site}");
+    wait_for(30, "every 4624 on the server", || {
+        let v = f.json(&["events", "--id", "4624", "--site", "SITE1", "--json"]);
+        (v.as_array()?.len() == site_events(&f, "site1", "4624").len()).then_some(())
+    });
 }

@@ -47,7 +47,7 @@ impl Fleet {
     }
 
     /// `settings auth set --mode credential --username USER --password-stdin EXTRA…`.
-    fn set_credential_with(&self, user: &str, password: &str, extra: &[&str]) -> Run {
+    pub(crate) fn set_credential_with(&self, user: &str, password: &str, extra: &[&str]) -> Run {
         let args =
             ["settings", "auth", "set", "--mode", "credential", "--username", user, "--password-stdin"];
         let args: Vec<&str> = args.iter().chain(extra).copied().collect();
