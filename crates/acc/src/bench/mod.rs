@@ -10,8 +10,10 @@
 //! - `events`: event ingest from simulated sites (issue 4: at least 20,000 events/s).
 //! - `agents`: N simulated agents long-polling one management server (issue 4: 10,000
 //!   agents under 500 MiB of server memory).
+//! - `download`: download throughput of one site server to N agents (ranged requests).
 
 mod agents;
+mod download;
 mod server;
 mod site;
 
@@ -45,6 +47,21 @@ pub enum BenchCommand {
     Events(EventsArgs),
     /// Agents long-polling one management server: its memory, and a change reaching all.
     Agents(AgentsArgs),
+    /// Download throughput: N agents fetch a file from one site server as the ACC.
+    Download(DownloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Size of the file, MiB.
+    #[arg(long, default_value_t = 1024)]
+    size_mib: u64,
+    /// Agents downloading at once (one connection each).
+    #[arg(long, default_value_t = 4)]
+    agents: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +150,11 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             BenchCommand::Flood(a) => flood(a).await,
             BenchCommand::Propagation(a) => propagation(a).await,
             BenchCommand::Events(a) => event_ingest(a).await,
+            BenchCommand::Download(a) => {
+                let (table, value) = download::run(a.size_mib, a.agents).await?;
+                emit(&table, value, a.json)?;
+                Ok(ExitCode::SUCCESS)
+            }
             BenchCommand::Agents(a) => {
                 let (table, value, ok) = agents::run(a.agents, a.changes).await?;
                 emit(&table, value, a.json)?;

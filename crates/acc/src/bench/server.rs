@@ -91,13 +91,7 @@ impl ServerUnderTest {
 
     /// CPU time (user + system) the server process used, in seconds.
     pub fn cpu_secs(&self) -> f64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) else { return 0.0 };
-        // Fields after the command (which may hold spaces) start after the last ')'.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-        // utime and stime are fields 14 and 15 of stat: 12th and 13th after the state.
-        let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
-        ticks as f64 / 100.0
+        super::site::cpu_seconds(self.pid()).unwrap_or(0.0)
     }
 }
 
