@@ -261,12 +261,6 @@ impl AgentConfig {
                 ));
             }
         };
-        if server.is_none() && identity.is_none() {
-            return Err(invalid(
-                "key-file",
-                "missing: without a management server (server-url) the agent authenticates with its certificate; give key-file and cert-file".into(),
-            ));
-        }
         let log_level = raw.log_level.unwrap_or_else(|| "info".into());
         if !LOG_LEVELS.contains(&log_level.as_str()) {
             return Err(invalid(
@@ -303,6 +297,14 @@ impl AgentConfig {
             Some(h) => return Err(invalid("host-name", format!("'{h}': use letters, digits, '-' and '.'"))),
             None => system_host_name(),
         };
+        if identity.is_none() {
+            let why = if server.is_some() {
+                "missing: the management server knows agents by their certificate; run `acc agent enroll --token T`, or give key-file and cert-file"
+            } else {
+                "missing: without a management server (server-url) the agent authenticates with its certificate; give key-file and cert-file"
+            };
+            return Err(invalid("key-file", why.into()));
+        }
         Ok(AgentConfig {
             path: path.to_path_buf(),
             server,
@@ -367,6 +369,10 @@ mod tests {
             ),
             ("ca-file: c\n", "server-url: missing"),
             ("server-url: https://m:1\n", "ca-file: missing"),
+            (
+                "server-url: https://m:1\nca-file: c\n",
+                "key-file: missing: the management server knows agents by their certificate; run `acc agent enroll",
+            ),
             (
                 "server-url: https://m:1\nca-file: c\nkey-file: k\n",
                 "cert-file: missing while key-file is set",
