@@ -3,10 +3,12 @@
 # a real management server, a joined site server and an enrolled agent on loopback, all
 # release builds; the agent checks in, holds its policy and task long-polls, and is left
 # alone for SECONDS (default 120). Prints its resident memory and its CPU time scaled to
-# one hour, read from /proc.
-#   bash bench/agent-idle.sh [SECONDS]
+# one hour, read from /proc. With JSON_FILE, also writes the figures there as JSON.
+#   bash bench/agent-idle.sh [SECONDS [JSON_FILE]]
 set -euo pipefail
 secs="${1:-120}"
+json="${2:-}"
+case "$secs" in ''|*[!0-9]*) echo "agent-idle.sh: SECONDS: '$secs' is not a whole number of seconds" >&2; exit 2 ;; esac
 acc="$(cd "$(dirname "$0")/.." && pwd)/target/release/acc"
 [ -x "$acc" ] || cargo build --release --locked
 tmp=$(mktemp -d)
@@ -39,3 +41,9 @@ awk -v rss="$rss" -v hwm="$hwm" -v used="$used" -v hz="$hz" -v secs="$secs" 'BEG
   printf "idle agent CPU time          %.2f s per hour (%.2f s in %d s)\n", used / hz * 3600 / secs, used / hz, secs
   printf "target (under 15 MiB)        %s\n", (rss / 1024 < 15) ? "met" : "NOT MET"
 }'
+if [ -n "$json" ]; then
+  awk -v rss="$rss" -v hwm="$hwm" -v used="$used" -v hz="$hz" -v secs="$secs" 'BEGIN {
+    printf "{\"scenario\":\"agent-idle\",\"seconds\":%d,\"rss_kib\":%d,\"peak_rss_kib\":%d,\"cpu_s\":%.2f,\"cpu_s_per_hour\":%.3f}\n",
+      secs, rss, hwm, used / hz, used / hz * 3600 / secs
+  }' > "$json"
+fi

@@ -11,16 +11,18 @@
 #   --quick       shorter runs (duration 5 s, 1 run each; the figures are noisier)
 #   --only LIST   subset of a,b,c (default a,b,c)
 #   --out FILE    also write the table there
+#   --raw DIR     also keep load.sh's figures there (acc.txt, nginx.txt: `name value unit` lines)
 # Needs: cargo (builds target/release/acc), nginx, wrk, h2load (nghttp2-client), curl, openssl, cc.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${ACC_SHARED_BENCH:-$HERE/../shared/bench}
-QUICK=0; ONLY="a,b,c"; OUT=""
+QUICK=0; ONLY="a,b,c"; OUT=""; RAW=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --raw) RAW=$2; shift 2 ;;
     -h|--help) awk 'NR>1 && /^#/ { sub(/^# ?/, ""); print; next } NR>1 { exit }' "$0"; exit 0 ;;
     *) echo "compare-nginx.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -71,3 +73,4 @@ table() {
   echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%FT%TZ)"
 }
 table | tee "${OUT:-/dev/null}"
+if [ -n "$RAW" ]; then mkdir -p "$RAW" && cp "$W/acc.txt" "$W/nginx.txt" "$RAW/"; fi

@@ -25,6 +25,6 @@ mod watchdog;
 
 pub use error::{NetError, Result};
 pub use identity::{PeerIdentity, PeerInfo, PeerRejection, RejectReason, SessionSlot};
-pub use server::{Limits, RejectionHook, ServeOptions, serve};
+pub use server::{Limits, MAX_CONNECTIONS, RejectionHook, ServeOptions, serve};
 pub use service::{BoxError, TrackedBody};
 pub use tls::{LiveConfig, TlsGeneration, TlsInputs};

@@ -25,11 +25,17 @@ use crate::service::{BoxError, ConnService};
 use crate::tls::{LiveConfig, TlsGeneration};
 use crate::watchdog::{Activity, Watchdog};
 
-/// Resource limits of the listener; the defaults suit a site server with thousands of
-/// agents.
+/// Connections served at once by default. Each takes a file descriptor: `ulimit -n` must
+/// allow more (the packaged service units set `LimitNOFILE=65536`).
+pub const MAX_CONNECTIONS: usize = 16_384;
+
+/// Resource limits of the listener; the defaults suit a site server or management server
+/// with 10,000 agents.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Connections served at once; further clients wait in the TCP backlog.
+    /// Connections served at once; further clients wait in the TCP backlog. The default,
+    /// [`MAX_CONNECTIONS`], holds a fleet of 10,000 agents each with a long-poll, their
+    /// site servers and operators, with room for a storm of new connections.
     pub max_connections: usize,
     /// Time from accept to a finished TLS handshake.
     pub handshake_timeout: Duration,
@@ -51,7 +57,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: 10_000,
+            max_connections: MAX_CONNECTIONS,
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),

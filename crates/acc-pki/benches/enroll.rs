@@ -3,7 +3,8 @@
 //! measured in the same run (openssl's raw P-256 sign and verify rates on one core).
 //!
 //! Run with `cargo bench -p acc-pki` (`ACC_BENCH_SECONDS`, default 5, sets each phase's
-//! length). The target (issue 2) is at least 3,000 certificates per second.
+//! length; `ACC_BENCH_JSON=FILE` also writes the figures as JSON, for `bench/all.sh`).
+//! The target (issue 2) is at least 3,000 certificates per second.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -51,7 +52,8 @@ fn main() {
         bytes / issued.max(1) as usize
     );
 
-    match openssl_speed(seconds) {
+    let speed = openssl_speed(seconds);
+    match speed {
         Some((sign, verify)) => {
             // One enrollment = one P-256 verify (the CSR) + one P-256 sign (the certificate).
             let crypto_bound = 1.0 / (1.0 / sign + 1.0 / verify);
@@ -66,6 +68,16 @@ fn main() {
         }
     }
     println!("target: >= 3000 certificates/s -> {}", if rate >= 3000.0 { "met" } else { "NOT MET" });
+    if let Ok(file) = std::env::var("ACC_BENCH_JSON") {
+        let (sign, verify) = speed.unwrap_or((0.0, 0.0));
+        let json = format!(
+            "{{\"scenario\":\"enroll\",\"certificates_per_s\":{rate:.1},\"openssl_sign_per_s\":{sign:.1},\"openssl_verify_per_s\":{verify:.1}}}\n"
+        );
+        if let Err(e) = std::fs::write(&file, json) {
+            eprintln!("ACC_BENCH_JSON: {file}: cannot write: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// `openssl speed -seconds N ecdsap256` → (sign/s, verify/s).

@@ -12,11 +12,6 @@ use crate::error::ServerError;
 use crate::layout::Layout;
 use crate::server::Server;
 
-/// Connections served at once: every agent and site server holds a policy long-poll, so
-/// the fleet (10,000 agents and their sites) plus operators fit. Each takes a file
-/// descriptor: raise `ulimit -n` above this (the packaged units set LimitNOFILE).
-pub const MAX_CONNECTIONS: usize = 16_384;
-
 /// The lock a running server holds on its data directory.
 #[derive(Debug)]
 pub struct DirLock(#[allow(dead_code)] std::fs::File);
@@ -132,10 +127,7 @@ impl Running {
             self.listener,
             self.live,
             app,
-            ServeOptions::new(acc_net::Limits {
-                max_connections: MAX_CONNECTIONS,
-                ..acc_net::Limits::default()
-            }),
+            ServeOptions::new(acc_net::Limits::default()),
             shutdown,
         )
         .await;

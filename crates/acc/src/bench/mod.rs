@@ -11,9 +11,12 @@
 //! - `agents`: N simulated agents long-polling one management server (issue 4: 10,000
 //!   agents under 500 MiB of server memory).
 //! - `download`: download throughput of one site server to N agents (ranged requests).
+//! - `longpoll`: N agents long-polling one site server's task server: its memory, and a
+//!   task to every agent delivered and answered.
 
 mod agents;
 mod download;
+mod longpoll;
 mod server;
 mod site;
 
@@ -49,6 +52,18 @@ pub enum BenchCommand {
     Agents(AgentsArgs),
     /// Download throughput: N agents fetch a file from one site server as the ACC.
     Download(DownloadArgs),
+    /// Agents long-polling one site server's tasks: its memory, and a task to every agent.
+    Longpoll(LongpollArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LongpollArgs {
+    /// Simulated agents (each its own TLS connection, authenticated as the ACC).
+    #[arg(long, default_value_t = 10_000)]
+    agents: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +172,11 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             }
             BenchCommand::Agents(a) => {
                 let (table, value, ok) = agents::run(a.agents, a.changes).await?;
+                emit(&table, value, a.json)?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            BenchCommand::Longpoll(a) => {
+                let (table, value, ok) = longpoll::run(a.agents).await?;
                 emit(&table, value, a.json)?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
@@ -349,11 +369,10 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     let wall = started.elapsed().as_secs_f64();
     let cpu = site.cpu_seconds()? - cpu_before;
     let hashes = site.stats().await?["password_hashes"].as_u64().unwrap_or(0) - hashes_before;
-    let lockouts = events(site.data_dir(), "4740")?;
-    let scopes = ["source", "unfamiliar", "account"].map(|scope| {
-        let n = lockouts.iter().filter(|e| e["LockScope"] == scope).count();
-        format!("{n} {scope}")
-    });
+    let lockouts = events(&site, "4740").await?;
+    let scope_counts = ["source", "unfamiliar", "account"]
+        .map(|scope| (scope, lockouts.iter().filter(|e| e["LockScope"] == scope).count()));
+    let scopes = scope_counts.map(|(scope, n)| format!("{n} {scope}"));
     let total = a.stale_sources * a.attempts;
     // Each stale source may cost hashes until it is blocked (Ts failures); after that it is
     // refused before any hashing. The good agents' logons are served by the cache.
@@ -396,7 +415,7 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
         ],
         json!({ "scenario": "flood", "stale_sources": a.stale_sources, "attempts": a.attempts, "good": a.good,
                 "good_succeeded": good_lat.len() - good_errors, "unauthorized": unauthorized, "locked_out": locked,
-                "lockouts_4740": lockouts.len(), "argon2_hashes": hashes, "attempts_per_s": (total + a.good) as f64 / wall,
+                "lockouts_4740": lockouts.len(), "lock_scopes": serde_json::Map::from_iter(scope_counts.map(|(k, n)| (k.to_string(), json!(n)))), "argon2_hashes": hashes, "attempts_per_s": (total + a.good) as f64 / wall,
                 "server_cpu_us_per_attempt": cpu / (total + a.good) as f64 * 1e6, "hash_budget": hash_budget, "mode": policy.mode.as_str(), "target_met": smart && met }),
         a.json,
     )?;
@@ -404,20 +423,14 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
 }
 
 /// The events of one id, asked of the running site (admin socket).
-fn events(dir: &std::path::Path, id: &str) -> Result<Vec<serde_json::Value>> {
-    let layout = acc_site::layout::Layout::new(dir);
+async fn events(site: &SiteUnderTest, id: &str) -> Result<Vec<serde_json::Value>> {
     let q = acc_site::admin::Request::Events(acc_site::admin::EventQuery {
         id: Some(id.to_string()),
         ..Default::default()
     });
-    let answer = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(acc_site::admin::call(&layout.admin_socket(), &q))
-    })?;
-    match answer {
-        Some(Ok(serde_json::Value::Array(events))) => Ok(events),
-        Some(Ok(other)) => anyhow::bail!("the site answered events with {other}"),
-        Some(Err(e)) => anyhow::bail!("{e}"),
-        None => anyhow::bail!("the site does not answer"),
+    match site.admin(&q).await? {
+        serde_json::Value::Array(events) => Ok(events),
+        other => anyhow::bail!("the site answered events with {other}"),
     }
 }
 
@@ -484,7 +497,8 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
         times.push(last - started);
     }
     let revision = sites.first().map(|s| s.revision).unwrap_or(0);
-    let all_same = sites.iter().all(|s| s.revision == revision);
+    let at_last = sites.iter().filter(|s| s.revision == revision).count();
+    let all_same = at_last == sites.len();
     times.sort();
     let (median, worst) = (percentile(&times, 0.5), times.last().copied().unwrap_or_default());
     let ok = all_same && worst <= Duration::from_secs(2);
@@ -501,18 +515,12 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
                 "save → every site acknowledged, median / max",
                 format!("{:.1} / {:.1} ms", ms(median), ms(worst)),
             ),
-            (
-                "sites at the last revision",
-                format!(
-                    "{}/{} (revision {revision})",
-                    sites.iter().filter(|s| s.revision == revision).count(),
-                    sites.len()
-                ),
-            ),
+            ("sites at the last revision", format!("{at_last}/{} (revision {revision})", sites.len())),
             ("server resident memory", format!("{:.1} MiB", server.rss_kib() as f64 / 1024.0)),
             ("target (100 sites within 2 s)", if ok { "met".into() } else { "NOT MET".into() }),
         ],
         json!({ "scenario": "propagation", "sites": a.sites, "changes": a.changes, "median_ms": ms(median), "max_ms": ms(worst),
+                "at_last_revision": at_last, "revision": revision,
                 "server_rss_kib": server.rss_kib(), "target_met": ok }),
         a.json,
     )?;

@@ -70,23 +70,12 @@ impl ServerUnderTest {
 
     /// Resident memory of the server process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> u64 {
-        self.status_kib("VmRSS:")
+        super::site::status_kib(self.pid(), "VmRSS:")
     }
 
     /// Peak resident memory of the server process (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        self.status_kib("VmHWM:")
-    }
-
-    fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+        super::site::status_kib(self.pid(), "VmHWM:")
     }
 
     /// CPU time (user + system) the server process used, in seconds.

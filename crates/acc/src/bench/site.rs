@@ -78,12 +78,27 @@ impl SiteUnderTest {
 
     /// The server's counters (admin socket).
     pub async fn stats(&self) -> Result<serde_json::Value> {
+        self.admin(&acc_site::admin::Request::Stats).await
+    }
+
+    /// One request on the server's admin socket, as `acc site …` sends it.
+    pub async fn admin(&self, request: &acc_site::admin::Request) -> Result<serde_json::Value> {
         let socket = Layout::new(&self.dir).admin_socket();
-        match acc_site::admin::call(&socket, &acc_site::admin::Request::Stats).await? {
+        match acc_site::admin::call(&socket, request).await? {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => bail!("{e}"),
             None => bail!("the site server does not answer on {}", socket.display()),
         }
+    }
+
+    /// Resident memory of the server process (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        status_kib(self.child.id(), "VmRSS:")
+    }
+
+    /// Peak resident memory of the server process (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        status_kib(self.child.id(), "VmHWM:")
     }
 
     /// Its data directory.
@@ -109,4 +124,14 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
     let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     Ok((utime + stime) / 100.0)
+}
+
+/// One `/proc/PID/status` figure in KiB (`VmRSS:`, `VmHWM:`); 0 when it cannot be read.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

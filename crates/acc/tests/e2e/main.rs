@@ -2,6 +2,7 @@
 //! area. Every test runs real processes in its own temporary directory.
 
 mod agent;
+mod bench;
 mod dev;
 mod pki_openssl;
 mod seeds;

@@ -1,0 +1,86 @@
+//! `acc bench` at a small scale: each benchmark starts its real `acc site run` or `acc server
+//! run`, drives it, and writes JSON whose counts must be exact. The rates are not asserted
+//! (a debug build on a shared machine); the correctness of what was measured is. A missed
+//! target exits 1 with the JSON written; a failed run exits 1 without it.
+
+use serde_json::Value;
+
+use crate::util::Dir;
+
+/// Runs `acc bench ARGS --json FILE` and returns the JSON, which must have been written.
+fn bench(args: &[&str]) -> Value {
+    let dir = Dir::new();
+    let json = dir.join("out.json");
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let run = dir.acc(&all);
+    assert!(run.code() == 0 || run.code() == 1, "acc bench {args:?}: exit {}: {}", run.code(), run.stderr());
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!("acc bench {args:?} wrote no JSON ({e}): {}{}", run.stdout(), run.stderr())
+    });
+    serde_json::from_str(&text).expect("bench JSON")
+}
+
+#[test]
+fn register_counts_every_agent_and_hashes_the_password_once() {
+    let v = bench(&["register", "--agents", "200", "--connections", "8"]);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["argon2_hashes"], 1, "one hash for every logon of the same secret: {v}");
+}
+
+#[test]
+fn a_smart_flood_leaves_every_good_agent_working_and_classic_locks_the_account() {
+    let args = ["--stale-sources", "20", "--attempts", "20", "--good", "10", "--connections", "4"];
+    let smart = bench(&[&["flood", "--mode", "smart"][..], &args].concat());
+    assert_eq!(smart["good_succeeded"], 10, "{smart}");
+    assert_eq!(
+        smart["unauthorized"].as_u64().unwrap() + smart["locked_out"].as_u64().unwrap(),
+        400,
+        "{smart}"
+    );
+    assert!(smart["argon2_hashes"].as_u64().unwrap() <= smart["hash_budget"].as_u64().unwrap(), "{smart}");
+    assert_eq!(smart["lock_scopes"]["account"], 0, "smart mode never locks the account: {smart}");
+    assert_eq!(smart["target_met"], true, "{smart}");
+    let classic = bench(&[&["flood", "--mode", "classic"][..], &args].concat());
+    assert_eq!(classic["lock_scopes"]["account"], 1, "classic mode locks the account: {classic}");
+}
+
+#[test]
+fn propagation_reaches_every_simulated_site() {
+    let v = bench(&["propagation", "--sites", "5", "--changes", "2"]);
+    assert_eq!(v["at_last_revision"], 5, "{v}");
+    assert!(v["revision"].as_i64().unwrap() >= 3, "two changes after the first revision: {v}");
+    assert!(v["max_ms"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["server_rss_kib"].as_u64().unwrap() > 0, "{v}");
+}
+
+#[test]
+fn event_ingest_stores_each_event_once() {
+    let v = bench(&["events", "--events", "3000", "--sites", "3", "--batch", "500"]);
+    assert_eq!(v["stored"], 3000, "{v}");
+    assert_eq!(v["events"], 3000, "{v}");
+}
+
+#[test]
+fn agents_long_polling_the_server_all_get_each_change() {
+    let v = bench(&["agents", "--agents", "30", "--changes", "2"]);
+    assert_eq!(v["waiting"], 30, "{v}");
+    assert!(v["rss_waiting_kib"].as_u64().unwrap() > 0, "{v}");
+}
+
+#[test]
+fn agents_long_polling_a_site_each_get_and_answer_their_task() {
+    let v = bench(&["longpoll", "--agents", "40"]);
+    assert_eq!(v["registered"], 40, "{v}");
+    assert_eq!(v["waiting"], 40, "the site counts every long-poll: {v}");
+    assert_eq!(v["delivered"], 40, "{v}");
+    assert_eq!(v["completed"], 40, "{v}");
+    assert_eq!(v["target_met"], true, "{v}");
+}
+
+#[test]
+fn downloads_fetch_every_byte() {
+    let v = bench(&["download", "--size-mib", "20", "--agents", "2"]);
+    assert_eq!(v["bytes"], 2 * 20 * 1024 * 1024, "{v}");
+}
