@@ -6,7 +6,8 @@
 #   bench/compare-nginx.sh            acc site vs nginx: keep-alive, full handshakes, 1 GiB
 #   acc bench register                registration storm, 10,000 agents
 #   acc bench flood --mode smart      lockout flood (and --mode classic, for contrast)
-#   acc bench propagation             a policy change to 100 simulated site servers
+#   acc bench propagation             a policy change to 100 simulated site servers (and again with
+#                                     10,000 agents long-polling too: the whole fleet)
 #   acc bench events                  event ingest
 #   acc bench agents                  10,000 agents long-polling the management server
 #   acc bench longpoll                10,000 agents long-polling a site server's tasks
@@ -66,6 +67,7 @@ step register "$ACC" bench register --agents "$agents" --connections 64 --json "
 step flood-smart "$ACC" bench flood --mode smart --json "$OUT/flood-smart.json"
 step flood-classic "$ACC" bench flood --mode classic --json "$OUT/flood-classic.json"
 step propagation "$ACC" bench propagation --sites 100 --changes 5 --json "$OUT/propagation.json"
+step propagation-fleet "$ACC" bench propagation --sites 100 --agents "$agents" --changes 3 --json "$OUT/propagation-fleet.json"
 step events "$ACC" bench events --events "$events" --sites 4 --batch 1000 --json "$OUT/events.json"
 step agents "$ACC" bench agents --agents "$agents" --changes 3 --json "$OUT/agents.json"
 step longpoll "$ACC" bench longpoll --agents "$agents" --json "$OUT/longpoll.json"

@@ -47,8 +47,9 @@ fn a_smart_flood_leaves_every_good_agent_working_and_classic_locks_the_account()
 }
 
 #[test]
-fn propagation_reaches_every_simulated_site() {
-    let v = bench(&["propagation", "--sites", "5", "--changes", "2"]);
+fn propagation_reaches_every_simulated_site_and_agent() {
+    let v = bench(&["propagation", "--sites", "5", "--agents", "20", "--changes", "2"]);
+    assert_eq!(v["agents"], 20, "{v}");
     assert_eq!(v["at_last_revision"], 5, "{v}");
     assert!(v["revision"].as_i64().unwrap() >= 3, "two changes after the first revision: {v}");
     assert!(v["max_ms"].as_f64().unwrap() > 0.0, "{v}");
