@@ -313,9 +313,12 @@ fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {
     }
     println!("  admin credential    {d}/server/admin-token (0600)");
     println!("  logs                {d}/logs/*.log, {d}/agents/agentN/acc.log\n");
-    println!("Try:");
+    // `cargo run -- dev` leaves no `acc` on PATH: put this very binary there, so every
+    // command below works as printed in another terminal.
+    let bin = exe().ok().and_then(|e| e.parent().map(|p| p.display().to_string())).unwrap_or_default();
+    println!("Try (in another terminal):");
     println!(
-        "  export ACC_SERVER={url} ACC_CA_FILE={d}/server/tls/ca.crt ACC_TOKEN_FILE={d}/server/admin-token"
+        "  export PATH={bin}:$PATH ACC_SERVER={url} ACC_CA_FILE={d}/server/tls/ca.crt ACC_TOKEN_FILE={d}/server/admin-token"
     );
     println!("  acc ctl settings show");
     println!("  acc ctl sites");

@@ -46,6 +46,9 @@ fn acc_dev_brings_up_a_fleet_that_works_stops_on_ctrl_c_and_resumes() {
     let d = Dir::new();
     let (child, text) = start(&d);
     assert!(text.contains("(ready)") && text.contains("acc ctl agents"), "{text}");
+    let path = text.split_whitespace().find_map(|w| w.strip_prefix("PATH=")).expect("an export of PATH");
+    let bin = path.split(':').next().unwrap();
+    assert!(std::path::Path::new(bin).join("acc").is_file(), "the printed PATH holds the acc binary: {text}");
     let url = text.split_whitespace().find(|w| w.starts_with("https://")).unwrap().to_string();
     let ctl = |args: &[&str]| -> Value {
         let mut full = vec![
