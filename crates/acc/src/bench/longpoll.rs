@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use acc_core::lockout::LockoutPolicy;
 use acc_net::client::{ClientTls, Connection};
 use acc_site::admin::Request;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::site::SiteUnderTest;
+use super::site::{SiteUnderTest, admin_call};
 
 /// The long-poll's wait, seconds (the agent's own).
 const WAIT: u64 = 55;
@@ -67,6 +67,8 @@ async fn agent(
     };
     let poll = format!("/v1/tasks?wait={WAIT}");
     let result = Bytes::from_static(br#"{"status":"completed","output":"bench"}"#);
+    let mut with_type = headers.to_vec();
+    with_type.push(("content-type", "application/json"));
     loop {
         let Ok(r) = conn.send("GET", &poll, &headers, Bytes::new()).await else { return };
         if r.status.as_u16() != 200 {
@@ -76,8 +78,6 @@ async fn agent(
         for task in answer["tasks"].as_array().into_iter().flatten() {
             let _ = seen.send(Seen::Delivered(Instant::now()));
             let path = format!("/v1/tasks/{}/result", task["id"].as_str().unwrap_or_default());
-            let mut with_type = headers.to_vec();
-            with_type.push(("content-type", "application/json"));
             match conn.send("POST", &path, &with_type, result.clone()).await {
                 Ok(r) if r.status.is_success() => {
                     let _ = seen.send(Seen::Completed(Instant::now()));
@@ -94,7 +94,7 @@ async fn send_tasks(site: &SiteUnderTest, agents: usize) -> Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for _ in 0..SENDERS {
         let next = next.clone();
-        let socket = acc_site::layout::Layout::new(site.data_dir()).admin_socket();
+        let socket = site.admin_socket();
         sends.spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -107,11 +107,7 @@ async fn send_tasks(site: &SiteUnderTest, agents: usize) -> Result<()> {
                     task_type: "inventory".into(),
                     payload: Some(json!({ "full": false })),
                 };
-                match acc_site::admin::call(&socket, &request).await? {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => bail!("send a task to {host}: {e}"),
-                    None => bail!("the site server stopped answering on {}", socket.display()),
-                }
+                admin_call(&socket, &request).await.with_context(|| format!("send a task to {host}"))?;
             }
         });
     }

@@ -467,12 +467,15 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
     // The simulated agents run on a runtime of their own: real agents and sites are other
     // machines, and in one runtime the sites' acknowledgements would wait behind the
     // benchmark's own processing of 10,000 agent responses.
-    let agents_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let mut fleet = match a.agents {
+    let agents_rt = match a.agents {
         0 => None,
-        n => {
-            let server = server.clone();
-            Some(agents_rt.spawn(async move { agents::Fleet::start(&server, n).await }).await??)
+        _ => Some(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?),
+    };
+    let mut fleet = match &agents_rt {
+        None => None,
+        Some(rt) => {
+            let (server, n) = (server.clone(), a.agents);
+            Some(rt.spawn(async move { agents::Fleet::start(&server, n).await }).await??)
         }
     };
     if let Some(f) = &fleet {
@@ -518,7 +521,9 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
         times.push(last - started);
     }
     drop(fleet);
-    agents_rt.shutdown_background();
+    if let Some(rt) = agents_rt {
+        rt.shutdown_background();
+    }
     let revision = sites.first().map(|s| s.revision).unwrap_or(0);
     let at_last = sites.iter().filter(|s| s.revision == revision).count();
     let all_same = at_last == sites.len();

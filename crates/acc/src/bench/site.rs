@@ -83,12 +83,12 @@ impl SiteUnderTest {
 
     /// One request on the server's admin socket, as `acc site …` sends it.
     pub async fn admin(&self, request: &acc_site::admin::Request) -> Result<serde_json::Value> {
-        let socket = Layout::new(&self.dir).admin_socket();
-        match acc_site::admin::call(&socket, request).await? {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => bail!("{e}"),
-            None => bail!("the site server does not answer on {}", socket.display()),
-        }
+        admin_call(&self.admin_socket(), request).await
+    }
+
+    /// The server's admin socket.
+    pub fn admin_socket(&self) -> PathBuf {
+        Layout::new(&self.dir).admin_socket()
     }
 
     /// Resident memory of the server process (VmRSS), in KiB.
@@ -134,4 +134,13 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
             s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// One request on a site server's admin socket; its answer, or its refusal as the error.
+pub async fn admin_call(socket: &Path, request: &acc_site::admin::Request) -> Result<serde_json::Value> {
+    match acc_site::admin::call(socket, request).await? {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => bail!("{e}"),
+        None => bail!("the site server does not answer on {}", socket.display()),
+    }
 }
