@@ -260,3 +260,43 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The harness itself, on small documents.
+mod harness {
+    use super::*;
+
+    fn run(doc: &str) -> Result<(), String> {
+        run_blocks(&markdown::blocks(doc).expect("a valid document"), doc)
+    }
+
+    #[test]
+    fn a_failing_command_is_reported_with_its_line_block_and_error() {
+        let doc = "# t\n\n```sh\nexport GREETING=hello\n```\n\n```sh\necho \"$GREETING\"\nls no-such-file \\\n  -l\necho never\n```\n";
+        let e = run(doc).unwrap_err();
+        assert!(e.starts_with("9 (```sh block 2, at line 7): exit 2"), "{e}");
+        assert!(e.contains("$ ls no-such-file \\\n      -l"), "the whole command: {e}");
+        assert!(e.contains("No such file or directory"), "its error: {e}");
+        assert!(e.contains("hello") && !e.contains("never"), "the blocks ran in order and stopped: {e}");
+        assert!(run("```sh\necho fine\n```\n").is_ok());
+    }
+
+    #[test]
+    fn background_processes_are_stopped_when_the_file_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let doc = format!("```sh\nsleep 1000 &\necho $! > {}\n```\n", pid_file.display());
+        run(&doc).unwrap();
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let alive = Command::new("kill").args(["-0", pid.trim()]).stderr(Stdio::null()).status().unwrap();
+        assert!(!alive.success(), "sleep {} is still running", pid.trim());
+    }
+
+    #[test]
+    fn documented_ports_are_free_ones_and_a_documented_failure_must_fail() {
+        // The port in `grep` is written in two halves, or it would be replaced as well.
+        let doc = "```sh\necho 127.0.0.1:8443 > port\n! grep -q ':84''43$' port\n! true\n```\n";
+        let e = run(doc).unwrap_err();
+        assert!(e.starts_with("4 (```sh block 1, at line 1)"), "{e}");
+        assert!(e.contains("documented to fail and succeeded"), "{e}");
+    }
+}
