@@ -369,7 +369,13 @@ impl Server {
     /// Records a site's acknowledgement; completes a rotation's switch when it was the
     /// last site to create the new generation.
     pub async fn acknowledge(&self, site: &str, ack: SiteAck) -> Result<(), ServerError> {
-        let record = self.update_site(site, |r| r.acknowledge(ack, now_millis())).await?;
+        let mut endpoint_changed = false;
+        let record = self.update_site(site, |r| endpoint_changed = r.acknowledge(ack, now_millis())).await?;
+        if endpoint_changed {
+            // Agents that fetched their policy before the site first reported its URL and
+            // TLS CA would otherwise wait for the next revision to reach it.
+            self.agent_force_tx.send_modify(|f| *f += 1);
+        }
         if let Some(e) = &record.error {
             tracing::warn!(site, error = %e, "A site server could not apply its policy.");
         }

@@ -67,8 +67,10 @@ impl SiteRecord {
         }
     }
 
-    /// Records an acknowledgement.
-    pub fn acknowledge(&mut self, ack: SiteAck, now_ms: i64) {
+    /// Records an acknowledgement; true when it changed what agents are told of the site
+    /// (its URL or the CA of its TLS certificate, both first known from its first one).
+    pub fn acknowledge(&mut self, ack: SiteAck, now_ms: i64) -> bool {
+        let seen_by_agents = (self.url.clone(), self.tls_ca_pem.clone());
         self.last_contact = now_ms;
         self.applied_revision = Some(ack.revision);
         self.acks = ack.generations;
@@ -82,6 +84,7 @@ impl SiteRecord {
         if ack.tls_ca_pem.is_some() {
             self.tls_ca_pem = ack.tls_ca_pem;
         }
+        seen_by_agents != (self.url.clone(), self.tls_ca_pem.clone())
     }
 }
 

@@ -447,3 +447,31 @@ fn a_refused_credential_is_retried_once_then_waits_for_a_new_policy_and_locks_no
     assert_eq!(events("4625").len(), 2, "one attempt and one retry with the same secret and revision");
     assert!(events("4740").is_empty(), "nothing locked");
 }
+
+#[test]
+fn an_agent_that_started_before_its_site_reaches_it_once_the_site_reports_in() {
+    // The site is joined but not started: the agent's first policy names it without its
+    // URL's port or its TLS CA, which only the site's first acknowledgement brings. That
+    // acknowledgement makes no revision, so the agents must be told of it all the same.
+    let f = fleet();
+    let token = f.ctl(&["site-token", "create"], "").ok();
+    f.d.acc(&[
+        "site",
+        "join",
+        "--token",
+        token.trim(),
+        "--data-dir",
+        "site1",
+        "--name",
+        "SITE1",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .ok();
+    let enroll = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &enroll).ok();
+    let _agent = AgentProc::start(&f.d, "agent/acc.yml");
+    agent_when(&f, "web01", "web01 checked in", |a| a["status"] == "current");
+    let site = crate::util::SiteProc::start(&f.d.join("site1"));
+    log_when(&f.d, "agent/acc.log", "the agent on SITE1", &format!("connected to {} using TLS", site.url));
+}
