@@ -27,7 +27,8 @@ pub use familiar::FamiliarSet;
 pub use outcome::{Attempt, AttemptResult, Outcome, PendingVerify, Step, is_local_form};
 pub use policy::{LockoutMode, LockoutPolicy, PolicyError, PolicyValidation, PolicyWarning};
 pub use record::{
-    AccountRecord, DisabledBy, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope, PasswordHash, SourceState,
+    AccountRecord, AddressShare, DisabledBy, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope,
+    PasswordHash, SourceState,
 };
 pub use refresh::{
     AccPolicySnapshot, AckStatus, GenerationAck, GenerationPhase, ManagedGeneration, RefreshReport,

@@ -1,6 +1,7 @@
 //! Tests of the lockout engine: one file per area of the specification, sharing a small
 //! fixture with a fake clock. Every test names the rule it pins.
 
+mod address;
 mod admin;
 mod classic;
 mod clock;
