@@ -107,6 +107,8 @@ pub struct AccountView {
     pub retry_after: Option<u64>,
     /// Sources blocked now (smart mode).
     pub blocked_sources: usize,
+    /// Addresses blocked now for unfamiliar callers (smart mode, rule M8a).
+    pub blocked_addresses: usize,
     /// `policy` (an ACC generation) or `admin` (created on this host).
     pub created_by: String,
     /// The ACC generation, if any.
@@ -410,13 +412,18 @@ impl Site {
                 let now = self.clock.now();
                 let Inner { state, policy, .. } = &mut *g;
                 let marker = failure_marker(state, user);
+                // Only the second phase changes counters, so only it can change shares.
+                let shares = match &next {
+                    Next::Complete(..) => state.account(user).map(|r| (r.sid.clone(), r.shares.clone())),
+                    Next::Precheck(_) => None,
+                };
                 let step = match next {
                     Next::Precheck(attempt) => state.precheck(policy, attempt, now),
                     Next::Complete(p, ok) => state.complete(policy, p, ok, now),
                 };
                 match step {
                     Step::Done(result) => {
-                        let writes = attempt_writes(state, user, &source, result.events, marker);
+                        let writes = attempt_writes(state, user, &source, result.events, marker, shares);
                         let account = state.account(user).map(|r| r.name.to_string());
                         (Err(AuthResult { outcome: result.outcome, account }), Some(self.submit(writes)))
                     }
@@ -620,7 +627,7 @@ impl Site {
             let mut writes: Vec<Write> = state.stamp(report.events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter().filter(|r| r.is_live()) {
-                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+                writes.extend(store::account_refresh_writes(rec));
             }
             (report.actions, self.submit(writes))
         };
@@ -665,7 +672,7 @@ impl Site {
             writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter() {
-                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+                writes.extend(store::account_refresh_writes(rec));
             }
             (report.acks, report.actions, self.submit(writes))
         };
@@ -774,6 +781,7 @@ fn view(state: &SiteState, policy: &LockoutPolicy, name: &str, now: Timestamp) -
         lock_scope: shown.lock_scope.map(|s| s.as_str().to_string()),
         retry_after: shown.retry_after,
         blocked_sources: shown.blocked_sources,
+        blocked_addresses: shown.blocked_addresses,
         created_by: if rec.managed { "policy" } else { "admin" }.to_string(),
         generation: rec.generation,
         bad_count: rec.bad_count,
@@ -786,14 +794,19 @@ fn failure_marker(state: &SiteState, user: &str) -> Option<acc_core::lockout::Fa
     state.account(user).and_then(|r| r.failures.back().cloned())
 }
 
+/// The account's address shares before an attempt's second phase, by SID (rule M8a).
+type SharesBefore = Option<(String, std::collections::BTreeMap<String, acc_core::lockout::AddressShare>)>;
+
 /// What one attempt changed: its events, the site scalars, the account's scalars, the
-/// source's state on it, a new failure, the source's familiarity.
+/// source's state on it, the address shares that changed (`shares`: as they were before),
+/// a new failure, the source's familiarity.
 fn attempt_writes(
     state: &mut SiteState,
     user: &str,
     source: &Source,
     events: Vec<acc_core::event::Event>,
     marker: Option<acc_core::lockout::FailureEntry>,
+    shares: SharesBefore,
 ) -> Vec<Write> {
     let stamped = state.stamp(events);
     let mut writes: Vec<Write> = stamped.into_iter().map(Write::Event).collect();
@@ -805,6 +818,18 @@ fn attempt_writes(
             source: store::source_key(source),
             state: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
         });
+        if let Some((sid, before)) = shares.filter(|(sid, before)| sid == &rec.sid && before != &rec.shares) {
+            for (ip, share) in rec.shares.iter().filter(|(ip, share)| before.get(*ip) != Some(share)) {
+                writes.push(Write::AccountShare {
+                    sid: sid.clone(),
+                    ip: ip.clone(),
+                    share: Some(store::share_json(share)),
+                });
+            }
+            for ip in before.keys().filter(|ip| !rec.shares.contains_key(*ip)) {
+                writes.push(Write::AccountShare { sid: sid.clone(), ip: ip.clone(), share: None });
+            }
+        }
         if let Some(last) = rec.failures.back()
             && Some(last) != marker.as_ref()
         {

@@ -4,7 +4,8 @@
 //! The lockout state (`acc_core::lockout::SiteState`) is split for persistence:
 //! - `meta['state']`: the site-wide scalars (high-water mark, `Seq`, refresh schedule …);
 //! - `accounts`: one row per account record (live or tombstone) without its two growing
-//!   parts, which have their own rows: `account_sources` (smart-mode per-source state) and
+//!   parts, which have their own rows: `account_sources` (smart-mode per-source state),
+//!   `account_shares` (rule M8a: each address's share of the unfamiliar aggregate) and
 //!   `account_failures` (the 24 h bad-password log for the lockout-loop report);
 //! - `familiar`: source → last success.
 //!
@@ -14,16 +15,31 @@ use std::path::Path;
 use std::str::FromStr;
 
 use acc_core::event::StampedEvent;
-use acc_core::lockout::{AccountRecord, FailureEntry, LockoutPolicy, SiteState, Source, SourceState};
+use acc_core::lockout::{
+    AccountRecord, AddressShare, FailureEntry, LockoutPolicy, SiteState, Source, SourceState,
+};
 use acc_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::SiteError;
 
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this acc writes (`PRAGMA user_version`): the base schema plus every
+/// migration below.
+const SCHEMA_VERSION: i64 = 2;
 
-const SET_SCHEMA_VERSION: &str = "PRAGMA user_version = 1";
+/// What each schema version adds to the one before, applied in order to a database of an
+/// older version (and to a new one, after the base schema). Each step is idempotent and
+/// commits together with its version number.
+const MIGRATIONS: [(i64, &str); 1] = [
+    // 2: rule M8a (smart lockout): each address's share of an account's unfamiliar
+    // aggregate. A version-1 database has no shares, which is exactly "no share yet".
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS account_shares (
+            sid TEXT NOT NULL, ip TEXT NOT NULL, share TEXT NOT NULL, PRIMARY KEY (sid, ip));",
+    ),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +79,10 @@ pub enum Write {
     AccountSource { sid: String, source: String, state: Option<String> },
     /// Every source of an account is replaced (administration, refresh).
     AccountSourcesReplaced { sid: String, sources: Vec<(String, String)> },
+    /// One address's share of an account's unfamiliar aggregate (M8a); `None` removes it.
+    AccountShare { sid: String, ip: String, share: Option<String> },
+    /// Every address share of an account is replaced (administration, refresh).
+    AccountSharesReplaced { sid: String, shares: Vec<(String, String)> },
     /// A bad-password failure appended to an account's log.
     Failure { sid: String, time_ms: i64, caller: String },
     /// A source's last success.
@@ -112,7 +132,12 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     }
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
-    sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
+    for (to, sql) in MIGRATIONS.into_iter().filter(|(to, _)| *to > version) {
+        let step = format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {to}; COMMIT;");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(step)).execute(&pool).await.map_err(|e| {
+            SiteError::Database(format!("{}: migration to schema version {to} failed: {e}", path.display()))
+        })?;
+    }
     Ok(pool)
 }
 
@@ -211,6 +236,32 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                         .await?;
                 }
             }
+            Write::AccountShare { sid, ip, share: Some(share) } => {
+                sqlx::query("INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?) ON CONFLICT (sid, ip) DO UPDATE SET share = excluded.share")
+                    .bind(sid)
+                    .bind(ip)
+                    .bind(share)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::AccountShare { sid, ip, share: None } => {
+                sqlx::query("DELETE FROM account_shares WHERE sid = ? AND ip = ?")
+                    .bind(sid)
+                    .bind(ip)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::AccountSharesReplaced { sid, shares } => {
+                sqlx::query("DELETE FROM account_shares WHERE sid = ?").bind(sid).execute(&mut *tx).await?;
+                for (ip, share) in shares {
+                    sqlx::query("INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?)")
+                        .bind(sid)
+                        .bind(ip)
+                        .bind(share)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             Write::Failure { sid, time_ms, caller } => {
                 sqlx::query("INSERT INTO account_failures (sid, time_ms, caller) VALUES (?, ?, ?)")
                     .bind(sid)
@@ -292,7 +343,7 @@ pub fn account_scalars(record: &AccountRecord) -> String {
     serde_json::to_string(&record.scalars()).unwrap_or_default()
 }
 
-/// Every write that stores `record` whole (administration, refresh, first creation).
+/// Every write that stores `record` whole (administration, first creation).
 pub fn account_writes(record: &AccountRecord) -> Vec<Write> {
     vec![
         Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
@@ -304,7 +355,30 @@ pub fn account_writes(record: &AccountRecord) -> Vec<Write> {
                 .map(|(s, st)| (source_key(s), serde_json::to_string(st).unwrap_or_default()))
                 .collect(),
         },
+        account_shares_write(record),
     ]
+}
+
+/// The writes that store `record`'s scalars and address shares: what a refresh can change
+/// (an unlock clears the unfamiliar aggregate and every share with it; sources it never
+/// touches, A6).
+pub fn account_refresh_writes(record: &AccountRecord) -> [Write; 2] {
+    [
+        Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
+        account_shares_write(record),
+    ]
+}
+
+fn account_shares_write(record: &AccountRecord) -> Write {
+    Write::AccountSharesReplaced {
+        sid: record.sid.clone(),
+        shares: record.shares.iter().map(|(ip, share)| (ip.clone(), share_json(share))).collect(),
+    }
+}
+
+/// The persisted form of an address share.
+pub fn share_json(share: &AddressShare) -> String {
+    serde_json::to_string(share).unwrap_or_default()
 }
 
 /// Loads the lockout state and policy; `None` when the database is new.
@@ -337,6 +411,15 @@ pub async fn load(
             let st: SourceState =
                 serde_json::from_str(s.get::<&str, _>("state")).map_err(|e| corrupt("source state", e))?;
             record.sources.insert(source, st);
+        }
+        for s in sqlx::query("SELECT ip, share FROM account_shares WHERE sid = ?")
+            .bind(&sid)
+            .fetch_all(pool)
+            .await?
+        {
+            let share: AddressShare =
+                serde_json::from_str(s.get::<&str, _>("share")).map_err(|e| corrupt("address share", e))?;
+            record.shares.insert(s.get("ip"), share);
         }
         let failures = sqlx::query(
             "SELECT time_ms, caller FROM (SELECT id, time_ms, caller FROM account_failures WHERE sid = ? AND time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",

@@ -124,3 +124,85 @@ async fn administration_refuses_clearly() {
     let err = site.set_policy(bad).await.unwrap_err().to_string();
     assert!(err.contains("lockout.threshold: 1000 is out of range; use 0 (never lock) to 999"), "{err}");
 }
+
+/// `n` wrong passwords from 10.0.0.66, a new caller name on each (rule M8a's attacker).
+async fn rotating_flood(site: &Site, from: u32, n: u32) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for i in from..from + n {
+        let source = Source::new(IpAddr::from([10, 0, 0, 66]), &format!("fake{i}"));
+        outcomes.push(site.authenticate("ACC_user", "stale", source, 1).await.unwrap().outcome);
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn m8a_address_shares_are_durable_and_survive_a_reopen() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    let outcomes = rotating_flood(&site, 0, 30).await;
+    assert!(outcomes[..5].iter().all(|o| *o == Outcome::InvalidCredentials), "{outcomes:?}");
+    assert!(outcomes[5..].iter().all(|o| matches!(o, Outcome::LockedOut { .. })), "{outcomes:?}");
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 1);
+    let shares: Vec<(String, String)> =
+        sqlx::query_as("SELECT ip, share FROM account_shares").fetch_all(site.pool()).await.unwrap();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares[0].0, "10.0.0.66");
+
+    // Reopen from disk: the address is still blocked, a new agent elsewhere logs on.
+    drop(site);
+    clock.advance_secs(10);
+    let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 1);
+    let r = rotating_flood(&site, 100, 1).await;
+    assert!(matches!(r[0], Outcome::LockedOut { retry_after: Some(590) }), "{r:?}");
+    let good = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(3), 1).await.unwrap();
+    assert_eq!(good.outcome, Outcome::Ok { policy_stale: false });
+
+    // An unlock of the account clears every share with the unfamiliar aggregate (the
+    // refresh of a lock does the same); the rows go with them.
+    let policy = LockoutPolicy { unfamiliar_threshold: 6, ..LockoutPolicy::default() };
+    site.set_policy(policy).await.unwrap();
+    site.authenticate("ACC_user", "stale", src(4), 1).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().state, "locked_out");
+    site.unlock("ACC_user", false).await.unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM account_shares").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(rows, 0);
+    drop(site);
+    let site = Site::open(layout, clock.clone()).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 0);
+    let r = rotating_flood(&site, 200, 1).await;
+    assert_eq!(r, [Outcome::InvalidCredentials]);
+}
+
+#[tokio::test]
+async fn a_schema_version_1_database_is_migrated_for_address_shares() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    // Turn the database back into what acc wrote before rule M8a: no account_shares
+    // table, version 1, account rows without a `shares` field.
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT sid, record FROM accounts").fetch_all(site.pool()).await.unwrap();
+    for (sid, record) in rows {
+        let mut v: serde_json::Value = serde_json::from_str(&record).unwrap();
+        v.as_object_mut().unwrap().remove("shares");
+        sqlx::query("UPDATE accounts SET record = ? WHERE sid = ?")
+            .bind(v.to_string())
+            .bind(sid)
+            .execute(site.pool())
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql("DROP TABLE account_shares; PRAGMA user_version = 1").execute(site.pool()).await.unwrap();
+    drop(site);
+
+    let site = Site::open(layout, clock.clone()).await.unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(site.account("ACC_user").unwrap().state, "enabled");
+    let outcomes = rotating_flood(&site, 0, 6).await;
+    assert!(matches!(outcomes[5], Outcome::LockedOut { .. }), "{outcomes:?}");
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM account_shares").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(rows, 1);
+}
