@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use acc_core::event::StampedEvent;
 use acc_core::event::catalogue::Subject;
 use acc_core::lockout::{
-    AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, RefreshTrigger, SiteIdentity,
-    SiteState, Source, Step,
+    AccPolicySnapshot, AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, RefreshTrigger,
+    SiteIdentity, SiteState, Source, Step, acc_policy_changed,
 };
 use acc_core::time::{Clock, Timestamp};
 use sqlx::SqlitePool;
@@ -602,9 +602,11 @@ impl Site {
         }
         let (pending, acc_changed) = {
             let mut g = self.lock();
-            let acc_changed = g.policy.reenable_locked_local_account != policy.reenable_locked_local_account
-                || g.policy.create_acc_on_site_servers != policy.create_acc_on_site_servers
-                || g.policy.acc_refresh_interval != policy.acc_refresh_interval;
+            let generations = &g.managed.generations;
+            let acc_changed = acc_policy_changed(
+                &AccPolicySnapshot::new(&g.policy, generations),
+                &AccPolicySnapshot::new(&policy, generations),
+            );
             g.policy = policy;
             (self.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
         };
@@ -644,10 +646,24 @@ impl Site {
         self.lock().managed.revision
     }
 
-    /// Applies a site policy from the management server: the lockout policy, then the
-    /// managed generations through the ACC refresh (3.1, trigger `policy`), all in one
-    /// durable write; returns the acknowledgement (3.2.4 P2) with the accounts' states.
-    pub async fn apply_site_policy(&self, p: acc_proto::SitePolicy) -> Result<acc_proto::SiteAck, SiteError> {
+    /// Applies a site policy from the management server: the agent trust, the lockout
+    /// policy and the managed generations, in one durable write, with the ACC refresh (3.1)
+    /// only when it is due:
+    /// - trigger `policy` when the revision changes what the refresh acts on (R-POLICY: a
+    ///   generation added, removed, re-phased or re-hashed, `create_acc_on_site_servers`,
+    ///   `reenable_locked_local_account` or `acc_refresh_interval`);
+    /// - trigger `manual` when the revision this site applied comes again because an
+    ///   operator sent update-config (acc's "Update agent configuration" task, R-MANUAL):
+    ///   `redelivery_refreshes` says the management loop saw it ask (not the first answer on
+    ///   a new connection), and a re-delivery that only brings a re-signed CRL (the daily
+    ///   push) is not a request.
+    ///
+    /// Returns the acknowledgement (3.2.4 P2) with the accounts' states.
+    pub async fn apply_site_policy(
+        &self,
+        p: acc_proto::SitePolicy,
+        redelivery_refreshes: bool,
+    ) -> Result<acc_proto::SiteAck, SiteError> {
         let validation = p.lockout.validate();
         if !validation.is_ok() {
             let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
@@ -657,39 +673,58 @@ impl Site {
                 ..Default::default()
             });
         }
-        let (acks, actions, pending) = {
+        let mut error = None;
+        let trust_changed =
+            match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
+                Ok(changed) => changed,
+                Err(e) => {
+                    error = Some(format!("agent trust: {e}"));
+                    false
+                }
+            };
+        let (acks, trigger, pending) = {
             let mut g = self.lock();
             let now = self.clock.now();
+            let same_revision = g.managed.revision == Some(p.revision);
+            let old = AccPolicySnapshot::new(&g.policy, &g.managed.generations);
+            let new = AccPolicySnapshot::new(&p.lockout, &p.generations);
+            let trigger = if acc_policy_changed(&old, &new) {
+                Some(RefreshTrigger::Policy)
+            } else if same_revision && redelivery_refreshes && !trust_changed {
+                Some(RefreshTrigger::Manual)
+            } else {
+                None
+            };
             g.policy = p.lockout.clone();
             g.managed = Managed { revision: Some(p.revision), generations: p.generations.clone() };
             let Inner { state, policy, managed } = &mut *g;
-            let report =
-                state.refresh_with_local(policy, &managed.generations, true, RefreshTrigger::Policy, now);
             let mut writes = vec![
                 Write::Policy(policy_json(policy)),
                 Write::Managed(serde_json::to_string(managed).unwrap_or_default()),
             ];
-            writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
-            writes.push(Write::State(store::state_scalars(state)));
-            for rec in state.accounts.iter() {
-                writes.extend(store::account_refresh_writes(rec));
-            }
-            (report.acks, report.actions, self.submit(writes))
+            let acks = match trigger {
+                Some(trigger) => {
+                    let report = state.refresh_with_local(policy, &managed.generations, true, trigger, now);
+                    writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
+                    writes.push(Write::State(store::state_scalars(state)));
+                    for rec in state.accounts.iter() {
+                        writes.extend(store::account_refresh_writes(rec));
+                    }
+                    for a in &report.actions {
+                        tracing::info!(action = %a, revision = p.revision, trigger = trigger.as_str(), "ACC refresh.");
+                    }
+                    report.acks
+                }
+                None => state.acknowledgements(policy, &managed.generations),
+            };
+            (acks, trigger, self.submit(writes))
         };
         pending.durable().await.map_err(SiteError::Database)?;
-        self.refresh_changed.notify_one();
-        for a in &actions {
-            tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
+        if trigger.is_some() {
+            self.refresh_changed.notify_one();
         }
-        let mut error = None;
-        match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
-            Ok(true) => {
-                if let Err(e) = self.reload_tls() {
-                    error = Some(format!("agent trust: {e}"));
-                }
-            }
-            Ok(false) => {}
-            Err(e) => error = Some(format!("agent trust: {e}")),
+        if trust_changed && let Err(e) = self.reload_tls() {
+            error = Some(format!("agent trust: {e}"));
         }
         let accounts = p
             .generations

@@ -206,3 +206,65 @@ async fn a_schema_version_1_database_is_migrated_for_address_shares() {
         sqlx::query_scalar("SELECT count(*) FROM account_shares").fetch_one(site.pool()).await.unwrap();
     assert_eq!(rows, 1);
 }
+
+/// A site policy of `revision` with one active local generation `ACC_user`.
+fn site_policy(revision: i64, lockout: LockoutPolicy) -> acc_proto::SitePolicy {
+    acc_proto::SitePolicy {
+        revision,
+        lockout,
+        generations: vec![acc_core::lockout::ManagedGeneration {
+            generation: 1,
+            user_name: "ACC_user".into(),
+            phase: acc_core::lockout::GenerationPhase::Active,
+            password_hash: Some(acc_core::lockout::PasswordHash::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            )),
+        }],
+        trust_pems: Vec::new(),
+        crl_pem: None,
+        force: 0,
+        packages: Vec::new(),
+    }
+}
+
+async fn refresh_triggers(site: &Site) -> Vec<String> {
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM events WHERE event_id = 'acc.refresh' ORDER BY seq")
+            .fetch_all(site.pool())
+            .await
+            .unwrap();
+    bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b).unwrap()["Trigger"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn r_policy_refreshes_only_for_revisions_that_change_what_the_refresh_acts_on() {
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    let ack = site.apply_site_policy(site_policy(1, LockoutPolicy::default()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"], "a new generation: R-POLICY");
+    assert_eq!(format!("{:?}", ack.generations[0].status), "Created");
+
+    // A revision that changes only lockout thresholds: no refresh, the same acknowledgement.
+    let lockout = LockoutPolicy { source_threshold: 4, ..LockoutPolicy::default() };
+    let ack = site.apply_site_policy(site_policy(2, lockout.clone()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"], "nothing ACC-related changed");
+    assert_eq!(format!("{:?}", ack.generations[0].status), "Exists");
+    assert_eq!(site.policy(), lockout, "the revision is applied all the same");
+    assert_eq!(site.applied_revision(), Some(2));
+
+    // The same revision again: an operator's update-config (R-MANUAL), unless it is only
+    // the first answer on a new connection.
+    site.apply_site_policy(site_policy(2, lockout.clone()), false).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"]);
+    site.apply_site_policy(site_policy(2, lockout.clone()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy", "manual"]);
+
+    // An ACC setting changes: R-POLICY again.
+    let lockout = LockoutPolicy { acc_refresh_interval: 3600, ..lockout };
+    site.apply_site_policy(site_policy(3, lockout), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy", "manual", "policy"]);
+}
