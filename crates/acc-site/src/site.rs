@@ -653,10 +653,11 @@ impl Site {
     ///   generation added, removed, re-phased or re-hashed, `create_acc_on_site_servers`,
     ///   `reenable_locked_local_account` or `acc_refresh_interval`);
     /// - trigger `manual` when the revision this site applied comes again because an
-    ///   operator sent update-config (acc's "Update agent configuration" task, R-MANUAL):
-    ///   `redelivery_refreshes` says the management loop saw it ask (not the first answer on
-    ///   a new connection), and a re-delivery that only brings a re-signed CRL (the daily
-    ///   push) is not a request.
+    ///   operator sent update-config (acc's "Update agent configuration" task, R-MANUAL);
+    ///   `redelivery_refreshes` is false for the first answer on a new connection, which
+    ///   only syncs the update-config counter. (The server's daily CRL push re-delivers the
+    ///   same way, so it refreshes too: harmless, as a refresh only restores what the
+    ///   settings say.)
     ///
     /// Returns the acknowledgement (3.2.4 P2) with the accounts' states.
     pub async fn apply_site_policy(
@@ -690,7 +691,7 @@ impl Site {
             let new = AccPolicySnapshot::new(&p.lockout, &p.generations);
             let trigger = if acc_policy_changed(&old, &new) {
                 Some(RefreshTrigger::Policy)
-            } else if same_revision && redelivery_refreshes && !trust_changed {
+            } else if same_revision && redelivery_refreshes {
                 Some(RefreshTrigger::Manual)
             } else {
                 None
