@@ -343,9 +343,9 @@ pub fn change_auth(
                 ),
             )]);
         }
-        let principal: Principal = user_name
-            .stored()
-            .parse()
+        // The ACC as ACLs name it: a UPN or DNS-qualified name is the directory's
+        // `NETBIOS\name` (3.2.3), the local form the local account.
+        let principal = Principal::for_user_name(&user_name.stored(), ctx.directory)
             .map_err(|e| vec![Problem::new("user name", "", format!("user name: {e}"))])?;
         let caller = Caller::for_principal(principal);
         if let Err(refusal) = check_package_sources(&document.shares, &caller) {

@@ -154,6 +154,33 @@ fn a_domain_credential_is_active_at_once_with_w_domain() {
 }
 
 #[test]
+fn a_upn_credential_is_a_domain_form_stored_as_typed_and_read_as_its_directory_account() {
+    // Section 2 / 1.1 "domain form": `user@dns.domain` is one directory account, like
+    // `DOMAIN\user`; it is stored as typed (5.4) and never created by site servers.
+    let mut doc = PolicyDocument::default();
+    doc.shares[1] = Share::new(ShareName::parse("nscap").unwrap());
+    let saved = save(&doc, &Vault(vec![]), Some("acc_svc@corp.local"), STRONG, true).unwrap();
+    assert!(
+        saved.warnings[0].starts_with("warning: 'acc_svc@corp.local' is a domain account"),
+        "{:?}",
+        saved.warnings
+    );
+    let g = &saved.document.generations[0];
+    assert_eq!((g.user_name.as_str(), g.password_hash.as_ref()), ("acc_svc@corp.local", None));
+    assert!(!g.is_local());
+    // Share access was checked and granted for the directory account CORP\acc_svc.
+    assert!(saved.granted.iter().all(|c| c.contains("CORP\\acc_svc")), "{:?}", saved.granted);
+    assert!(!saved.granted.is_empty());
+    let caller = Caller::for_principal("CORP\\acc_svc".parse().unwrap());
+    assert!(check_package_sources(&saved.document.shares, &caller).is_ok());
+    // Its other spelling is the same name for reuse checks: no password change on it.
+    let mut next = saved.document;
+    settle(&mut next, true, 5);
+    let m = messages(save(&next, &Vault(vec![]), Some("CORP\\acc_svc"), "Another-Strong-Pass-77", false));
+    assert!(m[0].starts_with("U-PWCHANGE "), "{m:?}");
+}
+
+#[test]
 fn rotation_retires_the_old_name_and_never_reuses_it() {
     let v = Vault(vec![(1, "ACC_User_v1".into(), STRONG.into())]);
     let mut doc = save(&PolicyDocument::default(), &Vault(vec![]), Some("ACC_User_v1"), STRONG, false)
