@@ -470,7 +470,7 @@ impl Site {
             tracing::warn!(error = %e, user, "The directory cannot be reached; the logon is refused as unavailable.");
         }
         let attempt = Attempt::password(user, source, port);
-        let domain = user.split(['\\', '@']).next().unwrap_or_default().to_string();
+        let domain = acc_core::name::NameParts::split(user).domain.unwrap_or_default().to_string();
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();

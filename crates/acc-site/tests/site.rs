@@ -268,3 +268,23 @@ async fn r_policy_refreshes_only_for_revisions_that_change_what_the_refresh_acts
     site.apply_site_policy(site_policy(3, lockout), true).await.unwrap();
     assert_eq!(refresh_triggers(&site).await, ["policy", "manual", "policy"]);
 }
+
+#[tokio::test]
+async fn domain_form_logons_name_their_domain_by_the_one_rule_for_name_forms() {
+    // D3: the directory cannot be reached (this site never joined one: no credentials to
+    // reach it); the 4625 names the domain part of the presented name in both forms.
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    site.attach_directory("https://127.0.0.1:9");
+    for (user, domain) in [("acc_svc@corp.local", "corp.local"), ("CORP\\acc_svc", "CORP")] {
+        let r = site.authenticate(user, "whatever-it-is", src(1), 1).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Unavailable, "{user}");
+        let body: String = sqlx::query_scalar("SELECT body FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_one(site.pool())
+            .await
+            .unwrap();
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(e["EventID"], 4625, "{e}");
+        assert_eq!(e["Status"], "0xC000005E", "{e}");
+        assert_eq!(e["TargetDomainName"], domain, "{user}: {e}");
+    }
+}

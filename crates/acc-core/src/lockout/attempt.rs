@@ -160,8 +160,7 @@ impl SiteState {
     ) -> AttemptResult {
         let (t, mut events) = self.effective_time(now);
         // TargetUserName is the account part; the domain is TargetDomainName.
-        let account =
-            attempt.user_name.rsplit('\\').next().and_then(|n| n.split('@').next()).unwrap_or_default();
+        let account = crate::name::NameParts::split(&attempt.user_name).account;
         let attempt = &Attempt { user_name: account.to_owned(), ..attempt.clone() };
         if let Outcome::Ok { .. } = outcome {
             let logon_id = self.new_logon_id();

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::record::PasswordHash;
 use super::source::Source;
-use super::state::local_name;
 use crate::event::Event;
 use crate::event::catalogue::AuthPackage;
 
@@ -143,6 +142,5 @@ impl PendingVerify {
 /// True when a presented user name is a local form (`name` or `.\name`) that this engine
 /// decides; domain forms (`DOMAIN\name`, `name@dns.domain`) go to the directory (D2).
 pub fn is_local_form(presented: &str) -> bool {
-    let name = local_name(presented);
-    !name.contains('\\') && !name.contains('@')
+    crate::name::form_of(presented) == crate::name::UserNameForm::Local
 }

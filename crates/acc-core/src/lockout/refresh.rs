@@ -103,10 +103,10 @@ pub struct RefreshReport {
     pub next_refresh_at: Timestamp,
 }
 
-/// A1: a domain form contains `\` other than a leading `.\`, or `@`.
+/// A1: a domain form (`DOMAIN\name`, `name@dns.domain`), by the rule of
+/// [`crate::name::form_of`].
 pub fn is_domain_form(user_name: &str) -> bool {
-    let rest = local_name(user_name);
-    rest.contains('\\') || rest.contains('@')
+    crate::name::form_of(user_name) == crate::name::UserNameForm::Domain
 }
 
 /// The U-CONFLICT message (5.5).
