@@ -62,6 +62,9 @@ struct Managed {
     revision: Option<i64>,
     /// The ACC generations of that revision.
     generations: Vec<acc_core::lockout::ManagedGeneration>,
+    /// The App ID, whose logons carry `acc-app-id`.
+    #[serde(default)]
+    app_id: Option<acc_core::lockout::AppIdName>,
 }
 
 /// One site server.
@@ -410,7 +413,10 @@ impl Site {
             let (decision, pending) = {
                 let mut g = self.lock();
                 let now = self.clock.now();
-                let Inner { state, policy, .. } = &mut *g;
+                let Inner { state, policy, managed } = &mut *g;
+                if let Next::Precheck(attempt) = &mut next {
+                    attempt.package = acc_core::lockout::AppIdName::package(managed.app_id.as_ref(), user);
+                }
                 let marker = failure_marker(state, user);
                 // Only the second phase changes counters, so only it can change shares.
                 let shares = match &next {
@@ -469,12 +475,12 @@ impl Site {
         if let Err(e) = &answer {
             tracing::warn!(error = %e, user, "The directory cannot be reached; the logon is refused as unavailable.");
         }
-        let attempt = Attempt::password(user, source, port);
         let domain = acc_core::name::NameParts::split(user).domain.unwrap_or_default().to_string();
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();
-            let state = &mut g.state;
+            let Inner { state, managed, .. } = &mut *g;
+            let attempt = Attempt::named(user, source, port, managed.app_id.as_ref());
             let result = match &answer {
                 Ok(a) => state.directory_decided(&attempt, &a.domain, a.sid.as_deref(), a.outcome, now),
                 Err(_) => state.directory_unavailable(&attempt, &domain, now),
@@ -697,7 +703,11 @@ impl Site {
                 None
             };
             g.policy = p.lockout.clone();
-            g.managed = Managed { revision: Some(p.revision), generations: p.generations.clone() };
+            g.managed = Managed {
+                revision: Some(p.revision),
+                generations: p.generations.clone(),
+                app_id: p.app_id.clone(),
+            };
             let Inner { state, policy, managed } = &mut *g;
             let mut writes = vec![
                 Write::Policy(policy_json(policy)),

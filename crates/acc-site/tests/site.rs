@@ -224,6 +224,7 @@ fn site_policy(revision: i64, lockout: LockoutPolicy) -> acc_proto::SitePolicy {
         crl_pem: None,
         force: 0,
         packages: Vec::new(),
+        app_id: None,
     }
 }
 
@@ -286,5 +287,36 @@ async fn domain_form_logons_name_their_domain_by_the_one_rule_for_name_forms() {
         assert_eq!(e["EventID"], 4625, "{e}");
         assert_eq!(e["Status"], "0xC000005E", "{e}");
         assert_eq!(e["TargetDomainName"], domain, "{user}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn the_app_ids_logons_carry_package_acc_app_id() {
+    // "Use Application Credentials": the policy names the App ID; its logons (here refused
+    // as unavailable: no directory reachable) carry acc-app-id, others acc-password.
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    let mut policy = site_policy(1, LockoutPolicy::default());
+    policy.app_id = Some(acc_core::lockout::AppIdName {
+        account: "svc_acc_app".into(),
+        directory: acc_core::name::DirectoryNames { netbios: "CORP".into(), dns: "corp.local".into() },
+    });
+    site.apply_site_policy(policy, true).await.unwrap();
+    site.attach_directory("https://127.0.0.1:9");
+    let last_package = || async {
+        let body: String = sqlx::query_scalar("SELECT body FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_one(site.pool())
+            .await
+            .unwrap();
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+        e["AuthenticationPackageName"].as_str().unwrap().to_string()
+    };
+    for (user, package) in [
+        ("CORP\\svc_acc_app", "acc-app-id"),
+        ("svc_acc_app@corp.local", "acc-app-id"),
+        ("CORP\\acc_svc", "acc-password"),
+        ("ACC_user", "acc-password"),
+    ] {
+        site.authenticate(user, "some-password-here", src(1), 1).await.unwrap();
+        assert_eq!(last_package().await, package, "{user}");
     }
 }
