@@ -271,6 +271,8 @@ pub struct AuthContext<'a> {
     pub site_servers: &'a [String],
     /// The management server's name.
     pub management_server: &'a str,
+    /// The organisation name setting (empty when unset).
+    pub organisation: &'a str,
     /// The vault's answers.
     pub passwords: &'a dyn PasswordOracle,
     /// The directory.
@@ -312,7 +314,7 @@ pub fn change_auth(
             directory: ctx.directory,
             site_servers: ctx.site_servers,
             management_server: ctx.management_server,
-            organisation: "",
+            organisation: ctx.organisation,
             generations: &records,
             policy: document.auth.password_policy,
             passwords: ctx.passwords,

@@ -56,6 +56,7 @@ fn save(
         directory: &dir,
         site_servers: &sites,
         management_server: "ACCSERVER",
+        organisation: "Examplecorp Industries",
         passwords: vault,
         directory_lookup: &Directory,
         pending_sites: &sites,
@@ -178,6 +179,28 @@ fn a_upn_credential_is_a_domain_form_stored_as_typed_and_read_as_its_directory_a
     settle(&mut next, true, 5);
     let m = messages(save(&next, &Vault(vec![]), Some("CORP\\acc_svc"), "Another-Strong-Pass-77", false));
     assert!(m[0].starts_with("U-PWCHANGE "), "{m:?}");
+}
+
+#[test]
+fn the_password_checks_get_every_context_word_of_5_3() {
+    // 5.3 (2): the ACC user name (full and account part), the product words, the names of
+    // the management server and of every site server, and the organisation name setting
+    // (`Examplecorp Industries` in this context; it used to reach the check empty).
+    let doc = PolicyDocument::default();
+    let context = "P-CONTEXT password: is a name tied to this system (user name, product, site or organisation name); choose a different one";
+    for (name, password) in [
+        ("ACC_user", "Examplecorp Industries"),
+        ("ACC_user", "EXAMPLECORP industries"),
+        ("ACC_user", "Agent Connectivity Credential"),
+        (".\\ACC_user_longer_name", "acc_user_longer_name"),
+        (".\\ACC_user_longer_name", ".\\acc_USER_longer_name"),
+    ] {
+        assert_eq!(
+            messages(save(&doc, &Vault(vec![]), Some(name), password, false)),
+            [context],
+            "{password}"
+        );
+    }
 }
 
 #[test]
