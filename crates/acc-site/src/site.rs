@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 use crate::config::SiteConfig;
 use crate::error::SiteError;
 use crate::layout::Layout;
-use crate::store::{self, Write};
+use crate::store::{self, AccountRows, Write};
 use crate::verifier::{self, Verifier};
 use crate::writer::Writer;
 
@@ -859,21 +859,28 @@ fn attempt_writes(
     writes.push(Write::State(store::state_scalars(state)));
     if let Some(rec) = state.account(user) {
         writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
-        writes.push(Write::AccountSource {
+        writes.push(Write::AccountRow {
+            rows: AccountRows::Sources,
             sid: rec.sid.clone(),
-            source: store::source_key(source),
-            state: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
+            key: store::source_key(source),
+            value: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
         });
         if let Some((sid, before)) = shares.filter(|(sid, before)| sid == &rec.sid && before != &rec.shares) {
             for (ip, share) in rec.shares.iter().filter(|(ip, share)| before.get(*ip) != Some(share)) {
-                writes.push(Write::AccountShare {
+                writes.push(Write::AccountRow {
+                    rows: AccountRows::Shares,
                     sid: sid.clone(),
-                    ip: ip.clone(),
-                    share: Some(store::share_json(share)),
+                    key: ip.clone(),
+                    value: Some(store::share_json(share)),
                 });
             }
             for ip in before.keys().filter(|ip| !rec.shares.contains_key(*ip)) {
-                writes.push(Write::AccountShare { sid: sid.clone(), ip: ip.clone(), share: None });
+                writes.push(Write::AccountRow {
+                    rows: AccountRows::Shares,
+                    sid: sid.clone(),
+                    key: ip.clone(),
+                    value: None,
+                });
             }
         }
         if let Some(last) = rec.failures.back()

@@ -75,14 +75,11 @@ pub enum Write {
     Managed(String),
     /// An account record without sources and failures (JSON), by SID.
     Account { sid: String, record: String },
-    /// One source's state on one account; `None` removes it.
-    AccountSource { sid: String, source: String, state: Option<String> },
-    /// Every source of an account is replaced (administration, refresh).
-    AccountSourcesReplaced { sid: String, sources: Vec<(String, String)> },
-    /// One address's share of an account's unfamiliar aggregate (M8a); `None` removes it.
-    AccountShare { sid: String, ip: String, share: Option<String> },
-    /// Every address share of an account is replaced (administration, refresh).
-    AccountSharesReplaced { sid: String, shares: Vec<(String, String)> },
+    /// One keyed row of an account (a source's state, an address's share); `None`
+    /// removes it.
+    AccountRow { rows: AccountRows, sid: String, key: String, value: Option<String> },
+    /// Every row of one kind of an account is replaced (administration, refresh).
+    AccountRowsReplaced { rows: AccountRows, sid: String, entries: Vec<(String, String)> },
     /// A bad-password failure appended to an account's log.
     Failure { sid: String, time_ms: i64, caller: String },
     /// A source's last success.
@@ -91,6 +88,55 @@ pub enum Write {
     Agent(AgentRow),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
+}
+
+/// The rows an account keeps apart from its record, one per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRows {
+    /// `account_sources`: smart-mode state per source (key: the source as JSON).
+    Sources,
+    /// `account_shares`: rule M8a's share of the unfamiliar aggregate per address (key:
+    /// the ip).
+    Shares,
+}
+
+impl AccountRows {
+    fn upsert(self) -> &'static str {
+        match self {
+            AccountRows::Sources => {
+                "INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?) ON CONFLICT (sid, source) DO UPDATE SET state = excluded.state"
+            }
+            AccountRows::Shares => {
+                "INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?) ON CONFLICT (sid, ip) DO UPDATE SET share = excluded.share"
+            }
+        }
+    }
+
+    fn delete_one(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "DELETE FROM account_sources WHERE sid = ? AND source = ?",
+            AccountRows::Shares => "DELETE FROM account_shares WHERE sid = ? AND ip = ?",
+        }
+    }
+
+    fn delete_all(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "DELETE FROM account_sources WHERE sid = ?",
+            AccountRows::Shares => "DELETE FROM account_shares WHERE sid = ?",
+        }
+    }
+
+    fn select(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "SELECT source, state FROM account_sources WHERE sid = ?",
+            AccountRows::Shares => "SELECT ip, share FROM account_shares WHERE sid = ?",
+        }
+    }
+
+    /// The (key, value) rows of account `sid`.
+    async fn load(self, pool: &SqlitePool, sid: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as(self.select()).bind(sid).fetch_all(pool).await
+    }
 }
 
 /// A registered agent.
@@ -210,56 +256,16 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .execute(&mut *tx)
                     .await?;
             }
-            Write::AccountSource { sid, source, state: Some(state) } => {
-                sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?) ON CONFLICT (sid, source) DO UPDATE SET state = excluded.state")
-                    .bind(sid)
-                    .bind(source)
-                    .bind(state)
-                    .execute(&mut *tx)
-                    .await?;
+            Write::AccountRow { rows, sid, key, value: Some(value) } => {
+                sqlx::query(rows.upsert()).bind(sid).bind(key).bind(value).execute(&mut *tx).await?;
             }
-            Write::AccountSource { sid, source, state: None } => {
-                sqlx::query("DELETE FROM account_sources WHERE sid = ? AND source = ?")
-                    .bind(sid)
-                    .bind(source)
-                    .execute(&mut *tx)
-                    .await?;
+            Write::AccountRow { rows, sid, key, value: None } => {
+                sqlx::query(rows.delete_one()).bind(sid).bind(key).execute(&mut *tx).await?;
             }
-            Write::AccountSourcesReplaced { sid, sources } => {
-                sqlx::query("DELETE FROM account_sources WHERE sid = ?").bind(sid).execute(&mut *tx).await?;
-                for (source, state) in sources {
-                    sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?)")
-                        .bind(sid)
-                        .bind(source)
-                        .bind(state)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Write::AccountShare { sid, ip, share: Some(share) } => {
-                sqlx::query("INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?) ON CONFLICT (sid, ip) DO UPDATE SET share = excluded.share")
-                    .bind(sid)
-                    .bind(ip)
-                    .bind(share)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Write::AccountShare { sid, ip, share: None } => {
-                sqlx::query("DELETE FROM account_shares WHERE sid = ? AND ip = ?")
-                    .bind(sid)
-                    .bind(ip)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Write::AccountSharesReplaced { sid, shares } => {
-                sqlx::query("DELETE FROM account_shares WHERE sid = ?").bind(sid).execute(&mut *tx).await?;
-                for (ip, share) in shares {
-                    sqlx::query("INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?)")
-                        .bind(sid)
-                        .bind(ip)
-                        .bind(share)
-                        .execute(&mut *tx)
-                        .await?;
+            Write::AccountRowsReplaced { rows, sid, entries } => {
+                sqlx::query(rows.delete_all()).bind(sid).execute(&mut *tx).await?;
+                for (key, value) in entries {
+                    sqlx::query(rows.upsert()).bind(sid).bind(key).bind(value).execute(&mut *tx).await?;
                 }
             }
             Write::Failure { sid, time_ms, caller } => {
@@ -347,9 +353,10 @@ pub fn account_scalars(record: &AccountRecord) -> String {
 pub fn account_writes(record: &AccountRecord) -> Vec<Write> {
     vec![
         Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
-        Write::AccountSourcesReplaced {
+        Write::AccountRowsReplaced {
+            rows: AccountRows::Sources,
             sid: record.sid.clone(),
-            sources: record
+            entries: record
                 .sources
                 .iter()
                 .map(|(s, st)| (source_key(s), serde_json::to_string(st).unwrap_or_default()))
@@ -370,9 +377,10 @@ pub fn account_refresh_writes(record: &AccountRecord) -> [Write; 2] {
 }
 
 fn account_shares_write(record: &AccountRecord) -> Write {
-    Write::AccountSharesReplaced {
+    Write::AccountRowsReplaced {
+        rows: AccountRows::Shares,
         sid: record.sid.clone(),
-        shares: record.shares.iter().map(|(ip, share)| (ip.clone(), share_json(share))).collect(),
+        entries: record.shares.iter().map(|(ip, share)| (ip.clone(), share_json(share))).collect(),
     }
 }
 
@@ -401,25 +409,15 @@ pub async fn load(
         let mut record: AccountRecord =
             serde_json::from_str(&record_json).map_err(|e| corrupt("account", e))?;
         let sid: String = row.get("sid");
-        for s in sqlx::query("SELECT source, state FROM account_sources WHERE sid = ?")
-            .bind(&sid)
-            .fetch_all(pool)
-            .await?
-        {
-            let source: Source =
-                serde_json::from_str(s.get::<&str, _>("source")).map_err(|e| corrupt("source", e))?;
-            let st: SourceState =
-                serde_json::from_str(s.get::<&str, _>("state")).map_err(|e| corrupt("source state", e))?;
+        for (source, st) in AccountRows::Sources.load(pool, &sid).await? {
+            let source: Source = serde_json::from_str(&source).map_err(|e| corrupt("source", e))?;
+            let st: SourceState = serde_json::from_str(&st).map_err(|e| corrupt("source state", e))?;
             record.sources.insert(source, st);
         }
-        for s in sqlx::query("SELECT ip, share FROM account_shares WHERE sid = ?")
-            .bind(&sid)
-            .fetch_all(pool)
-            .await?
-        {
+        for (ip, share) in AccountRows::Shares.load(pool, &sid).await? {
             let share: AddressShare =
-                serde_json::from_str(s.get::<&str, _>("share")).map_err(|e| corrupt("address share", e))?;
-            record.shares.insert(s.get("ip"), share);
+                serde_json::from_str(&share).map_err(|e| corrupt("address share", e))?;
+            record.shares.insert(ip, share);
         }
         let failures = sqlx::query(
             "SELECT time_ms, caller FROM (SELECT id, time_ms, caller FROM account_failures WHERE sid = ? AND time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",

@@ -149,6 +149,23 @@ pub(crate) fn b(e: &Event, field: &str) -> bool {
     }
 }
 
+/// The fields of a 4740 in their order (4.2); `seconds` is `BlockSeconds` (source and
+/// address scope) or `LockoutDurationSeconds` (account and unfamiliar scope).
+pub(crate) fn fields_4740(seconds: &'static str) -> [&'static str; 10] {
+    [
+        "SubjectUserSid",
+        "SubjectUserName",
+        "SubjectDomainName",
+        "SubjectLogonId",
+        "TargetUserName",
+        "TargetSid",
+        "CallerComputerName",
+        "LockScope",
+        "IpAddress",
+        seconds,
+    ]
+}
+
 pub(crate) fn locked(retry_after: Option<u64>) -> Outcome {
     Outcome::LockedOut { retry_after }
 }
