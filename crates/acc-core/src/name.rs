@@ -143,6 +143,12 @@ impl<'a> NameParts<'a> {
         }
     }
 
+    /// The local account a local-form name denotes (`name` and `.\name` both denote
+    /// `name`); `None` for a domain form.
+    pub fn local_account(&self) -> Option<&'a str> {
+        (self.form() == UserNameForm::Local).then_some(self.account)
+    }
+
     /// The comparison key of this name: two names denote the same account when their keys
     /// are equal (3.2.2 V3 compares the account part and the domain part case-insensitively).
     /// The directory's DNS name and NetBIOS name denote the same domain, so
@@ -161,6 +167,14 @@ impl<'a> NameParts<'a> {
         };
         NameKey { domain, account: self.account.to_lowercase() }
     }
+}
+
+/// The form of a user name as presented by an agent or configured (5.4), by the one
+/// splitting rule of [`NameParts::split`]: local for `name` and `.\name`, domain for
+/// `DOMAIN\name` and `name@dns.domain`. Every role decides with this (which accounts a
+/// site creates, which logons go to the directory).
+pub fn form_of(typed: &str) -> UserNameForm {
+    NameParts::split(typed).form()
 }
 
 /// The case-folded identity of a user name; see [`NameParts::key`].

@@ -133,6 +133,10 @@ pub struct SitePolicy {
     /// The packages assigned to this site, which it replicates (as the ACC).
     #[serde(default)]
     pub packages: Vec<PackageManifest>,
+    /// The App ID, so the site writes its logons with `AuthenticationPackageName`
+    /// `acc-app-id` ("Use Application Credentials").
+    #[serde(default)]
+    pub app_id: Option<acc_core::lockout::AppIdName>,
 }
 
 /// One file of a package.

@@ -24,6 +24,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The URL site servers and agents use to reach this server.
     pub url: String,
+    /// The organisation's name (`acc server init --organisation`; empty when unset): a
+    /// context word no ACC password may be (specification 5.3 (2)).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub organisation: String,
 }
 
 impl ServerConfig {
@@ -73,6 +77,30 @@ pub fn validate_domain(domain: &str) -> Result<String, ServerError> {
     }
 }
 
+/// The longest organisation name, in characters.
+pub const MAX_ORGANISATION_CHARS: usize = 64;
+
+/// Validates the organisation name (`--organisation`): empty (unset) or at most 64
+/// characters without control characters, kept as typed.
+pub fn validate_organisation(name: &str) -> Result<String, ServerError> {
+    let problem = if name.chars().count() > MAX_ORGANISATION_CHARS {
+        Some(format!("is longer than {MAX_ORGANISATION_CHARS} characters"))
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character".to_string())
+    } else if name.trim() != name {
+        Some("starts or ends with a space".to_string())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(name.to_string()),
+        Some(p) => Err(ServerError::Invalid(format!(
+            "--organisation '{}' {p}; use the organisation's name as people write it, such as 'Example Corp'",
+            name.escape_debug()
+        ))),
+    }
+}
+
 /// Validates the App ID's account name (`--app-id`): a plain account name.
 pub fn validate_app_id(app_id: &str) -> Result<String, ServerError> {
     let bad = app_id.chars().find(|c| c.is_control() || "\"/\\[]:;|=,+*?<>@ ".contains(*c));
@@ -107,6 +135,12 @@ mod tests {
             assert!(e.contains("--domain"), "{e}");
         }
         assert_eq!(validate_app_id("svc_acc_app").unwrap(), "svc_acc_app");
+        assert_eq!(validate_organisation("").unwrap(), "");
+        assert_eq!(validate_organisation("Example Corp").unwrap(), "Example Corp");
+        for bad in ["x".repeat(65), "a\nb".to_string(), " Example".to_string()] {
+            let e = validate_organisation(&bad).unwrap_err().to_string();
+            assert!(e.starts_with("--organisation '") && !e.contains('\n'), "{e}");
+        }
         assert!(validate_app_id("a/b").unwrap_err().to_string().contains("--app-id 'a/b'"));
     }
 }

@@ -11,6 +11,7 @@ use acc_core::event::{Event, StampedEvent};
 use acc_core::lockout::{
     Attempt, LockoutMode, LockoutPolicy, Outcome, PasswordHash, SiteIdentity, SiteState, Source, Step,
 };
+use acc_core::name::{NameParts, UserNameForm};
 use acc_core::time::Timestamp;
 use acc_proto::{DirectoryAnswer, DirectoryLogon};
 use serde_json::{Value, json};
@@ -37,13 +38,12 @@ pub fn directory_policy() -> LockoutPolicy {
 }
 
 /// The account part of a domain-form name of this directory (`CORP\name`,
-/// `name@corp.local`), or `None` for another domain or a local form.
+/// `corp.local\name`, `name@corp.local`), or `None` for another domain or a local form;
+/// split by the one rule for name forms (`acc_core::name`).
 pub fn account_of<'a>(presented: &'a str, netbios: &str, dns: &str) -> Option<&'a str> {
-    if let Some((domain, name)) = presented.split_once('\\') {
-        return (domain.eq_ignore_ascii_case(netbios) || domain.eq_ignore_ascii_case(dns)).then_some(name);
-    }
-    let (name, domain) = presented.rsplit_once('@')?;
-    (domain.eq_ignore_ascii_case(dns) || domain.eq_ignore_ascii_case(netbios)).then_some(name)
+    let parts = NameParts::split(presented);
+    let domain = parts.domain.filter(|_| parts.form() == UserNameForm::Domain)?;
+    (domain.eq_ignore_ascii_case(netbios) || domain.eq_ignore_ascii_case(dns)).then_some(parts.account)
 }
 
 /// The directory's engine state over `accounts`, keeping the counters of `previous`.

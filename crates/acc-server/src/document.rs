@@ -271,6 +271,8 @@ pub struct AuthContext<'a> {
     pub site_servers: &'a [String],
     /// The management server's name.
     pub management_server: &'a str,
+    /// The organisation name setting (empty when unset).
+    pub organisation: &'a str,
     /// The vault's answers.
     pub passwords: &'a dyn PasswordOracle,
     /// The directory.
@@ -312,7 +314,7 @@ pub fn change_auth(
             directory: ctx.directory,
             site_servers: ctx.site_servers,
             management_server: ctx.management_server,
-            organisation: "",
+            organisation: ctx.organisation,
             generations: &records,
             policy: document.auth.password_policy,
             passwords: ctx.passwords,
@@ -343,9 +345,9 @@ pub fn change_auth(
                 ),
             )]);
         }
-        let principal: Principal = user_name
-            .stored()
-            .parse()
+        // The ACC as ACLs name it: a UPN or DNS-qualified name is the directory's
+        // `NETBIOS\name` (3.2.3), the local form the local account.
+        let principal = Principal::for_user_name(&user_name.stored(), ctx.directory)
             .map_err(|e| vec![Problem::new("user name", "", format!("user name: {e}"))])?;
         let caller = Caller::for_principal(principal);
         if let Err(refusal) = check_package_sources(&document.shares, &caller) {

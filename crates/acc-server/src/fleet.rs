@@ -316,6 +316,10 @@ impl Server {
         let mut policy = sites::site_policy(revision, &doc, trust, crl);
         policy.force = force;
         policy.packages = self.site_packages(site, &doc);
+        policy.app_id = Some(acc_core::lockout::AppIdName {
+            account: self.config().app_id.clone(),
+            directory: self.config().directory(),
+        });
         Some(policy)
     }
 

@@ -38,6 +38,8 @@ pub struct InitOptions {
     pub listen: SocketAddr,
     /// The host name, for the server's name and certificate.
     pub hostname: String,
+    /// The organisation's name (`--organisation`; empty: unset).
+    pub organisation: String,
 }
 
 /// The vault name of a directory account's password.
@@ -69,6 +71,7 @@ pub async fn init(opts: &InitOptions) -> Result<ServerConfig, ServerError> {
     }
     let domain = config::validate_domain(&opts.domain)?;
     let app_id = config::validate_app_id(&opts.app_id)?;
+    config::validate_organisation(&opts.organisation)?;
     let existed = layout.root().exists();
     let result = make(&layout, opts, domain, app_id).await;
     if result.is_err() {
@@ -165,6 +168,7 @@ async fn make(
         app_id,
         listen: opts.listen,
         url,
+        organisation: opts.organisation.clone(),
     };
     fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
     Ok(config)
@@ -199,6 +203,7 @@ mod tests {
             app_id: "svc_acc_app".into(),
             listen: "127.0.0.1:8443".parse().unwrap(),
             hostname: "mgmt01.corp.local".into(),
+            organisation: "Examplecorp Industries".into(),
         }
     }
 
@@ -209,6 +214,9 @@ mod tests {
         let config = init(&opts(&dir)).await.unwrap();
         assert_eq!((config.name.as_str(), config.domain.as_str()), ("MGMT01", "CORP"));
         assert_eq!(config.url, "https://127.0.0.1:8443");
+        assert_eq!(config.organisation, "Examplecorp Industries");
+        let stored = ServerConfig::load(&Layout::new(&dir).config()).unwrap();
+        assert_eq!(stored.organisation, "Examplecorp Industries", "kept in server.json");
         let layout = Layout::new(&dir);
         let ca = std::fs::read(layout.ca_cert()).unwrap();
         let cert = std::fs::read(layout.tls_cert()).unwrap();

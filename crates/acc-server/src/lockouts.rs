@@ -14,15 +14,16 @@ pub struct Lockout {
     pub site: String,
     /// The account (`TargetUserName`).
     pub account: String,
-    /// `account`, `unfamiliar` or `source`.
+    /// `account`, `unfamiliar`, `source` or `address`.
     pub scope: String,
-    /// The caller machine (`CallerComputerName`).
+    /// The caller machine (`CallerComputerName`; the address itself for address scope).
     pub caller: String,
     /// Its IP address.
     pub ip: String,
     /// How many 4740 this caller caused on this account and site.
     pub lockouts: u32,
-    /// Failed logons (4625) of this caller for this account on this site.
+    /// Failed logons (4625) of this caller (address scope: from this address) for this
+    /// account on this site.
     pub failures: u32,
     /// The last 4740's time.
     pub last_lockout: String,
@@ -48,6 +49,10 @@ fn advice(l: &Lockout) -> String {
         "source" => format!(
             "{who} presents a wrong or stale password for {}; only it is blocked — update its configuration (acc ctl task send update-config --to agents) or retire it",
             l.account
+        ),
+        "address" => format!(
+            "unfamiliar callers at {} are refused for {} on {} until the observation window passes: failures under two or more caller names came from that address (a client rotating names, or several agents behind one NAT with a wrong password); agents known there keep working — find the machines at {}",
+            l.ip, l.account, l.site, l.ip
         ),
         "unfamiliar" => format!(
             "unfamiliar sources are locked out of {} on {}; familiar agents keep working — fix {who}, the source of the failures",
@@ -106,9 +111,11 @@ pub fn lockouts(events: &[Value]) -> Vec<Lockout> {
     for e in sorted.iter().filter(|e| field(e, "EventID") == "4625") {
         let (site, account, caller) =
             (field(e, "Computer"), field(e, "TargetUserName"), field(e, "WorkstationName"));
+        let ip = field(e, "IpAddress");
+        let culprit = |l: &Lockout| if l.scope == "address" { l.ip == ip } else { l.caller == caller };
         for l in out
             .iter_mut()
-            .filter(|l| l.site == site && l.account.eq_ignore_ascii_case(&account) && l.caller == caller)
+            .filter(|l| l.site == site && l.account.eq_ignore_ascii_case(&account) && culprit(l))
         {
             l.failures += 1;
         }
@@ -161,6 +168,19 @@ mod tests {
             l[1].advice.starts_with("the agent on STALE01 (10.0.0.7) presents a wrong or stale password"),
             "{}",
             l[1].advice
+        );
+        // Address scope (rule M8a): the culprit is the address, whatever names it sent.
+        let rotating = vec![
+            fail("2026-01-01T00:00:01Z", "SITE1", "FAKE1"),
+            fail("2026-01-01T00:00:02Z", "SITE1", "FAKE2"),
+            lock("2026-01-01T00:00:02Z", "SITE1", "address", "10.0.0.7"),
+        ];
+        let a = &lockouts(&rotating)[0];
+        assert_eq!((a.scope.as_str(), a.caller.as_str(), a.failures), ("address", "10.0.0.7", 2));
+        assert!(
+            a.advice.starts_with("unfamiliar callers at 10.0.0.7 are refused for ACC_user on SITE1"),
+            "{}",
+            a.advice
         );
         let again = lockouts(
             &[events.clone(), vec![lock("2026-01-01T00:00:09Z", "SITE2", "account", "STALE02")]].concat(),

@@ -387,8 +387,7 @@ impl Server {
             .find(|f| f.path == path)
             .ok_or_else(|| PackageError::NotFound(format!("file '{path}' is not in {name} {version}")))?;
         let principal = replication_principal(&doc, &self.config().app_id_display());
-        let caller = principal
-            .parse::<Principal>()
+        let caller = Principal::for_user_name(&principal, &self.config().directory())
             .map(Caller::for_principal)
             .map_err(|e| PackageError::Invalid(format!("the connectivity credential '{principal}': {e}")))?;
         let acl = doc.shares.iter().find(|s| s.name().as_str() == manifest.share).ok_or_else(|| {

@@ -314,6 +314,7 @@ impl Server {
                 directory: &names,
                 site_servers: &sites,
                 management_server: &self.config.name,
+                organisation: &self.config.organisation,
                 passwords: &oracle,
                 directory_lookup: &lookup,
                 pending_sites: &pending,

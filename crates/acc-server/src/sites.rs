@@ -130,6 +130,7 @@ pub fn site_policy(
         crl_pem,
         force: 0,
         packages: Vec::new(),
+        app_id: None,
     }
 }
 

@@ -27,6 +27,7 @@ async fn api() -> Api {
         app_id: "svc_acc_app".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         hostname: "mgmt01".into(),
+        organisation: String::new(),
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());

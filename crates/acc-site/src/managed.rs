@@ -157,12 +157,14 @@ fn client_tls(layout: &Layout) -> Result<ClientTls, SiteError> {
     .map_err(failed)
 }
 
-/// One round: wait for a newer revision, apply it, acknowledge it. `Ok(false)`: nothing new.
+/// One round: wait for a newer revision (or an update-config), apply it, acknowledge it;
+/// `first`: the first round on this connection. `Ok(false)`: nothing new.
 async fn round(
     site: &Site,
     conn: &mut Connection,
     site_url: &str,
     force: &mut u64,
+    first: bool,
     packages: &tokio::sync::watch::Sender<Vec<acc_proto::PackageManifest>>,
 ) -> Result<bool, SiteError> {
     let after = site.applied_revision().unwrap_or(0);
@@ -185,7 +187,9 @@ async fn round(
     *force = policy.force;
     crate::replicate::store_wanted(site.layout(), &policy.packages)?;
     packages.send_replace(policy.packages.clone());
-    let mut ack = site.apply_site_policy(policy).await?;
+    // The first answer on a new connection brings the server's update-config counter; a
+    // revision this site already has comes with it only to sync that counter.
+    let mut ack = site.apply_site_policy(policy, !first).await?;
     ack.url = Some(site_url.to_string());
     tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
     let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
@@ -304,10 +308,12 @@ pub async fn poll_loop(
             Err(e) => return (false, e),
         };
         let mut force = 0;
+        let mut first = true;
         loop {
-            if let Err(e) = round(&site, &mut conn, &site_url, &mut force, &packages).await {
+            if let Err(e) = round(&site, &mut conn, &site_url, &mut force, first, &packages).await {
                 return (true, e);
             }
+            first = false;
         }
     })
     .await;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use acc_core::event::StampedEvent;
 use acc_core::event::catalogue::Subject;
 use acc_core::lockout::{
-    AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, RefreshTrigger, SiteIdentity,
-    SiteState, Source, Step,
+    AccPolicySnapshot, AdminError, Attempt, DisabledBy, LockoutPolicy, Outcome, PasswordHash, RefreshTrigger,
+    SiteIdentity, SiteState, Source, Step, acc_policy_changed,
 };
 use acc_core::time::{Clock, Timestamp};
 use sqlx::SqlitePool;
@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 use crate::config::SiteConfig;
 use crate::error::SiteError;
 use crate::layout::Layout;
-use crate::store::{self, Write};
+use crate::store::{self, AccountRows, Write};
 use crate::verifier::{self, Verifier};
 use crate::writer::Writer;
 
@@ -62,6 +62,9 @@ struct Managed {
     revision: Option<i64>,
     /// The ACC generations of that revision.
     generations: Vec<acc_core::lockout::ManagedGeneration>,
+    /// The App ID, whose logons carry `acc-app-id`.
+    #[serde(default)]
+    app_id: Option<acc_core::lockout::AppIdName>,
 }
 
 /// One site server.
@@ -107,6 +110,8 @@ pub struct AccountView {
     pub retry_after: Option<u64>,
     /// Sources blocked now (smart mode).
     pub blocked_sources: usize,
+    /// Addresses blocked now for unfamiliar callers (smart mode, rule M8a).
+    pub blocked_addresses: usize,
     /// `policy` (an ACC generation) or `admin` (created on this host).
     pub created_by: String,
     /// The ACC generation, if any.
@@ -408,15 +413,23 @@ impl Site {
             let (decision, pending) = {
                 let mut g = self.lock();
                 let now = self.clock.now();
-                let Inner { state, policy, .. } = &mut *g;
+                let Inner { state, policy, managed } = &mut *g;
+                if let Next::Precheck(attempt) = &mut next {
+                    attempt.package = acc_core::lockout::AppIdName::package(managed.app_id.as_ref(), user);
+                }
                 let marker = failure_marker(state, user);
+                // Only the second phase changes counters, so only it can change shares.
+                let shares = match &next {
+                    Next::Complete(..) => state.account(user).map(|r| (r.sid.clone(), r.shares.clone())),
+                    Next::Precheck(_) => None,
+                };
                 let step = match next {
                     Next::Precheck(attempt) => state.precheck(policy, attempt, now),
                     Next::Complete(p, ok) => state.complete(policy, p, ok, now),
                 };
                 match step {
                     Step::Done(result) => {
-                        let writes = attempt_writes(state, user, &source, result.events, marker);
+                        let writes = attempt_writes(state, user, &source, result.events, marker, shares);
                         let account = state.account(user).map(|r| r.name.to_string());
                         (Err(AuthResult { outcome: result.outcome, account }), Some(self.submit(writes)))
                     }
@@ -462,12 +475,12 @@ impl Site {
         if let Err(e) = &answer {
             tracing::warn!(error = %e, user, "The directory cannot be reached; the logon is refused as unavailable.");
         }
-        let attempt = Attempt::password(user, source, port);
-        let domain = user.split(['\\', '@']).next().unwrap_or_default().to_string();
+        let domain = acc_core::name::NameParts::split(user).domain.unwrap_or_default().to_string();
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();
-            let state = &mut g.state;
+            let Inner { state, managed, .. } = &mut *g;
+            let attempt = Attempt::named(user, source, port, managed.app_id.as_ref());
             let result = match &answer {
                 Ok(a) => state.directory_decided(&attempt, &a.domain, a.sid.as_deref(), a.outcome, now),
                 Err(_) => state.directory_unavailable(&attempt, &domain, now),
@@ -595,9 +608,11 @@ impl Site {
         }
         let (pending, acc_changed) = {
             let mut g = self.lock();
-            let acc_changed = g.policy.reenable_locked_local_account != policy.reenable_locked_local_account
-                || g.policy.create_acc_on_site_servers != policy.create_acc_on_site_servers
-                || g.policy.acc_refresh_interval != policy.acc_refresh_interval;
+            let generations = &g.managed.generations;
+            let acc_changed = acc_policy_changed(
+                &AccPolicySnapshot::new(&g.policy, generations),
+                &AccPolicySnapshot::new(&policy, generations),
+            );
             g.policy = policy;
             (self.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
         };
@@ -620,7 +635,7 @@ impl Site {
             let mut writes: Vec<Write> = state.stamp(report.events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter().filter(|r| r.is_live()) {
-                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
+                writes.extend(store::account_refresh_writes(rec));
             }
             (report.actions, self.submit(writes))
         };
@@ -637,10 +652,25 @@ impl Site {
         self.lock().managed.revision
     }
 
-    /// Applies a site policy from the management server: the lockout policy, then the
-    /// managed generations through the ACC refresh (3.1, trigger `policy`), all in one
-    /// durable write; returns the acknowledgement (3.2.4 P2) with the accounts' states.
-    pub async fn apply_site_policy(&self, p: acc_proto::SitePolicy) -> Result<acc_proto::SiteAck, SiteError> {
+    /// Applies a site policy from the management server: the agent trust, the lockout
+    /// policy and the managed generations, in one durable write, with the ACC refresh (3.1)
+    /// only when it is due:
+    /// - trigger `policy` when the revision changes what the refresh acts on (R-POLICY: a
+    ///   generation added, removed, re-phased or re-hashed, `create_acc_on_site_servers`,
+    ///   `reenable_locked_local_account` or `acc_refresh_interval`);
+    /// - trigger `manual` when the revision this site applied comes again because an
+    ///   operator sent update-config (acc's "Update agent configuration" task, R-MANUAL);
+    ///   `redelivery_refreshes` is false for the first answer on a new connection, which
+    ///   only syncs the update-config counter. (The server's daily CRL push re-delivers the
+    ///   same way, so it refreshes too: harmless, as a refresh only restores what the
+    ///   settings say.)
+    ///
+    /// Returns the acknowledgement (3.2.4 P2) with the accounts' states.
+    pub async fn apply_site_policy(
+        &self,
+        p: acc_proto::SitePolicy,
+        redelivery_refreshes: bool,
+    ) -> Result<acc_proto::SiteAck, SiteError> {
         let validation = p.lockout.validate();
         if !validation.is_ok() {
             let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
@@ -650,39 +680,62 @@ impl Site {
                 ..Default::default()
             });
         }
-        let (acks, actions, pending) = {
+        let mut error = None;
+        let trust_changed =
+            match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
+                Ok(changed) => changed,
+                Err(e) => {
+                    error = Some(format!("agent trust: {e}"));
+                    false
+                }
+            };
+        let (acks, trigger, pending) = {
             let mut g = self.lock();
             let now = self.clock.now();
+            let same_revision = g.managed.revision == Some(p.revision);
+            let old = AccPolicySnapshot::new(&g.policy, &g.managed.generations);
+            let new = AccPolicySnapshot::new(&p.lockout, &p.generations);
+            let trigger = if acc_policy_changed(&old, &new) {
+                Some(RefreshTrigger::Policy)
+            } else if same_revision && redelivery_refreshes {
+                Some(RefreshTrigger::Manual)
+            } else {
+                None
+            };
             g.policy = p.lockout.clone();
-            g.managed = Managed { revision: Some(p.revision), generations: p.generations.clone() };
+            g.managed = Managed {
+                revision: Some(p.revision),
+                generations: p.generations.clone(),
+                app_id: p.app_id.clone(),
+            };
             let Inner { state, policy, managed } = &mut *g;
-            let report =
-                state.refresh_with_local(policy, &managed.generations, true, RefreshTrigger::Policy, now);
             let mut writes = vec![
                 Write::Policy(policy_json(policy)),
                 Write::Managed(serde_json::to_string(managed).unwrap_or_default()),
             ];
-            writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
-            writes.push(Write::State(store::state_scalars(state)));
-            for rec in state.accounts.iter() {
-                writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
-            }
-            (report.acks, report.actions, self.submit(writes))
+            let acks = match trigger {
+                Some(trigger) => {
+                    let report = state.refresh_with_local(policy, &managed.generations, true, trigger, now);
+                    writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
+                    writes.push(Write::State(store::state_scalars(state)));
+                    for rec in state.accounts.iter() {
+                        writes.extend(store::account_refresh_writes(rec));
+                    }
+                    for a in &report.actions {
+                        tracing::info!(action = %a, revision = p.revision, trigger = trigger.as_str(), "ACC refresh.");
+                    }
+                    report.acks
+                }
+                None => state.acknowledgements(policy, &managed.generations),
+            };
+            (acks, trigger, self.submit(writes))
         };
         pending.durable().await.map_err(SiteError::Database)?;
-        self.refresh_changed.notify_one();
-        for a in &actions {
-            tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
+        if trigger.is_some() {
+            self.refresh_changed.notify_one();
         }
-        let mut error = None;
-        match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
-            Ok(true) => {
-                if let Err(e) = self.reload_tls() {
-                    error = Some(format!("agent trust: {e}"));
-                }
-            }
-            Ok(false) => {}
-            Err(e) => error = Some(format!("agent trust: {e}")),
+        if trust_changed && let Err(e) = self.reload_tls() {
+            error = Some(format!("agent trust: {e}"));
         }
         let accounts = p
             .generations
@@ -774,6 +827,7 @@ fn view(state: &SiteState, policy: &LockoutPolicy, name: &str, now: Timestamp) -
         lock_scope: shown.lock_scope.map(|s| s.as_str().to_string()),
         retry_after: shown.retry_after,
         blocked_sources: shown.blocked_sources,
+        blocked_addresses: shown.blocked_addresses,
         created_by: if rec.managed { "policy" } else { "admin" }.to_string(),
         generation: rec.generation,
         bad_count: rec.bad_count,
@@ -786,25 +840,49 @@ fn failure_marker(state: &SiteState, user: &str) -> Option<acc_core::lockout::Fa
     state.account(user).and_then(|r| r.failures.back().cloned())
 }
 
+/// The account's address shares before an attempt's second phase, by SID (rule M8a).
+type SharesBefore = Option<(String, std::collections::BTreeMap<String, acc_core::lockout::AddressShare>)>;
+
 /// What one attempt changed: its events, the site scalars, the account's scalars, the
-/// source's state on it, a new failure, the source's familiarity.
+/// source's state on it, the address shares that changed (`shares`: as they were before),
+/// a new failure, the source's familiarity.
 fn attempt_writes(
     state: &mut SiteState,
     user: &str,
     source: &Source,
     events: Vec<acc_core::event::Event>,
     marker: Option<acc_core::lockout::FailureEntry>,
+    shares: SharesBefore,
 ) -> Vec<Write> {
     let stamped = state.stamp(events);
     let mut writes: Vec<Write> = stamped.into_iter().map(Write::Event).collect();
     writes.push(Write::State(store::state_scalars(state)));
     if let Some(rec) = state.account(user) {
         writes.push(Write::Account { sid: rec.sid.clone(), record: store::account_scalars(rec) });
-        writes.push(Write::AccountSource {
+        writes.push(Write::AccountRow {
+            rows: AccountRows::Sources,
             sid: rec.sid.clone(),
-            source: store::source_key(source),
-            state: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
+            key: store::source_key(source),
+            value: rec.sources.get(source).map(|st| serde_json::to_string(st).unwrap_or_default()),
         });
+        if let Some((sid, before)) = shares.filter(|(sid, before)| sid == &rec.sid && before != &rec.shares) {
+            for (ip, share) in rec.shares.iter().filter(|(ip, share)| before.get(*ip) != Some(share)) {
+                writes.push(Write::AccountRow {
+                    rows: AccountRows::Shares,
+                    sid: sid.clone(),
+                    key: ip.clone(),
+                    value: Some(store::share_json(share)),
+                });
+            }
+            for ip in before.keys().filter(|ip| !rec.shares.contains_key(*ip)) {
+                writes.push(Write::AccountRow {
+                    rows: AccountRows::Shares,
+                    sid: sid.clone(),
+                    key: ip.clone(),
+                    value: None,
+                });
+            }
+        }
         if let Some(last) = rec.failures.back()
             && Some(last) != marker.as_ref()
         {

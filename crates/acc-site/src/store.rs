@@ -4,7 +4,8 @@
 //! The lockout state (`acc_core::lockout::SiteState`) is split for persistence:
 //! - `meta['state']`: the site-wide scalars (high-water mark, `Seq`, refresh schedule …);
 //! - `accounts`: one row per account record (live or tombstone) without its two growing
-//!   parts, which have their own rows: `account_sources` (smart-mode per-source state) and
+//!   parts, which have their own rows: `account_sources` (smart-mode per-source state),
+//!   `account_shares` (rule M8a: each address's share of the unfamiliar aggregate) and
 //!   `account_failures` (the 24 h bad-password log for the lockout-loop report);
 //! - `familiar`: source → last success.
 //!
@@ -14,16 +15,31 @@ use std::path::Path;
 use std::str::FromStr;
 
 use acc_core::event::StampedEvent;
-use acc_core::lockout::{AccountRecord, FailureEntry, LockoutPolicy, SiteState, Source, SourceState};
+use acc_core::lockout::{
+    AccountRecord, AddressShare, FailureEntry, LockoutPolicy, SiteState, Source, SourceState,
+};
 use acc_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::SiteError;
 
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this acc writes (`PRAGMA user_version`): the base schema plus every
+/// migration below.
+const SCHEMA_VERSION: i64 = 2;
 
-const SET_SCHEMA_VERSION: &str = "PRAGMA user_version = 1";
+/// What each schema version adds to the one before, applied in order to a database of an
+/// older version (and to a new one, after the base schema). Each step is idempotent and
+/// commits together with its version number.
+const MIGRATIONS: [(i64, &str); 1] = [
+    // 2: rule M8a (smart lockout): each address's share of an account's unfamiliar
+    // aggregate. A version-1 database has no shares, which is exactly "no share yet".
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS account_shares (
+            sid TEXT NOT NULL, ip TEXT NOT NULL, share TEXT NOT NULL, PRIMARY KEY (sid, ip));",
+    ),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,10 +75,11 @@ pub enum Write {
     Managed(String),
     /// An account record without sources and failures (JSON), by SID.
     Account { sid: String, record: String },
-    /// One source's state on one account; `None` removes it.
-    AccountSource { sid: String, source: String, state: Option<String> },
-    /// Every source of an account is replaced (administration, refresh).
-    AccountSourcesReplaced { sid: String, sources: Vec<(String, String)> },
+    /// One keyed row of an account (a source's state, an address's share); `None`
+    /// removes it.
+    AccountRow { rows: AccountRows, sid: String, key: String, value: Option<String> },
+    /// Every row of one kind of an account is replaced (administration, refresh).
+    AccountRowsReplaced { rows: AccountRows, sid: String, entries: Vec<(String, String)> },
     /// A bad-password failure appended to an account's log.
     Failure { sid: String, time_ms: i64, caller: String },
     /// A source's last success.
@@ -71,6 +88,55 @@ pub enum Write {
     Agent(AgentRow),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
+}
+
+/// The rows an account keeps apart from its record, one per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRows {
+    /// `account_sources`: smart-mode state per source (key: the source as JSON).
+    Sources,
+    /// `account_shares`: rule M8a's share of the unfamiliar aggregate per address (key:
+    /// the ip).
+    Shares,
+}
+
+impl AccountRows {
+    fn upsert(self) -> &'static str {
+        match self {
+            AccountRows::Sources => {
+                "INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?) ON CONFLICT (sid, source) DO UPDATE SET state = excluded.state"
+            }
+            AccountRows::Shares => {
+                "INSERT INTO account_shares (sid, ip, share) VALUES (?, ?, ?) ON CONFLICT (sid, ip) DO UPDATE SET share = excluded.share"
+            }
+        }
+    }
+
+    fn delete_one(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "DELETE FROM account_sources WHERE sid = ? AND source = ?",
+            AccountRows::Shares => "DELETE FROM account_shares WHERE sid = ? AND ip = ?",
+        }
+    }
+
+    fn delete_all(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "DELETE FROM account_sources WHERE sid = ?",
+            AccountRows::Shares => "DELETE FROM account_shares WHERE sid = ?",
+        }
+    }
+
+    fn select(self) -> &'static str {
+        match self {
+            AccountRows::Sources => "SELECT source, state FROM account_sources WHERE sid = ?",
+            AccountRows::Shares => "SELECT ip, share FROM account_shares WHERE sid = ?",
+        }
+    }
+
+    /// The (key, value) rows of account `sid`.
+    async fn load(self, pool: &SqlitePool, sid: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as(self.select()).bind(sid).fetch_all(pool).await
+    }
 }
 
 /// A registered agent.
@@ -112,7 +178,12 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     }
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
-    sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
+    for (to, sql) in MIGRATIONS.into_iter().filter(|(to, _)| *to > version) {
+        let step = format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {to}; COMMIT;");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(step)).execute(&pool).await.map_err(|e| {
+            SiteError::Database(format!("{}: migration to schema version {to} failed: {e}", path.display()))
+        })?;
+    }
     Ok(pool)
 }
 
@@ -185,30 +256,16 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .execute(&mut *tx)
                     .await?;
             }
-            Write::AccountSource { sid, source, state: Some(state) } => {
-                sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?) ON CONFLICT (sid, source) DO UPDATE SET state = excluded.state")
-                    .bind(sid)
-                    .bind(source)
-                    .bind(state)
-                    .execute(&mut *tx)
-                    .await?;
+            Write::AccountRow { rows, sid, key, value: Some(value) } => {
+                sqlx::query(rows.upsert()).bind(sid).bind(key).bind(value).execute(&mut *tx).await?;
             }
-            Write::AccountSource { sid, source, state: None } => {
-                sqlx::query("DELETE FROM account_sources WHERE sid = ? AND source = ?")
-                    .bind(sid)
-                    .bind(source)
-                    .execute(&mut *tx)
-                    .await?;
+            Write::AccountRow { rows, sid, key, value: None } => {
+                sqlx::query(rows.delete_one()).bind(sid).bind(key).execute(&mut *tx).await?;
             }
-            Write::AccountSourcesReplaced { sid, sources } => {
-                sqlx::query("DELETE FROM account_sources WHERE sid = ?").bind(sid).execute(&mut *tx).await?;
-                for (source, state) in sources {
-                    sqlx::query("INSERT INTO account_sources (sid, source, state) VALUES (?, ?, ?)")
-                        .bind(sid)
-                        .bind(source)
-                        .bind(state)
-                        .execute(&mut *tx)
-                        .await?;
+            Write::AccountRowsReplaced { rows, sid, entries } => {
+                sqlx::query(rows.delete_all()).bind(sid).execute(&mut *tx).await?;
+                for (key, value) in entries {
+                    sqlx::query(rows.upsert()).bind(sid).bind(key).bind(value).execute(&mut *tx).await?;
                 }
             }
             Write::Failure { sid, time_ms, caller } => {
@@ -292,19 +349,44 @@ pub fn account_scalars(record: &AccountRecord) -> String {
     serde_json::to_string(&record.scalars()).unwrap_or_default()
 }
 
-/// Every write that stores `record` whole (administration, refresh, first creation).
+/// Every write that stores `record` whole (administration, first creation).
 pub fn account_writes(record: &AccountRecord) -> Vec<Write> {
     vec![
         Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
-        Write::AccountSourcesReplaced {
+        Write::AccountRowsReplaced {
+            rows: AccountRows::Sources,
             sid: record.sid.clone(),
-            sources: record
+            entries: record
                 .sources
                 .iter()
                 .map(|(s, st)| (source_key(s), serde_json::to_string(st).unwrap_or_default()))
                 .collect(),
         },
+        account_shares_write(record),
     ]
+}
+
+/// The writes that store `record`'s scalars and address shares: what a refresh can change
+/// (an unlock clears the unfamiliar aggregate and every share with it; sources it never
+/// touches, A6).
+pub fn account_refresh_writes(record: &AccountRecord) -> [Write; 2] {
+    [
+        Write::Account { sid: record.sid.clone(), record: account_scalars(record) },
+        account_shares_write(record),
+    ]
+}
+
+fn account_shares_write(record: &AccountRecord) -> Write {
+    Write::AccountRowsReplaced {
+        rows: AccountRows::Shares,
+        sid: record.sid.clone(),
+        entries: record.shares.iter().map(|(ip, share)| (ip.clone(), share_json(share))).collect(),
+    }
+}
+
+/// The persisted form of an address share.
+pub fn share_json(share: &AddressShare) -> String {
+    serde_json::to_string(share).unwrap_or_default()
 }
 
 /// Loads the lockout state and policy; `None` when the database is new.
@@ -327,16 +409,15 @@ pub async fn load(
         let mut record: AccountRecord =
             serde_json::from_str(&record_json).map_err(|e| corrupt("account", e))?;
         let sid: String = row.get("sid");
-        for s in sqlx::query("SELECT source, state FROM account_sources WHERE sid = ?")
-            .bind(&sid)
-            .fetch_all(pool)
-            .await?
-        {
-            let source: Source =
-                serde_json::from_str(s.get::<&str, _>("source")).map_err(|e| corrupt("source", e))?;
-            let st: SourceState =
-                serde_json::from_str(s.get::<&str, _>("state")).map_err(|e| corrupt("source state", e))?;
+        for (source, st) in AccountRows::Sources.load(pool, &sid).await? {
+            let source: Source = serde_json::from_str(&source).map_err(|e| corrupt("source", e))?;
+            let st: SourceState = serde_json::from_str(&st).map_err(|e| corrupt("source state", e))?;
             record.sources.insert(source, st);
+        }
+        for (ip, share) in AccountRows::Shares.load(pool, &sid).await? {
+            let share: AddressShare =
+                serde_json::from_str(&share).map_err(|e| corrupt("address share", e))?;
+            record.shares.insert(ip, share);
         }
         let failures = sqlx::query(
             "SELECT time_ms, caller FROM (SELECT id, time_ms, caller FROM account_failures WHERE sid = ? AND time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",

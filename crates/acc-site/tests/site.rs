@@ -124,3 +124,199 @@ async fn administration_refuses_clearly() {
     let err = site.set_policy(bad).await.unwrap_err().to_string();
     assert!(err.contains("lockout.threshold: 1000 is out of range; use 0 (never lock) to 999"), "{err}");
 }
+
+/// `n` wrong passwords from 10.0.0.66, a new caller name on each (rule M8a's attacker).
+async fn rotating_flood(site: &Site, from: u32, n: u32) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for i in from..from + n {
+        let source = Source::new(IpAddr::from([10, 0, 0, 66]), &format!("fake{i}"));
+        outcomes.push(site.authenticate("ACC_user", "stale", source, 1).await.unwrap().outcome);
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn m8a_address_shares_are_durable_and_survive_a_reopen() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    let outcomes = rotating_flood(&site, 0, 30).await;
+    assert!(outcomes[..5].iter().all(|o| *o == Outcome::InvalidCredentials), "{outcomes:?}");
+    assert!(outcomes[5..].iter().all(|o| matches!(o, Outcome::LockedOut { .. })), "{outcomes:?}");
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 1);
+    let shares: Vec<(String, String)> =
+        sqlx::query_as("SELECT ip, share FROM account_shares").fetch_all(site.pool()).await.unwrap();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares[0].0, "10.0.0.66");
+
+    // Reopen from disk: the address is still blocked, a new agent elsewhere logs on.
+    drop(site);
+    clock.advance_secs(10);
+    let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 1);
+    let r = rotating_flood(&site, 100, 1).await;
+    assert!(matches!(r[0], Outcome::LockedOut { retry_after: Some(590) }), "{r:?}");
+    let good = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(3), 1).await.unwrap();
+    assert_eq!(good.outcome, Outcome::Ok { policy_stale: false });
+
+    // An unlock of the account clears every share with the unfamiliar aggregate (the
+    // refresh of a lock does the same); the rows go with them.
+    let policy = LockoutPolicy { unfamiliar_threshold: 6, ..LockoutPolicy::default() };
+    site.set_policy(policy).await.unwrap();
+    site.authenticate("ACC_user", "stale", src(4), 1).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().state, "locked_out");
+    site.unlock("ACC_user", false).await.unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM account_shares").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(rows, 0);
+    drop(site);
+    let site = Site::open(layout, clock.clone()).await.unwrap();
+    assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 0);
+    let r = rotating_flood(&site, 200, 1).await;
+    assert_eq!(r, [Outcome::InvalidCredentials]);
+}
+
+#[tokio::test]
+async fn a_schema_version_1_database_is_migrated_for_address_shares() {
+    let (_tmp, layout, clock, site) = fresh().await;
+    site.add_account("ACC_user", "Tr0ub4dor&3-horse-staple").await.unwrap();
+    // Turn the database back into what acc wrote before rule M8a: no account_shares
+    // table, version 1, account rows without a `shares` field.
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT sid, record FROM accounts").fetch_all(site.pool()).await.unwrap();
+    for (sid, record) in rows {
+        let mut v: serde_json::Value = serde_json::from_str(&record).unwrap();
+        v.as_object_mut().unwrap().remove("shares");
+        sqlx::query("UPDATE accounts SET record = ? WHERE sid = ?")
+            .bind(v.to_string())
+            .bind(sid)
+            .execute(site.pool())
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql("DROP TABLE account_shares; PRAGMA user_version = 1").execute(site.pool()).await.unwrap();
+    drop(site);
+
+    let site = Site::open(layout, clock.clone()).await.unwrap();
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(site.account("ACC_user").unwrap().state, "enabled");
+    let outcomes = rotating_flood(&site, 0, 6).await;
+    assert!(matches!(outcomes[5], Outcome::LockedOut { .. }), "{outcomes:?}");
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM account_shares").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(rows, 1);
+}
+
+/// A site policy of `revision` with one active local generation `ACC_user`.
+fn site_policy(revision: i64, lockout: LockoutPolicy) -> acc_proto::SitePolicy {
+    acc_proto::SitePolicy {
+        revision,
+        lockout,
+        generations: vec![acc_core::lockout::ManagedGeneration {
+            generation: 1,
+            user_name: "ACC_user".into(),
+            phase: acc_core::lockout::GenerationPhase::Active,
+            password_hash: Some(acc_core::lockout::PasswordHash::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            )),
+        }],
+        trust_pems: Vec::new(),
+        crl_pem: None,
+        force: 0,
+        packages: Vec::new(),
+        app_id: None,
+    }
+}
+
+async fn refresh_triggers(site: &Site) -> Vec<String> {
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM events WHERE event_id = 'acc.refresh' ORDER BY seq")
+            .fetch_all(site.pool())
+            .await
+            .unwrap();
+    bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b).unwrap()["Trigger"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn r_policy_refreshes_only_for_revisions_that_change_what_the_refresh_acts_on() {
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    let ack = site.apply_site_policy(site_policy(1, LockoutPolicy::default()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"], "a new generation: R-POLICY");
+    assert_eq!(format!("{:?}", ack.generations[0].status), "Created");
+
+    // A revision that changes only lockout thresholds: no refresh, the same acknowledgement.
+    let lockout = LockoutPolicy { source_threshold: 4, ..LockoutPolicy::default() };
+    let ack = site.apply_site_policy(site_policy(2, lockout.clone()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"], "nothing ACC-related changed");
+    assert_eq!(format!("{:?}", ack.generations[0].status), "Exists");
+    assert_eq!(site.policy(), lockout, "the revision is applied all the same");
+    assert_eq!(site.applied_revision(), Some(2));
+
+    // The same revision again: an operator's update-config (R-MANUAL), unless it is only
+    // the first answer on a new connection.
+    site.apply_site_policy(site_policy(2, lockout.clone()), false).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy"]);
+    site.apply_site_policy(site_policy(2, lockout.clone()), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy", "manual"]);
+
+    // An ACC setting changes: R-POLICY again.
+    let lockout = LockoutPolicy { acc_refresh_interval: 3600, ..lockout };
+    site.apply_site_policy(site_policy(3, lockout), true).await.unwrap();
+    assert_eq!(refresh_triggers(&site).await, ["policy", "manual", "policy"]);
+}
+
+#[tokio::test]
+async fn domain_form_logons_name_their_domain_by_the_one_rule_for_name_forms() {
+    // D3: the directory cannot be reached (this site never joined one: no credentials to
+    // reach it); the 4625 names the domain part of the presented name in both forms.
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    site.attach_directory("https://127.0.0.1:9");
+    for (user, domain) in [("acc_svc@corp.local", "corp.local"), ("CORP\\acc_svc", "CORP")] {
+        let r = site.authenticate(user, "whatever-it-is", src(1), 1).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Unavailable, "{user}");
+        let body: String = sqlx::query_scalar("SELECT body FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_one(site.pool())
+            .await
+            .unwrap();
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(e["EventID"], 4625, "{e}");
+        assert_eq!(e["Status"], "0xC000005E", "{e}");
+        assert_eq!(e["TargetDomainName"], domain, "{user}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn the_app_ids_logons_carry_package_acc_app_id() {
+    // "Use Application Credentials": the policy names the App ID; its logons (here refused
+    // as unavailable: no directory reachable) carry acc-app-id, others acc-password.
+    let (_tmp, _layout, _clock, site) = fresh().await;
+    let mut policy = site_policy(1, LockoutPolicy::default());
+    policy.app_id = Some(acc_core::lockout::AppIdName {
+        account: "svc_acc_app".into(),
+        directory: acc_core::name::DirectoryNames { netbios: "CORP".into(), dns: "corp.local".into() },
+    });
+    site.apply_site_policy(policy, true).await.unwrap();
+    site.attach_directory("https://127.0.0.1:9");
+    let last_package = || async {
+        let body: String = sqlx::query_scalar("SELECT body FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_one(site.pool())
+            .await
+            .unwrap();
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+        e["AuthenticationPackageName"].as_str().unwrap().to_string()
+    };
+    for (user, package) in [
+        ("CORP\\svc_acc_app", "acc-app-id"),
+        ("svc_acc_app@corp.local", "acc-app-id"),
+        ("CORP\\acc_svc", "acc-password"),
+        ("ACC_user", "acc-password"),
+    ] {
+        site.authenticate(user, "some-password-here", src(1), 1).await.unwrap();
+        assert_eq!(last_package().await, package, "{user}");
+    }
+}

@@ -28,7 +28,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::name::AccountName;
+use crate::name::{AccountName, DirectoryNames, NameParts, UserNameForm};
 
 /// Longest certificate identity accepted, in characters.
 pub const MAX_CERT_IDENTITY_CHARS: usize = 1024;
@@ -385,6 +385,33 @@ impl FromStr for Principal {
     }
 }
 
+impl Principal {
+    /// The principal a user name stands for in ACLs (3.2.3), read with the user-name forms
+    /// of 5.4 (`acc_core::name`, the one rule for them): a local form (`name`, `.\name`)
+    /// is the local account; a domain form (`DOMAIN\name`, `name@dns.domain`) is the
+    /// directory account, written as ACLs write it: `NETBIOS\name` when its domain part is
+    /// the directory's NetBIOS or DNS name, otherwise `DOMAIN\name` as typed. So the ACC
+    /// `acc_svc@corp.example` is `CORP\acc_svc` here, while an ACL entry written as a UPN is
+    /// still refused (parse).
+    pub fn for_user_name(typed: &str, directory: &DirectoryNames) -> Result<Principal, PrincipalError> {
+        let parts = NameParts::split(typed);
+        match (parts.form(), parts.domain) {
+            (UserNameForm::Domain, Some(domain)) => {
+                let ours = |n: &str| !n.is_empty() && domain.eq_ignore_ascii_case(n);
+                let domain = if ours(&directory.netbios) || ours(&directory.dns) {
+                    directory.netbios.as_str()
+                } else {
+                    domain
+                };
+                let domain: DomainName = domain.parse()?;
+                let name = validate_domain_member(domain.as_str(), parts.account)?;
+                Ok(Principal::Domain { domain, name })
+            }
+            _ => validate_local(parts.account).map(Principal::Local),
+        }
+    }
+}
+
 impl TryFrom<String> for Principal {
     type Error = PrincipalError;
 
@@ -542,6 +569,22 @@ mod tests {
         let back: Principal = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p("cert:CN=acclinux"));
         assert!(serde_json::from_str::<Principal>("\"a@b\"").is_err());
+    }
+
+    #[test]
+    fn a_user_name_in_either_domain_form_is_the_directory_account() {
+        let dir = DirectoryNames { netbios: "CORP".into(), dns: "corp.example".into() };
+        let of = |typed: &str| Principal::for_user_name(typed, &dir).unwrap().to_string();
+        assert_eq!(of("acc_svc@corp.example"), "CORP\\acc_svc");
+        assert_eq!(of("acc_svc@CORP"), "CORP\\acc_svc");
+        assert_eq!(of("corp.example\\acc_svc"), "CORP\\acc_svc");
+        assert_eq!(of("CORP\\acc_svc"), "CORP\\acc_svc");
+        assert_eq!(of("OTHER\\acc_svc"), "OTHER\\acc_svc");
+        assert_eq!(of("acc_svc@other.example"), "other.example\\acc_svc");
+        assert_eq!(of("ACC_user"), "ACC_user");
+        assert_eq!(of(".\\ACC_user"), "ACC_user");
+        assert_eq!(of("ACC_user"), p("ACC_user").to_string());
+        assert!(Principal::for_user_name("acc*user", &dir).is_err());
     }
 
     #[test]

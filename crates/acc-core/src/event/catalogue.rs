@@ -364,23 +364,24 @@ pub struct LockedOut<'a> {
     pub user_name: &'a str,
     /// `TargetSid`.
     pub sid: &'a str,
-    /// `CallerComputerName` of the attempt that locked.
+    /// `CallerComputerName` of the attempt that locked (the address itself for address
+    /// scope, rule M8a).
     pub caller: &'a str,
     /// `LockScope`.
     pub scope: LockScope,
     /// `IpAddress` of the attempt that locked.
     pub ip: &'a str,
-    /// `BlockSeconds` (source scope) or `LockoutDurationSeconds` (account/unfamiliar scope;
-    /// 0 = until unlocked).
+    /// `BlockSeconds` (source and address scope) or `LockoutDurationSeconds`
+    /// (account/unfamiliar scope; 0 = until unlocked).
     pub seconds: u64,
     /// `ReportingSite` (written by the directory only).
     pub reporting_site: Option<&'a str>,
 }
 
-/// 4740 A user account was locked out (or one source was blocked).
+/// 4740 A user account was locked out (or one source, or one address, was blocked).
 pub fn account_locked_out(t: Timestamp, e: &LockedOut<'_>) -> Event {
     let seconds_field = match e.scope {
-        LockScope::Source => "BlockSeconds",
+        LockScope::Source | LockScope::Address => "BlockSeconds",
         LockScope::Account | LockScope::Unfamiliar => "LockoutDurationSeconds",
     };
     e.subject

@@ -53,6 +53,8 @@ pub struct DisplayedState {
     pub retry_after: Option<u64>,
     /// Number of sources blocked now (smart mode).
     pub blocked_sources: usize,
+    /// Number of addresses blocked now for unfamiliar callers (smart mode, M5a).
+    pub blocked_addresses: usize,
 }
 
 impl DisplayedState {
@@ -457,6 +459,12 @@ impl SiteState {
             lock_scope,
             retry_after: lock_scope.and(rec.lock_time).and_then(|lt| policy.lock_retry_after(lt, t)),
             blocked_sources: rec.blocked_sources(t).count(),
+            // M5a holds only without a lock: an expired one is cleared with every share.
+            blocked_addresses: if rec.lock_time.is_some() {
+                0
+            } else {
+                rec.blocked_addresses(policy, t).count()
+            },
         })
     }
 

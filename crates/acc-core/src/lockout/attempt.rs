@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use super::outcome::{Attempt, AttemptResult, Outcome, PendingVerify, Step};
 use super::policy::{LockoutMode, LockoutPolicy, within};
 use super::record::{
-    AccountRecord, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope, PasswordHash, SOURCE_PRUNE_AT,
+    AccountRecord, AddressShare, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope, PasswordHash,
+    SOURCE_PRUNE_AT,
 };
 use super::source::Source;
 use super::state::SiteState;
@@ -79,7 +80,7 @@ fn done(outcome: Outcome, events: Vec<Event>) -> Step {
 
 impl SiteState {
     /// Phase 1 of an attempt at wall time `now`: refuses what needs no password (C1–C3,
-    /// M1–M5) or asks for a verification. Changes no counter.
+    /// M1–M5a) or asks for a verification. Changes no counter.
     pub fn precheck(&mut self, policy: &LockoutPolicy, attempt: Attempt, now: Timestamp) -> Step {
         let (t, events) = self.effective_time(now);
         self.evaluate(policy, attempt, t, events, None)
@@ -159,8 +160,7 @@ impl SiteState {
     ) -> AttemptResult {
         let (t, mut events) = self.effective_time(now);
         // TargetUserName is the account part; the domain is TargetDomainName.
-        let account =
-            attempt.user_name.rsplit('\\').next().and_then(|n| n.split('@').next()).unwrap_or_default();
+        let account = crate::name::NameParts::split(&attempt.user_name).account;
         let attempt = &Attempt { user_name: account.to_owned(), ..attempt.clone() };
         if let Outcome::Ok { .. } = outcome {
             let logon_id = self.new_logon_id();
@@ -242,7 +242,7 @@ impl SiteState {
             events.push(ctx.event(t, FailureKind::Disabled, None, checked));
             return done(Outcome::AccountDisabled, events);
         }
-        // C3 / M3 / M5: a lock or block in force refuses without counting (S3).
+        // C3 / M3 / M5 / M5a: a lock or block in force refuses without counting (S3).
         if let Some((scope, retry_after)) = refusal(policy, rec, &src, fam, t) {
             events.push(ctx.event(t, FailureKind::LockedOut, Some(scope), checked));
             return done(Outcome::LockedOut { retry_after }, events);
@@ -338,23 +338,26 @@ impl SiteState {
         let bad_password = ctx.event(t, FailureKind::BadPassword, None, true);
         drop(ctx);
         let caller = attempt.source.caller_computer_name().to_owned();
+        let ip = attempt.source.ip();
         let rec = &mut self.accounts[i];
         log_failure(rec, &caller, t);
-        let lock_event = |rec: &AccountRecord, scope: LockScope, seconds: u64| {
+        let lock_event_by = |rec: &AccountRecord, by: &str, scope: LockScope, seconds: u64| {
             catalogue::account_locked_out(
                 t,
                 &LockedOut {
                     subject: &subject,
                     user_name: rec.name.as_str(),
                     sid: &rec.sid,
-                    caller: &caller,
+                    caller: by,
                     scope,
-                    ip: attempt.source.ip(),
+                    ip,
                     seconds,
                     reporting_site: attempt.reporting_site.as_deref(),
                 },
             )
         };
+        let lock_event =
+            |rec: &AccountRecord, scope: LockScope, seconds: u64| lock_event_by(rec, &caller, scope, seconds);
         let mut account_locked = false;
         match policy.mode {
             LockoutMode::Classic => {
@@ -377,13 +380,15 @@ impl SiteState {
                 let s = rec.sources.entry(attempt.source.clone()).or_default();
                 s.count = next_count(s.count, s.bad_time, t, policy);
                 s.bad_time = Some(t);
-                // M8.2: the unfamiliar aggregate.
-                if !fam {
-                    rec.unf_count = next_count(rec.unf_count, rec.unf_time, t, policy);
-                    rec.unf_time = Some(t);
-                }
+                // M8.2: the unfamiliar aggregate, through the address's share (M8a (a)).
+                let address_blocked = !fam && add_to_unfamiliar(rec, policy, ip, &caller, t);
                 // M8.3.
                 events.push(bad_password);
+                // M8a (a): the address is blocked for unfamiliar callers (M5a) for W. Its
+                // 4740 follows the 4625, as every 4740 of an attempt does (4.2).
+                if address_blocked {
+                    events.push(lock_event_by(rec, ip, LockScope::Address, policy.reset_after));
+                }
                 // M8.4: block the source, escalating.
                 let s = rec.sources.get_mut(&attempt.source).expect("the source entry was inserted above");
                 if s.count >= policy.source_threshold {
@@ -421,7 +426,7 @@ impl SiteState {
     }
 }
 
-/// The refusal of C3, M3 or M5 at `t`, if any: (scope, retry_after).
+/// The refusal of C3, M3, M5 or M5a at `t`, if any: (scope, retry_after).
 fn refusal(
     policy: &LockoutPolicy,
     rec: &AccountRecord,
@@ -438,12 +443,49 @@ fn refusal(
             }
             match rec.lock_in_force(policy, t) {
                 // A classic lock left from before a switch to smart still holds everyone.
-                Some(LockScope::Account) => Some((LockScope::Account, lock_retry())),
-                Some(scope) if !fam => Some((scope, lock_retry())),
-                _ => None,
+                Some(LockScope::Account) => return Some((LockScope::Account, lock_retry())),
+                Some(scope) if !fam => return Some((scope, lock_retry())),
+                _ => {}
             }
+            // M5a (rule M8a (b)): an address whose share two or more names used up refuses
+            // its unfamiliar callers until `since + W`. A lock still set here is either in
+            // force (the caller is familiar) or expired, and an expired one is cleared with
+            // every share before this step (M5), so shares only count without a lock.
+            if fam || rec.lock_time.is_some() {
+                return None;
+            }
+            let end = rec.shares.get(src.ip()).and_then(|share| share.block_end(policy, t))?;
+            Some((LockScope::Address, Some(t.retry_after_secs(end))))
         }
     }
+}
+
+/// M8.2 with rule M8a (a), for an unfamiliar failure from `ip` named `caller` at `t`: the
+/// failure reaches `unf_count` only while the address's share holds fewer than `Ts`.
+/// Returns true when this failure used up the share with two or more names, which blocks
+/// the address for unfamiliar callers (M5a).
+fn add_to_unfamiliar(
+    rec: &mut AccountRecord,
+    policy: &LockoutPolicy,
+    ip: &str,
+    caller: &str,
+    t: Timestamp,
+) -> bool {
+    // A share past its window behaves exactly like none ("start one"); dropping every such
+    // share here keeps the map as small as the aggregate it feeds.
+    rec.shares.retain(|_, share| share.in_window(policy, t));
+    let share = rec.shares.entry(ip.to_owned()).or_insert_with(|| AddressShare::new(t));
+    if share.n >= policy.source_threshold {
+        // Beyond the share: counted for its own source only (M8.1, M8.4).
+        return false;
+    }
+    share.n += 1;
+    share.since = t;
+    share.callers.insert(caller.to_owned());
+    let used_up = share.n == policy.source_threshold && share.callers.len() >= 2;
+    rec.unf_count = next_count(rec.unf_count, rec.unf_time, t, policy);
+    rec.unf_time = Some(t);
+    used_up
 }
 
 /// C3 / M3 / M5 expiry: clears expired locks and blocks without an event.
@@ -471,8 +513,8 @@ fn expire_lazily(policy: &LockoutPolicy, rec: &mut AccountRecord, src: &Source, 
             if lock_expired {
                 rec.lock_time = None;
                 rec.lock_scope = None;
-                rec.unf_count = 0;
-                rec.unf_time = None;
+                // M8a: every share is cleared with `unf_count`.
+                rec.clear_unfamiliar();
             }
         }
     }

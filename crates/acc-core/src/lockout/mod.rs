@@ -24,10 +24,11 @@ mod tests;
 pub use admin::{AdminError, DisplayedState};
 pub use attempt::{LOOP_TOP_CALLERS, LOOP_WINDOW_SECS};
 pub use familiar::FamiliarSet;
-pub use outcome::{Attempt, AttemptResult, Outcome, PendingVerify, Step, is_local_form};
+pub use outcome::{AppIdName, Attempt, AttemptResult, Outcome, PendingVerify, Step, is_local_form};
 pub use policy::{LockoutMode, LockoutPolicy, PolicyError, PolicyValidation, PolicyWarning};
 pub use record::{
-    AccountRecord, DisabledBy, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope, PasswordHash, SourceState,
+    AccountRecord, AddressShare, DisabledBy, FAILURE_LOG_CAP, FailureEntry, Lifecycle, LockScope,
+    PasswordHash, SourceState,
 };
 pub use refresh::{
     AccPolicySnapshot, AckStatus, GenerationAck, GenerationPhase, ManagedGeneration, RefreshReport,

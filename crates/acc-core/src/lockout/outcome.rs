@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::record::PasswordHash;
 use super::source::Source;
-use super::state::local_name;
 use crate::event::Event;
 use crate::event::catalogue::AuthPackage;
+use crate::name::{DirectoryNames, NameParts, UserNameRules};
 
 /// One authentication of a user name from a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,39 @@ impl Attempt {
             package: AuthPackage::Password,
             reporting_site: None,
         }
+    }
+
+    /// A user-name-and-password attempt with the `AuthenticationPackageName` its name
+    /// calls for (4.2): `acc-app-id` when the name is the App ID ("Use Application
+    /// Credentials"), recognised by the detection rule of 5.4 in any of its forms
+    /// (`CORP\svc_appid`, `svc_appid@corp.example` …), `acc-password` otherwise.
+    pub fn named(user_name: &str, source: Source, port: u16, app_id: Option<&AppIdName>) -> Self {
+        Attempt {
+            package: AppIdName::package(app_id, user_name),
+            ..Attempt::password(user_name, source, port)
+        }
+    }
+}
+
+/// The App ID as site servers recognise it in logons: its sAMAccountName and the names of
+/// its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppIdName {
+    /// The sAMAccountName, e.g. `svc_appid`.
+    pub account: String,
+    /// The directory's NetBIOS and DNS names.
+    pub directory: DirectoryNames,
+}
+
+impl AppIdName {
+    /// The package of a logon as `user_name` when `app_id` is the App ID (none known:
+    /// `acc-password`); see [`Attempt::named`].
+    pub fn package(app_id: Option<&AppIdName>, user_name: &str) -> AuthPackage {
+        let is_app_id = app_id.is_some_and(|a| {
+            let rules = UserNameRules { app_id: &a.account, directory: &a.directory, site_servers: &[] };
+            rules.is_app_id(&NameParts::split(user_name))
+        });
+        if is_app_id { AuthPackage::AppId } else { AuthPackage::Password }
     }
 }
 
@@ -143,6 +176,5 @@ impl PendingVerify {
 /// True when a presented user name is a local form (`name` or `.\name`) that this engine
 /// decides; domain forms (`DOMAIN\name`, `name@dns.domain`) go to the directory (D2).
 pub fn is_local_form(presented: &str) -> bool {
-    let name = local_name(presented);
-    !name.contains('\\') && !name.contains('@')
+    crate::name::form_of(presented) == crate::name::UserNameForm::Local
 }

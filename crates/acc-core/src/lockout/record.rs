@@ -1,8 +1,9 @@
-//! The per-account record of specification 1.2 and the per-source state of 2.3, as the
-//! site server persists them (T5). Pure data plus the small rules that read it (is a lock
-//! in force, clear a lock as F9 does); the decisions live in the engine.
+//! The per-account record of specification 1.2, the per-source state of 2.3 and the
+//! per-address share of rule M8a, as the site server persists them (T5). Pure data plus
+//! the small rules that read it (is a lock in force, clear a lock as F9 does); the
+//! decisions live in the engine.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -69,15 +70,19 @@ pub enum LockScope {
     Unfamiliar,
     /// Smart: one source against one account.
     Source,
+    /// Smart, rule M8a: every unfamiliar caller at one address, once two or more names
+    /// from it used up its share of the unfamiliar aggregate.
+    Address,
 }
 
 impl LockScope {
-    /// `account`, `unfamiliar` or `source`.
+    /// `account`, `unfamiliar`, `source` or `address`.
     pub const fn as_str(self) -> &'static str {
         match self {
             LockScope::Account => "account",
             LockScope::Unfamiliar => "unfamiliar",
             LockScope::Source => "source",
+            LockScope::Address => "address",
         }
     }
 }
@@ -159,6 +164,39 @@ impl SourceState {
     }
 }
 
+/// Smart mode, rule M8a (2.3 M8.2): what one address (`ip`) has added to the unfamiliar
+/// aggregate of one account in the current window: at most `Ts` failures, whatever caller
+/// names it sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressShare {
+    /// Failures of this address added to `unf_count` (at most `Ts`).
+    pub n: u32,
+    /// Time of the last one (the share's window runs from here).
+    pub since: Timestamp,
+    /// The CallerComputerNames of the failures that were added.
+    pub callers: BTreeSet<String>,
+}
+
+impl AddressShare {
+    /// A share started at `t`: `(0, t, {})`.
+    pub fn new(t: Timestamp) -> Self {
+        AddressShare { n: 0, since: t, callers: BTreeSet::new() }
+    }
+
+    /// True while the share still counts at `t` (`t - since <= W`); afterwards it behaves
+    /// exactly like no share.
+    pub fn in_window(&self, policy: &LockoutPolicy, t: Timestamp) -> bool {
+        within(self.since, t, policy.reset_after)
+    }
+
+    /// M5a: the end of the address block (`since + W`) when the share is used up
+    /// (`n = Ts`) by two or more names and still in its window at `t`.
+    pub fn block_end(&self, policy: &LockoutPolicy, t: Timestamp) -> Option<Timestamp> {
+        (self.n == policy.source_threshold && self.callers.len() >= 2 && self.in_window(policy, t))
+            .then(|| self.since.plus_secs(policy.reset_after))
+    }
+}
+
 /// One bad-password failure, kept for the lockout-loop report (3.1.6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureEntry {
@@ -197,6 +235,10 @@ pub struct AccountRecord {
     pub unf_count: u32,
     /// Smart: time of the last unfamiliar failure.
     pub unf_time: Option<Timestamp>,
+    /// Smart, rule M8a: each address's share of `unf_count`, by `ip`. Cleared whenever
+    /// `unf_count` is; a share past its window is dropped (it behaves like none).
+    #[serde(default)]
+    pub shares: BTreeMap<String, AddressShare>,
     /// Smart: per-source state.
     #[serde(with = "serde_entries")]
     pub sources: BTreeMap<Source, SourceState>,
@@ -218,8 +260,8 @@ pub const FAILURE_LOG_CAP: usize = 10_000;
 pub(crate) const SOURCE_PRUNE_AT: usize = 1024;
 
 impl AccountRecord {
-    /// A copy without the two collections that grow with the fleet (`sources`,
-    /// `failures`), which a site server persists as rows of their own. Built field by
+    /// A copy without the collections that a site server persists as rows of their own
+    /// (`sources` and `failures`, which grow with the fleet, and the address `shares`). Built field by
     /// field so that copying never costs more than the scalars.
     pub fn scalars(&self) -> AccountRecord {
         AccountRecord {
@@ -236,6 +278,7 @@ impl AccountRecord {
             lock_scope: self.lock_scope,
             unf_count: self.unf_count,
             unf_time: self.unf_time,
+            shares: BTreeMap::new(),
             sources: BTreeMap::new(),
             lockouts: self.lockouts.clone(),
             failures: VecDeque::new(),
@@ -265,6 +308,7 @@ impl AccountRecord {
             lock_scope: None,
             unf_count: 0,
             unf_time: None,
+            shares: BTreeMap::new(),
             sources: BTreeMap::new(),
             lockouts: Vec::new(),
             failures: VecDeque::new(),
@@ -284,14 +328,31 @@ impl AccountRecord {
     }
 
     /// Clears the account-level lock and every account-level counter (F9: an unlock also
-    /// resets the bad-password count). Source state is untouched.
+    /// resets the bad-password count), with every address share (M8a: cleared with
+    /// `unf_count`). Source state is untouched.
     pub fn clear_lock(&mut self) {
         self.lock_time = None;
         self.lock_scope = None;
         self.bad_count = 0;
         self.bad_time = None;
+        self.clear_unfamiliar();
+    }
+
+    /// Clears the unfamiliar aggregate and, with it, every address share (M5, M8a).
+    pub(crate) fn clear_unfamiliar(&mut self) {
         self.unf_count = 0;
         self.unf_time = None;
+        self.shares.clear();
+    }
+
+    /// Addresses blocked for unfamiliar callers at `t` (M5a), in address order, with the
+    /// end of each block.
+    pub fn blocked_addresses<'a>(
+        &'a self,
+        policy: &'a LockoutPolicy,
+        t: Timestamp,
+    ) -> impl Iterator<Item = (&'a str, Timestamp)> + 'a {
+        self.shares.iter().filter_map(move |(ip, s)| s.block_end(policy, t).map(|end| (ip.as_str(), end)))
     }
 
     /// Sources whose block is in force at `t`, in source order.

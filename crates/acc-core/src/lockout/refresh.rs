@@ -103,10 +103,10 @@ pub struct RefreshReport {
     pub next_refresh_at: Timestamp,
 }
 
-/// A1: a domain form contains `\` other than a leading `.\`, or `@`.
+/// A1: a domain form (`DOMAIN\name`, `name@dns.domain`), by the rule of
+/// [`crate::name::form_of`].
 pub fn is_domain_form(user_name: &str) -> bool {
-    let rest = local_name(user_name);
-    rest.contains('\\') || rest.contains('@')
+    crate::name::form_of(user_name) == crate::name::UserNameForm::Domain
 }
 
 /// The U-CONFLICT message (5.5).
@@ -251,6 +251,35 @@ impl SiteState {
 }
 
 impl SiteState {
+    /// The acknowledgements (3.2.4 P2) of `generations` as they stand, without a refresh:
+    /// for a revision that changes nothing the refresh acts on (R-POLICY), so no refresh
+    /// runs. `exists` for a local-form generation whose managed account is here, `failed`
+    /// (U-CONFLICT) when an account of that name was not created by acc and creation is
+    /// on; nothing for domain forms and missing accounts (the next refresh creates them).
+    pub fn acknowledgements(
+        &self,
+        policy: &LockoutPolicy,
+        generations: &[ManagedGeneration],
+    ) -> Vec<GenerationAck> {
+        let mut ordered: Vec<&ManagedGeneration> = generations.iter().collect();
+        ordered.sort_by_key(|g| g.generation);
+        ordered
+            .into_iter()
+            .filter(|g| !is_domain_form(&g.user_name))
+            .filter_map(|g| {
+                let n = local_name(&g.user_name);
+                let ack = |status, message| GenerationAck { generation: g.generation, status, message };
+                match self.account_index(n).map(|i| self.accounts[i].managed) {
+                    Some(true) => Some(ack(AckStatus::Exists, None)),
+                    Some(false) if policy.create_acc_on_site_servers => {
+                        Some(ack(AckStatus::Failed, Some(conflict_message(&self.identity.computer, n))))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
     /// A5 for the account at `i`: re-enable a lock in force (4767, Reason `reenable`) when
     /// the policy says so; clear an expired one silently.
     fn reenable_at(

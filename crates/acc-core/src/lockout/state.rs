@@ -11,6 +11,7 @@ use super::familiar::FamiliarSet;
 use super::record::{AccountRecord, Lifecycle};
 use crate::event::catalogue::{self, Subject, Target};
 use crate::event::{Event, StampedEvent};
+use crate::name::NameParts;
 use crate::time::Timestamp;
 
 /// A backwards clock reading more than this far below the high-water mark writes
@@ -60,9 +61,10 @@ pub struct SiteState {
     pub next_logon_id: u64,
 }
 
-/// The local form of a presented user name: a leading `.\` is dropped (5.4).
+/// The local account name a presented user name denotes (`name`, `.\name` → `name`,
+/// 5.4); a domain form is returned unchanged (it names no local account).
 pub fn local_name(presented: &str) -> &str {
-    presented.strip_prefix(".\\").unwrap_or(presented)
+    NameParts::split(presented).local_account().unwrap_or(presented)
 }
 
 /// Case-insensitive comparison exactly as `AccountName`'s (Unicode lower case), without

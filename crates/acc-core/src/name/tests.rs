@@ -269,3 +269,22 @@ fn suggestions_strip_the_generation_suffix_and_fit_20_characters() {
         assert!(got.chars().count() <= MAX_ACCOUNT_NAME_CHARS);
     }
 }
+
+#[test]
+fn form_of_is_the_one_rule_for_presented_and_configured_names() {
+    for local in ["ACC_user", ".\\ACC_user", "x@", "@x", "\\x", ".\\a@b"] {
+        assert_eq!(form_of(local), UserNameForm::Local, "{local}");
+    }
+    for domain in ["CORP\\acc_svc", "corp.local\\acc_svc", "acc_svc@corp.local", "a@b@corp.local"] {
+        assert_eq!(form_of(domain), UserNameForm::Domain, "{domain}");
+    }
+    // The domain of a UPN is after the `@`, never the account before it.
+    let upn = NameParts::split("acc_svc@corp.local");
+    assert_eq!((upn.domain, upn.account), (Some("corp.local"), "acc_svc"));
+    assert_eq!(upn.local_account(), None);
+    assert_eq!(NameParts::split(".\\ACC_user").local_account(), Some("ACC_user"));
+    assert_eq!(NameParts::split("ACC_user").local_account(), Some("ACC_user"));
+    assert_eq!(crate::lockout::local_name("acc_svc@corp.local"), "acc_svc@corp.local", "no local account");
+    assert!(crate::lockout::is_domain_form("acc_svc@corp.local"));
+    assert!(!crate::lockout::is_local_form("acc_svc@corp.local"));
+}

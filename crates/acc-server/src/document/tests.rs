@@ -56,6 +56,7 @@ fn save(
         directory: &dir,
         site_servers: &sites,
         management_server: "ACCSERVER",
+        organisation: "Examplecorp Industries",
         passwords: vault,
         directory_lookup: &Directory,
         pending_sites: &sites,
@@ -151,6 +152,55 @@ fn a_domain_credential_is_active_at_once_with_w_domain() {
     assert_eq!(settle(&mut next, false, 5).len(), 1);
     let m = messages(save(&doc, &Vault(vec![]), Some("CORP\\old_svc"), STRONG, false));
     assert!(m[0].starts_with("U-DOMAIN-DISABLED "), "{m:?}");
+}
+
+#[test]
+fn a_upn_credential_is_a_domain_form_stored_as_typed_and_read_as_its_directory_account() {
+    // Section 2 / 1.1 "domain form": `user@dns.domain` is one directory account, like
+    // `DOMAIN\user`; it is stored as typed (5.4) and never created by site servers.
+    let mut doc = PolicyDocument::default();
+    doc.shares[1] = Share::new(ShareName::parse("nscap").unwrap());
+    let saved = save(&doc, &Vault(vec![]), Some("acc_svc@corp.local"), STRONG, true).unwrap();
+    assert!(
+        saved.warnings[0].starts_with("warning: 'acc_svc@corp.local' is a domain account"),
+        "{:?}",
+        saved.warnings
+    );
+    let g = &saved.document.generations[0];
+    assert_eq!((g.user_name.as_str(), g.password_hash.as_ref()), ("acc_svc@corp.local", None));
+    assert!(!g.is_local());
+    // Share access was checked and granted for the directory account CORP\acc_svc.
+    assert!(saved.granted.iter().all(|c| c.contains("CORP\\acc_svc")), "{:?}", saved.granted);
+    assert!(!saved.granted.is_empty());
+    let caller = Caller::for_principal("CORP\\acc_svc".parse().unwrap());
+    assert!(check_package_sources(&saved.document.shares, &caller).is_ok());
+    // Its other spelling is the same name for reuse checks: no password change on it.
+    let mut next = saved.document;
+    settle(&mut next, true, 5);
+    let m = messages(save(&next, &Vault(vec![]), Some("CORP\\acc_svc"), "Another-Strong-Pass-77", false));
+    assert!(m[0].starts_with("U-PWCHANGE "), "{m:?}");
+}
+
+#[test]
+fn the_password_checks_get_every_context_word_of_5_3() {
+    // 5.3 (2): the ACC user name (full and account part), the product words, the names of
+    // the management server and of every site server, and the organisation name setting
+    // (`Examplecorp Industries` in this context; it used to reach the check empty).
+    let doc = PolicyDocument::default();
+    let context = "P-CONTEXT password: is a name tied to this system (user name, product, site or organisation name); choose a different one";
+    for (name, password) in [
+        ("ACC_user", "Examplecorp Industries"),
+        ("ACC_user", "EXAMPLECORP industries"),
+        ("ACC_user", "Agent Connectivity Credential"),
+        (".\\ACC_user_longer_name", "acc_user_longer_name"),
+        (".\\ACC_user_longer_name", ".\\acc_USER_longer_name"),
+    ] {
+        assert_eq!(
+            messages(save(&doc, &Vault(vec![]), Some(name), password, false)),
+            [context],
+            "{password}"
+        );
+    }
 }
 
 #[test]

@@ -374,7 +374,7 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     let cpu = site.cpu_seconds()? - cpu_before;
     let hashes = site.stats().await?["password_hashes"].as_u64().unwrap_or(0) - hashes_before;
     let lockouts = events(&site, "4740").await?;
-    let scope_counts = ["source", "unfamiliar", "account"]
+    let scope_counts = ["source", "address", "unfamiliar", "account"]
         .map(|scope| (scope, lockouts.iter().filter(|e| e["LockScope"] == scope).count()));
     let scopes = scope_counts.map(|(scope, n)| format!("{n} {scope}"));
     let total = a.stale_sources * a.attempts;

@@ -37,6 +37,7 @@ impl ServerUnderTest {
             app_id: "svc_acc_app".into(),
             listen: "127.0.0.1:0".parse()?,
             hostname: "bench".into(),
+            organisation: String::new(),
         })
         .await?;
         let layout = acc_server::layout::Layout::new(&dir);

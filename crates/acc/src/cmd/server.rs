@@ -36,6 +36,9 @@ pub struct InitArgs {
     /// Where `acc server run` listens (its certificate names this address).
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// The organisation's name, which no ACC password may be (kept in server.json).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    organisation: String,
 }
 
 /// Runs one `acc server` command.
@@ -49,6 +52,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     app_id: a.app_id,
                     listen: a.listen,
                     hostname: hostname(),
+                    organisation: a.organisation,
                 };
                 let config = init(&opts).await?;
                 let layout = Layout::new(&a.data_dir);
@@ -57,6 +61,9 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 println!("  fleet CA:     {}", layout.ca_cert().display());
                 println!("  admin token:  {} (0600; keep it secret)", layout.admin_token().display());
                 println!("  App ID:       {} (its password is in the vault)", config.app_id_display());
+                if !config.organisation.is_empty() {
+                    println!("  organisation: {} (no ACC password may be it)", config.organisation);
+                }
                 println!(
                     "try: acc ctl --server {} --ca {} --token-file {} settings show",
                     config.url,

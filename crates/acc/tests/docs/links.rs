@@ -4,25 +4,6 @@
 
 use std::path::Path;
 
-/// Files another branch is writing, which the docs link to before they arrive (issue 14's
-/// `docs/SECURITY.md`). Remove an entry once its file is merged.
-const WRITTEN_ELSEWHERE: &[&str] = &["docs/SECURITY.md"];
-
-/// `path` without `..` and `.` components (the file may not exist, so no canonicalize).
-fn normalise(path: &Path) -> std::path::PathBuf {
-    let mut out = std::path::PathBuf::new();
-    for c in path.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// Every broken link of `file` (`LINE: what`), `root` being the repository.
 pub fn check(root: &Path, file: &Path, text: &str) -> Vec<String> {
     let mut errors = Vec::new();
@@ -41,8 +22,7 @@ pub fn check(root: &Path, file: &Path, text: &str) -> Vec<String> {
             let (path, anchor) = target.split_once('#').unwrap_or((target.as_str(), ""));
             let linked = if path.is_empty() { file.to_path_buf() } else { file.parent().unwrap().join(path) };
             let Ok(linked_text) = std::fs::read_to_string(&linked) else {
-                let pending = WRITTEN_ELSEWHERE.iter().any(|p| root.join(p) == normalise(&linked));
-                if !linked.exists() && !pending {
+                if !linked.exists() {
                     errors.push(format!("{}: a link to '{target}', which does not exist", i + 1));
                 }
                 continue;

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod dev;
+mod lockout;
 mod pki_openssl;
 mod seeds;
 mod server;

@@ -210,6 +210,15 @@ fn the_acc_contains_a_stale_agent_that_would_lock_out_the_app_id() {
             .any(|a| a["app_id"] == true && a["state"] == state)
     };
     assert!(app_id("locked"), "the App ID is locked domain-wide");
+    // The site writes the App ID's logons with its own package (4.2): acc-app-id.
+    let by_app_id: Vec<serde_json::Value> = ["4624", "4625"]
+        .into_iter()
+        .flat_map(|id| site_events(&f, "site1", id))
+        .filter(|e| e["TargetUserName"].as_str().is_some_and(|n| n.contains("svc_acc_app")))
+        .collect();
+    assert!(by_app_id.iter().any(|e| e["EventID"] == 4624), "{by_app_id:?}");
+    assert!(by_app_id.iter().any(|e| e["EventID"] == 4625), "{by_app_id:?}");
+    assert!(by_app_id.iter().all(|e| e["AuthenticationPackageName"] == "acc-app-id"), "{by_app_id:?}");
     drop(agent);
     let down = f.d.acc(&["agent", "download", "anything", "--config", "agent/acc.yml"]).fails_with(1);
     assert!(down.contains("locked"), "the good agent fails with it: {down}");

@@ -1,6 +1,7 @@
 //! Classic mode, 2.2 C1–C7, S2–S4 and the T3 edges of the window and the lock.
 
 use super::*;
+use crate::event::catalogue::AuthPackage;
 
 /// Everything but the clock high-water mark, to check that "nothing changes".
 fn counters(fx: &Fx) -> Vec<AccountRecord> {
@@ -178,21 +179,7 @@ fn c6_the_tth_failure_locks_and_writes_4625_then_4740() {
     assert_eq!(r.outcome, Outcome::InvalidCredentials, "the locking attempt reports a bad password");
     assert_eq!(ids(&r.events), ["4625", "4740"]);
     let e = &r.events[1];
-    assert_eq!(
-        e.field_names(),
-        [
-            "SubjectUserSid",
-            "SubjectUserName",
-            "SubjectDomainName",
-            "SubjectLogonId",
-            "TargetUserName",
-            "TargetSid",
-            "CallerComputerName",
-            "LockScope",
-            "IpAddress",
-            "LockoutDurationSeconds",
-        ]
-    );
+    assert_eq!(e.field_names(), fields_4740("LockoutDurationSeconds"));
     assert_eq!(s(e, "CallerComputerName"), "PC1"); // the 10th attempt came from src(1)
     assert_eq!(s(e, "LockScope"), "account");
     assert_eq!(n(e, "LockoutDurationSeconds"), 600);
@@ -397,4 +384,30 @@ fn two_phase_asks_again_when_the_hash_changed_while_hashing() {
         Step::Done(r) => panic!("{r:?}"),
     }
     assert_eq!(fx.rec().bad_count, 0, "a stale verification never counts");
+}
+
+#[test]
+fn the_app_ids_logons_carry_package_acc_app_id() {
+    // 4.2: AuthenticationPackageName ∈ {acc-password, acc-app-id, acc-mtls}; the App ID's
+    // logons ("Use Application Credentials") are acc-app-id in every form of its name.
+    let app = AppIdName {
+        account: "svc_appid".into(),
+        directory: crate::name::DirectoryNames { netbios: "CORP".into(), dns: "corp.example".into() },
+    };
+    let package = |name: &str, app: Option<&AppIdName>| Attempt::named(name, src(1), 1, app).package;
+    for name in ["CORP\\svc_appid", "corp.example\\SVC_APPID", "svc_appid@corp.example", "svc_appid"] {
+        assert_eq!(package(name, Some(&app)), AuthPackage::AppId, "{name}");
+    }
+    for name in ["CORP\\svc_appid2", "OTHER\\svc_appid", "ACC_user", "acc_svc@corp.example"] {
+        assert_eq!(package(name, Some(&app)), AuthPackage::Password, "{name}");
+    }
+    assert_eq!(package("CORP\\svc_appid", None), AuthPackage::Password, "no App ID known");
+    // The package reaches the 4624 and the 4625 of the attempt.
+    let mut fx = Fx::classic();
+    fx.site.add_unmanaged_account("svc_appid", PasswordHash::new(HASH1)).unwrap();
+    for good in [true, false] {
+        let attempt = Attempt::named("svc_appid", src(2), 1, Some(&app));
+        let r = fx.site.authenticate(&fx.policy, attempt, fx.now(), |_| good);
+        assert_eq!(s(&r.events[0], "AuthenticationPackageName"), "acc-app-id");
+    }
 }

@@ -1,6 +1,7 @@
 //! Tests of the lockout engine: one file per area of the specification, sharing a small
 //! fixture with a fake clock. Every test names the rule it pins.
 
+mod address;
 mod admin;
 mod classic;
 mod clock;
@@ -146,6 +147,23 @@ pub(crate) fn b(e: &Event, field: &str) -> bool {
         Some(FieldValue::Bool(v)) => *v,
         other => panic!("{field} is {other:?} in {e:?}"),
     }
+}
+
+/// The fields of a 4740 in their order (4.2); `seconds` is `BlockSeconds` (source and
+/// address scope) or `LockoutDurationSeconds` (account and unfamiliar scope).
+pub(crate) fn fields_4740(seconds: &'static str) -> [&'static str; 10] {
+    [
+        "SubjectUserSid",
+        "SubjectUserName",
+        "SubjectDomainName",
+        "SubjectLogonId",
+        "TargetUserName",
+        "TargetSid",
+        "CallerComputerName",
+        "LockScope",
+        "IpAddress",
+        seconds,
+    ]
 }
 
 pub(crate) fn locked(retry_after: Option<u64>) -> Outcome {

@@ -151,6 +151,105 @@ proptest! {
 
 }
 
+/// A caller name the attacker sends: usually a fresh valid one, sometimes one it used
+/// before, sometimes one that normalises to `-` (then CallerComputerName is the ip).
+fn caller_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (0u32..100_000).prop_map(|n| format!("host{n}")),
+        1 => (0u32..4).prop_map(|n| format!("again{n}")),
+        1 => Just(String::new()),
+        1 => Just("not a name".to_owned()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Rule M8a: one address alone can never cause the unfamiliar lock, whatever names it
+    /// rotates, whatever the timing (clock steps backwards included), for any valid
+    /// Ts < Tu: it adds at most Ts failures to `unf_count`, and a new agent from another
+    /// address still logs on afterwards.
+    #[test]
+    fn m8a_one_address_alone_never_causes_the_unfamiliar_lock(
+        ts in 1u32..10,
+        extra in 1u32..10,
+        attempts in prop::collection::vec((caller_name(), step(), prop::bool::weighted(0.05)), 1..400),
+    ) {
+        let mut fx = Fx::smart();
+        fx.policy.source_threshold = ts;
+        fx.policy.unfamiliar_threshold = ts + extra;
+        for (caller, dt, good) in &attempts {
+            fx.clock.advance_ms(*dt);
+            let r = fx.attempt_as("ACC_user", &Source::parse("203.0.113.9", caller).unwrap(), *good);
+            let unfamiliar_lock = r.events.iter().any(|e| {
+                e.id.to_string() == "4740" && e.field("LockScope") == Some(&FieldValue::from("unfamiliar"))
+            });
+            prop_assert!(!unfamiliar_lock, "{:?}", r.events);
+            prop_assert!(fx.rec().unf_count <= ts, "unf_count {} > Ts {}", fx.rec().unf_count, ts);
+            prop_assert_eq!(fx.rec().lock_time, None);
+            prop_assert!(fx.rec().shares.len() <= 1);
+        }
+        let newcomer = Source::parse("203.0.113.10", "newagent").unwrap();
+        prop_assert_eq!(fx.good(&newcomer).outcome, OK);
+    }
+
+    /// Rule M8a / M5a: a flood from one address that sends a new name on every attempt
+    /// costs at most Ts password verifications per window (Ts >= 2): once two names used
+    /// up the share, every further unfamiliar caller is refused before hashing.
+    #[test]
+    fn m8a_a_rotating_names_flood_needs_at_most_ts_verifications(
+        ts in 2u32..10,
+        gaps in prop::collection::vec(0i64..2_000, 1..600),
+    ) {
+        let mut fx = Fx::smart();
+        fx.policy.source_threshold = ts;
+        fx.policy.unfamiliar_threshold = ts + 1;
+        // Within one window (W = 600 s): the gaps add up to at most 600 * 2 s = 1,200 s,
+        // so count windows by the share's own restarts.
+        let mut windows = 1;
+        let mut first_in_window = 0i64;
+        for (i, gap) in gaps.iter().enumerate() {
+            fx.clock.advance_ms(*gap);
+            let t = fx.now().millis() - T0;
+            if t - first_in_window > 600_000 {
+                windows += 1;
+                first_in_window = t;
+            }
+            fx.bad(&Source::parse("203.0.113.9", &format!("h{i}")).unwrap());
+        }
+        prop_assert!(fx.verifications <= windows * ts as usize,
+            "{} verifications in {} windows", fx.verifications, windows);
+    }
+
+    /// M8a bookkeeping: a share never holds more than Ts failures, only live shares are
+    /// kept, and `unf_count` is at least the sum of the live shares (every failure a share
+    /// holds was added to the aggregate, which restarts only once they are all stale).
+    #[test]
+    fn m8a_shares_stay_within_their_bounds(
+        attempts in prop::collection::vec((0u32..6, caller_name(), step(), any::<bool>()), 1..300),
+    ) {
+        let mut fx = Fx::smart();
+        for (ip, caller, dt, good) in &attempts {
+            fx.clock.advance_ms(*dt);
+            let source = Source::parse(&format!("198.51.100.{ip}"), caller).unwrap();
+            fx.attempt_as("ACC_user", &source, *good);
+            let rec = fx.rec();
+            let t = fx.site.peek_time(fx.now());
+            let mut live = 0;
+            for share in rec.shares.values() {
+                prop_assert!(share.n <= fx.policy.source_threshold);
+                prop_assert!(share.callers.len() <= share.n as usize);
+                if share.in_window(&fx.policy, t) {
+                    live += share.n;
+                }
+            }
+            if rec.lock_time.is_none() {
+                prop_assert!(rec.unf_count >= live, "unf_count {} < live shares {}", rec.unf_count, live);
+            }
+        }
+    }
+}
+
 proptest! {
     // Floods run many attempts per case; fewer cases keep the suite fast.
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]

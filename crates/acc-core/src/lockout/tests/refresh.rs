@@ -338,3 +338,34 @@ fn standalone_sites_reenable_their_locally_created_accounts() {
     assert_eq!(actions(&r), ["skip Other: disabled"]);
     assert!(site.account("ACC_user").unwrap().lock_time.is_some());
 }
+
+#[test]
+fn r_policy_acknowledgements_without_a_refresh_match_what_a_refresh_reports() {
+    // A revision that changes nothing ACC-related is acknowledged without a refresh: the
+    // statuses are those a refresh would report for accounts already in place.
+    let mut fx = Fx::smart();
+    let admin = Subject::admin("S-1-5-21-1-2-3-500", "alice", "SITE-01", "0x0");
+    fx.site.admin_create("Mine", PasswordHash::new("h"), &admin, fx.now()).unwrap();
+    let gens = [
+        gen1(),
+        generation(2, "CORP\\acc_svc", GenerationPhase::Retiring, ""),
+        generation(3, "Mine", GenerationPhase::Provisioning, "h3"),
+        generation(4, "Missing", GenerationPhase::Provisioning, "h4"),
+    ];
+    let before = fx.site.clone();
+    let acks = fx.site.acknowledgements(&fx.policy, &gens);
+    assert_eq!(fx.site, before, "nothing changes");
+    assert_eq!(
+        acks,
+        [
+            GenerationAck { generation: 1, status: AckStatus::Exists, message: None },
+            GenerationAck {
+                generation: 3,
+                status: AckStatus::Failed,
+                message: Some(conflict_message("SITE-01", "Mine")),
+            },
+        ]
+    );
+    let refreshed = fx.site.refresh(&fx.policy, &gens[..3], RefreshTrigger::Policy, fx.now());
+    assert_eq!(refreshed.acks, acks);
+}
