@@ -717,13 +717,15 @@ fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_nam
     assert_eq!(p["site_servers"][0]["name"], "SITE1");
     assert!(p["site_servers"][0]["ca_pem"].as_str().is_some_and(|c| c.contains("BEGIN CERTIFICATE")), "{p}");
     let revision = p["revision"].as_i64().unwrap();
-    let (code, _) = as_agent(&f, &format!("/v1/agent/policy?after={revision}&wait=0"), "");
+    // The site's first acknowledgement (its URL and CA) was already an update for agents.
+    let force = p["force"].as_u64().unwrap();
+    let (code, _) = as_agent(&f, &format!("/v1/agent/policy?after={revision}&force={force}&wait=0"), "");
     assert_eq!(code, 204, "nothing newer");
 
     // A long-poll returns as soon as an operator sends update-config to agents.
     let poll = {
         let d = f.d.path().to_path_buf();
-        let url = format!("{}/v1/agent/policy?after={revision}&force=0&wait=30", f.server.url);
+        let url = format!("{}/v1/agent/policy?after={revision}&force={force}&wait=30", f.server.url);
         std::thread::spawn(move || {
             let out = std::process::Command::new("curl")
                 .args(["-s", "-w", "\n%{http_code}", "--cacert", "srv/tls/ca.crt", "--cert", "fleet.crt"])
@@ -741,7 +743,7 @@ fn agents_long_poll_their_policy_check_in_and_their_adoption_retires_the_old_nam
     let sent = f.ctl(&["task", "send", "update-config", "--to", "agents"], "").ok();
     assert!(sent.contains("1 agent(s)"), "{sent}");
     let answer = poll.join().unwrap();
-    assert!(answer.ends_with("\n200") && answer.contains("\"force\":1"), "{answer}");
+    assert!(answer.ends_with("\n200") && answer.contains(&format!("\"force\":{}", force + 1)), "{answer}");
 
     assert_eq!(check_in(&f, 1, revision, 1), 200);
     // The machine with a stale password locks its source on SITE1: the lockout report
