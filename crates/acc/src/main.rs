@@ -2,10 +2,15 @@
 //! sets up logging, runs the command and turns its error into one `error:` line and an
 //! exit code (1 for failures, 2 for usage errors, which clap reports itself).
 
+// Output goes through `output` (a closed pipe ends quietly); the print macros are denied.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod output;
 mod bench;
 mod cmd;
 mod logging;
@@ -59,7 +64,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(1)
         }
     }

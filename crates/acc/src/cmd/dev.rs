@@ -59,7 +59,7 @@ impl Drop for Children {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if !matches!(c.try_wait(), Ok(Some(_))) {
-                eprintln!("dev: {name} did not stop; killing it");
+                errln!("dev: {name} did not stop; killing it");
                 let _ = c.kill();
                 let _ = c.wait();
             }
@@ -152,7 +152,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
         }
     };
     if resuming && (state.site_ports.len() != usize::from(a.sites) || state.agents != a.agents) {
-        eprintln!(
+        errln!(
             "dev: resuming {} as it was made: {} site servers, {} agents",
             dir.display(),
             state.site_ports.len(),
@@ -293,41 +293,41 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     }
     print_welcome(dir, &url, &state, resuming);
     crate::cmd::common::runtime()?.block_on(crate::cmd::common::shutdown_signal());
-    eprintln!("dev: stopping every process…");
+    errln!("dev: stopping every process…");
     drop(children);
-    eprintln!("dev: stopped; `acc dev --data-dir {}` resumes", dir.display());
+    errln!("dev: stopped; `acc dev --data-dir {}` resumes", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {
     let d = dir.display();
-    println!(
+    outln!(
         "acc dev {}: a management server, {} site servers and {} agents on loopback (ready)\n",
         if resuming { "resumed" } else { "is up" },
         state.site_ports.len(),
         state.agents
     );
-    println!("  management server   {url}");
+    outln!("  management server   {url}");
     for (i, port) in state.site_ports.iter().enumerate() {
-        println!("  site server SITE{}   https://127.0.0.1:{port}   (data: {d}/site{})", i + 1, i + 1);
+        outln!("  site server SITE{}   https://127.0.0.1:{port}   (data: {d}/site{})", i + 1, i + 1);
     }
-    println!("  admin credential    {d}/server/admin-token (0600)");
-    println!("  logs                {d}/logs/*.log, {d}/agents/agentN/acc.log\n");
+    outln!("  admin credential    {d}/server/admin-token (0600)");
+    outln!("  logs                {d}/logs/*.log, {d}/agents/agentN/acc.log\n");
     // `cargo run -- dev` leaves no `acc` on PATH: put this very binary there, so every
     // command below works as printed in another terminal.
     let bin = exe().ok().and_then(|e| e.parent().map(|p| p.display().to_string())).unwrap_or_default();
-    println!("Try (in another terminal):");
-    println!(
+    outln!("Try (in another terminal):");
+    outln!(
         "  export PATH={bin}:$PATH ACC_SERVER={url} ACC_CA_FILE={d}/server/tls/ca.crt ACC_TOKEN_FILE={d}/server/admin-token"
     );
-    println!("  acc ctl settings show");
-    println!("  acc ctl sites");
-    println!("  acc ctl agents");
-    println!("  acc ctl package list");
-    println!("  acc ctl events --id 4624");
-    println!(
+    outln!("  acc ctl settings show");
+    outln!("  acc ctl sites");
+    outln!("  acc ctl agents");
+    outln!("  acc ctl package list");
+    outln!("  acc ctl events --id 4624");
+    outln!(
         "  acc ctl credential rotate --username ACC_User_v2 --password-stdin   # then watch acc ctl agents"
     );
-    println!("  acc agent status --config {d}/agents/agent1/acc.yml\n");
-    println!("Ctrl-C stops everything; `acc dev --data-dir {d}` resumes.");
+    outln!("  acc agent status --config {d}/agents/agent1/acc.yml\n");
+    outln!("Ctrl-C stops everything; `acc dev --data-dir {d}` resumes.");
 }

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod cli;
 mod dev;
 mod pki_openssl;
 mod seeds;

@@ -59,7 +59,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
     let v = ctl.call("GET", &format!("/v1/events?{}", q.join("&")), None).await?;
     let events = v["events"].as_array().cloned().unwrap_or_default();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+        outln!("{}", serde_json::to_string_pretty(&events)?);
     } else {
         print_events(&events, true);
     }
@@ -81,16 +81,16 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
     let v = ctl.call("GET", &format!("/v1/lockouts?since_ms={}", since_ms(a.since)), None).await?;
     let list = v["lockouts"].as_array().cloned().unwrap_or_default();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        println!("no lockouts in that time");
+        outln!("no lockouts in that time");
     }
     for l in &list {
         let s = |k: &str| l[k].as_str().map(str::to_string).unwrap_or_else(|| l[k].to_string());
         let state = if l["cleared"] == true { "cleared" } else { "in force or expired" };
-        println!(
+        outln!(
             "{} on {}: {} lock by {} ({}), {} failed logons, {} lock(s), last {} [{state}]",
             s("account"),
             s("site"),
@@ -102,9 +102,9 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
             s("last_lockout")
         );
         if let Some(rev) = l["agent_revision"].as_i64() {
-            println!("  its agent runs policy revision {rev} (acc ctl agents)");
+            outln!("  its agent runs policy revision {rev} (acc ctl agents)");
         }
-        println!("  what to do: {}", s("advice"));
+        outln!("  what to do: {}", s("advice"));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -142,7 +142,7 @@ impl Ctl {
             value["errors"].as_array().into_iter().flatten().filter_map(|p| p["message"].as_str()).collect();
         if let Some((last, rest)) = problems.split_last() {
             for p in rest {
-                eprintln!("error: {p}");
+                errln!("error: {p}");
             }
             bail!("{last}");
         }
@@ -184,14 +184,6 @@ fn token(a: &CtlArgs) -> Result<String> {
         bail!("{}: the token file is empty", path.display());
     }
     Ok(t.to_string())
-}
-
-/// Prints `rows` as two aligned columns.
-pub fn print_pairs(rows: &[(&str, String)]) {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (k, v) in rows {
-        println!("{k:width$}  {v}");
-    }
 }
 
 /// Runs one `acc ctl` command.

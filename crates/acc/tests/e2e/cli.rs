@@ -1,0 +1,145 @@
+//! Command-line habits of every `acc` command: a closed pipe ends quietly, tables line up
+//! with times in one form, setting what is set is success, `--version`, completions and
+//! the man page come from the clap definitions.
+
+use std::process::{Command, Stdio};
+
+use crate::server::{Fleet, fleet, join_sites, sites_when};
+use crate::util::Dir;
+
+/// Runs `acc ARGS` with its standard output's reading end closed before it writes: what
+/// `acc … | true` and `acc … | head` do to it. Returns (exit code, stderr).
+fn with_closed_stdout(d: &Dir, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acc"))
+        .args(args)
+        .current_dir(d.path())
+        .env_remove("ACC_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start acc");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for acc");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The `acc ctl` arguments that reach `f`'s server.
+fn ctl_args<'a>(f: &'a Fleet, ca: &'a str, token: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut full = vec!["ctl", "--server", f.server.url.as_str(), "--ca", ca, "--token-file", token];
+    full.extend_from_slice(args);
+    full
+}
+
+/// Asserts that every row of `table` has its cells where the header's columns start (each
+/// cell that starts a column follows a space): the columns line up whatever the contents.
+#[track_caller]
+fn assert_aligned(table: &str, columns: &[&str]) {
+    let mut lines = table.lines();
+    let header = lines.next().expect("a header line");
+    let starts: Vec<usize> =
+        columns.iter().map(|c| header.find(c).unwrap_or_else(|| panic!("no column {c}: {table}"))).collect();
+    for line in lines {
+        for (c, &p) in columns.iter().zip(&starts) {
+            let before = line.get(p.saturating_sub(1)..p).unwrap_or("");
+            let at = line.get(p..=p).unwrap_or("");
+            assert!(
+                (p == 0 || before == " ") && !at.trim().is_empty(),
+                "column {c} (at {p}) out of line in {line:?}:\n{table}"
+            );
+        }
+    }
+}
+
+/// `2026-11-23T04:05:03.188Z`: RFC 3339 UTC with milliseconds.
+fn is_time_ms(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && s[20..23].bytes().all(|c| c.is_ascii_digit())
+}
+
+#[test]
+fn a_closed_pipe_ends_any_command_quietly() {
+    let f = fleet();
+    let (ca, token) = (f.d.join("srv/tls/ca.crt"), f.d.join("srv/admin-token"));
+    let (ca, token) = (ca.to_str().unwrap(), token.to_str().unwrap());
+    for args in
+        [&["sites"][..], &["sites", "--json"], &["policy", "history"], &["settings", "show", "--json"]]
+    {
+        let (code, stderr) = with_closed_stdout(&f.d, &ctl_args(&f, ca, token, args));
+        assert_eq!((code, stderr.as_str()), (Some(0), ""), "acc ctl {args:?} | true");
+    }
+    // The offline commands take the same way out.
+    f.d.acc(&["site", "init", "--data-dir", "site", "--name", "S1", "--listen", "127.0.0.1:0"]).ok();
+    let (code, stderr) = with_closed_stdout(&f.d, &["site", "accounts", "list", "--data-dir", "site"]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn tables_line_up_and_every_time_has_milliseconds() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    sites_when(&f, "SITE1 applied revision 1 with its CRL", |s| {
+        s.len() == 1 && s[0]["applied_revision"] == 1 && s[0]["crl_this_update_ms"].is_i64()
+    });
+    let sites = f.ctl(&["sites"], "").ok();
+    assert_aligned(&sites, &["site", "url", "revision", "last contact", "CRL age"]);
+    let row = sites.lines().nth(1).expect("a row for SITE1");
+    let contact = row.split_whitespace().nth(3).unwrap();
+    assert!(is_time_ms(contact), "last contact with milliseconds: {row}");
+    // The fleet CRL was signed a moment ago (its thisUpdate is backdated for clock skew).
+    assert_eq!(row.split_whitespace().nth(4), Some("0m"), "CRL age from issuance: {row}");
+
+    // Authors of different lengths in the "by" column.
+    f.ctl(&["settings", "site", "set", "--threshold", "7"], "").ok();
+    let other =
+        f.ctl(&["token", "create", "--role", "admin", "--description", "a much longer author"], "").ok();
+    let ca = f.d.join("srv/tls/ca.crt");
+    let args =
+        ctl_args(&f, ca.to_str().unwrap(), "/nonexistent", &["settings", "site", "set", "--threshold", "8"]);
+    f.d.acc_with(&args, "", &[("ACC_TOKEN", other.trim())]).ok();
+    let history = f.ctl(&["policy", "history"], "").ok();
+    assert_aligned(&history, &["saved", "sites", "agents", "by", "summary"]);
+    for line in history.lines().skip(1) {
+        let saved = line.split_whitespace().nth(1).unwrap();
+        assert!(is_time_ms(saved), "saved with milliseconds: {line}");
+    }
+
+    // A package assigned to one site names it plainly.
+    f.d.write("pkg/readme.txt", "tools\n");
+    f.ctl(
+        &["package", "add", "--share", "software-library", "--name", "tools", "--version", "1.0", "pkg"],
+        "",
+    )
+    .ok();
+    f.ctl(&["package", "assign", "tools", "--site", "SITE1"], "").ok();
+    let list = f.ctl(&["package", "list"], "").ok();
+    assert_aligned(&list, &["package", "version", "share", "added", "assigned"]);
+    let row = list.lines().nth(1).unwrap();
+    assert_eq!(row.split_whitespace().nth(6), Some("SITE1"), "{list}");
+    assert!(is_time_ms(row.split_whitespace().nth(5).unwrap()), "{list}");
+}
+
+#[test]
+fn site_accounts_line_up_in_list_and_show() {
+    let d = Dir::new();
+    d.acc(&["site", "init", "--data-dir", "site", "--name", "S1", "--listen", "127.0.0.1:0"]).ok();
+    for name in ["a", "a_much_longer_name"] {
+        d.acc_with(
+            &["site", "accounts", "add", name, "--password-stdin", "--data-dir", "site"],
+            "Pw-1234567890\n",
+            &[],
+        )
+        .ok();
+    }
+    d.acc(&["site", "accounts", "disable", "a", "--data-dir", "site"]).ok();
+    let list = d.acc(&["site", "accounts", "list", "--data-dir", "site"]).ok();
+    assert_aligned(&list, &["NAME", "STATE", "CREATED", "SID"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    let show = d.acc(&["site", "accounts", "show", "a_much_longer_name", "--data-dir", "site"]).ok();
+    assert_aligned(&show, &["NAME", "STATE", "CREATED", "SID"]);
+}
