@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use crate::cmd::duration::parse_duration;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
@@ -38,10 +38,10 @@ pub struct LockoutArgs {
     #[arg(long, value_name = "N")]
     threshold: Option<u32>,
     /// Observation window (e.g. 60s, 10m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     reset_after: Option<u64>,
     /// Lockout duration (0 = until unlocked).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     duration: Option<u64>,
     /// Smart: failures that block one source.
     #[arg(long, value_name = "N")]
@@ -50,16 +50,16 @@ pub struct LockoutArgs {
     #[arg(long, value_name = "N")]
     unfamiliar_threshold: Option<u32>,
     /// Smart: first block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     source_block_base: Option<u64>,
     /// Smart: longest block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     source_block_max: Option<u64>,
     /// Re-enable the ACC when it is locked out (at each refresh).
     #[arg(long, value_name = "BOOL")]
     reenable: Option<bool>,
     /// ACC refresh interval.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     refresh_interval: Option<u64>,
 }
 

@@ -21,8 +21,8 @@ use crate::cmd::common::{
     LockoutArgs, RunArgs, hostname, password_from_stdin, print_events, runtime, serve_role, shutdown_signal,
     since_ms,
 };
-use crate::cmd::duration::parse_duration;
 use crate::output::Table;
+use acc_core::units::parse_secs;
 
 mod tasks;
 
@@ -213,7 +213,7 @@ pub struct EventsArgs {
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     since: Option<u64>,
     /// At most the N most recent.
     #[arg(long, value_name = "N")]

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
-use crate::cmd::duration::parse_duration;
 use crate::output::Table;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum EnrollTokenCommand {
@@ -22,7 +22,7 @@ pub enum EnrollTokenCommand {
 #[derive(Debug, Args)]
 pub struct EnrollTokenArgs {
     /// How long the token can be used (e.g. 24h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "24h")]
     ttl: u64,
     /// How many agents may enroll with it.
     #[arg(long, value_name = "N", default_value_t = 1)]

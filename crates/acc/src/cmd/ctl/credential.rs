@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
 use crate::cmd::common::password_from_stdin;
-use crate::cmd::duration::parse_duration;
 use crate::output::pairs;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
@@ -29,7 +29,7 @@ pub struct RotateArgs {
     #[arg(long)]
     password_stdin: bool,
     /// How long the old generation keeps working after the switch (0: disabled at once).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     grace: Option<u64>,
     /// Grant the new credential Read on the package sources in the same revision.
     #[arg(long)]

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::Ctl;
 use crate::cmd::common::{print_events, since_ms};
-use crate::cmd::duration::parse_duration;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -22,7 +22,7 @@ pub struct EventsArgs {
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     since: Option<u64>,
     /// At most the N most recent.
     #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -69,7 +69,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
 #[derive(Debug, Args)]
 pub struct LockoutsArgs {
     /// Look back this far (default 24h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "24h")]
     since: u64,
     /// JSON for scripts.
     #[arg(long)]

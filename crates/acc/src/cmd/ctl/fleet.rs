@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use super::settings::{JsonFlag, text, time_text};
-use crate::cmd::duration::parse_duration;
 use crate::output::Table;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum SiteTokenCommand {
@@ -20,7 +20,7 @@ pub enum SiteTokenCommand {
 #[derive(Debug, Args)]
 pub struct SiteTokenArgs {
     /// How long the token can be used (e.g. 1h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "1h")]
     ttl: u64,
     /// How many site servers may join with it.
     #[arg(long, value_name = "N", default_value_t = 1)]

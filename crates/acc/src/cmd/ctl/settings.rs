@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use crate::cmd::common::{LockoutArgs, password_from_stdin};
-use crate::cmd::duration::parse_duration;
 use crate::output::{Table, pairs};
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum SettingsCommand {
@@ -146,7 +146,7 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "TEXT")]
     description: String,
     /// Lifetime (e.g. 12h, 30d); none: no expiry.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     ttl: Option<u64>,
 }
 
