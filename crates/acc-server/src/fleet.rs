@@ -200,7 +200,7 @@ impl Server {
         }
         let (der, serial_hex) =
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
-        tracing::info!(agent = %host, serial = %serial_hex, superseded = ?previous, "Agent enrolled.");
+        tracing::info!(agent = %host, serial = %serial_hex, superseded = %previous.join(", "), "Agent enrolled.");
         if !previous.is_empty() {
             let _guard = self.save_lock.lock().await;
             let (_, doc) = self.current();

@@ -187,7 +187,7 @@ async fn round(
     packages.send_replace(policy.packages.clone());
     let mut ack = site.apply_site_policy(policy).await?;
     ack.url = Some(site_url.to_string());
-    tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
+    tracing::info!(revision, acks = %serde_json::to_string(&ack.generations).unwrap_or_default(), "Site policy applied.");
     let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
     let resp = conn
         .send("POST", "/v1/site/ack", &[("content-type", "application/json")], body)

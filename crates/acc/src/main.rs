@@ -48,11 +48,22 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let result = run(cli);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            errln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // `acc agent run` logs to its own acc.log (set up once its acc.yml is read).
     if !matches!(cli.command, Command::Agent(cmd::agent::AgentCommand::Run(_))) {
-        logging::init_stderr();
+        logging::init_stderr()?;
     }
-    let result = match cli.command {
+    match cli.command {
         Command::Pki(c) => cmd::pki::run(c),
         Command::Site(c) => cmd::site::run(c),
         Command::Server(c) => cmd::server::run(c),
@@ -60,13 +71,6 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(c),
         Command::Agent(c) => cmd::agent::run(c),
         Command::Dev(a) => cmd::dev::run(a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            errln!("error: {e:#}");
-            ExitCode::from(1)
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use acc_agent::config::AgentConfig;
 use acc_agent::state::StateStore;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -88,8 +88,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
         }
         AgentCommand::Run(a) => {
             let config = AgentConfig::load(&a.config)?;
-            crate::logging::init_file(&config.log_file, &config.log_level)
-                .with_context(|| format!("{}: cannot open the log file", config.log_file.display()))?;
+            crate::logging::init_file(&config.log_file, &config.log_level)?;
             let rt = runtime()?;
             // A certificate that expired while the machine was off is renewed first, within
             // the server's grace, by proving possession of its key.
@@ -135,7 +134,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
         "policy_failed": state.failure,
         "certificate": cert.as_ref().map(|(s, path)| json!({
             "file": path.display().to_string(), "subject": s.subject_cn, "issuer": s.issuer_cn,
-            "not_after": crate::output::datetime(s.not_after),
+            "not_after": s.expires(),
         })),
         "last_check_in": time(state.last_check_in_ms),
         "last_connection": state.last_connection,

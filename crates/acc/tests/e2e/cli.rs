@@ -143,3 +143,48 @@ fn site_accounts_line_up_in_list_and_show() {
     let show = d.acc(&["site", "accounts", "show", "a_much_longer_name", "--data-dir", "site"]).ok();
     assert_aligned(&show, &["NAME", "STATE", "CREATED", "SID"]);
 }
+
+#[test]
+fn logs_carry_values_no_colours_in_files_and_json_lines_on_request() {
+    use crate::agent::{AgentProc, credential_fleet, enroll_web01, log_when};
+    let (f, _sites) = credential_fleet(&["SITE1"]);
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let _agent = AgentProc::start(&f.d, "agent/acc.yml");
+    let log = log_when(&f.d, "agent/acc.log", "the policy applied", "Policy applied.");
+    let applied = log.lines().find(|l| l.contains("Policy applied.")).unwrap();
+    assert!(applied.contains("user=ACC_User_v1") && !applied.contains("Some("), "{applied}");
+    let starting = log.lines().find(|l| l.contains("Agent starting.")).unwrap();
+    let expires = starting.split("expires=").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
+    assert!(is_time_ms(expires), "{starting}");
+    for file in ["agent/acc.log", "agent.stderr", "server.log"] {
+        let text = std::fs::read_to_string(f.d.join(file)).unwrap_or_default();
+        assert!(!text.contains('\u{1b}'), "no ANSI escapes in {file}:\n{text}");
+    }
+
+    // ACC_LOG_FORMAT=json: one JSON object per line.
+    f.d.acc(&["site", "init", "--data-dir", "json-site", "--name", "S9", "--listen", "127.0.0.1:0"]).ok();
+    let err = std::fs::File::create(f.d.join("site.json.log")).unwrap();
+    let mut site = Command::new(env!("CARGO_BIN_EXE_acc"))
+        .args(["site", "run", "--data-dir", "json-site", "--listen", "127.0.0.1:0"])
+        .current_dir(f.d.path())
+        .env("ACC_LOG", "info")
+        .env("ACC_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let text = log_when(&f.d, "site.json.log", "the site's start in JSON", "site started.");
+    let _ = site.kill();
+    let _ = site.wait();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
+    }
+    assert!(text.contains(r#""message":"site started.""#), "{text}");
+    let bad = f.d.acc_with(&["site", "show", "--data-dir", "json-site"], "", &[("ACC_LOG_FORMAT", "xml")]);
+    assert_eq!(
+        bad.fails_with(1).trim(),
+        "error: ACC_LOG_FORMAT: 'xml' is not a log format; use text or json"
+    );
+}
