@@ -187,13 +187,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     };
     if !resuming {
         // The seed's steps: both site server boxes ticked, a strong ACC with Read granted.
-        // (They are the defaults: "nothing changed" is the expected answer.)
-        match ctl(&["settings", "site", "set", "--create-acc", "true", "--reenable", "true"], "") {
-            Err(e) if e.to_string().contains("nothing changed") => {}
-            other => {
-                other?;
-            }
-        }
+        // (They are the defaults: the answer is `unchanged`.)
+        ctl(&["settings", "site", "set", "--create-acc", "true", "--reenable", "true"], "")?;
         let password = acc_server::vault::random_password(24)?;
         ctl(
             &[

@@ -129,24 +129,38 @@ pub async fn run(command: SharesCommand) -> Result<ExitCode> {
         SharesCommand::Grant(g) => (g.dir, SharesRequest::Grant(g.spec.args())),
         SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(r.spec.target())),
     };
-    let summary = match &request {
+    // What was done, and what was already so (`unchanged`: exit 0 all the same).
+    let (summary, already) = match &request {
         SharesRequest::Add { name, agents_read: true } => {
-            format!("share '{name}' created; Agents may read it")
+            (format!("share '{name}' created; Agents may read it"), String::new())
         }
-        SharesRequest::Add { name, .. } => format!(
-            "share '{name}' created; nobody can read it yet: grant Read at both levels, e.g. `acc site shares grant {name} Agents read --level share` and `--level file`"
+        SharesRequest::Add { name, .. } => (
+            format!(
+                "share '{name}' created; nobody can read it yet: grant Read at both levels, e.g. `acc site shares grant {name} Agents read --level share` and `--level file`"
+            ),
+            String::new(),
         ),
-        SharesRequest::Grant(g) => format!(
-            "granted {} to '{}' at the {} level of {}",
-            g.right,
-            g.target.principal,
-            g.target.level,
-            shown(&g.target)
+        SharesRequest::Grant(g) => (
+            format!(
+                "granted {} to '{}' at the {} level of {}",
+                g.right,
+                g.target.principal,
+                g.target.level,
+                shown(&g.target)
+            ),
+            format!(
+                "'{}' already has {} at the {} level of {}",
+                g.target.principal,
+                g.right,
+                g.target.level,
+                shown(&g.target)
+            ),
         ),
-        SharesRequest::Revoke(t) => {
-            format!("revoked '{}' at the {} level of {}", t.principal, t.level, shown(t))
-        }
-        SharesRequest::List => String::new(),
+        SharesRequest::Revoke(t) => (
+            format!("revoked '{}' at the {} level of {}", t.principal, t.level, shown(t)),
+            format!("'{}' has no Allow at the {} level of {}", t.principal, t.level, shown(t)),
+        ),
+        SharesRequest::List => (String::new(), String::new()),
     };
     let v = call(&dir.data_dir, Request::Shares(request)).await?;
     if dir.json {
@@ -154,7 +168,7 @@ pub async fn run(command: SharesCommand) -> Result<ExitCode> {
     } else if summary.is_empty() {
         print_list(&v);
     } else if v["changed"] == Value::Bool(false) {
-        outln!("{summary} (already granted; nothing changed)");
+        outln!("unchanged: {already}");
     } else {
         outln!("{summary}");
     }

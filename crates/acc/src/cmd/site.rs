@@ -490,11 +490,15 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
 
 async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
     let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
-    let mut value = serde_json::to_value(current)?;
+    let mut value = serde_json::to_value(&current)?;
     if let Value::Object(m) = &mut value {
         m.extend(a.lockout.patch());
     }
     let p: LockoutPolicy = serde_json::from_value(value)?;
+    if p == current {
+        outln!("unchanged");
+        return Ok(ExitCode::SUCCESS);
+    }
     let v = call(&a.dir.data_dir, Request::PolicySet { policy: p }).await?;
     for w in v["warnings"].as_array().into_iter().flatten() {
         errln!("{}", w.as_str().unwrap_or_default());

@@ -188,3 +188,40 @@ fn logs_carry_values_no_colours_in_files_and_json_lines_on_request() {
         "error: ACC_LOG_FORMAT: 'xml' is not a log format; use text or json"
     );
 }
+
+#[test]
+fn setting_what_is_already_set_is_success_and_says_unchanged() {
+    let f = fleet();
+    let defaults = ["settings", "site", "set", "--lockout-mode", "smart", "--refresh-interval", "6h"];
+    assert_eq!(f.ctl(&defaults, "").ok().trim(), "unchanged");
+    let saved = f.set_credential("ACC_user", crate::server::STRONG).ok();
+    assert!(saved.contains("saved as policy revision 2"), "{saved}");
+    assert_eq!(f.set_credential("ACC_user", crate::server::STRONG).ok().trim(), "unchanged");
+    let grant = ["share", "grant", "software-library", "Agents", "read", "--level", "share"];
+    assert_eq!(f.ctl(&grant, "").ok().trim(), "unchanged", "granted by default");
+    let revoke = ["share", "revoke", "software-library", "Agents", "--level", "share"];
+    assert!(f.ctl(&revoke, "").ok().contains("saved as policy revision"));
+    assert_eq!(f.ctl(&revoke, "").ok().trim(), "unchanged");
+    assert_eq!(
+        f.json(&["settings", "show", "--json"])["revision"],
+        3,
+        "no revision for what changed nothing"
+    );
+    // A real mistake is still one.
+    let bad = f.ctl(&["share", "grant", "printers", "Agents", "read", "--level", "share"], "").fails_with(1);
+    assert!(bad.contains("not a package source"), "{bad}");
+
+    // The site's own set-style commands.
+    let d = &f.d;
+    d.acc(&["site", "init", "--data-dir", "site", "--name", "S1", "--listen", "127.0.0.1:0"]).ok();
+    let site = |args: &[&str]| d.acc(&[&["site"][..], args, &["--data-dir", "site"]].concat()).ok();
+    assert_eq!(site(&["policy", "set", "--threshold", "7"]).trim(), "lockout policy saved");
+    assert_eq!(site(&["policy", "set", "--threshold", "7", "--reset-after", "600"]).trim(), "unchanged");
+    site(&["shares", "add", "tools"]);
+    let grant = ["shares", "grant", "tools", "Agents", "read", "--level", "share"];
+    assert!(site(&grant).starts_with("granted read to 'Agents'"));
+    assert_eq!(site(&grant).trim(), "unchanged: 'Agents' already has read at the share level of 'tools'");
+    let revoke = ["shares", "revoke", "tools", "Agents", "--level", "share"];
+    assert!(site(&revoke).starts_with("revoked 'Agents'"));
+    assert_eq!(site(&revoke).trim(), "unchanged: 'Agents' has no Allow at the share level of 'tools'");
+}
