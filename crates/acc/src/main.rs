@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[macro_use]
 mod output;
@@ -15,9 +15,12 @@ mod bench;
 mod cmd;
 mod logging;
 
+/// `acc --version`: the package version and the commit built (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ACC_COMMIT"), ")");
+
 /// acc: agent connectivity for fleets.
 #[derive(Debug, Parser)]
-#[command(name = "acc", version, about, propagate_version = true, max_term_width = 100)]
+#[command(name = "acc", version = VERSION, about, propagate_version = true, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,6 +47,10 @@ enum Command {
     Agent(cmd::agent::AgentCommand),
     /// The whole system on loopback: a management server, site servers and agents.
     Dev(cmd::dev::DevArgs),
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on standard output.
+    Completions(cmd::docs::CompletionsArgs),
+    /// The manual page (roff) on standard output, or one page per command with --dir.
+    Man(cmd::docs::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +78,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(c) => bench::run(c),
         Command::Agent(c) => cmd::agent::run(c),
         Command::Dev(a) => cmd::dev::run(a),
+        Command::Completions(a) => cmd::docs::completions(&a, Cli::command()),
+        Command::Man(a) => cmd::docs::man(&a, Cli::command()),
     }
 }
 
@@ -81,5 +90,10 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_version_names_the_commit() {
+        assert!(super::VERSION.starts_with(env!("CARGO_PKG_VERSION")) && super::VERSION.contains("(commit "));
     }
 }

@@ -225,3 +225,31 @@ fn setting_what_is_already_set_is_success_and_says_unchanged() {
     assert!(site(&revoke).starts_with("revoked 'Agents'"));
     assert_eq!(site(&revoke).trim(), "unchanged: 'Agents' has no Allow at the share level of 'tools'");
 }
+
+#[test]
+fn the_version_names_the_commit_and_completions_and_man_pages_come_from_the_command_line() {
+    let d = Dir::new();
+    let version = d.acc(&["--version"]).ok();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(version.trim(), format!("acc {} (commit {head})", env!("CARGO_PKG_VERSION")));
+    assert!(d.acc(&["ctl", "sites", "--version"]).ok().contains(&head), "every subcommand says it");
+
+    let bash = d.acc(&["completions", "bash"]).ok();
+    assert!(bash.contains("complete -F _acc") && bash.contains("enroll-token"), "{bash}");
+    assert!(d.acc(&["completions", "zsh"]).ok().starts_with("#compdef acc"));
+    assert!(d.acc(&["completions", "fish"]).ok().contains("complete -c acc"));
+    let wrong = d.acc(&["completions", "tcsh"]).fails_with(2);
+    assert!(wrong.contains("possible values: bash"), "{wrong}");
+
+    let page = d.acc(&["man"]).ok();
+    assert!(page.contains(".TH acc 1") && page.contains(&head) && page.contains("ctl"), "{page}");
+    d.acc(&["man", "--dir", "man1"]).ok();
+    let sites = d.read("man1/acc-ctl-sites.1");
+    assert!(sites.contains(".TH acc-ctl-sites 1") && sites.contains("\\-\\-json"), "{sites}");
+}
