@@ -84,6 +84,12 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
                 done.cert.display(),
                 done.config.display()
             );
+            if let Some((dir, previous)) = &done.cleared {
+                outln!(
+                    "{}: the state of the earlier enrollment (agent id {previous}, its policy, site servers and packages) was cleared",
+                    dir.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Run(a) => {

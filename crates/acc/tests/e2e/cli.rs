@@ -253,3 +253,46 @@ fn the_version_names_the_commit_and_completions_and_man_pages_come_from_the_comm
     let sites = d.read("man1/acc-ctl-sites.1");
     assert!(sites.contains(".TH acc-ctl-sites 1") && sites.contains("\\-\\-json"), "{sites}");
 }
+
+#[test]
+fn enrolling_with_another_fleet_starts_from_a_clean_state() {
+    use crate::agent::{AgentProc, credential_fleet, log_when};
+    let (first, sites) = credential_fleet(&["SITE1"]);
+    let state = first.d.join("var-lib-acc");
+    let enroll = |f: &Fleet| {
+        let token = f.ctl(&["enroll-token", "create"], "").ok();
+        f.d.acc(&[
+            "agent",
+            "enroll",
+            "--token",
+            token.trim(),
+            "--config",
+            "agent/acc.yml",
+            "--host-name",
+            "web01",
+            "--log-file",
+            "acc.log",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .ok()
+    };
+    let out = enroll(&first);
+    assert!(!out.contains("cleared"), "nothing to clear the first time: {out}");
+    let agent = AgentProc::start(&first.d, "agent/acc.yml");
+    log_when(&first.d, "agent/acc.log", "the agent on SITE1", &format!("connected to {}", sites[0].url));
+    let old = crate::util::wait_for(30, "the first fleet's site in the agent's state", || {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(state.join("agent.json")).ok()?).ok()?;
+        (v["site_server"] == sites[0].url.as_str() && v["policy"].is_object()).then_some(v)
+    });
+    drop(agent);
+
+    // The same machine (same state folder) enrolled with another management server.
+    let second = fleet();
+    let out = enroll(&second);
+    let id = old["agent_id"].as_str().unwrap();
+    assert!(out.contains(&format!("the state of the earlier enrollment (agent id {id}")), "{out}");
+    assert!(!state.join("agent.json").exists(), "the old fleet's policy and site servers are gone");
+    assert!(state.join("machine.key").exists());
+}
