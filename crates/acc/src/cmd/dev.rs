@@ -101,9 +101,10 @@ fn acc(args: &[&str], stdin: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Starts `acc ARGS` in the background, its output in `DIR/logs/NAME.log`.
+/// Starts `acc ARGS` in the background, its output appended to `DIR/logs/NAME.log` (a
+/// resumed run keeps the earlier runs' lines).
 fn spawn(logs: &Path, name: &str, args: &[&str]) -> Result<(String, Child)> {
-    let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(logs.join(format!("{name}.log")))?;
     let child = Command::new(exe()?)
         .args(args)
         .env("ACC_LOG", std::env::var("ACC_LOG").unwrap_or_else(|_| "info".into()))
@@ -115,21 +116,58 @@ fn spawn(logs: &Path, name: &str, args: &[&str]) -> Result<(String, Child)> {
     Ok((name.to_string(), child))
 }
 
-/// Waits until `file` contains `needle` (a process said it is up), or fails after 30 s.
-fn wait_for_line(file: &Path, needle: &str, children: &mut Children) -> Result<()> {
+/// The length of `file` now: where this run's lines will start.
+fn log_end(file: &Path) -> u64 {
+    std::fs::metadata(file).map_or(0, |m| m.len())
+}
+
+/// Waits until `file`, past `from` (this run's part; all of it if it was rotated since),
+/// contains `needle` (a process said it is up), or fails after 30 s.
+fn wait_for_line(file: &Path, from: u64, needle: &str, children: &mut Children) -> Result<()> {
+    let this_run = || -> Option<String> {
+        let bytes = std::fs::read(file).ok()?;
+        let start = usize::try_from(from).ok().filter(|&s| s <= bytes.len()).unwrap_or(0);
+        Some(String::from_utf8_lossy(&bytes[start..]).into_owned())
+    };
+    wait_until(&format!("'{needle}' in {}", file.display()), children, || {
+        this_run().is_some_and(|t| t.contains(needle))
+    })
+}
+
+/// Waits until the site server on `port` answers `GET /v1/health` over TLS (its CA in
+/// `ca`), or fails after 30 s.
+fn wait_for_health(ca: &Path, port: u16, children: &mut Children) -> Result<()> {
+    use acc_net::client::{ClientTls, Connection, Endpoint};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tls =
+        ClientTls::new(&std::fs::read(ca).with_context(|| format!("{}: cannot read", ca.display()))?, None)?;
+    let endpoint = Endpoint::parse(&format!("https://127.0.0.1:{port}"))?;
+    let healthy = || {
+        rt.block_on(async {
+            let mut conn = Connection::open(&tls, &endpoint).await.ok()?;
+            let resp = conn.send("GET", "/v1/health", &[], bytes::Bytes::new()).await.ok()?;
+            serde_json::from_slice::<acc_proto::Health>(&resp.body).ok().filter(|_| resp.status.is_success())
+        })
+        .is_some_and(|h| h == acc_proto::Health::OK)
+    };
+    wait_until(&format!("https://127.0.0.1:{port}/v1/health"), children, healthy)
+}
+
+/// Polls `ready` until it holds, or fails after 30 s or as soon as a child exits.
+fn wait_until(what: &str, children: &mut Children, mut ready: impl FnMut() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if std::fs::read_to_string(file).is_ok_and(|t| t.contains(needle)) {
+        if ready() {
             return Ok(());
         }
         for (name, c) in &mut children.0 {
             if let Ok(Some(status)) = c.try_wait() {
-                bail!("{name} exited ({status}); see {}", file.display());
+                bail!("{name} exited ({status}) while waiting for {what}; see its log");
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("{}: '{needle}' did not appear within 30 s", file.display())
+    bail!("{what}: not ready within 30 s")
 }
 
 /// `acc dev`.
@@ -170,12 +208,14 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
             "",
         )?;
     }
+    let server_log = logs.join("server.log");
+    let from = log_end(&server_log);
     children.0.push(spawn(
         &logs,
         "server",
         &["server", "run", "--data-dir", &p("server"), "--listen", &server_addr],
     )?);
-    wait_for_line(&logs.join("server.log"), "listening on https://", &mut children)?;
+    wait_for_line(&server_log, from, "listening on https://", &mut children)?;
     let ctl_base = ["ctl", "--server", url.as_str()];
     let ca = p("server/tls/ca.crt");
     let token = p("server/admin-token");
@@ -228,7 +268,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
             )?;
         }
         children.0.push(spawn(&logs, &name, &["site", "run", "--data-dir", &p(&name), "--listen", &listen])?);
-        wait_for_line(&logs.join(format!("{name}.log")), "listening on https://", &mut children)?;
+        wait_for_health(&acc_site::layout::Layout::new(dir.join(&name)).tls_ca_cert(), *port, &mut children)?;
     }
     if !resuming {
         let sample = dir.join("sample-package");
@@ -254,6 +294,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
         )?;
         ctl(&["package", "assign", "sample", "--all"], "")?;
     }
+    let agent_log = |i: u16| dir.join(format!("agents/agent{i}/acc.log"));
+    let agent_from: Vec<u64> = (1..=state.agents).map(|i| log_end(&agent_log(i))).collect();
     for i in 1..=state.agents {
         let name = format!("agent{i}");
         let config = p(&format!("agents/{name}/acc.yml"));
@@ -283,8 +325,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     if !resuming {
         std::fs::write(&state_path, serde_json::to_vec_pretty(&state)?)?;
     }
-    for i in 1..=state.agents {
-        wait_for_line(&dir.join(format!("agents/agent{i}/acc.log")), "connected to", &mut children)?;
+    for (i, from) in (1..=state.agents).zip(agent_from) {
+        wait_for_line(&agent_log(i), from, "connected to", &mut children)?;
     }
     print_welcome(dir, &url, &state, resuming);
     crate::cmd::common::runtime()?.block_on(crate::cmd::common::shutdown_signal());
