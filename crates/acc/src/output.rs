@@ -1,7 +1,8 @@
 //! Everything `acc` prints goes through here: [`outln!`]/[`out!`] to standard output,
 //! [`errln!`] to standard error, [`Table`] for aligned columns (and [`pairs`] for
 //! name/value lists), and [`timestamp`] for times. The crate denies `println!` and
-//! `eprintln!` (see `main.rs`), so these are the only ways out.
+//! `eprintln!` (see `main.rs`), so these are the only ways out (besides indicatif's
+//! progress bar on a terminal's standard error).
 //!
 //! A closed standard output (`acc ctl sites | head`, `… | true`) ends the process at once,
 //! quietly, with exit 0: what the default SIGPIPE action does for C tools, but for
@@ -30,11 +31,6 @@ macro_rules! outln {
 macro_rules! errln {
     () => { $crate::output::write_err(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::output::write_err(format_args!("{}\n", format_args!($($arg)*))) };
-}
-
-/// Prints to standard error without a line end (progress); a closed one is ignored.
-macro_rules! err {
-    ($($arg:tt)*) => { $crate::output::write_err(format_args!($($arg)*)) };
 }
 
 /// Writes to standard output; a closed pipe ends the process quietly (exit 0).

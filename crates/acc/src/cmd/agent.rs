@@ -188,22 +188,27 @@ fn download(a: &DownloadArgs) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let config = AgentConfig::load(&a.config.config)?;
     let agent = acc_agent::run::Agent::new(config)?;
+    // A bar on a terminal (indicatif hides it elsewhere); a line every 5 s in logs.
     let terminal = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "[{bar:25}] {percent:>3}%  {bytes}/{total_bytes}  {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("#>-"),
+    );
     let mut last = std::time::Instant::now();
     let mut progress = |done: u64, total: u64| {
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
-        if terminal {
-            let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(25));
-            err!("\r[{bar:<25}] {pct:>3}%  {done}/{total} bytes");
-        } else if last.elapsed() >= std::time::Duration::from_secs(5) || done == total {
+        bar.set_length(total);
+        bar.set_position(done);
+        if !terminal && (last.elapsed() >= std::time::Duration::from_secs(5) || done == total) {
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
             errln!("download {}: {pct}% ({done} of {total} bytes)", a.name);
             last = std::time::Instant::now();
         }
     };
     let done = runtime()?.block_on(agent.download(&a.name, &mut progress));
-    if terminal {
-        errln!();
-    }
+    bar.finish_and_clear();
     let d = done.map_err(anyhow::Error::msg)?;
     outln!(
         "{}: {} bytes in {} ({} fetched now), every SHA-256 verified",
