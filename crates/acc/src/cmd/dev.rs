@@ -344,12 +344,17 @@ fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {
         state.site_ports.len(),
         state.agents
     );
-    outln!("  management server   {url}");
+    let mut rows = vec![("  management server".to_string(), url.to_string())];
     for (i, port) in state.site_ports.iter().enumerate() {
-        outln!("  site server SITE{}   https://127.0.0.1:{port}   (data: {d}/site{})", i + 1, i + 1);
+        rows.push((
+            format!("  site server SITE{}", i + 1),
+            format!("https://127.0.0.1:{port}   (data: {d}/site{})", i + 1),
+        ));
     }
-    outln!("  admin credential    {d}/server/admin-token (0600)");
-    outln!("  logs                {d}/logs/*.log, {d}/agents/agentN/acc.log\n");
+    rows.push(("  admin credential".into(), format!("{d}/server/admin-token (0600)")));
+    rows.push(("  logs".into(), format!("{d}/logs/*.log, {d}/agents/agentN/acc.log")));
+    crate::output::pairs(&rows.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>());
+    outln!();
     // `cargo run -- dev` leaves no `acc` on PATH: put this very binary there, so every
     // command below works as printed in another terminal.
     let bin = exe().ok().and_then(|e| e.parent().map(|p| p.display().to_string())).unwrap_or_default();
