@@ -166,9 +166,9 @@ mod tests {
 
     #[test]
     fn times_always_carry_milliseconds() {
-        assert_eq!(timestamp(1_795_493_103_188), "2026-11-23T04:05:03.188Z");
-        assert_eq!(timestamp(1_795_493_103_000), "2026-11-23T04:05:03.000Z");
-        let t = time::OffsetDateTime::from_unix_timestamp(1_795_493_103).unwrap();
+        assert_eq!(timestamp(1_795_406_703_188), "2026-11-23T04:05:03.188Z");
+        assert_eq!(timestamp(1_795_406_703_000), "2026-11-23T04:05:03.000Z");
+        let t = time::OffsetDateTime::from_unix_timestamp(1_795_406_703).unwrap();
         assert_eq!(datetime(t), "2026-11-23T04:05:03.000Z");
     }
 }
