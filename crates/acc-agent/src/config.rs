@@ -12,14 +12,15 @@
 //! log-level: info                             # error, warn, info, debug
 //! state-dir: /var/lib/acc
 //! site-servers: [https://site1.corp.local:8444]   # optional override of the policy's
-//! check-in-interval: 5m
-//! download-limit: 10M                         # optional bandwidth limit, bytes per second
+//! check-in-interval: 5m                       # 90s, 5m, 1h 30m (a bare number is seconds)
+//! download-limit: 10M                         # optional, bytes per second: 500K, 10M (powers of 1024)
 //! host-name: web01                            # default: the system's host name
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use acc_core::units::{parse_duration, parse_size};
 use acc_net::client::Endpoint;
 use serde::{Deserialize, Serialize};
 
@@ -143,37 +144,6 @@ pub fn default_path() -> PathBuf {
     defaults().0.join("acc.yml")
 }
 
-/// Parses a duration: a whole number followed by `s`, `m`, `h` or `d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = number.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
-
-/// Parses a byte rate: a whole number with an optional `K`, `M` or `G` (powers of 1024).
-pub fn parse_rate(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let factor = match unit {
-        "" => 1,
-        "K" | "k" => 1024,
-        "M" | "m" => 1024 * 1024,
-        "G" | "g" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(factor).filter(|&v| v > 0)
-}
-
 /// The first line of a serde-saphyr error, as a message with its fix.
 fn parse_detail(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
@@ -268,23 +238,34 @@ impl AgentConfig {
                 format!("'{log_level}' is not a level; use {}", LOG_LEVELS.join(", ")),
             ));
         }
+        // Durations and sizes are read as on the command line (`acc_core::units`).
         let check_in_interval = match raw.check_in_interval.as_deref() {
             None => Duration::from_secs(300),
             Some(t) => {
-                parse_duration(t).filter(|d| (10..=86_400).contains(&d.as_secs())).ok_or_else(|| {
-                    invalid("check-in-interval", format!("'{t}': give 10s to 1d, such as 30s, 5m or 1h"))
-                })?
+                let d = parse_duration(t).map_err(|e| invalid("check-in-interval", e.to_string()))?;
+                if !(10..=86_400).contains(&d.as_secs()) {
+                    return Err(invalid(
+                        "check-in-interval",
+                        format!("'{t}': give 10s to 1d, such as 30s, 5m or 1h"),
+                    ));
+                }
+                d
             }
         };
-        let download_limit = raw
-            .download_limit
-            .as_deref()
-            .map(|t| {
-                parse_rate(t).ok_or_else(|| {
-                    invalid("download-limit", format!("'{t}': give bytes per second, such as 500K or 10M"))
-                })
-            })
-            .transpose()?;
+        let download_limit = match raw.download_limit.as_deref() {
+            None => None,
+            Some(t) => match parse_size(t).map_err(|e| invalid("download-limit", e.to_string()))? {
+                0 => {
+                    return Err(invalid(
+                        "download-limit",
+                        format!(
+                            "'{t}': give bytes per second above 0, such as 500K or 10M (or remove the key)"
+                        ),
+                    ));
+                }
+                n => Some(n),
+            },
+        };
         let (_, default_log, default_state) = defaults();
         let host_name = match raw.host_name {
             Some(h)
@@ -397,13 +378,17 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_rates() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_rate("500K"), Some(512_000));
-        assert_eq!(parse_rate("10M"), Some(10 * 1024 * 1024));
-        assert_eq!(parse_rate("0"), None);
+    fn durations_and_sizes_read_as_on_the_command_line() {
+        let base = "server-url: https://m:1\nca-file: c\nkey-file: k\ncert-file: c\n";
+        let with = |extra: &str| parse(&format!("{base}{extra}"));
+        // A bare number is seconds in acc.yml too, as with `acc ctl … --ttl 60`.
+        assert_eq!(with("check-in-interval: 60\n").unwrap().check_in_interval, Duration::from_secs(60));
+        assert_eq!(with("check-in-interval: 1h 30m\n").unwrap().check_in_interval, Duration::from_secs(5400));
+        assert_eq!(with("download-limit: 500K\n").unwrap().download_limit, Some(512_000));
+        assert_eq!(with("download-limit: 10MiB\n").unwrap().download_limit, Some(10 << 20));
+        let e = with("check-in-interval: soon\n").unwrap_err();
+        assert!(e.contains("check-in-interval: 'soon': not a duration") && e.contains("90s, 10m"), "{e}");
+        let e = with("download-limit: 0\n").unwrap_err();
+        assert!(e.contains("download-limit: '0': give bytes per second above 0"), "{e}");
     }
 }

@@ -3,7 +3,8 @@
 //! management server, which the token's fingerprint pins (no CA file to copy), and the
 //! certificate, the fleet CA and `acc.yml` are written beside it. Nothing is overwritten:
 //! an existing key means the machine is enrolled (a rebuilt one gets a `--reenroll` token
-//! and a fresh folder).
+//! and a fresh folder). The state folder starts clean: what an earlier enrollment left
+//! there (agent id, policy, site servers, packages) belongs to that one's fleet.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,8 @@ pub struct Enrolled {
     pub cert: PathBuf,
     /// The host name in the certificate.
     pub host_name: String,
+    /// The state folder and the agent id of an earlier enrollment whose state was cleared.
+    pub cleared: Option<(PathBuf, String)>,
 }
 
 /// Enrolls this machine as `host_name` with `token_text`, writing into the folder of
@@ -71,7 +74,18 @@ pub async fn enroll(
     fsutil::write_file(&key_path, key.to_pkcs8_pem().map_err(|e| local(&e))?.as_bytes(), KEY_MODE, false)
         .map_err(|e| local(&e))?;
     let result = exchange(&token, host_name, &csr).await;
-    let joined = match result {
+    // The state folder may hold another enrollment's agent id, policy and site servers
+    // (perhaps of another management server's fleet): this one starts clean.
+    let state = match &state_dir {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => dir.join(p),
+        None => crate::config::defaults().2,
+    };
+    let joined = result.and_then(|j| {
+        let previous = crate::state::StateStore::clear(&state).map_err(|e| local(&e))?;
+        Ok((j, previous.map(|id| (state, id))))
+    });
+    let (joined, cleared) = match joined {
         Ok(j) => j,
         Err(e) => {
             // Nothing half-made stays behind: the next attempt starts afresh.
@@ -95,7 +109,12 @@ pub async fn enroll(
     let yaml = serde_saphyr::to_string(&raw).map_err(|e| local(&e))?;
     let text = format!("# acc agent configuration, written by `acc agent enroll`.\n{yaml}");
     fsutil::write_file(config_path, text.as_bytes(), PUBLIC_MODE, false).map_err(|e| local(&e))?;
-    Ok(Enrolled { config: config_path.to_path_buf(), cert: cert_path, host_name: host_name.to_string() })
+    Ok(Enrolled {
+        config: config_path.to_path_buf(),
+        cert: cert_path,
+        host_name: host_name.to_string(),
+        cleared,
+    })
 }
 
 async fn exchange(token: &JoinToken, host_name: &str, csr: &[u8]) -> Result<JoinResponse, EnrollError> {

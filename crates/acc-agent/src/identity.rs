@@ -94,6 +94,14 @@ pub struct CertSummary {
     pub not_before: OffsetDateTime,
 }
 
+impl CertSummary {
+    /// notAfter as logs and status show times: RFC 3339 UTC with milliseconds.
+    pub fn expires(&self) -> String {
+        let ms = i64::try_from(self.not_after.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        acc_core::time::Timestamp(ms).to_rfc3339()
+    }
+}
+
 fn cn_part(line: &str) -> String {
     line.split(", ").filter(|p| p.starts_with("CN=")).last().unwrap_or(line).to_string()
 }

@@ -138,7 +138,7 @@ impl Agent {
     /// Runs until the process ends.
     pub async fn run(self: Arc<Self>) {
         if let Some(c) = &self.material().cert {
-            tracing::info!(certificate = %c.subject_cn, issuer = %c.issuer_cn, expires = %c.not_after, "Agent starting.");
+            tracing::info!(certificate = %c.subject_cn, issuer = %c.issuer_cn, expires = %c.expires(), "Agent starting.");
         }
         let policy = tokio::spawn(self.clone().policy_loop());
         let refetch = tokio::spawn(self.clone().refetch_loop());
@@ -174,7 +174,7 @@ impl Agent {
         };
         match renewed.await {
             Ok(Some(s)) => {
-                tracing::info!(certificate = %s.subject_cn, expires = %s.not_after, "Certificate renewed.")
+                tracing::info!(certificate = %s.subject_cn, expires = %s.expires(), "Certificate renewed.")
             }
             Ok(None) => {}
             Err(e) => {
@@ -378,7 +378,7 @@ impl Agent {
             s.failed_at_ms = None;
             s.failure = None;
         });
-        tracing::info!(revision, mode = %mode, user = ?user, "Policy applied.");
+        tracing::info!(revision, mode = %mode, user = %user.as_deref().unwrap_or("-"), "Policy applied.");
         self.policy_tx.send_replace(revision);
     }
 

@@ -115,6 +115,27 @@ impl StateStore {
         }
     }
 
+    /// Clears what an earlier enrollment left in `dir` (its `agent.json`: agent id, policy,
+    /// site servers, sealed credential; its downloads and cached packages), so that a new
+    /// enrollment, perhaps with another management server, starts clean. The machine key
+    /// stays. Returns the earlier agent id, when there was a state.
+    pub fn clear(dir: &Path) -> Result<Option<String>, StateError> {
+        let previous = StateStore::peek(dir)
+            .unwrap_or_else(|_| Some(AgentState { agent_id: "unknown".into(), ..AgentState::default() }));
+        for sub in ["downloads", "packages"] {
+            let path = dir.join(sub);
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path, e)),
+                _ => {}
+            }
+        }
+        let path = dir.join("agent.json");
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
+            _ => Ok(previous.map(|s| s.agent_id)),
+        }
+    }
+
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -205,5 +226,22 @@ mod tests {
         std::fs::remove_file(d.path().join("state/machine.key")).unwrap();
         let rekeyed = StateStore::open(&d.path().join("state")).unwrap();
         assert_eq!(rekeyed.policy(&loaded).unwrap().auth.password, None, "another machine key opens nothing");
+    }
+
+    #[test]
+    fn clearing_leaves_no_earlier_enrollment_behind_but_the_machine_key() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state");
+        assert_eq!(StateStore::clear(&dir).unwrap(), None, "nothing to clear");
+        let store = StateStore::open(&dir).unwrap();
+        let state = store.load().unwrap();
+        store.save(&state).unwrap();
+        std::fs::create_dir_all(dir.join("packages/tools@1.0")).unwrap();
+        std::fs::write(dir.join("packages/tools@1.0/a.bin"), b"x").unwrap();
+        assert_eq!(StateStore::clear(&dir).unwrap(), Some(state.agent_id.clone()));
+        assert!(!dir.join("agent.json").exists() && !dir.join("packages").exists());
+        assert!(dir.join("machine.key").exists());
+        let fresh = StateStore::open(&dir).unwrap().load().unwrap();
+        assert_ne!(fresh.agent_id, state.agent_id, "a new agent id");
     }
 }

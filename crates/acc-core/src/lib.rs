@@ -13,3 +13,4 @@ pub mod name;
 pub mod password;
 pub mod share_path;
 pub mod time;
+pub mod units;

@@ -10,8 +10,12 @@
 //! - [`SiteAck`]: `POST /v1/site/ack`, what the site applied and the ACC's state there.
 //! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
 //!   once and de-duplicated by (site, sequence) on the server.
+//! - [`Health`]: `GET /v1/health` of every role.
 
+pub mod health;
 pub mod package;
+
+pub use health::Health;
 
 use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
 use base64::Engine as _;

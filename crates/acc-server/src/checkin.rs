@@ -119,7 +119,7 @@ impl Server {
         check_in: AgentCheckIn,
     ) -> Result<(), ServerError> {
         if let Some(f) = &check_in.failure {
-            tracing::warn!(agent = %id.name, revision = ?check_in.failed_revision, reason = %f, "policy_failed");
+            tracing::warn!(agent = %id.name, revision = check_in.failed_revision, reason = %f, "policy_failed");
         }
         let writing = self.inventory_write.lock().await;
         let record = {

@@ -26,8 +26,9 @@ const CRL_DAYS: u32 = 7;
 /// Sites get a freshly signed CRL at least this often, so it never nears its nextUpdate
 /// (6 of its 7 days left) even when no revision is saved.
 pub const CRL_PUSH_EVERY: Duration = Duration::from_secs(86_400);
-/// Issued certificates start this much in the past, so modest clock skew does not break them.
-const BACKDATE: time::Duration = time::Duration::minutes(5);
+/// Issued certificates and CRLs start this much in the past, so modest clock skew does not
+/// break them (a CRL's issuance is so its thisUpdate plus this, see `SiteRecord`).
+pub(crate) const BACKDATE: time::Duration = time::Duration::minutes(5);
 /// The longest long-poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
@@ -199,7 +200,7 @@ impl Server {
         }
         let (der, serial_hex) =
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
-        tracing::info!(agent = %host, serial = %serial_hex, superseded = ?previous, "Agent enrolled.");
+        tracing::info!(agent = %host, serial = %serial_hex, superseded = %previous.join(", "), "Agent enrolled.");
         if !previous.is_empty() {
             let _guard = self.save_lock.lock().await;
             let (_, doc) = self.current();

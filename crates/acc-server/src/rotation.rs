@@ -61,7 +61,7 @@ impl Server {
             return;
         }
         let pending = sites::pending_sites(&doc, &lock(&self.sites).clone());
-        tracing::warn!(generation = g.number, pending = ?pending, "Rotation stalled: force-switch or cancel it.");
+        tracing::warn!(generation = g.number, pending = %pending.join(", "), "Rotation stalled: force-switch or cancel it.");
         let fields = json!({
             "Generation": g.number, "UserName": g.user_name,
             "From": g.phase, "To": g.phase, "Reason": "stalled", "RetireDeadline": Value::Null,

@@ -39,6 +39,10 @@ pub struct SiteRecord {
     /// nextUpdate of that CRL.
     #[serde(default)]
     pub crl_next_update_ms: Option<i64>,
+    /// When the server signed that CRL: its thisUpdate is backdated for clock skew, so
+    /// the CRL's age is counted from here (`acc ctl sites`).
+    #[serde(default)]
+    pub crl_issued_ms: Option<i64>,
     /// The CA certificate (PEM) of its TLS server certificate.
     #[serde(default)]
     pub tls_ca_pem: Option<String>,
@@ -62,6 +66,7 @@ impl SiteRecord {
             error: None,
             crl_this_update_ms: None,
             crl_next_update_ms: None,
+            crl_issued_ms: None,
             tls_ca_pem: None,
             packages: Vec::new(),
         }
@@ -81,6 +86,8 @@ impl SiteRecord {
         }
         self.crl_this_update_ms = ack.crl_this_update_ms;
         self.crl_next_update_ms = ack.crl_next_update_ms;
+        let backdate_ms = i64::try_from(crate::fleet::BACKDATE.whole_milliseconds()).unwrap_or(0);
+        self.crl_issued_ms = ack.crl_this_update_ms.map(|t| t.saturating_add(backdate_ms));
         if ack.tls_ca_pem.is_some() {
             self.tls_ca_pem = ack.tls_ca_pem;
         }

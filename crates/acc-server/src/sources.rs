@@ -46,9 +46,9 @@ impl Server {
         self.share_edit(&g.target, author, |acl| acc_core::acl::grant_ace(acl, g).map(|_| ())).await
     }
 
-    /// Revokes a principal's Allow on a package source (a revision).
+    /// Revokes a principal's Allow on a package source (a revision; nothing when none).
     pub async fn share_revoke(&self, t: &AceTarget, author: &str) -> Result<SaveOutcome, SaveError> {
-        self.share_edit(t, author, |acl| acc_core::acl::revoke_ace(acl, t)).await
+        self.share_edit(t, author, |acl| acc_core::acl::revoke_ace(acl, t).map(|_| ())).await
     }
 
     async fn share_edit(

@@ -191,7 +191,7 @@ async fn round(
     // revision this site already has comes with it only to sync that counter.
     let mut ack = site.apply_site_policy(policy, !first).await?;
     ack.url = Some(site_url.to_string());
-    tracing::info!(revision, acks = ?ack.generations, "Site policy applied.");
+    tracing::info!(revision, acks = %serde_json::to_string(&ack.generations).unwrap_or_default(), "Site policy applied.");
     let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
     let resp = conn
         .send("POST", "/v1/site/ack", &[("content-type", "application/json")], body)

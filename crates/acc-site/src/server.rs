@@ -90,7 +90,7 @@ impl Running {
                 subject: r.subject.clone(),
                 reason: r.reason.to_string(),
             };
-            tracing::warn!(ip = %r.remote_addr, subject = ?r.subject, reason = %r.reason, "Client certificate refused.");
+            tracing::warn!(ip = %r.remote_addr, subject = %r.subject.as_deref().unwrap_or("-"), reason = %r.reason, "Client certificate refused.");
             tokio::spawn(async move {
                 if let Err(e) = site.certificate_refused(&failure).await {
                     tracing::error!(error = %e, "The 4625 of a refused certificate could not be written.");

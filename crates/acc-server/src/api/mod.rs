@@ -228,7 +228,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()
-        .route("/v1/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/v1/health", get(|| async { axum::Json(acc_proto::Health::OK) }))
         .route("/v1/openapi.json", get(openapi::document))
         .merge(fleet::open_routes().with_state(server.clone()))
         .merge(certs::open_routes().with_state(server.clone()))

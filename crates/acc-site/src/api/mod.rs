@@ -1,4 +1,5 @@
-//! The agent-facing HTTPS API, `/v1`, JSON. Every route authenticates (see [`auth`]);
+//! The agent-facing HTTPS API, `/v1`, JSON. Every route but `GET /v1/health` (for load
+//! balancers and `acc dev`, as on the management server) authenticates (see [`auth`]);
 //! refusals are [`error::ApiError`]s. The transport puts an [`ApiPeer`] in each request's
 //! extensions (the socket's address and what TLS verified).
 
@@ -92,6 +93,7 @@ async fn durable_before_response(
 /// The `/v1` routes.
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
+        .route("/v1/health", get(|| async { axum::Json(acc_proto::Health::OK) }))
         .route("/v1/register", post(register::register))
         .route("/v1/tasks", get(tasks::poll))
         .route("/v1/tasks/{id}/result", post(tasks::result))
@@ -102,7 +104,7 @@ pub fn router(site: Arc<Site>) -> Router {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no such API route; see /v1/register, /v1/tasks, /v1/packages",
+                "no such API route; see /v1/register, /v1/tasks, /v1/packages, /v1/health",
             )
         })
         .layer(axum::middleware::from_fn(durable_before_response))

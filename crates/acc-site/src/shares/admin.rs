@@ -40,7 +40,10 @@ pub async fn handle(site: &Site, request: SharesRequest) -> Result<Value, SiteEr
             let (share, changed) = shares.grant(writer, &g).await?;
             json!({ "share": share, "changed": changed })
         }
-        SharesRequest::Revoke(t) => to_value(shares.revoke(writer, &t).await?),
+        SharesRequest::Revoke(t) => {
+            let (share, changed) = shares.revoke(writer, &t).await?;
+            json!({ "share": share, "changed": changed })
+        }
     })
 }
 

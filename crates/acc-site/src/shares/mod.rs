@@ -188,23 +188,30 @@ impl Shares {
         let _edit = self.edits.lock().await;
         let mut acl = self.current(&share)?;
         let changed = acc_core::acl::grant_ace(&mut acl, g).map_err(ShareError::Edit)?;
-        let view = if changed {
-            self.store(writer, acl).await?
-        } else {
-            let entry = self.entry(&share)?;
-            view(&entry)
-        };
+        self.stored_if(writer, &share, acl, changed).await
+    }
+
+    /// Stores `acl` when `changed`; the share as it is now, and `changed`.
+    async fn stored_if(
+        &self,
+        writer: &Writer,
+        share: &ShareName,
+        acl: Share,
+        changed: bool,
+    ) -> Result<(ShareView, bool), SiteError> {
+        let view = if changed { self.store(writer, acl).await? } else { view(&*self.entry(share)?) };
         Ok((view, changed))
     }
 
     /// `acc site shares revoke SHARE PRINCIPAL --level share|file [--path P]`: removes the
-    /// principal's Allow at that level (on that object). Refused when there is none.
-    pub async fn revoke(&self, writer: &Writer, target: &AceTarget) -> Result<ShareView, SiteError> {
+    /// principal's Allow at that level (on that object). Returns the share as it is now and
+    /// whether the revocation changed anything (nothing when there was no such Allow).
+    pub async fn revoke(&self, writer: &Writer, target: &AceTarget) -> Result<(ShareView, bool), SiteError> {
         let (share, ..) = target.parse().map_err(ShareError::Edit)?;
         let _edit = self.edits.lock().await;
         let mut acl = self.current(&share)?;
-        acc_core::acl::revoke_ace(&mut acl, target).map_err(ShareError::Edit)?;
-        self.store(writer, acl).await
+        let changed = acc_core::acl::revoke_ace(&mut acl, target).map_err(ShareError::Edit)?;
+        self.stored_if(writer, &share, acl, changed).await
     }
 
     fn entry(&self, name: &ShareName) -> Result<Arc<ShareEntry>, ShareError> {

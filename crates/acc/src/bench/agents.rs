@@ -134,7 +134,7 @@ impl Fleet {
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
                     if failures == 0 {
-                        eprintln!("bench: an agent failed: {e:#}");
+                        errln!("bench: an agent failed: {e:#}");
                     }
                     failures += 1;
                 }

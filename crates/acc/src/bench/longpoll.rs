@@ -148,7 +148,7 @@ pub async fn run(agents: usize) -> Result<(Vec<(&'static str, String)>, Value, b
             Some(Seen::Ready(Ok(()))) => ready += 1,
             Some(Seen::Ready(Err(e))) => {
                 if failures == 0 {
-                    eprintln!("bench: an agent failed: {e:#}");
+                    errln!("bench: an agent failed: {e:#}");
                 }
                 failures += 1;
             }

@@ -241,7 +241,7 @@ async fn register_on(
 fn emit(table: &[(&str, String)], json_value: serde_json::Value, file: Option<PathBuf>) -> Result<()> {
     let width = table.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in table {
-        println!("{k:<width$}  {v}");
+        outln!("{k:<width$}  {v}");
     }
     if let Some(f) = file {
         std::fs::write(&f, serde_json::to_string_pretty(&json_value)?)

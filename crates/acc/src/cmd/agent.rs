@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use acc_agent::config::AgentConfig;
 use acc_agent::state::StateStore;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -78,18 +78,23 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
                 a.log_file,
                 a.state_dir,
             ))?;
-            println!(
+            outln!(
                 "enrolled as {}: certificate {}, configuration {}",
                 done.host_name,
                 done.cert.display(),
                 done.config.display()
             );
+            if let Some((dir, previous)) = &done.cleared {
+                outln!(
+                    "{}: the state of the earlier enrollment (agent id {previous}, its policy, site servers and packages) was cleared",
+                    dir.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Run(a) => {
             let config = AgentConfig::load(&a.config)?;
-            crate::logging::init_file(&config.log_file, &config.log_level)
-                .with_context(|| format!("{}: cannot open the log file", config.log_file.display()))?;
+            crate::logging::init_file(&config.log_file, &config.log_level)?;
             let rt = runtime()?;
             // A certificate that expired while the machine was off is renewed first, within
             // the server's grace, by proving possession of its key.
@@ -122,11 +127,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
     let cert = config.identity.as_ref().and_then(|(_, c)| {
         acc_agent::identity::check_certificate(c, time::OffsetDateTime::now_utc()).ok().map(|s| (s, c))
     });
-    let time = |ms: Option<i64>| -> Value {
-        ms.and_then(|m| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1_000_000).ok())
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .map_or(Value::Null, Value::String)
-    };
+    let time = |ms: Option<i64>| -> Value { ms.map_or(Value::Null, |m| crate::output::timestamp(m).into()) };
     let policy = state.policy.as_ref();
     let v = json!({
         "server": config.server.as_ref().map(ToString::to_string),
@@ -139,7 +140,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
         "policy_failed": state.failure,
         "certificate": cert.as_ref().map(|(s, path)| json!({
             "file": path.display().to_string(), "subject": s.subject_cn, "issuer": s.issuer_cn,
-            "not_after": s.not_after.format(&time::format_description::well_known::Rfc3339).ok(),
+            "not_after": s.expires(),
         })),
         "last_check_in": time(state.last_check_in_ms),
         "last_connection": state.last_connection,
@@ -147,7 +148,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
         "agent_id": state.agent_id,
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     let text = |v: &Value| match v {
@@ -179,35 +180,37 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
             if cached.is_empty() { "-".into() } else { cached.join(", ") }
         }),
     ];
-    for (k, val) in rows {
-        println!("{k:<18} {val}");
-    }
+    crate::output::pairs(&rows);
     Ok(ExitCode::SUCCESS)
 }
 
 fn download(a: &DownloadArgs) -> Result<ExitCode> {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let config = AgentConfig::load(&a.config.config)?;
     let agent = acc_agent::run::Agent::new(config)?;
+    // A bar on a terminal (indicatif hides it elsewhere); a line every 5 s in logs.
     let terminal = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "[{bar:25}] {percent:>3}%  {bytes}/{total_bytes}  {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("#>-"),
+    );
     let mut last = std::time::Instant::now();
     let mut progress = |done: u64, total: u64| {
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
-        if terminal {
-            let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(25));
-            eprint!("\r[{bar:<25}] {pct:>3}%  {done}/{total} bytes");
-            let _ = std::io::stderr().flush();
-        } else if last.elapsed() >= std::time::Duration::from_secs(5) || done == total {
-            eprintln!("download {}: {pct}% ({done} of {total} bytes)", a.name);
+        bar.set_length(total);
+        bar.set_position(done);
+        if !terminal && (last.elapsed() >= std::time::Duration::from_secs(5) || done == total) {
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
+            errln!("download {}: {pct}% ({done} of {total} bytes)", a.name);
             last = std::time::Instant::now();
         }
     };
     let done = runtime()?.block_on(agent.download(&a.name, &mut progress));
-    if terminal {
-        eprintln!();
-    }
+    bar.finish_and_clear();
     let d = done.map_err(anyhow::Error::msg)?;
-    println!(
+    outln!(
         "{}: {} bytes in {} ({} fetched now), every SHA-256 verified",
         d.label,
         d.size,

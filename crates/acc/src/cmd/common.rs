@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use crate::cmd::duration::parse_duration;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
@@ -38,10 +38,10 @@ pub struct LockoutArgs {
     #[arg(long, value_name = "N")]
     threshold: Option<u32>,
     /// Observation window (e.g. 60s, 10m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     reset_after: Option<u64>,
     /// Lockout duration (0 = until unlocked).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     duration: Option<u64>,
     /// Smart: failures that block one source.
     #[arg(long, value_name = "N")]
@@ -50,16 +50,16 @@ pub struct LockoutArgs {
     #[arg(long, value_name = "N")]
     unfamiliar_threshold: Option<u32>,
     /// Smart: first block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     source_block_base: Option<u64>,
     /// Smart: longest block of a source.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     source_block_max: Option<u64>,
     /// Re-enable the ACC when it is locked out (at each refresh).
     #[arg(long, value_name = "BOOL")]
     reenable: Option<bool>,
     /// ACC refresh interval.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     refresh_interval: Option<u64>,
 }
 
@@ -160,9 +160,8 @@ pub async fn serve_role<E>(
 where
     anyhow::Error: From<E>,
 {
-    use std::io::Write as _;
-    println!("{role} {name} listening on https://{addr}");
-    let _ = std::io::stdout().flush();
+    outln!("{role} {name} listening on https://{addr}");
+    crate::output::flush_out();
     tracing::info!(%addr, name, "{role} started.");
     serve.await?;
     tracing::info!(name, "{role} stopped.");
@@ -180,11 +179,11 @@ pub fn since_ms(secs: u64) -> i64 {
 
 /// Prints security events as a table (with the writing site's name when `with_site`).
 pub fn print_events(events: &[Value], with_site: bool) {
-    let site_head = if with_site { format!("{:<15} ", "SITE") } else { String::new() };
-    println!(
-        "{site_head}{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} DETAIL",
-        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP"
-    );
+    let mut head = vec!["SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP", "DETAIL"];
+    if with_site {
+        head.insert(0, "SITE");
+    }
+    let mut table = crate::output::Table::new(head).right(&[usize::from(with_site)]);
     for e in events {
         let s = |k: &str| {
             e[k].as_str()
@@ -198,16 +197,19 @@ pub fn print_events(events: &[Value], with_site: bool) {
             "4740" | "4767" => format!("scope {}", s("LockScope")),
             _ => String::new(),
         };
-        let site = if with_site { format!("{:<15} ", s("Computer")) } else { String::new() };
-        println!(
-            "{site}{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
+        let mut row = vec![
             s("Seq"),
             s("TimeCreated"),
             s("EventID"),
             s("TargetUserName"),
             caller,
             s("IpAddress"),
-            detail
-        );
+            detail,
+        ];
+        if with_site {
+            row.insert(0, s("Computer"));
+        }
+        table.row(row);
     }
+    table.print();
 }

@@ -59,7 +59,7 @@ impl Drop for Children {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if !matches!(c.try_wait(), Ok(Some(_))) {
-                eprintln!("dev: {name} did not stop; killing it");
+                errln!("dev: {name} did not stop; killing it");
                 let _ = c.kill();
                 let _ = c.wait();
             }
@@ -101,9 +101,10 @@ fn acc(args: &[&str], stdin: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Starts `acc ARGS` in the background, its output in `DIR/logs/NAME.log`.
+/// Starts `acc ARGS` in the background, its output appended to `DIR/logs/NAME.log` (a
+/// resumed run keeps the earlier runs' lines).
 fn spawn(logs: &Path, name: &str, args: &[&str]) -> Result<(String, Child)> {
-    let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(logs.join(format!("{name}.log")))?;
     let child = Command::new(exe()?)
         .args(args)
         .env("ACC_LOG", std::env::var("ACC_LOG").unwrap_or_else(|_| "info".into()))
@@ -115,21 +116,58 @@ fn spawn(logs: &Path, name: &str, args: &[&str]) -> Result<(String, Child)> {
     Ok((name.to_string(), child))
 }
 
-/// Waits until `file` contains `needle` (a process said it is up), or fails after 30 s.
-fn wait_for_line(file: &Path, needle: &str, children: &mut Children) -> Result<()> {
+/// The length of `file` now: where this run's lines will start.
+fn log_end(file: &Path) -> u64 {
+    std::fs::metadata(file).map_or(0, |m| m.len())
+}
+
+/// Waits until `file`, past `from` (this run's part; all of it if it was rotated since),
+/// contains `needle` (a process said it is up), or fails after 30 s.
+fn wait_for_line(file: &Path, from: u64, needle: &str, children: &mut Children) -> Result<()> {
+    let this_run = || -> Option<String> {
+        let bytes = std::fs::read(file).ok()?;
+        let start = usize::try_from(from).ok().filter(|&s| s <= bytes.len()).unwrap_or(0);
+        Some(String::from_utf8_lossy(&bytes[start..]).into_owned())
+    };
+    wait_until(&format!("'{needle}' in {}", file.display()), children, || {
+        this_run().is_some_and(|t| t.contains(needle))
+    })
+}
+
+/// Waits until the site server on `port` answers `GET /v1/health` over TLS (its CA in
+/// `ca`), or fails after 30 s.
+fn wait_for_health(ca: &Path, port: u16, children: &mut Children) -> Result<()> {
+    use acc_net::client::{ClientTls, Connection, Endpoint};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tls =
+        ClientTls::new(&std::fs::read(ca).with_context(|| format!("{}: cannot read", ca.display()))?, None)?;
+    let endpoint = Endpoint::parse(&format!("https://127.0.0.1:{port}"))?;
+    let healthy = || {
+        rt.block_on(async {
+            let mut conn = Connection::open(&tls, &endpoint).await.ok()?;
+            let resp = conn.send("GET", "/v1/health", &[], bytes::Bytes::new()).await.ok()?;
+            serde_json::from_slice::<acc_proto::Health>(&resp.body).ok().filter(|_| resp.status.is_success())
+        })
+        .is_some_and(|h| h == acc_proto::Health::OK)
+    };
+    wait_until(&format!("https://127.0.0.1:{port}/v1/health"), children, healthy)
+}
+
+/// Polls `ready` until it holds, or fails after 30 s or as soon as a child exits.
+fn wait_until(what: &str, children: &mut Children, mut ready: impl FnMut() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if std::fs::read_to_string(file).is_ok_and(|t| t.contains(needle)) {
+        if ready() {
             return Ok(());
         }
         for (name, c) in &mut children.0 {
             if let Ok(Some(status)) = c.try_wait() {
-                bail!("{name} exited ({status}); see {}", file.display());
+                bail!("{name} exited ({status}) while waiting for {what}; see its log");
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("{}: '{needle}' did not appear within 30 s", file.display())
+    bail!("{what}: not ready within 30 s")
 }
 
 /// `acc dev`.
@@ -152,7 +190,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
         }
     };
     if resuming && (state.site_ports.len() != usize::from(a.sites) || state.agents != a.agents) {
-        eprintln!(
+        errln!(
             "dev: resuming {} as it was made: {} site servers, {} agents",
             dir.display(),
             state.site_ports.len(),
@@ -170,12 +208,14 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
             "",
         )?;
     }
+    let server_log = logs.join("server.log");
+    let from = log_end(&server_log);
     children.0.push(spawn(
         &logs,
         "server",
         &["server", "run", "--data-dir", &p("server"), "--listen", &server_addr],
     )?);
-    wait_for_line(&logs.join("server.log"), "listening on https://", &mut children)?;
+    wait_for_line(&server_log, from, "listening on https://", &mut children)?;
     let ctl_base = ["ctl", "--server", url.as_str()];
     let ca = p("server/tls/ca.crt");
     let token = p("server/admin-token");
@@ -187,13 +227,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     };
     if !resuming {
         // The seed's steps: both site server boxes ticked, a strong ACC with Read granted.
-        // (They are the defaults: "nothing changed" is the expected answer.)
-        match ctl(&["settings", "site", "set", "--create-acc", "true", "--reenable", "true"], "") {
-            Err(e) if e.to_string().contains("nothing changed") => {}
-            other => {
-                other?;
-            }
-        }
+        // (They are the defaults: the answer is `unchanged`.)
+        ctl(&["settings", "site", "set", "--create-acc", "true", "--reenable", "true"], "")?;
         let password = acc_server::vault::random_password(24)?;
         ctl(
             &[
@@ -233,7 +268,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
             )?;
         }
         children.0.push(spawn(&logs, &name, &["site", "run", "--data-dir", &p(&name), "--listen", &listen])?);
-        wait_for_line(&logs.join(format!("{name}.log")), "listening on https://", &mut children)?;
+        wait_for_health(&acc_site::layout::Layout::new(dir.join(&name)).tls_ca_cert(), *port, &mut children)?;
     }
     if !resuming {
         let sample = dir.join("sample-package");
@@ -259,6 +294,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
         )?;
         ctl(&["package", "assign", "sample", "--all"], "")?;
     }
+    let agent_log = |i: u16| dir.join(format!("agents/agent{i}/acc.log"));
+    let agent_from: Vec<u64> = (1..=state.agents).map(|i| log_end(&agent_log(i))).collect();
     for i in 1..=state.agents {
         let name = format!("agent{i}");
         let config = p(&format!("agents/{name}/acc.yml"));
@@ -288,46 +325,51 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     if !resuming {
         std::fs::write(&state_path, serde_json::to_vec_pretty(&state)?)?;
     }
-    for i in 1..=state.agents {
-        wait_for_line(&dir.join(format!("agents/agent{i}/acc.log")), "connected to", &mut children)?;
+    for (i, from) in (1..=state.agents).zip(agent_from) {
+        wait_for_line(&agent_log(i), from, "connected to", &mut children)?;
     }
     print_welcome(dir, &url, &state, resuming);
     crate::cmd::common::runtime()?.block_on(crate::cmd::common::shutdown_signal());
-    eprintln!("dev: stopping every process…");
+    errln!("dev: stopping every process…");
     drop(children);
-    eprintln!("dev: stopped; `acc dev --data-dir {}` resumes", dir.display());
+    errln!("dev: stopped; `acc dev --data-dir {}` resumes", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {
     let d = dir.display();
-    println!(
+    outln!(
         "acc dev {}: a management server, {} site servers and {} agents on loopback (ready)\n",
         if resuming { "resumed" } else { "is up" },
         state.site_ports.len(),
         state.agents
     );
-    println!("  management server   {url}");
+    let mut rows = vec![("  management server".to_string(), url.to_string())];
     for (i, port) in state.site_ports.iter().enumerate() {
-        println!("  site server SITE{}   https://127.0.0.1:{port}   (data: {d}/site{})", i + 1, i + 1);
+        rows.push((
+            format!("  site server SITE{}", i + 1),
+            format!("https://127.0.0.1:{port}   (data: {d}/site{})", i + 1),
+        ));
     }
-    println!("  admin credential    {d}/server/admin-token (0600)");
-    println!("  logs                {d}/logs/*.log, {d}/agents/agentN/acc.log\n");
+    rows.push(("  admin credential".into(), format!("{d}/server/admin-token (0600)")));
+    rows.push(("  logs".into(), format!("{d}/logs/*.log, {d}/agents/agentN/acc.log")));
+    crate::output::pairs(&rows.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>());
+    outln!();
     // `cargo run -- dev` leaves no `acc` on PATH: put this very binary there, so every
     // command below works as printed in another terminal.
     let bin = exe().ok().and_then(|e| e.parent().map(|p| p.display().to_string())).unwrap_or_default();
-    println!("Try (in another terminal):");
-    println!(
+    outln!("Try (in another terminal):");
+    outln!(
         "  export PATH={bin}:$PATH ACC_SERVER={url} ACC_CA_FILE={d}/server/tls/ca.crt ACC_TOKEN_FILE={d}/server/admin-token"
     );
-    println!("  acc ctl settings show");
-    println!("  acc ctl sites");
-    println!("  acc ctl agents");
-    println!("  acc ctl package list");
-    println!("  acc ctl events --id 4624");
-    println!(
+    outln!("  acc ctl settings show");
+    outln!("  acc ctl sites");
+    outln!("  acc ctl agents");
+    outln!("  acc ctl package list");
+    outln!("  acc ctl events --id 4624");
+    outln!(
         "  acc ctl credential rotate --username ACC_User_v2 --password-stdin   # then watch acc ctl agents"
     );
-    println!("  acc agent status --config {d}/agents/agent1/acc.yml\n");
-    println!("Ctrl-C stops everything; `acc dev --data-dir {d}` resumes.");
+    outln!("  acc agent status --config {d}/agents/agent1/acc.yml\n");
+    outln!("Ctrl-C stops everything; `acc dev --data-dir {d}` resumes.");
 }

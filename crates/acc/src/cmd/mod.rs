@@ -4,7 +4,7 @@ pub mod agent;
 pub mod common;
 pub mod ctl;
 pub mod dev;
-pub mod duration;
+pub mod docs;
 pub mod pki;
 pub mod server;
 pub mod shares;

@@ -246,10 +246,6 @@ fn write(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
     fsutil::write_file(path, contents, mode, replace).map_err(anyhow::Error::from)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 /// Runs one `acc pki` command.
 pub fn run(command: PkiCommand) -> Result<ExitCode> {
     match command {
@@ -257,7 +253,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
         PkiCommand::Key(a) => {
             let key = PrivateKey::generate(a.curve.into())?;
             write(&a.out, key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, a.force)?;
-            println!("{}: {} private key (mode 0400)", a.out.display(), key.algorithm());
+            outln!("{}: {} private key (mode 0400)", a.out.display(), key.algorithm());
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Csr(a) => {
@@ -266,7 +262,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
             let sans = San::parse_list(a.san.as_deref().unwrap_or(""))?;
             let der = csr::build(&key, &subject, &sans)?;
             write(&a.out, pem::encode("CERTIFICATE REQUEST", &der).as_bytes(), PUBLIC_MODE, true)?;
-            println!("{}: certificate request for {}", a.out.display(), a.subj);
+            outln!("{}: certificate request for {}", a.out.display(), a.subj);
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Sign(a) => sign(a),
@@ -274,7 +270,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
         PkiCommand::Verify(a) => verify_cmd(a),
         PkiCommand::Crl(a) => crl_cmd(a),
         PkiCommand::OpensslExt(a) => {
-            print!("{}", openssl_ext::extension_file(a.profile.into()));
+            out!("{}", openssl_ext::extension_file(a.profile.into()));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -304,8 +300,8 @@ fn ca_init(a: CaInitArgs) -> Result<ExitCode> {
         let _ = std::fs::remove_file(&key_path);
         return Err(e);
     }
-    println!("{}: CA certificate CN={} ({}, {} days)", cert_path.display(), a.cn, key.algorithm(), a.days);
-    println!("{}: CA private key (mode 0400)", key_path.display());
+    outln!("{}: CA certificate CN={} ({}, {} days)", cert_path.display(), a.cn, key.algorithm(), a.days);
+    outln!("{}: CA private key (mode 0400)", key_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -320,7 +316,7 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
         .issue(&csr, a.profile.into(), a.days, &serial, a.not_before.unwrap_or_else(OffsetDateTime::now_utc))
         .with_context(|| a.csr.display().to_string())?;
     write(&a.out, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, true)?;
-    println!(
+    outln!(
         "{}: {} certificate for {} (serial {}, {} days, issuer {})",
         a.out.display(),
         Profile::from(a.profile),
@@ -335,16 +331,16 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
 fn show(a: ShowArgs) -> Result<ExitCode> {
     let summary = inspect::summarize(&read(&a.file)?).with_context(|| a.file.display().to_string())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{summary}");
+        out!("{summary}");
     }
     #[cfg(unix)]
     if matches!(summary, inspect::Summary::PrivateKey(_)) {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&a.file)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            eprintln!(
+            errln!(
                 "warning: {}: mode {mode:04o} lets group or others read the private key; chmod 0400 {}",
                 a.file.display(),
                 a.file.display()
@@ -372,7 +368,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
         verify::verify(&ca, &read(&a.cert)?, &opts).with_context(|| a.cert.display().to_string())?;
     match verdict {
         Ok(v) => {
-            println!(
+            outln!(
                 "{}: OK ({}, issued by {}, valid until {})",
                 a.cert.display(),
                 v.subject,
@@ -382,7 +378,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
-            eprintln!("error: {}: {failure}", a.cert.display());
+            errln!("error: {}: {failure}", a.cert.display());
             Ok(ExitCode::from(1))
         }
     }
@@ -398,12 +394,12 @@ fn crl_cmd(a: CrlArgs) -> Result<ExitCode> {
     let der = crl::extend(&ca, previous.as_ref(), &a.revoke, now, a.days)?;
     write(&a.out, pem::encode("X509 CRL", &der).as_bytes(), PUBLIC_MODE, true)?;
     let listed = Crl::from_bytes(&der)?.revoked.len();
-    println!(
+    outln!(
         "{}: CRL of {} with {listed} revoked certificate{} (next update {})",
         a.out.display(),
         ca.subject(),
         if listed == 1 { "" } else { "s" },
-        rfc3339(now + time::Duration::days(i64::from(a.days)))
+        crate::output::datetime(now + time::Duration::days(i64::from(a.days)))
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -56,15 +56,21 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 };
                 let config = init(&opts).await?;
                 let layout = Layout::new(&a.data_dir);
-                println!("management server {} initialised in {}", config.name, a.data_dir.display());
-                println!("  url:          {}", config.url);
-                println!("  fleet CA:     {}", layout.ca_cert().display());
-                println!("  admin token:  {} (0600; keep it secret)", layout.admin_token().display());
-                println!("  App ID:       {} (its password is in the vault)", config.app_id_display());
+                outln!("management server {} initialised in {}", config.name, a.data_dir.display());
+                let mut rows = vec![
+                    ("  url:", config.url.clone()),
+                    ("  fleet CA:", layout.ca_cert().display().to_string()),
+                    ("  admin token:", format!("{} (0600; keep it secret)", layout.admin_token().display())),
+                    ("  App ID:", format!("{} (its password is in the vault)", config.app_id_display())),
+                ];
                 if !config.organisation.is_empty() {
-                    println!("  organisation: {} (no ACC password may be it)", config.organisation);
+                    rows.push((
+                        "  organisation:",
+                        format!("{} (no ACC password may be it)", config.organisation),
+                    ));
                 }
-                println!(
+                crate::output::pairs(&rows);
+                outln!(
                     "try: acc ctl --server {} --ca {} --token-file {} settings show",
                     config.url,
                     layout.ca_cert().display(),

@@ -13,6 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::cmd::site::{DataDir, call};
+use crate::output::Table;
 
 #[derive(Debug, Subcommand)]
 pub enum SharesCommand {
@@ -128,34 +129,48 @@ pub async fn run(command: SharesCommand) -> Result<ExitCode> {
         SharesCommand::Grant(g) => (g.dir, SharesRequest::Grant(g.spec.args())),
         SharesCommand::Revoke(r) => (r.dir, SharesRequest::Revoke(r.spec.target())),
     };
-    let summary = match &request {
+    // What was done, and what was already so (`unchanged`: exit 0 all the same).
+    let (summary, already) = match &request {
         SharesRequest::Add { name, agents_read: true } => {
-            format!("share '{name}' created; Agents may read it")
+            (format!("share '{name}' created; Agents may read it"), String::new())
         }
-        SharesRequest::Add { name, .. } => format!(
-            "share '{name}' created; nobody can read it yet: grant Read at both levels, e.g. `acc site shares grant {name} Agents read --level share` and `--level file`"
+        SharesRequest::Add { name, .. } => (
+            format!(
+                "share '{name}' created; nobody can read it yet: grant Read at both levels, e.g. `acc site shares grant {name} Agents read --level share` and `--level file`"
+            ),
+            String::new(),
         ),
-        SharesRequest::Grant(g) => format!(
-            "granted {} to '{}' at the {} level of {}",
-            g.right,
-            g.target.principal,
-            g.target.level,
-            shown(&g.target)
+        SharesRequest::Grant(g) => (
+            format!(
+                "granted {} to '{}' at the {} level of {}",
+                g.right,
+                g.target.principal,
+                g.target.level,
+                shown(&g.target)
+            ),
+            format!(
+                "'{}' already has {} at the {} level of {}",
+                g.target.principal,
+                g.right,
+                g.target.level,
+                shown(&g.target)
+            ),
         ),
-        SharesRequest::Revoke(t) => {
-            format!("revoked '{}' at the {} level of {}", t.principal, t.level, shown(t))
-        }
-        SharesRequest::List => String::new(),
+        SharesRequest::Revoke(t) => (
+            format!("revoked '{}' at the {} level of {}", t.principal, t.level, shown(t)),
+            format!("'{}' has no Allow at the {} level of {}", t.principal, t.level, shown(t)),
+        ),
+        SharesRequest::List => (String::new(), String::new()),
     };
     let v = call(&dir.data_dir, Request::Shares(request)).await?;
     if dir.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else if summary.is_empty() {
         print_list(&v);
     } else if v["changed"] == Value::Bool(false) {
-        println!("{summary} (already granted; nothing changed)");
+        outln!("unchanged: {already}");
     } else {
-        println!("{summary}");
+        outln!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -168,20 +183,19 @@ fn shown(t: &AceTarget) -> String {
 }
 
 pub fn print_list(v: &Value) {
-    println!("{:<20} {:<6} {:<28} {:<6} {:<24} RIGHT", "SHARE", "LEVEL", "OBJECT", "KIND", "PRINCIPAL");
+    let mut table = Table::new(["SHARE", "LEVEL", "OBJECT", "KIND", "PRINCIPAL", "RIGHT"]);
     for share in v.as_array().into_iter().flatten() {
         let name = share["name"].as_str().unwrap_or("");
-        let row = |level: &str, object: &str, ace: &Value| {
-            println!(
-                "{:<20} {:<6} {:<28} {:<6} {:<24} {} ({})",
-                name,
-                level,
-                object,
-                ace["kind"].as_str().unwrap_or(""),
-                ace["principal"].as_str().unwrap_or(""),
-                ace["right"].as_str().unwrap_or(""),
-                ace["mask"].as_str().unwrap_or("")
-            );
+        let mut row = |level: &str, object: &str, ace: &Value| {
+            let s = |k: &str| ace[k].as_str().unwrap_or("").to_string();
+            table.row([
+                name.to_string(),
+                level.into(),
+                object.into(),
+                s("kind"),
+                s("principal"),
+                format!("{} ({})", s("right"), s("mask")),
+            ]);
         };
         for ace in share["share_acl"].as_array().into_iter().flatten() {
             row("share", "-", ace);
@@ -196,7 +210,8 @@ pub fn print_list(v: &Value) {
         if share["share_acl"].as_array().is_none_or(Vec::is_empty)
             && share["file_acls"].as_array().is_none_or(Vec::is_empty)
         {
-            println!("{name:<20} (no ACEs: nobody can read it)");
+            table.row([name, "-", "-", "-", "-", "(no ACEs: nobody can read it)"]);
         }
     }
+    table.print();
 }

@@ -21,7 +21,8 @@ use crate::cmd::common::{
     LockoutArgs, RunArgs, hostname, password_from_stdin, print_events, runtime, serve_role, shutdown_signal,
     since_ms,
 };
-use crate::cmd::duration::parse_duration;
+use crate::output::Table;
+use acc_core::units::parse_secs;
 
 mod tasks;
 
@@ -212,7 +213,7 @@ pub struct EventsArgs {
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     since: Option<u64>,
     /// At most the N most recent.
     #[arg(long, value_name = "N")]
@@ -228,11 +229,12 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
     match command {
         SiteCommand::Init(a) => {
             let (config, layout) = init_site(&a).await?;
-            println!("site {} initialised in {}", config.name, a.data_dir.display());
-            println!("  listen:  {}", config.listen);
+            outln!("site {} initialised in {}", config.name, a.data_dir.display());
+            let mut rows = vec![("  listen:", config.listen.to_string())];
             if layout.tls_ca_cert().exists() {
-                println!("  clients trust: {}", layout.tls_ca_cert().display());
+                rows.push(("  clients trust:", layout.tls_ca_cert().display().to_string()));
             }
+            crate::output::pairs(&rows);
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Join(j) => {
@@ -249,7 +251,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             };
             let url = format!("https://{}", SocketAddr::new(ip, config.listen.port()));
             let joined = acc_site::managed::join(&layout, &j.token, &config.name, &url).await?;
-            println!(
+            outln!(
                 "site {} joined {}; run `acc site run --data-dir {}`",
                 config.name,
                 joined.url,
@@ -265,7 +267,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             let v = call(&t.dir.data_dir, Request::TrustAdd { pem })
                 .await
                 .with_context(|| t.file.display().to_string())?;
-            println!(
+            outln!(
                 "trusted {} ({})",
                 v["subject"].as_str().unwrap_or(""),
                 v["fingerprint"].as_str().unwrap_or("")
@@ -275,22 +277,20 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
         SiteCommand::Trust(TrustCommand::List(d)) => {
             let v = call(&d.data_dir, Request::TrustList).await?;
             if d.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
+                let mut table = Table::new(["FINGERPRINT", "SUBJECT", "UNTIL"]);
                 for ca in v.as_array().into_iter().flatten() {
-                    println!(
-                        "{}  {}  (until {})",
-                        ca["fingerprint"].as_str().unwrap_or(""),
-                        ca["subject"].as_str().unwrap_or(""),
-                        ca["not_after"].as_str().unwrap_or("")
-                    );
+                    let s = |k: &str| ca[k].as_str().unwrap_or("").to_string();
+                    table.row([s("fingerprint"), s("subject"), s("not_after")]);
                 }
+                table.print();
             }
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Trust(TrustCommand::Remove(t)) => {
             let v = call(&t.dir.data_dir, Request::TrustRemove { fingerprint: t.fingerprint }).await?;
-            println!("no longer trusted: {}", v["subject"].as_str().unwrap_or(""));
+            outln!("no longer trusted: {}", v["subject"].as_str().unwrap_or(""));
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Crl(CrlCommand::Set(t)) => {
@@ -303,7 +303,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             let v = call(&t.dir.data_dir, Request::CrlSet { pem })
                 .await
                 .with_context(|| t.file.display().to_string())?;
-            println!("enforcing {}", v["crl"].as_str().unwrap_or(""));
+            outln!("enforcing {}", v["crl"].as_str().unwrap_or(""));
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Refresh(d) => {
@@ -311,33 +311,23 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             let actions: Vec<&str> =
                 v["actions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             if actions.is_empty() {
-                println!("refreshed: nothing to do");
+                outln!("refreshed: nothing to do");
             } else {
-                println!("refreshed: {}", actions.join("; "));
+                outln!("refreshed: {}", actions.join("; "));
             }
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Agents(d) => {
             let v = call(&d.data_dir, Request::Agents).await?;
             if d.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
-                    "{:<24} {:<20} {:<10} {:<12} {:<22} IP",
-                    "AGENT", "HOST", "OS", "VERSION", "PRINCIPAL"
-                );
+                let mut table = Table::new(["AGENT", "HOST", "OS", "VERSION", "PRINCIPAL", "IP"]);
                 for a in v.as_array().into_iter().flatten() {
                     let f = |k: &str| a[k].as_str().unwrap_or("").to_string();
-                    println!(
-                        "{:<24} {:<20} {:<10} {:<12} {:<22} {}",
-                        f("agent_id"),
-                        f("host"),
-                        f("os"),
-                        f("version"),
-                        f("principal"),
-                        f("ip")
-                    );
+                    table.row([f("agent_id"), f("host"), f("os"), f("version"), f("principal"), f("ip")]);
                 }
+                table.print();
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -345,7 +335,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
         SiteCommand::Accounts(c) => accounts(c).await,
         SiteCommand::Policy(PolicyCommand::Show(d)) => {
             let v = call(&d.data_dir, Request::PolicyShow).await?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
             Ok(ExitCode::SUCCESS)
         }
         SiteCommand::Policy(PolicyCommand::Set(a)) => policy_set(a).await,
@@ -385,13 +375,15 @@ fn show(d: &DataDir) -> Result<ExitCode> {
             "name": config.name, "site_id": config.site_id, "listen": config.listen.to_string(),
             "ca_file": ca.as_ref().map(|_| layout.tls_ca_cert().display().to_string()), "ca_pem": ca,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("site:    {} ({})", config.name, config.site_id);
-        println!("listen:  {}", config.listen);
+        crate::output::pairs(&[
+            ("site:", format!("{} ({})", config.name, config.site_id)),
+            ("listen:", config.listen.to_string()),
+        ]);
         match ca {
-            Some(pem) => print!("clients trust {}:\n{pem}", layout.tls_ca_cert().display()),
-            None => println!("TLS: certificate given at init ({})", layout.tls_cert().display()),
+            Some(pem) => out!("clients trust {}:\n{pem}", layout.tls_ca_cert().display()),
+            None => outln!("TLS: certificate given at init ({})", layout.tls_cert().display()),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -473,39 +465,45 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
     let is_query = matches!(request, Request::AccountsList | Request::AccountsShow { .. });
     let v = call(&dir.data_dir, request).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else if is_query {
         let rows = if v.is_array() { v.as_array().cloned().unwrap_or_default() } else { vec![v] };
-        println!("{:<20} {:<22} {:<8} {:>10} {:>9} SID", "NAME", "STATE", "CREATED", "BLOCKED", "LOCKS/24H");
+        let mut table =
+            Table::new(["NAME", "STATE", "CREATED", "BLOCKED", "LOCKS/24H", "SID"]).right(&[3, 4]);
         for r in rows {
-            println!(
-                "{:<20} {:<22} {:<8} {:>10} {:>9} {}",
-                r["name"].as_str().unwrap_or(""),
-                r["state"].as_str().unwrap_or(""),
-                r["created_by"].as_str().unwrap_or(""),
-                r["blocked_sources"],
-                r["lockouts_24h"],
-                r["sid"].as_str().unwrap_or("")
-            );
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            table.row([
+                s("name"),
+                s("state"),
+                s("created_by"),
+                r["blocked_sources"].to_string(),
+                r["lockouts_24h"].to_string(),
+                s("sid"),
+            ]);
         }
+        table.print();
     } else {
-        println!("{verb}");
+        outln!("{verb}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
     let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
-    let mut value = serde_json::to_value(current)?;
+    let mut value = serde_json::to_value(&current)?;
     if let Value::Object(m) = &mut value {
         m.extend(a.lockout.patch());
     }
     let p: LockoutPolicy = serde_json::from_value(value)?;
+    if p == current {
+        outln!("unchanged");
+        return Ok(ExitCode::SUCCESS);
+    }
     let v = call(&a.dir.data_dir, Request::PolicySet { policy: p }).await?;
     for w in v["warnings"].as_array().into_iter().flatten() {
-        eprintln!("{}", w.as_str().unwrap_or_default());
+        errln!("{}", w.as_str().unwrap_or_default());
     }
-    println!("lockout policy saved");
+    outln!("lockout policy saved");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -514,7 +512,7 @@ async fn events(a: EventsArgs) -> Result<ExitCode> {
     let q = EventQuery { id: a.id, user: a.user, since_ms, limit: a.limit };
     let v = call(&a.dir.data_dir, Request::Events(q)).await?;
     if a.dir.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     print_events(v.as_array().map(Vec::as_slice).unwrap_or_default(), false);

@@ -86,5 +86,14 @@ fn acc_dev_brings_up_a_fleet_that_works_stops_on_ctrl_c_and_resumes() {
 
     let (child, text) = start(&d);
     assert!(text.contains("acc dev resumed") && text.contains(&url), "same ports: {text}");
+    // The logs are appended, and ready means this run's agents connected (not the last's).
+    let count = |file: &str, needle: &str| d.read(file).matches(needle).count();
+    assert_eq!(count("dev/logs/site1.log", "listening on https://"), 2, "both runs' lines");
+    for i in 1..=2 {
+        assert!(
+            count(&format!("dev/agents/agent{i}/acc.log"), "connected to") >= 2,
+            "agent{i} connected again"
+        );
+    }
     interrupt(child);
 }

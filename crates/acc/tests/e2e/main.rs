@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod cli;
 mod dev;
 mod lockout;
 mod pki_openssl;

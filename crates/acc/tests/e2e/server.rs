@@ -274,7 +274,7 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
     assert_eq!((history[0]["sites_acknowledged"].as_u64(), history[0]["sites"].as_u64()), (Some(2), Some(2)));
     let table = f.ctl(&["policy", "history"], "").ok();
     assert!(
-        table.contains("   3  ") && table.contains("2/2"),
+        table.lines().any(|l| l.trim_start().starts_with("3  ") && l.contains("2/2")),
         "acknowledgement progress per revision: {table}"
     );
     let shown = f.d.acc(&["site", "accounts", "show", "ACC_user", "--data-dir", "site", "--json"]).ok();
@@ -640,11 +640,8 @@ fn a_credential_without_read_on_the_package_sources_is_refused_unless_granted() 
     let f = fleet();
     let revoked = f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").ok();
     assert!(revoked.contains("saved as policy revision 2"), "{revoked}");
-    let nothing = f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").fails_with(1);
-    assert!(
-        nothing.contains("'Agents' has no Allow at the share level of 'nscap'; nothing was revoked"),
-        "{nothing}"
-    );
+    let nothing = f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").ok();
+    assert_eq!(nothing.trim(), "unchanged", "revoking what is not granted changes nothing");
     let unknown =
         f.ctl(&["share", "grant", "printers", "Agents", "read", "--level", "share"], "").fails_with(1);
     assert!(unknown.contains("share 'printers' is not a package source"), "{unknown}");

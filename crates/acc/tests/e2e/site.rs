@@ -382,3 +382,14 @@ fn an_expired_crl_keeps_refusing_what_it_lists_accepts_the_rest_and_raises_an_al
     assert_eq!(code, 200, "every other certificate is accepted: {body}");
     assert_eq!(events(&d, "acc.crl").len(), 1, "one alert per expired CRL");
 }
+
+#[test]
+fn the_site_answers_health_without_credentials_as_the_server_does() {
+    let d = Dir::new();
+    d.acc(&["site", "init", "--data-dir", "site", "--name", "S1", "--listen", "127.0.0.1:0"]).ok();
+    let site = SiteProc::start(&d.join("site"));
+    let (code, body) = curl(&d, &site, &[], "/v1/health", "");
+    assert_eq!((code, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (code, _) = curl(&d, &site, &[], "/v1/packages", "");
+    assert_eq!(code, 401, "the other routes still authenticate");
+}

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
-use crate::cmd::duration::parse_duration;
+use crate::output::Table;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum EnrollTokenCommand {
@@ -21,7 +22,7 @@ pub enum EnrollTokenCommand {
 #[derive(Debug, Args)]
 pub struct EnrollTokenArgs {
     /// How long the token can be used (e.g. 24h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "24h")]
     ttl: u64,
     /// How many agents may enroll with it.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -75,26 +76,27 @@ pub async fn enroll_token(ctl: &mut Ctl, c: EnrollTokenCommand) -> Result<ExitCo
     let EnrollTokenCommand::Create(a) = c;
     let body = json!({ "ttl_secs": a.ttl, "uses": a.uses, "reenroll": a.reenroll });
     let v = ctl.call("POST", "/v1/enroll-tokens", Some(&body)).await?;
-    println!("{}", text(&v["token"]));
+    outln!("{}", text(&v["token"]));
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_certs(list: &[Value]) {
-    println!("{:<34} {:<6} {:<24} {:<25} state", "serial", "kind", "name", "expires");
+    let mut table = Table::new(["serial", "kind", "name", "expires", "state"]);
     for c in list {
         let state = if c["revoked_at"].is_null() {
             "valid".to_string()
         } else {
             format!("revoked {}", time_text(&c["revoked_at"]))
         };
-        println!(
-            "{:<34} {:<6} {:<24} {:<25} {state}",
+        table.row([
             text(&c["serial"]),
             text(&c["kind"]),
             text(&c["name"]),
-            time_text(&c["not_after"])
-        );
+            time_text(&c["not_after"]),
+            state,
+        ]);
     }
+    table.print();
 }
 
 /// `acc ctl agents`.
@@ -102,13 +104,12 @@ pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     let v = ctl.call("GET", "/v1/agents", None).await?;
     let list = v["agents"].as_array().cloned().unwrap_or_default();
     if j.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<24}  {:<13}  {:>4}  {:<11}  {:<16}  {:<20}  {:<20}  notes",
-        "agent", "status", "rev", "auth", "user", "last check-in", "cert expires"
-    );
+    let mut table =
+        Table::new(["agent", "status", "rev", "auth", "user", "last check-in", "cert expires", "notes"])
+            .right(&[2]);
     for a in &list {
         let mut notes = Vec::new();
         if a["revoked"] == true {
@@ -123,25 +124,19 @@ pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
         if let Some(d) = a["duplicate"].as_str() {
             notes.push(d.to_string());
         }
-        println!(
-            "{:<24}  {:<13}  {:>4}  {:<11}  {:<16}  {:<20}  {:<20}  {}",
+        table.row([
             text(&a["name"]),
             text(&a["status"]),
             text(&a["revision"]),
             text(&a["auth_mode"]),
             text(&a["user_name"]),
-            short_time(&a["last_check_in"]),
-            short_time(&a["cert_not_after"]),
-            notes.join("; ")
-        );
+            time_text(&a["last_check_in"]),
+            time_text(&a["cert_not_after"]),
+            notes.join("; "),
+        ]);
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of Unix milliseconds, `-` for none.
-fn short_time(ms: &Value) -> String {
-    let t = time_text(ms);
-    t.split('.').next().map(|s| if s.len() < t.len() { format!("{s}Z") } else { t.clone() }).unwrap_or(t)
 }
 
 /// `acc ctl cert …`.
@@ -151,7 +146,7 @@ pub async fn cert(ctl: &mut Ctl, c: CertCommand) -> Result<ExitCode> {
             let v = ctl.call("GET", "/v1/certificates", None).await?;
             let list = v["certificates"].as_array().cloned().unwrap_or_default();
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 print_certs(&list);
             }

@@ -6,10 +6,11 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
-use super::{Ctl, print_pairs};
 use crate::cmd::common::password_from_stdin;
-use crate::cmd::duration::parse_duration;
+use crate::output::pairs;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
@@ -28,7 +29,7 @@ pub struct RotateArgs {
     #[arg(long)]
     password_stdin: bool,
     /// How long the old generation keeps working after the switch (0: disabled at once).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     grace: Option<u64>,
     /// Grant the new credential Read on the package sources in the same revision.
     #[arg(long)]
@@ -66,7 +67,7 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
         CredentialCommand::Status(j) => {
             let v = ctl.call("GET", "/v1/credential/status", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             print_status(&v);
@@ -107,7 +108,7 @@ fn print_status(v: &Value) {
             format!("{}{stalled}", if sites.is_empty() { "none".into() } else { sites.join(", ") })
         }
     };
-    print_pairs(&[
+    pairs(&[
         ("revision", text(&v["revision"])),
         ("phase", text(&v["phase"])),
         ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),

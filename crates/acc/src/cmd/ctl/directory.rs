@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Ctl;
 use super::settings::{JsonFlag, text};
 use crate::cmd::common::password_from_stdin;
+use crate::output::Table;
 
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCommand {
@@ -42,32 +43,28 @@ pub async fn directory(ctl: &mut Ctl, c: DirectoryCommand) -> Result<ExitCode> {
         DirectoryCommand::List(j) => {
             let v = ctl.call("GET", "/v1/directory", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v["accounts"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["accounts"])?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:<32}  {:<9}  {:>11}  note", "account", "state", "retry after");
+            let mut table = Table::new(["account", "state", "retry after", "note"]).right(&[2]);
             for a in v["accounts"].as_array().into_iter().flatten() {
                 let note = if a["app_id"] == true { "the App ID" } else { "" };
-                println!(
-                    "{:<32}  {:<9}  {:>11}  {note}",
-                    text(&a["name"]),
-                    text(&a["state"]),
-                    text(&a["retry_after"])
-                );
+                table.row([text(&a["name"]), text(&a["state"]), text(&a["retry_after"]), note.into()]);
             }
+            table.print();
         }
         DirectoryCommand::Add(a) => {
             let body = json!({ "name": a.name, "password": password_from_stdin(a.password_stdin)? });
             let v = ctl.call("POST", "/v1/directory", Some(&body)).await?;
-            println!("directory account {} created", text(&v["name"]));
+            outln!("directory account {} created", text(&v["name"]));
         }
         DirectoryCommand::Unlock(a) => {
             let name = acc_proto::package::encode_query(&a.name);
             let v = ctl.call("POST", &format!("/v1/directory/{name}/unlock"), None).await?;
             if v["unlocked"] == true {
-                println!("{} unlocked", a.name);
+                outln!("{} unlocked", a.name);
             } else {
-                println!("{} was not locked; nothing changed", a.name);
+                outln!("{} was not locked; nothing changed", a.name);
             }
         }
     }

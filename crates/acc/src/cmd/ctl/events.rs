@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::Ctl;
 use crate::cmd::common::{print_events, since_ms};
-use crate::cmd::duration::parse_duration;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -22,7 +22,7 @@ pub struct EventsArgs {
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     since: Option<u64>,
     /// At most the N most recent.
     #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -59,7 +59,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
     let v = ctl.call("GET", &format!("/v1/events?{}", q.join("&")), None).await?;
     let events = v["events"].as_array().cloned().unwrap_or_default();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+        outln!("{}", serde_json::to_string_pretty(&events)?);
     } else {
         print_events(&events, true);
     }
@@ -69,7 +69,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
 #[derive(Debug, Args)]
 pub struct LockoutsArgs {
     /// Look back this far (default 24h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "24h")]
     since: u64,
     /// JSON for scripts.
     #[arg(long)]
@@ -81,16 +81,16 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
     let v = ctl.call("GET", &format!("/v1/lockouts?since_ms={}", since_ms(a.since)), None).await?;
     let list = v["lockouts"].as_array().cloned().unwrap_or_default();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        println!("no lockouts in that time");
+        outln!("no lockouts in that time");
     }
     for l in &list {
         let s = |k: &str| l[k].as_str().map(str::to_string).unwrap_or_else(|| l[k].to_string());
         let state = if l["cleared"] == true { "cleared" } else { "in force or expired" };
-        println!(
+        outln!(
             "{} on {}: {} lock by {} ({}), {} failed logons, {} lock(s), last {} [{state}]",
             s("account"),
             s("site"),
@@ -102,9 +102,9 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
             s("last_lockout")
         );
         if let Some(rev) = l["agent_revision"].as_i64() {
-            println!("  its agent runs policy revision {rev} (acc ctl agents)");
+            outln!("  its agent runs policy revision {rev} (acc ctl agents)");
         }
-        println!("  what to do: {}", s("advice"));
+        outln!("  what to do: {}", s("advice"));
     }
     Ok(ExitCode::SUCCESS)
 }

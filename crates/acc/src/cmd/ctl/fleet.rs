@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use super::settings::{JsonFlag, text, time_text};
-use crate::cmd::duration::parse_duration;
+use crate::output::Table;
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum SiteTokenCommand {
@@ -19,7 +20,7 @@ pub enum SiteTokenCommand {
 #[derive(Debug, Args)]
 pub struct SiteTokenArgs {
     /// How long the token can be used (e.g. 1h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, default_value = "1h")]
     ttl: u64,
     /// How many site servers may join with it.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -30,7 +31,7 @@ pub struct SiteTokenArgs {
 pub async fn site_token(ctl: &mut Ctl, c: SiteTokenCommand) -> Result<ExitCode> {
     let SiteTokenCommand::Create(a) = c;
     let v = ctl.call("POST", "/v1/site-tokens", Some(&json!({ "ttl_secs": a.ttl, "uses": a.uses }))).await?;
-    println!("{}", text(&v["token"]));
+    outln!("{}", text(&v["token"]));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -47,11 +48,12 @@ fn acc_state(site: &Value) -> String {
         .join(", ")
 }
 
-/// The age of the CRL a site enforces, or `EXPIRED` past its nextUpdate.
+/// The age of the CRL a site enforces, from its issuance (its thisUpdate is backdated),
+/// or `EXPIRED` past its nextUpdate.
 fn crl_age(site: &Value, now_ms: i64) -> String {
-    match (site["crl_this_update_ms"].as_i64(), site["crl_next_update_ms"].as_i64()) {
+    match (site["crl_issued_ms"].as_i64(), site["crl_next_update_ms"].as_i64()) {
         (_, Some(next)) if next <= now_ms => "EXPIRED".into(),
-        (Some(this), _) => format!("{}m", (now_ms - this).max(0) / 60_000),
+        (Some(issued), _) => format!("{}m", (now_ms - issued).max(0) / 60_000),
         _ => "-".into(),
     }
 }
@@ -60,32 +62,29 @@ fn crl_age(site: &Value, now_ms: i64) -> String {
 pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     let v = ctl.call("GET", "/v1/sites", None).await?;
     if j.json {
-        println!("{}", serde_json::to_string_pretty(&v["sites"])?);
+        outln!("{}", serde_json::to_string_pretty(&v["sites"])?);
         return Ok(ExitCode::SUCCESS);
     }
     let current = v["revision"].as_i64().unwrap_or(0);
     let now_ms = crate::cmd::common::since_ms(0);
-    println!(
-        "{:<15} {:<26} {:<10} {:<26} {:<8} {:<25} ACC",
-        "site", "url", "revision", "last contact", "CRL age", "error"
-    );
+    let mut table = Table::new(["site", "url", "revision", "last contact", "CRL age", "error", "ACC"]);
     for s in v["sites"].as_array().into_iter().flatten() {
         let applied = match s["applied_revision"].as_i64() {
             Some(r) if r == current => format!("{r}"),
             Some(r) => format!("{r} (of {current})"),
             None => "-".into(),
         };
-        println!(
-            "{:<15} {:<26} {:<10} {:<26} {:<8} {:<25} {}",
+        table.row([
             text(&s["name"]),
             text(&s["url"]),
             applied,
             time_text(&s["last_contact"]),
             crl_age(s, now_ms),
             text(&s["error"]),
-            acc_state(s)
-        );
+            acc_state(s),
+        ]);
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,6 +108,6 @@ pub struct TaskSendArgs {
 pub async fn task(ctl: &mut Ctl, c: TaskCommand) -> Result<ExitCode> {
     let TaskCommand::Send(a) = c;
     let v = ctl.call("POST", "/v1/tasks", Some(&json!({ "type": a.kind, "to": a.to }))).await?;
-    println!("{} sent to {} site server(s) and {} agent(s)", text(&v["type"]), v["sites"], v["agents"]);
+    outln!("{} sent to {} site server(s) and {} agent(s)", text(&v["type"]), v["sites"], v["agents"]);
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod sources;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use acc_core::password::PasswordError;
 use acc_net::client::{ClientTls, Connection, Endpoint};
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
@@ -137,12 +138,18 @@ impl Ctl {
         if resp.status.is_success() {
             return Ok(value);
         }
+        // A save that would change nothing (the specification's U-NOCHANGE) is no failure.
+        let ids: Vec<&str> =
+            value["errors"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_str()).collect();
+        if ids == [PasswordError::NoChange.id()] {
+            return Err(Unchanged.into());
+        }
         // One `error:` line per problem (main prints the last one).
         let problems: Vec<&str> =
             value["errors"].as_array().into_iter().flatten().filter_map(|p| p["message"].as_str()).collect();
         if let Some((last, rest)) = problems.split_last() {
             for p in rest {
-                eprintln!("error: {p}");
+                errln!("error: {p}");
             }
             bail!("{last}");
         }
@@ -152,6 +159,19 @@ impl Ctl {
         }
     }
 }
+
+/// The server changed nothing because everything asked for was already so: setting what
+/// is set is success, and the command says `unchanged` (as `kubectl apply` does).
+#[derive(Debug)]
+pub struct Unchanged;
+
+impl std::fmt::Display for Unchanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unchanged")
+    }
+}
+
+impl std::error::Error for Unchanged {}
 
 /// The bearer token: `ACC_TOKEN`, or the token file (refused when others may read it).
 fn token(a: &CtlArgs) -> Result<String> {
@@ -186,17 +206,9 @@ fn token(a: &CtlArgs) -> Result<String> {
     Ok(t.to_string())
 }
 
-/// Prints `rows` as two aligned columns.
-pub fn print_pairs(rows: &[(&str, String)]) {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (k, v) in rows {
-        println!("{k:width$}  {v}");
-    }
-}
-
 /// Runs one `acc ctl` command.
 pub fn run(a: CtlArgs) -> Result<ExitCode> {
-    runtime()?.block_on(async {
+    let done = runtime()?.block_on(async {
         let mut ctl = Ctl::connect(&a).await?;
         match a.command {
             CtlCommand::Settings(c) => settings::settings(&mut ctl, c).await,
@@ -216,5 +228,12 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
         }
-    })
+    });
+    match done {
+        Err(e) if e.chain().any(|c| c.is::<Unchanged>()) => {
+            outln!("unchanged");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => other,
+    }
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
+use crate::output::Table;
 
 /// Bytes per upload request.
 const CHUNK: usize = 4 * 1024 * 1024;
@@ -75,7 +76,7 @@ pub async fn package(ctl: &mut Ctl, c: PackageCommand) -> Result<ExitCode> {
         PackageCommand::List(j) => {
             let v = ctl.call("GET", "/v1/packages", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v["packages"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["packages"])?);
             } else {
                 print_list(&v["packages"]);
             }
@@ -98,7 +99,7 @@ async fn add(ctl: &mut Ctl, a: AddArgs) -> Result<()> {
     };
     let begun = ctl.call("POST", "/v1/packages", Some(&serde_json::to_value(&manifest)?)).await?;
     if begun["status"] == "exists" {
-        println!("package {} {} is already on the server with this content", a.name, a.version);
+        outln!("package {} {} is already on the server with this content", a.name, a.version);
         return Ok(());
     }
     let base = format!("/v1/packages/{}/{}", encode_query(&a.name), encode_query(&a.version));
@@ -121,18 +122,21 @@ async fn add(ctl: &mut Ctl, a: AddArgs) -> Result<()> {
         }
     }
     let done = ctl.call("POST", &format!("{base}/commit"), None).await?;
-    println!(
+    outln!(
         "package {} {} added to {}: {} files, {} bytes sent, every SHA-256 verified by the server",
-        a.name, a.version, a.share, done["files"], sent
+        a.name,
+        a.version,
+        a.share,
+        done["files"],
+        sent
     );
     Ok(())
 }
 
 fn print_list(list: &Value) {
-    println!(
-        "{:<24}  {:<12}  {:<18}  {:>6}  {:>12}  {:<20}  {:<10}  replicas",
-        "package", "version", "share", "files", "bytes", "added", "assigned"
-    );
+    let mut table =
+        Table::new(["package", "version", "share", "files", "bytes", "added", "assigned", "replicas"])
+            .right(&[3, 4]);
     for p in list.as_array().into_iter().flatten() {
         let replicas: Vec<String> = p["replicas"]
             .as_array()
@@ -143,21 +147,21 @@ fn print_list(list: &Value) {
                 None => format!("{} {}", text(&r["site"]), text(&r["status"])),
             })
             .collect();
-        let state = if p["committed"] == true { text(&p["created_at"]) } else { "uploading".into() };
-        println!(
-            "{:<24}  {:<12}  {:<18}  {:>6}  {:>12}  {:<20}  {:<10}  {}",
+        // "all", a list of sites, or none.
+        let assigned = match p["assigned_to"].as_array() {
+            Some(sites) => sites.iter().map(text).collect::<Vec<_>>().join(", "),
+            None => text(&p["assigned_to"]),
+        };
+        table.row([
             text(&p["name"]),
             text(&p["version"]),
             text(&p["share"]),
             text(&p["files"]),
             text(&p["bytes"]),
-            if p["committed"] == true {
-                time_text(&p["created_at"]).chars().take(19).collect()
-            } else {
-                state
-            },
-            text(&p["assigned_to"]),
-            replicas.join("; ")
-        );
+            if p["committed"] == true { time_text(&p["created_at"]) } else { "uploading".into() },
+            assigned,
+            replicas.join("; "),
+        ]);
     }
+    table.print();
 }

@@ -7,9 +7,10 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Ctl, print_pairs};
+use super::Ctl;
 use crate::cmd::common::{LockoutArgs, password_from_stdin};
-use crate::cmd::duration::parse_duration;
+use crate::output::{Table, pairs};
+use acc_core::units::parse_secs;
 
 #[derive(Debug, Subcommand)]
 pub enum SettingsCommand {
@@ -145,18 +146,18 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "TEXT")]
     description: String,
     /// Lifetime (e.g. 12h, 30d); none: no expiry.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
     ttl: Option<u64>,
 }
 
 pub fn print_saved(v: &Value) {
     for w in v["warnings"].as_array().into_iter().flatten() {
-        eprintln!("{}", w.as_str().unwrap_or_default());
+        errln!("{}", w.as_str().unwrap_or_default());
     }
     for g in v["granted"].as_array().into_iter().flatten() {
-        println!("granted: {}", g.as_str().unwrap_or_default());
+        outln!("granted: {}", g.as_str().unwrap_or_default());
     }
-    println!("saved as policy revision {}: {}", v["revision"], v["summary"].as_str().unwrap_or_default());
+    outln!("saved as policy revision {}: {}", v["revision"], v["summary"].as_str().unwrap_or_default());
 }
 
 pub fn text(v: &Value) -> String {
@@ -195,7 +196,7 @@ fn print_settings(v: &Value) {
         .flatten()
         .map(|g| format!("{} {} ({})", g["number"], text(&g["user_name"]), text(&g["phase"])))
         .collect();
-    print_pairs(&[
+    pairs(&[
         ("revision", text(&v["revision"])),
         ("authentication", text(&v["auth"]["mode"])),
         ("credential", credential),
@@ -223,7 +224,7 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
         SettingsCommand::Show(j) => {
             let v = ctl.call("GET", "/v1/settings", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_settings(&v);
             }
@@ -264,11 +265,9 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A time field (Unix milliseconds) as [`crate::output::timestamp`], `-` for none.
 pub fn time_text(ms: &Value) -> String {
-    ms.as_i64()
-        .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| "-".into())
+    ms.as_i64().map_or_else(|| "-".into(), crate::output::timestamp)
 }
 
 /// `acc ctl policy …`.
@@ -277,52 +276,49 @@ pub async fn policy(ctl: &mut Ctl, c: PolicyCommand) -> Result<ExitCode> {
         PolicyCommand::History(a) => {
             let v = ctl.call("GET", &format!("/v1/policy/revisions?limit={}", a.limit), None).await?;
             if a.json.json {
-                println!("{}", serde_json::to_string_pretty(&v["revisions"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["revisions"])?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
-                "{:>4}  {:<25}  {:<10}  {:<15}  {:<24}  summary",
-                "rev", "saved", "sites", "agents", "by"
-            );
+            let mut table = Table::new(["rev", "saved", "sites", "agents", "by", "summary"]).right(&[0]);
             for r in v["revisions"].as_array().into_iter().flatten() {
-                println!(
-                    "{:>4}  {:<25}  {:<10}  {:<15}  {:<24}  {}",
-                    r["number"].as_i64().unwrap_or(0),
+                table.row([
+                    text(&r["number"]),
                     time_text(&r["created_at"]),
                     format!("{}/{}", r["sites_acknowledged"], r["sites"]),
                     format!("{}/{}", r["agents_acknowledged"], r["agents"]),
                     text(&r["author"]),
-                    text(&r["summary"])
-                );
+                    text(&r["summary"]),
+                ]);
             }
+            table.print();
         }
         PolicyCommand::Show(a) => {
             let v = ctl.call("GET", &format!("/v1/policy/revisions/{}", a.rev), None).await?;
             if a.json.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
+                outln!(
                     "revision {} saved {} by {}: {}",
                     v["number"],
                     time_text(&v["created_at"]),
                     text(&v["author"]),
                     text(&v["summary"])
                 );
-                println!("{}", serde_json::to_string_pretty(&v["document"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["document"])?);
             }
         }
         PolicyCommand::Diff(a) => {
             let v = ctl.call("GET", &format!("/v1/policy/diff?from={}&to={}", a.a, a.b), None).await?;
             if a.json.json {
-                println!("{}", serde_json::to_string_pretty(&v["changes"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["changes"])?);
                 return Ok(ExitCode::SUCCESS);
             }
             let changes = v["changes"].as_array().cloned().unwrap_or_default();
             if changes.is_empty() {
-                println!("revisions {} and {} are the same", a.a, a.b);
+                outln!("revisions {} and {} are the same", a.a, a.b);
             }
             for c in changes {
-                println!("{}: {} -> {}", text(&c["path"]), c["from"], c["to"]);
+                outln!("{}: {} -> {}", text(&c["path"]), c["from"], c["to"]);
             }
         }
     }
@@ -338,24 +334,24 @@ pub async fn token(ctl: &mut Ctl, c: TokenCommand) -> Result<ExitCode> {
                 body["ttl_secs"] = json!(ttl);
             }
             let v = ctl.call("POST", "/v1/tokens", Some(&body)).await?;
-            println!("{}", text(&v["token"]));
+            outln!("{}", text(&v["token"]));
         }
         TokenCommand::List(j) => {
             let v = ctl.call("GET", "/v1/tokens", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v["tokens"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["tokens"])?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:<9} {:<25} {:<25} description", "role", "created", "expires");
+            let mut table = Table::new(["role", "created", "expires", "description"]);
             for t in v["tokens"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<9} {:<25} {:<25} {}",
+                table.row([
                     text(&t["role"]),
                     time_text(&t["created_at"]),
                     time_text(&t["expires_at"]),
-                    text(&t["description"])
-                );
+                    text(&t["description"]),
+                ]);
             }
+            table.print();
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -29,7 +29,7 @@ pub async fn share(ctl: &mut Ctl, c: ShareCommand) -> Result<ExitCode> {
         ShareCommand::List(j) => {
             let v = ctl.call("GET", "/v1/shares", None).await?;
             if j.json {
-                println!("{}", serde_json::to_string_pretty(&v["shares"])?);
+                outln!("{}", serde_json::to_string_pretty(&v["shares"])?);
             } else {
                 print_list(&v["shares"]);
             }

@@ -13,6 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::{DataDir, call};
+use crate::output::{Table, pairs};
 
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
@@ -77,40 +78,37 @@ pub async fn run(command: TasksCommand) -> Result<ExitCode> {
             let request = Request::TasksSend { agent: a.agent, task_type: a.task_type, payload };
             let v = call(&a.dir.data_dir, request).await?;
             if a.dir.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{}", v["id"].as_str().unwrap_or_default());
+                outln!("{}", v["id"].as_str().unwrap_or_default());
             }
         }
         TasksCommand::List(a) => {
             let query = TaskQuery { agent: a.agent, state: a.state, limit: Some(i64::from(a.limit)) };
             let v = call(&a.dir.data_dir, Request::TasksList(query)).await?;
             if a.dir.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
-                    "{:<36}  {:<20} {:<16} {:<10} {:<24} RESULT",
-                    "ID", "AGENT", "TYPE", "STATE", "CREATED"
-                );
+                let mut table = Table::new(["ID", "AGENT", "TYPE", "STATE", "CREATED", "RESULT"]);
                 for t in v.as_array().into_iter().flatten() {
                     let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
                     let exit = t["result"]["exit_code"].as_i64().map(|c| format!("exit {c}"));
-                    println!(
-                        "{:<36}  {:<20} {:<16} {:<10} {:<24} {}",
+                    table.row([
                         s("id"),
                         s("agent_id"),
                         s("type"),
                         s("state"),
                         s("created_at"),
-                        exit.unwrap_or_else(|| "-".into())
-                    );
+                        exit.unwrap_or_else(|| "-".into()),
+                    ]);
                 }
+                table.print();
             }
         }
         TasksCommand::Show(a) => {
             let v = call(&a.dir.data_dir, Request::TasksShow { id: a.id }).await?;
             if a.dir.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 show(&v);
             }
@@ -155,13 +153,15 @@ fn read_payload_file(f: &Path) -> Result<String> {
 fn show(t: &Value) {
     let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
     let compact = |k: &str| if t[k].is_null() { "-".to_string() } else { t[k].to_string() };
-    println!("id:         {}", s("id"));
-    println!("agent:      {}", s("agent_id"));
-    println!("type:       {}", s("type"));
-    println!("state:      {}", s("state"));
-    println!("created:    {}", s("created_at"));
-    println!("delivered:  {} (deliveries: {})", s("delivered_at"), t["deliveries"]);
-    println!("completed:  {}", s("completed_at"));
-    println!("payload:    {}", compact("payload"));
-    println!("result:     {}", compact("result"));
+    pairs(&[
+        ("id:", s("id")),
+        ("agent:", s("agent_id")),
+        ("type:", s("type")),
+        ("state:", s("state")),
+        ("created:", s("created_at")),
+        ("delivered:", format!("{} (deliveries: {})", s("delivered_at"), t["deliveries"])),
+        ("completed:", s("completed_at")),
+        ("payload:", compact("payload")),
+        ("result:", compact("result")),
+    ]);
 }
