@@ -77,11 +77,13 @@ async fn exchange(proxy: &Proxy, target: &Endpoint) -> Result<Result<Tunnel, Sta
 fn refusal(status: StatusCode, has_credentials: bool, target: &Endpoint) -> String {
     let code = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
     let code = code.trim_end();
+    // 407 is the standard answer; some proxies (tinyproxy 1.11) answer 401 to wrong
+    // credentials and 407 to none.
     match status.as_u16() {
-        407 if has_credentials => format!(
+        401 | 407 if has_credentials => format!(
             "the proxy refused the credentials of proxy-credentials-file ({code}); check the user name and password"
         ),
-        407 => {
+        401 | 407 => {
             format!("the proxy requires credentials ({code}); give proxy-credentials-file (USER:PASSWORD)")
         }
         403 => format!(
@@ -162,6 +164,11 @@ mod tests {
                 "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
                 true,
                 "refused the credentials of proxy-credentials-file (407 Proxy Authentication Required)",
+            ),
+            (
+                "HTTP/1.0 401 Unauthorized\r\n\r\n",
+                true,
+                "refused the credentials of proxy-credentials-file (401 Unauthorized)",
             ),
             ("HTTP/1.0 403 Forbidden\r\n\r\n", false, "forbids CONNECT to mgmt.corp:8443 (403 Forbidden)"),
             (

@@ -6,6 +6,7 @@ mod bench;
 mod dev;
 mod lockout;
 mod pki_openssl;
+mod proxy;
 mod seeds;
 mod server;
 mod shares;
