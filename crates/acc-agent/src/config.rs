@@ -15,6 +15,9 @@
 //! check-in-interval: 5m                       # 90s, 5m, 1h 30m (a bare number is seconds)
 //! download-limit: 10M                         # optional, bytes per second: 500K, 10M (powers of 1024)
 //! host-name: web01                            # default: the system's host name
+//! proxy-url: http://proxy.corp.local:3128      # optional HTTP proxy (CONNECT); else https_proxy
+//! proxy-credentials-file: proxy.cred          # optional USER:PASSWORD for the proxy
+//! no-proxy: [.corp.local, 10.0.0.0/8]         # optional hosts reached directly; else no_proxy
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +26,8 @@ use std::time::Duration;
 use acc_core::units::{parse_duration, parse_size};
 use acc_net::client::Endpoint;
 use serde::{Deserialize, Serialize};
+
+use crate::proxy::ProxyConfig;
 
 /// What can be wrong with `acc.yml`, in one line each.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,15 @@ pub struct RawConfig {
     /// The host name the agent reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
+    /// The HTTP proxy (`http://HOST:PORT`; empty: none, whatever the environment says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    /// A file holding the proxy's `USER:PASSWORD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_credentials_file: Option<PathBuf>,
+    /// Hosts reached without the proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<Vec<String>>,
 }
 
 /// The log levels `log-level` accepts.
@@ -124,6 +138,8 @@ pub struct AgentConfig {
     pub download_limit: Option<u64>,
     /// The host name reported.
     pub host_name: String,
+    /// The proxy keys.
+    pub proxy: ProxyConfig,
 }
 
 /// The default locations of the seed, per OS: config folder, log file, state folder.
@@ -266,6 +282,9 @@ impl AgentConfig {
                 n => Some(n),
             },
         };
+        if let Some(u) = &raw.proxy_url {
+            crate::proxy::check_url(u).map_err(|e| invalid("proxy-url", e))?;
+        }
         let (_, default_log, default_state) = defaults();
         let host_name = match raw.host_name {
             Some(h)
@@ -286,6 +305,11 @@ impl AgentConfig {
             };
             return Err(invalid("key-file", why.into()));
         }
+        let proxy = ProxyConfig {
+            url: raw.proxy_url,
+            no_proxy: raw.no_proxy,
+            credentials_file: raw.proxy_credentials_file.map(absolute),
+        };
         Ok(AgentConfig {
             path: path.to_path_buf(),
             server,
@@ -298,6 +322,7 @@ impl AgentConfig {
             check_in_interval,
             download_limit,
             host_name,
+            proxy,
         })
     }
 }
@@ -369,6 +394,14 @@ mod tests {
             ),
             ("server-url: https://m:1\nca-file: c\ndownload-limit: fast\n", "download-limit: 'fast'"),
             ("server-url: https://m:1\nca-file: c\nhost-name: 'a b'\n", "host-name: 'a b'"),
+            (
+                "server-url: https://m:1\nca-file: c\nproxy-url: https://p:1\n",
+                "proxy-url: 'https://p:1': https:// proxies are not supported; give http://HOST:PORT",
+            ),
+            (
+                "server-url: https://m:1\nca-file: c\nproxy-url: http://u:pw@p:1\n",
+                "proxy-url: holds a user name and password; put them in proxy-credentials-file",
+            ),
         ];
         for (text, wanted) in cases {
             let e = parse(text).unwrap_err();
@@ -390,5 +423,23 @@ mod tests {
         assert!(e.contains("check-in-interval: 'soon': not a duration") && e.contains("90s, 10m"), "{e}");
         let e = with("download-limit: 0\n").unwrap_err();
         assert!(e.contains("download-limit: '0': give bytes per second above 0"), "{e}");
+    }
+
+    #[test]
+    fn the_proxy_keys_are_read_with_paths_beside_the_file() {
+        let base = "server-url: https://m:1\nca-file: c\nkey-file: k\ncert-file: c\n";
+        let c = parse(&format!(
+            "{base}proxy-url: http://proxy:3128\nproxy-credentials-file: proxy.cred\nno-proxy: [.corp, 10.0.0.0/8]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.proxy,
+            ProxyConfig {
+                url: Some("http://proxy:3128".into()),
+                no_proxy: Some(vec![".corp".into(), "10.0.0.0/8".into()]),
+                credentials_file: Some(PathBuf::from("/etc/acc/proxy.cred")),
+            }
+        );
+        assert_eq!(parse(base).unwrap().proxy, ProxyConfig::default());
     }
 }

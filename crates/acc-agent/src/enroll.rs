@@ -15,6 +15,7 @@ use acc_proto::{EnrollRequest, JoinResponse, JoinToken};
 use bytes::Bytes;
 
 use crate::config::RawConfig;
+use crate::proxy::ProxyConfig;
 
 /// Why an enrollment failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,15 +42,21 @@ pub struct Enrolled {
 }
 
 /// Enrolls this machine as `host_name` with `token_text`, writing into the folder of
-/// `config_path`. `log_file` and `state_dir` go into `acc.yml` when given.
+/// `config_path`. `log_file`, `state_dir` and the proxy keys go into `acc.yml` when given;
+/// the enrollment itself goes through that proxy (or the environment's).
 pub async fn enroll(
     token_text: &str,
     config_path: &Path,
     host_name: &str,
     log_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
+    proxy: ProxyConfig,
 ) -> Result<Enrolled, EnrollError> {
     let local = |e: &dyn std::fmt::Display| EnrollError::Local(e.to_string());
+    if let Some(u) = &proxy.url {
+        crate::proxy::check_url(u).map_err(|e| EnrollError::Local(format!("--proxy-url: {e}")))?;
+    }
+    let route = crate::proxy::from_env(&proxy).map_err(EnrollError::Local)?;
     let token = JoinToken::decode(token_text).map_err(|e| local(&e))?;
     if token.kind != "agent" {
         return Err(EnrollError::Local(format!(
@@ -73,7 +80,7 @@ pub async fn enroll(
     let csr = acc_pki::csr::build(&key, &subject, &[]).map_err(|e| local(&e))?;
     fsutil::write_file(&key_path, key.to_pkcs8_pem().map_err(|e| local(&e))?.as_bytes(), KEY_MODE, false)
         .map_err(|e| local(&e))?;
-    let result = exchange(&token, host_name, &csr).await;
+    let result = exchange(&token, host_name, &csr, route).await;
     // The state folder may hold another enrollment's agent id, policy and site servers
     // (perhaps of another management server's fleet): this one starts clean.
     let state = match &state_dir {
@@ -104,6 +111,9 @@ pub async fn enroll(
         log_file,
         state_dir,
         host_name: Some(host_name.to_string()),
+        proxy_url: proxy.url,
+        proxy_credentials_file: proxy.credentials_file,
+        no_proxy: proxy.no_proxy,
         ..RawConfig::default()
     };
     let yaml = serde_saphyr::to_string(&raw).map_err(|e| local(&e))?;
@@ -117,14 +127,19 @@ pub async fn enroll(
     })
 }
 
-async fn exchange(token: &JoinToken, host_name: &str, csr: &[u8]) -> Result<JoinResponse, EnrollError> {
+async fn exchange(
+    token: &JoinToken,
+    host_name: &str,
+    csr: &[u8],
+    proxy: Option<std::sync::Arc<acc_net::proxy::Proxy>>,
+) -> Result<JoinResponse, EnrollError> {
     let server = |e: &dyn std::fmt::Display| EnrollError::Server(e.to_string());
     let req = EnrollRequest {
         secret: token.secret.clone(),
         host_name: host_name.to_string(),
         csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", csr),
     };
-    let tls = ClientTls::pinned(&token.ca_sha256).map_err(|e| server(&e))?;
+    let tls = ClientTls::pinned(&token.ca_sha256).map_err(|e| server(&e))?.via(proxy);
     let endpoint = Endpoint::parse(&token.url).map_err(|e| server(&e))?;
     let mut conn = Connection::open(&tls, &endpoint).await.map_err(|e| server(&e))?;
     let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());

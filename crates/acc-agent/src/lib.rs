@@ -4,6 +4,7 @@
 //! - [`identity`]: `key-file`/`cert-file` (owner, 0400, X.509 v3, validity) and the client TLS.
 //! - [`state`]: `state-dir`: check-in counter, policy (credential sealed), health, packages.
 //! - [`enroll`]: `acc agent enroll`; [`logfile`]: `acc.log` rotated by size.
+//! - [`proxy`]: the HTTP proxy every connection goes through (`proxy-url`, `https_proxy`).
 
 pub mod budget;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod download;
 pub mod enroll;
 pub mod identity;
 pub mod logfile;
+pub mod proxy;
 pub mod renew;
 pub mod run;
 pub mod site;

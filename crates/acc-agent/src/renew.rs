@@ -62,9 +62,10 @@ pub async fn renew(conn: &mut Connection, key_path: &Path, cert_path: &Path) -> 
 }
 
 /// At start: when the certificate has expired, renew it within the grace (no client
-/// certificate needed). `Ok(true)` when it renewed.
+/// certificate needed; through `proxy` when given). `Ok(true)` when it renewed.
 pub async fn renew_expired(
     server: &Endpoint,
+    proxy: Option<std::sync::Arc<acc_net::proxy::Proxy>>,
     ca_file: &Path,
     key_path: &Path,
     cert_path: &Path,
@@ -81,7 +82,7 @@ pub async fn renew_expired(
         return Ok(false);
     }
     let ca = std::fs::read(ca_file).map_err(|e| format!("{}: {e}", ca_file.display()))?;
-    let tls = ClientTls::new(&ca, None).map_err(|e| e.to_string())?;
+    let tls = ClientTls::new(&ca, None).map_err(|e| e.to_string())?.via(proxy);
     let mut conn = Connection::open(&tls, server).await.map_err(|e| e.to_string())?;
     renew(&mut conn, key_path, cert_path).await?;
     Ok(true)

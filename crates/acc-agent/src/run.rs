@@ -45,6 +45,9 @@ pub enum AgentError {
     /// The state folder.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// The proxy settings (`proxy-url`, `proxy-credentials-file`, `https_proxy`).
+    #[error("{0}")]
+    Proxy(String),
     /// The CA file.
     #[error("{path}: cannot read the CA file ({reason})")]
     Ca {
@@ -77,6 +80,8 @@ pub struct Agent {
     report_now: Notify,
     policy_tx: watch::Sender<i64>,
     budget: Mutex<Budget>,
+    /// The HTTP proxy every connection goes through, if any.
+    proxy: Option<Arc<acc_net::proxy::Proxy>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -105,6 +110,7 @@ impl Agent {
             path: config.ca_file.display().to_string(),
             reason: e.to_string(),
         })?;
+        let proxy = crate::proxy::from_env(&config.proxy).map_err(AgentError::Proxy)?;
         let uid = identity::current_uid();
         let paths = config.identity.as_ref().map(|(k, c)| (k.as_path(), c.as_path()));
         let (tls, cert) = identity::client_tls(&ca_pem, paths, uid)?;
@@ -121,7 +127,7 @@ impl Agent {
         let state = store.load()?;
         store.save(&state)?;
         let revision = state.revision();
-        let mgmt_tls = (config.server.is_some() && cert.is_some()).then_some(tls);
+        let mgmt_tls = (config.server.is_some() && cert.is_some()).then(|| tls.via(proxy.clone()));
         Ok(Agent {
             config,
             store,
@@ -132,6 +138,7 @@ impl Agent {
             report_now: Notify::new(),
             policy_tx: watch::Sender::new(revision),
             budget: Mutex::new(Budget::default()),
+            proxy,
         })
     }
 
@@ -139,6 +146,9 @@ impl Agent {
     pub async fn run(self: Arc<Self>) {
         if let Some(c) = &self.material().cert {
             tracing::info!(certificate = %c.subject_cn, issuer = %c.issuer_cn, expires = %c.expires(), "Agent starting.");
+        }
+        if let Some(p) = &self.proxy {
+            tracing::info!(proxy = %p.url, credentials = p.credentials.is_some(), "Connections go through the HTTP proxy (CONNECT, TLS end to end).");
         }
         let policy = tokio::spawn(self.clone().policy_loop());
         let refetch = tokio::spawn(self.clone().refetch_loop());
@@ -168,8 +178,11 @@ impl Agent {
                     .map_err(|e| e.to_string())?;
             let cert_pem = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
             let key_pem = std::fs::read(&key).map_err(|e| e.to_string())?;
-            *lock(&self.tls) =
-                Material { identity: Some((cert_pem, key_pem)), cert: summary.clone(), mgmt: Some(tls) };
+            *lock(&self.tls) = Material {
+                identity: Some((cert_pem, key_pem)),
+                cert: summary.clone(),
+                mgmt: Some(tls.via(self.proxy.clone())),
+            };
             Ok::<_, String>(summary)
         };
         match renewed.await {
@@ -416,9 +429,16 @@ impl Agent {
         let agent_id = lock(&self.state).agent_id.clone();
         let material = self.material();
         let identity = material.identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()));
-        let mut session =
-            SiteSession::open(site, &self.ca_pem, identity, auth.clone(), &self.config.host_name, &agent_id)
-                .await?;
+        let mut session = SiteSession::open(
+            site,
+            &self.ca_pem,
+            identity,
+            auth.clone(),
+            &self.config.host_name,
+            &agent_id,
+            self.proxy.clone(),
+        )
+        .await?;
         let resp = session.register(VERSION).await?;
         let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         let retry_after = resp

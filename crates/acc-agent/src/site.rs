@@ -100,8 +100,8 @@ pub fn connection_line(url: &str, protocol: &str, auth: &SiteAuth, cert: Option<
 }
 
 impl SiteSession {
-    /// Connects to `site`: TLS trusting `ca_pem` and the site's own CA, presenting the
-    /// identity in `tls_identity` when the auth is a certificate.
+    /// Connects to `site` (through `proxy` when given): TLS trusting `ca_pem` and the
+    /// site's own CA, presenting the identity in `tls_identity` when the auth is a certificate.
     pub async fn open(
         site: &SiteEndpoint,
         ca_pem: &[u8],
@@ -109,6 +109,7 @@ impl SiteSession {
         auth: SiteAuth,
         host: &str,
         agent_id: &str,
+        proxy: Option<std::sync::Arc<acc_net::proxy::Proxy>>,
     ) -> Result<SiteSession, String> {
         let mut trust = ca_pem.to_vec();
         if let Some(extra) = &site.ca_pem {
@@ -116,7 +117,7 @@ impl SiteSession {
             trust.extend_from_slice(extra.as_bytes());
         }
         let identity = if auth == SiteAuth::Certificate { identity } else { None };
-        let tls = ClientTls::new(&trust, identity).map_err(|e| e.to_string())?;
+        let tls = ClientTls::new(&trust, identity).map_err(|e| e.to_string())?.via(proxy);
         let endpoint = Endpoint::parse(&site.url).map_err(|e| e.to_string())?;
         let conn = Connection::open(&tls, &endpoint).await.map_err(|e| e.to_string())?;
         Ok(SiteSession {

@@ -1,6 +1,7 @@
 //! The HTTPS client of acc's own tools (`acc ctl`, site servers joining and polling their
 //! management server, agents, load generators): rustls on aws-lc-rs with only the given
-//! CA as trust anchor, an optional client certificate, HTTP/1.1 keep-alive.
+//! CA as trust anchor, an optional client certificate, HTTP/1.1 keep-alive, and an
+//! optional HTTP proxy (an HTTP CONNECT tunnel, see `tunnel`, with TLS end to end inside).
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::proxy::Proxy;
 
 /// Why a request could not be made: each names what failed and where.
 #[derive(Debug, thiserror::Error)]
@@ -24,20 +27,44 @@ pub enum ClientError {
     /// TCP or TLS failed.
     #[error("cannot reach {0}: {1}")]
     Connect(String, String),
+    /// The proxy could not be reached or refused the tunnel (never its credentials).
+    #[error("cannot reach {server} through proxy {proxy}: {detail}")]
+    Proxy {
+        /// The server.
+        server: String,
+        /// The proxy, `http://host:port`.
+        proxy: String,
+        /// What happened, with the proxy's status when it answered.
+        detail: String,
+    },
     /// The connection failed during the exchange.
     #[error("{0}: {1}")]
     Exchange(String, String),
 }
 
-/// TLS settings shared by every connection of one client.
+/// TLS settings shared by every connection of one client, and the proxy they go through.
 #[derive(Clone)]
 pub struct ClientTls {
     config: Arc<rustls::ClientConfig>,
+    proxy: Option<Arc<Proxy>>,
 }
 
 impl std::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientTls")
+        match &self.proxy {
+            Some(p) => write!(f, "ClientTls(via {})", p.url),
+            None => f.write_str("ClientTls"),
+        }
+    }
+}
+
+impl ClientTls {
+    /// The same TLS, with connections going through `proxy` (unless its `no-proxy` list
+    /// names the server).
+    #[must_use]
+    pub fn via(mut self, proxy: Option<Arc<Proxy>>) -> ClientTls {
+        self.proxy = proxy;
+        self
     }
 }
 
@@ -73,7 +100,7 @@ impl ClientTls {
                     .map_err(|e| ClientError::Setup(format!("client certificate and key: {e}")))?
             }
         };
-        Ok(ClientTls { config: Arc::new(config) })
+        Ok(ClientTls { config: Arc::new(config), proxy: None })
     }
 }
 
@@ -92,7 +119,7 @@ impl ClientTls {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        Ok(ClientTls { config: Arc::new(config) })
+        Ok(ClientTls { config: Arc::new(config), proxy: None })
     }
 }
 
@@ -203,6 +230,18 @@ impl Endpoint {
         &self.host
     }
 
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The same host on `port`.
+    #[must_use]
+    pub fn with_port(mut self, port: u16) -> Endpoint {
+        self.port = port;
+        self
+    }
+
     /// `host:port` as written in the Host header.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -239,19 +278,37 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `endpoint` and completes the TLS handshake.
+    /// Connects to `endpoint` (through the proxy of `tls` when it applies) and completes
+    /// the TLS handshake with the server.
     pub async fn open(tls: &ClientTls, endpoint: &Endpoint) -> Result<Connection, ClientError> {
+        match tls.proxy.as_deref().filter(|p| p.applies_to(endpoint)) {
+            Some(proxy) => {
+                let tunnel = crate::tunnel::open(proxy, endpoint).await?;
+                Connection::handshake(tls, endpoint, tunnel).await
+            }
+            None => {
+                let fail = |e: std::io::Error| ClientError::Connect(endpoint.to_string(), e.to_string());
+                let tcp = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+                    .await
+                    .map_err(fail)?;
+                tcp.set_nodelay(true).map_err(fail)?;
+                Connection::handshake(tls, endpoint, tcp).await
+            }
+        }
+    }
+
+    /// TLS with the server and HTTP/1.1 over `io` (a TCP stream or a proxy's tunnel).
+    async fn handshake<IO>(tls: &ClientTls, endpoint: &Endpoint, io: IO) -> Result<Connection, ClientError>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let fail = |e: String| ClientError::Connect(endpoint.to_string(), e);
-        let tcp = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        tcp.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
         let name = match endpoint.host.parse::<std::net::IpAddr>() {
             Ok(ip) => ServerName::from(ip),
             Err(_) => ServerName::try_from(endpoint.host.clone()).map_err(|e| fail(e.to_string()))?,
         };
         let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let stream = connector.connect(name, tcp).await.map_err(|e| fail(format!("TLS handshake: {e}")))?;
+        let stream = connector.connect(name, io).await.map_err(|e| fail(format!("TLS handshake: {e}")))?;
         let protocol = match stream.get_ref().1.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",

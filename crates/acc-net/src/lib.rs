@@ -7,6 +7,8 @@
 //!   refused certificate is reported with its reason instead of a bare handshake failure.
 //! - [`identity`]: [`PeerIdentity`] and [`PeerInfo`], put into every request.
 //! - [`client`]: the HTTPS client of acc's own tools (CA-pinned, optional client certificate).
+//! - [`proxy`]: which HTTP proxy a connection goes through (URL, credentials, `NO_PROXY`,
+//!   file-over-environment precedence); [`tunnel`]: the HTTP CONNECT step before TLS.
 //! - [`server`]: [`serve`], the accept loop with its [`Limits`] and graceful shutdown.
 //! - `watchdog`, `service`: per-connection timeouts and the request wrapper.
 //!
@@ -17,9 +19,11 @@
 pub mod client;
 pub mod error;
 pub mod identity;
+pub mod proxy;
 pub mod server;
 mod service;
 pub mod tls;
+pub mod tunnel;
 mod verifier;
 mod watchdog;
 

@@ -55,6 +55,12 @@ pub struct EnrollArgs {
     /// Write this state-dir into acc.yml (default: the OS's state folder).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Enroll through this HTTP proxy and write it into acc.yml (default: https_proxy).
+    #[arg(long, value_name = "URL")]
+    proxy_url: Option<String>,
+    /// The proxy's USER:PASSWORD file; its path goes into acc.yml.
+    #[arg(long, value_name = "FILE")]
+    proxy_credentials_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -71,12 +77,18 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
     match command {
         AgentCommand::Enroll(a) => {
             let host = a.host_name.unwrap_or_else(acc_agent::config::system_host_name);
+            let proxy = acc_agent::proxy::ProxyConfig {
+                url: a.proxy_url,
+                no_proxy: None,
+                credentials_file: a.proxy_credentials_file.map(std::path::absolute).transpose()?,
+            };
             let done = runtime()?.block_on(acc_agent::enroll::enroll(
                 &a.token,
                 &a.config.config,
                 &host,
                 a.log_file,
                 a.state_dir,
+                proxy,
             ))?;
             outln!(
                 "enrolled as {}: certificate {}, configuration {}",
@@ -99,7 +111,9 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
             // A certificate that expired while the machine was off is renewed first, within
             // the server's grace, by proving possession of its key.
             if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
-                match rt.block_on(acc_agent::renew::renew_expired(server, &config.ca_file, key, cert)) {
+                let proxy = acc_agent::proxy::from_env(&config.proxy).map_err(anyhow::Error::msg)?;
+                match rt.block_on(acc_agent::renew::renew_expired(server, proxy, &config.ca_file, key, cert))
+                {
                     Ok(true) => {
                         tracing::info!(certificate = %cert.display(), "Certificate renewed at start (it had expired).")
                     }

@@ -7,6 +7,7 @@ mod cli;
 mod dev;
 mod lockout;
 mod pki_openssl;
+mod proxy;
 mod seeds;
 mod server;
 mod shares;

@@ -15,12 +15,17 @@ pub(crate) struct Fleet {
 }
 
 pub(crate) fn fleet() -> Fleet {
+    fleet_on("127.0.0.1")
+}
+
+/// A management server listening on `ip` (another loopback address: the proxy tests).
+pub(crate) fn fleet_on(ip: &str) -> Fleet {
     let d = Dir::new();
-    let out =
-        d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", "127.0.0.1:0"]).ok();
+    let listen = format!("{ip}:0");
+    let out = d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", &listen]).ok();
     assert!(out.contains("admin token:") && out.contains("CORP\\svc_acc_app"), "{out}");
     let log = d.join("server.log");
-    let server = SiteProc::start_role("server", &d.join("srv"), Some(&log));
+    let server = SiteProc::start_at("server", &d.join("srv"), &listen, Some(&log));
     Fleet { d, server, log }
 }
 
@@ -320,6 +325,12 @@ fn site_servers_join_apply_the_policy_and_create_the_acc() {
 
 /// Joins sites `names` (data directories named after them, lower case) and starts them.
 pub(crate) fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
+    join_sites_on(f, names, "127.0.0.1")
+}
+
+/// [`join_sites`], the sites listening on `ip`.
+pub(crate) fn join_sites_on(f: &Fleet, names: &[&str], ip: &str) -> Vec<SiteProc> {
+    let listen = format!("{ip}:0");
     let uses = names.len().to_string();
     let token = f.ctl(&["site-token", "create", "--uses", &uses], "").ok();
     names
@@ -336,10 +347,10 @@ pub(crate) fn join_sites(f: &Fleet, names: &[&str]) -> Vec<SiteProc> {
                 "--name",
                 name,
                 "--listen",
-                "127.0.0.1:0",
+                &listen,
             ])
             .ok();
-            SiteProc::start(&f.d.join(&dir))
+            SiteProc::start_at("site", &f.d.join(&dir), &listen, None)
         })
         .collect()
 }
