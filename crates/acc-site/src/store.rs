@@ -69,6 +69,8 @@ pub enum Write {
     Familiar { source: String, last_success: i64 },
     /// An agent registered (or registered again).
     Agent(AgentRow),
+    /// An agent id bound at its registration, or forgotten (see `crate::agents`).
+    AgentBinding(crate::agents::store::BindingWrite),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
 }
@@ -112,6 +114,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     }
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
+    sqlx::raw_sql(crate::agents::store::SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
     Ok(pool)
 }
@@ -175,6 +178,7 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
         match w {
             Write::Event(e) => insert_events(tx, &[e]).await?,
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
+            Write::AgentBinding(b) => crate::agents::store::apply(tx, b).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
             Write::Managed(json) => upsert_meta(tx, "managed", json).await?,
