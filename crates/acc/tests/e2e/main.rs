@@ -4,6 +4,8 @@
 mod agent;
 mod bench;
 mod dev;
+mod identity;
+mod names;
 mod pki_openssl;
 mod seeds;
 mod server;
