@@ -11,7 +11,6 @@ use acc_site::Site;
 use acc_site::admin::{self, Request as AdminRequest};
 use acc_site::api::auth::TlsIdentity;
 use acc_site::api::{ApiPeer, router};
-use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
 use acc_site::site::SystemClock;
 use axum::body::Body;
@@ -23,17 +22,12 @@ use tower::ServiceExt;
 
 const PW: &str = "Tr0ub4dor&3-horse-staple";
 
+mod support;
+
 async fn site() -> (tempfile::TempDir, Layout, Arc<Site>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("site");
-    init(&InitOptions {
-        data_dir: dir.clone(),
-        name: Some("SITE-01".into()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        hostname: "h".into(),
-    })
-    .unwrap();
+    support::init_site(&dir);
     let layout = Layout::new(&dir);
     let site = Site::open(layout.clone(), Arc::new(SystemClock)).await.unwrap();
     site.add_account("ACC_user", PW).await.unwrap();
