@@ -67,10 +67,9 @@ pub enum Write {
     Failure { sid: String, time_ms: i64, caller: String },
     /// A source's last success.
     Familiar { source: String, last_success: i64 },
-    /// An agent registered (or registered again).
-    Agent(AgentRow),
-    /// An agent id bound at its registration, or forgotten (see `crate::agents`).
-    AgentBinding(crate::agents::store::BindingWrite),
+    /// An agent registered (or registered again) with its binding, or forgotten (see
+    /// `crate::agents`).
+    Agent(crate::agents::store::AgentWrite),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
 }
@@ -114,7 +113,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     }
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
-    sqlx::raw_sql(crate::agents::store::SCHEMA).execute(&pool).await?;
+    crate::agents::store::migrate(&pool).await?;
     sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
     Ok(pool)
 }
@@ -178,7 +177,6 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
         match w {
             Write::Event(e) => insert_events(tx, &[e]).await?,
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
-            Write::AgentBinding(b) => crate::agents::store::apply(tx, b).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
             Write::Managed(json) => upsert_meta(tx, "managed", json).await?,
@@ -230,23 +228,7 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .execute(&mut *tx)
                     .await?;
             }
-            Write::Agent(a) => {
-                sqlx::query(
-                    "INSERT INTO agents (agent_id, host, os, version, principal, ip, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (agent_id) DO UPDATE SET host = excluded.host, os = excluded.os, version = excluded.version, \
-                     principal = excluded.principal, ip = excluded.ip, last_seen = excluded.last_seen",
-                )
-                .bind(&a.agent_id)
-                .bind(&a.host)
-                .bind(&a.os)
-                .bind(&a.version)
-                .bind(&a.principal)
-                .bind(&a.ip)
-                .bind(a.registered_at)
-                .bind(a.last_seen)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Write::Agent(a) => crate::agents::store::apply(tx, a).await?,
             Write::Share { name, acl } => {
                 sqlx::query("INSERT INTO shares (name, acl) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET acl = excluded.acl")
                     .bind(name)

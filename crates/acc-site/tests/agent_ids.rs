@@ -228,7 +228,11 @@ async fn forget_releases_an_id_and_ends_the_long_poll_waiting_under_it() {
 #[tokio::test]
 async fn registrations_from_before_binding_are_bound_by_the_next_registration() {
     let (_tmp, layout, site) = site().await;
-    // Two registrations as the previous version stored them: no binding rows.
+    // The previous version's table (no binding columns) with two of its registrations.
+    sqlx::raw_sql("ALTER TABLE agents DROP COLUMN token_sha256; ALTER TABLE agents DROP COLUMN certificate;")
+        .execute(site.pool())
+        .await
+        .unwrap();
     for (id, principal) in [("old-pw", "ACC_user"), ("old-cert", "cert:CN=web01")] {
         sqlx::query("INSERT INTO agents (agent_id, host, os, version, principal, ip, registered_at, last_seen) VALUES (?, 'h', 'linux', '0.9', ?, '10.0.0.1', 1, 1)")
             .bind(id)

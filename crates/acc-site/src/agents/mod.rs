@@ -2,7 +2,7 @@
 //! registered it. This module owns the in-memory bindings (every registered id, loaded at
 //! open), the token a registration answers (256 random bits, base64url; only its SHA-256
 //! is kept), and the operations on a [`Site`]: register, check a request's claim to an id,
-//! forget an id, list. The rules are `acc_core::agent_binding`; [`store`] owns the table.
+//! forget an id, list. The rules are `acc_core::agent_binding`; [`store`] owns the rows.
 //! The HTTP side (headers, refusals) is in `api::auth` and `api::register`.
 //!
 //! [`Site`]: crate::site::Site
@@ -20,7 +20,7 @@ use sqlx::SqlitePool;
 use crate::error::SiteError;
 use crate::site::Site;
 use crate::store::{AgentRow, Write};
-use store::BindingWrite;
+use store::AgentWrite;
 
 /// Bytes of randomness in an agent token (256 bits).
 pub const TOKEN_BYTES: usize = 32;
@@ -141,11 +141,9 @@ impl Site {
             let bound =
                 agent_binding::bound_after(current, &decision, &r.proof, token_sha256(token.expose()))
                     .ok_or(RegisterError::Taken(id.clone()))?;
-            let at = r.row.last_seen;
-            let mut writes = vec![Write::Agent(r.row)];
-            writes.extend(BindingWrite::bound(&id, &bound, at).map(Write::AgentBinding));
+            let write = AgentWrite::registered(r.row, &bound).ok_or(RegisterError::Taken(id.clone()))?;
             let previous = map.insert(id.clone(), bound.clone());
-            (self.writer().submit(writes), token, bound, previous)
+            (self.writer().submit(vec![Write::Agent(write)]), token, bound, previous)
         };
         if let Err(e) = pending.durable().await {
             // Not stored: memory goes back to what the database still says.
@@ -185,8 +183,8 @@ impl Site {
             if map.remove(agent_id).is_none() {
                 return Err(SiteError::UnknownAgent(agent_id.to_string()));
             }
-            let forget = BindingWrite::Forgotten { agent_id: agent_id.to_string() };
-            self.writer().submit(vec![Write::AgentBinding(forget)])
+            let forget = AgentWrite::Forgotten { agent_id: agent_id.to_string() };
+            self.writer().submit(vec![Write::Agent(forget)])
         };
         pending.durable().await.map_err(SiteError::Database)?;
         self.task_queue().wake(agent_id);

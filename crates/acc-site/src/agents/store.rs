@@ -1,32 +1,40 @@
-//! The `agent_bindings` table: what each registered agent id is bound to (its token's
-//! SHA-256, and the certificate it registered with), beside the `agents` table of
-//! registrations. A registration writes both rows in one transaction; a forget removes
-//! both. A registration without a binding row predates binding (`Binding::Legacy`).
+//! The `agents` table's rows as registrations and bindings: each registered id with what
+//! it is bound to (its token's SHA-256, and the certificate it registered with), in the same
+//! row, so a registration is one row written. A row without a token predates binding
+//! (`Binding::Legacy`).
 
 use acc_core::agent_binding::{Binding, CertificateIdentity};
 use sqlx::{Row, SqlitePool};
 
-/// Created by `store::open` next to the site's other tables. Existing databases gain the
-/// (empty) table: their registrations are legacy until the agents register again.
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS agent_bindings (
-    agent_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL, certificate TEXT, bound_at INTEGER NOT NULL);
-";
+use crate::store::AgentRow;
 
-/// One durable change of a binding, carried by the group-commit writer as
-/// `store::Write::AgentBinding`.
+/// Gives a database made before binding the two columns of a binding (its registrations
+/// are then legacy, until their agents register again). Idempotent.
+pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let has: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('agents') WHERE name = 'token_sha256'")
+            .fetch_one(pool)
+            .await?;
+    if has == 0 {
+        sqlx::raw_sql("ALTER TABLE agents ADD COLUMN token_sha256 TEXT; ALTER TABLE agents ADD COLUMN certificate TEXT;")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One durable change of a registration, carried by the group-commit writer as
+/// `store::Write::Agent`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BindingWrite {
-    /// An id bound (or bound again) at a registration.
-    Bound {
-        /// The id.
-        agent_id: String,
+pub enum AgentWrite {
+    /// An agent registered (or registered again), bound as it now is.
+    Registered {
+        /// The registration.
+        row: AgentRow,
         /// SHA-256 of its token, lower-case hex.
         token_sha256: String,
         /// The certificate (JSON of [`CertificateIdentity`]), if any.
         certificate: Option<String>,
-        /// When (Unix ms).
-        at: i64,
     },
     /// `acc site agents forget`: the registration and its binding go.
     Forgotten {
@@ -35,21 +43,25 @@ pub enum BindingWrite {
     },
 }
 
-impl BindingWrite {
-    /// The write that stores `binding` for `agent_id` (only bound ids are stored).
-    pub fn bound(agent_id: &str, binding: &Binding, at: i64) -> Option<BindingWrite> {
+impl AgentWrite {
+    /// The write that stores `row`, bound as `binding` (only bound ids are registered).
+    pub fn registered(row: AgentRow, binding: &Binding) -> Option<AgentWrite> {
         let Binding::Bound { token_sha256, certificate } = binding else { return None };
-        Some(BindingWrite::Bound {
-            agent_id: agent_id.to_string(),
+        Some(AgentWrite::Registered {
+            row,
             token_sha256: hex(token_sha256),
             certificate: certificate.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()),
-            at,
         })
     }
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {
@@ -64,41 +76,42 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
 }
 
 /// Applies one change inside the writer's transaction.
-pub async fn apply(tx: &mut sqlx::SqliteConnection, w: &BindingWrite) -> Result<(), sqlx::Error> {
+pub async fn apply(tx: &mut sqlx::SqliteConnection, w: &AgentWrite) -> Result<(), sqlx::Error> {
     match w {
-        BindingWrite::Bound { agent_id, token_sha256, certificate, at } => {
+        AgentWrite::Registered { row: a, token_sha256, certificate } => {
             sqlx::query(
-                "INSERT INTO agent_bindings (agent_id, token_sha256, certificate, bound_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (agent_id) DO UPDATE SET token_sha256 = excluded.token_sha256, \
-                 certificate = excluded.certificate, bound_at = excluded.bound_at",
+                "INSERT INTO agents (agent_id, host, os, version, principal, ip, registered_at, last_seen, token_sha256, certificate) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (agent_id) DO UPDATE SET host = excluded.host, os = excluded.os, version = excluded.version, \
+                 principal = excluded.principal, ip = excluded.ip, last_seen = excluded.last_seen, \
+                 token_sha256 = excluded.token_sha256, certificate = excluded.certificate",
             )
-            .bind(agent_id)
+            .bind(&a.agent_id)
+            .bind(&a.host)
+            .bind(&a.os)
+            .bind(&a.version)
+            .bind(&a.principal)
+            .bind(&a.ip)
+            .bind(a.registered_at)
+            .bind(a.last_seen)
             .bind(token_sha256)
             .bind(certificate)
-            .bind(at)
             .execute(&mut *tx)
             .await?;
         }
-        BindingWrite::Forgotten { agent_id } => {
-            sqlx::query("DELETE FROM agent_bindings WHERE agent_id = ?")
-                .bind(agent_id)
-                .execute(&mut *tx)
-                .await?;
+        AgentWrite::Forgotten { agent_id } => {
             sqlx::query("DELETE FROM agents WHERE agent_id = ?").bind(agent_id).execute(&mut *tx).await?;
         }
     }
     Ok(())
 }
 
-/// Every registered id with its binding: a row of `agent_bindings` is `Bound`; a
-/// registration without one is `Legacy` (a certificate one keeps its CN).
+/// Every registered id with its binding: a row with a token is `Bound`; one without
+/// predates binding and is `Legacy` (a certificate one keeps its CN).
 pub async fn load(pool: &SqlitePool) -> Result<Vec<(String, Binding)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT a.agent_id, a.principal, b.token_sha256, b.certificate FROM agents a \
-         LEFT JOIN agent_bindings b ON b.agent_id = a.agent_id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query("SELECT agent_id, principal, token_sha256, certificate FROM agents")
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -127,7 +140,8 @@ mod tests {
 
     #[test]
     fn token_hashes_round_trip_as_hex() {
-        let h = [0xa5u8; 32];
+        let h: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
+        assert_eq!(hex(&h).len(), 64);
         assert_eq!(unhex(&hex(&h)), Some(h));
         assert_eq!(unhex("zz"), None);
         assert_eq!(unhex(&"g".repeat(64)), None);
