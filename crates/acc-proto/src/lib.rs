@@ -10,6 +10,8 @@
 //! - [`SiteAck`]: `POST /v1/site/ack`, what the site applied and the ACC's state there.
 //! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
 //!   once and de-duplicated by (site, sequence) on the server.
+//! - [`agent_site`]: what an agent and its site server say to each other: the agent's
+//!   headers, `POST /v1/register` and the token that binds the agent id, the refusals.
 
 pub mod agent_site;
 pub mod package;

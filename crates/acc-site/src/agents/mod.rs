@@ -93,7 +93,6 @@ pub enum RegisterError {
 }
 
 /// A registration as the site stores it.
-#[derive(Debug)]
 pub struct Registering<'a> {
     /// The agent's row (id, host, OS, version, principal, address, times).
     pub row: AgentRow,
@@ -101,6 +100,16 @@ pub struct Registering<'a> {
     pub proof: Proof<'a>,
     /// The token presented (its text), answered again when it stands.
     pub presented: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Registering<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registering")
+            .field("row", &self.row)
+            .field("certificate", &self.proof.certificate)
+            .field("presented", &self.presented.map(|_| "[REDACTED]"))
+            .finish()
+    }
 }
 
 /// A registered agent as administrators see it (`acc site agents`).
@@ -216,6 +225,23 @@ impl Site {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_s_debug_hides_the_token() {
+        let row = AgentRow {
+            agent_id: "a1".into(),
+            host: "h".into(),
+            os: "linux".into(),
+            version: "1".into(),
+            principal: "ACC_user".into(),
+            ip: "10.0.0.1".into(),
+            registered_at: 0,
+            last_seen: 0,
+        };
+        let r = Registering { row, proof: Proof::default(), presented: Some("s3cret-token") };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("REDACTED") && shown.contains("a1"), "{shown}");
+    }
 
     #[test]
     fn tokens_are_256_random_bits_in_base64url() {
