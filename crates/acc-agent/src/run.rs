@@ -19,7 +19,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use acc_core::retry::{Ended, Retry, RetryPolicy};
 use acc_net::client::{ClientTls, Connection};
+use acc_proto::agent_site::{ErrorCode, Registered};
 use acc_proto::{AgentCheckIn, AgentPolicy};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -28,13 +30,70 @@ use tokio::sync::{Notify, watch};
 use crate::budget::{Budget, Verdict};
 use crate::config::AgentConfig;
 use crate::identity::{self, CertSummary};
-use crate::site::{SiteAuth, SiteSession, connection_line, site_list};
+use crate::site::{SiteAuth, SiteFailure, SiteSession, connection_line, site_list};
 use crate::state::{AgentState, StateStore};
 
 /// How long one policy or task long-poll waits on the server.
 const POLL_WAIT: u64 = 25;
 /// The agent's version, reported at check-in and registration.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Reconnecting to the management server: unreachable from 1 s doubling to 1 minute; a
+/// refusal (it answered no) from 5 s doubling to 10 minutes.
+const MGMT_RETRY: RetryPolicy = RetryPolicy {
+    unreachable_first: Duration::from_secs(1),
+    unreachable_max: Duration::from_secs(60),
+    refused_first: Duration::from_secs(5),
+    refused_max: Duration::from_secs(600),
+};
+/// Trying the site servers again once none was usable: unreachable from 1 s doubling to
+/// 30 s; refused from 5 s doubling to 10 minutes (the credential's own retry budget comes
+/// on top).
+const SITE_RETRY: RetryPolicy = RetryPolicy {
+    unreachable_first: Duration::from_secs(1),
+    unreachable_max: Duration::from_secs(30),
+    refused_first: Duration::from_secs(5),
+    refused_max: Duration::from_secs(600),
+};
+
+/// Why a request to the management server did not work.
+#[derive(Debug)]
+enum MgmtError {
+    /// No answer (connection, TLS, I/O) or an answer that cannot be read.
+    Unreachable(String),
+    /// It answered and refused: `403 Forbidden: reason`.
+    Refused(String),
+}
+
+impl std::fmt::Display for MgmtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MgmtError::Unreachable(e) => f.write_str(e),
+            MgmtError::Refused(e) => write!(f, "refused with {e}"),
+        }
+    }
+}
+
+impl MgmtError {
+    fn io(e: impl std::fmt::Display) -> MgmtError {
+        MgmtError::Unreachable(e.to_string())
+    }
+
+    /// The refusal of `what` (`policy`, `check-in`): a 4xx is a refusal, anything else
+    /// a failure to get an answer.
+    fn answer(what: &str, resp: &acc_net::client::Response) -> MgmtError {
+        let text = format!("{what}: {}: {}", resp.status, message(&resp.body));
+        if resp.status.is_client_error() { MgmtError::Refused(text) } else { MgmtError::Unreachable(text) }
+    }
+}
+
+/// A wait as logs show it: `0.4 s`, `8 s`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
+    }
+}
 
 /// Why the agent cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -214,11 +273,11 @@ impl Agent {
         connection_line(&url, protocol, &SiteAuth::Certificate, self.material().cert.as_ref())
     }
 
-    async fn connect_mgmt(&self) -> Result<Connection, String> {
+    async fn connect_mgmt(&self) -> Result<Connection, MgmtError> {
         let (Some(server), Some(tls)) = (&self.config.server, &self.material().mgmt) else {
-            return Err("no management server".into());
+            return Err(MgmtError::io("no management server"));
         };
-        let conn = Connection::open(tls, server).await.map_err(|e| e.to_string())?;
+        let conn = Connection::open(tls, server).await.map_err(MgmtError::io)?;
         tracing::info!("{}", self.mgmt_line(&conn.protocol));
         Ok(conn)
     }
@@ -232,27 +291,37 @@ impl Agent {
             }
             return;
         }
-        let mut backoff = Duration::from_secs(1);
+        let mut retry = Retry::new(MGMT_RETRY);
         loop {
-            let mut conn = match self.connect_mgmt().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "The management server is unreachable; running with the cached policy.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    continue;
-                }
+            let (progressed, e) = match self.connect_mgmt().await {
+                Ok(mut conn) => self.session(&mut conn).await,
+                Err(e) => (false, e),
             };
-            backoff = Duration::from_secs(1);
-            if let Err(e) = self.session(&mut conn).await {
-                tracing::warn!(error = %e, "The management server connection ended; reconnecting.");
+            let ended = match &e {
+                MgmtError::Refused(_) => Ended::Refused,
+                MgmtError::Unreachable(_) if progressed => Ended::AfterProgress,
+                MgmtError::Unreachable(_) => Ended::Unreachable,
+            };
+            let wait = retry.after(ended);
+            let retry_in = seconds(wait);
+            match ended {
+                Ended::Refused => tracing::warn!(error = %e,
+                    "The management server is reachable but refused this agent; running with the cached policy, retrying in {retry_in}."),
+                Ended::Unreachable => tracing::warn!(error = %e,
+                    "The management server is unreachable; running with the cached policy, retrying in {retry_in}."),
+                Ended::AfterProgress => tracing::warn!(error = %e,
+                    "The management server connection ended; reconnecting in {retry_in}."),
             }
+            tokio::time::sleep(wait).await;
         }
     }
 
     /// One connection's life: check in, then long-poll and apply, checking in after each.
-    async fn session(&self, conn: &mut Connection) -> Result<(), String> {
-        self.check_in(conn).await?;
+    /// Returns whether anything was answered before it ended, and why it ended.
+    async fn session(&self, conn: &mut Connection) -> (bool, MgmtError) {
+        if let Err(e) = self.check_in(conn).await {
+            return (false, e);
+        }
         self.renew_if_due(conn).await;
         let mut last = Instant::now();
         loop {
@@ -261,23 +330,32 @@ impl Agent {
                 (s.poll_after(now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
             };
             let path = format!("/v1/agent/policy?after={after}&force={force}&wait={POLL_WAIT}");
-            let resp = conn.send("GET", &path, &[], Bytes::new()).await.map_err(|e| e.to_string())?;
+            let resp = match conn.send("GET", &path, &[], Bytes::new()).await {
+                Ok(r) => r,
+                Err(e) => return (true, MgmtError::io(e)),
+            };
             match resp.status.as_u16() {
                 200 => {
-                    let policy: AgentPolicy =
-                        serde_json::from_slice(&resp.body).map_err(|e| format!("policy: {e}"))?;
+                    let policy: AgentPolicy = match serde_json::from_slice(&resp.body) {
+                        Ok(p) => p,
+                        Err(e) => return (true, MgmtError::io(format!("policy: {e}"))),
+                    };
                     self.apply(policy).await;
-                    self.check_in(conn).await?;
+                    if let Err(e) = self.check_in(conn).await {
+                        return (true, e);
+                    }
                     last = Instant::now();
                 }
                 204 => {
                     if last.elapsed() >= self.config.check_in_interval {
-                        self.check_in(conn).await?;
+                        if let Err(e) = self.check_in(conn).await {
+                            return (true, e);
+                        }
                         self.renew_if_due(conn).await;
                         last = Instant::now();
                     }
                 }
-                _ => return Err(format!("policy: {} {}", resp.status, message(&resp.body))),
+                _ => return (true, MgmtError::answer("policy", &resp)),
             }
         }
     }
@@ -301,12 +379,12 @@ impl Agent {
                 let resp = conn
                     .send("GET", "/v1/agent/policy?after=0", &[], Bytes::new())
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(MgmtError::io)?;
                 if !resp.status.is_success() {
-                    return Err(format!("policy: {} {}", resp.status, message(&resp.body)));
+                    return Err(MgmtError::answer("policy", &resp));
                 }
                 let policy: AgentPolicy =
-                    serde_json::from_slice(&resp.body).map_err(|e| format!("policy: {e}"))?;
+                    serde_json::from_slice(&resp.body).map_err(|e| MgmtError::io(format!("policy: {e}")))?;
                 self.apply(policy).await;
                 self.check_in(&mut conn).await
             };
@@ -316,7 +394,7 @@ impl Agent {
         }
     }
 
-    async fn check_in(&self, conn: &mut Connection) -> Result<(), String> {
+    async fn check_in(&self, conn: &mut Connection) -> Result<(), MgmtError> {
         let body = {
             let mut s = lock(&self.state);
             s.seq += 1;
@@ -342,9 +420,9 @@ impl Agent {
         let resp = conn
             .send("POST", "/v1/agent/checkin", &[("content-type", "application/json")], Bytes::from(body))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(MgmtError::io)?;
         if !resp.status.is_success() {
-            return Err(format!("check-in: {} {}", resp.status, message(&resp.body)));
+            return Err(MgmtError::answer("check-in", &resp));
         }
         self.update(|s| s.last_check_in_ms = Some(now_ms()));
         Ok(())
@@ -409,8 +487,30 @@ impl Agent {
         Err(last)
     }
 
-    /// Opens and registers a session with `site`, through the retry budget.
-    async fn open_site(&self, site: &acc_proto::SiteEndpoint, auth: SiteAuth) -> Result<SiteSession, String> {
+    /// Keeps the token a site answered at registration, sealed, when it is new.
+    fn keep_token(&self, session: &mut SiteSession, registered: &Registered) {
+        let token = registered.agent_token.expose();
+        if session.token() == Some(token) {
+            return;
+        }
+        let url = session.url.clone();
+        self.update(|s| {
+            if let Err(e) = self.store.set_site_token(s, &url, &registered.site, token) {
+                tracing::error!(error = %e, "The site token could not be sealed.");
+            }
+        });
+        tracing::info!(site = %url, agent = %registered.agent_id,
+            "The site server bound this agent id to this agent; its token is kept sealed in the state.");
+        session.set_token(token.to_string());
+    }
+
+    /// Opens and registers a session with `site`, through the retry budget, presenting the
+    /// token the agent holds there (a registration answers the token to use from then on).
+    async fn open_site(
+        &self,
+        site: &acc_proto::SiteEndpoint,
+        auth: SiteAuth,
+    ) -> Result<SiteSession, SiteFailure> {
         let policy = self.policy();
         let (revision, limits) = policy
             .as_ref()
@@ -419,14 +519,20 @@ impl Agent {
         match verdict {
             Verdict::Go => {}
             Verdict::Wait(d) => {
-                return Err(format!("waiting {} s before trying the credential again", d.as_secs().max(1)));
+                return Err(SiteFailure::Held(format!(
+                    "waiting {} s before trying the credential again",
+                    d.as_secs().max(1)
+                )));
             }
             Verdict::NeedNewPolicy => {
                 self.fetch_now.notify_one();
-                return Err("the credential was refused; waiting for a new policy".into());
+                return Err(SiteFailure::Held("the credential was refused; waiting for a new policy".into()));
             }
         }
-        let agent_id = lock(&self.state).agent_id.clone();
+        let (agent_id, token) = {
+            let s = lock(&self.state);
+            (s.agent_id.clone(), self.store.site_token(&s, &site.url, &site.name))
+        };
         let material = self.material();
         let identity = material.identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()));
         let mut session = SiteSession::open(
@@ -437,31 +543,35 @@ impl Agent {
             &self.config.host_name,
             &agent_id,
             self.proxy.clone(),
+            token,
         )
         .await?;
-        let resp = session.register(VERSION).await?;
-        let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        let resp = session.register(VERSION).await.map_err(SiteFailure::Unreachable)?;
         let retry_after = resp
             .headers
             .get("retry-after")
             .and_then(|v| v.to_str().ok()?.parse().ok())
             .map(Duration::from_secs);
+        let refusal = SiteFailure::refused(&resp);
         match resp.status.as_u16() {
             200 => {
+                let registered: Registered = serde_json::from_slice(&resp.body)
+                    .map_err(|e| SiteFailure::Unreachable(format!("register: unreadable answer: {e}")))?;
                 lock(&self.budget).succeeded();
-                if body["policy_stale"] == true {
+                if registered.policy_stale {
                     self.fetch_now.notify_one();
                 }
+                self.keep_token(&mut session, &registered);
                 Ok(session)
             }
             401 => {
                 lock(&self.budget).failed(now_ms(), revision, auth.fingerprint(), retry_after, jitter());
                 self.fetch_now.notify_one();
-                Err(format!("401 {}", message(&resp.body)))
+                Err(refusal)
             }
-            403 if body["error"] == "locked_out" => {
+            403 if matches!(refusal, SiteFailure::Refused { code: ErrorCode::LockedOut, .. }) => {
                 lock(&self.budget).locked(now_ms(), auth.fingerprint(), retry_after);
-                Err(format!("403 {}", message(&resp.body)))
+                Err(refusal)
             }
             503 => {
                 lock(&self.budget).locked(
@@ -469,14 +579,15 @@ impl Agent {
                     auth.fingerprint(),
                     retry_after.or(Some(Duration::from_secs(30))),
                 );
-                Err(format!("503 {}", message(&resp.body)))
+                Err(refusal)
             }
-            _ => Err(format!("{} {}", resp.status, message(&resp.body))),
+            _ => Err(refusal),
         }
     }
 
     async fn site_loop(self: Arc<Self>) {
         let mut changes = self.policy_tx.subscribe();
+        let mut retry = Retry::new(SITE_RETRY);
         loop {
             // Marked seen before the policy is read: a change from here on ends the session.
             changes.borrow_and_update();
@@ -495,6 +606,7 @@ impl Agent {
                 }
             };
             let mut session = None;
+            let mut refused = false;
             for site in &sites {
                 match self.open_site(site, auth.clone()).await {
                     Ok(s) => {
@@ -502,7 +614,15 @@ impl Agent {
                         break;
                     }
                     Err(e) => {
-                        tracing::warn!(site = %site.url, error = %e, "Site server not usable; trying the next one.");
+                        refused |= e.is_refusal();
+                        match &e {
+                            SiteFailure::Refused { .. } => tracing::warn!(site = %site.url, error = %e,
+                                "Site server reachable but it refused this agent; trying the next one."),
+                            SiteFailure::Unreachable(_) => tracing::warn!(site = %site.url, error = %e,
+                                "Site server unreachable; trying the next one."),
+                            SiteFailure::Held(_) => tracing::info!(site = %site.url, error = %e,
+                                "Site server not tried now; trying the next one."),
+                        }
                         self.update(|s| {
                             s.site_server = Some(site.url.clone());
                             s.site_reachable = Some(false);
@@ -511,7 +631,9 @@ impl Agent {
                 }
             }
             let Some(mut session) = session else {
-                let _ = tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
+                let wait = retry.after(if refused { Ended::Refused } else { Ended::Unreachable });
+                tracing::warn!("No site server is usable now; trying them again in {}.", seconds(wait));
+                let _ = tokio::time::timeout(wait, changes.changed()).await;
                 continue;
             };
             let line = connection_line(
@@ -529,26 +651,46 @@ impl Agent {
             });
             self.report_now.notify_one();
             tokio::select! {
-                e = self.task_loop(&mut session) => {
-                    tracing::warn!(site = %session.url, error = %e, "Site server connection ended; reconnecting.");
+                (progressed, e) = self.task_loop(&mut session) => {
+                    let not_bound = matches!(e, SiteFailure::Refused { code: ErrorCode::AgentNotBound, .. });
+                    // A session that worked reconnects at once (and registers again, which
+                    // renews a binding the site no longer has); one refused from its first
+                    // poll waits like a refused registration.
+                    let wait = if progressed {
+                        retry.after(Ended::AfterProgress);
+                        Duration::ZERO
+                    } else {
+                        retry.after(if e.is_refusal() { Ended::Refused } else { Ended::Unreachable })
+                    };
+                    if not_bound {
+                        tracing::warn!(site = %session.url, error = %e,
+                            "The site server no longer holds this agent's binding; registering again.");
+                    } else {
+                        tracing::warn!(site = %session.url, error = %e,
+                            "Site server connection ended; reconnecting in {}.", seconds(wait));
+                    }
                     self.update(|s| s.site_reachable = Some(false));
                     self.report_now.notify_one();
+                    let _ = tokio::time::timeout(wait, changes.changed()).await;
                 }
                 _ = changes.changed() => tracing::info!("New policy: reconnecting to the site server with it."),
             }
         }
     }
 
-    /// Long-polls and runs tasks until the connection fails; returns why.
-    async fn task_loop(&self, session: &mut SiteSession) -> String {
+    /// Long-polls and runs tasks until the connection fails or the site refuses; returns
+    /// whether any poll was answered, and why it ended.
+    async fn task_loop(&self, session: &mut SiteSession) -> (bool, SiteFailure) {
+        let mut progressed = false;
         loop {
             let resp = match session.send("GET", &format!("/v1/tasks?wait={POLL_WAIT}"), None).await {
                 Ok(r) => r,
-                Err(e) => return e,
+                Err(e) => return (progressed, SiteFailure::Unreachable(e)),
             };
             if !resp.status.is_success() {
-                return format!("tasks: {} {}", resp.status, message(&resp.body));
+                return (progressed, SiteFailure::refused(&resp));
             }
+            progressed = true;
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             for task in body["tasks"].as_array().into_iter().flatten() {
                 let id = task["id"].as_str().unwrap_or_default().to_string();
@@ -561,8 +703,10 @@ impl Agent {
                     .await
                 {
                     Ok(r) if r.status.is_success() => {}
-                    Ok(r) => tracing::warn!(task = %id, status = %r.status, "The task result was refused."),
-                    Err(e) => return e,
+                    Ok(r) => {
+                        tracing::warn!(task = %id, error = %SiteFailure::refused(&r), "The task result was refused.")
+                    }
+                    Err(e) => return (progressed, SiteFailure::Unreachable(e)),
                 }
             }
         }

@@ -1,14 +1,65 @@
 //! One session with a site server: the TLS it needs (the `ca-file` plus the CA the site
 //! reported), how the agent authenticates (its certificate in `certificate` mode or when it
-//! has no management server; Basic with the credential otherwise), registration, and the
-//! requests that follow on the same keep-alive connection.
+//! has no management server; Basic with the credential otherwise), registration (which
+//! binds the agent id to the agent: the site answers a token that every later request
+//! presents as `Acc-Agent-Token`), and the requests that follow on the same keep-alive
+//! connection. [`SiteFailure`] says how a try ended: unreachable, refused (with the
+//! status and the site's reason) or held back by the retry budget.
 
 use acc_net::client::{ClientTls, Connection, Endpoint, Response};
+use acc_proto::agent_site::{
+    ErrorBody, ErrorCode, HEADER_AGENT_HOST, HEADER_AGENT_ID, HEADER_AGENT_TOKEN, Registration,
+};
 use acc_proto::{AgentPolicy, SiteEndpoint};
 use base64::Engine as _;
 use bytes::Bytes;
 
 use crate::identity::CertSummary;
+
+/// How a try with a site server ended, when it did not work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteFailure {
+    /// No answer: the connection, TLS or the request failed.
+    Unreachable(String),
+    /// The site answered and refused.
+    Refused {
+        /// The status as HTTP says it (`403 Forbidden`).
+        status: String,
+        /// The refusal's code.
+        code: ErrorCode,
+        /// The site's reason.
+        message: String,
+    },
+    /// The agent held back (the retry budget says wait, or a new policy is awaited).
+    Held(String),
+}
+
+impl std::fmt::Display for SiteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SiteFailure::Unreachable(e) => write!(f, "unreachable: {e}"),
+            SiteFailure::Refused { status, message, .. } => write!(f, "refused with {status}: {message}"),
+            SiteFailure::Held(why) => f.write_str(why),
+        }
+    }
+}
+
+impl SiteFailure {
+    /// The refusal of an answer that is not a success.
+    pub fn refused(resp: &Response) -> SiteFailure {
+        let body = ErrorBody::parse(&resp.body);
+        SiteFailure::Refused {
+            status: resp.status.to_string(),
+            code: body.as_ref().map_or(ErrorCode::Other, |b| b.error),
+            message: body.map_or_else(|| crate::run::message(&resp.body), |b| b.message),
+        }
+    }
+
+    /// Whether the site answered and refused.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, SiteFailure::Refused { .. })
+    }
+}
 
 /// How the agent proves who it is to a site server.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,9 +133,13 @@ pub struct SiteSession {
     conn: Connection,
     /// The site's URL.
     pub url: String,
+    /// The site's name in the agent's list (its URL's host when configured by hand).
+    pub name: String,
     auth: SiteAuth,
     host: String,
     agent_id: String,
+    /// The agent's token for its id at this site, once known.
+    token: Option<String>,
 }
 
 /// The log line of a connection: how it was made.
@@ -102,6 +157,9 @@ pub fn connection_line(url: &str, protocol: &str, auth: &SiteAuth, cert: Option<
 impl SiteSession {
     /// Connects to `site` (through `proxy` when given): TLS trusting `ca_pem` and the
     /// site's own CA, presenting the identity in `tls_identity` when the auth is a certificate.
+    // Eight inputs of one connection; issue 16 gathers them into the agent's kept identity
+    // and per-site TLS client.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         site: &SiteEndpoint,
         ca_pem: &[u8],
@@ -110,23 +168,37 @@ impl SiteSession {
         host: &str,
         agent_id: &str,
         proxy: Option<std::sync::Arc<acc_net::proxy::Proxy>>,
-    ) -> Result<SiteSession, String> {
+        token: Option<String>,
+    ) -> Result<SiteSession, SiteFailure> {
         let mut trust = ca_pem.to_vec();
         if let Some(extra) = &site.ca_pem {
             trust.push(b'\n');
             trust.extend_from_slice(extra.as_bytes());
         }
         let identity = if auth == SiteAuth::Certificate { identity } else { None };
-        let tls = ClientTls::new(&trust, identity).map_err(|e| e.to_string())?.via(proxy);
-        let endpoint = Endpoint::parse(&site.url).map_err(|e| e.to_string())?;
-        let conn = Connection::open(&tls, &endpoint).await.map_err(|e| e.to_string())?;
+        let unreachable = |e: &dyn std::fmt::Display| SiteFailure::Unreachable(e.to_string());
+        let tls = ClientTls::new(&trust, identity).map_err(|e| unreachable(&e))?.via(proxy);
+        let endpoint = Endpoint::parse(&site.url).map_err(|e| unreachable(&e))?;
+        let conn = Connection::open(&tls, &endpoint).await.map_err(|e| unreachable(&e))?;
         Ok(SiteSession {
             conn,
             url: site.url.clone(),
+            name: site.name.clone(),
             auth,
             host: host.to_string(),
             agent_id: agent_id.to_string(),
+            token,
         })
+    }
+
+    /// The agent's token at this site, once known.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Uses `token` from now on (the one a registration answered).
+    pub fn set_token(&mut self, token: String) {
+        self.token = Some(token);
     }
 
     /// The negotiated protocol (`TLS 1.3`).
@@ -168,7 +240,10 @@ impl SiteSession {
     ) -> Result<Response, String> {
         let auth = self.auth.header();
         let mut headers: Vec<(&str, &str)> =
-            vec![("acc-agent-host", &self.host), ("acc-agent-id", &self.agent_id)];
+            vec![(HEADER_AGENT_HOST, &self.host), (HEADER_AGENT_ID, &self.agent_id)];
+        if let Some(t) = &self.token {
+            headers.push((HEADER_AGENT_TOKEN, t));
+        }
         headers.extend_from_slice(extra);
         if let Some(a) = &auth {
             headers.push(("authorization", a));
@@ -182,11 +257,14 @@ impl SiteSession {
             .map_err(|e| e.to_string())
     }
 
-    /// `POST /v1/register`.
+    /// `POST /v1/register`, presenting the token the agent holds for this site, if any.
     pub async fn register(&mut self, version: &str) -> Result<Response, String> {
-        let body = serde_json::json!({
-            "agent_id": self.agent_id, "host": self.host, "os": std::env::consts::OS, "version": version,
-        });
-        self.send("POST", "/v1/register", Some(body.to_string().into_bytes())).await
+        let body = Registration {
+            agent_id: self.agent_id.clone(),
+            host: self.host.clone(),
+            os: std::env::consts::OS.to_string(),
+            version: version.to_string(),
+        };
+        self.send("POST", "/v1/register", Some(serde_json::to_vec(&body).unwrap_or_default())).await
     }
 }

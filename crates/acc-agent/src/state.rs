@@ -1,8 +1,9 @@
 //! What the agent keeps in `state-dir` (0700): `agent.json` (0600) with its check-in
 //! counter, the policy it runs with (the credential's password sealed under the machine
-//! key, never in clear), the health it last saw and its cached packages; `machine.key`
-//! (0600), the key that seals the credential. Written atomically: a crash leaves the old
-//! file or the new one.
+//! key, never in clear), its token at each site server (sealed the same way: the secret
+//! that binds its agent id to it there), the health it last saw and its cached packages;
+//! `machine.key` (0600), the key that seals them. Written atomically: a crash leaves the
+//! old file or the new one.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,20 @@ use serde::{Deserialize, Serialize};
 
 /// The sealed credential's name (associated data).
 const CREDENTIAL: &str = "acc.agent.credential";
+/// The prefix of a sealed site token's name (associated data): + the site's URL.
+const SITE_TOKEN: &str = "acc.agent.site-token:";
+
+/// The agent's token at one site server, sealed under the machine key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteToken {
+    /// The site's URL, where the token was answered.
+    pub url: String,
+    /// The site's name, as its registration answer gave it (found again if its URL
+    /// changes).
+    pub site: String,
+    /// The token, sealed (base64).
+    pub sealed: String,
+}
 
 /// Why the state cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +61,8 @@ pub struct AgentState {
     pub policy: Option<AgentPolicy>,
     /// The credential's password, sealed under the machine key (base64).
     pub sealed_password: Option<String>,
+    /// The agent's token at each site server it registered with.
+    pub site_tokens: Vec<SiteToken>,
     /// A newer revision that could not be applied, and why.
     pub failed_revision: Option<i64>,
     /// Why it failed.
@@ -170,6 +187,40 @@ impl StateStore {
         Ok(())
     }
 
+    /// Keeps `token`, answered by site `site` at `url`, sealed in `state` (replacing the
+    /// one of that URL or site).
+    pub fn set_site_token(
+        &self,
+        state: &mut AgentState,
+        url: &str,
+        site: &str,
+        token: &str,
+    ) -> Result<(), StateError> {
+        let sealed = self
+            .key
+            .seal(&format!("{SITE_TOKEN}{site}"), token.as_bytes())
+            .map_err(|e| StateError::Key(e.to_string()))?;
+        state.site_tokens.retain(|t| t.url != url && t.site != site);
+        state.site_tokens.push(SiteToken {
+            url: url.to_string(),
+            site: site.to_string(),
+            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
+        });
+        Ok(())
+    }
+
+    /// The token for the site at `url` (or, when its URL changed, named `name`), opened.
+    pub fn site_token(&self, state: &AgentState, url: &str, name: &str) -> Option<String> {
+        let t = state
+            .site_tokens
+            .iter()
+            .find(|t| t.url == url)
+            .or_else(|| state.site_tokens.iter().find(|t| t.site.eq_ignore_ascii_case(name)))?;
+        let sealed = base64::engine::general_purpose::STANDARD.decode(&t.sealed).ok()?;
+        let plain = self.key.open_sealed(&format!("{SITE_TOKEN}{}", t.site), &sealed)?;
+        String::from_utf8(plain).ok()
+    }
+
     /// The policy in force with its password opened.
     pub fn policy(&self, state: &AgentState) -> Option<AgentPolicy> {
         let mut policy = state.policy.clone()?;
@@ -243,5 +294,37 @@ mod tests {
         assert!(dir.join("machine.key").exists());
         let fresh = StateStore::open(&dir).unwrap().load().unwrap();
         assert_ne!(fresh.agent_id, state.agent_id, "a new agent id");
+    }
+
+    #[test]
+    fn site_tokens_are_sealed_per_site_and_found_again_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let store = StateStore::open(&d.path().join("state")).unwrap();
+        let mut state = store.load().unwrap();
+        store.set_site_token(&mut state, "https://127.0.0.1:8444", "SITE1", "tok-one-secret").unwrap();
+        store.set_site_token(&mut state, "https://127.0.0.1:8445", "SITE2", "tok-two-secret").unwrap();
+        store.save(&state).unwrap();
+        let on_disk = std::fs::read_to_string(d.path().join("state/agent.json")).unwrap();
+        assert!(!on_disk.contains("tok-one") && on_disk.contains("SITE1"), "{on_disk}");
+        let loaded = store.load().unwrap();
+        assert_eq!(
+            store.site_token(&loaded, "https://127.0.0.1:8444", "x").as_deref(),
+            Some("tok-one-secret")
+        );
+        assert_eq!(
+            store.site_token(&loaded, "https://127.0.0.1:9999", "site2").as_deref(),
+            Some("tok-two-secret"),
+            "a site whose URL changed is found by its name"
+        );
+        assert_eq!(store.site_token(&loaded, "https://127.0.0.1:9999", "SITE3"), None);
+        // A new token for a site replaces its old one, wherever it was.
+        store.set_site_token(&mut state, "https://127.0.0.1:9999", "SITE1", "tok-three").unwrap();
+        assert_eq!(state.site_tokens.len(), 2);
+        assert_eq!(store.site_token(&state, "https://127.0.0.1:8444", "SITE1").as_deref(), Some("tok-three"));
+        // A token sealed for one site does not open as another's.
+        let mut swapped = state.clone();
+        swapped.site_tokens.retain(|t| t.site == "SITE1");
+        swapped.site_tokens[0].site = "SITE2".into();
+        assert_eq!(store.site_token(&swapped, "https://127.0.0.1:9999", "SITE2"), None);
     }
 }

@@ -6,11 +6,13 @@
 //! `shared/spec/credentials.md` testable exhaustively and in milliseconds.
 
 pub mod acl;
+pub mod agent_binding;
 pub mod credential_check;
 pub mod event;
 pub mod lockout;
 pub mod name;
 pub mod password;
+pub mod retry;
 pub mod share_path;
 pub mod time;
 pub mod units;

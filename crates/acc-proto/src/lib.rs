@@ -11,7 +11,10 @@
 //! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
 //!   once and de-duplicated by (site, sequence) on the server.
 //! - [`Health`]: `GET /v1/health` of every role.
+//! - [`agent_site`]: what an agent and its site server say to each other: the agent's
+//!   headers, `POST /v1/register` and the token that binds the agent id, the refusals.
 
+pub mod agent_site;
 pub mod health;
 pub mod package;
 
@@ -94,6 +97,10 @@ pub struct JoinRequest {
     pub url: String,
     /// A PKCS#10 request (PEM) for the site's client key; the server sets the subject.
     pub csr_pem: String,
+    /// A deliberate re-join: replace the site already joined under this name (its
+    /// certificate is then refused). Without it, a name in use is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
 }
 
 impl std::fmt::Debug for JoinRequest {
@@ -101,6 +108,7 @@ impl std::fmt::Debug for JoinRequest {
         f.debug_struct("JoinRequest")
             .field("name", &self.name)
             .field("url", &self.url)
+            .field("replace", &self.replace)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +120,20 @@ pub struct JoinResponse {
     pub certificate_pem: String,
     /// The fleet CA certificate (PEM).
     pub ca_pem: String,
+    /// The site this join replaced (a deliberate re-join), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<ReplacedSite>,
+}
+
+/// A joined site that a deliberate re-join under its name replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplacedSite {
+    /// Where agents reached it.
+    pub url: String,
+    /// When it joined (Unix milliseconds).
+    pub joined_at_ms: i64,
+    /// Its client certificate's serial (upper-case hex), refused from now on.
+    pub serial_hex: String,
 }
 
 /// The policy a site server applies.

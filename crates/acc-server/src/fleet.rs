@@ -145,6 +145,8 @@ impl Server {
     }
 
     /// Joins a site server: checks the token, signs its client certificate, records it.
+    /// A name already joined is refused (the token is not spent), unless the request is
+    /// a deliberate re-join (`replace`), which says what it replaced.
     pub async fn join(&self, req: &JoinRequest) -> Result<JoinResponse, JoinError> {
         if !sites::valid_site_name(&req.name) {
             return Err(JoinError::Invalid(format!(
@@ -155,14 +157,32 @@ impl Server {
         if !req.url.starts_with("https://") || req.url.len() > 300 {
             return Err(JoinError::Invalid(format!("site url '{}': give https://host:port", req.url)));
         }
+        // One join or inventory change at a time: the clash check and the record agree.
+        let _writing = self.inventory_write.lock().await;
+        let previous = lock(&self.sites).get(&req.name).cloned();
+        if let Some(p) = &previous
+            && !req.replace
+        {
+            return Err(JoinError::Conflict(sites::name_in_use(p)));
+        }
         let (der, serial_hex) =
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
         let record = SiteRecord::new(&req.name, &req.url, &serial_hex, now_millis());
-        self.put_site(record).await?;
-        tracing::info!(site = %req.name, url = %req.url, "Site server joined.");
+        self.store_site(record).await?;
+        let replaced = previous.map(|p| acc_proto::ReplacedSite {
+            url: p.url,
+            joined_at_ms: p.joined_at,
+            serial_hex: p.serial_hex,
+        });
+        match &replaced {
+            Some(r) => tracing::warn!(site = %req.name, url = %req.url, replaced_url = %r.url,
+                replaced_certificate = %r.serial_hex, "Site server re-joined; the site it replaced is refused from now on."),
+            None => tracing::info!(site = %req.name, url = %req.url, "Site server joined."),
+        }
         Ok(JoinResponse {
             certificate_pem: pem::encode("CERTIFICATE", &der),
             ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
+            replaced,
         })
     }
 
@@ -216,6 +236,7 @@ impl Server {
         Ok(JoinResponse {
             certificate_pem: pem::encode("CERTIFICATE", &der),
             ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
+            replaced: None,
         })
     }
 
@@ -257,8 +278,8 @@ impl Server {
         (pems, crl.ok())
     }
 
-    async fn put_site(&self, record: SiteRecord) -> Result<(), ServerError> {
-        let _writing = self.inventory_write.lock().await;
+    /// Records a site; the caller holds `inventory_write`.
+    async fn store_site(&self, record: SiteRecord) -> Result<(), ServerError> {
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
         lock(&self.sites).insert(record.name.clone(), record.clone());
         store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await

@@ -69,6 +69,10 @@ impl Server {
         let host = cn.ok_or_else(|| invalid("certificate_pem: no CN".into()))?;
         let (new_der, serial) = self.issue_agent_certificate(&host, &csr).await?;
         tracing::info!(agent = %host, old = %summary.serial, new = %serial, expired = now > not_after, "Agent certificate renewed.");
-        Ok(JoinResponse { certificate_pem: acc_pki::pem::encode("CERTIFICATE", &new_der), ca_pem })
+        Ok(JoinResponse {
+            certificate_pem: acc_pki::pem::encode("CERTIFICATE", &new_der),
+            ca_pem,
+            replaced: None,
+        })
     }
 }

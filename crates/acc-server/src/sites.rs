@@ -95,6 +95,17 @@ impl SiteRecord {
     }
 }
 
+/// Why a join under `existing`'s name is refused: the clash, named, and the two ways on.
+pub fn name_in_use(existing: &SiteRecord) -> String {
+    format!(
+        "site name '{}' is already in use by the site server at {} (joined {}, certificate {}); join with another --name, or, to replace that site deliberately (it is refused from then on), run acc site join again with --replace",
+        existing.name,
+        existing.url,
+        acc_core::time::Timestamp(existing.joined_at).to_rfc3339(),
+        existing.serial_hex
+    )
+}
+
 /// Validates a site name as `acc site init --name` does: 1–15 of `[A-Z0-9-]`.
 pub fn valid_site_name(name: &str) -> bool {
     (1..=15).contains(&name.len())

@@ -1,5 +1,5 @@
 //! Local administration of a site server, on its own host only: `acc site accounts …`,
-//! `acc site policy …`, `acc site events`, `acc site tasks …`.
+//! `acc site policy …`, `acc site events`, `acc site tasks …`, `acc site agents …`.
 //!
 //! While `acc site run` runs, it holds `DIR/site.lock` and answers on `DIR/admin.sock`
 //! (mode 0600, so only the owner of the data directory can connect): one JSON request per
@@ -65,6 +65,9 @@ pub enum Request {
     CrlSet { pem: String },
     /// Registered agents.
     Agents,
+    /// Forget an agent's registration and binding: its id binds anew at its next
+    /// registration.
+    AgentsForget { agent_id: String },
     /// Send a task to a registered agent (task server).
     TasksSend { agent: String, task_type: String, payload: Option<Value> },
     /// Tasks, most recent first.
@@ -142,6 +145,10 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
             json!({ "actions": site.refresh(acc_core::lockout::RefreshTrigger::Manual).await? })
         }
         Request::Agents => serde_json::to_value(site.agents().await?).unwrap_or_default(),
+        Request::AgentsForget { agent_id } => {
+            site.forget_agent(&agent_id).await?;
+            json!({ "forgotten": agent_id })
+        }
         Request::Shares(r) => crate::shares::admin::handle(site, r).await?,
     })
 }

@@ -59,12 +59,32 @@ pub enum SiteError {
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),
+    /// An agent id no agent registered here.
+    #[error(
+        "agent '{0}' is not registered with this site server; `acc site agents` lists the registered ids"
+    )]
+    UnknownAgent(String),
     /// Talking to the management server failed.
     #[error("management server: {0}")]
     Management(String),
+    /// The management server answered and refused a request (it is reachable).
+    #[error("the management server refused {what}: {status}: {message}")]
+    Refused {
+        /// What was refused (`the policy long-poll`, `the events` …).
+        what: &'static str,
+        /// The HTTP status.
+        status: axum::http::StatusCode,
+        /// The server's reason.
+        message: String,
+    },
 }
 
 impl SiteError {
+    /// A refusal (4xx): asking again at once would be refused again.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, SiteError::Refused { status, .. } if status.is_client_error())
+    }
+
     /// Wraps an I/O error with its path.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         SiteError::Io { path: path.display().to_string(), source }

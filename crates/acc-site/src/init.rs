@@ -52,15 +52,24 @@ pub fn init(opts: &InitOptions) -> Result<SiteConfig, SiteError> {
     let result = make(&layout, opts, name);
     if result.is_err() {
         // Leave nothing half-made: remove what this run created.
-        if existed {
-            for p in [layout.tls_dir(), layout.shares_dir(), layout.database()] {
-                let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-            }
-        } else {
-            let _ = std::fs::remove_dir_all(layout.root());
-        }
+        remove_made(&layout, existed);
     }
     result
+}
+
+/// Removes what an init made in `layout` (the whole directory unless it `existed` before),
+/// e.g. after a join that initialised the directory failed.
+pub fn remove_made(layout: &Layout, existed: bool) {
+    if existed {
+        let db = layout.database().display().to_string();
+        let made = [layout.tls_dir(), layout.shares_dir(), layout.database(), layout.config()];
+        let sqlite = [format!("{db}-wal"), format!("{db}-shm")].map(PathBuf::from);
+        for p in made.into_iter().chain(sqlite).chain([layout.root().join("site.lock")]) {
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    } else {
+        let _ = std::fs::remove_dir_all(layout.root());
+    }
 }
 
 fn make(layout: &Layout, opts: &InitOptions, name: String) -> Result<SiteConfig, SiteError> {

@@ -6,6 +6,7 @@
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
+//! - [`agents`]: agent identities: which agent each registered id belongs to.
 //! - [`admin`]: local administration over a 0600 Unix socket, or offline.
 //! - [`server`], [`tls`], [`crl_watch`]: `acc site run` on acc-net; trusted client CAs
 //!   and CRLs, and the alert when a CRL expires.
@@ -15,6 +16,7 @@
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
+pub mod agents;
 pub mod api;
 pub mod config;
 pub mod crl_watch;

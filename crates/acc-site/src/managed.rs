@@ -1,9 +1,12 @@
 //! A site server under a management server: `acc site join` (a key made here, a client
 //! certificate from the fleet CA, the CA pinned by the join token's fingerprint) and the
-//! loop that long-polls the site policy over mTLS, applies it and acknowledges it.
+//! loop that long-polls the site policy over mTLS, applies it and acknowledges it, and the
+//! event forwarding; both reconnect at the pace of [`RETRY`] and say why they retry.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use acc_core::retry::{Ended, Retry, RetryPolicy};
 
 use acc_net::client::{ClientTls, Connection, Endpoint, sha256_hex};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
@@ -35,18 +38,29 @@ fn failed(e: impl std::fmt::Display) -> SiteError {
     SiteError::Management(e.to_string())
 }
 
+/// What a join did.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The management server's configuration, as written.
+    pub config: ManagementConfig,
+    /// The site a deliberate re-join (`replace`) replaced under this name, if any.
+    pub replaced: Option<acc_proto::ReplacedSite>,
+}
+
 /// Joins the management server of `token` as site `name`, reachable by agents at
 /// `site_url`; writes `management/`. A site joins once (a rebuilt site gets a new data
-/// directory and a new token).
+/// directory and a new token). A name another site joined under is refused unless
+/// `replace` (a deliberate re-join, which the answer reports).
 pub async fn join(
     layout: &Layout,
     token_text: &str,
     name: &str,
     site_url: &str,
-) -> Result<ManagementConfig, SiteError> {
+    replace: bool,
+) -> Result<Joined, SiteError> {
     if layout.management_config().exists() {
         return Err(SiteError::Management(format!(
-            "{} has already joined a management server; use a new data directory to join again",
+            "{} has already joined a management server; use a new data directory to join again (with --replace to take over its name)",
             layout.root().display()
         )));
     }
@@ -59,6 +73,7 @@ pub async fn join(
         name: name.to_string(),
         url: site_url.to_string(),
         csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
+        replace,
     };
     let tls = ClientTls::pinned(&token.ca_sha256).map_err(failed)?;
     let endpoint = Endpoint::parse(&token.url).map_err(failed)?;
@@ -69,9 +84,8 @@ pub async fn join(
         .await
         .map_err(failed)?;
     if !resp.status.is_success() {
-        let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
         return Err(SiteError::Management(
-            v["message"].as_str().unwrap_or("the join was refused").to_string(),
+            reason(&resp.body).unwrap_or_else(|| "the join was refused".into()),
         ));
     }
     let joined: JoinResponse = serde_json::from_slice(&resp.body).map_err(failed)?;
@@ -90,7 +104,23 @@ pub async fn join(
     let config = ManagementConfig { url: token.url };
     let json = serde_json::to_string_pretty(&config).unwrap_or_default();
     fsutil::write_file(&layout.management_config(), json.as_bytes(), PUBLIC_MODE, false)?;
-    Ok(config)
+    Ok(Joined { config, replaced: joined.replaced })
+}
+
+/// The `message` of the management server's JSON error body.
+fn reason(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ErrorMessage {
+        message: String,
+    }
+    serde_json::from_slice::<ErrorMessage>(body).ok().map(|e| e.message)
+}
+
+/// The management server's refusal of `what`: its status and its reason.
+pub(crate) fn refused(what: &'static str, resp: &acc_net::client::Response) -> SiteError {
+    let message =
+        reason(&resp.body).unwrap_or_else(|| String::from_utf8_lossy(&resp.body).chars().take(200).collect());
+    SiteError::Refused { what, status: resp.status, message }
 }
 
 /// Writes the agent trust of a site policy (`management/trust/NN.pem`, `management/crl.pem`)
@@ -173,14 +203,7 @@ async fn round(
     match resp.status.as_u16() {
         204 => return Ok(false),
         200 => {}
-        _ => {
-            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
-            return Err(SiteError::Management(format!(
-                "{}: {}",
-                resp.status,
-                v["message"].as_str().unwrap_or("refused")
-            )));
-        }
+        _ => return Err(refused("the policy long-poll", &resp)),
     }
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
@@ -198,7 +221,7 @@ async fn round(
         .await
         .map_err(failed)?;
     if !resp.status.is_success() {
-        return Err(SiteError::Management(format!("acknowledgement refused: {}", resp.status)));
+        return Err(refused("the acknowledgement", &resp));
     }
     Ok(true)
 }
@@ -238,7 +261,7 @@ async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError>
             .await
             .map_err(failed)?;
         if !resp.status.is_success() {
-            return Err(SiteError::Management(format!("events refused: {}", resp.status)));
+            return Err(refused("the events", &resp));
         }
         sqlx::query("INSERT INTO meta (key, value) VALUES ('forwarded_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(last.to_string())
@@ -255,22 +278,54 @@ pub(crate) async fn connect(site: &Site, url: &str) -> Result<Connection, SiteEr
     Connection::open(&tls, &endpoint).await.map_err(failed)
 }
 
-/// Runs `session` again and again: each returns why it ended and whether it had
-/// connected; the pause between two grows from 0.2 s to 30 s while the server is away.
+/// How the site retries its connections to the management server: an unreachable server
+/// from 0.2 s doubling to 30 s, a refusal (it is reachable and says no) from 1 s doubling
+/// to 5 minutes; a connection that worked starts over.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    unreachable_first: Duration::from_millis(200),
+    unreachable_max: Duration::from_secs(30),
+    refused_first: Duration::from_secs(1),
+    refused_max: Duration::from_secs(300),
+};
+
+/// A wait as logs show it: `0.4 s`, `8 s`.
+pub fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
+    }
+}
+
+/// Runs `session` again and again: each returns why it ended and whether it got anything
+/// done first; the pause between two follows [`RETRY`], and the log says what happened:
+/// unreachable, refused (with the status and the server's reason), or ended after working.
 async fn keep_running<F, Fut>(what: &'static str, url: &str, mut session: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = (bool, SiteError)>,
 {
-    let mut backoff = Duration::from_millis(200);
+    let mut retry = Retry::new(RETRY);
     loop {
-        let (connected, e) = session().await;
-        if connected {
-            backoff = Duration::from_millis(200);
+        let (progressed, e) = session().await;
+        let ended = if e.is_refusal() {
+            Ended::Refused
+        } else if progressed {
+            Ended::AfterProgress
+        } else {
+            Ended::Unreachable
+        };
+        let wait = retry.after(ended);
+        let retry_in = seconds(wait);
+        match ended {
+            Ended::Refused => tracing::warn!(error = %e, server = %url,
+                "{what}: the management server is reachable but refused this site; retrying in {retry_in}."),
+            Ended::AfterProgress => tracing::warn!(error = %e, server = %url,
+                "{what}: the connection to the management server ended; reconnecting in {retry_in}."),
+            Ended::Unreachable => tracing::warn!(error = %e, server = %url,
+                "{what}: the management server is unreachable; retrying in {retry_in}."),
         }
-        tracing::warn!(error = %e, server = %url, "{what}: the management server is unreachable; retrying.");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -282,10 +337,12 @@ pub async fn forward_loop(site: Arc<Site>, url: String) {
             Ok(c) => c,
             Err(e) => return (false, e),
         };
+        let mut progressed = false;
         loop {
             if let Err(e) = forward(&site, &mut conn).await {
-                return (true, e);
+                return (progressed, e);
             }
+            progressed = true;
             tokio::time::sleep(FORWARD_IDLE).await;
         }
     })
@@ -309,11 +366,13 @@ pub async fn poll_loop(
         };
         let mut force = 0;
         let mut first = true;
+        let mut progressed = false;
         loop {
             if let Err(e) = round(&site, &mut conn, &site_url, &mut force, first, &packages).await {
-                return (true, e);
+                return (progressed, e);
             }
             first = false;
+            progressed = true;
         }
     })
     .await;

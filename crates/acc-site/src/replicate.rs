@@ -104,7 +104,7 @@ async fn report(site: &Site, url: &str, packages: Vec<PackageState>) -> Result<(
         .await
         .map_err(|e| SiteError::Management(e.to_string()))?;
     if !resp.status.is_success() {
-        return Err(SiteError::Management(format!("package report refused: {}", resp.status)));
+        return Err(crate::managed::refused("the package report", &resp));
     }
     Ok(())
 }

@@ -119,8 +119,8 @@ fn cn_of(subject: &str) -> Option<String> {
 async fn peer_to_api(mut req: Request, next: Next) -> Response {
     if let Some(info) = req.extensions().get::<Arc<PeerInfo>>().cloned() {
         let tls = match &info.identity {
-            PeerIdentity::Certificate { cn, subject, .. } => {
-                TlsIdentity::Certificate { cn: cn.clone(), subject: subject.clone() }
+            PeerIdentity::Certificate { cn, subject, issuer, .. } => {
+                TlsIdentity::Certificate { cn: cn.clone(), subject: subject.clone(), issuer: issuer.clone() }
             }
             // acc-net answers refused certificates itself; anything else is anonymous.
             _ => TlsIdentity::Anonymous,

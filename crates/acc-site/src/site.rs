@@ -87,6 +87,8 @@ pub struct Site {
     /// Open tasks and waiting long-polls (task server).
     tasks: crate::tasks::queue::TaskQueue,
     shares: crate::shares::Shares,
+    /// Which agent each registered id belongs to (see `crate::agents`).
+    agent_bindings: crate::agents::Bindings,
 }
 
 impl std::fmt::Debug for Site {
@@ -159,6 +161,7 @@ impl Site {
         };
         let tasks = crate::tasks::queue::TaskQueue::new(crate::tasks::store::open_tasks(&pool).await?);
         let shares = crate::shares::Shares::load(&pool, &writer, &layout).await?;
+        let agent_bindings = crate::agents::Bindings::load(&pool).await?;
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let site = Arc::new(Site {
             config,
@@ -174,6 +177,7 @@ impl Site {
             session_epoch: AtomicU64::new(0),
             tasks,
             shares,
+            agent_bindings,
         });
         if fresh {
             let pending = {
@@ -235,6 +239,11 @@ impl Site {
     /// The group-commit writer (for modules that persist their own rows).
     pub(crate) fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// The agent ids' bindings.
+    pub(crate) fn agent_bindings(&self) -> &crate::agents::Bindings {
+        &self.agent_bindings
     }
 
     /// Open tasks and waiting long-polls.
@@ -371,16 +380,6 @@ impl Site {
             self.submit(writes)
         };
         pending.durable().await.map_err(SiteError::Database)
-    }
-
-    /// Stores an agent's registration.
-    pub async fn register_agent(&self, row: store::AgentRow) -> Result<(), SiteError> {
-        self.submit(vec![Write::Agent(row)]).durable().await.map_err(SiteError::Database)
-    }
-
-    /// Registered agents, most recently seen first.
-    pub async fn agents(&self) -> Result<Vec<store::AgentRow>, SiteError> {
-        store::agents(&self.pool).await
     }
 
     /// Argon2 computations since the process started.

@@ -84,8 +84,9 @@ pub enum Write {
     Failure { sid: String, time_ms: i64, caller: String },
     /// A source's last success.
     Familiar { source: String, last_success: i64 },
-    /// An agent registered (or registered again).
-    Agent(AgentRow),
+    /// An agent registered (or registered again) with its binding, or forgotten (see
+    /// `crate::agents`).
+    Agent(crate::agents::store::AgentWrite),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
 }
@@ -184,6 +185,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
             SiteError::Database(format!("{}: migration to schema version {to} failed: {e}", path.display()))
         })?;
     }
+    crate::agents::store::migrate(&pool).await?;
     Ok(pool)
 }
 
@@ -283,23 +285,7 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .execute(&mut *tx)
                     .await?;
             }
-            Write::Agent(a) => {
-                sqlx::query(
-                    "INSERT INTO agents (agent_id, host, os, version, principal, ip, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (agent_id) DO UPDATE SET host = excluded.host, os = excluded.os, version = excluded.version, \
-                     principal = excluded.principal, ip = excluded.ip, last_seen = excluded.last_seen",
-                )
-                .bind(&a.agent_id)
-                .bind(&a.host)
-                .bind(&a.os)
-                .bind(&a.version)
-                .bind(&a.principal)
-                .bind(&a.ip)
-                .bind(a.registered_at)
-                .bind(a.last_seen)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Write::Agent(a) => crate::agents::store::apply(tx, a).await?,
             Write::Share { name, acl } => {
                 sqlx::query("INSERT INTO shares (name, acl) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET acl = excluded.acl")
                     .bind(name)

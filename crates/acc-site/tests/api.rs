@@ -101,7 +101,7 @@ async fn registration_answers_every_authentication_outcome() {
         (s, v["status"].as_str(), v["principal"].as_str()),
         (StatusCode::OK, Some("registered"), Some("ACC_user"))
     );
-    assert_eq!(site.agents().await.unwrap()[0].host, "acclinux");
+    assert_eq!(site.agents().await.unwrap()[0].row.host, "acclinux");
 
     let (s, _, v) = c.send("POST", "/v1/register", basic("ACC_user", "stale"), "stale01", reg("a2")).await;
     assert_eq!((s, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
@@ -161,10 +161,15 @@ async fn disabled_accounts_and_bad_requests_are_refused_clearly() {
 async fn certificate_identities_register_without_a_password() {
     let (_tmp, site) = site().await;
     let mut c = Call::new(&site, [10, 0, 0, 7]);
-    c.peer.tls = TlsIdentity::Certificate { cn: Some("acclinux".into()), subject: "CN=acclinux".into() };
+    c.peer.tls = TlsIdentity::Certificate {
+        cn: Some("acclinux".into()),
+        subject: "CN=acclinux".into(),
+        issuer: "CN=Lab CA".into(),
+    };
     let (s, _, v) = c.send("POST", "/v1/register", None, "acclinux", reg("m1")).await;
     assert_eq!((s, v["principal"].as_str()), (StatusCode::OK, Some("cert:CN=acclinux")));
-    c.peer.tls = TlsIdentity::Certificate { cn: None, subject: "O=Example".into() };
+    c.peer.tls =
+        TlsIdentity::Certificate { cn: None, subject: "O=Example".into(), issuer: "CN=Lab CA".into() };
     let (s, _, v) = c.send("POST", "/v1/register", None, "acclinux", reg("m1")).await;
     assert!(s == StatusCode::FORBIDDEN && v["message"].as_str().unwrap().contains("no common name"), "{v}");
 }

@@ -84,7 +84,11 @@ impl Fixture {
         }
         let mut req = req.body(Body::empty()).unwrap();
         let tls = match cert_cn {
-            Some(cn) => TlsIdentity::Certificate { cn: Some(cn.into()), subject: format!("CN={cn}") },
+            Some(cn) => TlsIdentity::Certificate {
+                cn: Some(cn.into()),
+                subject: format!("CN={cn}"),
+                issuer: "CN=Test CA".into(),
+            },
             None => TlsIdentity::Anonymous,
         };
         req.extensions_mut().insert(ApiPeer {

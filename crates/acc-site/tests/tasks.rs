@@ -13,7 +13,6 @@ use acc_site::api::auth::TlsIdentity;
 use acc_site::api::{ApiPeer, router};
 use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
-use acc_site::store::AgentRow;
 use acc_site::tasks::{LEASE_SECS, MAX_DELIVERIES, TaskState};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -54,18 +53,10 @@ impl Fixture {
         let layout = Layout::new(&dir);
         let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
         for id in ["a1", "a2"] {
-            let at = clock.now().millis();
-            let row = AgentRow {
-                agent_id: id.into(),
-                host: format!("host-{id}"),
-                os: "linux".into(),
-                version: "1.0".into(),
-                principal: format!("cert:CN={id}"),
-                ip: "10.0.0.1".into(),
-                registered_at: at,
-                last_seen: at,
-            };
-            site.register_agent(row).await.unwrap();
+            // Each registers with its certificate (CN = its id), which binds the id to it.
+            let body = json!({"agent_id": id, "host": format!("host-{id}"), "os": "linux", "version": "1.0"});
+            let (s, v) = call(&site, "POST", "/v1/register", id, body.to_string()).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
         }
         Fixture { _tmp: tmp, layout, clock, site }
     }
@@ -87,8 +78,8 @@ impl Fixture {
     }
 }
 
-/// One request as agent `agent` (client certificate CN = agent); `agent` empty sends no
-/// `Acc-Agent-Id`.
+/// One request as agent `agent` (client certificate CN = agent, which the agent registered
+/// with); `agent` empty sends no `Acc-Agent-Id`.
 async fn call(
     site: &Arc<Site>,
     method: &str,
@@ -101,7 +92,11 @@ async fn call(
         req = req.header("acc-agent-id", agent);
     }
     let mut req = req.body(body.into()).unwrap();
-    let tls = TlsIdentity::Certificate { cn: Some(agent.to_string()), subject: format!("CN={agent}") };
+    let tls = TlsIdentity::Certificate {
+        cn: Some(agent.to_string()),
+        subject: format!("CN={agent}"),
+        issuer: "CN=Test CA".into(),
+    };
     req.extensions_mut().insert(ApiPeer {
         remote: SocketAddr::from(([10, 0, 0, 1], 40000)),
         tls,

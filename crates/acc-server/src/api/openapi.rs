@@ -56,7 +56,7 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "post",
         "/v1/sites/join",
         None,
-        "Join a site server {secret, name, url, csr_pem}: its client certificate from the fleet CA. The join token's secret is the credential.",
+        "Join a site server {secret, name, url, csr_pem, replace? (false)}: its client certificate from the fleet CA (and the site it replaced, when replace takes over a name in use; otherwise a name in use is a 409). The join token's secret is the credential.",
     ),
     (
         "get",

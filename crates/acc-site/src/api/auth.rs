@@ -1,9 +1,13 @@
 //! Who is calling: every request authenticates, with HTTP Basic (a local account, through
 //! the lockout engine) or with the client certificate the TLS layer verified.
 //! Agents name themselves with `Acc-Agent-Host` (the `CallerComputerName` of 4625/4740,
-//! so `acc site events --id 4740` finds the culprit machine) and `Acc-Agent-Id`.
+//! so `acc site events --id 4740` finds the culprit machine) and `Acc-Agent-Id`; a request
+//! naming an id must also prove it is that agent's ([`acting_agent`]): its
+//! `Acc-Agent-Token`, or the certificate the id was registered with.
 
+use acc_core::agent_binding::CertificateIdentity;
 use acc_core::lockout::Source;
+use acc_proto::agent_site::{ErrorCode, HEADER_AGENT_TOKEN};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
@@ -12,12 +16,10 @@ use base64::engine::general_purpose::STANDARD;
 use super::ApiPeer;
 use super::error::ApiError;
 use super::session::{self, Presented};
+use crate::agents::{Claim, NotBound};
 use crate::site::Site;
 
-/// The header carrying the agent's host name.
-pub const HEADER_AGENT_HOST: &str = "acc-agent-host";
-/// The header carrying the agent's id.
-pub const HEADER_AGENT_ID: &str = "acc-agent-id";
+pub use acc_proto::agent_site::{HEADER_AGENT_HOST, HEADER_AGENT_ID};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,67 @@ pub enum TlsIdentity {
         cn: Option<String>,
         /// The subject on one line.
         subject: String,
+        /// The issuer on one line.
+        issuer: String,
     },
+}
+
+impl TlsIdentity {
+    /// The identity an agent id is bound to when registered over this certificate.
+    pub fn certificate_identity(&self) -> Option<CertificateIdentity> {
+        match self {
+            TlsIdentity::Certificate { cn: Some(cn), subject, issuer } => {
+                Some(CertificateIdentity { issuer: issuer.clone(), subject: subject.clone(), cn: cn.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The `Acc-Agent-Token` presented, if any.
+pub fn agent_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(HEADER_AGENT_TOKEN)
+        .map(|v| v.to_str().map_err(|_| ApiError::malformed("the Acc-Agent-Token header is not ASCII")))
+        .transpose()
+}
+
+/// The agent id a request names (`Acc-Agent-Id`), checked like a registration field.
+pub fn named_agent(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(HEADER_AGENT_ID) else { return Ok(None) };
+    let id = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| ApiError::malformed("the Acc-Agent-Id header is not UTF-8"))?;
+    super::register::check_field("Acc-Agent-Id", id)?;
+    Ok(Some(id.to_string()))
+}
+
+/// What a request presents to claim an agent id: its `Acc-Agent-Token` (hashed) and the
+/// connection's certificate.
+pub fn claim(headers: &HeaderMap, peer: &ApiPeer) -> Result<Claim, ApiError> {
+    Ok(Claim {
+        token_sha256: agent_token(headers)?.map(crate::agents::token_sha256),
+        certificate: peer.tls.certificate_identity(),
+    })
+}
+
+/// The agent a request acts for: `None` when it names none (a download by hand); the id
+/// and the request's claim when the request proves it is that agent's (its token, or the
+/// certificate it registered with). Otherwise 403 `agent_not_bound` ([`not_bound`]).
+pub fn acting_agent(
+    site: &Site,
+    headers: &HeaderMap,
+    peer: &ApiPeer,
+) -> Result<Option<(String, Claim)>, ApiError> {
+    let Some(id) = named_agent(headers)? else { return Ok(None) };
+    let claim = claim(headers, peer)?;
+    site.check_claim(&id, &claim).map_err(not_bound)?;
+    Ok(Some((id, claim)))
+}
+
+/// 403 `agent_not_bound`, saying nothing about the id's tasks or whether it is registered
+/// here: the agent registers (again) and retries.
+pub fn not_bound(e: NotBound) -> ApiError {
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, ErrorCode::AgentNotBound.as_str(), e.to_string())
 }
 
 /// The agent's host name as reported (empty when absent).
@@ -90,7 +152,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
 pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<Principal, ApiError> {
     let host = agent_host(headers);
     let epoch = site.session_epoch();
-    if let TlsIdentity::Certificate { cn, subject } = &peer.tls {
+    if let TlsIdentity::Certificate { cn, subject, .. } = &peer.tls {
         let Some(cn) = cn else {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,

@@ -41,6 +41,8 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let principal = auth::authenticate(&site, &headers, &peer).await?;
+    // A download attributed to an agent id must be that agent's.
+    auth::acting_agent(&site, &headers, &peer)?;
     let (share, entry) = package_share(&site)?;
     let caller = caller_of(&principal)?;
     let listed = blocking(move || {
@@ -88,6 +90,8 @@ pub(super) async fn manifest(
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
     let principal = auth::authenticate(&site, &headers, &peer).await?;
+    // A download attributed to an agent id must be that agent's.
+    auth::acting_agent(&site, &headers, &peer)?;
     let name = package_name(uri.path())?;
     let (share, entry) = package_share(&site)?;
     let caller = session::caller(&peer.session, || caller_of(&principal))?;

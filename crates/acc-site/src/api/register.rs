@@ -1,33 +1,29 @@
 //! `POST /v1/register`: an agent registers with its task server (agent id, host name, OS,
-//! version), authenticated like every request. Registering again updates the entry.
+//! version), authenticated like every request. The first registration of an id binds it
+//! to the registering agent (`crate::agents`): the answer carries the agent's token
+//! (`agent_token`), which every later request for the id presents as `Acc-Agent-Token`
+//! (a certificate agent's certificate proves it too). Registering a bound id again needs
+//! that token or certificate; otherwise 403 `agent_id_taken`.
 
 use std::sync::Arc;
 
+use acc_proto::agent_site::{ErrorCode, RegisterStatus, Registered, Registration};
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::ApiPeer;
-use super::auth::{self, HEADER_AGENT_ID, Principal};
+use super::auth::{self, Principal};
 use super::error::ApiError;
+use crate::agents::{RegisterError, Registering};
 use crate::site::Site;
 use crate::store::AgentRow;
 
 /// Longest value of a registration field.
 const MAX_FIELD: usize = 256;
-
-#[derive(Debug, Deserialize)]
-struct Registration {
-    agent_id: String,
-    host: String,
-    os: String,
-    version: String,
-}
 
 /// Reads a JSON body, mapping every rejection to the API's error shape.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
@@ -63,7 +59,7 @@ pub(super) async fn register(
     Extension(peer): Extension<ApiPeer>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Registered>, ApiError> {
     let principal = auth::authenticate(&site, &headers, &peer).await?;
     let reg: Registration = json_body(body)?;
     for (name, value) in
@@ -71,7 +67,7 @@ pub(super) async fn register(
     {
         check_field(name, value)?;
     }
-    if let Some(id) = headers.get(HEADER_AGENT_ID).and_then(|v| v.to_str().ok())
+    if let Some(id) = auth::named_agent(&headers)?
         && id != reg.agent_id
     {
         return Err(ApiError::malformed(format!(
@@ -79,6 +75,8 @@ pub(super) async fn register(
             reg.agent_id
         )));
     }
+    let presented = auth::agent_token(&headers)?;
+    let claim = auth::claim(&headers, &peer)?;
     let now = site.now_millis();
     let row = AgentRow {
         agent_id: reg.agent_id.clone(),
@@ -90,19 +88,28 @@ pub(super) async fn register(
         registered_at: now,
         last_seen: now,
     };
-    site.register_agent(row).await.map_err(|e| {
-        tracing::error!(error = %e, "Registration could not be stored.");
-        ApiError::internal("the site server could not store the registration; retry later")
-    })?;
-    let stale = matches!(principal, Principal::Account { policy_stale: true, .. });
-    let mut body = json!({
-        "status": "registered",
-        "agent_id": reg.agent_id,
-        "site": site.config().name,
-        "principal": principal.label(),
-    });
-    if stale {
-        body["policy_stale"] = Value::Bool(true);
-    }
-    Ok(Json(body))
+    let token = match site.register_agent(Registering { row, proof: claim.proof(), presented }).await {
+        Ok(t) => t,
+        Err(e @ RegisterError::Taken(_)) => {
+            tracing::warn!(agent = %reg.agent_id, principal = %principal.label(), ip = %peer.remote.ip(),
+                "Registration refused: the agent id is bound to another agent.");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AgentIdTaken.as_str(),
+                e.to_string(),
+            ));
+        }
+        Err(RegisterError::Site(e)) => {
+            tracing::error!(error = %e, "Registration could not be stored.");
+            return Err(ApiError::internal("the site server could not store the registration; retry later"));
+        }
+    };
+    Ok(Json(Registered {
+        status: RegisterStatus::Registered,
+        agent_id: reg.agent_id,
+        site: site.config().name.clone(),
+        principal: principal.label(),
+        agent_token: token,
+        policy_stale: matches!(principal, Principal::Account { policy_stale: true, .. }),
+    }))
 }

@@ -39,6 +39,8 @@ pub(super) async fn get_file(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let principal = auth::authenticate(&site, &headers, &peer).await?;
+    // A download attributed to an agent id must be that agent's.
+    auth::acting_agent(&site, &headers, &peer)?;
     let request = ShareRequest::from_uri_path(uri.path()).map_err(path_error)?;
     let entry = find_share(&site.shares().snapshot(), &request.share)?;
     let caller = session::caller(&peer.session, || caller_of(&principal))?;

@@ -1,6 +1,8 @@
 //! The task server's agent routes: `GET /v1/tasks?wait=SECONDS` (long-poll) and
 //! `POST /v1/tasks/{id}/result`. Both authenticate like every route; the agent is the
-//! one named by `Acc-Agent-Id` (required). The task logic is in `crate::tasks`.
+//! one named by `Acc-Agent-Id` (required), and the request must prove it is that agent's
+//! (`auth::acting_agent`) before anything about its tasks is looked at. The task logic
+//! is in `crate::tasks`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +15,10 @@ use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use super::ApiPeer;
-use super::auth::{self, HEADER_AGENT_ID};
+use super::auth;
 use super::error::ApiError;
-use super::register::{check_field, json_body};
+use super::register::json_body;
+use crate::agents::Claim;
 use crate::site::Site;
 use crate::tasks::{MAX_WAIT_SECS, TaskError, TaskResult};
 
@@ -26,9 +29,9 @@ pub(super) async fn poll(
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
     auth::authenticate(&site, &headers, &peer).await?;
-    let agent = agent_id(&headers)?;
+    let (agent, claim) = agent_id(&site, &headers, &peer)?;
     let wait = parse_wait(uri.query())?;
-    let tasks = site.poll_tasks(&agent, wait).await.map_err(refusal)?;
+    let tasks = site.poll_tasks(&agent, &claim, wait).await.map_err(refusal)?;
     Ok(Json(json!({ "tasks": tasks })))
 }
 
@@ -40,24 +43,20 @@ pub(super) async fn result(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     auth::authenticate(&site, &headers, &peer).await?;
-    let agent = agent_id(&headers)?;
+    let (agent, _) = agent_id(&site, &headers, &peer)?;
     let Path(id) = id.map_err(|e| ApiError::malformed(format!("task id in the path: {e}")))?;
     let result: TaskResult = json_body(body)?;
     let state = site.post_task_result(&agent, &id, &result).await.map_err(refusal)?;
     Ok(Json(json!({ "id": id, "state": state })))
 }
 
-/// The agent's id from `Acc-Agent-Id`.
-fn agent_id(headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers.get(HEADER_AGENT_ID).ok_or_else(|| {
+/// The agent's id from `Acc-Agent-Id` (required), once the request proved it is its.
+fn agent_id(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<(String, Claim), ApiError> {
+    auth::acting_agent(site, headers, peer)?.ok_or_else(|| {
         ApiError::malformed(
             "missing the Acc-Agent-Id header; agents name themselves with Acc-Agent-Host and Acc-Agent-Id",
         )
-    })?;
-    let id = std::str::from_utf8(value.as_bytes())
-        .map_err(|_| ApiError::malformed("the Acc-Agent-Id header is not UTF-8"))?;
-    check_field("Acc-Agent-Id", id)?;
-    Ok(id.to_string())
+    })
 }
 
 /// `wait=SECONDS`, 0 to [`MAX_WAIT_SECS`]; absent means 0 (answer at once).
@@ -96,6 +95,7 @@ fn refusal(e: TaskError) -> ApiError {
     match e {
         TaskError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
         TaskError::WrongAgent { .. } => ApiError::new(StatusCode::FORBIDDEN, "access_denied", message),
+        TaskError::NotBound(e) => auth::not_bound(e),
         TaskError::Finished { .. } | TaskError::NotDelivered(_) => {
             ApiError::new(StatusCode::CONFLICT, "conflict", message)
         }

@@ -186,6 +186,10 @@ pub enum TaskError {
     /// A result for a task the agent has not received.
     #[error("task {0} has not been delivered yet; receive it with GET /v1/tasks first")]
     NotDelivered(String),
+    /// The agent's binding no longer stands for the long-poll that waited under it (the id
+    /// was forgotten, or registered again with a new token).
+    #[error(transparent)]
+    NotBound(#[from] crate::agents::NotBound),
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),

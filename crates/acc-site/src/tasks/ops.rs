@@ -48,12 +48,20 @@ impl Site {
     }
 
     /// `GET /v1/tasks?wait=`: the agent's due tasks at once (durably marked delivered), or
-    /// the first ones sent within `wait`, or none when `wait` passes.
-    pub async fn poll_tasks(&self, agent: &str, wait: Duration) -> Result<Vec<DeliveredTask>, TaskError> {
+    /// the first ones sent within `wait`, or none when `wait` passes. The caller checked
+    /// `claim` (the request's proof of the id); it is checked again at every wake, so a
+    /// poll does not outlive its binding (forgotten, or bound anew).
+    pub async fn poll_tasks(
+        &self,
+        agent: &str,
+        claim: &crate::agents::Claim,
+        wait: Duration,
+    ) -> Result<Vec<DeliveredTask>, TaskError> {
         let deadline = tokio::time::Instant::now() + wait;
         let waiter = self.task_queue().waiter(agent);
         loop {
             let notified = waiter.notified();
+            self.check_claim(agent, claim)?;
             let now = self.now_millis();
             let (taken, pending) = self.task_queue().take_due(agent, now, MAX_TASKS_PER_POLL, self.writer());
             if let Some(p) = pending {

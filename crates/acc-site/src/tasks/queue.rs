@@ -135,6 +135,13 @@ impl TaskQueue {
         a.notify.notify_waiters();
     }
 
+    /// Wakes `agent`'s waiting long-polls (its binding changed: they check it again).
+    pub fn wake(&self, agent: &str) {
+        if let Some(a) = self.lock().agents.get(agent) {
+            a.notify.notify_waiters();
+        }
+    }
+
     /// Registers a waiting long-poll of `agent`.
     pub fn waiter(&self, agent: &str) -> Waiter<'_> {
         let mut g = self.lock();

@@ -1,7 +1,8 @@
 //! `acc bench longpoll`: how many agents one real `acc site run` holds on its task
 //! long-poll, and how fast a task reaches all of them. N simulated agents, each on its own
 //! keep-alive TLS connection and authenticated as the ACC (as `acc agent run` is), register
-//! and hold `GET /v1/tasks?wait=55`; the site's resident memory is read once the site itself
+//! (each keeps the token its registration answers and presents it with every request for
+//! its id) and hold `GET /v1/tasks?wait=55`; the site's resident memory is read once the site itself
 //! counts every long-poll waiting (`task_waiters`). Then one task is sent to every agent
 //! through the admin socket (as `acc site tasks send` does), and each agent posts its result
 //! as soon as the task arrives: the figures are the time until every agent has its task and
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use acc_core::lockout::LockoutPolicy;
 use acc_net::client::{ClientTls, Connection};
+use acc_proto::agent_site::{HEADER_AGENT_HOST, HEADER_AGENT_ID, HEADER_AGENT_TOKEN, Registered};
 use acc_site::admin::Request;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -43,19 +45,23 @@ async fn agent(
     let (host, body) = super::registration(i, "lp");
     let id = format!("{host}-id");
     let auth = super::basic(super::ACC_USER, super::ACC_PASSWORD);
-    let headers =
-        [("authorization", auth.as_str()), ("acc-agent-host", host.as_str()), ("acc-agent-id", id.as_str())];
+    let named = [
+        ("authorization", auth.as_str()),
+        (HEADER_AGENT_HOST, host.as_str()),
+        (HEADER_AGENT_ID, id.as_str()),
+    ];
     let setup = async {
         let permit = handshakes.acquire().await?;
         let mut conn = Connection::open_addr(&tls, addr).await?;
         drop(permit);
-        let r = conn.send("POST", "/v1/register", &headers, body).await?;
+        let r = conn.send("POST", "/v1/register", &named, body).await?;
         if r.status.as_u16() != 200 {
             bail!("register {host}: {} {}", r.status, String::from_utf8_lossy(&r.body));
         }
-        Ok(conn)
+        let registered: Registered = serde_json::from_slice(&r.body).context("register answer")?;
+        Ok((conn, registered.agent_token.expose().to_string()))
     };
-    let mut conn = match setup.await {
+    let (mut conn, token) = match setup.await {
         Ok(c) => {
             let _ = seen.send(Seen::Ready(Ok(())));
             c
@@ -65,6 +71,9 @@ async fn agent(
             return;
         }
     };
+    // Every request for the id presents the token its registration answered.
+    let mut headers = named.to_vec();
+    headers.push((HEADER_AGENT_TOKEN, token.as_str()));
     let poll = format!("/v1/tasks?wait={WAIT}");
     let result = Bytes::from_static(br#"{"status":"completed","output":"bench"}"#);
     let mut with_type = headers.to_vec();

@@ -207,35 +207,45 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Registers agents `ids` on one connection; returns (latencies, non-200 count).
+/// Agents' tokens for their ids (from their registrations), by agent number.
+type Tokens = std::collections::HashMap<usize, String>;
+
+/// Registers agents `ids` on one connection, each presenting its token from `known` (a
+/// registration again, as a running agent's); returns (latencies, non-200 count, the
+/// tokens answered).
 async fn register_on(
     tls: Tls,
     addr: std::net::SocketAddr,
     ids: Vec<usize>,
     prefix: &'static str,
     auth: String,
-) -> Result<(Vec<Duration>, usize)> {
+    known: std::sync::Arc<Tokens>,
+) -> Result<(Vec<Duration>, usize, Tokens)> {
     let mut conn = Connection::open_addr(&tls, addr).await?;
     let mut lat = Vec::with_capacity(ids.len());
     let mut errors = 0;
+    let mut tokens = Tokens::with_capacity(ids.len());
     for i in ids {
         let (host, body) = registration(i, prefix);
+        let mut headers = vec![
+            ("authorization", auth.as_str()),
+            ("acc-agent-host", &host),
+            ("content-type", "application/json"),
+        ];
+        if let Some(t) = known.get(&i) {
+            headers.push((acc_proto::agent_site::HEADER_AGENT_TOKEN, t));
+        }
         let started = Instant::now();
-        let status = conn
-            .send(
-                "POST",
-                "/v1/register",
-                &[("authorization", &auth), ("acc-agent-host", &host), ("content-type", "application/json")],
-                body,
-            )
-            .await?
-            .status;
+        let r = conn.send("POST", "/v1/register", &headers, body).await?;
         lat.push(started.elapsed());
-        if status != 200 {
-            errors += 1;
+        match serde_json::from_slice::<acc_proto::agent_site::Registered>(&r.body) {
+            Ok(reg) if r.status == 200 => {
+                tokens.insert(i, reg.agent_token.expose().to_string());
+            }
+            _ => errors += 1,
         }
     }
-    Ok((lat, errors))
+    Ok((lat, errors, tokens))
 }
 
 fn emit(table: &[(&str, String)], json_value: serde_json::Value, file: Option<PathBuf>) -> Result<()> {
@@ -261,12 +271,19 @@ async fn register(a: RegisterArgs) -> Result<ExitCode> {
     let mut tasks = Vec::new();
     for w in 0..connections {
         let ids: Vec<usize> = (0..a.agents).filter(|i| i % connections == w).collect();
-        tasks.push(tokio::spawn(register_on(tls.clone(), site.addr, ids, "agent", auth.clone())));
+        tasks.push(tokio::spawn(register_on(
+            tls.clone(),
+            site.addr,
+            ids,
+            "agent",
+            auth.clone(),
+            Default::default(),
+        )));
     }
     let mut lat = Vec::with_capacity(a.agents);
     let mut errors = 0;
     for t in tasks {
-        let (l, e) = t.await??;
+        let (l, e, _) = t.await??;
         lat.extend(l);
         errors += e;
     }
@@ -350,8 +367,15 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     let good_auth = basic(ACC_USER, ACC_PASSWORD);
     // The good agents are already in service: each has logged on before, so it is a familiar
     // source (spec 2.3), exactly as a fleet looks when the stale agents start hammering.
-    let (_, warmup_errors) =
-        register_on(tls.clone(), site.addr, (0..a.good).collect(), "good", good_auth.clone()).await?;
+    let (_, warmup_errors, tokens) = register_on(
+        tls.clone(),
+        site.addr,
+        (0..a.good).collect(),
+        "good",
+        good_auth.clone(),
+        Default::default(),
+    )
+    .await?;
     anyhow::ensure!(warmup_errors == 0, "{warmup_errors} good agents failed to register before the flood");
     let hashes_before = site.stats().await?["password_hashes"].as_u64().unwrap_or(0);
     let cpu_before = site.cpu_seconds()?;
@@ -362,14 +386,22 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
         let sources: Vec<usize> = (0..a.stale_sources).filter(|i| i % connections == w).collect();
         stale.push(tokio::spawn(stale_on(tls.clone(), site.addr, sources, a.attempts)));
     }
-    let good = tokio::spawn(register_on(tls.clone(), site.addr, (0..a.good).collect(), "good", good_auth));
+    // The same agents register again, as running agents do: each with its token.
+    let good = tokio::spawn(register_on(
+        tls.clone(),
+        site.addr,
+        (0..a.good).collect(),
+        "good",
+        good_auth,
+        std::sync::Arc::new(tokens),
+    ));
     let (mut unauthorized, mut locked) = (0, 0);
     for t in stale {
         let (u, l) = t.await??;
         unauthorized += u;
         locked += l;
     }
-    let (good_lat, good_errors) = good.await??;
+    let (good_lat, good_errors, _) = good.await??;
     let wall = started.elapsed().as_secs_f64();
     let cpu = site.cpu_seconds()? - cpu_before;
     let hashes = site.stats().await?["password_hashes"].as_u64().unwrap_or(0) - hashes_before;

@@ -137,6 +137,7 @@ impl SimSite {
             name: name.to_string(),
             url: format!("https://127.0.0.1:1/{name}"),
             csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
+            replace: false,
         };
         let tls = ClientTls::new(&server.ca_pem, None)?;
         let mut conn = Connection::open(&tls, &server.endpoint).await?;

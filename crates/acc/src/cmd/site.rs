@@ -24,6 +24,7 @@ use crate::cmd::common::{
 use crate::output::Table;
 use acc_core::units::parse_secs;
 
+mod agents;
 mod tasks;
 
 /// The default listen address of a site server.
@@ -46,8 +47,8 @@ pub enum SiteCommand {
     /// The certificate revocation list enforced for agent certificates.
     #[command(subcommand)]
     Crl(CrlCommand),
-    /// Registered agents.
-    Agents(DataDir),
+    /// Registered agents and what each id is bound to; `forget ID` releases an id.
+    Agents(agents::AgentsArgs),
     /// Tasks for agents: send, list, show (task server).
     #[command(subcommand)]
     Tasks(tasks::TasksCommand),
@@ -100,6 +101,11 @@ pub struct JoinArgs {
     /// The join token printed by `acc ctl site-token create`.
     #[arg(long, value_name = "TOKEN")]
     token: String,
+    /// Take over a site name already joined (a deliberate re-join, e.g. a rebuilt site):
+    /// the site joined under it so far is refused from then on. Without it, a name in use
+    /// is refused.
+    #[arg(long)]
+    replace: bool,
     #[command(flatten)]
     init: InitArgs,
 }
@@ -237,28 +243,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             crate::output::pairs(&rows);
             Ok(ExitCode::SUCCESS)
         }
-        SiteCommand::Join(j) => {
-            let layout = Layout::new(&j.init.data_dir);
-            let config = match SiteConfig::load(&layout.config()) {
-                Ok(c) => c,
-                Err(acc_site::error::SiteError::NotInitialised(_)) => init_site(&j.init).await?.0,
-                Err(e) => return Err(e.into()),
-            };
-            let ip = if config.listen.ip().is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                config.listen.ip()
-            };
-            let url = format!("https://{}", SocketAddr::new(ip, config.listen.port()));
-            let joined = acc_site::managed::join(&layout, &j.token, &config.name, &url).await?;
-            outln!(
-                "site {} joined {}; run `acc site run --data-dir {}`",
-                config.name,
-                joined.url,
-                j.init.data_dir.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        SiteCommand::Join(j) => join(j).await,
         SiteCommand::Run(a) => run_server(a).await,
         SiteCommand::Show(d) => show(&d),
         SiteCommand::Trust(TrustCommand::Add(t)) => {
@@ -317,20 +302,7 @@ async fn run_async(command: SiteCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SiteCommand::Agents(d) => {
-            let v = call(&d.data_dir, Request::Agents).await?;
-            if d.json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                let mut table = Table::new(["AGENT", "HOST", "OS", "VERSION", "PRINCIPAL", "IP"]);
-                for a in v.as_array().into_iter().flatten() {
-                    let f = |k: &str| a[k].as_str().unwrap_or("").to_string();
-                    table.row([f("agent_id"), f("host"), f("os"), f("version"), f("principal"), f("ip")]);
-                }
-                table.print();
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        SiteCommand::Agents(a) => agents::run(a).await,
         SiteCommand::Tasks(c) => tasks::run(c).await,
         SiteCommand::Accounts(c) => accounts(c).await,
         SiteCommand::Policy(PolicyCommand::Show(d)) => {
@@ -357,6 +329,61 @@ async fn init_site(a: &InitArgs) -> Result<(SiteConfig, Layout)> {
     let layout = Layout::new(&a.data_dir);
     Site::open(layout.clone(), Arc::new(SystemClock)).await?;
     Ok((config, layout))
+}
+
+/// `acc site join`: initialises the data directory if needed (and removes it again if the
+/// join fails, so another `--name` can be tried), then joins.
+async fn join(j: JoinArgs) -> Result<ExitCode> {
+    let layout = Layout::new(&j.init.data_dir);
+    let existed = j.init.data_dir.exists();
+    let (config, made) = match SiteConfig::load(&layout.config()) {
+        Ok(c) => {
+            if let Some(name) = j.init.name.as_deref()
+                && !name.eq_ignore_ascii_case(&c.name)
+            {
+                bail!(
+                    "{}: already initialised as site '{}', so --name {name} cannot apply; join as '{}' (leave out --name), or use a new data directory for '{name}'",
+                    j.init.data_dir.display(),
+                    c.name,
+                    c.name
+                );
+            }
+            (c, false)
+        }
+        Err(acc_site::error::SiteError::NotInitialised(_)) => (init_site(&j.init).await?.0, true),
+        Err(e) => return Err(e.into()),
+    };
+    let ip = if config.listen.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        config.listen.ip()
+    };
+    let url = format!("https://{}", SocketAddr::new(ip, config.listen.port()));
+    let joined = match acc_site::managed::join(&layout, &j.token, &config.name, &url, j.replace).await {
+        Ok(joined) => joined,
+        Err(e) => {
+            if made {
+                init::remove_made(&layout, existed);
+            }
+            return Err(e.into());
+        }
+    };
+    if let Some(r) = &joined.replaced {
+        outln!(
+            "site {} replaced the site server joined under that name at {} (since {}; its certificate {} is refused from now on)",
+            config.name,
+            r.url,
+            acc_core::time::Timestamp(r.joined_at_ms).to_rfc3339(),
+            r.serial_hex
+        );
+    }
+    outln!(
+        "site {} joined {}; run `acc site run --data-dir {}`",
+        config.name,
+        joined.config.url,
+        j.init.data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_server(a: RunArgs) -> Result<ExitCode> {

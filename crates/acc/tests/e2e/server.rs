@@ -577,13 +577,14 @@ fn enrolled_agents_and_operator_cas_are_trusted_by_sites_and_revocation_reaches_
     let (code, v) = enroll(&f, &token, "web02", "agent.csr");
     assert_eq!((code, v["error"].as_str()), (401, Some("invalid_token")), "one use only: {v}");
 
+    // Each certificate registers an agent id of its own (an id is bound to its registrant).
     let register = |cert: &str| {
         crate::site::curl(
             &f.d,
             &sites[0],
             &["--cacert", "site1/tls/ca.crt", "--cert", cert, "--key", "agent.key"],
             "/v1/register",
-            crate::site::REG,
+            &crate::site::reg(cert),
         )
     };
     let (code, body) = crate::util::wait_for(20, "the site trusts the fleet CA", || {
@@ -1027,11 +1028,20 @@ fn domain_accounts_are_verified_by_the_directory_which_locks_them_fleet_wide() {
     f.ctl(&["directory", "add", "acc_svc", "--password-stdin"], "Domain-Pass-2026\n").ok();
     let dup = f.ctl(&["directory", "add", "acc_svc", "--password-stdin"], "Domain-Pass-2026\n").fails_with(1);
     assert!(dup.contains("already exists"), "{dup}");
+    // Each logon registers a new agent id (an id is bound to whoever registered it first).
+    let probes = std::cell::Cell::new(0);
     let logon = |password: &str, host: &str| {
         let user = format!("CORP\\acc_svc:{password}");
         let host = format!("Acc-Agent-Host: {host}");
         let extra = ["--cacert", "site1/tls/ca.crt", "-u", &user, "-H", &host];
-        crate::site::curl(&f.d, &sites[0], &extra, "/v1/register", crate::site::REG)
+        probes.set(probes.get() + 1);
+        crate::site::curl(
+            &f.d,
+            &sites[0],
+            &extra,
+            "/v1/register",
+            &crate::site::reg(&format!("p{}", probes.get())),
+        )
     };
     let (code, body) = logon("Domain-Pass-2026", "web01");
     assert_eq!(code, 200, "{body}");

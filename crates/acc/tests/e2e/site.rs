@@ -79,6 +79,12 @@ pub(crate) fn curl(d: &Dir, site: &SiteProc, extra: &[&str], path: &str, body: &
 
 pub(crate) const REG: &str = r#"{"agent_id":"a1","host":"acclinux","os":"linux","version":"1.0"}"#;
 
+/// A registration body for agent id `id` (an id belongs to the agent that registered it
+/// first: probes that register again as someone else use ids of their own).
+pub(crate) fn reg(id: &str) -> String {
+    REG.replace("\"a1\"", &format!("\"{id}\""))
+}
+
 pub(crate) fn events(d: &Dir, id: &str) -> Vec<serde_json::Value> {
     let out = d.acc(&["site", "events", "--data-dir", "site", "--id", id, "--json"]).ok();
     serde_json::from_str(&out).unwrap()
@@ -101,7 +107,11 @@ fn passwords_and_certificates_share_one_https_port() {
     );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"principal\":\"ACC_user\""), "{body}");
+    // The id is the password agent's now: a certificate cannot take it, but registers its own.
     let (code, body) = curl(&d, &site, &["--cert", "agent.crt", "--key", "agent.key"], "/v1/register", REG);
+    assert!(code == 403 && body.contains("agent_id_taken"), "{code} {body}");
+    let (code, body) =
+        curl(&d, &site, &["--cert", "agent.crt", "--key", "agent.key"], "/v1/register", &reg("m1"));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("cert:CN=acclinux"), "{body}");
     let (code, body) = curl(&d, &site, &[], "/v1/register", REG);

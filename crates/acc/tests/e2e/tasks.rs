@@ -9,24 +9,29 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::site::{PW, REG, curl, site_with_account};
+use crate::site::{PW, curl, reg, site_with_account};
 use crate::util::{Dir, SiteProc, wait_for};
 
-/// curl options of agent `agent` authenticating with the ACC.
-fn agent(agent: &str) -> Vec<String> {
-    vec![
+/// curl options of agent `agent` authenticating with the ACC, with the token its
+/// registration answered (kept in `AGENT.token`), once it has one.
+fn agent(d: &Dir, agent: &str) -> Vec<String> {
+    let mut opts = vec![
         "-u".into(),
         format!("ACC_user:{PW}"),
         "-H".into(),
         "Acc-Agent-Host: acclinux".into(),
         "-H".into(),
         format!("Acc-Agent-Id: {agent}"),
-    ]
+    ];
+    if let Ok(token) = std::fs::read_to_string(d.join(&format!("{agent}.token"))) {
+        opts.extend(["-H".into(), format!("Acc-Agent-Token: {token}")]);
+    }
+    opts
 }
 
 /// One request as `who`: (HTTP status, JSON body).
 fn call(d: &Dir, site: &SiteProc, who: &str, path: &str, body: &str) -> (u16, Value) {
-    let opts = agent(who);
+    let opts = agent(d, who);
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
     let (code, text) = curl(d, site, &opts, path, body);
     (code, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {code} {text:?}: {e}")))
@@ -36,8 +41,9 @@ fn call(d: &Dir, site: &SiteProc, who: &str, path: &str, body: &str) -> (u16, Va
 fn site_with_agents(d: &Dir) -> SiteProc {
     let site = SiteProc::start(&site_with_account(d));
     for id in ["a1", "a2"] {
-        let (code, v) = call(d, &site, id, "/v1/register", &REG.replace("\"a1\"", &format!("\"{id}\"")));
+        let (code, v) = call(d, &site, id, "/v1/register", &reg(id));
         assert_eq!((code, v["agent_id"].as_str()), (200, Some(id)), "{v}");
+        d.write(&format!("{id}.token"), v["agent_token"].as_str().unwrap());
     }
     site
 }
@@ -56,7 +62,7 @@ fn waiters(d: &Dir) -> u64 {
 fn long_poll(d: &Dir, site: &SiteProc, who: &str, secs: u64) -> Child {
     Command::new("curl")
         .args(["-s", "-w", "\n%{http_code}", "--cacert", "site/tls/ca.crt"])
-        .args(agent(who))
+        .args(agent(d, who))
         .arg(format!("{}/v1/tasks?wait={secs}", site.url))
         .current_dir(d.path())
         .stdout(Stdio::piped())
