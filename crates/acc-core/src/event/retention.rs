@@ -1,0 +1,184 @@
+//! Retention of a security event log, as Windows' "Maximum log size" and "Overwrite events
+//! as needed": how big the log may grow, and which of its oldest events go when it is full.
+//!
+//! This module owns the numbers (the default, the bounds, the slack removed at once, the
+//! hard limit of a joined site) and the decision [`plan`]. It measures nothing and removes
+//! nothing: the site and management servers measure their log in database pages, ask
+//! [`plan`], delete the oldest events it names and write one `acc.event_log` event
+//! ([`super::catalogue::acc_event_log_pruned`]) for each removal.
+//!
+//! A joined site keeps every event its management server has not acknowledged until the
+//! log reaches twice its maximum size ([`hard_limit`]); only then do unacknowledged events
+//! go too, the fewest that bring it back under that limit.
+
+use std::fmt;
+
+/// 1 KiB.
+pub const KIB: u64 = 1024;
+/// 1 MiB.
+pub const MIB: u64 = 1024 * KIB;
+/// 1 GiB.
+pub const GIB: u64 = 1024 * MIB;
+/// 1 TiB.
+pub const TIB: u64 = 1024 * GIB;
+
+/// Default maximum size of a site server's event log (a Windows server's Security log
+/// defaults to 128 MB as well).
+pub const DEFAULT_SITE_MAX_SIZE: u64 = 128 * MIB;
+/// Default maximum size of the management server's event store (every site's events).
+pub const DEFAULT_SERVER_MAX_SIZE: u64 = GIB;
+/// Smallest maximum size accepted.
+pub const MIN_MAX_SIZE: u64 = MIB;
+/// Largest maximum size accepted.
+pub const MAX_MAX_SIZE: u64 = TIB;
+
+/// What a removal brings the log down to, below its maximum: one sixteenth of it (at
+/// least 64 KiB), so that a full log is pruned once per that much growth, not per event.
+pub const fn slack(max_size: u64) -> u64 {
+    let s = max_size / 16;
+    if s < 64 * KIB { 64 * KIB } else { s }
+}
+
+/// The size past which a joined site removes events its management server has not
+/// acknowledged: twice the maximum.
+pub const fn hard_limit(max_size: u64) -> u64 {
+    max_size.saturating_mul(2)
+}
+
+/// A maximum size out of bounds, or a size that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// The text is not a size.
+    #[error("'{0}' is not a size; give a number of bytes with an optional unit: 512MiB, 1GiB, 65536")]
+    Malformed(String),
+    /// Below [`MIN_MAX_SIZE`].
+    #[error("{} is below the smallest maximum size, {}", format_size(*.0), format_size(MIN_MAX_SIZE))]
+    TooSmall(u64),
+    /// Above [`MAX_MAX_SIZE`].
+    #[error("{} is above the largest maximum size, {}", format_size(*.0), format_size(MAX_MAX_SIZE))]
+    TooLarge(u64),
+}
+
+/// Parses a size: a whole number with an optional binary unit (`B`, `K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`, `T`/`TiB`, any case, spaces allowed before the unit).
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
+    let bad = || SizeError::Malformed(text.to_string());
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => KIB,
+        "m" | "mib" => MIB,
+        "g" | "gib" => GIB,
+        "t" | "tib" => TIB,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit).ok_or_else(bad)
+}
+
+/// Checks a maximum size against [`MIN_MAX_SIZE`] and [`MAX_MAX_SIZE`].
+pub fn check_max_size(bytes: u64) -> Result<u64, SizeError> {
+    if bytes < MIN_MAX_SIZE {
+        Err(SizeError::TooSmall(bytes))
+    } else if bytes > MAX_MAX_SIZE {
+        Err(SizeError::TooLarge(bytes))
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// A size as people write it: `128 MiB` when it is a whole number of a unit, else bytes.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, name) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+        if bytes >= unit && bytes % unit == 0 {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// What a log holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Its size in bytes (database pages of its tables and indexes).
+    pub bytes: u64,
+    /// Its events.
+    pub events: u64,
+    /// How many of the oldest events may go without losing anything: those the management
+    /// server acknowledged on a joined site; every event on a standalone site or on the
+    /// management server.
+    pub acknowledged: u64,
+}
+
+/// Why events are removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The log passed its maximum size.
+    MaxSize,
+    /// A joined site's log passed [`hard_limit`] with unacknowledged events.
+    HardLimit,
+}
+
+impl Reason {
+    /// `max-size` or `hard-limit` (the `Reason` field of `acc.event_log`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::MaxSize => "max-size",
+            Reason::HardLimit => "hard-limit",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A removal: the `events` oldest events, of which the last `unacknowledged` had not
+/// reached the management server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// How many of the oldest events to remove.
+    pub events: u64,
+    /// How many of them were not acknowledged (0 unless [`Reason::HardLimit`]).
+    pub unacknowledged: u64,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// How many events of average size `per_event` make up `bytes`, rounded up.
+fn events_for(bytes: u64, per_event: u64) -> u64 {
+    bytes.div_ceil(per_event)
+}
+
+/// What to remove from a log of `usage` whose maximum is `max_size`; `None` when it may
+/// stay as it is. Event sizes are taken as the average (`bytes / events`): the caller
+/// measures again after the removal and asks again while the log is still over.
+pub fn plan(usage: &Usage, max_size: u64) -> Option<Removal> {
+    if usage.bytes <= max_size || usage.events == 0 {
+        return None;
+    }
+    let per_event = usage.bytes.div_ceil(usage.events).max(1);
+    let acknowledged = usage.acknowledged.min(usage.events);
+    let wanted = events_for(usage.bytes - (max_size - slack(max_size)), per_event).min(usage.events);
+    if wanted <= acknowledged {
+        return Some(Removal { events: wanted, unacknowledged: 0, reason: Reason::MaxSize });
+    }
+    let hard = hard_limit(max_size);
+    let rest = usage.bytes.saturating_sub(acknowledged * per_event);
+    if rest > hard {
+        let over = events_for(rest - (hard - slack(hard)), per_event).min(usage.events - acknowledged);
+        return Some(Removal {
+            events: acknowledged + over,
+            unacknowledged: over,
+            reason: Reason::HardLimit,
+        });
+    }
+    (acknowledged > 0).then_some(Removal { events: acknowledged, unacknowledged: 0, reason: Reason::MaxSize })
+}
+
+#[cfg(test)]
+mod tests;
