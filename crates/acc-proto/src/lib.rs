@@ -10,8 +10,12 @@
 //! - [`SiteAck`]: `POST /v1/site/ack`, what the site applied and the ACC's state there.
 //! - [`EventBatch`]: `POST /v1/site/events`, a site's security events, forwarded at least
 //!   once and de-duplicated by (site, sequence) on the server.
+//! - [`events`]: paged searches of security events (`GET /v1/events`, `acc site events`).
 
+pub mod events;
 pub mod package;
+
+pub use events::{EVENT_PAGE, EventCursor, EventPage};
 
 use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
 use base64::Engine as _;
@@ -133,6 +137,10 @@ pub struct SitePolicy {
     /// The packages assigned to this site, which it replicates (as the ACC).
     #[serde(default)]
     pub packages: Vec<PackageManifest>,
+    /// The maximum size of the site's security event log, in bytes (absent from an older
+    /// server: the site keeps its own).
+    #[serde(default)]
+    pub event_log_max_size: Option<u64>,
 }
 
 /// One file of a package.

@@ -45,6 +45,10 @@ pub struct SiteRecord {
     /// Its replication of the packages assigned to it.
     #[serde(default)]
     pub packages: Vec<acc_proto::PackageState>,
+    /// Where its events come from in the event store: its join certificate (empty in
+    /// records made before origins: the serial then is that certificate's).
+    #[serde(default)]
+    pub origin: String,
 }
 
 impl SiteRecord {
@@ -64,7 +68,13 @@ impl SiteRecord {
             crl_next_update_ms: None,
             tls_ca_pem: None,
             packages: Vec::new(),
+            origin: crate::event_store::site_origin(serial_hex),
         }
+    }
+
+    /// The origin of its events in the event store.
+    pub fn origin(&self) -> String {
+        if self.origin.is_empty() { crate::event_store::site_origin(&self.serial_hex) } else { self.origin.clone() }
     }
 
     /// Records an acknowledgement.
@@ -127,6 +137,7 @@ pub fn site_policy(
         crl_pem,
         force: 0,
         packages: Vec::new(),
+        event_log_max_size: Some(doc.event_log_max_size),
     }
 }
 

@@ -132,7 +132,8 @@ impl Site {
         let config = SiteConfig::load(&layout.config())?;
         let pool = store::open(&layout.database()).await?;
         let horizon = Timestamp(clock.now().millis() - 86_400_000);
-        let writer = Writer::start(pool.clone());
+        let max_size = crate::event_log::stored_max_size(&pool).await?;
+        let writer = Writer::start(pool.clone(), Arc::new(crate::event_log::Growth::new(max_size)));
         let (state, policy, fresh) = match store::load(&pool, horizon).await? {
             Some((state, policy)) => (state, policy, false),
             None => {
@@ -244,6 +245,16 @@ impl Site {
         &self,
         build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
     ) -> Result<(), SiteError> {
+        self.write_events_with(build, Vec::new()).await
+    }
+
+    /// [`Site::write_events`] with other writes in the same commit (a removal from the
+    /// event log and the event that records it).
+    pub(crate) async fn write_events_with(
+        &self,
+        build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
+        with: Vec<Write>,
+    ) -> Result<(), SiteError> {
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();
@@ -252,9 +263,15 @@ impl Site {
             events.extend(build(t));
             let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
+            writes.extend(with);
             self.writer.submit(writes)
         };
         pending.durable().await.map_err(SiteError::Database)
+    }
+
+    /// The event log's growth counter and maximum size.
+    pub fn event_growth(&self) -> &crate::event_log::Growth {
+        self.writer.growth()
     }
 
     /// The lockout policy in force.
@@ -642,8 +659,10 @@ impl Site {
     /// durable write; returns the acknowledgement (3.2.4 P2) with the accounts' states.
     pub async fn apply_site_policy(&self, p: acc_proto::SitePolicy) -> Result<acc_proto::SiteAck, SiteError> {
         let validation = p.lockout.validate();
-        if !validation.is_ok() {
-            let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
+        let max_size = p.event_log_max_size.map(acc_core::event::retention::check_max_size).transpose();
+        if !validation.is_ok() || max_size.is_err() {
+            let mut errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
+            errors.extend(max_size.err().map(|e| format!("event log maximum size: {e}")));
             return Ok(acc_proto::SiteAck {
                 revision: p.revision,
                 error: Some(errors.join("; ")),
@@ -662,6 +681,7 @@ impl Site {
                 Write::Policy(policy_json(policy)),
                 Write::Managed(serde_json::to_string(managed).unwrap_or_default()),
             ];
+            writes.extend(max_size.ok().flatten().map(Write::EventLogMaxSize));
             writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter() {
@@ -671,6 +691,9 @@ impl Site {
         };
         pending.durable().await.map_err(SiteError::Database)?;
         self.refresh_changed.notify_one();
+        if let Some(bytes) = p.event_log_max_size {
+            self.event_growth().set_max_size(bytes);
+        }
         for a in &actions {
             tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
         }

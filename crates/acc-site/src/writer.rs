@@ -22,6 +22,8 @@ struct Job {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<Job>,
+    /// Counts the events written, for the event log's retention.
+    growth: std::sync::Arc<crate::event_log::Growth>,
 }
 
 /// The acknowledgement a request awaits.
@@ -35,16 +37,22 @@ impl Pending {
 }
 
 impl Writer {
-    /// Starts the writer task on `pool`.
-    pub fn start(pool: SqlitePool) -> Writer {
+    /// Starts the writer task on `pool`; the events it writes are counted in `growth`.
+    pub fn start(pool: SqlitePool, growth: std::sync::Arc<crate::event_log::Growth>) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(pool, rx));
-        Writer { tx }
+        Writer { tx, growth }
+    }
+
+    /// The count of events written, shared with the event log's retention.
+    pub fn growth(&self) -> &crate::event_log::Growth {
+        &self.growth
     }
 
     /// Queues `writes`; call it while holding the lock under which they were decided so
     /// that the database sees changes in the same order as memory.
     pub fn submit(&self, writes: Vec<Write>) -> Pending {
+        self.growth.add(writes.iter().filter(|w| matches!(w, Write::Event(_))).count() as u64);
         let (done, rx) = oneshot::channel();
         if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { writes, done }) {
             let _ = job.done.send(Err("the site database writer stopped".to_string()));

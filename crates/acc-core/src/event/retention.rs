@@ -12,6 +12,7 @@
 //! go too, the fewest that bring it back under that limit.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// 1 KiB.
 pub const KIB: u64 = 1024;
@@ -92,7 +93,7 @@ pub fn check_max_size(bytes: u64) -> Result<u64, SizeError> {
 /// A size as people write it: `128 MiB` when it is a whole number of a unit, else bytes.
 pub fn format_size(bytes: u64) -> String {
     for (unit, name) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{} {name}", bytes / unit);
         }
     }
@@ -178,6 +179,55 @@ pub fn plan(usage: &Usage, max_size: u64) -> Option<Removal> {
         });
     }
     (acknowledged > 0).then_some(Removal { events: acknowledged, unacknowledged: 0, reason: Reason::MaxSize })
+}
+
+/// Counts the events written since a log was last measured, and says when to measure it
+/// again: when the new events, at the average size measured, could have used half the room
+/// left under the maximum (at least 64 events, at most 100,000 apart). Shared between the
+/// writer, which counts, and the task that measures and removes.
+#[derive(Debug)]
+pub struct Growth {
+    written: AtomicU64,
+    check_after: AtomicU64,
+    max_size: AtomicU64,
+}
+
+impl Growth {
+    /// Nothing written yet; the first events call for a measurement.
+    pub fn new(max_size: u64) -> Growth {
+        Growth { written: AtomicU64::new(0), check_after: AtomicU64::new(0), max_size: AtomicU64::new(max_size) }
+    }
+
+    /// Counts `n` new events; `true` when the log should be measured.
+    pub fn add(&self, n: u64) -> bool {
+        let written = self.written.fetch_add(n, Ordering::Relaxed) + n;
+        n > 0 && written >= self.check_after.load(Ordering::Relaxed)
+    }
+
+    /// Whether enough events arrived since the last measurement (for callers that look
+    /// on a timer rather than on each [`Growth::add`]).
+    pub fn due(&self) -> bool {
+        self.written.load(Ordering::Relaxed) >= self.check_after.load(Ordering::Relaxed)
+    }
+
+    /// The maximum size in force.
+    pub fn max_size(&self) -> u64 {
+        self.max_size.load(Ordering::Relaxed)
+    }
+
+    /// A new maximum size: the next event calls for a measurement.
+    pub fn set_max_size(&self, bytes: u64) {
+        self.max_size.store(bytes, Ordering::Relaxed);
+        self.check_after.store(0, Ordering::Relaxed);
+    }
+
+    /// The log measured `bytes` for `events` events: counting starts again.
+    pub fn measured(&self, bytes: u64, events: u64) {
+        let per_event = if events == 0 { KIB } else { bytes.div_ceil(events).max(1) };
+        let room = self.max_size().saturating_sub(bytes);
+        self.written.store(0, Ordering::Relaxed);
+        self.check_after.store((room / per_event / 2).clamp(64, 100_000), Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

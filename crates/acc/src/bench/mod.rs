@@ -426,15 +426,18 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The events of one id, asked of the running site (admin socket).
+/// The events of one id, asked of the running site (admin socket), a page at a time.
 async fn events(site: &SiteUnderTest, id: &str) -> Result<Vec<serde_json::Value>> {
-    let q = acc_site::admin::Request::Events(acc_site::admin::EventQuery {
-        id: Some(id.to_string()),
-        ..Default::default()
-    });
-    match site.admin(&q).await? {
-        serde_json::Value::Array(events) => Ok(events),
-        other => anyhow::bail!("the site answered events with {other}"),
+    let mut q = acc_site::admin::EventQuery { id: Some(id.to_string()), all: true, ..Default::default() };
+    let mut out = Vec::new();
+    loop {
+        let page: acc_site::admin::EventPage =
+            serde_json::from_value(site.admin(&acc_site::admin::Request::Events(q.clone())).await?)?;
+        out.extend(page.events);
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => return Ok(out),
+        }
     }
 }
 

@@ -178,36 +178,3 @@ pub fn since_ms(secs: u64) -> i64 {
     now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
 }
 
-/// Prints security events as a table (with the writing site's name when `with_site`).
-pub fn print_events(events: &[Value], with_site: bool) {
-    let site_head = if with_site { format!("{:<15} ", "SITE") } else { String::new() };
-    println!(
-        "{site_head}{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} DETAIL",
-        "SEQ", "TIME", "EVENT", "ACCOUNT", "CALLER", "IP"
-    );
-    for e in events {
-        let s = |k: &str| {
-            e[k].as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| if e[k].is_null() { "-".into() } else { e[k].to_string() })
-        };
-        let caller =
-            if e["CallerComputerName"].is_null() { s("WorkstationName") } else { s("CallerComputerName") };
-        let detail = match s("EventID").as_str() {
-            "4625" => format!("{} {}", s("SubStatus"), s("FailureReason")),
-            "4740" | "4767" => format!("scope {}", s("LockScope")),
-            _ => String::new(),
-        };
-        let site = if with_site { format!("{:<15} ", s("Computer")) } else { String::new() };
-        println!(
-            "{site}{:>6} {:<24} {:<14} {:<16} {:<18} {:<15} {}",
-            s("Seq"),
-            s("TimeCreated"),
-            s("EventID"),
-            s("TargetUserName"),
-            caller,
-            s("IpAddress"),
-            detail
-        );
-    }
-}

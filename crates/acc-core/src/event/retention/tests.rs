@@ -66,6 +66,23 @@ fn a_joined_site_keeps_unacknowledged_events_until_the_hard_limit() {
     assert_eq!(Reason::HardLimit.to_string(), "hard-limit");
 }
 
+#[test]
+fn growth_calls_for_a_measurement_as_the_log_nears_its_maximum() {
+    let g = Growth::new(MIB);
+    assert!(g.add(1), "the first events are measured");
+    // Half full at 1 KiB an event: measure again after 256 more (half the room).
+    g.measured(MIB / 2, 512);
+    assert!(!g.add(255) && !g.due());
+    assert!(g.add(1) && g.due());
+    // Nearly full: every 64 events at least.
+    g.measured(MIB - 1024, 1023);
+    assert!(!g.add(63) && g.add(1));
+    assert!(!g.add(0), "nothing new, nothing to measure");
+    g.set_max_size(2 * MIB);
+    assert!(g.add(1), "a new maximum is looked at at once");
+    assert_eq!(g.max_size(), 2 * MIB);
+}
+
 proptest! {
     #[test]
     fn a_removal_never_loses_more_than_it_must(

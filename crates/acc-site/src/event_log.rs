@@ -1,0 +1,408 @@
+//! The site's security event log on disk: the `events` table (one row per event, keyed by
+//! `Seq`), its size, its maximum size and the removal of its oldest events when it is full,
+//! and the paged search behind `acc site events`.
+//!
+//! - Size is counted in database pages of the table and its index (SQLite's `dbstat`), so
+//!   it is what the events really take on disk. The database runs in incremental
+//!   auto-vacuum: pages a removal frees are reused by new events, and those the log no
+//!   longer needs (after its maximum size was lowered, or an old, larger log) are given
+//!   back to the file system, so the file shrinks.
+//! - [`retention_loop`] keeps the log under its maximum size (see
+//!   `acc_core::event::retention`): it measures after every so many new events, removes
+//!   the oldest ones (on a joined site only those the management server acknowledged,
+//!   until the hard limit) and writes one `acc.event_log` per removal in the same commit.
+//! - Searches return pages of at most [`PAGE`] events with a cursor: neither the site nor
+//!   the command ever holds more than one page, whatever the log's size.
+//!
+//! The rows are written by the group-commit writer ([`insert`]); forwarding to the
+//! management server is `managed.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acc_core::event::StampedEvent;
+use acc_core::event::catalogue::{self, Pruned};
+use acc_core::event::retention::{self, Usage};
+use acc_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
+
+use crate::error::SiteError;
+use crate::site::Site;
+use crate::store::Write;
+
+/// The event tables (created by `store::open`).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
+    target_user TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
+";
+
+/// The b-trees whose pages make up the log's size.
+const TABLES: &str = "'events', 'events_by_id'";
+
+pub use acc_proto::{EVENT_PAGE as PAGE, EventCursor, EventPage};
+
+/// Most events one removal takes (a larger one is several, each recorded): bounds how long
+/// one commit holds the writer.
+const MAX_REMOVAL: u64 = 50_000;
+
+/// Most free pages given back to the file system in one commit.
+const VACUUM_STEP: u64 = 2048;
+
+/// The `meta` key of the maximum size set on this site (a joined site gets it with its
+/// policy).
+pub(crate) const MAX_SIZE_KEY: &str = "event_log_max_size";
+
+/// How the writer tells the retention loop that events arrived: acc-core's counter and
+/// the loop's wake-up.
+#[derive(Debug)]
+pub struct Growth {
+    count: retention::Growth,
+    wake: tokio::sync::Notify,
+}
+
+impl Growth {
+    /// No events yet; `max_size` in force.
+    pub fn new(max_size: u64) -> Growth {
+        Growth { count: retention::Growth::new(max_size), wake: tokio::sync::Notify::new() }
+    }
+
+    /// Counts `n` events queued for writing; wakes the retention loop when due.
+    pub fn add(&self, n: u64) {
+        if self.count.add(n) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The maximum size in force.
+    pub fn max_size(&self) -> u64 {
+        self.count.max_size()
+    }
+
+    /// Sets the maximum size and has the retention loop look at once.
+    pub fn set_max_size(&self, bytes: u64) {
+        self.count.set_max_size(bytes);
+        self.wake.notify_one();
+    }
+}
+
+/// Inserts `events` (already stamped) in one statement.
+pub(crate) async fn insert(
+    tx: &mut sqlx::SqliteConnection,
+    events: &[&StampedEvent],
+) -> Result<(), sqlx::Error> {
+    let mut sql = String::from("INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES ");
+    for i in 0..events.len() {
+        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in events {
+        query = query
+            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+            .bind(e.event.id.to_string())
+            .bind(e.event.time.millis())
+            .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
+            .bind(serde_json::to_string(e).unwrap_or_default());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Removes every event up to `through` (a removal decided by the retention loop).
+pub(crate) async fn remove_through(tx: &mut sqlx::SqliteConnection, through: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM events WHERE seq <= ?").bind(through).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Gives up to `pages` free pages back to the file system.
+pub(crate) async fn vacuum(tx: &mut sqlx::SqliteConnection, pages: u64) -> Result<(), sqlx::Error> {
+    let sql = format!("PRAGMA incremental_vacuum({})", pages.min(VACUUM_STEP));
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Converts a database made before the event log had a maximum size to incremental
+/// auto-vacuum (a one-time rewrite of the file); new databases start that way.
+pub(crate) async fn prepare(pool: &SqlitePool, path: &std::path::Path) -> Result<(), SiteError> {
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(pool).await?;
+    if mode != 2 {
+        tracing::info!(path = %path.display(), "Converting the site database to incremental auto-vacuum (once).");
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The log's size and the database file's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Measure {
+    /// Bytes of the event table and its index.
+    pub bytes: u64,
+    /// Events in the log.
+    pub events: u64,
+    /// The oldest and newest `Seq` (0 when empty).
+    pub first_seq: i64,
+    /// The newest `Seq`.
+    pub last_seq: i64,
+    /// Bytes of free pages in the file.
+    pub free_bytes: u64,
+    /// The database file's size as SQLite sees it.
+    pub file_bytes: u64,
+    /// Bytes per database page.
+    pub page_size: u64,
+}
+
+/// Measures the log.
+pub async fn measure(pool: &SqlitePool) -> Result<Measure, SiteError> {
+    let mut conn = pool.acquire().await?;
+    let sql =
+        format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({TABLES}) AND aggregate = 1");
+    let bytes: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+    let (events, first_seq, last_seq): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(seq), MAX(seq) FROM events").fetch_one(&mut *conn).await?;
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *conn).await?;
+    let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&mut *conn).await?;
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Measure {
+        bytes: u(bytes),
+        events: u(events),
+        first_seq: first_seq.unwrap_or(0),
+        last_seq: last_seq.unwrap_or(0),
+        free_bytes: u(free * page_size),
+        file_bytes: u(pages * page_size),
+        page_size: u(page_size).max(1),
+    })
+}
+
+/// The last `Seq` the management server acknowledged; `None` on a standalone site.
+async fn acknowledged_through(site: &Site) -> Result<Option<i64>, SiteError> {
+    if !site.layout().management_config().exists() {
+        return Ok(None);
+    }
+    let v = crate::store::meta(site.pool(), "forwarded_seq").await?;
+    Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
+}
+
+/// One pass: while the log is over its maximum, removes what [`retention::plan`] says (at
+/// most [`MAX_REMOVAL`] events a commit, each removal recorded); then gives back free pages
+/// the log will not grow into. Returns the last measure.
+pub async fn enforce(site: &Site) -> Result<Measure, SiteError> {
+    let growth = site.event_growth();
+    let max = growth.max_size();
+    let mut m = measure(site.pool()).await?;
+    // Each removal brings the log under or removes all it may; a few rounds absorb the
+    // difference between the average and the real size of the events removed.
+    for _ in 0..64 {
+        let acked = acknowledged_through(site).await?;
+        let acknowledged = match acked {
+            None => m.events,
+            Some(through) => u64::try_from(through - m.first_seq + 1).unwrap_or(0).min(m.events),
+        };
+        let Some(plan) = retention::plan(&Usage { bytes: m.bytes, events: m.events, acknowledged }, max)
+        else {
+            break;
+        };
+        let count = plan.events.min(MAX_REMOVAL);
+        let mut through = m.first_seq + i64::try_from(count).unwrap_or(i64::MAX) - 1;
+        if let (Some(a), 0) = (acked, plan.unacknowledged) {
+            through = through.min(a);
+        }
+        remove(site, m.first_seq, through.min(m.last_seq), acked, max, plan.reason).await?;
+        m = measure(site.pool()).await?;
+    }
+    // Free pages beyond what the log may still grow into are given back.
+    let room = max.saturating_sub(m.bytes) + retention::slack(max);
+    if m.free_bytes > room {
+        let mut pages = (m.free_bytes - room) / m.page_size;
+        while pages > 0 {
+            let step = pages.min(VACUUM_STEP);
+            site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::Database)?;
+            pages -= step;
+        }
+        m = measure(site.pool()).await?;
+    }
+    growth.count.measured(m.bytes, m.events);
+    Ok(m)
+}
+
+/// Removes the events `first..=through` with the `acc.event_log` that records it, in one
+/// commit.
+async fn remove(
+    site: &Site,
+    first: i64,
+    through: i64,
+    acked: Option<i64>,
+    max_size: u64,
+    reason: retention::Reason,
+) -> Result<(), SiteError> {
+    let (removed, oldest, newest): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE seq BETWEEN ? AND ?")
+            .bind(first)
+            .bind(through)
+            .fetch_one(site.pool())
+            .await?;
+    if removed == 0 {
+        return Ok(());
+    }
+    let unforwarded = match acked {
+        None => None,
+        Some(a) => Some(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE seq > ? AND seq <= ?")
+                .bind(a)
+                .bind(through)
+                .fetch_one(site.pool())
+                .await?,
+        ),
+    };
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    let pruned = Pruned {
+        removed: u(removed),
+        seqs: (u(first), u(through)),
+        times: (Timestamp(oldest.unwrap_or(0)), Timestamp(newest.unwrap_or(0))),
+        unforwarded: unforwarded.map(u),
+        max_size,
+        reason,
+    };
+    site.write_events_with(
+        |t| vec![catalogue::acc_event_log_pruned(t, &pruned)],
+        vec![Write::RemoveEvents(through)],
+    )
+    .await?;
+    let lost = pruned.unforwarded.unwrap_or(0);
+    if lost > 0 {
+        tracing::error!(
+            removed,
+            first,
+            through,
+            lost,
+            "The event log passed its hard limit; events never forwarded were removed."
+        );
+    } else {
+        tracing::warn!(
+            removed,
+            first,
+            through,
+            max_size,
+            "The event log is full; its oldest events were removed."
+        );
+    }
+    Ok(())
+}
+
+/// The maximum size set on this site, or the default.
+pub(crate) async fn stored_max_size(pool: &SqlitePool) -> Result<u64, SiteError> {
+    Ok(crate::store::meta(pool, MAX_SIZE_KEY)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(retention::DEFAULT_SITE_MAX_SIZE))
+}
+
+impl Site {
+    /// `acc site policy set --event-log-max-size` on a standalone site (a joined site takes
+    /// it from its management server's site settings).
+    pub async fn set_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
+        if let Some(revision) = self.applied_revision() {
+            return Err(SiteError::Invalid(vec![format!(
+                "event log maximum size: this site takes it from its management server (revision {revision}); change it there with `acc ctl settings site set --event-log-max-size`"
+            )]));
+        }
+        retention::check_max_size(bytes)
+            .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
+        self.writer()
+            .submit(vec![Write::EventLogMaxSize(bytes)])
+            .durable()
+            .await
+            .map_err(SiteError::Database)?;
+        self.event_growth().set_max_size(bytes);
+        Ok(())
+    }
+}
+
+/// Keeps the log under its maximum size until the task is dropped: after every so many
+/// new events (and every few seconds while it is over, waiting for acknowledgements).
+pub async fn retention_loop(site: Arc<Site>) {
+    loop {
+        let over = match enforce(&site).await {
+            Ok(m) => m.bytes > site.event_growth().max_size(),
+            Err(e) => {
+                tracing::error!(error = %e, "The event log could not be kept under its maximum size.");
+                true
+            }
+        };
+        let wait = if over { Duration::from_secs(2) } else { Duration::from_secs(60) };
+        let _ = tokio::time::timeout(wait, site.event_growth().wake.notified()).await;
+    }
+}
+
+/// A search of the log (`acc site events`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EventQuery {
+    /// `EventID` (`4740`, `acc.refresh`).
+    pub id: Option<String>,
+    /// `TargetUserName`, case-insensitive.
+    pub user: Option<String>,
+    /// Only events at or after this time (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only events before this `Seq`.
+    #[serde(default)]
+    pub before_seq: Option<i64>,
+    /// The newest this many (default [`PAGE`]); ignored with `all`.
+    pub limit: Option<i64>,
+    /// Every matching event.
+    #[serde(default)]
+    pub all: bool,
+    /// Where the previous page ended (its answer's `next`).
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+const FILTER: &str =
+    "(?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR target_user = ?2) AND (?3 IS NULL OR time_ms >= ?3)";
+
+/// One page of the events matching `q`, oldest first.
+pub async fn search(pool: &SqlitePool, q: &EventQuery) -> Result<EventPage, SiteError> {
+    let user = q.user.as_deref().map(str::to_lowercase);
+    let at = match &q.cursor {
+        Some(c) => c.parse::<EventCursor>().map_err(|e| SiteError::Invalid(vec![e.to_string()]))?,
+        None => {
+            let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(pool).await?;
+            let upto = newest.unwrap_or(0).min(q.before_seq.map_or(i64::MAX, |b| b - 1));
+            let after = if q.all {
+                0
+            } else {
+                let n = q.limit.unwrap_or(PAGE).max(1);
+                let sql = format!(
+                    "SELECT seq FROM events WHERE {FILTER} AND seq <= ?4 ORDER BY seq DESC LIMIT 1 OFFSET ?5"
+                );
+                let nth: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(&q.id)
+                    .bind(&user)
+                    .bind(q.since_ms)
+                    .bind(upto)
+                    .bind(n - 1)
+                    .fetch_optional(pool)
+                    .await?;
+                nth.map_or(0, |s| s - 1)
+            };
+            EventCursor { after, upto }
+        }
+    };
+    let sql =
+        format!("SELECT seq, body FROM events WHERE {FILTER} AND seq > ?4 AND seq <= ?5 ORDER BY seq LIMIT ?6");
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&q.id)
+        .bind(&user)
+        .bind(q.since_ms)
+        .bind(at.after)
+        .bind(at.upto)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+    let next = at.after_page(rows.last().map(|r| r.0), rows.len()).map(|c| c.to_string());
+    let events = rows.into_iter().filter_map(|(_, body)| serde_json::from_str(&body).ok()).collect();
+    Ok(EventPage { events, next })
+}
