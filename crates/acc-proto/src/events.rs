@@ -58,7 +58,9 @@ impl EventCursor {
     /// `None` when the search is done.
     pub fn after_page(self, last: Option<i64>, len: usize) -> Option<EventCursor> {
         match last {
-            Some(last) if len as i64 >= EVENT_PAGE && last < self.upto => Some(EventCursor { after: last, ..self }),
+            Some(last) if len as i64 >= EVENT_PAGE && last < self.upto => {
+                Some(EventCursor { after: last, ..self })
+            }
             _ => None,
         }
     }

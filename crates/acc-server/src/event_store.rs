@@ -147,8 +147,10 @@ pub async fn insert(
 
 /// The highest sequence number stored for `origin` (0 when none).
 pub async fn max_seq(pool: &SqlitePool, origin: &str) -> Result<i64, ServerError> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE origin = $1").bind(origin).fetch_one(pool).await?;
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE origin = $1")
+        .bind(origin)
+        .fetch_one(pool)
+        .await?;
     Ok(v.unwrap_or(0))
 }
 
@@ -187,7 +189,9 @@ pub async fn search(pool: &SqlitePool, f: &EventFilter) -> Result<EventPage, Ser
             let after = if f.all {
                 0
             } else {
-                let sql = format!("SELECT n FROM events WHERE {FILTER} AND n <= $6 ORDER BY n DESC LIMIT 1 OFFSET $7");
+                let sql = format!(
+                    "SELECT n FROM events WHERE {FILTER} AND n <= $6 ORDER BY n DESC LIMIT 1 OFFSET $7"
+                );
                 let nth: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .bind(&f.id)
                     .bind(&f.site)
@@ -240,7 +244,8 @@ pub struct Measure {
 /// Measures the store.
 pub async fn measure(pool: &SqlitePool) -> Result<Measure, ServerError> {
     let mut conn = pool.acquire().await?;
-    let sql = format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({TABLES}) AND aggregate = 1");
+    let sql =
+        format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({TABLES}) AND aggregate = 1");
     let bytes: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
     let (events, first, last): (i64, Option<i64>, Option<i64>) =
         sqlx::query_as("SELECT COUNT(*), MIN(n), MAX(n) FROM events").fetch_one(&mut *conn).await?;
@@ -276,8 +281,14 @@ impl Server {
     }
 
     /// Stores a batch a site forwarded.
-    pub(crate) async fn store_site_events(&self, site: &str, events: &[ForwardedEvent]) -> Result<u64, ServerError> {
-        let origin = self.site_origin(site).ok_or_else(|| ServerError::Invalid(format!("site {site} is not joined")))?;
+    pub(crate) async fn store_site_events(
+        &self,
+        site: &str,
+        events: &[ForwardedEvent],
+    ) -> Result<u64, ServerError> {
+        let origin = self
+            .site_origin(site)
+            .ok_or_else(|| ServerError::Invalid(format!("site {site} is not joined")))?;
         let stored = insert(&self.pool, &origin, site, events).await?;
         self.event_growth.add(stored);
         Ok(stored)
@@ -315,7 +326,8 @@ impl Server {
         for _ in 0..64 {
             let usage = Usage { bytes: m.bytes, events: m.events, acknowledged: m.events };
             let Some(plan) = retention::plan(&usage, max) else { break };
-            let through = (m.first_n + i64::try_from(plan.events.min(MAX_REMOVAL)).unwrap_or(0) - 1).min(m.last_n);
+            let through =
+                (m.first_n + i64::try_from(plan.events.min(MAX_REMOVAL)).unwrap_or(0) - 1).min(m.last_n);
             self.remove_events(m.first_n, through, max).await?;
             m = measure(&self.pool).await?;
         }
@@ -335,12 +347,13 @@ impl Server {
     /// in one transaction.
     async fn remove_events(&self, first: i64, through: i64, max_size: u64) -> Result<(), ServerError> {
         let mut tx = self.pool.begin().await?;
-        let (removed, oldest, newest): (i64, Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE n BETWEEN $1 AND $2")
-                .bind(first)
-                .bind(through)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (removed, oldest, newest): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE n BETWEEN $1 AND $2",
+        )
+        .bind(first)
+        .bind(through)
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM events WHERE n <= $1").bind(through).execute(&mut *tx).await?;
         let u = |v: i64| u64::try_from(v).unwrap_or(0);
         let pruned = Pruned {
@@ -366,7 +379,13 @@ impl Server {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tracing::warn!(removed, first, through, max_size, "The event store is full; its oldest events were removed.");
+        tracing::warn!(
+            removed,
+            first,
+            through,
+            max_size,
+            "The event store is full; its oldest events were removed."
+        );
         Ok(())
     }
 }

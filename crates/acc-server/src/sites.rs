@@ -74,7 +74,11 @@ impl SiteRecord {
 
     /// The origin of its events in the event store.
     pub fn origin(&self) -> String {
-        if self.origin.is_empty() { crate::event_store::site_origin(&self.serial_hex) } else { self.origin.clone() }
+        if self.origin.is_empty() {
+            crate::event_store::site_origin(&self.serial_hex)
+        } else {
+            self.origin.clone()
+        }
     }
 
     /// Records an acknowledgement.

@@ -369,7 +369,8 @@ pub async fn search(pool: &SqlitePool, q: &EventQuery) -> Result<EventPage, Site
     let at = match &q.cursor {
         Some(c) => c.parse::<EventCursor>().map_err(|e| SiteError::Invalid(vec![e.to_string()]))?,
         None => {
-            let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(pool).await?;
+            let newest: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(pool).await?;
             let upto = newest.unwrap_or(0).min(q.before_seq.map_or(i64::MAX, |b| b - 1));
             let after = if q.all {
                 0
@@ -391,8 +392,9 @@ pub async fn search(pool: &SqlitePool, q: &EventQuery) -> Result<EventPage, Site
             EventCursor { after, upto }
         }
     };
-    let sql =
-        format!("SELECT seq, body FROM events WHERE {FILTER} AND seq > ?4 AND seq <= ?5 ORDER BY seq LIMIT ?6");
+    let sql = format!(
+        "SELECT seq, body FROM events WHERE {FILTER} AND seq > ?4 AND seq <= ?5 ORDER BY seq LIMIT ?6"
+    );
     let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&q.id)
         .bind(&user)

@@ -195,7 +195,11 @@ pub struct Growth {
 impl Growth {
     /// Nothing written yet; the first events call for a measurement.
     pub fn new(max_size: u64) -> Growth {
-        Growth { written: AtomicU64::new(0), check_after: AtomicU64::new(0), max_size: AtomicU64::new(max_size) }
+        Growth {
+            written: AtomicU64::new(0),
+            check_after: AtomicU64::new(0),
+            max_size: AtomicU64::new(max_size),
+        }
     }
 
     /// Counts `n` new events; `true` when the log should be measured.

@@ -46,7 +46,10 @@ async fn events_are_keyed_by_origin_so_one_name_never_hides_another() {
     let site = site_origin("0A1B");
     // The site VM's 4720 and the server VM's own acc.rotation, both sequence 1.
     assert_eq!(insert(&pool, &site, "VM", &[plain(1, "4720", "acc_user")]).await.unwrap(), 1);
-    assert_eq!(insert(&pool, &own_origin("VM"), "VM", &[plain(1, "acc.rotation", "acc_user")]).await.unwrap(), 1);
+    assert_eq!(
+        insert(&pool, &own_origin("VM"), "VM", &[plain(1, "acc.rotation", "acc_user")]).await.unwrap(),
+        1
+    );
     let batch = [plain(1, "4720", "acc_user"), plain(2, "4740", "acc_user"), plain(3, "4624", "other")];
     assert_eq!(insert(&pool, &site, "VM", &batch).await.unwrap(), 2, "a resent event is stored once");
     assert_eq!(insert(&pool, &site_origin("FF"), "SITE2", &batch[..1]).await.unwrap(), 1);
@@ -150,8 +153,9 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
     server.save_site(&patch, "test").await.unwrap();
     assert_eq!(server.current().1.event_store_max_size, MIB);
     let pad = "x".repeat(800);
-    let batch: Vec<ForwardedEvent> =
-        (1..=3000).map(|s| ev(s, "4625", "nobody", json!({ "Seq": s, "EventID": "4625", "Pad": pad }))).collect();
+    let batch: Vec<ForwardedEvent> = (1..=3000)
+        .map(|s| ev(s, "4625", "nobody", json!({ "Seq": s, "EventID": "4625", "Pad": pad })))
+        .collect();
     insert(&server.pool, &site_origin("01"), "SITE1", &batch).await.unwrap();
     let m = server.enforce_event_store().await.unwrap();
     assert!(m.bytes <= MIB, "{m:?}");
@@ -163,5 +167,9 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
     assert_eq!(removed + left, 3000, "each removed row counted once");
     assert_eq!(records[0]["FirstSeq"], 1);
     assert_eq!(records[0]["Computer"], server.config().name);
-    assert_eq!(events.iter().find(|e| e["EventID"] == "4625").unwrap()["Seq"], removed + 1, "the oldest went");
+    assert_eq!(
+        events.iter().find(|e| e["EventID"] == "4625").unwrap()["Seq"],
+        removed + 1,
+        "the oldest went"
+    );
 }

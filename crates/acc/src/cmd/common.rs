@@ -177,4 +177,3 @@ pub fn since_ms(secs: u64) -> i64 {
         .unwrap_or(0);
     now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
 }
-

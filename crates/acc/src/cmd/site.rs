@@ -408,7 +408,11 @@ impl Admin {
         let socket = layout.admin_socket();
         match tokio::net::UnixStream::connect(&socket).await {
             Ok(_) => return Ok(Admin::Socket(socket)),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) => {}
             Err(e) => return Err(anyhow!("{}: {e}", socket.display())),
         }
         let lock = DirLock::acquire(dir)?;

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod dev;
+mod event_log;
 mod pki_openssl;
 mod seeds;
 mod server;
