@@ -134,13 +134,13 @@ pub struct SitePolicy {
     /// the policy again, to re-apply, when an operator sent `update-config` since.
     #[serde(default)]
     pub force: u64,
-    /// The packages assigned to this site, which it replicates (as the ACC).
-    #[serde(default)]
-    pub packages: Vec<PackageManifest>,
     /// The maximum size of the site's security event log, in bytes (absent from an older
     /// server: the site keeps its own).
     #[serde(default)]
     pub event_log_max_size: Option<u64>,
+    /// The packages assigned to this site, which it replicates (as the ACC).
+    #[serde(default)]
+    pub packages: Vec<PackageManifest>,
 }
 
 /// One file of a package.

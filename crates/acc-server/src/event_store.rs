@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acc_core::event::catalogue::{self, Pruned};
-use acc_core::event::retention::{self, Usage};
+use acc_core::event::retention;
 use acc_core::event::{Event, StampedEvent};
 use acc_core::time::Timestamp;
 use acc_proto::{EVENT_PAGE, EventCursor, EventPage, ForwardedEvent};
@@ -39,10 +39,7 @@ const SCHEMA: [&str; 4] = [
 ];
 
 /// The b-trees whose pages make up the store's size.
-const TABLES: &str = "'events', 'events_by_origin', 'events_by_time', 'events_by_id'";
-
-/// Most rows one removal takes (a larger one is several, each recorded).
-const MAX_REMOVAL: u64 = 50_000;
+const TABLES: [&str; 4] = ["events", "events_by_origin", "events_by_time", "events_by_id"];
 
 /// Most free pages given back to the file system in one transaction.
 const VACUUM_STEP: u64 = 2048;
@@ -224,42 +221,14 @@ pub async fn search(pool: &SqlitePool, f: &EventFilter) -> Result<EventPage, Ser
     Ok(EventPage { events, next })
 }
 
-/// The store's size and the file's free pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measure {
-    /// Bytes of the event table and its indexes.
-    pub bytes: u64,
-    /// Rows.
-    pub events: u64,
-    /// The oldest and newest position.
-    pub first_n: i64,
-    /// The newest position.
-    pub last_n: i64,
-    /// Bytes of free pages in the file.
-    pub free_bytes: u64,
-    /// Bytes per page.
-    pub page_size: u64,
-}
+/// The store as measured (`acc_core::event::retention::Measure`; positions are the store
+/// order `n`).
+pub type Measure = retention::Measure;
 
-/// Measures the store.
+/// Measures the store: its tables' pages, its rows and their positions, the file's pages.
 pub async fn measure(pool: &SqlitePool) -> Result<Measure, ServerError> {
-    let mut conn = pool.acquire().await?;
-    let sql =
-        format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({TABLES}) AND aggregate = 1");
-    let bytes: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
-    let (events, first, last): (i64, Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(n), MAX(n) FROM events").fetch_one(&mut *conn).await?;
-    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
-    let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&mut *conn).await?;
-    let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(Measure {
-        bytes: u(bytes),
-        events: u(events),
-        first_n: first.unwrap_or(0),
-        last_n: last.unwrap_or(0),
-        free_bytes: u(free * page_size),
-        page_size: u(page_size).max(1),
-    })
+    let sql = Measure::query(&TABLES, "n");
+    Ok(Measure::from_counts(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?))
 }
 
 impl Server {
@@ -324,15 +293,12 @@ impl Server {
         }
         let mut m = measure(&self.pool).await?;
         for _ in 0..64 {
-            let usage = Usage { bytes: m.bytes, events: m.events, acknowledged: m.events };
-            let Some(plan) = retention::plan(&usage, max) else { break };
-            let through =
-                (m.first_n + i64::try_from(plan.events.min(MAX_REMOVAL)).unwrap_or(0) - 1).min(m.last_n);
-            self.remove_events(m.first_n, through, max).await?;
+            let Some(plan) = retention::plan(&m.usage(None), max) else { break };
+            let (first, through) = m.range(&plan, None);
+            self.remove_events(first, through, max).await?;
             m = measure(&self.pool).await?;
         }
-        let room = max.saturating_sub(m.bytes) + retention::slack(max);
-        let mut pages = m.free_bytes.saturating_sub(room) / m.page_size;
+        let mut pages = m.surplus_pages(max);
         while pages > 0 {
             let step = pages.min(VACUUM_STEP);
             let sql = format!("PRAGMA incremental_vacuum({step})");

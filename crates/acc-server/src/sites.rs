@@ -140,8 +140,8 @@ pub fn site_policy(
         trust_pems,
         crl_pem,
         force: 0,
-        packages: Vec::new(),
         event_log_max_size: Some(doc.event_log_max_size),
+        packages: Vec::new(),
     }
 }
 

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use acc_core::event::StampedEvent;
 use acc_core::event::catalogue::{self, Pruned};
-use acc_core::event::retention::{self, Usage};
+use acc_core::event::retention;
 use acc_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
+
 use sqlx::SqlitePool;
 
 use crate::error::SiteError;
@@ -40,13 +41,9 @@ CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
 ";
 
 /// The b-trees whose pages make up the log's size.
-const TABLES: &str = "'events', 'events_by_id'";
+const TABLES: [&str; 2] = ["events", "events_by_id"];
 
 pub use acc_proto::{EVENT_PAGE as PAGE, EventCursor, EventPage};
-
-/// Most events one removal takes (a larger one is several, each recorded): bounds how long
-/// one commit holds the writer.
-const MAX_REMOVAL: u64 = 50_000;
 
 /// Most free pages given back to the file system in one commit.
 const VACUUM_STEP: u64 = 2048;
@@ -136,46 +133,13 @@ pub(crate) async fn prepare(pool: &SqlitePool, path: &std::path::Path) -> Result
     Ok(())
 }
 
-/// The log's size and the database file's pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Measure {
-    /// Bytes of the event table and its index.
-    pub bytes: u64,
-    /// Events in the log.
-    pub events: u64,
-    /// The oldest and newest `Seq` (0 when empty).
-    pub first_seq: i64,
-    /// The newest `Seq`.
-    pub last_seq: i64,
-    /// Bytes of free pages in the file.
-    pub free_bytes: u64,
-    /// The database file's size as SQLite sees it.
-    pub file_bytes: u64,
-    /// Bytes per database page.
-    pub page_size: u64,
-}
+/// The log as measured (`acc_core::event::retention::Measure`; positions are `Seq`).
+pub type Measure = retention::Measure;
 
-/// Measures the log.
+/// Measures the log: its tables' pages, its events and `Seq` range, the file's pages.
 pub async fn measure(pool: &SqlitePool) -> Result<Measure, SiteError> {
-    let mut conn = pool.acquire().await?;
-    let sql =
-        format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({TABLES}) AND aggregate = 1");
-    let bytes: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
-    let (events, first_seq, last_seq): (i64, Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(seq), MAX(seq) FROM events").fetch_one(&mut *conn).await?;
-    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
-    let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *conn).await?;
-    let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&mut *conn).await?;
-    let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(Measure {
-        bytes: u(bytes),
-        events: u(events),
-        first_seq: first_seq.unwrap_or(0),
-        last_seq: last_seq.unwrap_or(0),
-        free_bytes: u(free * page_size),
-        file_bytes: u(pages * page_size),
-        page_size: u(page_size).max(1),
-    })
+    let sql = Measure::query(&TABLES, "seq");
+    Ok(Measure::from_counts(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?))
 }
 
 /// The last `Seq` the management server acknowledged; `None` on a standalone site.
@@ -187,9 +151,9 @@ async fn acknowledged_through(site: &Site) -> Result<Option<i64>, SiteError> {
     Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
 }
 
-/// One pass: while the log is over its maximum, removes what [`retention::plan`] says (at
-/// most [`MAX_REMOVAL`] events a commit, each removal recorded); then gives back free pages
-/// the log will not grow into. Returns the last measure.
+/// One pass: while the log is over its maximum, removes what [`retention::plan`] says
+/// (each removal recorded); then gives back free pages the log will not grow into.
+/// Returns the last measure.
 pub async fn enforce(site: &Site) -> Result<Measure, SiteError> {
     let growth = site.event_growth();
     let max = growth.max_size();
@@ -198,31 +162,19 @@ pub async fn enforce(site: &Site) -> Result<Measure, SiteError> {
     // difference between the average and the real size of the events removed.
     for _ in 0..64 {
         let acked = acknowledged_through(site).await?;
-        let acknowledged = match acked {
-            None => m.events,
-            Some(through) => u64::try_from(through - m.first_seq + 1).unwrap_or(0).min(m.events),
-        };
-        let Some(plan) = retention::plan(&Usage { bytes: m.bytes, events: m.events, acknowledged }, max)
-        else {
-            break;
-        };
-        let count = plan.events.min(MAX_REMOVAL);
-        let mut through = m.first_seq + i64::try_from(count).unwrap_or(i64::MAX) - 1;
-        if let (Some(a), 0) = (acked, plan.unacknowledged) {
-            through = through.min(a);
-        }
-        remove(site, m.first_seq, through.min(m.last_seq), acked, max, plan.reason).await?;
+        let Some(plan) = retention::plan(&m.usage(acked), max) else { break };
+        let (first, through) = m.range(&plan, acked);
+        remove(site, first, through, acked, max, plan.reason).await?;
         m = measure(site.pool()).await?;
     }
-    // Free pages beyond what the log may still grow into are given back.
-    let room = max.saturating_sub(m.bytes) + retention::slack(max);
-    if m.free_bytes > room {
-        let mut pages = (m.free_bytes - room) / m.page_size;
-        while pages > 0 {
-            let step = pages.min(VACUUM_STEP);
-            site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::Database)?;
-            pages -= step;
-        }
+    let surplus = m.surplus_pages(max);
+    let mut pages = surplus;
+    while pages > 0 {
+        let step = pages.min(VACUUM_STEP);
+        site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::Database)?;
+        pages -= step;
+    }
+    if surplus > 0 {
         m = measure(site.pool()).await?;
     }
     growth.count.measured(m.bytes, m.events);
@@ -310,6 +262,19 @@ impl Site {
                 "event log maximum size: this site takes it from its management server (revision {revision}); change it there with `acc ctl settings site set --event-log-max-size`"
             )]));
         }
+        self.store_event_log_max_size(bytes).await
+    }
+
+    /// The maximum size of a site policy from the management server (`None` from an older
+    /// server: the site keeps its own).
+    pub async fn apply_event_log_max_size(&self, bytes: Option<u64>) -> Result<(), SiteError> {
+        match bytes {
+            Some(b) if b != self.event_growth().max_size() => self.store_event_log_max_size(b).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn store_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
         retention::check_max_size(bytes)
             .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
         self.writer()

@@ -659,10 +659,8 @@ impl Site {
     /// durable write; returns the acknowledgement (3.2.4 P2) with the accounts' states.
     pub async fn apply_site_policy(&self, p: acc_proto::SitePolicy) -> Result<acc_proto::SiteAck, SiteError> {
         let validation = p.lockout.validate();
-        let max_size = p.event_log_max_size.map(acc_core::event::retention::check_max_size).transpose();
-        if !validation.is_ok() || max_size.is_err() {
-            let mut errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
-            errors.extend(max_size.err().map(|e| format!("event log maximum size: {e}")));
+        if !validation.is_ok() {
+            let errors: Vec<String> = validation.errors.iter().map(ToString::to_string).collect();
             return Ok(acc_proto::SiteAck {
                 revision: p.revision,
                 error: Some(errors.join("; ")),
@@ -681,7 +679,6 @@ impl Site {
                 Write::Policy(policy_json(policy)),
                 Write::Managed(serde_json::to_string(managed).unwrap_or_default()),
             ];
-            writes.extend(max_size.ok().flatten().map(Write::EventLogMaxSize));
             writes.extend(state.stamp(report.events).into_iter().map(Write::Event));
             writes.push(Write::State(store::state_scalars(state)));
             for rec in state.accounts.iter() {
@@ -691,9 +688,6 @@ impl Site {
         };
         pending.durable().await.map_err(SiteError::Database)?;
         self.refresh_changed.notify_one();
-        if let Some(bytes) = p.event_log_max_size {
-            self.event_growth().set_max_size(bytes);
-        }
         for a in &actions {
             tracing::info!(action = %a, revision = p.revision, "ACC refresh (policy).");
         }

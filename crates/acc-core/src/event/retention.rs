@@ -181,6 +181,92 @@ pub fn plan(usage: &Usage, max_size: u64) -> Option<Removal> {
     (acknowledged > 0).then_some(Removal { events: acknowledged, unacknowledged: 0, reason: Reason::MaxSize })
 }
 
+/// Most events one removal takes: a larger one is several, each recorded, so that one
+/// commit never holds the writer long.
+pub const MAX_REMOVAL: u64 = 50_000;
+
+/// A log as measured: its size, its events and their positions (a site's `Seq`, the
+/// management server's store order), and the database file around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Measure {
+    /// Bytes of its tables and indexes.
+    pub bytes: u64,
+    /// Its events.
+    pub events: u64,
+    /// The oldest position (0 when empty).
+    pub first: i64,
+    /// The newest position.
+    pub last: i64,
+    /// The database file's size as the database sees it.
+    pub file_bytes: u64,
+    /// Bytes of the file's free pages.
+    pub free_bytes: u64,
+    /// Bytes per page.
+    pub page_size: u64,
+}
+
+impl Measure {
+    /// The SQLite query whose one row [`Measure::from_counts`] reads, for a log made of the
+    /// b-trees `tables` (its table `events` and its indexes) with positions in column
+    /// `position`: pages counted by `dbstat`, rows and positions by the table, the file by
+    /// its pragmas.
+    pub fn query(tables: &[&str], position: &str) -> String {
+        let names: Vec<String> = tables.iter().map(|t| format!("'{t}'")).collect();
+        format!(
+            "SELECT (SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN ({}) AND aggregate = 1), \
+             COUNT(*), MIN({position}), MAX({position}), (SELECT page_count FROM pragma_page_count()), \
+             (SELECT freelist_count FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size()) \
+             FROM events",
+            names.join(", ")
+        )
+    }
+
+    /// From the row of [`Measure::query`]: the log's bytes, its row count, oldest and newest
+    /// position, the file's pages, free pages and page size.
+    pub fn from_counts(row: (i64, i64, Option<i64>, Option<i64>, i64, i64, i64)) -> Measure {
+        let (bytes, events, first, last, pages, free, page_size) = row;
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        Measure {
+            bytes: u(bytes),
+            events: u(events),
+            first: first.unwrap_or(0),
+            last: last.unwrap_or(0),
+            file_bytes: u(pages).saturating_mul(u(page_size)),
+            free_bytes: u(free).saturating_mul(u(page_size)),
+            page_size: u(page_size).max(1),
+        }
+    }
+
+    /// What [`plan`] reads; the oldest events up to position `acknowledged_through` may go
+    /// without loss (`None`: all of them).
+    pub fn usage(&self, acknowledged_through: Option<i64>) -> Usage {
+        let acknowledged = match acknowledged_through {
+            None => self.events,
+            Some(a) => u64::try_from(a - self.first + 1).unwrap_or(0).min(self.events),
+        };
+        Usage { bytes: self.bytes, events: self.events, acknowledged }
+    }
+
+    /// The positions `removal` covers, at most [`MAX_REMOVAL`] events, never past
+    /// `acknowledged_through` unless the removal is for the hard limit. Positions are
+    /// consecutive but for gaps, which only make a removal smaller: it is measured again.
+    pub fn range(&self, removal: &Removal, acknowledged_through: Option<i64>) -> (i64, i64) {
+        let count = i64::try_from(removal.events.min(MAX_REMOVAL)).unwrap_or(0);
+        let mut through = (self.first + count - 1).min(self.last);
+        if let (Some(a), 0) = (acknowledged_through, removal.unacknowledged) {
+            through = through.min(a);
+        }
+        (self.first, through)
+    }
+
+    /// Free pages to give back to the file system: those beyond what the log may still
+    /// grow into (its room under `max_size`, plus one slack).
+    pub fn surplus_pages(&self, max_size: u64) -> u64 {
+        let room = max_size.saturating_sub(self.bytes) + slack(max_size);
+        self.free_bytes.saturating_sub(room) / self.page_size
+    }
+}
+
 /// Counts the events written since a log was last measured, and says when to measure it
 /// again: when the new events, at the average size measured, could have used half the room
 /// left under the maximum (at least 64 events, at most 100,000 apart). Shared between the

@@ -4,8 +4,8 @@
 mod agent;
 mod bench;
 mod dev;
-mod event_log;
 mod pki_openssl;
+mod security_log;
 mod seeds;
 mod server;
 mod shares;

@@ -67,6 +67,26 @@ fn a_joined_site_keeps_unacknowledged_events_until_the_hard_limit() {
 }
 
 #[test]
+fn a_measure_names_the_range_to_remove_and_the_pages_to_give_back() {
+    let m = Measure::from_counts((2 * MIB as i64, 2048, Some(101), Some(2148), 700, 200, 4096));
+    assert_eq!((m.file_bytes, m.free_bytes), (700 * 4096, 200 * 4096));
+    assert_eq!(m.usage(None).acknowledged, 2048);
+    assert_eq!(m.usage(Some(150)).acknowledged, 50);
+    assert_eq!(m.usage(Some(50)).acknowledged, 0, "acknowledged before the oldest left");
+    let r = Removal { events: 1000, unacknowledged: 0, reason: Reason::MaxSize };
+    assert_eq!(m.range(&r, None), (101, 1100));
+    assert_eq!(m.range(&r, Some(600)), (101, 600), "never past the acknowledged");
+    let hard = Removal { events: 1000, unacknowledged: 950, reason: Reason::HardLimit };
+    assert_eq!(m.range(&hard, Some(150)), (101, 1100), "the hard limit goes past it");
+    let huge = Removal { events: 10 * MAX_REMOVAL, unacknowledged: 0, reason: Reason::MaxSize };
+    assert_eq!(m.range(&huge, None), (101, 2148), "not past the newest");
+    // 2 MiB of events under a 4 MiB maximum: room for 2 MiB + 256 KiB slack; 800 KiB free.
+    assert_eq!(m.surplus_pages(4 * MIB), 0);
+    // Over a 1 MiB maximum the log has no room: all but one slack (64 KiB) goes back.
+    assert_eq!(m.surplus_pages(MIB), (200 * 4096 - 64 * KIB) / 4096);
+}
+
+#[test]
 fn growth_calls_for_a_measurement_as_the_log_nears_its_maximum() {
     let g = Growth::new(MIB);
     assert!(g.add(1), "the first events are measured");
