@@ -13,9 +13,13 @@
 //! - `download`: download throughput of one site server to N agents (ranged requests).
 //! - `longpoll`: N agents long-polling one site server's task server: its memory, and a
 //!   task to every agent delivered and answered.
+//! - `event-log`, `event-query`: the security event log under a flood (its maximum size
+//!   holds, good agents keep working) and the memory of reading a million events (issue
+//!   14 §4, see `eventlog.rs`).
 
 mod agents;
 mod download;
+mod eventlog;
 mod longpoll;
 mod server;
 mod site;
@@ -54,6 +58,10 @@ pub enum BenchCommand {
     Download(DownloadArgs),
     /// Agents long-polling one site server's tasks: its memory, and a task to every agent.
     Longpoll(LongpollArgs),
+    /// The security event log under a wrong-password flood: disk, memory, good agents.
+    EventLog(eventlog::EventLogArgs),
+    /// Memory of reading every one of a million events from a site and the server.
+    EventQuery(eventlog::EventQueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +187,8 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 emit(&table, value, a.json)?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
+            BenchCommand::EventLog(a) => eventlog::flood(a).await,
+            BenchCommand::EventQuery(a) => eventlog::query(a).await,
             BenchCommand::Longpoll(a) => {
                 let (table, value, ok) = longpoll::run(a.agents).await?;
                 emit(&table, value, a.json)?;
