@@ -35,7 +35,7 @@ pub struct SearchArgs {
     /// Every matching event, oldest first, however many (streamed).
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
-    /// JSON for scripts: one array, an event per line.
+    /// JSON for scripts: one array, written an event at a time.
     #[arg(long)]
     pub json: bool,
 }
@@ -55,9 +55,9 @@ pub fn parse_max_size(text: &str) -> Result<u64, String> {
     parse_size(text).and_then(check_max_size).map_err(|e| e.to_string())
 }
 
-/// Writes pages of events to standard output as they arrive.
-pub struct Printer {
-    out: BufWriter<Stdout>,
+/// Writes pages of events to standard output (or `W`) as they arrive.
+pub struct Printer<W: Write = BufWriter<Stdout>> {
+    out: W,
     json: bool,
     with_site: bool,
     printed: u64,
@@ -65,9 +65,16 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A table (with each event's site when `with_site`), or JSON.
+    /// A table (with each event's site when `with_site`), or JSON, on standard output.
     pub fn new(json: bool, with_site: bool) -> Printer {
-        Printer { out: BufWriter::new(std::io::stdout()), json, with_site, printed: 0, closed: false }
+        Printer::to(BufWriter::new(std::io::stdout()), json, with_site)
+    }
+}
+
+impl<W: Write> Printer<W> {
+    /// The same, written to `out`.
+    pub fn to(out: W, json: bool, with_site: bool) -> Printer<W> {
+        Printer { out, json, with_site, printed: 0, closed: false }
     }
 
     /// Whether the reader went away (`| head`): stop asking for pages.
@@ -81,8 +88,8 @@ impl Printer {
         self.settle(r)
     }
 
-    /// Ends the output (the closing bracket of the JSON array).
-    pub fn finish(mut self) -> Result<()> {
+    /// Ends the output (the closing bracket of the JSON array); gives the writer back.
+    pub fn finish(mut self) -> Result<W> {
         let r = (|| {
             if self.json {
                 self.out.write_all(if self.printed == 0 { b"[]\n" } else { b"\n]\n" })?;
@@ -91,7 +98,8 @@ impl Printer {
             }
             self.out.flush()
         })();
-        self.settle(r)
+        self.settle(r)?;
+        Ok(self.out)
     }
 
     fn settle(&mut self, r: std::io::Result<()>) -> Result<()> {
@@ -119,8 +127,13 @@ impl Printer {
         }
         for e in events {
             if self.json {
+                // Byte for byte what pretty-printing the whole array gives, an event at a time.
                 self.out.write_all(if self.printed == 0 { b"[\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut self.out, e)?;
+                let text = serde_json::to_string_pretty(e)?;
+                for (i, line) in text.lines().enumerate() {
+                    self.out.write_all(if i == 0 { b"  " } else { b"\n  " })?;
+                    self.out.write_all(line.as_bytes())?;
+                }
             } else {
                 if self.printed == 0 {
                     self.header()?;
@@ -158,5 +171,44 @@ impl Printer {
             s("IpAddress"),
             detail
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_pages_print_exactly_the_pretty_array() {
+        let events = vec![
+            json!({ "EventID": 4740, "Seq": 1, "CallerComputerName": "STALE01", "Actions": ["a", "b"] }),
+            json!({ "EventID": "acc.event_log", "Seq": 2, "Removed": 3 }),
+            json!({ "EventID": 4625, "Seq": 3 }),
+        ];
+        let mut p = Printer::to(Vec::new(), true, false);
+        p.page(&events[..2]).unwrap();
+        p.page(&events[2..]).unwrap();
+        p.page(&[]).unwrap();
+        let out = String::from_utf8(p.finish().unwrap()).unwrap();
+        assert_eq!(out, format!("{}\n", serde_json::to_string_pretty(&events).unwrap()));
+        let empty = Printer::to(Vec::new(), true, false).finish().unwrap();
+        assert_eq!(empty, b"[]\n");
+    }
+
+    #[test]
+    fn tables_print_one_header_and_a_row_an_event() {
+        let mut p = Printer::to(Vec::new(), false, true);
+        p.page(&[json!({ "EventID": "acc.event_log", "Seq": 9, "Computer": "SITE1", "Removed": 5, "FirstSeq": 1, "LastSeq": 5 })])
+            .unwrap();
+        p.page(&[json!({ "EventID": 4625, "Seq": 10, "Computer": "SITE1", "SubStatus": "0xC000006A" })])
+            .unwrap();
+        let out = String::from_utf8(p.finish().unwrap()).unwrap();
+        assert_eq!(out.lines().count(), 3, "{out}");
+        assert!(
+            out.starts_with("SITE ") && out.contains("removed 5 (Seq 1-5)") && out.contains("0xC000006A"),
+            "{out}"
+        );
     }
 }
