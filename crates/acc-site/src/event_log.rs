@@ -14,13 +14,17 @@
 //! - Searches return pages of at most [`PAGE`] events with a cursor: neither the site nor
 //!   the command ever holds more than one page, whatever the log's size.
 //!
-//! The rows are written by the group-commit writer ([`insert`]); forwarding to the
-//! management server is `managed.rs`.
+//! The rows are written by the group-commit writer ([`insert`]), a repeated logon as its
+//! shape and what varies (`rows.rs`); forwarding to the management server is `managed.rs`,
+//! reading its batches here ([`forward_batch`]).
+
+mod rows;
+
+pub(crate) use rows::{Shapes, TABLES, insert, remove_through};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use acc_core::event::StampedEvent;
 use acc_core::event::catalogue::{self, Pruned};
 use acc_core::event::retention;
 use acc_core::time::Timestamp;
@@ -31,17 +35,6 @@ use sqlx::SqlitePool;
 use crate::error::SiteError;
 use crate::site::Site;
 use crate::store::Write;
-
-/// The event tables (created by `store::open`).
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
-    target_user TEXT, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
-";
-
-/// The b-trees whose pages make up the log's size.
-const TABLES: [&str; 2] = ["events", "events_by_id"];
 
 pub use acc_proto::{EVENT_PAGE as PAGE, EventCursor, EventPage};
 
@@ -85,34 +78,6 @@ impl Growth {
     }
 }
 
-/// Inserts `events` (already stamped) in one statement.
-pub(crate) async fn insert(
-    tx: &mut sqlx::SqliteConnection,
-    events: &[&StampedEvent],
-) -> Result<(), sqlx::Error> {
-    let mut sql = String::from("INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES ");
-    for i in 0..events.len() {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
-    }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for e in events {
-        query = query
-            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
-            .bind(e.event.id.to_string())
-            .bind(e.event.time.millis())
-            .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
-            .bind(serde_json::to_string(e).unwrap_or_default());
-    }
-    query.execute(&mut *tx).await?;
-    Ok(())
-}
-
-/// Removes every event up to `through` (a removal decided by the retention loop).
-pub(crate) async fn remove_through(tx: &mut sqlx::SqliteConnection, through: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM events WHERE seq <= ?").bind(through).execute(&mut *tx).await?;
-    Ok(())
-}
-
 /// Gives up to `pages` free pages back to the file system.
 pub(crate) async fn vacuum(tx: &mut sqlx::SqliteConnection, pages: u64) -> Result<(), sqlx::Error> {
     let sql = format!("PRAGMA incremental_vacuum({})", pages.min(VACUUM_STEP));
@@ -130,6 +95,8 @@ pub(crate) async fn prepare(pool: &SqlitePool, path: &std::path::Path) -> Result
         sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
         sqlx::query("VACUUM").execute(&mut *conn).await?;
     }
+    sqlx::raw_sql(rows::SCHEMA).execute(pool).await?;
+    rows::upgrade(pool).await?;
     Ok(())
 }
 
@@ -357,10 +324,11 @@ pub async fn search(pool: &SqlitePool, q: &EventQuery) -> Result<EventPage, Site
             EventCursor { after, upto }
         }
     };
+    let (columns, from) = (rows::COLUMNS, rows::FROM);
     let sql = format!(
-        "SELECT seq, body FROM events WHERE {FILTER} AND seq > ?4 AND seq <= ?5 ORDER BY seq LIMIT ?6"
+        "SELECT {columns} FROM {from} WHERE {FILTER} AND seq > ?4 AND seq <= ?5 ORDER BY seq LIMIT ?6"
     );
-    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<rows::Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(&q.id)
         .bind(&user)
         .bind(q.since_ms)
@@ -369,7 +337,32 @@ pub async fn search(pool: &SqlitePool, q: &EventQuery) -> Result<EventPage, Site
         .bind(PAGE)
         .fetch_all(pool)
         .await?;
-    let next = at.after_page(rows.last().map(|r| r.0), rows.len()).map(|c| c.to_string());
-    let events = rows.into_iter().filter_map(|(_, body)| serde_json::from_str(&body).ok()).collect();
+    let next = at.after_page(rows.last().map(|r| r.seq), rows.len()).map(|c| c.to_string());
+    let mut reader = rows::Reader::default();
+    let events = rows.iter().filter_map(|r| reader.event(r)).collect();
     Ok(EventPage { events, next })
+}
+
+/// The events after `after` to forward to the management server, at most `limit`, each
+/// whole.
+pub async fn forward_batch(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<acc_proto::ForwardedEvent>, SiteError> {
+    let (columns, from) = (rows::COLUMNS, rows::FROM);
+    let sql = format!("SELECT {columns} FROM {from} WHERE seq > ? ORDER BY seq LIMIT ?");
+    let found: Vec<rows::Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await?;
+    let mut reader = rows::Reader::default();
+    Ok(found
+        .into_iter()
+        .map(|r| acc_proto::ForwardedEvent {
+            seq: r.seq,
+            time_ms: r.time_ms,
+            body: reader.event(&r).unwrap_or(serde_json::Value::Null),
+            event_id: r.event_id,
+            target_user: r.target_user,
+        })
+        .collect())
 }

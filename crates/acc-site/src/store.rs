@@ -118,7 +118,6 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     }
     crate::event_log::prepare(&pool, path).await?;
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-    sqlx::raw_sql(crate::event_log::SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(SET_SCHEMA_VERSION).execute(&pool).await?;
     Ok(pool)
@@ -136,6 +135,7 @@ const EVENT_INSERT_ROWS: [usize; 4] = [128, 32, 8, 1];
 pub async fn apply<'a>(
     tx: &mut sqlx::SqliteConnection,
     writes: impl IntoIterator<Item = &'a Write>,
+    shapes: &mut crate::event_log::Shapes,
 ) -> Result<(), sqlx::Error> {
     let writes: Vec<&Write> = writes.into_iter().collect();
     let last_state = writes.iter().rposition(|w| matches!(w, Write::State(_)));
@@ -146,6 +146,7 @@ pub async fn apply<'a>(
             Write::Event(e) => events.push(e),
             Write::State(_) if Some(i) != last_state => {}
             Write::Policy(_) if Some(i) != last_policy => {}
+            Write::RemoveEvents(through) => crate::event_log::remove_through(tx, shapes, *through).await?,
             w => apply_one(tx, w).await?,
         }
     }
@@ -153,7 +154,7 @@ pub async fn apply<'a>(
     while !rest.is_empty() {
         let rows = EVENT_INSERT_ROWS.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(rows);
-        crate::event_log::insert(tx, chunk).await?;
+        crate::event_log::insert(tx, shapes, chunk).await?;
         rest = tail;
     }
     Ok(())
@@ -163,7 +164,8 @@ pub async fn apply<'a>(
 async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sqlx::Error> {
     {
         match w {
-            Write::Event(e) => crate::event_log::insert(tx, &[e]).await?,
+            // Events are inserted by `apply`, removals too (both with the writer's shapes).
+            Write::Event(_) | Write::RemoveEvents(_) => {}
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
@@ -240,7 +242,6 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .execute(&mut *tx)
                     .await?;
             }
-            Write::RemoveEvents(through) => crate::event_log::remove_through(tx, *through).await?,
             Write::Vacuum(pages) => crate::event_log::vacuum(tx, *pages).await?,
             Write::EventLogMaxSize(bytes) => {
                 upsert_meta(tx, crate::event_log::MAX_SIZE_KEY, &bytes.to_string()).await?

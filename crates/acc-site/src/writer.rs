@@ -62,6 +62,7 @@ impl Writer {
 }
 
 async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut shapes = crate::event_log::Shapes::default();
     while let Some(first) = rx.recv().await {
         // Let requests that are ready to run decide and queue their writes first: under
         // load the commit then carries them too (one fsync and one round of statements
@@ -78,8 +79,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&pool, &jobs).await.map_err(|e| e.to_string());
+        let result = commit(&pool, &jobs, &mut shapes).await.map_err(|e| e.to_string());
         if let Err(e) = &result {
+            // Shape rows of the batch were rolled back with it.
+            shapes.clear();
             tracing::error!(error = %e, requests = jobs.len(), "Site database commit failed; the requests are refused.");
         }
         for job in jobs {
@@ -88,8 +91,12 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-async fn commit(pool: &SqlitePool, jobs: &[Job]) -> Result<(), sqlx::Error> {
+async fn commit(
+    pool: &SqlitePool,
+    jobs: &[Job],
+    shapes: &mut crate::event_log::Shapes,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    store::apply(&mut tx, jobs.iter().flat_map(|job| &job.writes)).await?;
+    store::apply(&mut tx, jobs.iter().flat_map(|job| &job.writes), shapes).await?;
     tx.commit().await
 }

@@ -25,15 +25,16 @@ async fn fresh() -> (tempfile::TempDir, Layout, Arc<Site>) {
     (tmp, layout, site)
 }
 
-/// Writes `n` refusals of about 900 bytes each, 100 a commit.
+/// Writes `n` refusals of about 900 bytes each, all different (nothing to share), 100 a
+/// commit.
 async fn fill(site: &Site, n: usize) {
-    for _ in 0..n / 100 {
+    for chunk in 0..n / 100 {
         site.write_events(|t| {
             (0..100)
-                .map(|_| {
+                .map(|i| {
                     Event::new(EventId::LOGON_FAILURE, t, Keywords::AuditFailure)
                         .with("TargetUserName", "nobody")
-                        .with("Pad", "x".repeat(800))
+                        .with("Pad", format!("{chunk}.{i}.{}", "x".repeat(800)))
                 })
                 .collect()
         })
@@ -189,4 +190,87 @@ async fn searches_come_a_page_at_a_time_newest_first_by_default() {
     let bad = EventQuery { cursor: Some("x".into()), ..Default::default() };
     let e = event_log::search(site.pool(), &bad).await.unwrap_err().to_string();
     assert!(e.contains("cursor 'x' is malformed"), "{e}");
+}
+
+/// `n` refusals of one caller, each from its own port: identical but for Seq, time and port.
+async fn refusals(site: &Site, n: u16) -> Vec<String> {
+    use acc_core::event::catalogue::{
+        self, AuthPackage, FailureKind, LogonFailure, Network, Subject, Target,
+    };
+    let mut written = Vec::new();
+    for chunk in 0..n / 100 {
+        site.write_events(|t| {
+            let subject = Subject::site("SITE-01", "ACC");
+            (0..100)
+                .map(|i| {
+                    let f = LogonFailure {
+                        subject: &subject,
+                        target: Target {
+                            user_name: "ACC_user",
+                            domain_name: "SITE-01",
+                            sid: "S-1-5-21-1-2-3-1001",
+                        },
+                        failure: FailureKind::BadPassword,
+                        package: AuthPackage::Password,
+                        network: Network {
+                            workstation: "STALE01",
+                            ip: "10.0.0.7",
+                            port: 40_000 + chunk * 100 + i,
+                        },
+                        lock_scope: None,
+                        verified: true,
+                        familiar: Some(false),
+                        generation: Some(1),
+                    };
+                    catalogue::logon_failure(t, acc_core::lockout::LockoutMode::Smart, &f)
+                })
+                .collect()
+        })
+        .await
+        .unwrap();
+    }
+    let all = all(site, EventQuery { id: Some("4625".into()), ..Default::default() }).await;
+    for e in all {
+        written.push(e.to_string());
+    }
+    written
+}
+
+#[tokio::test]
+async fn repeated_refusals_are_stored_compactly_and_each_still_counts_once() {
+    let (_tmp, _layout, site) = fresh().await;
+    let before = event_log::measure(site.pool()).await.unwrap();
+    let read = refusals(&site, 3000).await;
+    let after = event_log::measure(site.pool()).await.unwrap();
+    assert_eq!(read.len(), 3000, "each refusal is one event");
+    let per_event = (after.bytes - before.bytes) / 3000;
+    assert!(per_event < 150, "a repeated refusal takes {per_event} bytes (a whole one about 1,100)");
+    // Each comes back whole, with its own port, Seq and time, in order.
+    let events: Vec<Value> = read.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["IpPort"], 40_000 + i as u64, "{e}");
+        assert_eq!(e["WorkstationName"], "STALE01");
+        assert_eq!(e["Keywords"], "Audit Failure");
+        assert!(e["TimeCreated"].as_str().unwrap().ends_with('Z'));
+    }
+    assert!(seqs(&events).windows(2).all(|w| w[1] == w[0] + 1));
+    // Forwarded whole too, one each.
+    let batch = event_log::forward_batch(site.pool(), 0, 10_000).await.unwrap();
+    let forwarded: Vec<&acc_proto::ForwardedEvent> = batch.iter().filter(|e| e.event_id == "4625").collect();
+    assert_eq!(forwarded.len(), 3000);
+    assert_eq!(forwarded[7].body, events[7]);
+    assert_eq!(forwarded[7].seq, events[7]["Seq"].as_i64().unwrap());
+    // A removal takes the shape with the last event that used it.
+    site.set_event_log_max_size(MIB).await.unwrap();
+    fill(&site, 1500).await;
+    event_log::enforce(&site).await.unwrap();
+    let shapes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM event_shapes").fetch_one(site.pool()).await.unwrap();
+    assert_eq!(shapes, 0, "no refusal is left, nor its shape");
+    assert!(
+        all(&site, EventQuery { id: Some("4625".into()), ..Default::default() })
+            .await
+            .iter()
+            .all(|e| e["Pad"].is_string())
+    );
 }

@@ -18,6 +18,7 @@
 //! Events never carry secrets: no constructor takes a password or a password hash.
 
 pub mod catalogue;
+pub mod compact;
 pub mod retention;
 mod serde_impl;
 

@@ -39,8 +39,12 @@ pub struct EventLogArgs {
     /// Good agents registering meanwhile (each once every 200 ms).
     #[arg(long, default_value_t = 20)]
     good: usize,
-    /// The site's event log maximum size (e.g. 64MiB).
-    #[arg(long, default_value = "64MiB", value_parser = crate::cmd::events::parse_max_size)]
+    /// Each flood request with a caller name of its own (no two refusals alike, so none is
+    /// stored compactly: the log's worst case).
+    #[arg(long)]
+    rotate_names: bool,
+    /// The site's event log maximum size (default: a site's default).
+    #[arg(long, default_value = "128MiB", value_parser = crate::cmd::events::parse_max_size)]
     max_size: u64,
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
@@ -84,13 +88,23 @@ async fn site_events(site: &SiteUnderTest, id: &str) -> Result<Vec<Value>> {
     }
 }
 
-/// One flood connection until `stop`: wrong passwords as its own caller; (401, 403, other).
-async fn flood_on(tls: Tls, addr: std::net::SocketAddr, w: usize, stop: Arc<AtomicBool>) -> Result<[u64; 3]> {
+/// One flood connection until `stop`: wrong passwords as its own caller (a new name each
+/// time with `rotate`); (401, 403, other).
+async fn flood_on(
+    tls: Tls,
+    addr: std::net::SocketAddr,
+    w: usize,
+    rotate: bool,
+    stop: Arc<AtomicBool>,
+) -> Result<[u64; 3]> {
     let mut conn = Connection::open_addr(&tls, addr).await?;
     let auth = basic(ACC_USER, "a-wrong-password-0");
-    let (host, body) = registration(w, "flood");
-    let mut counts = [0; 3];
+    let (mut host, body) = registration(w, "flood");
+    let mut counts = [0u64; 3];
     while !stop.load(Ordering::Relaxed) {
+        if rotate {
+            host = format!("flood-{w}-{}", counts.iter().sum::<u64>());
+        }
         let headers = [
             ("authorization", auth.as_str()),
             ("acc-agent-host", host.as_str()),
@@ -165,7 +179,7 @@ pub async fn flood(a: EventLogArgs) -> Result<ExitCode> {
     };
     let started = Instant::now();
     let floods: Vec<_> = (0..a.connections.max(1))
-        .map(|w| tokio::spawn(flood_on(tls.clone(), site.addr, w, stop.clone())))
+        .map(|w| tokio::spawn(flood_on(tls.clone(), site.addr, w, a.rotate_names, stop.clone())))
         .collect();
     let goods: Vec<_> =
         (0..a.good).map(|i| tokio::spawn(good_on(tls.clone(), site.addr, i, stop.clone()))).collect();
@@ -204,8 +218,9 @@ pub async fn flood(a: EventLogArgs) -> Result<ExitCode> {
             (
                 "scenario",
                 format!(
-                    "event log under a flood: {} connections of wrong passwords for {} s, {} good agents, maximum {}",
+                    "event log under a flood: {} connections of wrong passwords ({}) for {} s, {} good agents, maximum {}",
                     a.connections,
+                    if a.rotate_names { "a new caller name each" } else { "one caller name each" },
                     a.seconds,
                     a.good,
                     format_size(a.max_size)
@@ -244,7 +259,7 @@ pub async fn flood(a: EventLogArgs) -> Result<ExitCode> {
             ),
         ],
         json!({ "scenario": "event-log", "seconds": a.seconds, "connections": a.connections, "good": a.good,
-                "max_size": a.max_size, "requests": requests, "requests_per_s": requests as f64 / wall,
+                "max_size": a.max_size, "rotate_names": a.rotate_names, "requests": requests, "requests_per_s": requests as f64 / wall,
                 "unauthorized": counts[0], "locked_out": counts[1], "other": counts[2],
                 "good_succeeded": good_ok, "good_tried": good_tried, "events_written": written,
                 "events_removed": removed, "removals": removals.len(), "db_start": db_start, "db_end": db_end,

@@ -8,15 +8,27 @@ use serde_json::Value;
 use crate::server::{fleet, join_sites};
 use crate::util::{Dir, SiteProc, wait_for};
 
-/// `n` refused logons (an unknown user, a wrong password) from curl, 8 at a time; asserts
-/// each got 401.
-fn flood(d: &Dir, site: &SiteProc, ca: &str, n: usize) {
-    let url = format!("{}/v1/register?n=[1-{n}]", site.url);
+/// `n` refused logons (a wrong password, each for another unknown user from `first_user`
+/// on, so that no two
+/// are alike and none is stored compactly) from curl, 8 at a time; asserts each got 401.
+fn flood(d: &Dir, site: &SiteProc, ca: &str, n: usize, first_user: usize) {
+    let url = format!("{}/v1/register", site.url);
+    let data = crate::site::REG.replace('"', "\\\"");
+    let mut config = String::new();
+    for i in first_user..first_user + n {
+        if i > first_user {
+            config.push_str("next\n");
+        }
+        config.push_str(&format!(
+            "url = \"{url}\"\nuser = \"nobody{i}:wrong-password\"\ncacert = \"{ca}\"\n\
+             header = \"Acc-Agent-Host: flood01\"\nheader = \"content-type: application/json\"\n\
+             data = \"{data}\"\noutput = \"/dev/null\"\nwrite-out = \"%{{http_code}}\\n\"\n"
+        ));
+    }
+    let file = d.write("flood.curl", config);
     let out = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}\n", "--parallel", "--parallel-max", "8"])
-        .args(["--cacert", ca, "-u", "nobody:wrong-password", "-H", "Acc-Agent-Host: flood01"])
-        .args(["-H", "content-type: application/json", "-d", crate::site::REG])
-        .arg(&url)
+        .args(["-s", "--parallel", "--parallel-max", "8", "--config"])
+        .arg(&file)
         .current_dir(d.path())
         .output()
         .expect("curl");
@@ -81,7 +93,7 @@ fn r14_a_full_site_event_log_loses_its_oldest_events_and_records_each_removal() 
         serde_json::from_str(&d.acc(&["site", "policy", "show", "--data-dir", "site"]).ok()).unwrap();
     assert_eq!(policy["event_log_max_size"], MIB);
     let site = SiteProc::start(&dir);
-    flood(&d, &site, "site/tls/ca.crt", 4000);
+    flood(&d, &site, "site/tls/ca.crt", 4000, 0);
     let events = wait_for(30, "a removal", || {
         let events = site_events(&d, "site", &[]);
         (!removals(&events).is_empty()).then_some(events)
@@ -137,7 +149,7 @@ fn r14_a_joined_site_keeps_what_its_server_has_not_acknowledged_until_the_hard_l
     // The server goes away: past the maximum, nothing the server has not acknowledged goes.
     let addr = f.server.addr();
     f.server.kill9();
-    flood(&f.d, &sites[0], "site1/tls/ca.crt", 1500);
+    flood(&f.d, &sites[0], "site1/tls/ca.crt", 1500, 0);
     let events = site_events(&f.d, "site1", &[]);
     assert_eq!(
         events.iter().filter(|e| e["EventID"] == 4625).count(),
@@ -159,7 +171,7 @@ fn r14_a_joined_site_keeps_what_its_server_has_not_acknowledged_until_the_hard_l
     // The server goes away again and the flood passes twice the maximum: the oldest
     // unacknowledged events go, and the record says how many never reached the server.
     f.server.kill9();
-    flood(&f.d, &sites[0], "site1/tls/ca.crt", 3000);
+    flood(&f.d, &sites[0], "site1/tls/ca.crt", 3000, 1500);
     let events = wait_for(60, "a hard-limit removal", || {
         let events = site_events(&f.d, "site1", &[]);
         removals(&events).iter().any(|r| r["Reason"] == "hard-limit").then_some(events)
