@@ -1,8 +1,8 @@
 //! The site's security event log on disk: the `events` table (one row per event, keyed by
-//! `Seq`), its size, its maximum size and the removal of its oldest events when it is full,
-//! and the paged search behind `acc site events`.
+//! `Seq`) and the shapes of repeated logons, its size, its maximum size and the removal of
+//! its oldest events when it is full, and the paged search behind `acc site events`.
 //!
-//! - Size is counted in database pages of the table and its index (SQLite's `dbstat`), so
+//! - Size is counted in database pages of the tables and indexes (SQLite's `dbstat`), so
 //!   it is what the events really take on disk. The database runs in incremental
 //!   auto-vacuum: pages a removal frees are reused by new events, and those the log no
 //!   longer needs (after its maximum size was lowered, or an old, larger log) are given
@@ -20,8 +20,6 @@
 
 mod rows;
 
-pub(crate) use rows::{Shapes, TABLES, insert, remove_through};
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +35,7 @@ use crate::site::Site;
 use crate::store::Write;
 
 pub use acc_proto::{EVENT_PAGE as PAGE, EventCursor, EventPage};
+pub(crate) use rows::{Shapes, TABLES, insert, remove_through};
 
 /// Most free pages given back to the file system in one commit.
 const VACUUM_STEP: u64 = 2048;
