@@ -56,6 +56,7 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
         "k" | "kib" => 1 << 10,
         "m" | "mib" => 1 << 20,
         "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
         _ => return Err(wrong()),
     };
     n.checked_mul(factor).ok_or_else(|| error(text, "too large"))

@@ -13,11 +13,14 @@
 //! - [`Health`]: `GET /v1/health` of every role.
 //! - [`agent_site`]: what an agent and its site server say to each other: the agent's
 //!   headers, `POST /v1/register` and the token that binds the agent id, the refusals.
+//! - [`events`]: paged searches of security events (`GET /v1/events`, `acc site events`).
 
 pub mod agent_site;
+pub mod events;
 pub mod health;
 pub mod package;
 
+pub use events::{EVENT_PAGE, EventCursor, EventPage};
 pub use health::Health;
 
 use acc_core::lockout::{GenerationAck, LockoutPolicy, ManagedGeneration};
@@ -156,6 +159,10 @@ pub struct SitePolicy {
     /// the policy again, to re-apply, when an operator sent `update-config` since.
     #[serde(default)]
     pub force: u64,
+    /// The maximum size of the site's security event log, in bytes (absent from an older
+    /// server: the site keeps its own).
+    #[serde(default)]
+    pub event_log_max_size: Option<u64>,
     /// The packages assigned to this site, which it replicates (as the ACC).
     #[serde(default)]
     pub packages: Vec<PackageManifest>,

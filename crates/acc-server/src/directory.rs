@@ -7,7 +7,7 @@
 //! forwarding site as `ReportingSite` (D2). Also the directory's administration:
 //! `acc ctl directory add|list|unlock`.
 
-use acc_core::event::{Event, StampedEvent};
+use acc_core::event::Event;
 use acc_core::lockout::{
     Attempt, LockoutMode, LockoutPolicy, Outcome, PasswordHash, SiteIdentity, SiteState, Source, Step,
 };
@@ -142,24 +142,8 @@ impl Server {
     /// Writes an acc-core event (the directory's 4740, an admin's 4767) to the server's
     /// event log under the server's own sequence.
     async fn record_core_event(&self, event: Event, target_user: Option<&str>) {
-        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let time_ms = event.time.millis();
-        let event_id = event.id.to_string();
-        let stamped = StampedEvent {
-            seq: u64::try_from(n).unwrap_or(0),
-            computer: self.config().name.clone(),
-            site_id: self.config().name.clone(),
-            event,
-        };
-        let body = serde_json::to_value(&stamped).unwrap_or(Value::Null);
-        let forwarded = acc_proto::ForwardedEvent {
-            seq: n,
-            event_id,
-            time_ms,
-            target_user: target_user.map(str::to_lowercase),
-            body,
-        };
-        if let Err(e) = store::insert_events(&self.pool, &self.config().name, &[forwarded]).await {
+        let event = self.own_event(event, target_user);
+        if let Err(e) = self.store_own_events(&[event]).await {
             tracing::error!(error = %e, "A directory event could not be stored.");
         }
     }

@@ -106,6 +106,20 @@ pub struct PolicyDocument {
     /// Packages assigned to site servers.
     #[serde(default)]
     pub assignments: Vec<Assignment>,
+    /// Maximum size of each site server's security event log, in bytes.
+    #[serde(default = "default_event_log_max_size")]
+    pub event_log_max_size: u64,
+    /// Maximum size of the management server's store of every site's events, in bytes.
+    #[serde(default = "default_event_store_max_size")]
+    pub event_store_max_size: u64,
+}
+
+fn default_event_log_max_size() -> u64 {
+    acc_core::event::retention::DEFAULT_SITE_MAX_SIZE
+}
+
+fn default_event_store_max_size() -> u64 {
+    acc_core::event::retention::DEFAULT_SERVER_MAX_SIZE
 }
 
 /// A package version assigned to site servers.
@@ -160,6 +174,8 @@ impl Default for PolicyDocument {
             trust: Vec::new(),
             revoked: Vec::new(),
             assignments: Vec::new(),
+            event_log_max_size: default_event_log_max_size(),
+            event_store_max_size: default_event_store_max_size(),
         }
     }
 }
@@ -215,9 +231,20 @@ pub struct Saved {
 /// naming the field.
 pub fn change_site(doc: &PolicyDocument, patch: &Map<String, Value>) -> Result<Saved, Vec<Problem>> {
     const FIELD: &str = "lockout and site settings";
+    let mut document = doc.clone();
     let mut value = serde_json::to_value(&doc.site).unwrap_or(Value::Null);
     if let Value::Object(current) = &mut value {
         for (k, v) in patch {
+            if let Some(size) = event_log_size(&mut document, k) {
+                *size = v
+                    .as_u64()
+                    .ok_or_else(|| format!("{k}: give a number of bytes"))
+                    .and_then(|n| {
+                        acc_core::event::retention::check_max_size(n).map_err(|e| format!("{k}: {e}"))
+                    })
+                    .map_err(|m| vec![Problem::new(FIELD, "", format!("settings: {m}"))])?;
+                continue;
+            }
             if !current.contains_key(k) {
                 return Err(vec![Problem::new(FIELD, "", format!("settings: unknown site setting '{k}'"))]);
             }
@@ -230,13 +257,21 @@ pub fn change_site(doc: &PolicyDocument, patch: &Map<String, Value>) -> Result<S
     if !validation.is_ok() {
         return Err(validation.errors.iter().map(|e| Problem::new(FIELD, "", e.to_string())).collect());
     }
-    let mut document = doc.clone();
     document.site = site;
     Ok(Saved {
         document,
         warnings: validation.warnings.iter().map(ToString::to_string).collect(),
         granted: Vec::new(),
     })
+}
+
+/// The event log size a site setting names (`event_log_max_size`, `event_store_max_size`).
+fn event_log_size<'a>(doc: &'a mut PolicyDocument, key: &str) -> Option<&'a mut u64> {
+    match key {
+        "event_log_max_size" => Some(&mut doc.event_log_max_size),
+        "event_store_max_size" => Some(&mut doc.event_store_max_size),
+        _ => None,
+    }
 }
 
 /// A requested change of the authentication page.

@@ -4,6 +4,8 @@
 //!   (fleet CA, TLS certificate, vault key, App ID, first admin token).
 //! - [`vault`]: secrets encrypted at rest (AES-256-GCM under a 0600 master key file).
 //! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
+//! - [`event_store`]: every site's security events and the server's own, keyed by origin,
+//!   kept under a maximum size, searched a page at a time.
 //! - [`document`]: the policy document and its revisions: pure validation of settings
 //!   changes with the messages of the specification, redaction and diffs.
 //! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
@@ -19,6 +21,7 @@ pub mod config;
 pub mod directory;
 pub mod document;
 pub mod error;
+pub mod event_store;
 pub mod fleet;
 pub mod impact;
 pub mod init;

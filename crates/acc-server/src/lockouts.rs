@@ -68,6 +68,14 @@ fn advice(l: &Lockout) -> String {
 /// Builds the lockouts from `events` (any order; only 4740, 4625 and 4767 are read),
 /// most recent first.
 pub fn lockouts(events: &[Value]) -> Vec<Lockout> {
+    let mut out = locks(events);
+    count_failures(&mut out, events);
+    finish(out)
+}
+
+/// The locks and blocks of `events` (their 4740 and 4767, any order), failures not yet
+/// counted: the first step of [`lockouts`] for a caller that reads the 4625 a page at a time.
+pub fn locks(events: &[Value]) -> Vec<Lockout> {
     let mut out: Vec<Lockout> = Vec::new();
     let mut sorted: Vec<&Value> = events.iter().collect();
     sorted.sort_by_key(|e| field(e, "TimeCreated"));
@@ -108,7 +116,12 @@ pub fn lockouts(events: &[Value]) -> Vec<Lockout> {
             _ => {}
         }
     }
-    for e in sorted.iter().filter(|e| field(e, "EventID") == "4625") {
+    out
+}
+
+/// Adds the failed logons (4625) among `events` to the lockouts of their caller.
+pub fn count_failures(out: &mut [Lockout], events: &[Value]) {
+    for e in events.iter().filter(|e| field(e, "EventID") == "4625") {
         let (site, account, caller) =
             (field(e, "Computer"), field(e, "TargetUserName"), field(e, "WorkstationName"));
         let ip = field(e, "IpAddress");
@@ -120,6 +133,10 @@ pub fn lockouts(events: &[Value]) -> Vec<Lockout> {
             l.failures += 1;
         }
     }
+}
+
+/// The advice of each lockout, most recent first.
+pub fn finish(mut out: Vec<Lockout>) -> Vec<Lockout> {
     for l in &mut out {
         l.advice = advice(l);
     }

@@ -96,7 +96,7 @@ impl Server {
             target_user: target_user.map(str::to_lowercase),
             body,
         };
-        if let Err(e) = crate::store::insert_events(&self.pool, &self.config().name, &[event]).await {
+        if let Err(e) = self.store_own_events(&[event]).await {
             tracing::error!(error = %e, event_id, "An event could not be stored.");
         }
     }

@@ -122,6 +122,7 @@ impl Running {
             }
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
+        let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
         let app = crate::api::router(self.server.clone());
         acc_net::serve(
             self.listener,
@@ -132,6 +133,7 @@ impl Running {
         )
         .await;
         tick.abort();
+        retention.abort();
         trust.abort();
         Ok(())
     }

@@ -95,6 +95,8 @@ pub struct Server {
     pub(crate) crl_pushed: Mutex<std::time::Instant>,
     /// The sequence number of the server's own last event (`acc.rotation`).
     pub(crate) event_seq: std::sync::atomic::AtomicI64,
+    /// Events stored since the event store was last measured, and its maximum size.
+    pub(crate) event_growth: acc_core::event::retention::Growth,
     /// Generations whose stall was reported (once each per server run).
     pub(crate) stalled_reported: Mutex<std::collections::HashSet<u32>>,
 }
@@ -148,6 +150,10 @@ impl Server {
         let fleet_ca = acc_pki::x509::Ca::new(&read(layout.ca_cert())?, ca_key)?;
         let sites = load_inventory(&pool, store::Inventory::Sites, &layout).await?;
         let agents = load_inventory(&pool, store::Inventory::Agents, &layout).await?;
+        crate::event_store::open(&pool, &config.name, &sites).await?;
+        let own_origin = crate::event_store::own_origin(&config.name);
+        let event_seq = crate::event_store::max_seq(&pool, &own_origin).await?;
+        let event_growth = acc_core::event::retention::Growth::new(document.event_store_max_size);
         Ok(Server {
             fleet_ca,
             sites: Mutex::new(sites),
@@ -168,7 +174,8 @@ impl Server {
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(std::time::Instant::now()),
             stalled_reported: Mutex::new(std::collections::HashSet::new()),
-            event_seq: std::sync::atomic::AtomicI64::new(store::max_event_seq(&pool, &config.name).await?),
+            event_seq: std::sync::atomic::AtomicI64::new(event_seq),
+            event_growth,
             layout,
             config,
             pool,
@@ -421,7 +428,7 @@ impl Server {
         );
         *lock(&self.current) = (number, saved.document);
         self.revision_tx.send_replace(number);
-        if let Err(e) = store::insert_events(&self.pool, &self.config.name, &events).await {
+        if let Err(e) = self.store_own_events(&events).await {
             tracing::error!(error = %e, "The acc.rotation events could not be stored.");
         }
         for e in &events {

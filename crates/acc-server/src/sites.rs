@@ -49,6 +49,10 @@ pub struct SiteRecord {
     /// Its replication of the packages assigned to it.
     #[serde(default)]
     pub packages: Vec<acc_proto::PackageState>,
+    /// Where its events come from in the event store: its join certificate (empty in
+    /// records made before origins: the serial then is that certificate's).
+    #[serde(default)]
+    pub origin: String,
 }
 
 impl SiteRecord {
@@ -69,6 +73,16 @@ impl SiteRecord {
             crl_issued_ms: None,
             tls_ca_pem: None,
             packages: Vec::new(),
+            origin: crate::event_store::site_origin(serial_hex),
+        }
+    }
+
+    /// The origin of its events in the event store.
+    pub fn origin(&self) -> String {
+        if self.origin.is_empty() {
+            crate::event_store::site_origin(&self.serial_hex)
+        } else {
+            self.origin.clone()
         }
     }
 
@@ -147,6 +161,7 @@ pub fn site_policy(
         trust_pems,
         crl_pem,
         force: 0,
+        event_log_max_size: Some(doc.event_log_max_size),
         packages: Vec::new(),
         app_id: None,
     }

@@ -12,7 +12,7 @@
 //! - `sites`, `agents`: the site server and agent inventories, one JSON record each;
 //! - `state`: the server's own small state by key (the directory's lockout counters);
 //! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
-//! - `events`: every site's security events, keyed by (site, seq).
+//! - `events`: every site's security events and the server's own (see `event_store`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,7 +24,7 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 12] = [
+const SCHEMA: [&str; 10] = [
     "CREATE TABLE IF NOT EXISTS revisions (
         number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
         summary TEXT NOT NULL, document TEXT NOT NULL)",
@@ -46,10 +46,6 @@ const SCHEMA: [&str; 12] = [
     "CREATE TABLE IF NOT EXISTS packages (
         name TEXT NOT NULL, version TEXT NOT NULL, manifest TEXT NOT NULL, created_at BIGINT NOT NULL,
         author TEXT NOT NULL, committed BOOLEAN NOT NULL, PRIMARY KEY (name, version))",
-    "CREATE TABLE IF NOT EXISTS events (
-        site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
-        target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (time_ms)",
 ];
 
 /// Opens (creating if needed) the database and its tables.
@@ -444,75 +440,6 @@ pub async fn records(pool: &SqlitePool, inventory: Inventory) -> Result<Vec<(Str
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// Stores forwarded events of `site` in one transaction; an event already stored (same
-/// site and sequence) is skipped. Returns how many were new.
-pub async fn insert_events(
-    pool: &SqlitePool,
-    site: &str,
-    events: &[acc_proto::ForwardedEvent],
-) -> Result<u64, ServerError> {
-    let mut tx = pool.begin().await?;
-    let mut new = 0;
-    for e in events {
-        let r = sqlx::query(
-            "INSERT INTO events (site, seq, event_id, time_ms, target_user, body) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site, seq) DO NOTHING",
-        )
-        .bind(site)
-        .bind(e.seq)
-        .bind(&e.event_id)
-        .bind(e.time_ms)
-        .bind(&e.target_user)
-        .bind(e.body.to_string())
-        .execute(&mut *tx)
-        .await?;
-        new += r.rows_affected();
-    }
-    tx.commit().await?;
-    Ok(new)
-}
-
-/// The highest sequence number stored for `site` (0 when none).
-pub async fn max_event_seq(pool: &SqlitePool, site: &str) -> Result<i64, ServerError> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE site = $1").bind(site).fetch_one(pool).await?;
-    Ok(v.unwrap_or(0))
-}
-
-/// A search of the events of every site.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    /// `EventID`.
-    pub id: Option<String>,
-    /// The site's name.
-    pub site: Option<String>,
-    /// `TargetUserName` (any case).
-    pub user: Option<String>,
-    /// Only events at or after this time (Unix milliseconds).
-    pub since_ms: Option<i64>,
-    /// At most this many, the most recent.
-    pub limit: i64,
-}
-
-/// The events matching `f`, oldest first.
-pub async fn events(pool: &SqlitePool, f: &EventFilter) -> Result<Vec<serde_json::Value>, ServerError> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT body FROM (SELECT time_ms, site, seq, body FROM events
-           WHERE ($1 IS NULL OR event_id = $1) AND ($2 IS NULL OR site = $2)
-             AND ($3 IS NULL OR target_user = $3) AND ($4 IS NULL OR time_ms >= $4)
-           ORDER BY time_ms DESC, site, seq DESC LIMIT $5) AS recent
-         ORDER BY time_ms, site, seq",
-    )
-    .bind(&f.id)
-    .bind(&f.site)
-    .bind(f.user.as_deref().map(str::to_lowercase))
-    .bind(f.since_ms)
-    .bind(f.limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().filter_map(|b| serde_json::from_str(b).ok()).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,40 +469,6 @@ mod tests {
         add_directory_account(&pool, &acc).await.unwrap();
         assert!(add_directory_account(&pool, &acc).await.unwrap_err().to_string().contains("already exists"));
         assert!(directory_accounts(&pool).await.unwrap()[0].enabled);
-    }
-
-    #[tokio::test]
-    async fn events_are_stored_once_per_site_and_sequence() {
-        let tmp = tempfile::tempdir().unwrap();
-        let pool = open(&tmp.path().join("s.db"), true).await.unwrap();
-        let ev = |seq: i64, id: &str, user: &str| acc_proto::ForwardedEvent {
-            seq,
-            event_id: id.into(),
-            time_ms: seq * 10,
-            target_user: Some(user.into()),
-            body: serde_json::json!({ "Seq": seq, "EventID": id }),
-        };
-        let batch = [ev(1, "4625", "acc_user"), ev(2, "4740", "acc_user"), ev(3, "4624", "other")];
-        assert_eq!(insert_events(&pool, "SITE1", &batch).await.unwrap(), 3);
-        assert_eq!(
-            insert_events(&pool, "SITE1", &batch[1..]).await.unwrap(),
-            0,
-            "a resent batch adds nothing"
-        );
-        assert_eq!(insert_events(&pool, "SITE2", &batch[..1]).await.unwrap(), 1);
-        let f = EventFilter { limit: 100, ..Default::default() };
-        assert_eq!(events(&pool, &f).await.unwrap().len(), 4);
-        let f = EventFilter {
-            id: Some("4740".into()),
-            user: Some("ACC_USER".into()),
-            limit: 100,
-            ..Default::default()
-        };
-        assert_eq!(events(&pool, &f).await.unwrap(), [serde_json::json!({ "Seq": 2, "EventID": "4740" })]);
-        let f = EventFilter { site: Some("SITE2".into()), limit: 100, ..Default::default() };
-        assert_eq!(events(&pool, &f).await.unwrap().len(), 1);
-        let f = EventFilter { since_ms: Some(20), limit: 1, ..Default::default() };
-        assert_eq!(events(&pool, &f).await.unwrap()[0]["Seq"], 3, "the most recent within the limit");
     }
 
     #[tokio::test]

@@ -51,9 +51,13 @@ pub enum Request {
     AccountsSetPassword { name: String, password: Password },
     /// The lockout policy in force.
     PolicyShow,
-    /// Replace the lockout policy.
-    PolicySet { policy: LockoutPolicy },
-    /// Search the security event log.
+    /// Replace the lockout policy (and set the event log's maximum size, in bytes).
+    PolicySet {
+        policy: LockoutPolicy,
+        #[serde(default)]
+        event_log_max_size: Option<u64>,
+    },
+    /// Search the security event log: one page ([`crate::event_log::EventPage`]).
     Events(EventQuery),
     /// Trust a client CA (PEM or DER text).
     TrustAdd { pem: String },
@@ -82,18 +86,7 @@ pub enum Request {
     Shares(crate::shares::admin::SharesRequest),
 }
 
-/// Filters of `acc site events`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EventQuery {
-    /// `EventID` (`4740`, `acc.refresh`).
-    pub id: Option<String>,
-    /// `TargetUserName`, case-insensitive.
-    pub user: Option<String>,
-    /// Only events at or after this time (Unix ms).
-    pub since_ms: Option<i64>,
-    /// At most this many, the most recent.
-    pub limit: Option<i64>,
-}
+pub use crate::event_log::{EventPage, EventQuery};
 
 /// Carries out one request.
 pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
@@ -110,9 +103,23 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
         Request::AccountsUnlock { name, sources } => seqs(site.unlock(&name, sources).await?),
         Request::AccountsRemove { name } => seqs(site.remove(&name).await?),
         Request::AccountsSetPassword { name, password } => seqs(site.set_password(&name, &password.0).await?),
-        Request::PolicyShow => serde_json::to_value(site.policy()).unwrap_or_default(),
-        Request::PolicySet { policy } => json!({ "warnings": site.set_policy(policy).await? }),
-        Request::Events(q) => Value::Array(events(site, &q).await?),
+        Request::PolicyShow => {
+            let mut v = serde_json::to_value(site.policy()).unwrap_or_default();
+            v["event_log_max_size"] = json!(site.event_growth().max_size());
+            v
+        }
+        Request::PolicySet { policy, event_log_max_size } => {
+            if let Some(bytes) = event_log_max_size {
+                acc_core::event::retention::check_max_size(bytes)
+                    .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
+            }
+            let warnings = site.set_policy(policy).await?;
+            if let Some(bytes) = event_log_max_size {
+                site.set_event_log_max_size(bytes).await?;
+            }
+            json!({ "warnings": warnings })
+        }
+        Request::Events(q) => serde_json::to_value(events(site, &q).await?).unwrap_or_default(),
         Request::TrustAdd { pem } => {
             let ca = crate::tls::add(site.layout(), pem.as_bytes())?;
             site.reload_tls()?;
@@ -153,20 +160,10 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
     })
 }
 
-/// The events matching `q`, oldest first, each as its JSON object (spec field names).
-pub async fn events(site: &Site, q: &EventQuery) -> Result<Vec<Value>, SiteError> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT body FROM (SELECT seq, body FROM events \
-         WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR target_user = ?2) AND (?3 IS NULL OR time_ms >= ?3) \
-         ORDER BY seq DESC LIMIT ?4) ORDER BY seq",
-    )
-    .bind(&q.id)
-    .bind(q.user.as_deref().map(str::to_lowercase))
-    .bind(q.since_ms)
-    .bind(q.limit.unwrap_or(i64::MAX))
-    .fetch_all(site.pool())
-    .await?;
-    Ok(rows.into_iter().filter_map(|b| serde_json::from_str(&b).ok()).collect())
+/// One page of the events matching `q`, oldest first, each as its JSON object (spec field
+/// names).
+pub async fn events(site: &Site, q: &EventQuery) -> Result<EventPage, SiteError> {
+    crate::event_log::search(site.pool(), q).await
 }
 
 /// Answers admin requests on `DIR/admin.sock` until the task is dropped.

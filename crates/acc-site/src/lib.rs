@@ -3,6 +3,8 @@
 //!
 //! - [`layout`], [`config`], [`init`]: the data directory and `acc site init`.
 //! - [`store`], [`writer`]: the SQLite database and group commit.
+//! - [`event_log`]: the security event log on disk: its maximum size, the removal of its
+//!   oldest events when full, paged searches.
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
@@ -22,6 +24,7 @@ pub mod config;
 pub mod crl_watch;
 pub mod directory;
 pub mod error;
+pub mod event_log;
 pub mod init;
 pub mod layout;
 pub mod managed;

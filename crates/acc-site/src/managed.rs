@@ -207,6 +207,7 @@ async fn round(
     }
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
+    let event_log_max_size = policy.event_log_max_size;
     *force = policy.force;
     crate::replicate::store_wanted(site.layout(), &policy.packages)?;
     packages.send_replace(policy.packages.clone());
@@ -214,6 +215,9 @@ async fn round(
     // revision this site already has comes with it only to sync that counter.
     let mut ack = site.apply_site_policy(policy, !first).await?;
     ack.url = Some(site_url.to_string());
+    if let Err(e) = site.apply_event_log_max_size(event_log_max_size).await {
+        ack.error = Some(ack.error.take().map_or_else(|| e.to_string(), |prev| format!("{prev}; {e}")));
+    }
     tracing::info!(revision, acks = %serde_json::to_string(&ack.generations).unwrap_or_default(), "Site policy applied.");
     let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
     let resp = conn
@@ -234,26 +238,10 @@ async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError>
     loop {
         let after: i64 =
             crate::store::meta(site.pool(), "forwarded_seq").await?.and_then(|v| v.parse().ok()).unwrap_or(0);
-        let rows: Vec<(i64, String, i64, Option<String>, String)> = sqlx::query_as(
-            "SELECT seq, event_id, time_ms, target_user, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(EVENT_BATCH)
-        .fetch_all(site.pool())
-        .await?;
-        let Some(last) = rows.last().map(|r| r.0) else {
+        let events = crate::event_log::forward_batch(site.pool(), after, EVENT_BATCH).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(sent);
         };
-        let events = rows
-            .into_iter()
-            .map(|(seq, event_id, time_ms, target_user, body)| acc_proto::ForwardedEvent {
-                seq,
-                event_id,
-                time_ms,
-                target_user,
-                body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-            })
-            .collect::<Vec<_>>();
         let n = events.len();
         let body = Bytes::from(serde_json::to_vec(&acc_proto::EventBatch { events }).unwrap_or_default());
         let resp = conn

@@ -62,6 +62,7 @@ impl Running {
         let admin_task = admin::serve(self.site.clone())?;
         let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
         let crl_task = tokio::spawn(crate::crl_watch::watch_loop(self.site.clone()));
+        let retention_task = tokio::spawn(crate::event_log::retention_loop(self.site.clone()));
         let mut managed_tasks = Vec::new();
         if let Some(m) = crate::managed::config(self.site.layout())? {
             self.site.attach_directory(&m.url);
@@ -102,6 +103,7 @@ impl Running {
         admin_task.abort();
         refresh_task.abort();
         crl_task.abort();
+        retention_task.abort();
         for t in managed_tasks {
             t.abort();
         }

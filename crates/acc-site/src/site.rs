@@ -139,7 +139,8 @@ impl Site {
         let config = SiteConfig::load(&layout.config())?;
         let pool = store::open(&layout.database()).await?;
         let horizon = Timestamp(clock.now().millis() - 86_400_000);
-        let writer = Writer::start(pool.clone());
+        let max_size = crate::event_log::stored_max_size(&pool).await?;
+        let writer = Writer::start(pool.clone(), Arc::new(crate::event_log::Growth::new(max_size)));
         let (state, policy, fresh) = match store::load(&pool, horizon).await? {
             Some((state, policy)) => (state, policy, false),
             None => {
@@ -258,6 +259,16 @@ impl Site {
         &self,
         build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
     ) -> Result<(), SiteError> {
+        self.write_events_with(build, Vec::new()).await
+    }
+
+    /// [`Site::write_events`] with other writes in the same commit (a removal from the
+    /// event log and the event that records it).
+    pub(crate) async fn write_events_with(
+        &self,
+        build: impl FnOnce(Timestamp) -> Vec<acc_core::event::Event>,
+        with: Vec<Write>,
+    ) -> Result<(), SiteError> {
         let pending = {
             let mut g = self.lock();
             let now = self.clock.now();
@@ -266,9 +277,15 @@ impl Site {
             events.extend(build(t));
             let mut writes: Vec<Write> = state.stamp(events).into_iter().map(Write::Event).collect();
             writes.push(Write::State(store::state_scalars(state)));
+            writes.extend(with);
             self.writer.submit(writes)
         };
         pending.durable().await.map_err(SiteError::Database)
+    }
+
+    /// The event log's growth counter and maximum size.
+    pub fn event_growth(&self) -> &crate::event_log::Growth {
+        self.writer.growth()
     }
 
     /// The lockout policy in force.

@@ -50,10 +50,6 @@ CREATE TABLE IF NOT EXISTS account_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL, time_ms INTEGER NOT NULL, caller TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS account_failures_by_sid ON account_failures (sid, id);
 CREATE TABLE IF NOT EXISTS familiar (source TEXT PRIMARY KEY, last_success INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
-    target_user TEXT, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, seq);
 CREATE TABLE IF NOT EXISTS agents (
     agent_id TEXT PRIMARY KEY, host TEXT NOT NULL, os TEXT NOT NULL, version TEXT NOT NULL,
     principal TEXT NOT NULL, ip TEXT NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
@@ -89,6 +85,12 @@ pub enum Write {
     Agent(crate::agents::store::AgentWrite),
     /// A share with both ACL levels (acc-core `Share` as JSON), created or replaced.
     Share { name: String, acl: String },
+    /// Every event up to this `Seq` is removed (the event log is full; see `event_log`).
+    RemoveEvents(i64),
+    /// Up to this many free pages are given back to the file system.
+    Vacuum(u64),
+    /// The event log's maximum size (bytes).
+    EventLogMaxSize(u64),
 }
 
 /// The rows an account keeps apart from its record, one per key.
@@ -168,7 +170,11 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(std::time::Duration::from_secs(10))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // New files start in incremental auto-vacuum (older ones are converted by
+        // `event_log::prepare`); a checkpointed WAL is cut back to 16 MiB.
+        .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
+        .pragma("journal_size_limit", "16777216");
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await?;
     if version > SCHEMA_VERSION {
@@ -177,6 +183,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
             path.display()
         )));
     }
+    crate::event_log::prepare(&pool, path).await?;
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
     for (to, sql) in MIGRATIONS.into_iter().filter(|(to, _)| *to > version) {
@@ -201,6 +208,7 @@ const EVENT_INSERT_ROWS: [usize; 4] = [128, 32, 8, 1];
 pub async fn apply<'a>(
     tx: &mut sqlx::SqliteConnection,
     writes: impl IntoIterator<Item = &'a Write>,
+    shapes: &mut crate::event_log::Shapes,
 ) -> Result<(), sqlx::Error> {
     let writes: Vec<&Write> = writes.into_iter().collect();
     let last_state = writes.iter().rposition(|w| matches!(w, Write::State(_)));
@@ -211,6 +219,7 @@ pub async fn apply<'a>(
             Write::Event(e) => events.push(e),
             Write::State(_) if Some(i) != last_state => {}
             Write::Policy(_) if Some(i) != last_policy => {}
+            Write::RemoveEvents(through) => crate::event_log::remove_through(tx, shapes, *through).await?,
             w => apply_one(tx, w).await?,
         }
     }
@@ -218,27 +227,9 @@ pub async fn apply<'a>(
     while !rest.is_empty() {
         let rows = EVENT_INSERT_ROWS.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
         let (chunk, tail) = rest.split_at(rows);
-        insert_events(tx, chunk).await?;
+        crate::event_log::insert(tx, shapes, chunk).await?;
         rest = tail;
     }
-    Ok(())
-}
-
-async fn insert_events(tx: &mut sqlx::SqliteConnection, events: &[&StampedEvent]) -> Result<(), sqlx::Error> {
-    let mut sql = String::from("INSERT INTO events (seq, event_id, time_ms, target_user, body) VALUES ");
-    for i in 0..events.len() {
-        sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
-    }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for e in events {
-        query = query
-            .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
-            .bind(e.event.id.to_string())
-            .bind(e.event.time.millis())
-            .bind(e.event.str_field("TargetUserName").map(str::to_lowercase))
-            .bind(serde_json::to_string(e).unwrap_or_default());
-    }
-    query.execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -246,7 +237,8 @@ async fn insert_events(tx: &mut sqlx::SqliteConnection, events: &[&StampedEvent]
 async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sqlx::Error> {
     {
         match w {
-            Write::Event(e) => insert_events(tx, &[e]).await?,
+            // Events are inserted by `apply`, removals too (both with the writer's shapes).
+            Write::Event(_) | Write::RemoveEvents(_) => {}
             Write::Task(t) => crate::tasks::store::apply(tx, t).await?,
             Write::State(json) => upsert_meta(tx, "state", json).await?,
             Write::Policy(json) => upsert_meta(tx, "policy", json).await?,
@@ -292,6 +284,10 @@ async fn apply_one(tx: &mut sqlx::SqliteConnection, w: &Write) -> Result<(), sql
                     .bind(acl)
                     .execute(&mut *tx)
                     .await?;
+            }
+            Write::Vacuum(pages) => crate::event_log::vacuum(tx, *pages).await?,
+            Write::EventLogMaxSize(bytes) => {
+                upsert_meta(tx, crate::event_log::MAX_SIZE_KEY, &bytes.to_string()).await?
             }
         }
     }

@@ -22,6 +22,8 @@ struct Job {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<Job>,
+    /// Counts the events written, for the event log's retention.
+    growth: std::sync::Arc<crate::event_log::Growth>,
 }
 
 /// The acknowledgement a request awaits.
@@ -35,16 +37,22 @@ impl Pending {
 }
 
 impl Writer {
-    /// Starts the writer task on `pool`.
-    pub fn start(pool: SqlitePool) -> Writer {
+    /// Starts the writer task on `pool`; the events it writes are counted in `growth`.
+    pub fn start(pool: SqlitePool, growth: std::sync::Arc<crate::event_log::Growth>) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(pool, rx));
-        Writer { tx }
+        Writer { tx, growth }
+    }
+
+    /// The count of events written, shared with the event log's retention.
+    pub fn growth(&self) -> &crate::event_log::Growth {
+        &self.growth
     }
 
     /// Queues `writes`; call it while holding the lock under which they were decided so
     /// that the database sees changes in the same order as memory.
     pub fn submit(&self, writes: Vec<Write>) -> Pending {
+        self.growth.add(writes.iter().filter(|w| matches!(w, Write::Event(_))).count() as u64);
         let (done, rx) = oneshot::channel();
         if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { writes, done }) {
             let _ = job.done.send(Err("the site database writer stopped".to_string()));
@@ -54,6 +62,7 @@ impl Writer {
 }
 
 async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut shapes = crate::event_log::Shapes::default();
     while let Some(first) = rx.recv().await {
         // Let requests that are ready to run decide and queue their writes first: under
         // load the commit then carries them too (one fsync and one round of statements
@@ -70,8 +79,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&pool, &jobs).await.map_err(|e| e.to_string());
+        let result = commit(&pool, &jobs, &mut shapes).await.map_err(|e| e.to_string());
         if let Err(e) = &result {
+            // Shape rows of the batch were rolled back with it.
+            shapes.clear();
             tracing::error!(error = %e, requests = jobs.len(), "Site database commit failed; the requests are refused.");
         }
         for job in jobs {
@@ -80,8 +91,12 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-async fn commit(pool: &SqlitePool, jobs: &[Job]) -> Result<(), sqlx::Error> {
+async fn commit(
+    pool: &SqlitePool,
+    jobs: &[Job],
+    shapes: &mut crate::event_log::Shapes,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    store::apply(&mut tx, jobs.iter().flat_map(|job| &job.writes)).await?;
+    store::apply(&mut tx, jobs.iter().flat_map(|job| &job.writes), shapes).await?;
     tx.commit().await
 }

@@ -119,7 +119,7 @@ impl Fixture {
 
     async fn events_5145(&self) -> Vec<Value> {
         let q = EventQuery { id: Some("5145".into()), ..EventQuery::default() };
-        admin::events(&self.site, &q).await.unwrap()
+        admin::events(&self.site, &q).await.unwrap().events
     }
 }
 

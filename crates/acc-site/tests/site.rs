@@ -225,6 +225,7 @@ fn site_policy(revision: i64, lockout: LockoutPolicy) -> acc_proto::SitePolicy {
         force: 0,
         packages: Vec::new(),
         app_id: None,
+        event_log_max_size: None,
     }
 }
 

@@ -480,3 +480,51 @@ pub fn acc_crl_expired(t: Timestamp, source: &str, issuer: &str, next_update: &s
             ),
         )
 }
+
+/// What one removal from a full event log took away (`acc.event_log`, `Kind = pruned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// `Removed`: how many events (each counts as one, however it was stored).
+    pub removed: u64,
+    /// `FirstSeq`, `LastSeq`: the range removed (a site's `Seq`; on the management server,
+    /// its store's own order).
+    pub seqs: (u64, u64),
+    /// `Oldest`, `Newest`: `TimeCreated` of the first and last removed.
+    pub times: (Timestamp, Timestamp),
+    /// `Unforwarded`: how many the management server had not acknowledged (joined sites).
+    pub unforwarded: Option<u64>,
+    /// `MaxSize`: the log's maximum size in bytes.
+    pub max_size: u64,
+    /// `Reason`.
+    pub reason: super::retention::Reason,
+}
+
+/// `acc.event_log` with `Kind = pruned`: the oldest events of a full log were removed.
+/// Audit Failure when events the management server never received were among them.
+pub fn acc_event_log_pruned(t: Timestamp, p: &Pruned) -> Event {
+    let lost = p.unforwarded.unwrap_or(0);
+    let kw = if lost > 0 { Keywords::AuditFailure } else { Keywords::AuditSuccess };
+    let size = super::retention::format_size(p.max_size);
+    let (first, last) = p.seqs;
+    let message = match p.reason {
+        super::retention::Reason::MaxSize => format!(
+            "the event log reached its maximum size ({size}); its {} oldest events (Seq {first}-{last}) were removed",
+            p.removed
+        ),
+        super::retention::Reason::HardLimit => format!(
+            "the event log reached twice its maximum size ({size}) with events the management server has not acknowledged; its {} oldest events (Seq {first}-{last}) were removed, {lost} of them never forwarded; check that this site reaches its management server",
+            p.removed
+        ),
+    };
+    Event::new(EventId::ACC_EVENT_LOG, t, kw)
+        .with("Kind", "pruned")
+        .with("Reason", p.reason.as_str())
+        .with("Removed", p.removed)
+        .with("FirstSeq", first)
+        .with("LastSeq", last)
+        .with("Oldest", p.times.0.to_rfc3339())
+        .with("Newest", p.times.1.to_rfc3339())
+        .with_opt("Unforwarded", p.unforwarded)
+        .with("MaxSize", p.max_size)
+        .with("Message", message)
+}

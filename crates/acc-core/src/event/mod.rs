@@ -18,6 +18,8 @@
 //! Events never carry secrets: no constructor takes a password or a password hash.
 
 pub mod catalogue;
+pub mod compact;
+pub mod retention;
 mod serde_impl;
 
 #[cfg(test)]
@@ -71,6 +73,8 @@ impl EventId {
     pub const ACC_CRL: EventId = EventId::Acc(Cow::Borrowed("acc.crl"));
     /// `acc.package_access`: a package refresh could not read a source (management server).
     pub const ACC_PACKAGE_ACCESS: EventId = EventId::Acc(Cow::Borrowed("acc.package_access"));
+    /// `acc.event_log`: the oldest events of a full event log were removed.
+    pub const ACC_EVENT_LOG: EventId = EventId::Acc(Cow::Borrowed("acc.event_log"));
 }
 
 impl fmt::Display for EventId {

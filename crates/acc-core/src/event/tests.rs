@@ -128,3 +128,44 @@ fn no_event_or_debug_output_carries_the_password_hash() {
     let json = serde_json::to_string(&site.stamp(all)).unwrap();
     assert!(!json.contains("U0VDUkVU") && !json.contains("argon2"));
 }
+
+#[test]
+fn a_removal_from_a_full_log_is_one_event_with_its_count_and_range() {
+    use super::retention::{MIB, Reason};
+    let p = catalogue::Pruned {
+        removed: 15_000,
+        seqs: (1, 15_000),
+        times: (Timestamp(0), T),
+        unforwarded: Some(0),
+        max_size: 128 * MIB,
+        reason: Reason::MaxSize,
+    };
+    let e = catalogue::acc_event_log_pruned(T, &p);
+    assert_eq!(e.id.to_string(), "acc.event_log");
+    assert_eq!(e.keywords, Keywords::AuditSuccess);
+    assert_eq!(
+        e.field_names(),
+        [
+            "Kind",
+            "Reason",
+            "Removed",
+            "FirstSeq",
+            "LastSeq",
+            "Oldest",
+            "Newest",
+            "Unforwarded",
+            "MaxSize",
+            "Message"
+        ]
+    );
+    assert_eq!(e.field("Removed"), Some(&FieldValue::UInt(15_000)));
+    assert!(e.str_field("Message").unwrap().contains("128 MiB); its 15000 oldest events (Seq 1-15000)"));
+    let lost = catalogue::acc_event_log_pruned(
+        T,
+        &catalogue::Pruned { unforwarded: Some(7), reason: Reason::HardLimit, ..p },
+    );
+    assert_eq!(lost.keywords, Keywords::AuditFailure, "events the server never got are a loss");
+    assert!(lost.str_field("Message").unwrap().contains("7 of them never forwarded"));
+    let standalone = catalogue::acc_event_log_pruned(T, &catalogue::Pruned { unforwarded: None, ..p });
+    assert!(standalone.field("Unforwarded").is_none());
+}

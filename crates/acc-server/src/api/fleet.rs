@@ -153,30 +153,75 @@ async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>,
         )
     })?;
     let batch: EventBatch = parse_json(&headers, &body)?;
-    let stored = crate::store::insert_events(&server.pool, &site, &batch.events).await?;
+    let stored = server.store_site_events(&site, &batch.events).await?;
     let last_seq = batch.events.iter().map(|e| e.seq).max();
     Ok(Json(json!({ "stored": stored, "last_seq": last_seq })))
+}
+
+/// The search of `GET /v1/events` from its query: `id`, `site`, `user`, `since_ms`,
+/// `before_seq` (with `site`), `limit` (the newest N, default 1000) or `all=true`, and
+/// `cursor` (a page's `next`).
+fn event_filter(uri: &Uri) -> Result<crate::event_store::EventFilter, ApiError> {
+    let number = |k: &str| -> Result<Option<i64>, ApiError> {
+        query_param(uri, k)
+            .map(|v| v.parse().map_err(|_| ApiError::malformed(format!("{k} '{v}' is not a number"))))
+            .transpose()
+    };
+    let site = query_param(uri, "site").map(|s| s.to_ascii_uppercase());
+    let before_seq = number("before_seq")?;
+    if before_seq.is_some() && site.is_none() {
+        return Err(ApiError::malformed("before_seq: sequence numbers are per site; give site too"));
+    }
+    let all = match query_param(uri, "all").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(ApiError::malformed(format!("all '{v}': give true or false"))),
+    };
+    let cursor = query_param(uri, "cursor")
+        .map(|c| c.parse::<acc_proto::EventCursor>().map_err(|e| ApiError::malformed(e.to_string())))
+        .transpose()?;
+    Ok(crate::event_store::EventFilter {
+        id: query_param(uri, "id"),
+        site,
+        user: query_param(uri, "user"),
+        since_ms: number("since_ms")?,
+        before_seq,
+        limit: number("limit")?.unwrap_or(1000).max(1),
+        all,
+        cursor,
+    })
 }
 
 async fn search_events(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<acc_proto::EventPage>, ApiError> {
     require(&caller, Role::Viewer)?;
-    let number = |k: &str| -> Result<Option<i64>, ApiError> {
-        query_param(&uri, k)
-            .map(|v| v.parse().map_err(|_| ApiError::malformed(format!("{k} '{v}' is not a number"))))
-            .transpose()
+    Ok(Json(crate::event_store::search(&server.pool, &event_filter(&uri)?).await?))
+}
+
+/// Every page of the events of `id` since `since_ms`, each handed to `each`.
+async fn each_page(
+    server: &Server,
+    id: &str,
+    since_ms: i64,
+    mut each: impl FnMut(Vec<Value>),
+) -> Result<(), ApiError> {
+    let mut filter = crate::event_store::EventFilter {
+        id: Some(id.into()),
+        since_ms: Some(since_ms),
+        all: true,
+        ..Default::default()
     };
-    let filter = crate::store::EventFilter {
-        id: query_param(&uri, "id"),
-        site: query_param(&uri, "site").map(|s| s.to_ascii_uppercase()),
-        user: query_param(&uri, "user"),
-        since_ms: number("since_ms")?,
-        limit: number("limit")?.unwrap_or(1000).clamp(1, 100_000),
-    };
-    Ok(Json(json!({ "events": crate::store::events(&server.pool, &filter).await? })))
+    loop {
+        let page = crate::event_store::search(&server.pool, &filter).await?;
+        each(page.events);
+        match page.next.map(|n| n.parse::<acc_proto::EventCursor>()) {
+            Some(Ok(c)) => filter.cursor = Some(c),
+            _ => return Ok(()),
+        }
+    }
 }
 
 async fn lockouts(
@@ -189,19 +234,18 @@ async fn lockouts(
         Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("since_ms '{v}' is not a number")))?,
         None => crate::init::now_millis() - 86_400_000,
     };
+    // The locks and their clearing, then the failed logons a page at a time: a flood of
+    // 4625 is counted, never held.
     let mut events = Vec::new();
-    for id in ["4740", "4767", "4625"] {
-        let filter = crate::store::EventFilter {
-            id: Some(id.into()),
-            since_ms: Some(since_ms),
-            limit: 100_000,
-            ..Default::default()
-        };
-        events.extend(crate::store::events(&server.pool, &filter).await?);
+    for id in ["4740", "4767"] {
+        each_page(&server, id, since_ms, |page| events.extend(page)).await?;
     }
+    let mut found = crate::lockouts::locks(&events);
+    drop(events);
+    each_page(&server, "4625", since_ms, |page| crate::lockouts::count_failures(&mut found, &page)).await?;
+    let mut found = crate::lockouts::finish(found);
     // The revision the culprit's agent runs (a stale one is the usual cause).
     let agents = server.agents();
-    let mut found = crate::lockouts::lockouts(&events);
     for l in &mut found {
         let caller = l.caller.to_ascii_lowercase();
         l.agent_revision = agents

@@ -98,13 +98,13 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "post",
         "/v1/site/events",
         Some("site certificate"),
-        "A site's security events {events: [{seq, event_id, time_ms, target_user, body}]}, at least once; stored once per (site, seq).",
+        "A site's security events {events: [{seq, event_id, time_ms, target_user, body}]}, at least once; stored once per (origin, seq), the origin being the site's join certificate.",
     ),
     (
         "get",
         "/v1/events",
         Some("viewer"),
-        "Every site's security events (?id=4740&site=S&user=U&since_ms=T&limit=N), oldest first.",
+        "Every site's security events and the server's own (?id=4740&site=S&user=U&since_ms=T&before_seq=Q with site, limit=N newest (default 1000) or all=true), a page of at most 1000 oldest first: {events, next}; pass next back as cursor=C for the following page.",
     ),
     (
         "get",

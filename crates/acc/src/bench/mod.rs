@@ -13,9 +13,13 @@
 //! - `download`: download throughput of one site server to N agents (ranged requests).
 //! - `longpoll`: N agents long-polling one site server's task server: its memory, and a
 //!   task to every agent delivered and answered.
+//! - `event-log`, `event-query`: the security event log under a flood (its maximum size
+//!   holds, good agents keep working) and the memory of reading a million events (issue
+//!   14 §4, see `eventlog.rs`).
 
 mod agents;
 mod download;
+mod eventlog;
 mod longpoll;
 mod server;
 mod site;
@@ -54,6 +58,10 @@ pub enum BenchCommand {
     Download(DownloadArgs),
     /// Agents long-polling one site server's tasks: its memory, and a task to every agent.
     Longpoll(LongpollArgs),
+    /// The security event log under a wrong-password flood: disk, memory, good agents.
+    EventLog(eventlog::EventLogArgs),
+    /// Memory of reading every one of a million events from a site and the server.
+    EventQuery(eventlog::EventQueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +187,8 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 emit(&table, value, a.json)?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
+            BenchCommand::EventLog(a) => eventlog::flood(a).await,
+            BenchCommand::EventQuery(a) => eventlog::query(a).await,
             BenchCommand::Longpoll(a) => {
                 let (table, value, ok) = longpoll::run(a.agents).await?;
                 emit(&table, value, a.json)?;
@@ -458,15 +468,18 @@ async fn flood(a: FloodArgs) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The events of one id, asked of the running site (admin socket).
+/// The events of one id, asked of the running site (admin socket), a page at a time.
 async fn events(site: &SiteUnderTest, id: &str) -> Result<Vec<serde_json::Value>> {
-    let q = acc_site::admin::Request::Events(acc_site::admin::EventQuery {
-        id: Some(id.to_string()),
-        ..Default::default()
-    });
-    match site.admin(&q).await? {
-        serde_json::Value::Array(events) => Ok(events),
-        other => anyhow::bail!("the site answered events with {other}"),
+    let mut q = acc_site::admin::EventQuery { id: Some(id.to_string()), all: true, ..Default::default() };
+    let mut out = Vec::new();
+    loop {
+        let page: acc_site::admin::EventPage =
+            serde_json::from_value(site.admin(&acc_site::admin::Request::Events(q.clone())).await?)?;
+        out.extend(page.events);
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => return Ok(out),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub struct SiteUnderTest {
     pub addr: SocketAddr,
     /// Its data directory.
     pub dir: PathBuf,
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl SiteUnderTest {
@@ -40,6 +40,14 @@ impl SiteUnderTest {
             site.add_account(user, password).await?;
             site.set_policy(policy).await?;
         }
+        let mut site = SiteUnderTest::run(&dir).await?;
+        site._tmp = Some(tmp);
+        Ok(site)
+    }
+
+    /// Starts `acc site run` on the initialised data directory `dir`.
+    pub async fn run(dir: &Path) -> Result<SiteUnderTest> {
+        let dir = dir.to_path_buf();
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(["site", "run", "--data-dir"])
@@ -54,7 +62,7 @@ impl SiteUnderTest {
         BufReader::new(stdout).read_line(&mut line)?;
         let Some(i) = line.find("https://") else { bail!("acc site run said: {line}") };
         let addr: SocketAddr = line[i + 8..].trim().parse()?;
-        let site = SiteUnderTest { child, addr, dir, _tmp: tmp };
+        let site = SiteUnderTest { child, addr, dir, _tmp: None };
         // The admin socket comes up right after the listener: wait for it (bounded).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while site.stats().await.is_err() {
@@ -69,6 +77,11 @@ impl SiteUnderTest {
     /// The CA certificate clients trust.
     pub fn ca_pem(&self) -> Result<Vec<u8>> {
         Ok(std::fs::read(Layout::new(&self.dir).tls_ca_cert())?)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// User + system CPU time of the server process so far, in seconds.

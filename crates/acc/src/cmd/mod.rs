@@ -5,6 +5,7 @@ pub mod common;
 pub mod ctl;
 pub mod dev;
 pub mod docs;
+pub mod events;
 pub mod pki;
 pub mod server;
 pub mod shares;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use acc_core::lockout::LockoutPolicy;
-use acc_site::admin::{self, DirLock, EventQuery, Password, Request};
+use acc_site::admin::{self, DirLock, EventPage, EventQuery, Password, Request};
 use acc_site::config::SiteConfig;
 use acc_site::init::{self, InitOptions};
 use acc_site::layout::Layout;
@@ -18,11 +18,10 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::cmd::common::{
-    LockoutArgs, RunArgs, hostname, password_from_stdin, print_events, runtime, serve_role, shutdown_signal,
-    since_ms,
+    LockoutArgs, RunArgs, hostname, password_from_stdin, runtime, serve_role, shutdown_signal, since_ms,
 };
+use crate::cmd::events::{EventLogArgs, Printer, SearchArgs};
 use crate::output::Table;
-use acc_core::units::parse_secs;
 
 mod agents;
 mod tasks;
@@ -57,10 +56,12 @@ pub enum SiteCommand {
     /// Local accounts agents authenticate with.
     #[command(subcommand)]
     Accounts(AccountsCommand),
-    /// The lockout policy (used until a management server drives it).
+    /// The lockout policy and the event log's maximum size (used until a management server
+    /// drives them).
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Search the security event log (4624, 4625, 4740, 4767, …).
+    /// Search the security event log (4624, 4625, 4740, 4767, …): the newest 1000 unless
+    /// --limit or --all.
     Events(EventsArgs),
     /// Shares and their ACLs (share and file level).
     #[command(subcommand)]
@@ -206,24 +207,17 @@ pub struct PolicySetArgs {
     dir: DataDir,
     #[command(flatten)]
     lockout: LockoutArgs,
+    #[command(flatten)]
+    event_log: EventLogArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
+    /// The site's data directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
     #[command(flatten)]
-    dir: DataDir,
-    /// Only this EventID (4740, 4625, acc.refresh …).
-    #[arg(long, value_name = "ID")]
-    id: Option<String>,
-    /// Only events about this account (TargetUserName).
-    #[arg(long, value_name = "USER")]
-    user: Option<String>,
-    /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
-    since: Option<u64>,
-    /// At most the N most recent.
-    #[arg(long, value_name = "N")]
-    limit: Option<i64>,
+    search: SearchArgs,
 }
 
 /// Runs one `acc site` command.
@@ -416,16 +410,50 @@ fn show(d: &DataDir) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where administrative requests go: the running server's admin socket, or the data
+/// directory opened here (and locked) when no server runs.
+pub(crate) enum Admin {
+    /// A server runs: its socket.
+    Socket(PathBuf),
+    /// No server runs: the site, opened by this command, which holds the directory's lock.
+    Local { site: Arc<Site>, _lock: DirLock },
+}
+
+impl Admin {
+    /// Finds the running server of `dir`, or opens the data directory.
+    pub(crate) async fn open(dir: &Path) -> Result<Admin> {
+        let layout = Layout::new(dir);
+        SiteConfig::load(&layout.config())?;
+        let socket = layout.admin_socket();
+        match tokio::net::UnixStream::connect(&socket).await {
+            Ok(_) => return Ok(Admin::Socket(socket)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) => {}
+            Err(e) => return Err(anyhow!("{}: {e}", socket.display())),
+        }
+        let lock = DirLock::acquire(dir)?;
+        let site = Site::open(layout, Arc::new(SystemClock)).await?;
+        Ok(Admin::Local { site, _lock: lock })
+    }
+
+    /// Carries out one request.
+    pub(crate) async fn request(&self, request: Request) -> Result<Value> {
+        match self {
+            Admin::Socket(socket) => match admin::call(socket, &request).await? {
+                Some(answer) => answer.map_err(|e| anyhow!(e)),
+                None => bail!("the site server stopped while this command ran ({})", socket.display()),
+            },
+            Admin::Local { site, .. } => Ok(admin::handle(site, request).await?),
+        }
+    }
+}
+
 /// Sends `request` to the running server, or carries it out on the data directory.
 pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
-    let layout = Layout::new(dir);
-    SiteConfig::load(&layout.config())?;
-    if let Some(answer) = admin::call(&layout.admin_socket(), &request).await? {
-        return answer.map_err(|e| anyhow!(e));
-    }
-    let _lock = DirLock::acquire(dir)?;
-    let site = Site::open(layout, Arc::new(SystemClock)).await?;
-    Ok(admin::handle(&site, request).await?)
+    Admin::open(dir).await?.request(request).await
 }
 
 fn read_password(flag: bool) -> Result<Password> {
@@ -516,32 +544,55 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
 }
 
 async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
-    let current: LockoutPolicy = serde_json::from_value(call(&a.dir.data_dir, Request::PolicyShow).await?)?;
-    let mut value = serde_json::to_value(&current)?;
+    let admin = Admin::open(&a.dir.data_dir).await?;
+    let mut value = admin.request(Request::PolicyShow).await?;
+    let current_max = value.get("event_log_max_size").and_then(Value::as_u64);
+    if let Value::Object(m) = &mut value {
+        m.remove("event_log_max_size");
+    }
+    let current: LockoutPolicy = serde_json::from_value(value.clone())?;
     if let Value::Object(m) = &mut value {
         m.extend(a.lockout.patch());
     }
     let p: LockoutPolicy = serde_json::from_value(value)?;
-    if p == current {
+    let max_size = a.event_log.event_log_max_size;
+    if p == current && max_size.is_none_or(|m| Some(m) == current_max) {
         outln!("unchanged");
         return Ok(ExitCode::SUCCESS);
     }
-    let v = call(&a.dir.data_dir, Request::PolicySet { policy: p }).await?;
+    let v = admin.request(Request::PolicySet { policy: p, event_log_max_size: max_size }).await?;
     for w in v["warnings"].as_array().into_iter().flatten() {
         errln!("{}", w.as_str().unwrap_or_default());
     }
     outln!("lockout policy saved");
+    if let Some(bytes) = max_size {
+        outln!("event log maximum size: {}", acc_core::event::retention::format_size(bytes));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
+/// `acc site events`: pages from the site, printed as they arrive.
 async fn events(a: EventsArgs) -> Result<ExitCode> {
-    let since_ms = a.since.map(since_ms);
-    let q = EventQuery { id: a.id, user: a.user, since_ms, limit: a.limit };
-    let v = call(&a.dir.data_dir, Request::Events(q)).await?;
-    if a.dir.json {
-        outln!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+    let admin = Admin::open(&a.data_dir).await?;
+    let s = a.search;
+    let mut q = EventQuery {
+        id: s.id,
+        user: s.user,
+        since_ms: s.since.map(since_ms),
+        before_seq: s.before_seq,
+        limit: Some(s.limit),
+        all: s.all,
+        cursor: None,
+    };
+    let mut out = Printer::new(s.json, false);
+    loop {
+        let page: EventPage = serde_json::from_value(admin.request(Request::Events(q.clone())).await?)?;
+        out.page(&page.events)?;
+        match page.next {
+            Some(next) if !out.closed() => q.cursor = Some(next),
+            _ => break,
+        }
     }
-    print_events(v.as_array().map(Vec::as_slice).unwrap_or_default(), false);
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -85,3 +85,33 @@ fn downloads_fetch_every_byte() {
     let v = bench(&["download", "--size-mib", "20", "--agents", "2"]);
     assert_eq!(v["bytes"], 2 * 20 * 1024 * 1024, "{v}");
 }
+
+#[test]
+fn an_event_log_flood_stays_under_its_maximum_and_every_good_agent_is_served() {
+    // A new caller name each time: no two refusals alike, the log's worst case.
+    let args =
+        ["--rotate-names", "--seconds", "6", "--max-size", "1MiB", "--connections", "4", "--good", "3"];
+    let v = bench(&[&["event-log"][..], &args].concat());
+    let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k}: {v}"));
+    assert_eq!(n("requests"), n("unauthorized") + n("locked_out"), "every flood request refused: {v}");
+    assert_eq!(n("other"), 0, "{v}");
+    assert!(n("good_tried") > 0 && n("good_succeeded") == n("good_tried"), "{v}");
+    assert!(n("events_written") >= n("requests"), "a 4625 each: {v}");
+    assert!(n("events_removed") < n("events_written"), "{v}");
+    assert!(n("removals") >= 1 && n("events_removed") > 0, "the log filled and was pruned: {v}");
+    assert!(n("db_peak") <= 3 * 1024 * 1024, "{v}");
+    assert_eq!(v["target_met"], true, "{v}");
+}
+
+#[test]
+fn reading_every_event_of_a_site_and_the_server_reads_each_once() {
+    let v = bench(&["event-query", "--events", "2500"]);
+    assert_eq!(v["site_refusals"], 2500, "each 4625 of the site once: {v}");
+    assert!(v["site_read"].as_u64().unwrap() >= 2500, "and the site's own events: {v}");
+    assert_eq!(v["ctl_refusals"], 2500, "each 4625 on the server once: {v}");
+    assert_eq!(v["ctl_read"], 2500, "{v}");
+    assert!(
+        v["site_cli_peak_kib"].as_u64().unwrap() > 0 && v["server_peak_kib"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+}

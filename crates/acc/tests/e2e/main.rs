@@ -10,6 +10,7 @@ mod lockout;
 mod names;
 mod pki_openssl;
 mod proxy;
+mod security_log;
 mod seeds;
 mod server;
 mod shares;

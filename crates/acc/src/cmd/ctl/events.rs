@@ -7,29 +7,17 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Ctl;
-use crate::cmd::common::{print_events, since_ms};
+use crate::cmd::common::since_ms;
+use crate::cmd::events::{Printer, SearchArgs};
 use acc_core::units::parse_secs;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// Only this EventID (4740, 4625, acc.refresh …).
-    #[arg(long, value_name = "ID")]
-    id: Option<String>,
-    /// Only events of this site server.
+    /// Only events of this site server (its name, the events' Computer).
     #[arg(long, value_name = "SITE")]
     site: Option<String>,
-    /// Only events about this account (TargetUserName).
-    #[arg(long, value_name = "USER")]
-    user: Option<String>,
-    /// Only events of the last DURATION (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
-    since: Option<u64>,
-    /// At most the N most recent.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    limit: u32,
-    /// JSON for scripts.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    search: SearchArgs,
 }
 
 /// Percent-encodes a query value.
@@ -45,24 +33,40 @@ fn encode(v: &str) -> String {
         .collect()
 }
 
-/// `acc ctl events`.
+/// `acc ctl events`: pages from the server, printed as they arrive.
 pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
-    let mut q = vec![format!("limit={}", a.limit)];
-    for (k, v) in [("id", &a.id), ("site", &a.site), ("user", &a.user)] {
+    let s = a.search;
+    if s.before_seq.is_some() && a.site.is_none() {
+        anyhow::bail!("--before-seq: sequence numbers are per site; give --site too");
+    }
+    let mut q = vec![if s.all { "all=true".to_string() } else { format!("limit={}", s.limit) }];
+    for (k, v) in [("id", &s.id), ("site", &a.site), ("user", &s.user)] {
         if let Some(v) = v {
             q.push(format!("{k}={}", encode(v)));
         }
     }
-    if let Some(s) = a.since {
-        q.push(format!("since_ms={}", since_ms(s)));
+    if let Some(d) = s.since {
+        q.push(format!("since_ms={}", since_ms(d)));
     }
-    let v = ctl.call("GET", &format!("/v1/events?{}", q.join("&")), None).await?;
-    let events = v["events"].as_array().cloned().unwrap_or_default();
-    if a.json {
-        outln!("{}", serde_json::to_string_pretty(&events)?);
-    } else {
-        print_events(&events, true);
+    if let Some(b) = s.before_seq {
+        q.push(format!("before_seq={b}"));
     }
+    let query = q.join("&");
+    let mut out = Printer::new(s.json, true);
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/v1/events?{query}"),
+            Some(c) => format!("/v1/events?{query}&cursor={}", encode(c)),
+        };
+        let page: acc_proto::EventPage = serde_json::from_value(ctl.call("GET", &path, None).await?)?;
+        out.page(&page.events)?;
+        match page.next {
+            Some(next) if !out.closed() => cursor = Some(next),
+            _ => break,
+        }
+    }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Ctl;
 use crate::cmd::common::{LockoutArgs, password_from_stdin};
+use crate::cmd::events::{EventLogArgs, parse_max_size};
 use crate::output::{Table, pairs};
 use acc_core::units::parse_secs;
 
@@ -90,6 +91,11 @@ pub struct SiteSetArgs {
     create_acc: Option<bool>,
     #[command(flatten)]
     lockout: LockoutArgs,
+    #[command(flatten)]
+    event_log: EventLogArgs,
+    /// Maximum size of the management server's store of every site's events (e.g. 4GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
+    event_store_max_size: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +174,11 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// A size in bytes as people write it (`128 MiB`).
+fn size(v: &Value) -> String {
+    v.as_u64().map_or_else(|| text(v), acc_core::event::retention::format_size)
+}
+
 fn print_settings(v: &Value) {
     let site = &v["site"];
     let credential = match &v["credential"] {
@@ -214,6 +225,8 @@ fn print_settings(v: &Value) {
         ("create ACC on sites", text(&site["create_acc_on_site_servers"])),
         ("re-enable locked ACC", text(&site["reenable_locked_local_account"])),
         ("ACC refresh interval", format!("{} s", site["acc_refresh_interval"])),
+        ("site event log maximum", size(&v["event_log_max_size"])),
+        ("server event store maximum", size(&v["event_store_max_size"])),
         ("rotation grace", format!("{} s", v["rotation_grace"])),
     ]);
 }
@@ -253,6 +266,12 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
             let mut patch = a.lockout.patch();
             if let Some(b) = a.create_acc {
                 patch.insert("create_acc_on_site_servers".into(), json!(b));
+            }
+            if let Some(n) = a.event_log.event_log_max_size {
+                patch.insert("event_log_max_size".into(), json!(n));
+            }
+            if let Some(n) = a.event_store_max_size {
+                patch.insert("event_store_max_size".into(), json!(n));
             }
             if patch.is_empty() {
                 anyhow::bail!(

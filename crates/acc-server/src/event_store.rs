@@ -1,0 +1,376 @@
+//! The management server's event store: every site's security events and the server's own,
+//! one row each, its size kept under the maximum of the site settings
+//! (`event_store_max_size`), searched a page at a time.
+//!
+//! Events are keyed by their **origin** and `Seq`, never by a name: a site's origin is
+//! `site:` and the serial of the certificate it got when it joined (a site that joins
+//! again, or another site with the same name, is another origin), the server's own events
+//! are `server:` and its name. Two writers with the same display name (a site and the
+//! server on one host are both `VM`) therefore both keep their sequence 1. A resent batch
+//! of a site is stored once ((origin, seq) is unique). Each row also has its position `n`
+//! in the store (arrival order), which orders searches and removals.
+//!
+//! When the store passes its maximum size, its oldest rows go first (the management server
+//! acknowledges every event it stores, so nothing here waits for anyone), and one
+//! `acc.event_log` of the server's own records each removal: how many, and the range of
+//! positions and times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acc_core::event::catalogue::{self, Pruned};
+use acc_core::event::retention;
+use acc_core::event::{Event, StampedEvent};
+use acc_core::time::Timestamp;
+use acc_proto::{EVENT_PAGE, EventCursor, EventPage, ForwardedEvent};
+use sqlx::SqlitePool;
+
+use crate::error::ServerError;
+use crate::server::Server;
+use crate::sites::SiteRecord;
+
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS events (
+        n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL,
+        event_id TEXT NOT NULL, time_ms BIGINT NOT NULL, target_user TEXT, body TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_by_origin ON events (origin, seq)",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (time_ms)",
+    "CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, n)",
+];
+
+/// The b-trees whose pages make up the store's size.
+const TABLES: [&str; 4] = ["events", "events_by_origin", "events_by_time", "events_by_id"];
+
+/// Most free pages given back to the file system in one transaction.
+const VACUUM_STEP: u64 = 2048;
+
+/// The origin of the server's own events.
+pub fn own_origin(server_name: &str) -> String {
+    format!("server:{server_name}")
+}
+
+/// The origin of a site's events: the certificate it joined with.
+pub fn site_origin(join_serial_hex: &str) -> String {
+    format!("site:{join_serial_hex}")
+}
+
+/// Creates the store, or converts one keyed by site name (before origins): each old row
+/// goes to the server's own origin when the server wrote it (its `Computer` is the server's
+/// name and its `SiteId` is absent or that name), else to the origin of the site of that
+/// name (or `site-name:NAME` for a site no longer in the inventory). Also puts the
+/// database in incremental auto-vacuum (once), so removals can shrink the file.
+pub async fn open(
+    pool: &SqlitePool,
+    server_name: &str,
+    sites: &std::collections::BTreeMap<String, SiteRecord>,
+) -> Result<(), ServerError> {
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(pool).await?;
+    if mode != 2 {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+    }
+    let columns: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pragma_table_info('events')").fetch_all(pool).await?;
+    let mut tx = pool.begin().await?;
+    let old = !columns.is_empty() && !columns.iter().any(|c| c == "origin");
+    if old {
+        tracing::info!("Keying stored events by origin instead of site name (once).");
+        sqlx::query("ALTER TABLE events RENAME TO events_by_name").execute(&mut *tx).await?;
+        sqlx::query("DROP INDEX IF EXISTS events_by_time").execute(&mut *tx).await?;
+    }
+    for statement in SCHEMA {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    if old {
+        sqlx::query("CREATE TEMPORARY TABLE site_origins (name TEXT PRIMARY KEY, origin TEXT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        for s in sites.values() {
+            sqlx::query("INSERT INTO site_origins (name, origin) VALUES ($1, $2)")
+                .bind(&s.name)
+                .bind(s.origin())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
+             SELECT CASE WHEN e.site = $1 AND COALESCE(json_extract(e.body, '$.SiteId'), $1) = $1 THEN $2
+                         ELSE COALESCE(o.origin, 'site-name:' || e.site) END,
+                    e.seq, e.site, e.event_id, e.time_ms, e.target_user, e.body
+             FROM events_by_name e LEFT JOIN site_origins o ON o.name = e.site
+             ORDER BY e.time_ms, e.site, e.seq",
+        )
+        .bind(server_name)
+        .bind(own_origin(server_name))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DROP TABLE events_by_name").execute(&mut *tx).await?;
+        sqlx::query("DROP TABLE site_origins").execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores events of `origin` (written by `computer`) in one transaction; an event already
+/// stored (same origin and sequence) is skipped. Returns how many were new.
+pub async fn insert(
+    pool: &SqlitePool,
+    origin: &str,
+    computer: &str,
+    events: &[ForwardedEvent],
+) -> Result<u64, ServerError> {
+    let mut tx = pool.begin().await?;
+    let mut new = 0;
+    for e in events {
+        let r = sqlx::query(
+            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (origin, seq) DO NOTHING",
+        )
+        .bind(origin)
+        .bind(e.seq)
+        .bind(computer)
+        .bind(&e.event_id)
+        .bind(e.time_ms)
+        .bind(&e.target_user)
+        .bind(e.body.to_string())
+        .execute(&mut *tx)
+        .await?;
+        new += r.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// The highest sequence number stored for `origin` (0 when none).
+pub async fn max_seq(pool: &SqlitePool, origin: &str) -> Result<i64, ServerError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE origin = $1")
+        .bind(origin)
+        .fetch_one(pool)
+        .await?;
+    Ok(v.unwrap_or(0))
+}
+
+/// A search of the events of every site.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// `EventID`.
+    pub id: Option<String>,
+    /// The site's name (`Computer`).
+    pub site: Option<String>,
+    /// `TargetUserName` (any case).
+    pub user: Option<String>,
+    /// Only events at or after this time (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Only events before this `Seq` (of the site named by `site`).
+    pub before_seq: Option<i64>,
+    /// The most recent this many; ignored with `all`.
+    pub limit: i64,
+    /// Every matching event.
+    pub all: bool,
+    /// Where the previous page ended.
+    pub cursor: Option<EventCursor>,
+}
+
+const FILTER: &str = "($1 IS NULL OR event_id = $1) AND ($2 IS NULL OR site = $2)
+    AND ($3 IS NULL OR target_user = $3) AND ($4 IS NULL OR time_ms >= $4) AND ($5 IS NULL OR seq < $5)";
+
+/// One page of the events matching `f`, in the store's order (oldest first).
+pub async fn search(pool: &SqlitePool, f: &EventFilter) -> Result<EventPage, ServerError> {
+    let user = f.user.as_deref().map(str::to_lowercase);
+    let at = match f.cursor {
+        Some(c) => c,
+        None => {
+            let upto: Option<i64> = sqlx::query_scalar("SELECT MAX(n) FROM events").fetch_one(pool).await?;
+            let upto = upto.unwrap_or(0);
+            let after = if f.all {
+                0
+            } else {
+                let sql = format!(
+                    "SELECT n FROM events WHERE {FILTER} AND n <= $6 ORDER BY n DESC LIMIT 1 OFFSET $7"
+                );
+                let nth: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(&f.id)
+                    .bind(&f.site)
+                    .bind(&user)
+                    .bind(f.since_ms)
+                    .bind(f.before_seq)
+                    .bind(upto)
+                    .bind(f.limit.max(1) - 1)
+                    .fetch_optional(pool)
+                    .await?;
+                nth.map_or(0, |n| n - 1)
+            };
+            EventCursor { after, upto }
+        }
+    };
+    let sql = format!("SELECT n, body FROM events WHERE {FILTER} AND n > $6 AND n <= $7 ORDER BY n LIMIT $8");
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&f.id)
+        .bind(&f.site)
+        .bind(&user)
+        .bind(f.since_ms)
+        .bind(f.before_seq)
+        .bind(at.after)
+        .bind(at.upto)
+        .bind(EVENT_PAGE)
+        .fetch_all(pool)
+        .await?;
+    let next = at.after_page(rows.last().map(|r| r.0), rows.len()).map(|c| c.to_string());
+    let events = rows.iter().filter_map(|(_, b)| serde_json::from_str(b).ok()).collect();
+    Ok(EventPage { events, next })
+}
+
+/// The store as measured (`acc_core::event::retention::Measure`; positions are the store
+/// order `n`).
+pub type Measure = retention::Measure;
+
+/// Measures the store: its tables' pages, its rows and their positions, the file's pages.
+pub async fn measure(pool: &SqlitePool) -> Result<Measure, ServerError> {
+    let sql = Measure::query(&TABLES, "n");
+    Ok(Measure::from_counts(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?))
+}
+
+impl Server {
+    /// The origin of the server's own events.
+    pub fn own_origin(&self) -> String {
+        own_origin(&self.config().name)
+    }
+
+    /// The origin of the joined site `name`'s events.
+    pub fn site_origin(&self, name: &str) -> Option<String> {
+        crate::server::lock(&self.sites).get(name).map(SiteRecord::origin)
+    }
+
+    /// Stores events the server wrote itself.
+    pub(crate) async fn store_own_events(&self, events: &[ForwardedEvent]) -> Result<u64, ServerError> {
+        let stored = insert(&self.pool, &self.own_origin(), &self.config().name, events).await?;
+        self.event_growth.add(stored);
+        Ok(stored)
+    }
+
+    /// Stores a batch a site forwarded.
+    pub(crate) async fn store_site_events(
+        &self,
+        site: &str,
+        events: &[ForwardedEvent],
+    ) -> Result<u64, ServerError> {
+        let origin = self
+            .site_origin(site)
+            .ok_or_else(|| ServerError::Invalid(format!("site {site} is not joined")))?;
+        let stored = insert(&self.pool, &origin, site, events).await?;
+        self.event_growth.add(stored);
+        Ok(stored)
+    }
+
+    /// An acc-core event of the server's own, stamped with its next sequence number, as
+    /// the store keeps it.
+    pub(crate) fn own_event(&self, event: Event, target_user: Option<&str>) -> ForwardedEvent {
+        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let time_ms = event.time.millis();
+        let event_id = event.id.to_string();
+        let stamped = StampedEvent {
+            seq: u64::try_from(n).unwrap_or(0),
+            computer: self.config().name.clone(),
+            site_id: self.config().name.clone(),
+            event,
+        };
+        ForwardedEvent {
+            seq: n,
+            event_id,
+            time_ms,
+            target_user: target_user.map(str::to_lowercase),
+            body: serde_json::to_value(&stamped).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Keeps the store under its maximum size: removes its oldest rows, each removal
+    /// recorded, then gives back free pages it will not grow into. Returns the last measure.
+    pub async fn enforce_event_store(&self) -> Result<Measure, ServerError> {
+        let max = self.current().1.event_store_max_size;
+        if max != self.event_growth.max_size() {
+            self.event_growth.set_max_size(max);
+        }
+        let mut m = measure(&self.pool).await?;
+        for _ in 0..64 {
+            let Some(plan) = retention::plan(&m.usage(None), max) else { break };
+            let (first, through) = m.range(&plan, None);
+            self.remove_events(first, through, max).await?;
+            m = measure(&self.pool).await?;
+        }
+        let mut pages = m.surplus_pages(max);
+        while pages > 0 {
+            let step = pages.min(VACUUM_STEP);
+            let sql = format!("PRAGMA incremental_vacuum({step})");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await?;
+            pages -= step;
+        }
+        self.event_growth.measured(m.bytes, m.events);
+        Ok(m)
+    }
+
+    /// Removes the rows `first..=through` and stores the `acc.event_log` that records it,
+    /// in one transaction.
+    async fn remove_events(&self, first: i64, through: i64, max_size: u64) -> Result<(), ServerError> {
+        let mut tx = self.pool.begin().await?;
+        let (removed, oldest, newest): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE n BETWEEN $1 AND $2",
+        )
+        .bind(first)
+        .bind(through)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM events WHERE n <= $1").bind(through).execute(&mut *tx).await?;
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        let pruned = Pruned {
+            removed: u(removed),
+            seqs: (u(first), u(through)),
+            times: (Timestamp(oldest.unwrap_or(0)), Timestamp(newest.unwrap_or(0))),
+            unforwarded: None,
+            max_size,
+            reason: retention::Reason::MaxSize,
+        };
+        let now = Timestamp(crate::init::now_millis());
+        let record = self.own_event(catalogue::acc_event_log_pruned(now, &pruned), None);
+        sqlx::query(
+            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
+             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+        )
+        .bind(self.own_origin())
+        .bind(record.seq)
+        .bind(&self.config().name)
+        .bind(&record.event_id)
+        .bind(record.time_ms)
+        .bind(record.body.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(
+            removed,
+            first,
+            through,
+            max_size,
+            "The event store is full; its oldest events were removed."
+        );
+        Ok(())
+    }
+}
+
+/// Keeps the store under its maximum size until the task is dropped: looks every second
+/// whether enough events arrived, and at least once a minute.
+pub async fn retention_loop(server: Arc<Server>) {
+    let mut idle = 0;
+    loop {
+        if server.event_growth.due() || idle >= 60 {
+            idle = 0;
+            if let Err(e) = server.enforce_event_store().await {
+                tracing::error!(error = %e, "The event store could not be kept under its maximum size.");
+            }
+        }
+        idle += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

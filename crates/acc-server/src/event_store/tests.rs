@@ -1,0 +1,176 @@
+//! Tests of the event store: keyed by origin (a site and the server with one name both keep
+//! their sequence 1), the conversion of a store keyed by name, paged searches, and the
+//! maximum size with the record of each removal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use acc_core::event::retention::MIB;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::init::{InitOptions, init};
+use crate::layout::Layout;
+
+fn ev(seq: i64, id: &str, user: &str, body: Value) -> ForwardedEvent {
+    ForwardedEvent { seq, event_id: id.into(), time_ms: seq * 10, target_user: Some(user.into()), body }
+}
+
+fn plain(seq: i64, id: &str, user: &str) -> ForwardedEvent {
+    ev(seq, id, user, json!({ "Seq": seq, "EventID": id }))
+}
+
+async fn pool() -> (tempfile::TempDir, SqlitePool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = crate::store::open(&tmp.path().join("s.db"), true).await.unwrap();
+    (tmp, pool)
+}
+
+async fn all(pool: &SqlitePool, f: EventFilter) -> Vec<Value> {
+    let mut f = EventFilter { all: true, ..f };
+    let mut out = Vec::new();
+    loop {
+        let page = search(pool, &f).await.unwrap();
+        out.extend(page.events);
+        match page.next {
+            Some(c) => f.cursor = Some(c.parse().unwrap()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_are_keyed_by_origin_so_one_name_never_hides_another() {
+    let (_tmp, pool) = pool().await;
+    open(&pool, "VM", &BTreeMap::new()).await.unwrap();
+    let site = site_origin("0A1B");
+    // The site VM's 4720 and the server VM's own acc.rotation, both sequence 1.
+    assert_eq!(insert(&pool, &site, "VM", &[plain(1, "4720", "acc_user")]).await.unwrap(), 1);
+    assert_eq!(
+        insert(&pool, &own_origin("VM"), "VM", &[plain(1, "acc.rotation", "acc_user")]).await.unwrap(),
+        1
+    );
+    let batch = [plain(1, "4720", "acc_user"), plain(2, "4740", "acc_user"), plain(3, "4624", "other")];
+    assert_eq!(insert(&pool, &site, "VM", &batch).await.unwrap(), 2, "a resent event is stored once");
+    assert_eq!(insert(&pool, &site_origin("FF"), "SITE2", &batch[..1]).await.unwrap(), 1);
+    assert_eq!(all(&pool, EventFilter::default()).await.len(), 5);
+    let vm = all(&pool, EventFilter { site: Some("VM".into()), ..Default::default() }).await;
+    let ids: Vec<&str> = vm.iter().map(|e| e["EventID"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["4720", "acc.rotation", "4740", "4624"], "nothing dropped, in arrival order");
+    let f = EventFilter { id: Some("4740".into()), user: Some("ACC_USER".into()), ..Default::default() };
+    assert_eq!(all(&pool, f).await, [json!({ "Seq": 2, "EventID": "4740" })]);
+    assert_eq!(max_seq(&pool, &site).await.unwrap(), 3);
+    assert_eq!(max_seq(&pool, &own_origin("VM")).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_store_keyed_by_site_name_is_converted_without_losing_a_row() {
+    let (_tmp, pool) = pool().await;
+    sqlx::query(
+        "CREATE TABLE events (site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
+         target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("CREATE INDEX events_by_time ON events (time_ms)").execute(&pool).await.unwrap();
+    let rows = [
+        ("VM", 1, "acc.rotation", json!({ "EventID": "acc.rotation", "Seq": 1 })),
+        ("VM", 2, "4740", json!({ "EventID": "4740", "Seq": 2, "SiteId": "VM" })),
+        ("VM", 3, "4724", json!({ "EventID": "4724", "Seq": 3, "SiteId": "0f5e-uuid" })),
+        ("SITE2", 1, "4720", json!({ "EventID": "4720", "Seq": 1, "SiteId": "9a9a-uuid" })),
+        ("GONE", 1, "4625", json!({ "EventID": "4625", "Seq": 1, "SiteId": "7b7b-uuid" })),
+    ];
+    for (site, seq, id, body) in &rows {
+        sqlx::query("INSERT INTO events (site, seq, event_id, time_ms, target_user, body) VALUES ($1, $2, $3, $4, NULL, $5)")
+            .bind(site)
+            .bind(seq)
+            .bind(id)
+            .bind(seq * 10)
+            .bind(body.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let mut sites = BTreeMap::new();
+    for (name, serial) in [("VM", "AA"), ("SITE2", "BB")] {
+        let mut r = SiteRecord::new(name, "https://h:1", serial, 0);
+        r.origin = String::new();
+        sites.insert(name.to_string(), r);
+    }
+    open(&pool, "VM", &sites).await.unwrap();
+    open(&pool, "VM", &sites).await.unwrap(); // once only
+    let origins: Vec<(String, i64)> =
+        sqlx::query_as("SELECT origin, seq FROM events ORDER BY n").fetch_all(&pool).await.unwrap();
+    let expect = [("server:VM", 1), ("server:VM", 2), ("site:AA", 3), ("site:BB", 1), ("site-name:GONE", 1)];
+    let mut got: Vec<(&str, i64)> = origins.iter().map(|(o, s)| (o.as_str(), *s)).collect();
+    got.sort();
+    let mut want = expect.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(max_seq(&pool, "server:VM").await.unwrap(), 2, "the server's own sequence goes on from there");
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&pool).await.unwrap();
+    assert_eq!(mode, 2);
+}
+
+#[tokio::test]
+async fn searches_page_newest_first_with_before_seq_per_site() {
+    let (_tmp, pool) = pool().await;
+    open(&pool, "MGMT", &BTreeMap::new()).await.unwrap();
+    let batch: Vec<ForwardedEvent> = (1..=2500).map(|s| plain(s, "4625", "acc_user")).collect();
+    insert(&pool, &site_origin("01"), "SITE1", &batch).await.unwrap();
+    let newest = search(&pool, &EventFilter { limit: 3, ..Default::default() }).await.unwrap();
+    let seqs = |v: &[Value]| v.iter().map(|e| e["Seq"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(seqs(&newest.events), [2498, 2499, 2500]);
+    assert!(newest.next.is_none());
+    let f = EventFilter { site: Some("SITE1".into()), before_seq: Some(11), limit: 2, ..Default::default() };
+    assert_eq!(seqs(&search(&pool, &f).await.unwrap().events), [9, 10]);
+    let f = EventFilter { limit: 1200, ..Default::default() };
+    let first = search(&pool, &f).await.unwrap();
+    assert_eq!(first.events.len(), 1000);
+    let next = EventFilter { cursor: Some(first.next.unwrap().parse().unwrap()), ..f };
+    let rest = search(&pool, &next).await.unwrap();
+    assert_eq!(seqs(&rest.events).first(), Some(&2301));
+    assert_eq!(seqs(&rest.events).len(), 200);
+    assert_eq!(all(&pool, EventFilter::default()).await.len(), 2500);
+}
+
+#[tokio::test]
+async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    let opts = InitOptions {
+        data_dir: dir.clone(),
+        domain: "CORP".into(),
+        app_id: "svc_acc_app".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        hostname: "mgmt01".into(),
+        organisation: String::new(),
+    };
+    init(&opts).await.unwrap();
+    let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
+    let mut patch = serde_json::Map::new();
+    patch.insert("event_store_max_size".into(), json!(MIB));
+    server.save_site(&patch, "test").await.unwrap();
+    assert_eq!(server.current().1.event_store_max_size, MIB);
+    let pad = "x".repeat(800);
+    let batch: Vec<ForwardedEvent> = (1..=3000)
+        .map(|s| ev(s, "4625", "nobody", json!({ "Seq": s, "EventID": "4625", "Pad": pad })))
+        .collect();
+    insert(&server.pool, &site_origin("01"), "SITE1", &batch).await.unwrap();
+    let m = server.enforce_event_store().await.unwrap();
+    assert!(m.bytes <= MIB, "{m:?}");
+    let events = all(&server.pool, EventFilter::default()).await;
+    let records: Vec<&Value> = events.iter().filter(|e| e["EventID"] == "acc.event_log").collect();
+    assert!(!records.is_empty());
+    let removed: u64 = records.iter().map(|r| r["Removed"].as_u64().unwrap()).sum();
+    let left = events.iter().filter(|e| e["EventID"] == "4625").count() as u64;
+    assert_eq!(removed + left, 3000, "each removed row counted once");
+    assert_eq!(records[0]["FirstSeq"], 1);
+    assert_eq!(records[0]["Computer"], server.config().name);
+    assert_eq!(
+        events.iter().find(|e| e["EventID"] == "4625").unwrap()["Seq"],
+        removed + 1,
+        "the oldest went"
+    );
+}
