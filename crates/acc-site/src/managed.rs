@@ -207,7 +207,10 @@ async fn round(
     }
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
-    let event_log_max_size = policy.event_log_max_size;
+    // The server checked the size before saving the revision; a failure here is the site's.
+    if let Err(e) = site.apply_event_log_max_size(policy.event_log_max_size).await {
+        tracing::warn!(error = %e, revision, "The event log's maximum size of this revision was not applied.");
+    }
     *force = policy.force;
     crate::replicate::store_wanted(site.layout(), &policy.packages)?;
     packages.send_replace(policy.packages.clone());
@@ -215,9 +218,6 @@ async fn round(
     // revision this site already has comes with it only to sync that counter.
     let mut ack = site.apply_site_policy(policy, !first).await?;
     ack.url = Some(site_url.to_string());
-    if let Err(e) = site.apply_event_log_max_size(event_log_max_size).await {
-        ack.error = Some(ack.error.take().map_or_else(|| e.to_string(), |prev| format!("{prev}; {e}")));
-    }
     tracing::info!(revision, acks = %serde_json::to_string(&ack.generations).unwrap_or_default(), "Site policy applied.");
     let body = Bytes::from(serde_json::to_vec(&ack).unwrap_or_default());
     let resp = conn
