@@ -49,7 +49,7 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let wrong = || error(text, "not a size; write bytes such as 512, 500K, 10M or 1G (powers of 1024)");
+    let wrong = || error(text, "not a size; write bytes such as 512, 500K, 10M, 1G or 1T (powers of 1024)");
     let n: u64 = number.parse().map_err(|_| wrong())?;
     let factor: u64 = match unit.trim_start().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -98,8 +98,9 @@ mod tests {
         assert_eq!(parse_size("10M"), Ok(10 << 20));
         assert_eq!(parse_size("10MiB"), Ok(10 << 20));
         assert_eq!(parse_size("1 G"), Ok(1 << 30));
+        assert_eq!(parse_size("2TiB"), Ok(2 << 40));
         assert_eq!(parse_size("0"), Ok(0));
-        for bad in ["fast", "", "10T", "1.5M", "-1", "99999999999G"] {
+        for bad in ["fast", "", "10P", "1.5M", "-1", "99999999999G"] {
             let e = parse_size(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("'{bad}': ")), "{bad}: {e}");
         }
