@@ -5,6 +5,9 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// A wall-clock instant: milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,52 +45,41 @@ impl Timestamp {
     }
 
     /// RFC 3339 UTC with milliseconds, as event times are written (specification 1.5 T4):
-    /// `2025-06-02T12:00:04.000Z`.
+    /// `2025-06-02T12:00:04.000Z`. An instant outside years -9999 to 9999 is written as
+    /// the nearest one inside them.
     pub fn to_rfc3339(self) -> String {
-        let secs = self.0.div_euclid(1000);
-        let ms = self.0.rem_euclid(1000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", sod / 3600, (sod / 60) % 60, sod % 60)
+        let nanos = i128::from(self.0) * 1_000_000;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if self.0 < 0 {
+            PrimitiveDateTime::MIN.assume_utc()
+        } else {
+            PrimitiveDateTime::MAX.assume_utc()
+        });
+        at.format(WRITTEN).unwrap_or_default()
     }
 
     /// Parses the RFC 3339 UTC form written by [`Timestamp::to_rfc3339`]
-    /// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`; the fraction may have 0 to 3 digits).
+    /// (`YYYY-MM-DDTHH:MM:SS[.fff]Z`; the fraction may have 0 to 3 digits). The date must
+    /// exist in the calendar (no 30 February).
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeParseError> {
         let err = || TimeParseError(text.to_owned());
-        let b = text.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        // The form is `time`'s; a year without a sign and milliseconds at most are ours.
+        let fraction = text.split_once('.').map_or(0, |(_, f)| f.trim_end_matches('Z').len());
+        if fraction > 3 || !text.starts_with(|c: char| c.is_ascii_digit()) {
             return Err(err());
         }
-        if b[13] != b':' || b[16] != b':' || *b.last().ok_or_else(err)? != b'Z' {
-            return Err(err());
-        }
-        let num = |r: std::ops::Range<usize>| -> Result<i64, TimeParseError> {
-            let part = text.get(r).ok_or_else(err)?;
-            if part.bytes().all(|c| c.is_ascii_digit()) {
-                part.parse().map_err(|_| err())
-            } else {
-                Err(err())
-            }
-        };
-        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
-            return Err(err());
-        }
-        let ms = match &b[19..b.len() - 1] {
-            [] => 0,
-            [b'.', digits @ ..] if (1..=3).contains(&digits.len()) => {
-                let v = num(20..20 + digits.len())?;
-                v * 10_i64.pow(3 - digits.len() as u32)
-            }
-            _ => return Err(err()),
-        };
-        let days = days_from_civil(y, mo, d);
-        Ok(Timestamp(((days * 86_400 + h * 3600 + mi * 60 + s) * 1000) + ms))
+        let at = PrimitiveDateTime::parse(text, READ).map_err(|_| err())?.assume_utc();
+        let ms = at.unix_timestamp_nanos() / 1_000_000;
+        i64::try_from(ms).map(Timestamp).map_err(|_| err())
     }
 }
+
+/// How acc writes an instant.
+const WRITTEN: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+/// What acc reads: the written form, with 0 to 9 fraction digits (three at most are
+/// allowed by [`Timestamp::parse_rfc3339`]).
+const READ: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond digits:1+]]]Z");
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,31 +91,6 @@ impl fmt::Display for Timestamp {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{0}' is not an RFC 3339 UTC time such as 2025-06-02T12:00:04.000Z")]
 pub struct TimeParseError(pub String);
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01; the inverse of `civil_from_days`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 /// Something that tells the time. Production code uses the system clock; tests inject a
 /// fake one. Only the I/O edges hold a `Clock`; pure logic takes a `Timestamp`.
@@ -170,9 +137,34 @@ mod tests {
             "2025-13-02T12:00:04Z",
             "2025-06-02T12:00:04.1234Z",
             "2025-06-02T1a:00:04Z",
+            "+2025-06-02T12:00:04Z",
+            "2025-06-02t12:00:04z",
+            "2025-06-02T12:00:04.Z",
         ] {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc3339_refuses_days_the_month_does_not_have() {
+        for bad in [
+            "2025-02-30T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2025-06-00T00:00:00Z",
+            "2025-06-02T24:00:00Z",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Timestamp::parse_rfc3339("2000-02-29T00:00:00Z"), Ok(Timestamp(951_782_400_000)));
+        assert!(Timestamp::parse_rfc3339("2024-02-29T23:59:59.999Z").is_ok());
+    }
+
+    #[test]
+    fn instants_beyond_four_digit_years_are_written_at_the_edge() {
+        assert_eq!(Timestamp(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp(i64::MIN).to_rfc3339(), "-9999-01-01T00:00:00.000Z");
     }
 
     #[test]
