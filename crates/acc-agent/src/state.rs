@@ -163,7 +163,7 @@ impl StateStore {
         let mut state = StateStore::peek(&self.dir)?.unwrap_or_default();
         if state.agent_id.is_empty() {
             let bytes = acc_pki::sealed::random_bytes(16).map_err(|e| StateError::Key(e.to_string()))?;
-            state.agent_id = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            state.agent_id = hex::encode(bytes);
         }
         Ok(state)
     }

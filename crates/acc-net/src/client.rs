@@ -125,11 +125,7 @@ impl ClientTls {
 
 /// SHA-256 of `der`, lower-case hex.
 pub fn sha256_hex(der: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))
 }
 
 /// The verifier of [`ClientTls::pinned`].

@@ -129,21 +129,15 @@ impl ProxyUrl {
     }
 }
 
+/// Percent-decodes user information; `None` when an escape is not `%` and two hex digits
+/// (which `percent-encoding` would keep as it is) or the result is not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let escapes_complete = s
+        .split('%')
+        .skip(1)
+        .all(|rest| rest.get(..2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+    escapes_complete.then(|| decoded.into_owned())
 }
 
 /// One `NO_PROXY` entry.

@@ -29,11 +29,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>> {
         return Err(bad());
     }
     let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits };
-    let bytes: Vec<u8> = (0..padded.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&padded[i..i + 2], 16))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| bad())?;
+    let bytes = hex::decode(padded).map_err(|_| bad())?;
     Ok(normalize(&bytes))
 }
 
@@ -46,7 +42,7 @@ pub fn normalize(bytes: &[u8]) -> Vec<u8> {
 /// Upper-case hexadecimal without separators, as `openssl x509 -serial` prints it.
 pub fn to_hex(bytes: &[u8]) -> String {
     let n = normalize(bytes);
-    n.iter().map(|b| format!("{b:02X}")).collect()
+    hex::encode_upper(n)
 }
 
 /// `bytes + 1` as a big-endian unsigned number.

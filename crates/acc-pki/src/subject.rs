@@ -363,7 +363,7 @@ pub fn format_name(name: &x509_parser::x509::X509Name<'_>) -> String {
                 let value = atv
                     .as_str()
                     .map(escape_value)
-                    .unwrap_or_else(|_| format!("#{}", hex(atv.attr_value().data)));
+                    .unwrap_or_else(|_| format!("#{}", hex::encode(atv.attr_value().data)));
                 format!("{typ}={value}")
             })
             .collect();
@@ -381,10 +381,6 @@ fn escape_value(v: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The last common name of a parsed X.509 name, if any (the identity acc uses).

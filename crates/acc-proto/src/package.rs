@@ -2,6 +2,7 @@
 //! and the manifest of a folder (`acc ctl package add` builds it, the management server
 //! checks an upload against it, a site server verifies a replica with it).
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::io::Read;
 use std::path::Path;
 
@@ -24,24 +25,22 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
         ctx.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((size, hex(ctx.finish().as_ref())))
+    Ok((size, hex::encode(ctx.finish())))
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Every byte but the unreserved characters of RFC 3986 (letters, digits, `-._~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// The same, `/` kept.
+const NOT_UNRESERVED_OR_SLASH: &AsciiSet = &NOT_UNRESERVED.remove(b'/');
 
 /// Percent-encodes a URL query value (a package name, version or file path); `/` stays.
 pub fn encode_query(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(v, NOT_UNRESERVED_OR_SLASH).to_string()
+}
+
+/// Percent-encodes one URL path component or query value: all but the unreserved characters.
+pub fn encode_component(v: &str) -> String {
+    utf8_percent_encode(v, NOT_UNRESERVED).to_string()
 }
 
 /// Why a folder cannot be a package.

@@ -51,10 +51,6 @@ pub enum JoinError {
     Server(#[from] ServerError),
 }
 
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
 impl Server {
     /// Creates a join (`site`) or enrollment (`agent`) token valid for `ttl_secs` and
     /// `uses` (an enrollment token with `supersede` may replace an enrolled host's
@@ -127,7 +123,7 @@ impl Server {
             .fleet_ca
             .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
             .map_err(ServerError::from)?;
-        let serial_hex = hex_upper(&serial);
+        let serial_hex = hex::encode_upper(&serial);
         let not_after = not_before + time::Duration::days(i64::from(days));
         store::put_cert(
             &self.pool,

@@ -49,11 +49,7 @@ pub fn new_token(prefix: &str) -> Result<String, ServerError> {
 
 /// The stored form of a token: SHA-256, hex.
 pub fn digest_hex(token: &str) -> String {
-    digest::digest(&digest::SHA256, token.trim().as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(digest::digest(&digest::SHA256, token.trim().as_bytes()))
 }
 
 #[cfg(test)]

@@ -162,27 +162,8 @@ where
 
 /// The value of query parameter `key` (the first one), percent-decoded (`+` is a space).
 pub fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
-    let raw = uri.query()?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key)?.1;
-    let bytes = raw.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    let query = uri.query()?.as_bytes();
+    form_urlencoded::parse(query).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
 /// Turns the bearer token into a [`Caller`], or answers 401.

@@ -49,29 +49,15 @@ impl AgentWrite {
         let Binding::Bound { token_sha256, certificate } = binding else { return None };
         Some(AgentWrite::Registered {
             row,
-            token_sha256: hex(token_sha256),
+            token_sha256: hex::encode(token_sha256),
             certificate: certificate.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()),
         })
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
-}
-
 fn unhex(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
-    if text.len() != 64 {
-        return None;
-    }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -141,8 +127,8 @@ mod tests {
     #[test]
     fn token_hashes_round_trip_as_hex() {
         let h: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
-        assert_eq!(hex(&h).len(), 64);
-        assert_eq!(unhex(&hex(&h)), Some(h));
+        assert_eq!(hex::encode(h).len(), 64);
+        assert_eq!(unhex(&hex::encode(h)), Some(h));
         assert_eq!(unhex("zz"), None);
         assert_eq!(unhex(&"g".repeat(64)), None);
     }

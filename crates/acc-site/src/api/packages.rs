@@ -107,7 +107,7 @@ pub(super) async fn manifest(
         listed.push(json!({
             "path": rel.to_string(),
             "size": size,
-            "sha256": hex(&sha),
+            "sha256": hex::encode(sha),
             "url": format!("/v1/shares/{share}/{}", packages::url_path(&found.path)),
         }));
     }
@@ -233,10 +233,6 @@ async fn blocking<T: Send + 'static>(
             tracing::error!(error = %e, "A package folder could not be read.");
             ApiError::internal(format!("'{PACKAGE_SHARE}' cannot be read on the site server"))
         })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

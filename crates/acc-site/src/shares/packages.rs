@@ -171,13 +171,7 @@ pub fn url_path(path: &SharePath) -> String {
         if i > 0 {
             out.push('/');
         }
-        for b in c.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
+        out.push_str(&acc_proto::package::encode_component(c));
     }
     out
 }

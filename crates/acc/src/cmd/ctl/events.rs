@@ -10,6 +10,7 @@ use super::Ctl;
 use crate::cmd::common::since_ms;
 use crate::cmd::events::{Printer, SearchArgs};
 use acc_core::units::parse_secs;
+use acc_proto::package::encode_component;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -18,19 +19,6 @@ pub struct EventsArgs {
     site: Option<String>,
     #[command(flatten)]
     search: SearchArgs,
-}
-
-/// Percent-encodes a query value.
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `acc ctl events`: pages from the server, printed as they arrive.
@@ -42,7 +30,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
     let mut q = vec![if s.all { "all=true".to_string() } else { format!("limit={}", s.limit) }];
     for (k, v) in [("id", &s.id), ("site", &a.site), ("user", &s.user)] {
         if let Some(v) = v {
-            q.push(format!("{k}={}", encode(v)));
+            q.push(format!("{k}={}", encode_component(v)));
         }
     }
     if let Some(d) = s.since {
@@ -57,7 +45,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
     loop {
         let path = match &cursor {
             None => format!("/v1/events?{query}"),
-            Some(c) => format!("/v1/events?{query}&cursor={}", encode(c)),
+            Some(c) => format!("/v1/events?{query}&cursor={}", encode_component(c)),
         };
         let page: acc_proto::EventPage = serde_json::from_value(ctl.call("GET", &path, None).await?)?;
         out.page(&page.events)?;
