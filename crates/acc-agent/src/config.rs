@@ -283,7 +283,7 @@ impl AgentConfig {
             },
         };
         if let Some(u) = &raw.proxy_url {
-            crate::proxy::check_url(u).map_err(|e| invalid("proxy-url", e))?;
+            crate::proxy::check_url(u).map_err(|e| invalid("proxy-url", e.to_string()))?;
         }
         let (_, default_log, default_state) = defaults();
         let host_name = match raw.host_name {

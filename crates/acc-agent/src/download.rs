@@ -12,9 +12,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use acc_net::client::ClientError;
 use serde::{Deserialize, Serialize};
 
-use crate::site::SiteSession;
+use crate::site::{SiteFailure, SiteSession};
 
 /// Bytes per ranged request.
 pub const CHUNK: u64 = 4 * 1024 * 1024;
@@ -78,38 +79,140 @@ pub struct Downloaded {
     pub dir: PathBuf,
 }
 
+/// Why a package could not be downloaded or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The package name could leave the cache.
+    #[error("package name '{0}': use letters, digits, '.', '_' and '-'")]
+    Name(String),
+    /// A manifest's file path could leave the package's folder.
+    #[error("manifest path '{0}' is not a plain relative path")]
+    ManifestPath(String),
+    /// The site refused the manifest.
+    #[error("package {name}: {status} {message}")]
+    Refused {
+        /// The package.
+        name: String,
+        /// The status as HTTP says it.
+        status: String,
+        /// The site's reason.
+        message: String,
+    },
+    /// The manifest does not read.
+    #[error("package {name}: manifest: {error}")]
+    Manifest {
+        /// The package.
+        name: String,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// The site refused a file's range.
+    #[error("{path}: {status} {message}")]
+    FileRefused {
+        /// The file in the package.
+        path: String,
+        /// The status as HTTP says it.
+        status: String,
+        /// The site's reason.
+        message: String,
+    },
+    /// The site answered a range with nothing.
+    #[error("{path}: the site sent no data at {offset}")]
+    NoData {
+        /// The file in the package.
+        path: String,
+        /// Where.
+        offset: u64,
+    },
+    /// A file's content is not the manifest's.
+    #[error(
+        "{path}: SHA-256 {sha256} does not match the manifest's {expected}; the file was discarded and will be fetched again"
+    )]
+    Digest {
+        /// The file in the package.
+        path: String,
+        /// Its SHA-256.
+        sha256: String,
+        /// The manifest's.
+        expected: String,
+    },
+    /// A local file or folder.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The package is not in the cache.
+    #[error("package {0} is not in the cache; download it first")]
+    NotCached(String),
+    /// The request to the site failed.
+    #[error(transparent)]
+    Connection(#[from] ClientError),
+    /// Hashing a file stopped (its task ended).
+    #[error("{0}")]
+    Hashing(String),
+    /// A site server could not be used.
+    #[error("{0}")]
+    Site(SiteFailure),
+    /// The policy carries no credential to reach the site servers with.
+    #[error("{0}")]
+    Credential(String),
+    /// There is no site server to download from.
+    #[error("download {0}: no site server to download from")]
+    NoSite(String),
+    /// Every site server failed; the last one's reason.
+    #[error("download {name}: {url}: {reason}")]
+    Failed {
+        /// The package.
+        name: String,
+        /// The last site server tried.
+        url: String,
+        /// How it failed.
+        reason: Box<DownloadError>,
+    },
+}
+
+/// A local I/O failure at `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+    move |error| DownloadError::Io { path: path.to_path_buf(), error }
+}
+
 /// Progress: (bytes in place, total bytes).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-fn checked_path(state_dir: &Path, sub: &str, name: &str) -> Result<PathBuf, String> {
+fn checked_path(state_dir: &Path, sub: &str, name: &str) -> Result<PathBuf, DownloadError> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         && !name.starts_with('.');
     if !valid {
-        return Err(format!("package name '{name}': use letters, digits, '.', '_' and '-'"));
+        return Err(DownloadError::Name(name.to_string()));
     }
     Ok(state_dir.join(sub).join(name))
 }
 
 /// A relative file path of a manifest, refused when it could leave its folder.
-fn file_path(root: &Path, rel: &str) -> Result<PathBuf, String> {
+fn file_path(root: &Path, rel: &str) -> Result<PathBuf, DownloadError> {
     let ok = !rel.is_empty()
         && !rel.starts_with('/')
         && rel.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
     if !ok {
-        return Err(format!("manifest path '{rel}' is not a plain relative path"));
+        return Err(DownloadError::ManifestPath(rel.to_string()));
     }
     Ok(root.join(rel))
 }
 
 /// Fetches the manifest of `name` from the site.
-pub async fn manifest(session: &mut SiteSession, name: &str) -> Result<Manifest, String> {
+pub async fn manifest(session: &mut SiteSession, name: &str) -> Result<Manifest, DownloadError> {
     let resp = session.send("GET", &format!("/v1/packages/{name}"), None).await?;
     if !resp.status.is_success() {
-        return Err(format!("package {name}: {} {}", resp.status, crate::run::message(&resp.body)));
+        let (status, message) = (resp.status.to_string(), crate::run::message(&resp.body));
+        return Err(DownloadError::Refused { name: name.to_string(), status, message });
     }
-    serde_json::from_slice(&resp.body).map_err(|e| format!("package {name}: manifest: {e}"))
+    serde_json::from_slice(&resp.body)
+        .map_err(|error| DownloadError::Manifest { name: name.to_string(), error })
 }
 
 /// Downloads `name` through `session` into `state_dir`, resuming what is there.
@@ -119,7 +222,7 @@ pub async fn download(
     name: &str,
     limit: Option<u64>,
     progress: Progress<'_>,
-) -> Result<Downloaded, String> {
+) -> Result<Downloaded, DownloadError> {
     let staging = checked_path(state_dir, "downloads", name)?;
     let target = checked_path(state_dir, "packages", name)?;
     let manifest = manifest(session, name).await?;
@@ -129,11 +232,11 @@ pub async fn download(
     for f in &manifest.files {
         let part = file_path(&staging, &f.path)?;
         if let Some(dir) = part.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
         let mut held = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         if held > f.size {
-            std::fs::remove_file(&part).map_err(|e| format!("{}: {e}", part.display()))?;
+            std::fs::remove_file(&part).map_err(io(&part))?;
             held = 0;
         }
         progress(done + held, total);
@@ -147,20 +250,23 @@ pub async fn download(
                 // The whole file (a server that ignores Range): start it over.
                 200 => {
                     held = 0;
-                    std::fs::write(&part, b"").map_err(|e| format!("{}: {e}", part.display()))?;
+                    std::fs::write(&part, b"").map_err(io(&part))?;
                     resp.body
                 }
-                _ => return Err(format!("{}: {} {}", f.path, resp.status, crate::run::message(&resp.body))),
+                _ => {
+                    return Err(DownloadError::FileRefused {
+                        path: f.path.clone(),
+                        status: resp.status.to_string(),
+                        message: crate::run::message(&resp.body),
+                    });
+                }
             };
             if body.is_empty() {
-                return Err(format!("{}: the site sent no data at {held}", f.path));
+                return Err(DownloadError::NoData { path: f.path.clone(), offset: held });
             }
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&part)
-                .map_err(|e| format!("{}: {e}", part.display()))?;
-            file.write_all(&body).map_err(|e| format!("{}: {e}", part.display()))?;
+            let mut file =
+                std::fs::OpenOptions::new().create(true).append(true).open(&part).map_err(io(&part))?;
+            file.write_all(&body).map_err(io(&part))?;
             held += body.len() as u64;
             fetched += body.len() as u64;
             progress(done + held, total);
@@ -174,14 +280,15 @@ pub async fn download(
         let p = part.clone();
         let (size, sha) = tokio::task::spawn_blocking(move || acc_proto::package::hash_file(&p))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{}: {e}", part.display()))?;
+            .map_err(|e| DownloadError::Hashing(e.to_string()))?
+            .map_err(io(&part))?;
         if size != f.size || sha != f.sha256 {
             let _ = std::fs::remove_file(&part);
-            return Err(format!(
-                "{}: SHA-256 {sha} does not match the manifest's {}; the file was discarded and will be fetched again",
-                f.path, f.sha256
-            ));
+            return Err(DownloadError::Digest {
+                path: f.path.clone(),
+                sha256: sha,
+                expected: f.sha256.clone(),
+            });
         }
         done += f.size;
     }
@@ -189,17 +296,17 @@ pub async fn download(
     let old = state_dir.join("downloads").join(format!(".old-{name}"));
     let _ = std::fs::remove_dir_all(&old);
     if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
     if target.exists() {
-        std::fs::rename(&target, &old).map_err(|e| format!("{}: {e}", target.display()))?;
+        std::fs::rename(&target, &old).map_err(io(&target))?;
     }
-    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
-    std::fs::rename(&staging, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    std::fs::rename(&staging, &target).map_err(io(&target))?;
     let _ = std::fs::remove_dir_all(&old);
     let record = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     let manifest_path = state_dir.join("packages").join(format!("{name}.manifest.json"));
-    std::fs::write(&manifest_path, record).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    std::fs::write(&manifest_path, record).map_err(io(&manifest_path))?;
     Ok(Downloaded { label: manifest.label(), fetched, size: total, dir: target })
 }
 
@@ -220,13 +327,12 @@ pub fn cached(state_dir: &Path) -> Vec<String> {
 }
 
 /// Checks the cached copy of `name` against its manifest; the files that differ.
-pub fn verify(state_dir: &Path, name: &str) -> Result<Vec<String>, String> {
+pub fn verify(state_dir: &Path, name: &str) -> Result<Vec<String>, DownloadError> {
     let dir = checked_path(state_dir, "packages", name)?;
     let manifest_path = state_dir.join("packages").join(format!("{name}.manifest.json"));
-    let bytes = std::fs::read(&manifest_path)
-        .map_err(|_| format!("package {name} is not in the cache; download it first"))?;
-    let m: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let bytes = std::fs::read(&manifest_path).map_err(|_| DownloadError::NotCached(name.to_string()))?;
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| io(&manifest_path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     let mut bad = Vec::new();
     for f in &m.files {
         let path = file_path(&dir, &f.path)?;

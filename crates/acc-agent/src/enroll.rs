@@ -56,7 +56,7 @@ pub async fn enroll(
     if let Some(u) = &proxy.url {
         crate::proxy::check_url(u).map_err(|e| EnrollError::Local(format!("--proxy-url: {e}")))?;
     }
-    let route = crate::proxy::from_env(&proxy).map_err(EnrollError::Local)?;
+    let route = crate::proxy::from_env(&proxy).map_err(|e| local(&e))?;
     let token = JoinToken::decode(token_text).map_err(|e| local(&e))?;
     if token.kind != "agent" {
         return Err(EnrollError::Local(format!(

@@ -2,7 +2,8 @@
 //! On Unix the key must be owned by the user the agent runs as and unreadable by group
 //! and others (the seed's `chown` and `chmod 0400`); the refusal prints the exact
 //! commands. The certificate must be X.509 v3 (v1 is refused by TLS; the refusal says how
-//! to re-sign it), within its validity, with a key that matches.
+//! to re-sign it), within its validity, with a key that matches. [`Identity::load`] reads
+//! each file once; the running agent keeps what it read.
 
 use std::path::Path;
 
@@ -106,12 +107,20 @@ fn cn_part(line: &str) -> String {
     line.split(", ").filter(|p| p.starts_with("CN=")).last().unwrap_or(line).to_string()
 }
 
+fn read(path: &Path) -> Result<Vec<u8>, IdentityError> {
+    std::fs::read(path)
+        .map_err(|e| IdentityError::Read { path: path.display().to_string(), reason: e.to_string() })
+}
+
 /// Reads and checks the certificate at `path` at time `now`.
 pub fn check_certificate(path: &Path, now: OffsetDateTime) -> Result<CertSummary, IdentityError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| IdentityError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+    summarize(path, &read(path)?, now)
+}
+
+/// Checks the certificate `bytes` read from `path` at time `now`.
+fn summarize(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<CertSummary, IdentityError> {
     let bad = |detail: String| IdentityError::Certificate { path: path.display().to_string(), detail };
-    let der = acc_pki::x509::certificates(&bytes)
+    let der = acc_pki::x509::certificates(bytes)
         .map_err(|e| bad(format!("{e}; give the agent's certificate in PEM")))?
         .into_iter()
         .next()
@@ -147,33 +156,54 @@ pub fn check_certificate(path: &Path, now: OffsetDateTime) -> Result<CertSummary
     })
 }
 
-/// The client TLS of an agent: trusts `ca_pem`, presents the identity when given (key and
-/// certificate files, checked first).
-pub fn client_tls(
-    ca_pem: &[u8],
-    identity: Option<(&Path, &Path)>,
-    uid: Option<u32>,
-) -> Result<(ClientTls, Option<CertSummary>), IdentityError> {
-    let Some((key, cert)) = identity else {
-        let tls = ClientTls::new(ca_pem, None)
-            .map_err(|e| IdentityError::Certificate { path: "ca-file".into(), detail: e.to_string() })?;
-        return Ok((tls, None));
-    };
-    if let Some(uid) = uid {
-        check_key_file(key, uid)?;
+/// The agent's mTLS identity as read from `key-file` and `cert-file`, checked.
+pub struct Identity {
+    /// The certificate file.
+    pub cert_path: std::path::PathBuf,
+    key_pem: Vec<u8>,
+    cert_pem: Vec<u8>,
+    /// The certificate's summary.
+    pub summary: CertSummary,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("cert_path", &self.cert_path)
+            .field("summary", &self.summary)
+            .finish()
     }
-    let summary = check_certificate(cert, OffsetDateTime::now_utc())?;
-    let read = |p: &Path| {
-        std::fs::read(p)
-            .map_err(|e| IdentityError::Read { path: p.display().to_string(), reason: e.to_string() })
-    };
-    let tls = ClientTls::new(ca_pem, Some((&read(cert)?, &read(key)?))).map_err(|e| {
-        IdentityError::Certificate {
-            path: cert.display().to_string(),
-            detail: format!("{e}; key-file and cert-file must be a pair"),
+}
+
+impl Identity {
+    /// Reads the key (its owner and mode checked against `uid` when known) and the
+    /// certificate (checked now), each once.
+    pub fn load(key: &Path, cert: &Path, uid: Option<u32>) -> Result<Identity, IdentityError> {
+        if let Some(uid) = uid {
+            check_key_file(key, uid)?;
         }
-    })?;
-    Ok((tls, Some(summary)))
+        let cert_pem = read(cert)?;
+        let summary = summarize(cert, &cert_pem, OffsetDateTime::now_utc())?;
+        let key_pem = read(key)?;
+        Ok(Identity { cert_path: cert.to_path_buf(), key_pem, cert_pem, summary })
+    }
+
+    /// Certificate and key (PEM), as a client TLS presents them.
+    pub fn pair(&self) -> (&[u8], &[u8]) {
+        (&self.cert_pem, &self.key_pem)
+    }
+}
+
+/// The client TLS of an agent: trusts `ca_pem`, presents `identity` when given.
+pub fn client_tls(ca_pem: &[u8], identity: Option<&Identity>) -> Result<ClientTls, IdentityError> {
+    let Some(identity) = identity else {
+        return ClientTls::new(ca_pem, None)
+            .map_err(|e| IdentityError::Certificate { path: "ca-file".into(), detail: e.to_string() });
+    };
+    ClientTls::new(ca_pem, Some(identity.pair())).map_err(|e| IdentityError::Certificate {
+        path: identity.cert_path.display().to_string(),
+        detail: format!("{e}; key-file and cert-file must be a pair"),
+    })
 }
 
 #[cfg(test)]

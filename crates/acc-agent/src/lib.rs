@@ -5,6 +5,8 @@
 //! - [`state`]: `state-dir`: check-in counter, policy (credential sealed), health, packages.
 //! - [`enroll`]: `acc agent enroll`; [`logfile`]: `acc.log` rotated by size.
 //! - [`proxy`]: the HTTP proxy every connection goes through (`proxy-url`, `https_proxy`).
+//! - [`run`]: `acc agent run`: the management-server session, the site sessions and the
+//!   tasks (one module each); [`site`]: one site session; [`download`]: packages.
 
 pub mod budget;
 pub mod config;

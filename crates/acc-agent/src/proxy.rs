@@ -7,7 +7,44 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use acc_net::proxy::{self, Proxy, ProxyCredentials, ProxySettings, ProxyUrl};
+use acc_net::proxy::{self, Proxy, ProxyCredentials, ProxyError, ProxySettings, ProxyUrl};
+
+/// Why the proxy settings are unusable; never the credentials themselves.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyConfigError {
+    /// `proxy-url` carries a user name and password.
+    #[error(
+        "holds a user name and password; put them in proxy-credentials-file (USER:PASSWORD, mode 0400) and give http://HOST:PORT here"
+    )]
+    CredentialsInUrl,
+    /// `proxy-url` is not `http://HOST:PORT`.
+    #[error("'{url}': {detail}")]
+    Url {
+        /// The value given.
+        url: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The credentials file cannot be read.
+    #[error("{}: cannot read the proxy credentials ({error})", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The credentials file is not `USER:PASSWORD`.
+    #[error("{}: {error}", path.display())]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        error: ProxyError,
+    },
+    /// The proxy (from `acc.yml` or the environment) is unusable.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+}
 
 /// The proxy keys of `acc.yml`, checked (the environment is read when the agent connects).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,41 +59,39 @@ pub struct ProxyConfig {
 
 /// Checks a `proxy-url` value: `http://HOST:PORT`, without credentials (`acc.yml` is
 /// readable by others; they go in `proxy-credentials-file`).
-pub fn check_url(url: &str) -> Result<(), String> {
+pub fn check_url(url: &str) -> Result<(), ProxyConfigError> {
     if url.trim().is_empty() {
         return Ok(());
     }
     match ProxyUrl::parse(url, "proxy-url") {
         Ok((_, None)) => Ok(()),
-        Ok((_, Some(_))) => Err(
-            "holds a user name and password; put them in proxy-credentials-file (USER:PASSWORD, mode 0400) and give http://HOST:PORT here"
-                .into(),
-        ),
-        Err(acc_net::proxy::ProxyError::Url { detail, .. }) => Err(format!("'{url}': {detail}")),
-        Err(e) => Err(e.to_string()),
+        Ok((_, Some(_))) => Err(ProxyConfigError::CredentialsInUrl),
+        Err(ProxyError::Url { detail, .. }) => Err(ProxyConfigError::Url { url: url.to_string(), detail }),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Reads the credentials file: a refusal names the file, never its content.
-fn read_credentials(path: &Path) -> Result<ProxyCredentials, String> {
+fn read_credentials(path: &Path) -> Result<ProxyCredentials, ProxyConfigError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the proxy credentials ({e})", path.display()))?;
-    ProxyCredentials::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|error| ProxyConfigError::Read { path: path.to_path_buf(), error })?;
+    ProxyCredentials::parse(&text)
+        .map_err(|error| ProxyConfigError::Credentials { path: path.to_path_buf(), error })
 }
 
 /// The proxy for `config` and the environment read by `env`, if any.
 pub fn resolve(
     config: &ProxyConfig,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Arc<Proxy>>, String> {
+) -> Result<Option<Arc<Proxy>>, ProxyConfigError> {
     let credentials = config.credentials_file.as_deref().map(read_credentials).transpose()?;
     let settings =
         ProxySettings { url: config.url.as_deref(), no_proxy: config.no_proxy.as_deref(), credentials };
-    Ok(proxy::resolve(settings, env).map_err(|e| e.to_string())?.map(Arc::new))
+    Ok(proxy::resolve(settings, env)?.map(Arc::new))
 }
 
 /// [`resolve`] with this process's environment.
-pub fn from_env(config: &ProxyConfig) -> Result<Option<Arc<Proxy>>, String> {
+pub fn from_env(config: &ProxyConfig) -> Result<Option<Arc<Proxy>>, ProxyConfigError> {
     resolve(config, &|k| std::env::var(k).ok())
 }
 
@@ -66,11 +101,11 @@ mod tests {
 
     #[test]
     fn proxy_url_in_acc_yml_is_http_without_credentials() {
-        assert_eq!(check_url("http://proxy.corp:3128"), Ok(()));
-        assert_eq!(check_url(""), Ok(()));
-        let e = check_url("http://bob:secret@proxy:3128").unwrap_err();
+        assert!(check_url("http://proxy.corp:3128").is_ok());
+        assert!(check_url("").is_ok());
+        let e = check_url("http://bob:secret@proxy:3128").unwrap_err().to_string();
         assert!(e.contains("proxy-credentials-file") && !e.contains("secret"), "{e}");
-        let e = check_url("https://proxy:3128").unwrap_err();
+        let e = check_url("https://proxy:3128").unwrap_err().to_string();
         assert!(e.starts_with("'https://proxy:3128': https:// proxies are not supported"), "{e}");
     }
 
@@ -83,10 +118,10 @@ mod tests {
             credentials_file: Some(file.clone()),
             ..ProxyConfig::default()
         };
-        let e = resolve(&config, &|_| None).unwrap_err();
+        let e = resolve(&config, &|_| None).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}: cannot read the proxy credentials", file.display())), "{e}");
         std::fs::write(&file, "no-colon-secret\n").unwrap();
-        let e = resolve(&config, &|_| None).unwrap_err();
+        let e = resolve(&config, &|_| None).unwrap_err().to_string();
         assert!(e.contains("USER:PASSWORD") && !e.contains("no-colon-secret"), "{e}");
         std::fs::write(&file, "agent:Pr0xy-Secret\n").unwrap();
         let p = resolve(&config, &|_| Some("http://env:1".into())).unwrap().unwrap();

@@ -1,12 +1,12 @@
-//! One session with a site server: the TLS it needs (the `ca-file` plus the CA the site
-//! reported), how the agent authenticates (its certificate in `certificate` mode or when it
+//! One session with a site server, over the client TLS the agent keeps for it (the
+//! `ca-file` plus the CA the site reported): how the agent authenticates (its certificate in `certificate` mode or when it
 //! has no management server; Basic with the credential otherwise), registration (which
 //! binds the agent id to the agent: the site answers a token that every later request
 //! presents as `Acc-Agent-Token`), and the requests that follow on the same keep-alive
 //! connection. [`SiteFailure`] says how a try ended: unreachable, refused (with the
 //! status and the site's reason) or held back by the retry budget.
 
-use acc_net::client::{ClientTls, Connection, Endpoint, Response};
+use acc_net::client::{ClientError, ClientTls, Connection, Endpoint, Response};
 use acc_proto::agent_site::{
     ErrorBody, ErrorCode, HEADER_AGENT_HOST, HEADER_AGENT_ID, HEADER_AGENT_TOKEN, Registration,
 };
@@ -155,31 +155,18 @@ pub fn connection_line(url: &str, protocol: &str, auth: &SiteAuth, cert: Option<
 }
 
 impl SiteSession {
-    /// Connects to `site` (through `proxy` when given): TLS trusting `ca_pem` and the
-    /// site's own CA, presenting the identity in `tls_identity` when the auth is a certificate.
-    // Eight inputs of one connection; issue 16 gathers them into the agent's kept identity
-    // and per-site TLS client.
-    #[allow(clippy::too_many_arguments)]
+    /// Connects to `site` with `tls` (the site's client TLS, with its proxy).
     pub async fn open(
         site: &SiteEndpoint,
-        ca_pem: &[u8],
-        identity: Option<(&[u8], &[u8])>,
+        tls: &ClientTls,
         auth: SiteAuth,
         host: &str,
         agent_id: &str,
-        proxy: Option<std::sync::Arc<acc_net::proxy::Proxy>>,
         token: Option<String>,
     ) -> Result<SiteSession, SiteFailure> {
-        let mut trust = ca_pem.to_vec();
-        if let Some(extra) = &site.ca_pem {
-            trust.push(b'\n');
-            trust.extend_from_slice(extra.as_bytes());
-        }
-        let identity = if auth == SiteAuth::Certificate { identity } else { None };
         let unreachable = |e: &dyn std::fmt::Display| SiteFailure::Unreachable(e.to_string());
-        let tls = ClientTls::new(&trust, identity).map_err(|e| unreachable(&e))?.via(proxy);
         let endpoint = Endpoint::parse(&site.url).map_err(|e| unreachable(&e))?;
-        let conn = Connection::open(&tls, &endpoint).await.map_err(|e| unreachable(&e))?;
+        let conn = Connection::open(tls, &endpoint).await.map_err(|e| unreachable(&e))?;
         Ok(SiteSession {
             conn,
             url: site.url.clone(),
@@ -217,7 +204,7 @@ impl SiteSession {
         method: &str,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, ClientError> {
         self.request(method, path, &[], body).await
     }
 
@@ -227,7 +214,7 @@ impl SiteSession {
         method: &str,
         path: &str,
         extra: &[(&str, &str)],
-    ) -> Result<Response, String> {
+    ) -> Result<Response, ClientError> {
         self.request(method, path, extra, None).await
     }
 
@@ -237,7 +224,7 @@ impl SiteSession {
         path: &str,
         extra: &[(&str, &str)],
         body: Option<Vec<u8>>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, ClientError> {
         let auth = self.auth.header();
         let mut headers: Vec<(&str, &str)> =
             vec![(HEADER_AGENT_HOST, &self.host), (HEADER_AGENT_ID, &self.agent_id)];
@@ -251,14 +238,11 @@ impl SiteSession {
         if body.is_some() {
             headers.push(("content-type", "application/json"));
         }
-        self.conn
-            .send(method, path, &headers, body.map(Bytes::from).unwrap_or_default())
-            .await
-            .map_err(|e| e.to_string())
+        self.conn.send(method, path, &headers, body.map(Bytes::from).unwrap_or_default()).await
     }
 
     /// `POST /v1/register`, presenting the token the agent holds for this site, if any.
-    pub async fn register(&mut self, version: &str) -> Result<Response, String> {
+    pub async fn register(&mut self, version: &str) -> Result<Response, ClientError> {
         let body = Registration {
             agent_id: self.agent_id.clone(),
             host: self.host.clone(),

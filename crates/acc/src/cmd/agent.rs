@@ -111,7 +111,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
             // A certificate that expired while the machine was off is renewed first, within
             // the server's grace, by proving possession of its key.
             if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
-                let proxy = acc_agent::proxy::from_env(&config.proxy).map_err(anyhow::Error::msg)?;
+                let proxy = acc_agent::proxy::from_env(&config.proxy)?;
                 match rt.block_on(acc_agent::renew::renew_expired(server, proxy, &config.ca_file, key, cert))
                 {
                     Ok(true) => {
@@ -223,7 +223,7 @@ fn download(a: &DownloadArgs) -> Result<ExitCode> {
     };
     let done = runtime()?.block_on(agent.download(&a.name, &mut progress));
     bar.finish_and_clear();
-    let d = done.map_err(anyhow::Error::msg)?;
+    let d = done?;
     outln!(
         "{}: {} bytes in {} ({} fetched now), every SHA-256 verified",
         d.label,
