@@ -171,7 +171,7 @@ impl std::fmt::Debug for Identity {
         f.debug_struct("Identity")
             .field("cert_path", &self.cert_path)
             .field("summary", &self.summary)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,6 +209,24 @@ pub fn client_tls(ca_pem: &[u8], identity: Option<&Identity>) -> Result<ClientTl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_never_shows_its_key() {
+        let identity = Identity {
+            cert_path: "/etc/acc/acc.crt".into(),
+            key_pem: b"-----BEGIN PRIVATE KEY-----\nS3cretKeyMaterial\n".to_vec(),
+            cert_pem: b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+            summary: CertSummary {
+                subject_cn: "CN=web01".into(),
+                issuer_cn: "CN=Lab CA".into(),
+                not_after: OffsetDateTime::UNIX_EPOCH,
+                not_before: OffsetDateTime::UNIX_EPOCH,
+            },
+        };
+        let shown = format!("{identity:?}");
+        assert!(shown.contains("CN=web01") && !shown.contains("S3cretKeyMaterial"), "{shown}");
+        assert_eq!(identity.pair().1, identity.key_pem.as_slice());
+    }
 
     #[cfg(unix)]
     #[test]

@@ -66,6 +66,12 @@ impl ClientTls {
         self.proxy = proxy;
         self
     }
+
+    /// Whether `other` shares this one's TLS configuration (made by the same
+    /// [`ClientTls::new`]): what a client that keeps its configurations checks.
+    pub fn same_config(&self, other: &ClientTls) -> bool {
+        Arc::ptr_eq(&self.config, &other.config)
+    }
 }
 
 impl ClientTls {

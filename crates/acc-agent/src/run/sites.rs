@@ -322,3 +322,45 @@ impl Agent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgentConfig;
+
+    /// A self-signed CA certificate and its key (PEM).
+    fn ca(cn: &str) -> (String, String) {
+        let key = acc_pki::key::PrivateKey::generate(acc_pki::key::Curve::P256).unwrap();
+        let subject = acc_pki::subject::Subject::parse(&format!("/CN={cn}")).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let der = acc_pki::x509::self_signed_ca(&key, &subject, 30, &[1], now).unwrap();
+        (acc_pki::pem::encode("CERTIFICATE", &der), key.to_pkcs8_pem().unwrap())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_site_s_tls_is_made_once_and_again_only_when_its_ca_or_the_auth_changes() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        // The agent's certificate is its own CA here: all this test needs is a pair.
+        let (cert, key) = ca("web01");
+        std::fs::write(d.path().join("ca.crt"), &cert).unwrap();
+        std::fs::write(d.path().join("acc.crt"), &cert).unwrap();
+        std::fs::write(d.path().join("acc.key"), &key).unwrap();
+        std::fs::set_permissions(d.path().join("acc.key"), std::fs::Permissions::from_mode(0o400)).unwrap();
+        let yml = "site-servers: [https://site1:8443]\nca-file: ca.crt\nkey-file: acc.key\n\
+                   cert-file: acc.crt\nstate-dir: state\nlog-file: acc.log\n";
+        std::fs::write(d.path().join("acc.yml"), yml).unwrap();
+        let agent = Agent::new(AgentConfig::load(&d.path().join("acc.yml")).unwrap()).unwrap();
+        let mut site = SiteEndpoint { name: "site1".into(), url: "https://site1:8443".into(), ca_pem: None };
+        let cert = SiteAuth::Certificate;
+        let first = agent.site_tls(&site, &cert).unwrap();
+        assert!(agent.site_tls(&site, &cert).unwrap().same_config(&first));
+        site.ca_pem = Some(ca("Site CA").0);
+        let second = agent.site_tls(&site, &cert).unwrap();
+        assert!(!second.same_config(&first));
+        assert!(agent.site_tls(&site, &cert).unwrap().same_config(&second));
+        let password = SiteAuth::Password { user: "ACC_user".into(), password: "pw".into() };
+        assert!(!agent.site_tls(&site, &password).unwrap().same_config(&second));
+    }
+}
