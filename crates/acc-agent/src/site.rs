@@ -1,10 +1,11 @@
 //! One session with a site server, over the client TLS the agent keeps for it (the
-//! `ca-file` plus the CA the site reported): how the agent authenticates (its certificate in `certificate` mode or when it
-//! has no management server; Basic with the credential otherwise), registration (which
-//! binds the agent id to the agent: the site answers a token that every later request
-//! presents as `Acc-Agent-Token`), and the requests that follow on the same keep-alive
-//! connection. [`SiteFailure`] says how a try ended: unreachable, refused (with the
-//! status and the site's reason) or held back by the retry budget.
+//! `ca-file` plus the CA the site reported): how the agent authenticates (its certificate
+//! in `certificate` mode or when it has no management server; Basic with the credential
+//! otherwise), registration (which binds the agent id to the agent: the site answers a
+//! token that every later request presents as `Acc-Agent-Token`), and the requests that
+//! follow on the same keep-alive connection. [`SiteFailure`] says how a try ended:
+//! unreachable, refused (with the status and the site's reason) or held back by the retry
+//! budget.
 
 use acc_net::client::{ClientError, ClientTls, Connection, Endpoint, Response};
 use acc_proto::agent_site::{
