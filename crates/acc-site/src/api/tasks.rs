@@ -59,12 +59,12 @@ fn agent_id(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<(String,
     })
 }
 
-/// `wait=SECONDS`, 0 to [`MAX_WAIT_SECS`]; absent means 0 (answer at once).
+/// `wait=SECONDS`, 0 to [`MAX_WAIT_SECS`]; absent means 0 (answer at once). The query is
+/// read as a form (`form_urlencoded`): escapes are decoded, `+` is a space.
 fn parse_wait(query: Option<&str>) -> Result<Duration, ApiError> {
     let mut wait = None;
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
             "wait" if wait.is_none() => wait = Some(value),
             "wait" => return Err(ApiError::malformed("query parameter 'wait' is given more than once")),
             _ => {
@@ -116,6 +116,7 @@ mod tests {
         assert_eq!(parse_wait(None).unwrap(), Duration::ZERO);
         assert_eq!(parse_wait(Some("wait=0")).unwrap(), Duration::ZERO);
         assert_eq!(parse_wait(Some("wait=60")).unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_wait(Some("wait=%32%35")).unwrap(), Duration::from_secs(25));
         for (bad, says) in [
             ("wait=61", "out of range"),
             ("wait=99999999999999999999", "out of range"),
@@ -124,6 +125,8 @@ mod tests {
             ("wait=", "not a number"),
             ("wait=1.5", "not a number"),
             ("wait=1&wait=2", "more than once"),
+            ("wait=%31&wait=2", "more than once"),
+            ("w%61it=1&wait=2", "more than once"),
             ("colour=red", "unknown query parameter 'colour'"),
         ] {
             let err = parse_wait(Some(bad)).unwrap_err();
