@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acc_core::retry::{Ended, Retry, RetryPolicy};
+use acc_core::time::{Clock, SystemClock};
 use acc_net::client::{ClientTls, Connection};
 use acc_proto::agent_site::{ErrorCode, Registered};
 use acc_proto::{AgentCheckIn, AgentPolicy};
@@ -141,16 +142,14 @@ pub struct Agent {
     budget: Mutex<Budget>,
     /// The HTTP proxy every connection goes through, if any.
     proxy: Option<Arc<acc_net::proxy::Proxy>>,
+    /// The wall clock (acc-core's, as every role reads it).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent").field("config", &self.config.path).finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -198,7 +197,13 @@ impl Agent {
             policy_tx: watch::Sender::new(revision),
             budget: Mutex::new(Budget::default()),
             proxy,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The agent's clock, in Unix milliseconds.
+    fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
     }
 
     /// Runs until the process ends.
@@ -327,7 +332,7 @@ impl Agent {
         loop {
             let (after, force) = {
                 let s = lock(&self.state);
-                (s.poll_after(now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
+                (s.poll_after(self.now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
             };
             let path = format!("/v1/agent/policy?after={after}&force={force}&wait={POLL_WAIT}");
             let resp = match conn.send("GET", &path, &[], Bytes::new()).await {
@@ -424,7 +429,7 @@ impl Agent {
         if !resp.status.is_success() {
             return Err(MgmtError::answer("check-in", &resp));
         }
-        self.update(|s| s.last_check_in_ms = Some(now_ms()));
+        self.update(|s| s.last_check_in_ms = Some(self.now_ms()));
         Ok(())
     }
 
@@ -450,7 +455,7 @@ impl Agent {
                             "policy_failed: the new settings do not connect; keeping the previous ones.");
                         self.update(|s| {
                             s.failed_revision = Some(policy.revision);
-                            s.failed_at_ms = Some(now_ms());
+                            s.failed_at_ms = Some(self.now_ms());
                             s.failure = Some(reason);
                         });
                         return;
@@ -515,7 +520,8 @@ impl Agent {
         let (revision, limits) = policy
             .as_ref()
             .map_or((0, (0, 600)), |p| (p.revision, (p.limits.threshold, p.limits.window_secs)));
-        let verdict = lock(&self.budget).check(now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
+        let verdict =
+            lock(&self.budget).check(self.now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
         match verdict {
             Verdict::Go => {}
             Verdict::Wait(d) => {
@@ -565,17 +571,17 @@ impl Agent {
                 Ok(session)
             }
             401 => {
-                lock(&self.budget).failed(now_ms(), revision, auth.fingerprint(), retry_after, jitter());
+                lock(&self.budget).failed(self.now_ms(), revision, auth.fingerprint(), retry_after, jitter());
                 self.fetch_now.notify_one();
                 Err(refusal)
             }
             403 if matches!(refusal, SiteFailure::Refused { code: ErrorCode::LockedOut, .. }) => {
-                lock(&self.budget).locked(now_ms(), auth.fingerprint(), retry_after);
+                lock(&self.budget).locked(self.now_ms(), auth.fingerprint(), retry_after);
                 Err(refusal)
             }
             503 => {
                 lock(&self.budget).locked(
-                    now_ms(),
+                    self.now_ms(),
                     auth.fingerprint(),
                     retry_after.or(Some(Duration::from_secs(30))),
                 );

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::document::{Problem, RevokedCert, TrustAnchor};
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server};
 use crate::store;
 
@@ -50,7 +49,7 @@ impl Server {
             return Err(refused(format!("certificate {serial} ({}) is already revoked", cert.name)));
         }
         let mut next = doc.clone();
-        next.revoked.push(RevokedCert { serial: wanted, revoked_at: now_millis() });
+        next.revoked.push(RevokedCert { serial: wanted, revoked_at: self.now_ms() });
         tracing::info!(serial, name = %cert.name, by = author, "Certificate revoked.");
         self.commit_document(&doc, next, author).await
     }

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 use acc_proto::{AgentCheckIn, AgentPolicy};
 use serde_json::{Value, json};
 
 use crate::agents::{self, AgentRecord};
 use crate::document::{AuthMode, PolicyDocument};
 use crate::error::ServerError;
-use crate::init::{directory_secret_name, now_millis};
+use crate::init::directory_secret_name;
 use crate::server::{SaveError, Server, generation_secret_name, lock};
 use crate::store;
 
@@ -60,7 +60,7 @@ impl Server {
 
     /// Notes that the agent called (a first call puts it in the inventory).
     fn touch_agent(&self, id: &AgentIdentity) {
-        let now = now_millis();
+        let now = self.now_ms();
         let mut agents = lock(&self.agents);
         let record = agents
             .entry(id.name.clone())
@@ -124,7 +124,7 @@ impl Server {
         let writing = self.inventory_write.lock().await;
         let record = {
             let mut agents = lock(&self.agents);
-            let now = now_millis();
+            let now = self.now_ms();
             let record = agents
                 .entry(id.name.clone())
                 .or_insert_with(|| AgentRecord::new(&id.name, &id.serial_hex, &id.issuer, now, &id.address));

@@ -330,7 +330,7 @@ impl Server {
             max_size,
             reason: retention::Reason::MaxSize,
         };
-        let now = Timestamp(crate::init::now_millis());
+        let now = Timestamp(self.now_ms());
         let record = self.own_event(catalogue::acc_event_log_pruned(now, &pruned), None);
         sqlx::query(
             "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)

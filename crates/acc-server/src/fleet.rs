@@ -12,7 +12,6 @@ use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, Si
 use time::OffsetDateTime;
 
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::{SaveError, Server, lock};
 use crate::sites::{self, SiteRecord};
 use crate::{store, tokens};
@@ -23,9 +22,6 @@ const SITE_CERT_DAYS: u32 = 825;
 const AGENT_CERT_DAYS: u32 = 90;
 /// Validity of a fleet CRL (re-signed with every revision sites fetch).
 const CRL_DAYS: u32 = 7;
-/// Sites get a freshly signed CRL at least this often, so it never nears its nextUpdate
-/// (6 of its 7 days left) even when no revision is saved.
-pub const CRL_PUSH_EVERY: Duration = Duration::from_secs(86_400);
 /// Issued certificates and CRLs start this much in the past, so modest clock skew does not
 /// break them (a CRL's issuance is so its thisUpdate plus this, see `SiteRecord`).
 pub(crate) const BACKDATE: time::Duration = time::Duration::minutes(5);
@@ -70,7 +66,7 @@ impl Server {
             return Err(ServerError::Invalid("a token needs at least one use and a lifetime above 0".into()));
         }
         let secret = tokens::new_token(kind)?;
-        let now = now_millis();
+        let now = self.now_ms();
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         let terms =
             store::TokenTerms { created_at: now, expires_at: expires, uses: i64::from(uses), supersede };
@@ -95,7 +91,7 @@ impl Server {
         days: u32,
     ) -> Result<(Vec<u8>, String), JoinError> {
         let csr = Csr::from_bytes(csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
-        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), now_millis()).await? {
+        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), self.now_ms()).await? {
             return Err(JoinError::Token);
         }
         self.sign_and_record(kind, name, &csr, days).await
@@ -118,11 +114,11 @@ impl Server {
         csr: &Csr,
         days: u32,
     ) -> Result<(Vec<u8>, String), JoinError> {
-        let now_ms = now_millis();
+        let now_ms = self.now_ms();
         let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU={kind}/CN={name}"))
             .map_err(|e| JoinError::Invalid(e.to_string()))?;
         let serial = serial::random().map_err(ServerError::from)?;
-        let not_before = OffsetDateTime::now_utc() - BACKDATE;
+        let not_before = self.now_utc() - BACKDATE;
         let der = self
             .fleet_ca
             .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
@@ -167,7 +163,7 @@ impl Server {
         }
         let (der, serial_hex) =
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
-        let record = SiteRecord::new(&req.name, &req.url, &serial_hex, now_millis());
+        let record = SiteRecord::new(&req.name, &req.url, &serial_hex, self.now_ms());
         self.store_site(record).await?;
         let replaced = previous.map(|p| acc_proto::ReplacedSite {
             url: p.url,
@@ -202,7 +198,7 @@ impl Server {
         // A host enrolled before: a rebuilt machine supersedes its identity only with a
         // token that allows it; its old certificates are then revoked.
         let (_, doc) = self.current();
-        let now = now_millis();
+        let now = self.now_ms();
         let previous: Vec<String> = store::certs(&self.pool)
             .await?
             .into_iter()
@@ -264,14 +260,8 @@ impl Server {
             })
             .collect();
         let number = revision.max(1).to_be_bytes();
-        let crl = acc_pki::crl::sign(
-            &self.fleet_ca,
-            &revoked,
-            &number,
-            OffsetDateTime::now_utc() - BACKDATE,
-            CRL_DAYS,
-        )
-        .map(|der| pem::encode("X509 CRL", &der));
+        let crl = acc_pki::crl::sign(&self.fleet_ca, &revoked, &number, self.now_utc() - BACKDATE, CRL_DAYS)
+            .map(|der| pem::encode("X509 CRL", &der));
         if let Err(e) = &crl {
             tracing::error!(error = %e, "The fleet CRL could not be signed.");
         }
@@ -331,7 +321,7 @@ impl Server {
         wait: Duration,
     ) -> Option<SitePolicy> {
         if let Some(s) = lock(&self.sites).get_mut(site) {
-            s.last_contact = now_millis();
+            s.last_contact = self.now_ms();
         }
         let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
         let (trust, crl) = self.fleet_trust(&doc, revision);
@@ -377,9 +367,16 @@ impl Server {
 
     /// Pushes a freshly signed CRL to every site when the last push is a day old.
     pub fn push_crl_if_due(&self) {
-        let due = lock(&self.crl_pushed).elapsed() >= CRL_PUSH_EVERY;
+        let now = self.now_ms();
+        let due = {
+            let mut last = lock(&self.crl_pushed);
+            let due = crate::rules::crl_push_due(*last, now);
+            if due {
+                *last = now;
+            }
+            due
+        };
         if due {
-            *lock(&self.crl_pushed) = std::time::Instant::now();
             let sites = self.update_config_sites();
             tracing::info!(sites, "Fleet CRL re-signed and pushed.");
         }
@@ -396,7 +393,7 @@ impl Server {
     /// last site to create the new generation.
     pub async fn acknowledge(&self, site: &str, ack: SiteAck) -> Result<(), ServerError> {
         let mut endpoint_changed = false;
-        let record = self.update_site(site, |r| endpoint_changed = r.acknowledge(ack, now_millis())).await?;
+        let record = self.update_site(site, |r| endpoint_changed = r.acknowledge(ack, self.now_ms())).await?;
         if endpoint_changed {
             // Agents that fetched their policy before the site first reported its URL and
             // TLS CA would otherwise wait for the next revision to reach it.
@@ -407,7 +404,7 @@ impl Server {
         }
         let _guard = self.save_lock.lock().await;
         let (_, doc) = self.current();
-        if doc.generation_in(acc_core::credential_check::GenerationPhase::Provisioning).is_some()
+        if doc.generation_in(acc_core::generation::GenerationPhase::Provisioning).is_some()
             && sites::all_sites_created(&doc, &lock(&self.sites))
         {
             match self

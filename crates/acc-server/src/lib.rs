@@ -10,6 +10,8 @@
 //!   changes with the messages of the specification, redaction and diffs.
 //! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
 //!   joins, enrollment, policy long-polls and check-ins over mTLS.
+//! - [`rules`]: the time rules (stalled rotation, retirement, CRL push, token expiry) as
+//!   pure functions of the time read from the server's one clock.
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 
@@ -30,6 +32,7 @@ pub mod lockouts;
 pub mod packages;
 pub mod renew;
 pub mod rotation;
+pub mod rules;
 pub mod run;
 pub mod server;
 pub mod sites;

@@ -17,6 +17,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use acc_core::migrate::Migration;
 use base64::Engine as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -24,29 +25,14 @@ use sqlx::{Row, SqlitePool};
 use crate::error::ServerError;
 use crate::tokens::Role;
 
-const SCHEMA: [&str; 10] = [
-    "CREATE TABLE IF NOT EXISTS revisions (
-        number BIGINT PRIMARY KEY, created_at BIGINT NOT NULL, author TEXT NOT NULL,
-        summary TEXT NOT NULL, document TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS tokens (
-        digest TEXT PRIMARY KEY, role TEXT NOT NULL, description TEXT NOT NULL,
-        created_at BIGINT NOT NULL, expires_at BIGINT)",
-    "CREATE TABLE IF NOT EXISTS directory_accounts (
-        name_key TEXT PRIMARY KEY, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, password_hash TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS join_tokens (
-        digest TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
-        uses_left BIGINT NOT NULL, supersede BOOLEAN NOT NULL DEFAULT FALSE)",
-    "CREATE TABLE IF NOT EXISTS certificates (
-        serial TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,
-        issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, record TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS packages (
-        name TEXT NOT NULL, version TEXT NOT NULL, manifest TEXT NOT NULL, created_at BIGINT NOT NULL,
-        author TEXT NOT NULL, committed BOOLEAN NOT NULL, PRIMARY KEY (name, version))",
-];
+/// The schema, one [`Migration`] per file of `migrations/`, applied in order to a database
+/// of an older version (`PRAGMA user_version`; 0: a new database, or one made before
+/// schema versions, whose tables migration 1 leaves as they are).
+pub const MIGRATIONS: [Migration; 1] = [Migration {
+    version: 1,
+    name: "the tables of revisions, secrets, tokens, directory, join tokens, certificates, inventories, state and packages",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
 
 /// Opens (creating if needed) the database and its tables.
 pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> {
@@ -56,10 +42,27 @@ pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> 
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(std::time::Duration::from_secs(5));
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    for statement in SCHEMA {
-        sqlx::query(statement).execute(&pool).await?;
-    }
+    migrate(&pool, path).await?;
     Ok(pool)
+}
+
+/// Brings the database at `path` to the last of [`MIGRATIONS`]: each pending migration and
+/// its version number in one transaction; a database of a newer acc is refused.
+async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), ServerError> {
+    let config_error = |detail: String| ServerError::Config { path: path.display().to_string(), detail };
+    let found: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(pool).await?;
+    for m in acc_core::migrate::pending(found, &MIGRATIONS).map_err(|e| config_error(e.to_string()))? {
+        let step = async {
+            let mut tx = pool.begin().await?;
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", m.version)))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        step.await.map_err(|e| config_error(format!("migration {} ({}) failed: {e}", m.version, m.name)))?;
+    }
+    Ok(())
 }
 
 /// One row of the revision history.
@@ -469,6 +472,35 @@ mod tests {
         add_directory_account(&pool, &acc).await.unwrap();
         assert!(add_directory_account(&pool, &acc).await.unwrap_err().to_string().contains("already exists"));
         assert!(directory_accounts(&pool).await.unwrap()[0].enabled);
+    }
+
+    /// A database made before schema versions (the same tables, `user_version` 0, rows in
+    /// them) opens as version 1 with its rows; one of a newer acc is refused, untouched.
+    #[tokio::test]
+    async fn a_database_from_before_versions_migrates_and_a_newer_one_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.db");
+        {
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                .unwrap()
+                .create_if_missing(true);
+            let old = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+            // What `open` ran on every start before versions: these very statements.
+            sqlx::raw_sql(MIGRATIONS[0].sql).execute(&old).await.unwrap();
+            sqlx::query("INSERT INTO revisions VALUES (1, 5, 'acc server init', 'initial settings', '{}')")
+                .execute(&old)
+                .await
+                .unwrap();
+            old.close().await;
+        }
+        let pool = open(&path, false).await.unwrap();
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await.unwrap();
+        assert_eq!(version, acc_core::migrate::latest(&MIGRATIONS));
+        assert_eq!(latest_revision(&pool).await.unwrap(), Some((1, "{}".to_string())));
+        sqlx::query("PRAGMA user_version = 99").execute(&pool).await.unwrap();
+        pool.close().await;
+        let err = open(&path, false).await.unwrap_err().to_string();
+        assert!(err.contains("s.db") && err.contains("schema version 99 is newer than this acc"), "{err}");
     }
 
     #[tokio::test]
