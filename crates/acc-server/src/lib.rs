@@ -12,6 +12,8 @@
 //!   joins, enrollment, policy long-polls and check-ins over mTLS.
 //! - [`rules`]: the time rules (stalled rotation, retirement, CRL push, token expiry) as
 //!   pure functions of the time read from the server's one clock.
+//! - [`inventory`], [`policy`]: the site servers and agents known, and the revision in
+//!   force with its save lock.
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 
@@ -27,9 +29,11 @@ pub mod event_store;
 pub mod fleet;
 pub mod impact;
 pub mod init;
+pub mod inventory;
 pub mod layout;
 pub mod lockouts;
 pub mod packages;
+pub mod policy;
 pub mod renew;
 pub mod rotation;
 pub mod rules;

@@ -12,13 +12,13 @@ use acc_core::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
-use crate::agents::AgentRecord;
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
 use crate::init::{self, directory_secret_name};
+use crate::inventory::Inventory;
 use crate::layout::Layout;
-use crate::sites::SiteRecord;
+use crate::policy::PolicyState;
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
 use crate::vault::Vault;
@@ -70,27 +70,21 @@ pub struct Server {
     config: ServerConfig,
     pub(crate) pool: SqlitePool,
     vault: Vault,
-    current: Mutex<(i64, PolicyDocument)>,
-    pub(crate) save_lock: tokio::sync::Mutex<()>,
+    /// The revision in force, the save lock and the long-poll channel.
+    pub(crate) policy: PolicyState,
     tokens: RwLock<HashMap<String, TokenRow>>,
     /// The fleet CA, which signs site servers' (and agents') certificates.
     pub(crate) fleet_ca: acc_pki::x509::Ca,
-    /// The site server inventory.
-    pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
+    /// The site servers and agents.
+    pub(crate) inventory: Inventory,
     /// Package versions by (name, version).
     pub(crate) packages: Mutex<BTreeMap<(String, String), store::PackageRow>>,
     /// (site, package, principal) whose denial was written as `acc.package_access`.
     pub(crate) package_denials: Mutex<std::collections::HashSet<(String, String, String)>>,
-    /// Serialises inventory writes (memory and store change in one order).
-    pub(crate) inventory_write: tokio::sync::Mutex<()>,
     /// Serialises the directory's logons and administration (its counters are one state).
     pub(crate) directory_lock: tokio::sync::Mutex<()>,
-    /// The agent inventory, by host name.
-    pub(crate) agents: Mutex<BTreeMap<String, AgentRecord>>,
     /// `update-config` sent to agents (as `force_tx` for sites).
     pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
-    /// The revision in force, for long-polls.
-    pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
@@ -168,10 +162,8 @@ impl Server {
         let event_growth = acc_core::event::retention::Growth::new(document.event_store_max_size);
         Ok(Server {
             fleet_ca,
-            sites: Mutex::new(sites),
-            agents: Mutex::new(agents),
+            inventory: Inventory::new(sites, agents),
             directory_lock: tokio::sync::Mutex::new(()),
-            inventory_write: tokio::sync::Mutex::new(()),
             packages: Mutex::new(
                 store::packages(&pool)
                     .await?
@@ -181,7 +173,6 @@ impl Server {
             ),
             package_denials: Mutex::new(std::collections::HashSet::new()),
             agent_force_tx: tokio::sync::watch::Sender::new(0),
-            revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(clock.now().millis()),
@@ -193,8 +184,7 @@ impl Server {
             config,
             pool,
             vault,
-            current: Mutex::new((number, document)),
-            save_lock: tokio::sync::Mutex::new(()),
+            policy: PolicyState::new(number, document),
             tokens: RwLock::new(tokens),
         })
     }
@@ -246,7 +236,7 @@ impl Server {
 
     /// The revision in force and its document.
     pub fn current(&self) -> (i64, PolicyDocument) {
-        lock(&self.current).clone()
+        lock(&self.policy.current).clone()
     }
 
     /// The caller a bearer token stands for, if it is known and not expired.
@@ -302,7 +292,7 @@ impl Server {
         patch: &Map<String, Value>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
         self.commit(&doc, saved, Vec::new(), author).await
@@ -324,7 +314,7 @@ impl Server {
         if let Some(g) = grace {
             document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
         }
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let oracle = self.oracle(&doc).await?;
         let directory = store::directory_accounts(&self.pool).await?;
@@ -335,7 +325,7 @@ impl Server {
             let names = self.config.directory();
             let app_id_display = self.config.app_id_display();
             let (sites, pending) = {
-                let registry = lock(&self.sites);
+                let registry = lock(&self.inventory.sites);
                 (registry.keys().cloned().collect::<Vec<_>>(), crate::sites::pending_sites(&doc, &registry))
             };
             let hash = |s: &Secret| init::hash_password(s).map_err(|e| e.to_string());
@@ -381,9 +371,9 @@ impl Server {
         let impact = crate::impact::assess(
             before,
             after,
-            lock(&self.current).0,
-            &lock(&self.sites),
-            &lock(&self.agents),
+            lock(&self.policy.current).0,
+            &lock(&self.inventory.sites),
+            &lock(&self.inventory.agents),
             &self.fleet_ca.subject(),
             self.now_ms(),
         );
@@ -423,7 +413,7 @@ impl Server {
         author: &str,
         mut steps: Vec<document::RotationStep>,
     ) -> Result<SaveOutcome, SaveError> {
-        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.sites));
+        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.inventory.sites));
         steps.extend(document::settle(&mut saved.document, all_created, self.now_ms()));
         if saved.document == *before {
             return Err(SaveError::Refused(vec![Problem {
@@ -433,7 +423,7 @@ impl Server {
             }]));
         }
         let summary = document::summary(before, &saved.document);
-        let number = lock(&self.current).0 + 1;
+        let number = lock(&self.policy.current).0 + 1;
         let row = RevisionRow {
             number,
             created_at: self.now_ms(),
@@ -450,8 +440,8 @@ impl Server {
             self.now_ms(),
             &self.event_seq,
         );
-        *lock(&self.current) = (number, saved.document);
-        self.revision_tx.send_replace(number);
+        *lock(&self.policy.current) = (number, saved.document);
+        self.policy.revision_tx.send_replace(number);
         if let Err(e) = self.store_own_events(&events).await {
             tracing::error!(error = %e, "The acc.rotation events could not be stored.");
         }
