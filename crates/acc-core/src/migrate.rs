@@ -17,6 +17,14 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+impl Migration {
+    /// The migration and its version number as one SQLite script (the version in
+    /// `PRAGMA user_version`), for the store to run in one transaction.
+    pub fn sqlite_script(&self) -> String {
+        format!("{}\n;\nPRAGMA user_version = {};", self.sql.trim_end(), self.version)
+    }
+}
+
 /// Why a database's migrations cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MigrationError {
@@ -77,6 +85,11 @@ mod tests {
         assert_eq!(versions(3), Vec::<i64>::new());
         assert_eq!(latest(&LIST), 3);
         assert_eq!(latest(&[]), 0);
+    }
+
+    #[test]
+    fn a_sqlite_script_ends_by_recording_its_version() {
+        assert_eq!(LIST[1].sqlite_script(), "CREATE TABLE b (x TEXT)\n;\nPRAGMA user_version = 2;");
     }
 
     #[test]

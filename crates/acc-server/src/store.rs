@@ -42,25 +42,22 @@ pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> 
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(std::time::Duration::from_secs(5));
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    migrate(&pool, path).await?;
+    migrate(&pool, path, &MIGRATIONS).await?;
     Ok(pool)
 }
 
-/// Brings the database at `path` to the last of [`MIGRATIONS`]: each pending migration and
-/// its version number in one transaction; a database of a newer acc is refused.
-async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), ServerError> {
+/// Brings the database at `path` to the last of `migrations` ([`MIGRATIONS`]): each pending
+/// migration and its version number in one transaction; a database of a newer acc is
+/// refused.
+async fn migrate(pool: &SqlitePool, path: &Path, migrations: &[Migration]) -> Result<(), ServerError> {
     let config_error = |detail: String| ServerError::Config { path: path.display().to_string(), detail };
     let found: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(pool).await?;
-    for m in acc_core::migrate::pending(found, &MIGRATIONS).map_err(|e| config_error(e.to_string()))? {
-        let step = async {
-            let mut tx = pool.begin().await?;
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", m.version)))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        };
-        step.await.map_err(|e| config_error(format!("migration {} ({}) failed: {e}", m.version, m.name)))?;
+    for m in acc_core::migrate::pending(found, migrations).map_err(|e| config_error(e.to_string()))? {
+        // A failed step drops the transaction: the database stays at the version before.
+        let mut tx = pool.begin().await?;
+        let step = sqlx::raw_sql(sqlx::AssertSqlSafe(m.sqlite_script())).execute(&mut *tx).await;
+        step.map_err(|e| config_error(format!("migration {} ({}) failed: {e}", m.version, m.name)))?;
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -501,6 +498,27 @@ mod tests {
         pool.close().await;
         let err = open(&path, false).await.unwrap_err().to_string();
         assert!(err.contains("s.db") && err.contains("schema version 99 is newer than this acc"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_migration_leaves_the_database_at_the_version_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.db");
+        let pool = open(&path, true).await.unwrap();
+        let next = |sql| Migration { version: 2, name: "broken", sql };
+        let broken = [MIGRATIONS[0], next("CREATE TABLE half (x TEXT); INSERT INTO nowhere VALUES (1)")];
+        let err = migrate(&pool, &path, &broken).await.unwrap_err().to_string();
+        assert!(err.contains("migration 2 (broken) failed") && err.contains("nowhere"), "{err}");
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await.unwrap();
+        assert_eq!(version, 1);
+        let half: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(half, 0, "nothing of the failed step stays");
+        migrate(&pool, &path, &[MIGRATIONS[0], next("CREATE TABLE half (x TEXT)")]).await.unwrap();
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await.unwrap();
+        assert_eq!(version, 2);
     }
 
     #[tokio::test]

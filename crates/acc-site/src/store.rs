@@ -162,15 +162,9 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
         .map_err(|e| SiteError::Database(format!("{}: {e}", path.display())))?;
     crate::event_log::prepare(&pool, path).await?;
     for m in pending {
-        let step = async {
-            let mut tx = pool.begin().await?;
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", m.version)))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        };
-        step.await.map_err(|e| {
+        let mut tx = pool.begin().await?;
+        let step = sqlx::raw_sql(sqlx::AssertSqlSafe(m.sqlite_script())).execute(&mut *tx).await;
+        step.map_err(|e| {
             SiteError::Database(format!(
                 "{}: migration to schema version {} ({}) failed: {e}",
                 path.display(),
@@ -178,6 +172,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
                 m.name
             ))
         })?;
+        tx.commit().await?;
     }
     sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
     crate::agents::store::migrate(&pool).await?;
