@@ -61,19 +61,7 @@ impl From<PasswordError> for FieldError {
     }
 }
 
-/// The phase of an ACC generation (1.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GenerationPhase {
-    /// Saved, site servers are creating its accounts.
-    Provisioning,
-    /// What agents use now.
-    Active,
-    /// The previous active generation, still accepted until removal.
-    Retiring,
-    /// Cancelled or retired; its name is never accepted again.
-    Removed,
-}
+pub use crate::generation::GenerationPhase;
 
 /// What the check needs to know about one existing generation.
 #[derive(Debug, Clone, PartialEq, Eq)]

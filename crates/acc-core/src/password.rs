@@ -35,11 +35,15 @@ pub const PRODUCT_WORDS: [&str; 4] = ["acc", "altiris", "symantec", "agent conne
 
 // === impl Secret ===
 
-/// A password (or any secret text). It cannot be printed: `Debug` is redacted, there is
-/// no `Display` and no `Serialize`; the text is reachable only through [`Secret::expose`].
-/// The buffer is overwritten with zeros when the value is dropped (best effort: copies made
-/// by callers through `expose` are theirs to clear).
-#[derive(Clone, Default)]
+/// A password (or any secret text): the one secret type of acc, from the command line to
+/// the vault and the local admin socket. It cannot be printed: `Debug` is redacted and
+/// there is no `Display`; the text is reachable only through [`Secret::expose`] and through
+/// serde, which writes and reads it as a plain JSON string so that a request body can carry
+/// it to where it is used (never serialise one into a log or an error). Equality does not
+/// stop at the first differing byte. The buffer is overwritten with zeros when the value is
+/// dropped (best effort: copies made by callers through `expose` are theirs to clear).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
@@ -77,6 +81,14 @@ impl Secret {
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.matches(other)
+    }
+}
+
+impl Eq for Secret {}
+
 impl From<String> for Secret {
     fn from(text: String) -> Self {
         Secret(text)
@@ -101,6 +113,41 @@ impl Drop for Secret {
         bytes.iter_mut().for_each(|b| *b = 0);
         std::hint::black_box(&bytes);
     }
+}
+
+// === Argon2id ===
+
+/// Why a password could not be hashed (only a salt of the wrong size, in practice).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot hash a password: {0} (give a salt of {SALT_LEN} random bytes)")]
+pub struct HashError(String);
+
+/// Bytes of salt [`hash_password`] is given (the callers draw them from the system's
+/// CSPRNG; the PHC string keeps them).
+pub const SALT_LEN: usize = 16;
+
+/// The argon2id PHC hash of `password` with `salt` (the `argon2` crate's defaults, as OWASP
+/// recommends: m = 19 MiB, t = 2, p = 1): the one password hash of acc, for the management
+/// server's directory and generations and the site server's local accounts. The salt is
+/// passed in, so that this crate reads no randomness and the hash is reproducible in tests.
+pub fn hash_password(password: &Secret, salt: &[u8]) -> Result<String, HashError> {
+    use argon2::PasswordHasher as _;
+    if salt.len() != SALT_LEN {
+        return Err(HashError(format!("the salt has {} bytes", salt.len())));
+    }
+    argon2::Argon2::default()
+        .hash_password_with_salt(password.expose().as_bytes(), salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// Whether `password` matches the argon2id PHC string `phc` (an empty or malformed hash
+/// matches nothing). Costs one Argon2 computation: async callers run it on a blocking
+/// thread.
+pub fn verify_password(phc: &str, password: &Secret) -> bool {
+    use argon2::PasswordVerifier as _;
+    argon2::PasswordHash::new(phc)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.expose().as_bytes(), &h).is_ok())
 }
 
 // === impl PasswordPolicy ===

@@ -1,6 +1,8 @@
 //! Time as the domain sees it: wall-clock instants in Unix milliseconds (UTC) and whole
 //! second durations. The engines never read a clock; callers pass `Timestamp`s in
-//! (specification 1.5, T1).
+//! (specification 1.5, T1). This module also owns the one place that reads the wall
+//! clock, [`SystemClock`], which every role (management server, site server, agent, CLI)
+//! injects as a [`Clock`] so that tests can give a chosen time instead.
 
 use std::fmt;
 
@@ -99,9 +101,60 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
+/// The wall clock: the only reading of the system time in acc (every role injects it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+}
+
+/// A clock that says what it is told: for tests that decide a rule at a chosen time.
+#[derive(Debug, Default)]
+pub struct FixedClock(std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    /// A clock stopped at `at`.
+    pub fn at(at: Timestamp) -> FixedClock {
+        FixedClock(std::sync::atomic::AtomicI64::new(at.0))
+    }
+
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: Timestamp) {
+        self.0.store(at.0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `ms` milliseconds.
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_clock_is_after_2025_and_a_fixed_clock_says_what_it_is_told() {
+        assert!(SystemClock.now() > Timestamp(1_735_689_600_000));
+        let c = FixedClock::at(Timestamp(5));
+        c.advance_ms(10);
+        assert_eq!(c.now(), Timestamp(15));
+        c.set(Timestamp(-3));
+        assert_eq!(c.now(), Timestamp(-3));
+    }
 
     #[test]
     fn arithmetic_saturates_and_measures() {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 use acc_core::lockout::LockoutMode;
 use acc_proto::{AgentAuth, AgentCheckIn, AgentLimits, AgentPolicy, SiteEndpoint};
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::document::{Problem, RevokedCert, TrustAnchor};
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server};
 use crate::store;
 
@@ -44,13 +43,13 @@ impl Server {
                 "certificate {serial}: no certificate of the fleet CA has this serial; see acc ctl cert list"
             )));
         };
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         if doc.revoked.iter().any(|r| r.serial == wanted) {
             return Err(refused(format!("certificate {serial} ({}) is already revoked", cert.name)));
         }
         let mut next = doc.clone();
-        next.revoked.push(RevokedCert { serial: wanted, revoked_at: now_millis() });
+        next.revoked.push(RevokedCert { serial: wanted, revoked_at: self.now_ms() });
         tracing::info!(serial, name = %cert.name, by = author, "Certificate revoked.");
         self.commit_document(&doc, next, author).await
     }
@@ -75,7 +74,7 @@ impl Server {
             )));
         }
         let fingerprint = acc_net::client::sha256_hex(der);
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         if doc.trust.iter().any(|t| t.fingerprint == fingerprint) {
             return Err(refused(format!("trust: '{}' is already trusted", summary.subject)));
@@ -110,7 +109,7 @@ impl Server {
             }
             _ => return Err(refused("trust: give the CA's fingerprint or its certificate".into())),
         };
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.trust.retain(|t| t.fingerprint != wanted);

@@ -12,12 +12,12 @@ use acc_core::lockout::{
     Attempt, LockoutMode, LockoutPolicy, Outcome, PasswordHash, SiteIdentity, SiteState, Source, Step,
 };
 use acc_core::name::{NameParts, UserNameForm};
+use acc_core::password::Secret;
 use acc_core::time::Timestamp;
 use acc_proto::{DirectoryAnswer, DirectoryLogon};
 use serde_json::{Value, json};
 
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::Server;
 use crate::store::{self, DirectoryAccount};
 
@@ -109,18 +109,19 @@ impl Server {
         let policy = directory_policy();
         let _guard = self.directory_lock.lock().await;
         let mut state = self.load_directory().await?;
-        let mut step = state.precheck(&policy, attempt, timestamp(now_millis()));
+        let mut step = state.precheck(&policy, attempt, timestamp(self.now_ms()));
         let result = loop {
             match step {
                 Step::Done(result) => break result,
                 Step::Verify(pending) => {
                     let hash = pending.password_hash().as_str().to_string();
-                    let password = req.password.clone();
-                    let ok =
-                        tokio::task::spawn_blocking(move || crate::init::verify_password(&hash, &password))
-                            .await
-                            .unwrap_or(false);
-                    step = state.complete(&policy, pending, ok, timestamp(now_millis()));
+                    let password = Secret::new(req.password.as_str());
+                    let ok = tokio::task::spawn_blocking(move || {
+                        acc_core::password::verify_password(&hash, &password)
+                    })
+                    .await
+                    .unwrap_or(false);
+                    step = state.complete(&policy, pending, ok, timestamp(self.now_ms()));
                 }
             }
         };
@@ -153,7 +154,7 @@ impl Server {
         let _guard = self.directory_lock.lock().await;
         let state = self.load_directory().await?;
         let policy = directory_policy();
-        let now = timestamp(now_millis());
+        let now = timestamp(self.now_ms());
         let accounts = store::directory_accounts(&self.pool).await?;
         Ok(accounts
             .iter()
@@ -187,7 +188,7 @@ impl Server {
         if password.chars().count() < 8 {
             return Err(ServerError::Invalid("password: give at least 8 characters".into()));
         }
-        let hash = crate::init::hash_password(password)?;
+        let hash = crate::init::hash_password(&Secret::new(password))?;
         let account = DirectoryAccount {
             name_key: name.to_lowercase(),
             name: name.to_string(),
@@ -213,7 +214,7 @@ impl Server {
             "0x0",
         );
         let events = state
-            .admin_unlock(&directory_policy(), &account, false, &actor, timestamp(now_millis()))
+            .admin_unlock(&directory_policy(), &account, false, &actor, timestamp(self.now_ms()))
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
         self.save_directory(&state).await?;
         let unlocked = !events.is_empty();

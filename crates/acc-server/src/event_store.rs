@@ -239,7 +239,7 @@ impl Server {
 
     /// The origin of the joined site `name`'s events.
     pub fn site_origin(&self, name: &str) -> Option<String> {
-        crate::server::lock(&self.sites).get(name).map(SiteRecord::origin)
+        crate::server::lock(&self.inventory.sites).get(name).map(SiteRecord::origin)
     }
 
     /// Stores events the server wrote itself.
@@ -330,7 +330,7 @@ impl Server {
             max_size,
             reason: retention::Reason::MaxSize,
         };
-        let now = Timestamp(crate::init::now_millis());
+        let now = Timestamp(self.now_ms());
         let record = self.own_event(catalogue::acc_event_log_pruned(now, &pruned), None);
         sqlx::query(
             "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)

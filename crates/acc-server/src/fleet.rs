@@ -12,7 +12,6 @@ use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, Si
 use time::OffsetDateTime;
 
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::{SaveError, Server, lock};
 use crate::sites::{self, SiteRecord};
 use crate::{store, tokens};
@@ -23,9 +22,6 @@ const SITE_CERT_DAYS: u32 = 825;
 const AGENT_CERT_DAYS: u32 = 90;
 /// Validity of a fleet CRL (re-signed with every revision sites fetch).
 const CRL_DAYS: u32 = 7;
-/// Sites get a freshly signed CRL at least this often, so it never nears its nextUpdate
-/// (6 of its 7 days left) even when no revision is saved.
-pub const CRL_PUSH_EVERY: Duration = Duration::from_secs(86_400);
 /// Issued certificates and CRLs start this much in the past, so modest clock skew does not
 /// break them (a CRL's issuance is so its thisUpdate plus this, see `SiteRecord`).
 pub(crate) const BACKDATE: time::Duration = time::Duration::minutes(5);
@@ -66,7 +62,7 @@ impl Server {
             return Err(ServerError::Invalid("a token needs at least one use and a lifetime above 0".into()));
         }
         let secret = tokens::new_token(kind)?;
-        let now = now_millis();
+        let now = self.now_ms();
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         let terms =
             store::TokenTerms { created_at: now, expires_at: expires, uses: i64::from(uses), supersede };
@@ -91,7 +87,7 @@ impl Server {
         days: u32,
     ) -> Result<(Vec<u8>, String), JoinError> {
         let csr = Csr::from_bytes(csr_pem.as_bytes()).map_err(|e| JoinError::Invalid(format!("csr: {e}")))?;
-        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), now_millis()).await? {
+        if !store::use_join_token(&self.pool, kind, &tokens::digest_hex(secret), self.now_ms()).await? {
             return Err(JoinError::Token);
         }
         self.sign_and_record(kind, name, &csr, days).await
@@ -114,11 +110,11 @@ impl Server {
         csr: &Csr,
         days: u32,
     ) -> Result<(Vec<u8>, String), JoinError> {
-        let now_ms = now_millis();
+        let now_ms = self.now_ms();
         let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU={kind}/CN={name}"))
             .map_err(|e| JoinError::Invalid(e.to_string()))?;
         let serial = serial::random().map_err(ServerError::from)?;
-        let not_before = OffsetDateTime::now_utc() - BACKDATE;
+        let not_before = self.now_utc() - BACKDATE;
         let der = self
             .fleet_ca
             .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
@@ -154,8 +150,8 @@ impl Server {
             return Err(JoinError::Invalid(format!("site url '{}': give https://host:port", req.url)));
         }
         // One join or inventory change at a time: the clash check and the record agree.
-        let _writing = self.inventory_write.lock().await;
-        let previous = lock(&self.sites).get(&req.name).cloned();
+        let _writing = self.inventory.write.lock().await;
+        let previous = lock(&self.inventory.sites).get(&req.name).cloned();
         if let Some(p) = &previous
             && !req.replace
         {
@@ -163,7 +159,7 @@ impl Server {
         }
         let (der, serial_hex) =
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
-        let record = SiteRecord::new(&req.name, &req.url, &serial_hex, now_millis());
+        let record = SiteRecord::new(&req.name, &req.url, &serial_hex, self.now_ms());
         self.store_site(record).await?;
         let replaced = previous.map(|p| acc_proto::ReplacedSite {
             url: p.url,
@@ -198,7 +194,7 @@ impl Server {
         // A host enrolled before: a rebuilt machine supersedes its identity only with a
         // token that allows it; its old certificates are then revoked.
         let (_, doc) = self.current();
-        let now = now_millis();
+        let now = self.now_ms();
         let previous: Vec<String> = store::certs(&self.pool)
             .await?
             .into_iter()
@@ -218,7 +214,7 @@ impl Server {
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
         tracing::info!(agent = %host, serial = %serial_hex, superseded = %previous.join(", "), "Agent enrolled.");
         if !previous.is_empty() {
-            let _guard = self.save_lock.lock().await;
+            let _guard = self.policy.save_lock.lock().await;
             let (_, doc) = self.current();
             let mut next = doc.clone();
             next.revoked.extend(
@@ -260,14 +256,8 @@ impl Server {
             })
             .collect();
         let number = revision.max(1).to_be_bytes();
-        let crl = acc_pki::crl::sign(
-            &self.fleet_ca,
-            &revoked,
-            &number,
-            OffsetDateTime::now_utc() - BACKDATE,
-            CRL_DAYS,
-        )
-        .map(|der| pem::encode("X509 CRL", &der));
+        let crl = acc_pki::crl::sign(&self.fleet_ca, &revoked, &number, self.now_utc() - BACKDATE, CRL_DAYS)
+            .map(|der| pem::encode("X509 CRL", &der));
         if let Err(e) = &crl {
             tracing::error!(error = %e, "The fleet CRL could not be signed.");
         }
@@ -277,7 +267,7 @@ impl Server {
     /// Records a site; the caller holds `inventory_write`.
     async fn store_site(&self, record: SiteRecord) -> Result<(), ServerError> {
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        lock(&self.sites).insert(record.name.clone(), record.clone());
+        lock(&self.inventory.sites).insert(record.name.clone(), record.clone());
         store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await
     }
 
@@ -289,9 +279,9 @@ impl Server {
         site: &str,
         change: impl FnOnce(&mut SiteRecord),
     ) -> Result<SiteRecord, ServerError> {
-        let _writing = self.inventory_write.lock().await;
+        let _writing = self.inventory.write.lock().await;
         let record = {
-            let mut sites = lock(&self.sites);
+            let mut sites = lock(&self.inventory.sites);
             let Some(record) = sites.get_mut(site) else {
                 return Err(ServerError::Invalid(format!(
                     "site {site} is not in the inventory; join it again"
@@ -308,13 +298,13 @@ impl Server {
     /// The site a verified client certificate stands for: its CN names a joined site and
     /// its serial is that site's current certificate.
     pub fn site_for(&self, cn: &str, serial_hex: &str) -> Option<String> {
-        let sites = lock(&self.sites);
+        let sites = lock(&self.inventory.sites);
         sites.get(cn).filter(|s| s.serial_hex.eq_ignore_ascii_case(serial_hex)).map(|s| s.name.clone())
     }
 
     /// Every site's record.
     pub fn sites(&self) -> Vec<SiteRecord> {
-        lock(&self.sites).values().cloned().collect()
+        lock(&self.inventory.sites).values().cloned().collect()
     }
 
     /// The site policy once the revision in force is above `after` or an `update-config`
@@ -326,8 +316,8 @@ impl Server {
         force_after: u64,
         wait: Duration,
     ) -> Option<SitePolicy> {
-        if let Some(s) = lock(&self.sites).get_mut(site) {
-            s.last_contact = now_millis();
+        if let Some(s) = lock(&self.inventory.sites).get_mut(site) {
+            s.last_contact = self.now_ms();
         }
         let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
         let (trust, crl) = self.fleet_trust(&doc, revision);
@@ -350,7 +340,7 @@ impl Server {
         wait: Duration,
         forces: &tokio::sync::watch::Sender<u64>,
     ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
-        let mut revisions = self.revision_tx.subscribe();
+        let mut revisions = self.policy.revision_tx.subscribe();
         let mut forces = forces.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
@@ -373,9 +363,16 @@ impl Server {
 
     /// Pushes a freshly signed CRL to every site when the last push is a day old.
     pub fn push_crl_if_due(&self) {
-        let due = lock(&self.crl_pushed).elapsed() >= CRL_PUSH_EVERY;
+        let now = self.now_ms();
+        let due = {
+            let mut last = lock(&self.crl_pushed);
+            let due = crate::rules::crl_push_due(*last, now);
+            if due {
+                *last = now;
+            }
+            due
+        };
         if due {
-            *lock(&self.crl_pushed) = std::time::Instant::now();
             let sites = self.update_config_sites();
             tracing::info!(sites, "Fleet CRL re-signed and pushed.");
         }
@@ -385,14 +382,14 @@ impl Server {
     /// now; returns how many sites are in the inventory.
     pub fn update_config_sites(&self) -> usize {
         self.force_tx.send_modify(|f| *f += 1);
-        lock(&self.sites).len()
+        lock(&self.inventory.sites).len()
     }
 
     /// Records a site's acknowledgement; completes a rotation's switch when it was the
     /// last site to create the new generation.
     pub async fn acknowledge(&self, site: &str, ack: SiteAck) -> Result<(), ServerError> {
         let mut endpoint_changed = false;
-        let record = self.update_site(site, |r| endpoint_changed = r.acknowledge(ack, now_millis())).await?;
+        let record = self.update_site(site, |r| endpoint_changed = r.acknowledge(ack, self.now_ms())).await?;
         if endpoint_changed {
             // Agents that fetched their policy before the site first reported its URL and
             // TLS CA would otherwise wait for the next revision to reach it.
@@ -401,10 +398,10 @@ impl Server {
         if let Some(e) = &record.error {
             tracing::warn!(site, error = %e, "A site server could not apply its policy.");
         }
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
-        if doc.generation_in(acc_core::credential_check::GenerationPhase::Provisioning).is_some()
-            && sites::all_sites_created(&doc, &lock(&self.sites))
+        if doc.generation_in(acc_core::generation::GenerationPhase::Provisioning).is_some()
+            && sites::all_sites_created(&doc, &lock(&self.inventory.sites))
         {
             match self
                 .commit_document(&doc, doc.clone(), "rotation (all site servers created the account)")

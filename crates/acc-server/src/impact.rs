@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 
 use crate::agents::AgentRecord;
 use crate::document::{AuthMode, PolicyDocument};

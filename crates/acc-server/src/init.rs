@@ -8,9 +8,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use acc_core::password::Secret;
+use acc_core::time::{Clock, SystemClock};
 use acc_pki::bundle::{self, BundleSpec};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
-use argon2::{Argon2, PasswordHasher};
 use time::OffsetDateTime;
 
 use crate::config::{self, ServerConfig};
@@ -19,7 +20,7 @@ use crate::error::ServerError;
 use crate::layout::Layout;
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
-use crate::vault::{self, Plain, Vault};
+use crate::vault::{self, Vault};
 
 /// Validity of the fleet CA and of the server's certificate.
 const CA_DAYS: u32 = 3650;
@@ -47,20 +48,10 @@ pub fn directory_secret_name(account: &str) -> String {
     format!("directory.{}", account.to_lowercase())
 }
 
-/// Argon2id PHC hash of a password (the default parameters of the `argon2` crate:
-/// m = 19 MiB, t = 2, p = 1, as OWASP recommends).
-pub fn hash_password(password: &str) -> Result<String, ServerError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| ServerError::Vault(format!("cannot hash a password: {e}")))
-}
-
-/// Whether `password` matches the argon2id PHC `hash` (a malformed hash matches nothing).
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    use argon2::PasswordVerifier;
-    argon2::PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+/// The argon2id PHC hash of a password (acc-core's one hash) under a fresh random salt.
+pub fn hash_password(password: &Secret) -> Result<String, ServerError> {
+    let salt = vault::random_bytes(acc_core::password::SALT_LEN)?;
+    acc_core::password::hash_password(password, &salt).map_err(|e| ServerError::Vault(e.to_string()))
 }
 
 /// Initialises a data directory and returns its configuration.
@@ -119,10 +110,10 @@ async fn make(
     let vault = Vault::create(&layout.vault_key())?;
 
     let pool = store::open(&layout.database(), true).await?;
-    let now_ms = now_millis();
+    let now_ms = SystemClock.now().millis();
     // The App ID: a directory account with a password nobody types (the vault has it).
     let password = vault::random_password(24)?;
-    let hash = hash_password(password.expose())?;
+    let hash = hash_password(&password)?;
     store::add_directory_account(
         &pool,
         &DirectoryAccount {
@@ -157,7 +148,7 @@ async fn make(
     .await?;
     pool.close().await;
     fsutil::write_file(&layout.admin_token(), format!("{token}\n").as_bytes(), 0o600, false)?;
-    drop(Plain::new(token));
+    drop(Secret::new(token));
 
     let name = server_name(&opts.hostname);
     let url = format!("https://{}", url_authority(opts.listen));
@@ -174,11 +165,6 @@ async fn make(
     Ok(config)
 }
 
-/// Unix milliseconds now.
-pub fn now_millis() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// The server's name: the host name's first label, upper case (`ACCSERVER` by default).
 fn server_name(hostname: &str) -> String {
     let first = hostname.split('.').next().unwrap_or_default().to_ascii_uppercase();
@@ -193,10 +179,11 @@ fn url_authority(listen: SocketAddr) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn opts(dir: &std::path::Path) -> InitOptions {
+    /// The options of a test server's `acc server init` in `dir`.
+    pub(crate) fn opts(dir: &std::path::Path) -> InitOptions {
         InitOptions {
             data_dir: dir.to_path_buf(),
             domain: "corp".into(),

@@ -10,6 +10,10 @@
 //!   changes with the messages of the specification, redaction and diffs.
 //! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
 //!   joins, enrollment, policy long-polls and check-ins over mTLS.
+//! - [`rules`]: the time rules (stalled rotation, retirement, CRL push, token expiry) as
+//!   pure functions of the time read from the server's one clock.
+//! - [`inventory`], [`policy`]: the site servers and agents known, and the revision in
+//!   force with its save lock.
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 
@@ -25,11 +29,14 @@ pub mod event_store;
 pub mod fleet;
 pub mod impact;
 pub mod init;
+pub mod inventory;
 pub mod layout;
 pub mod lockouts;
 pub mod packages;
+pub mod policy;
 pub mod renew;
 pub mod rotation;
+pub mod rules;
 pub mod run;
 pub mod server;
 pub mod sites;

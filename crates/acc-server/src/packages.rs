@@ -11,14 +11,13 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use acc_core::acl::{AccessDenied, Caller, Principal, Share, check_read};
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 use acc_core::share_path::SharePath;
 use acc_proto::{PackageFile, PackageManifest, PackageReport};
 use serde_json::{Value, json};
 
 use crate::document::{Assignment, AuthMode, PolicyDocument, Problem};
 use crate::error::ServerError;
-use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server, lock};
 use crate::store::{self, PackageRow};
 
@@ -156,7 +155,7 @@ impl Server {
             .collect();
         let row = PackageRow {
             manifest: m,
-            created_at: now_millis(),
+            created_at: self.now_ms(),
             author: author.to_string(),
             committed: false,
         };
@@ -275,7 +274,7 @@ impl Server {
     /// Every package version with its assignment and each site's replication.
     pub fn package_list(&self) -> Vec<Value> {
         let (_, doc) = self.current();
-        let sites = lock(&self.sites).clone();
+        let sites = lock(&self.inventory.sites).clone();
         lock(&self.packages)
             .values()
             .map(|r| {
@@ -343,7 +342,7 @@ impl Server {
                 return Err(refused(format!("site '{s}' is not in the inventory; see acc ctl sites")));
             }
         }
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.assignments.retain(|a| a.name != name);

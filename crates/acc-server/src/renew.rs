@@ -51,7 +51,7 @@ impl Server {
                 summary.serial
             )));
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.now_utc();
         if now > not_after + time::Duration::days(GRACE_DAYS) {
             return Err(JoinError::Conflict(format!(
                 "certificate {} expired on {}, more than {GRACE_DAYS} days ago; enroll this machine again with a token from `acc ctl enroll-token create --reenroll` (acc agent enroll --token T)",

@@ -2,16 +2,14 @@
 //! `--cancel`, the removal of a retiring generation at its deadline (a tick), stalled
 //! detection, and `credential status`.
 
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 use serde_json::{Value, json};
 
 use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
-use crate::init::now_millis;
 use crate::server::{SaveError, SaveOutcome, Server, lock};
 use crate::sites;
 
-/// `rotation.provisioning_timeout` (3.2.1): after this a provisioning rotation is stalled.
-pub const PROVISIONING_TIMEOUT_MS: i64 = 86_400_000;
+pub use crate::rules::PROVISIONING_TIMEOUT_MS;
 
 /// A rotation command without a new credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +27,11 @@ impl Server {
         action: RotationAction,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         let steps = match action {
-            RotationAction::ForceSwitch => document::force_switch(&mut next, now_millis()),
+            RotationAction::ForceSwitch => document::force_switch(&mut next, self.now_ms()),
             RotationAction::Cancel => document::cancel(&mut next),
         };
         if steps.is_empty() {
@@ -54,13 +52,13 @@ impl Server {
     /// for the admin's force-switch or cancel.
     pub async fn report_stalled(&self) {
         let (_, doc) = self.current();
-        let Some(g) = stalled(&doc, now_millis()) else {
+        let Some(g) = stalled(&doc, self.now_ms()) else {
             return;
         };
         if !lock(&self.stalled_reported).insert(g.number) {
             return;
         }
-        let pending = sites::pending_sites(&doc, &lock(&self.sites).clone());
+        let pending = sites::pending_sites(&doc, &lock(&self.inventory.sites).clone());
         tracing::warn!(generation = g.number, pending = %pending.join(", "), "Rotation stalled: force-switch or cancel it.");
         let fields = json!({
             "Generation": g.number, "UserName": g.user_name,
@@ -81,7 +79,7 @@ impl Server {
         fields: Value,
     ) {
         let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let now = now_millis();
+        let now = self.now_ms();
         let mut body = json!({
             "EventID": event_id, "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
             "Keywords": keywords,
@@ -104,17 +102,10 @@ impl Server {
     /// Removes retiring generations past their deadline (P6) as a new revision; called
     /// every second by the running server.
     pub async fn tick(&self) {
-        let due = {
-            let (_, doc) = self.current();
-            let now = now_millis();
-            doc.generations
-                .iter()
-                .any(|g| g.phase == GenerationPhase::Retiring && g.retire_deadline.is_some_and(|d| now >= d))
-        };
-        if !due {
+        if !crate::rules::retirement_due(&self.current().1, self.now_ms()) {
             return;
         }
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         match self.commit_document(&doc, doc.clone(), "rotation (grace ended)").await {
             Ok(_) | Err(SaveError::Refused(_)) => {}
@@ -129,8 +120,8 @@ impl Server {
     /// active generation.
     pub fn credential_status(&self) -> Value {
         let (revision, doc) = self.current();
-        let registry = lock(&self.sites).clone();
-        let now = now_millis();
+        let registry = lock(&self.inventory.sites).clone();
+        let now = self.now_ms();
         let generations: Vec<Value> = doc
             .generations
             .iter()
@@ -157,7 +148,7 @@ impl Server {
             .map(|s| json!({ "site": s.name, "applied_revision": s.applied_revision, "acks": s.acks, "accounts": s.accounts }))
             .collect();
         // Per-agent adoption: who runs with the active generation (P6).
-        let agents = lock(&self.agents).clone();
+        let agents = lock(&self.inventory.agents).clone();
         let active = doc.generation_in(GenerationPhase::Active).map(|g| g.number);
         let holds = |a: &crate::agents::AgentRecord| {
             a.state.auth_mode == "certificate" || (active.is_some() && a.state.generation >= active)
@@ -187,11 +178,7 @@ impl Server {
     }
 }
 
-/// The provisioning generation when it has waited `provisioning_timeout` (P4).
-pub fn stalled(doc: &PolicyDocument, now_ms: i64) -> Option<&crate::document::Generation> {
-    doc.generation_in(GenerationPhase::Provisioning)
-        .filter(|g| now_ms - g.saved_at >= PROVISIONING_TIMEOUT_MS)
-}
+pub use crate::rules::stalled;
 
 fn rfc3339(ms: i64) -> Value {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -246,26 +233,4 @@ pub fn rotation_events(
         });
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::document::Generation;
-
-    #[test]
-    fn a_rotation_stalls_after_the_provisioning_timeout() {
-        let mut doc = PolicyDocument::default();
-        assert!(stalled(&doc, i64::MAX).is_none());
-        doc.generations.push(Generation {
-            number: 2,
-            user_name: "ACC_User_v2".into(),
-            phase: GenerationPhase::Provisioning,
-            password_hash: None,
-            saved_at: 1_000,
-            retire_deadline: None,
-        });
-        assert!(stalled(&doc, 1_000 + PROVISIONING_TIMEOUT_MS - 1).is_none());
-        assert_eq!(stalled(&doc, 1_000 + PROVISIONING_TIMEOUT_MS).map(|g| g.number), Some(2));
-    }
 }

@@ -80,7 +80,7 @@ fn tls_inputs(layout: &Layout, doc: &crate::document::PolicyDocument) -> Result<
 
 /// Rebuilds the listener's TLS whenever a revision changes the operator CAs.
 async fn follow_trust(server: Arc<Server>, live: LiveConfig) {
-    let mut revisions = server.revision_tx.subscribe();
+    let mut revisions = server.policy.revision_tx.subscribe();
     let mut trusted = server.current().1.trust;
     while revisions.changed().await.is_ok() {
         let doc = server.current().1;

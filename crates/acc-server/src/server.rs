@@ -8,19 +8,20 @@ use std::sync::{Mutex, RwLock};
 use acc_core::credential_check::{DirectoryLookup, DomainAccountState, PasswordOracle};
 use acc_core::name::UserName;
 use acc_core::password::Secret;
+use acc_core::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 
-use crate::agents::AgentRecord;
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
-use crate::init::{self, directory_secret_name, now_millis};
+use crate::init::{self, directory_secret_name};
+use crate::inventory::Inventory;
 use crate::layout::Layout;
-use crate::sites::SiteRecord;
+use crate::policy::PolicyState;
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
-use crate::vault::{Plain, Vault};
+use crate::vault::Vault;
 
 /// The vault name of generation `n`'s password.
 pub fn generation_secret_name(n: u32) -> String {
@@ -63,36 +64,33 @@ pub struct SaveOutcome {
 /// The management server.
 pub struct Server {
     layout: Layout,
+    /// The one clock every rule of the server is decided by (the system clock, or a
+    /// chosen time in tests).
+    clock: std::sync::Arc<dyn Clock>,
     config: ServerConfig,
     pub(crate) pool: SqlitePool,
     vault: Vault,
-    current: Mutex<(i64, PolicyDocument)>,
-    pub(crate) save_lock: tokio::sync::Mutex<()>,
+    /// The revision in force, the save lock and the long-poll channel.
+    pub(crate) policy: PolicyState,
     tokens: RwLock<HashMap<String, TokenRow>>,
     /// The fleet CA, which signs site servers' (and agents') certificates.
     pub(crate) fleet_ca: acc_pki::x509::Ca,
-    /// The site server inventory.
-    pub(crate) sites: Mutex<BTreeMap<String, SiteRecord>>,
+    /// The site servers and agents.
+    pub(crate) inventory: Inventory,
     /// Package versions by (name, version).
     pub(crate) packages: Mutex<BTreeMap<(String, String), store::PackageRow>>,
     /// (site, package, principal) whose denial was written as `acc.package_access`.
     pub(crate) package_denials: Mutex<std::collections::HashSet<(String, String, String)>>,
-    /// Serialises inventory writes (memory and store change in one order).
-    pub(crate) inventory_write: tokio::sync::Mutex<()>,
     /// Serialises the directory's logons and administration (its counters are one state).
     pub(crate) directory_lock: tokio::sync::Mutex<()>,
-    /// The agent inventory, by host name.
-    pub(crate) agents: Mutex<BTreeMap<String, AgentRecord>>,
     /// `update-config` sent to agents (as `force_tx` for sites).
     pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
-    /// The revision in force, for long-polls.
-    pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
     pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
-    /// When sites last got a freshly signed CRL without a new revision.
-    pub(crate) crl_pushed: Mutex<std::time::Instant>,
+    /// When sites last got a freshly signed CRL without a new revision (Unix ms).
+    pub(crate) crl_pushed: Mutex<i64>,
     /// The sequence number of the server's own last event (`acc.rotation`).
     pub(crate) event_seq: std::sync::atomic::AtomicI64,
     /// Events stored since the event store was last measured, and its maximum size.
@@ -129,8 +127,16 @@ async fn load_inventory<T: serde::de::DeserializeOwned>(
 }
 
 impl Server {
-    /// Opens an initialised data directory.
+    /// Opens an initialised data directory, on the system clock.
     pub async fn open(layout: Layout) -> Result<Server, ServerError> {
+        Server::open_with_clock(layout, std::sync::Arc::new(SystemClock)).await
+    }
+
+    /// Opens an initialised data directory whose time is told by `clock`.
+    pub async fn open_with_clock(
+        layout: Layout,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> Result<Server, ServerError> {
         let config = ServerConfig::load(&layout.config())?;
         let vault = Vault::open(&layout.vault_key())?;
         let pool = store::open(&layout.database(), false).await?;
@@ -156,10 +162,8 @@ impl Server {
         let event_growth = acc_core::event::retention::Growth::new(document.event_store_max_size);
         Ok(Server {
             fleet_ca,
-            sites: Mutex::new(sites),
-            agents: Mutex::new(agents),
+            inventory: Inventory::new(sites, agents),
             directory_lock: tokio::sync::Mutex::new(()),
-            inventory_write: tokio::sync::Mutex::new(()),
             packages: Mutex::new(
                 store::packages(&pool)
                     .await?
@@ -169,21 +173,31 @@ impl Server {
             ),
             package_denials: Mutex::new(std::collections::HashSet::new()),
             agent_force_tx: tokio::sync::watch::Sender::new(0),
-            revision_tx: tokio::sync::watch::Sender::new(number),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
-            crl_pushed: Mutex::new(std::time::Instant::now()),
+            crl_pushed: Mutex::new(clock.now().millis()),
             stalled_reported: Mutex::new(std::collections::HashSet::new()),
             event_seq: std::sync::atomic::AtomicI64::new(event_seq),
             event_growth,
             layout,
+            clock,
             config,
             pool,
             vault,
-            current: Mutex::new((number, document)),
-            save_lock: tokio::sync::Mutex::new(()),
+            policy: PolicyState::new(number, document),
             tokens: RwLock::new(tokens),
         })
+    }
+
+    /// The server's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    /// The server's clock, as a calendar time (for certificates).
+    pub fn now_utc(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.now_ms()) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 
     /// `server.json`.
@@ -222,7 +236,7 @@ impl Server {
 
     /// The revision in force and its document.
     pub fn current(&self) -> (i64, PolicyDocument) {
-        lock(&self.current).clone()
+        lock(&self.policy.current).clone()
     }
 
     /// The caller a bearer token stands for, if it is known and not expired.
@@ -230,7 +244,7 @@ impl Server {
         let digest = tokens::digest_hex(token);
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
         let t = tokens.get(&digest)?;
-        if t.expires_at.is_some_and(|at| now_millis() >= at) {
+        if crate::rules::token_expired(t.expires_at, self.now_ms()) {
             return None;
         }
         Some(Caller { role: t.role, name: t.description.clone() })
@@ -249,7 +263,7 @@ impl Server {
             ));
         }
         let token = tokens::new_token("acc")?;
-        let now = now_millis();
+        let now = self.now_ms();
         let expires_at =
             ttl_secs.map(|s| now.saturating_add(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)));
         let row = TokenRow {
@@ -278,7 +292,7 @@ impl Server {
         patch: &Map<String, Value>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
         self.commit(&doc, saved, Vec::new(), author).await
@@ -300,7 +314,7 @@ impl Server {
         if let Some(g) = grace {
             document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
         }
-        let _guard = self.save_lock.lock().await;
+        let _guard = self.policy.save_lock.lock().await;
         let (_, doc) = self.current();
         let oracle = self.oracle(&doc).await?;
         let directory = store::directory_accounts(&self.pool).await?;
@@ -311,10 +325,10 @@ impl Server {
             let names = self.config.directory();
             let app_id_display = self.config.app_id_display();
             let (sites, pending) = {
-                let registry = lock(&self.sites);
+                let registry = lock(&self.inventory.sites);
                 (registry.keys().cloned().collect::<Vec<_>>(), crate::sites::pending_sites(&doc, &registry))
             };
-            let hash = |s: &Secret| init::hash_password(s.expose()).map_err(|e| e.to_string());
+            let hash = |s: &Secret| init::hash_password(s).map_err(|e| e.to_string());
             let ctx = AuthContext {
                 app_id: &self.config.app_id,
                 app_id_display: &app_id_display,
@@ -326,7 +340,7 @@ impl Server {
                 directory_lookup: &lookup,
                 pending_sites: &pending,
                 hash: &hash,
-                now_ms: now_millis(),
+                now_ms: self.now_ms(),
             };
             document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?
         };
@@ -340,7 +354,7 @@ impl Server {
             saved.document.generations.iter().find(|g| !doc.generations.iter().any(|o| o.number == g.number))
         {
             let name = generation_secret_name(new.number);
-            let sealed = self.vault.seal(&name, &Plain::new(req.password.nfc().expose()))?;
+            let sealed = self.vault.seal(&name, &req.password.nfc())?;
             secrets.push(SealedSecret { name, sealed });
         }
         self.commit(&doc, saved, secrets, author).await
@@ -357,11 +371,11 @@ impl Server {
         let impact = crate::impact::assess(
             before,
             after,
-            lock(&self.current).0,
-            &lock(&self.sites),
-            &lock(&self.agents),
+            lock(&self.policy.current).0,
+            &lock(&self.inventory.sites),
+            &lock(&self.inventory.agents),
             &self.fleet_ca.subject(),
-            now_millis(),
+            self.now_ms(),
         );
         if impact.is_empty() {
             return Ok(());
@@ -399,8 +413,8 @@ impl Server {
         author: &str,
         mut steps: Vec<document::RotationStep>,
     ) -> Result<SaveOutcome, SaveError> {
-        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.sites));
-        steps.extend(document::settle(&mut saved.document, all_created, now_millis()));
+        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.inventory.sites));
+        steps.extend(document::settle(&mut saved.document, all_created, self.now_ms()));
         if saved.document == *before {
             return Err(SaveError::Refused(vec![Problem {
                 field: "settings".into(),
@@ -409,10 +423,10 @@ impl Server {
             }]));
         }
         let summary = document::summary(before, &saved.document);
-        let number = lock(&self.current).0 + 1;
+        let number = lock(&self.policy.current).0 + 1;
         let row = RevisionRow {
             number,
-            created_at: now_millis(),
+            created_at: self.now_ms(),
             author: author.to_string(),
             summary: summary.clone(),
         };
@@ -423,11 +437,11 @@ impl Server {
             &saved.document,
             &steps,
             &self.config.name,
-            now_millis(),
+            self.now_ms(),
             &self.event_seq,
         );
-        *lock(&self.current) = (number, saved.document);
-        self.revision_tx.send_replace(number);
+        *lock(&self.policy.current) = (number, saved.document);
+        self.policy.revision_tx.send_replace(number);
         if let Err(e) = self.store_own_events(&events).await {
             tracing::error!(error = %e, "The acc.rotation events could not be stored.");
         }
@@ -455,7 +469,7 @@ impl Server {
     }
 
     /// Opens the vault entry `name`, if there is one.
-    pub(crate) async fn open_secret(&self, name: &str) -> Result<Option<Plain>, ServerError> {
+    pub(crate) async fn open_secret(&self, name: &str) -> Result<Option<Secret>, ServerError> {
         match store::secrets(&self.pool, name).await?.into_iter().find(|s| s.name == name) {
             Some(s) => Ok(Some(self.vault.open_sealed(&s.name, &s.sealed)?)),
             None => Ok(None),
@@ -477,12 +491,12 @@ impl Server {
 
 /// Decrypted passwords for one credential check; dropped right after it.
 struct VaultOracle {
-    app_id: Option<Plain>,
-    generations: Vec<(u32, String, Plain)>,
+    app_id: Option<Secret>,
+    generations: Vec<(u32, String, Secret)>,
 }
 
-fn same(plain: &Plain, candidate: &Secret) -> bool {
-    Secret::new(plain.expose()).nfc().matches(candidate)
+fn same(stored: &Secret, candidate: &Secret) -> bool {
+    stored.nfc().matches(candidate)
 }
 
 impl PasswordOracle for VaultOracle {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use acc_core::credential_check::GenerationPhase;
+use acc_core::generation::GenerationPhase;
 use acc_core::lockout::{AckStatus, GenerationAck, ManagedGeneration, PasswordHash};
 use acc_proto::{AccountState, SiteAck, SitePolicy};
 use serde::{Deserialize, Serialize};
@@ -135,23 +135,15 @@ pub fn site_policy(
     trust_pems: Vec<String>,
     crl_pem: Option<String>,
 ) -> SitePolicy {
-    use acc_core::lockout::GenerationPhase as SitePhase;
     let generations = doc
         .generations
         .iter()
-        .filter_map(|g| {
-            let phase = match g.phase {
-                GenerationPhase::Provisioning => SitePhase::Provisioning,
-                GenerationPhase::Active => SitePhase::Active,
-                GenerationPhase::Retiring => SitePhase::Retiring,
-                GenerationPhase::Removed => return None,
-            };
-            Some(ManagedGeneration {
-                generation: g.number,
-                user_name: g.user_name.clone(),
-                phase,
-                password_hash: g.password_hash.clone().map(PasswordHash::new),
-            })
+        .filter(|g| g.phase.is_maintained())
+        .map(|g| ManagedGeneration {
+            generation: g.number,
+            user_name: g.user_name.clone(),
+            phase: g.phase,
+            password_hash: g.password_hash.clone().map(PasswordHash::new),
         })
         .collect();
     SitePolicy {

@@ -1,35 +1,14 @@
 //! The credential vault: secrets at rest are sealed with AES-256-GCM (`acc_pki::sealed`)
 //! under the master key in `vault.key` (32 random bytes, 0600). Each sealed value is `nonce (12) || ciphertext
 //! || tag (16)`, with the secret's name as associated data, so that a value moved to
-//! another name does not open. Plaintext lives only in [`Plain`], which never prints.
+//! another name does not open. Plaintext lives only in acc-core's [`Secret`], which never prints.
 
 use std::path::Path;
 
+use acc_core::password::Secret;
 use acc_pki::sealed::SealingKey;
 
 use crate::error::ServerError;
-
-/// A secret's plaintext. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Plain(String);
-
-impl Plain {
-    /// Wraps a plaintext.
-    pub fn new(text: impl Into<String>) -> Plain {
-        Plain(text.into())
-    }
-
-    /// The plaintext, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Plain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
 
 /// The vault's key.
 pub struct Vault {
@@ -49,7 +28,7 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, ServerError> {
 
 /// A random password of `len` characters from letters, digits and symbols, with at least
 /// one of each class (it passes the complexity policy).
-pub fn random_password(len: usize) -> Result<Plain, ServerError> {
+pub fn random_password(len: usize) -> Result<Secret, ServerError> {
     const SETS: [&[u8]; 4] =
         [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnopqrstuvwxyz", b"23456789", b"!#%+-=?@^_~"];
     loop {
@@ -63,7 +42,7 @@ pub fn random_password(len: usize) -> Result<Plain, ServerError> {
             })
             .collect();
         if SETS.iter().all(|set| text.bytes().any(|c| set.contains(&c))) {
-            return Ok(Plain(text));
+            return Ok(Secret::new(text));
         }
     }
 }
@@ -80,16 +59,16 @@ impl Vault {
     }
 
     /// Seals `plain` under `name`.
-    pub fn seal(&self, name: &str, plain: &Plain) -> Result<Vec<u8>, ServerError> {
-        Ok(self.key.seal(name, plain.0.as_bytes())?)
+    pub fn seal(&self, name: &str, plain: &Secret) -> Result<Vec<u8>, ServerError> {
+        Ok(self.key.seal(name, plain.expose().as_bytes())?)
     }
 
     /// Opens what [`Vault::seal`] made for `name`.
-    pub fn open_sealed(&self, name: &str, sealed: &[u8]) -> Result<Plain, ServerError> {
+    pub fn open_sealed(&self, name: &str, sealed: &[u8]) -> Result<Secret, ServerError> {
         self.key
             .open_sealed(name, sealed)
             .and_then(|p| String::from_utf8(p).ok())
-            .map(Plain)
+            .map(Secret::new)
             .ok_or_else(|| {
                 ServerError::Vault(format!(
                     "'{name}' does not open with this master key (vault.key replaced, or the entry was damaged)"
@@ -107,7 +86,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("vault.key");
         let vault = Vault::create(&path).unwrap();
-        let secret = Plain::new("S3cret!pass");
+        let secret = Secret::new("S3cret!pass");
         let sealed = vault.seal("acc.generation.1", &secret).unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"S3cret"));
         assert_eq!(vault.open_sealed("acc.generation.1", &sealed).unwrap(), secret);
@@ -117,7 +96,10 @@ mod tests {
         let other = Vault::create(&tmp.path().join("other.key")).unwrap();
         let err = other.open_sealed("acc.generation.1", &sealed).unwrap_err().to_string();
         assert!(err.contains("does not open"), "{err}");
-        assert!(!err.contains("S3cret") && format!("{secret:?} {vault:?}") == "[REDACTED] Vault([REDACTED])");
+        assert!(
+            !err.contains("S3cret")
+                && format!("{secret:?} {vault:?}") == "Secret(<redacted>) Vault([REDACTED])"
+        );
         assert!(Vault::create(&path).is_err(), "an existing key is never overwritten");
     }
 

@@ -10,6 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use acc_core::lockout::LockoutPolicy;
+// Passwords in requests are acc-core's one secret type: serialised as is (they only
+// travel over the 0600 local socket) but never shown by `Debug`.
+use acc_core::password::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -17,24 +20,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::error::SiteError;
 use crate::site::Site;
 
-/// A password in an admin request: serialised as is (it only travels over the 0600 local
-/// socket) but never shown by `Debug`.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Password(pub String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password([REDACTED])")
-    }
-}
-
 /// One administrative request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     /// Create a local account.
-    AccountsAdd { name: String, password: Password },
+    AccountsAdd { name: String, password: Secret },
     /// List accounts.
     AccountsList,
     /// One account.
@@ -48,7 +39,7 @@ pub enum Request {
     /// Delete a disabled account.
     AccountsRemove { name: String },
     /// Set a new password.
-    AccountsSetPassword { name: String, password: Password },
+    AccountsSetPassword { name: String, password: Secret },
     /// The lockout policy in force.
     PolicyShow,
     /// Replace the lockout policy (and set the event log's maximum size, in bytes).
@@ -92,7 +83,7 @@ pub use crate::event_log::{EventPage, EventQuery};
 pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
     let seqs = |events: Vec<acc_core::event::StampedEvent>| json!({ "events": events.iter().map(|e| e.seq).collect::<Vec<_>>() });
     Ok(match request {
-        Request::AccountsAdd { name, password } => seqs(site.add_account(&name, &password.0).await?),
+        Request::AccountsAdd { name, password } => seqs(site.add_account(&name, password.expose()).await?),
         Request::AccountsList => serde_json::to_value(site.accounts()).unwrap_or_default(),
         Request::AccountsShow { name } => match site.account(&name) {
             Some(v) => serde_json::to_value(v).unwrap_or_default(),
@@ -102,7 +93,9 @@ pub async fn handle(site: &Site, request: Request) -> Result<Value, SiteError> {
         Request::AccountsDisable { name } => seqs(site.disable(&name).await?),
         Request::AccountsUnlock { name, sources } => seqs(site.unlock(&name, sources).await?),
         Request::AccountsRemove { name } => seqs(site.remove(&name).await?),
-        Request::AccountsSetPassword { name, password } => seqs(site.set_password(&name, &password.0).await?),
+        Request::AccountsSetPassword { name, password } => {
+            seqs(site.set_password(&name, password.expose()).await?)
+        }
         Request::PolicyShow => {
             let mut v = serde_json::to_value(site.policy()).unwrap_or_default();
             v["event_log_max_size"] = json!(site.event_growth().max_size());

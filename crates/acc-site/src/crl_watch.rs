@@ -38,7 +38,7 @@ pub fn expired(layout: &Layout, now: OffsetDateTime) -> Vec<(&'static str, Crl)>
 pub async fn watch_loop(site: Arc<Site>) {
     let mut alerted: HashSet<(String, i64)> = HashSet::new();
     loop {
-        let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(site.now_millis()) * 1_000_000)
+        let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(site.now_ms()) * 1_000_000)
             .unwrap_or_else(|_| OffsetDateTime::now_utc());
         for (source, crl) in expired(site.layout(), now) {
             let Some(next) = crl.next_update else { continue };

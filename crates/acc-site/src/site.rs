@@ -22,19 +22,8 @@ use crate::store::{self, AccountRows, Write};
 use crate::verifier::{self, Verifier};
 use crate::writer::Writer;
 
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Timestamp(ms)
-    }
-}
+/// The wall clock (acc-core's, the one every role reads).
+pub use acc_core::time::SystemClock;
 
 /// What a refused client certificate looked like, for its 4625.
 #[derive(Debug, Clone)]
@@ -294,7 +283,7 @@ impl Site {
     }
 
     /// The site clock, in Unix milliseconds.
-    pub fn now_millis(&self) -> i64 {
+    pub fn now_ms(&self) -> i64 {
         self.clock.now().millis()
     }
 

@@ -18,43 +18,24 @@ use acc_core::event::StampedEvent;
 use acc_core::lockout::{
     AccountRecord, AddressShare, FailureEntry, LockoutPolicy, SiteState, Source, SourceState,
 };
+use acc_core::migrate::Migration;
 use acc_core::time::Timestamp;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::SiteError;
 
-/// The schema this acc writes (`PRAGMA user_version`): the base schema plus every
-/// migration below.
-const SCHEMA_VERSION: i64 = 2;
-
-/// What each schema version adds to the one before, applied in order to a database of an
-/// older version (and to a new one, after the base schema). Each step is idempotent and
-/// commits together with its version number.
-const MIGRATIONS: [(i64, &str); 1] = [
-    // 2: rule M8a (smart lockout): each address's share of an account's unfamiliar
-    // aggregate. A version-1 database has no shares, which is exactly "no share yet".
-    (
-        2,
-        "CREATE TABLE IF NOT EXISTS account_shares (
-            sid TEXT NOT NULL, ip TEXT NOT NULL, share TEXT NOT NULL, PRIMARY KEY (sid, ip));",
-    ),
+/// The schema, one [`Migration`] per file of `migrations/` (acc-core's one mechanism, as
+/// the management server's), applied in order to a database of an older version
+/// (`PRAGMA user_version`), each with its version number in one transaction.
+const MIGRATIONS: [Migration; 2] = [
+    Migration { version: 1, name: "base schema", sql: include_str!("../migrations/0001_base.sql") },
+    Migration {
+        version: 2,
+        name: "account shares",
+        sql: include_str!("../migrations/0002_account_shares.sql"),
+    },
 ];
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (sid TEXT PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS account_sources (
-    sid TEXT NOT NULL, source TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (sid, source));
-CREATE TABLE IF NOT EXISTS account_failures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL, time_ms INTEGER NOT NULL, caller TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS account_failures_by_sid ON account_failures (sid, id);
-CREATE TABLE IF NOT EXISTS familiar (source TEXT PRIMARY KEY, last_success INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS agents (
-    agent_id TEXT PRIMARY KEY, host TEXT NOT NULL, os TEXT NOT NULL, version TEXT NOT NULL,
-    principal TEXT NOT NULL, ip TEXT NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS shares (name TEXT PRIMARY KEY, acl TEXT NOT NULL);
-";
 
 /// One durable change.
 #[derive(Debug, Clone)]
@@ -177,21 +158,23 @@ pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
         .pragma("journal_size_limit", "16777216");
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await?;
-    if version > SCHEMA_VERSION {
-        return Err(SiteError::Database(format!(
-            "{}: schema version {version} is newer than this acc ({SCHEMA_VERSION}); upgrade acc",
-            path.display()
-        )));
-    }
+    let pending = acc_core::migrate::pending(version, &MIGRATIONS)
+        .map_err(|e| SiteError::Database(format!("{}: {e}", path.display())))?;
     crate::event_log::prepare(&pool, path).await?;
-    sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-    sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
-    for (to, sql) in MIGRATIONS.into_iter().filter(|(to, _)| *to > version) {
-        let step = format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {to}; COMMIT;");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(step)).execute(&pool).await.map_err(|e| {
-            SiteError::Database(format!("{}: migration to schema version {to} failed: {e}", path.display()))
+    for m in pending {
+        let mut tx = pool.begin().await?;
+        let step = sqlx::raw_sql(sqlx::AssertSqlSafe(m.sqlite_script())).execute(&mut *tx).await;
+        step.map_err(|e| {
+            SiteError::Database(format!(
+                "{}: migration to schema version {} ({}) failed: {e}",
+                path.display(),
+                m.version,
+                m.name
+            ))
         })?;
+        tx.commit().await?;
     }
+    sqlx::raw_sql(crate::tasks::store::SCHEMA).execute(&pool).await?;
     crate::agents::store::migrate(&pool).await?;
     Ok(pool)
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use acc_core::password::Secret;
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use tokio::sync::Semaphore;
@@ -46,12 +46,12 @@ impl std::fmt::Debug for Verifier {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-/// Hashes a password into a PHC string (random salt).
+/// Hashes a password into a PHC string with acc-core's one Argon2id hash, under a fresh
+/// random salt.
 pub fn hash_password(password: &str) -> Result<String, HashError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| HashError(e.to_string()))
+    let salt =
+        acc_pki::sealed::random_bytes(acc_core::password::SALT_LEN).map_err(|e| HashError(e.to_string()))?;
+    acc_core::password::hash_password(&Secret::new(password), &salt).map_err(|e| HashError(e.to_string()))
 }
 
 impl Verifier {
@@ -125,8 +125,7 @@ impl Verifier {
                 let (phc_owned, pw) = (phc.to_string(), password.to_string());
                 tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    !phc_owned.is_empty()
-                        && Argon2::default().verify_password(pw.as_bytes(), phc_owned.as_str()).is_ok()
+                    acc_core::password::verify_password(&phc_owned, &Secret::new(pw))
                 })
                 .await
                 .unwrap_or(false)

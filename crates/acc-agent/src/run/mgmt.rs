@@ -11,7 +11,7 @@ use acc_net::client::{ClientError, Connection, Response};
 use acc_proto::{AgentCheckIn, AgentPolicy};
 use bytes::Bytes;
 
-use super::{Agent, Material, POLL_WAIT, VERSION, lock, now_ms, seconds};
+use super::{Agent, Material, POLL_WAIT, VERSION, lock, seconds};
 use crate::identity::{self, Identity};
 use crate::renew::RenewError;
 use crate::site::{SiteAuth, SiteFailure, connection_line, site_list};
@@ -163,7 +163,7 @@ impl Agent {
         loop {
             let (after, force) = {
                 let s = lock(&self.state);
-                (s.poll_after(now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
+                (s.poll_after(self.now_ms()), s.policy.as_ref().map_or(0, |p| p.force))
             };
             let path = format!("/v1/agent/policy?after={after}&force={force}&wait={POLL_WAIT}");
             let resp = match conn.send("GET", &path, &[], Bytes::new()).await {
@@ -255,7 +255,7 @@ impl Agent {
         if !resp.status.is_success() {
             return Err(MgmtError::answer("check-in", &resp));
         }
-        self.update(|s| s.last_check_in_ms = Some(now_ms()));
+        self.update(|s| s.last_check_in_ms = Some(self.now_ms()));
         Ok(())
     }
 
@@ -309,7 +309,7 @@ impl Agent {
                     "policy_failed: the new settings do not connect; keeping the previous ones.");
                 self.update(|s| {
                     s.failed_revision = Some(policy.revision);
-                    s.failed_at_ms = Some(now_ms());
+                    s.failed_at_ms = Some(self.now_ms());
                     s.failure = Some(reason.to_string());
                 });
                 return;

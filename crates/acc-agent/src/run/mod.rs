@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use acc_core::time::{Clock, SystemClock};
 use acc_net::client::ClientTls;
 use acc_proto::AgentPolicy;
 use serde_json::Value;
@@ -90,16 +91,14 @@ pub struct Agent {
     budget: Mutex<Budget>,
     /// The HTTP proxy every connection goes through, if any.
     proxy: Option<Arc<acc_net::proxy::Proxy>>,
+    /// The wall clock (acc-core's, as every role reads it).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent").field("config", &self.config.path).finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,7 +149,13 @@ impl Agent {
             policy_tx: watch::Sender::new(revision),
             budget: Mutex::new(Budget::default()),
             proxy,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The agent's clock, in Unix milliseconds.
+    fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
     }
 
     /// Runs until the process ends.

@@ -12,7 +12,7 @@ use acc_proto::SiteEndpoint;
 use acc_proto::agent_site::{ErrorCode, Registered};
 
 use super::task::{Assignments, Task};
-use super::{Agent, POLL_WAIT, VERSION, jitter, lock, now_ms, seconds};
+use super::{Agent, POLL_WAIT, VERSION, jitter, lock, seconds};
 use crate::budget::Verdict;
 use crate::download::{DownloadError, Downloaded, Progress};
 use crate::site::{SiteAuth, SiteFailure, SiteSession, connection_line, site_list};
@@ -91,7 +91,7 @@ impl Agent {
         let (revision, limits) = policy
             .as_ref()
             .map_or((0, (0, 600)), |p| (p.revision, (p.limits.threshold, p.limits.window_secs)));
-        let verdict = lock(&self.budget).check(now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
+        let verdict = lock(&self.budget).check(self.now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
         match verdict {
             Verdict::Go => {}
             Verdict::Wait(d) => {
@@ -131,17 +131,17 @@ impl Agent {
                 Ok(session)
             }
             401 => {
-                lock(&self.budget).failed(now_ms(), revision, auth.fingerprint(), retry_after, jitter());
+                lock(&self.budget).failed(self.now_ms(), revision, auth.fingerprint(), retry_after, jitter());
                 self.fetch_now.notify_one();
                 Err(refusal)
             }
             403 if matches!(refusal, SiteFailure::Refused { code: ErrorCode::LockedOut, .. }) => {
-                lock(&self.budget).locked(now_ms(), auth.fingerprint(), retry_after);
+                lock(&self.budget).locked(self.now_ms(), auth.fingerprint(), retry_after);
                 Err(refusal)
             }
             503 => {
                 lock(&self.budget).locked(
-                    now_ms(),
+                    self.now_ms(),
                     auth.fingerprint(),
                     retry_after.or(Some(Duration::from_secs(30))),
                 );

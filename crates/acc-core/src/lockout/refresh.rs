@@ -40,17 +40,7 @@ impl RefreshTrigger {
     }
 }
 
-/// Phase of an ACC generation that site servers maintain (1.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GenerationPhase {
-    /// Saved, being created on site servers.
-    Provisioning,
-    /// What agents use.
-    Active,
-    /// The previous active generation, still accepted during the grace period.
-    Retiring,
-}
+pub use crate::generation::GenerationPhase;
 
 /// One managed generation as the policy revision describes it to a site server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +141,9 @@ impl SiteState {
         let (t, mut events) = self.effective_time(now);
         let mut actions = Vec::new();
         let mut acks = Vec::new();
-        let mut ordered: Vec<&ManagedGeneration> = generations.iter().collect();
+        // A removed generation is no longer maintained: as if it were not listed.
+        let mut ordered: Vec<&ManagedGeneration> =
+            generations.iter().filter(|g| g.phase.is_maintained()).collect();
         ordered.sort_by_key(|g| g.generation);
         let subject = self.site_subject();
 
@@ -214,7 +206,9 @@ impl SiteState {
             // S5: retiring follows the generation's phase; it behaves like enabled.
             self.accounts[i].lifecycle = match g.phase {
                 GenerationPhase::Retiring => Lifecycle::Retiring,
-                GenerationPhase::Provisioning | GenerationPhase::Active => Lifecycle::Enabled,
+                GenerationPhase::Provisioning | GenerationPhase::Active | GenerationPhase::Removed => {
+                    Lifecycle::Enabled
+                }
             };
             // A4.
             if let Some(hash) = &g.password_hash
@@ -265,7 +259,7 @@ impl SiteState {
         ordered.sort_by_key(|g| g.generation);
         ordered
             .into_iter()
-            .filter(|g| !is_domain_form(&g.user_name))
+            .filter(|g| g.phase.is_maintained() && !is_domain_form(&g.user_name))
             .filter_map(|g| {
                 let n = local_name(&g.user_name);
                 let ack = |status, message| GenerationAck { generation: g.generation, status, message };

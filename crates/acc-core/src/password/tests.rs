@@ -57,6 +57,32 @@ fn secret_matches_only_equal_text() {
 }
 
 #[test]
+fn secret_travels_as_a_plain_json_string_and_compares_by_text() {
+    let secret = Secret::from("p\u{e4}ss");
+    assert_eq!(serde_json::to_string(&secret).unwrap(), "\"p\u{e4}ss\"");
+    let back: Secret = serde_json::from_str("\"p\u{e4}ss\"").unwrap();
+    assert_eq!(back, secret);
+    assert_ne!(back, Secret::from("pass"));
+    assert!(serde_json::from_str::<Secret>("42").is_err());
+}
+
+#[test]
+fn argon2_hashes_verify_with_the_salt_given_and_nothing_else() {
+    let password = Secret::from("Correct horse battery staple");
+    let salt = [7u8; 16];
+    let phc = hash_password(&password, &salt).unwrap();
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    assert_eq!(hash_password(&password, &salt).unwrap(), phc, "the salt is the only randomness");
+    assert_ne!(hash_password(&password, &[8u8; 16]).unwrap(), phc);
+    assert!(verify_password(&phc, &password));
+    assert!(!verify_password(&phc, &Secret::from("correct horse battery staple")));
+    assert!(!verify_password("", &password), "an empty hash matches nothing");
+    assert!(!verify_password("$argon2id$garbage", &password), "nor a malformed one");
+    let err = hash_password(&password, &[1u8; 3]).unwrap_err().to_string();
+    assert!(err.contains("salt") && !err.contains("horse"), "{err}");
+}
+
+#[test]
 fn policy_ranges_per_mode() {
     assert_eq!(PasswordPolicy::default(), PasswordPolicy::for_mode(PasswordMode::Nist));
     assert_eq!(PasswordPolicy::default().min_length(), 15);

@@ -232,7 +232,7 @@ async fn lockouts(
     require(&caller, Role::Viewer)?;
     let since_ms = match query_param(&uri, "since_ms") {
         Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("since_ms '{v}' is not a number")))?,
-        None => crate::init::now_millis() - 86_400_000,
+        None => server.now_ms() - 86_400_000,
     };
     // The locks and their clearing, then the failed logons a page at a time: a flood of
     // 4625 is counted, never held.

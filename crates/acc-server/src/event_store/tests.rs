@@ -9,7 +9,7 @@ use acc_core::event::retention::MIB;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::init::{InitOptions, init};
+use crate::init::init;
 use crate::layout::Layout;
 
 fn ev(seq: i64, id: &str, user: &str, body: Value) -> ForwardedEvent {
@@ -139,15 +139,7 @@ async fn searches_page_newest_first_with_before_seq_per_site() {
 async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("server");
-    let opts = InitOptions {
-        data_dir: dir.clone(),
-        domain: "CORP".into(),
-        app_id: "svc_acc_app".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        hostname: "mgmt01".into(),
-        organisation: String::new(),
-    };
-    init(&opts).await.unwrap();
+    init(&crate::init::tests::opts(&dir)).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
     let mut patch = serde_json::Map::new();
     patch.insert("event_store_max_size".into(), json!(MIB));

@@ -77,7 +77,7 @@ pub(super) async fn register(
     }
     let presented = auth::agent_token(&headers)?;
     let claim = auth::claim(&headers, &peer)?;
-    let now = site.now_millis();
+    let now = site.now_ms();
     let row = AgentRow {
         agent_id: reg.agent_id.clone(),
         host: reg.host,

@@ -39,7 +39,7 @@ impl Site {
             agent_id: agent.to_string(),
             task_type: task_type.to_string(),
             payload,
-            at: self.now_millis(),
+            at: self.now_ms(),
         };
         self.writer().submit(vec![Write::Task(created)]).durable().await.map_err(TaskError::Database)?;
         self.task_queue().insert(agent, &id);
@@ -62,7 +62,7 @@ impl Site {
         loop {
             let notified = waiter.notified();
             self.check_claim(agent, claim)?;
-            let now = self.now_millis();
+            let now = self.now_ms();
             let (taken, pending) = self.task_queue().take_due(agent, now, MAX_TASKS_PER_POLL, self.writer());
             if let Some(p) = pending {
                 p.durable().await.map_err(TaskError::Database)?;
@@ -99,7 +99,7 @@ impl Site {
             ResultStatus::Failed => TaskState::Failed,
         };
         let text = serde_json::to_string(result).map_err(|e| TaskError::Database(e.to_string()))?;
-        let at = self.now_millis();
+        let at = self.now_ms();
         let write = || TaskWrite::Finished { id: id.clone(), state, at, result: Some(text) };
         match self.task_queue().finish(&id, agent, write, self.writer())? {
             Finish::Done(pending) => {

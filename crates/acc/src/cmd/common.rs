@@ -170,9 +170,7 @@ where
 
 /// The Unix milliseconds `secs` seconds ago (`--since`).
 pub fn since_ms(secs: u64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    use acc_core::time::Clock as _;
+    let now = acc_core::time::SystemClock.now().millis();
     now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
 }

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use acc_core::lockout::LockoutPolicy;
-use acc_site::admin::{self, DirLock, EventPage, EventQuery, Password, Request};
+use acc_core::password::Secret;
+use acc_site::admin::{self, DirLock, EventPage, EventQuery, Request};
 use acc_site::config::SiteConfig;
 use acc_site::init::{self, InitOptions};
 use acc_site::layout::Layout;
@@ -456,12 +457,12 @@ pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
     Admin::open(dir).await?.request(request).await
 }
 
-fn read_password(flag: bool) -> Result<Password> {
+fn read_password(flag: bool) -> Result<Secret> {
     let pw = password_from_stdin(flag)?;
     if pw.is_empty() {
         bail!("password: is empty; enter a password");
     }
-    Ok(Password(pw))
+    Ok(Secret::new(pw))
 }
 
 async fn accounts(c: AccountsCommand) -> Result<ExitCode> {

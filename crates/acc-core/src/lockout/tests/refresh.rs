@@ -369,3 +369,17 @@ fn r_policy_acknowledgements_without_a_refresh_match_what_a_refresh_reports() {
     let refreshed = fx.site.refresh(&fx.policy, &gens[..3], RefreshTrigger::Policy, fx.now());
     assert_eq!(refreshed.acks, acks);
 }
+
+#[test]
+fn a_removed_generation_is_refreshed_as_if_it_were_not_listed() {
+    let mut fx = Fx::smart();
+    let mut twin = Fx::smart();
+    let mut removed = gen1();
+    removed.phase = GenerationPhase::Removed;
+    let r = fx.site.refresh(&fx.policy, &[removed.clone()], RefreshTrigger::Policy, fx.now());
+    let absent = twin.site.refresh(&twin.policy, &[], RefreshTrigger::Policy, twin.now());
+    assert_eq!((actions(&r), &r.acks), (actions(&absent), &absent.acks));
+    assert!(r.acks.is_empty(), "no acknowledgement for a removed generation");
+    assert!(fx.site.acknowledgements(&fx.policy, &[removed]).is_empty());
+    assert!(!fx.site.acknowledgements(&fx.policy, &[gen1()]).is_empty(), "an active one is acknowledged");
+}

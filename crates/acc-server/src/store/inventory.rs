@@ -1,0 +1,47 @@
+//! The site server and agent inventories: one JSON record per name.
+
+use sqlx::{Row, SqlitePool};
+
+use crate::error::ServerError;
+
+/// An inventory table: one JSON record per site server or agent, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inventory {
+    /// `sites`.
+    Sites,
+    /// `agents`.
+    Agents,
+}
+
+impl Inventory {
+    /// The upsert and the listing of this inventory (static SQL: the table is no input).
+    fn statements(self) -> (&'static str, &'static str) {
+        match self {
+            Inventory::Sites => (
+                "INSERT INTO sites (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
+                "SELECT name, record FROM sites ORDER BY name",
+            ),
+            Inventory::Agents => (
+                "INSERT INTO agents (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = $2",
+                "SELECT name, record FROM agents ORDER BY name",
+            ),
+        }
+    }
+}
+
+/// Writes a record (JSON) of an inventory.
+pub async fn put_record(
+    pool: &SqlitePool,
+    inventory: Inventory,
+    name: &str,
+    record: &str,
+) -> Result<(), ServerError> {
+    sqlx::query(inventory.statements().0).bind(name).bind(record).execute(pool).await?;
+    Ok(())
+}
+
+/// Every record of an inventory, by name.
+pub async fn records(pool: &SqlitePool, inventory: Inventory) -> Result<Vec<(String, String)>, ServerError> {
+    let rows = sqlx::query(inventory.statements().1).fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

@@ -1,0 +1,70 @@
+//! Site join and agent enrollment tokens by SHA-256, with expiry and uses left.
+
+use sqlx::SqlitePool;
+
+use crate::error::ServerError;
+
+/// Stores a join token's digest.
+pub async fn put_join_token(
+    pool: &SqlitePool,
+    kind: &str,
+    digest: &str,
+    t: &TokenTerms,
+) -> Result<(), ServerError> {
+    sqlx::query(
+        "INSERT INTO join_tokens (digest, kind, created_at, expires_at, uses_left, supersede)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(digest)
+    .bind(kind)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(t.uses)
+    .bind(t.supersede)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The terms of a join or enrollment token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenTerms {
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// Joins or enrollments it allows.
+    pub uses: i64,
+    /// An enrollment may replace the certificate of an agent already enrolled with the
+    /// same host name (a rebuilt machine).
+    pub supersede: bool,
+}
+
+/// Whether the token with `digest` allows superseding (false when unknown).
+pub async fn token_supersedes(pool: &SqlitePool, digest: &str) -> Result<bool, ServerError> {
+    let v: Option<bool> = sqlx::query_scalar("SELECT supersede FROM join_tokens WHERE digest = $1")
+        .bind(digest)
+        .fetch_optional(pool)
+        .await?;
+    Ok(v.unwrap_or(false))
+}
+
+/// Uses a join token once: true when it existed, had not expired at `now` and had a use
+/// left (atomically: two joins never share the last use).
+pub async fn use_join_token(
+    pool: &SqlitePool,
+    kind: &str,
+    digest: &str,
+    now: i64,
+) -> Result<bool, ServerError> {
+    let result = sqlx::query(
+        "UPDATE join_tokens SET uses_left = uses_left - 1
+         WHERE digest = $1 AND kind = $2 AND expires_at > $3 AND uses_left > 0",
+    )
+    .bind(digest)
+    .bind(kind)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
