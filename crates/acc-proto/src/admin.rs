@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::AuthMode;
 
 /// `PUT /v1/settings/auth` and `POST /v1/credential/rotate` (which implies `credential`).
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthChange {
     /// The mode to save (`None` on a rotation: `credential`).
@@ -27,6 +27,7 @@ pub struct AuthChange {
     pub confirmation: Option<String>,
     /// A new password policy (`None`: keep it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>", description = "As acc-core defines it.")]
     pub password_policy: Option<PasswordPolicy>,
     /// Grant the credential Read on the package sources in the same revision.
     #[serde(default)]
@@ -54,11 +55,12 @@ impl std::fmt::Debug for AuthChange {
 
 /// `PUT /v1/settings/site`: the site settings to change (the lockout policy's fields and
 /// the event log sizes); each field given replaces the one in force.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteSettingsChange {
     /// `classic` or `smart`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub mode: Option<LockoutMode>,
     /// Failures that lock an account (0: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +120,7 @@ impl SiteSettingsChange {
 }
 
 /// `POST /v1/site-tokens` and `POST /v1/enroll-tokens`: a join or enrollment token's terms.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenTerms {
     /// Its lifetime in seconds (`None`: the kind's default).
@@ -133,7 +135,7 @@ pub struct TokenTerms {
 }
 
 /// The answer to a token creation: the token's text, shown once.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreatedToken {
     /// The text to hand over.
     pub token: String,
@@ -146,7 +148,7 @@ impl std::fmt::Debug for CreatedToken {
 }
 
 /// `POST /v1/tokens`: an API token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTokenRequest {
     /// `viewer`, `operator` or `admin`.
@@ -159,7 +161,7 @@ pub struct ApiTokenRequest {
 }
 
 /// `POST /v1/trust`: an operator CA to trust for agent certificates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrustAdd {
     /// The CA certificate (PEM).
@@ -167,7 +169,7 @@ pub struct TrustAdd {
 }
 
 /// `POST /v1/trust/remove`: an operator CA to stop trusting, by fingerprint or PEM.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrustRemove {
     /// Its SHA-256 fingerprint.
@@ -182,7 +184,7 @@ pub struct TrustRemove {
 }
 
 /// `POST /v1/directory`: a domain account of the directory.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryAccountAdd {
     /// The account name (without the domain).
@@ -198,7 +200,7 @@ impl std::fmt::Debug for DirectoryAccountAdd {
 }
 
 /// `POST /v1/packages/{name}/assign`: a version to assign to site servers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageAssign {
     /// The version (`None`: the newest).

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How agents authenticate to site servers (Global agent settings, Authentication).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// "Use Application Credentials": the App ID, a domain account (the seeds' default).
@@ -35,7 +35,7 @@ impl std::fmt::Display for AuthMode {
 
 /// A site server as agents see it: where to reach it and the CA its TLS certificate
 /// chains to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SiteEndpoint {
     /// The site's name.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct SiteEndpoint {
 }
 
 /// How an agent authenticates to site servers, with the credential when it needs one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentAuth {
     /// The mode.
     pub mode: AuthMode,
@@ -75,7 +75,7 @@ impl std::fmt::Debug for AgentAuth {
 /// The failed attempts an agent may make: never more than `threshold − 2` per window
 /// (specification 2.5); `threshold` is the classic threshold, the smart source threshold,
 /// or the directory's for domain-form names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentLimits {
     /// The threshold T that applies to the agent (0: no lockout).
     pub threshold: u32,
@@ -84,7 +84,7 @@ pub struct AgentLimits {
 }
 
 /// `GET /v1/agent/policy?after=REV&force=F&wait=S`: what an agent applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentPolicy {
     /// The policy revision.
     pub revision: i64,
@@ -101,7 +101,7 @@ pub struct AgentPolicy {
 
 /// `POST /v1/agent/checkin`: what the agent holds and how it is doing. Sent after every
 /// policy it applied (or failed to) and periodically.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentCheckIn {
     /// The check-in counter, kept by the agent across restarts; it never goes back on one
     /// machine, so a value that does reveals two machines sharing one identity.

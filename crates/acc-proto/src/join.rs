@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 const JOIN_PREFIX: &str = "accjoin1.";
 
 /// A site server join token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JoinToken {
     /// The management server's URL.
     pub url: String,
@@ -22,7 +22,7 @@ pub struct JoinToken {
 }
 
 /// What a join token joins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     /// A site server (`acc site join`); a token without a kind is one.
@@ -89,7 +89,7 @@ impl JoinToken {
 }
 
 /// `POST /v1/sites/join`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// The token's secret.
@@ -117,7 +117,7 @@ impl std::fmt::Debug for JoinRequest {
 }
 
 /// The answer to a join.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JoinResponse {
     /// The site's client certificate (PEM), from the fleet CA.
     pub certificate_pem: String,
@@ -129,7 +129,7 @@ pub struct JoinResponse {
 }
 
 /// A joined site that a deliberate re-join under its name replaced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplacedSite {
     /// Where agents reached it.
     pub url: String,
@@ -140,7 +140,7 @@ pub struct ReplacedSite {
 }
 
 /// `POST /v1/agent/enroll`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The enrollment token's secret.

@@ -107,7 +107,7 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PackageFile>, ManifestError> {
 }
 
 /// One file of a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageFile {
     /// Its path in the package, `/` between components.
@@ -119,7 +119,7 @@ pub struct PackageFile {
 }
 
 /// A package version: where it lives (a package source share) and its files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageManifest {
     /// The package source (share), e.g. `software-library`.
@@ -133,7 +133,7 @@ pub struct PackageManifest {
 }
 
 /// A site's replication of one assigned package, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageState {
     /// The share.
     pub share: String,
@@ -153,7 +153,7 @@ pub struct PackageState {
 }
 
 /// How far a site's replication of a package is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplicationStatus {
     /// The wanted version is in place and verified.
@@ -176,7 +176,7 @@ impl ReplicationStatus {
 }
 
 /// `POST /v1/site/packages`: the state of every assigned package on the site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageReport {
     /// One per assigned package.
     pub packages: Vec<PackageState>,

@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::package::PackageManifest;
 
 /// The policy a site server applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SitePolicy {
     /// The policy revision.
     pub revision: i64,
     /// Lockout policy and ACC site settings.
+    #[schemars(with = "serde_json::Value", description = "As acc-core defines it.")]
     pub lockout: LockoutPolicy,
     /// The managed ACC generations in provisioning, active or retiring.
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub generations: Vec<ManagedGeneration>,
     /// CA certificates (PEM) agents' client certificates may chain to: the fleet CA, then
     /// the operator CAs added with `acc ctl trust add`.
@@ -37,11 +39,12 @@ pub struct SitePolicy {
     /// The App ID, so the site writes its logons with `AuthenticationPackageName`
     /// `acc-app-id` ("Use Application Credentials").
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>", description = "As acc-core defines it.")]
     pub app_id: Option<acc_core::lockout::AppIdName>,
 }
 
 /// One account's state on a site, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccountState {
     /// The account name.
     pub name: String,
@@ -50,11 +53,12 @@ pub struct AccountState {
 }
 
 /// `POST /v1/site/ack`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SiteAck {
     /// The revision applied.
     pub revision: i64,
     /// One per local-form generation (3.2.4 P2).
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub generations: Vec<GenerationAck>,
     /// The managed accounts' states.
     pub accounts: Vec<AccountState>,
@@ -76,7 +80,7 @@ pub struct SiteAck {
 }
 
 /// One forwarded security event: the columns a search needs and the event itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForwardedEvent {
     /// The site's sequence number (`Seq`).
     pub seq: i64,
@@ -91,7 +95,7 @@ pub struct ForwardedEvent {
 }
 
 /// `POST /v1/site/events`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventBatch {
     /// Events in sequence order.
     pub events: Vec<ForwardedEvent>,
@@ -99,7 +103,7 @@ pub struct EventBatch {
 
 /// `POST /v1/site/directory/logon`: a domain-form attempt a site forwards to the
 /// directory (specification 2.4 D2), over the site's mTLS channel.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryLogon {
     /// The name as presented (`CORP\acc_svc`, `acc_svc@corp.local`).
@@ -125,9 +129,10 @@ impl std::fmt::Debug for DirectoryLogon {
 }
 
 /// The directory's decision on a [`DirectoryLogon`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DirectoryAnswer {
     /// What to answer the agent (2.5).
+    #[schemars(with = "serde_json::Value", description = "As acc-core defines it.")]
     pub outcome: acc_core::lockout::Outcome,
     /// The account's SID, when the directory knows the name.
     pub sid: Option<String>,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum TaskKind {
     /// Every target fetches its policy now and applies it again.
     #[serde(rename = "update-config")]
@@ -20,7 +20,7 @@ impl TaskKind {
 }
 
 /// Who a task goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskTarget {
     /// The site servers.
@@ -73,7 +73,7 @@ impl std::str::FromStr for TaskTarget {
 }
 
 /// `POST /v1/tasks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
     /// What to do.
@@ -84,7 +84,7 @@ pub struct TaskRequest {
 }
 
 /// The answer to [`TaskRequest`]: how many of each it reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskSent {
     /// What was sent.
     #[serde(rename = "type")]
