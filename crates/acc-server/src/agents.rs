@@ -114,23 +114,19 @@ pub fn site_endpoints(sites: &BTreeMap<String, SiteRecord>) -> Vec<SiteEndpoint>
         .collect()
 }
 
-/// The policy an agent applies: `credential` (user name, password, generation) is the
-/// active credential for the mode, which the server takes from its vault.
+/// The policy an agent applies: `auth` is the mode with the active credential for it,
+/// which the server takes from its vault.
 pub fn agent_policy(
     revision: i64,
     doc: &PolicyDocument,
-    credential: Option<(String, String, Option<u32>)>,
+    auth: AgentAuth,
     sites: &BTreeMap<String, SiteRecord>,
 ) -> AgentPolicy {
-    let (user_name, password, generation) = match credential {
-        Some((u, p, g)) => (Some(u), Some(p), g),
-        None => (None, None, None),
-    };
     AgentPolicy {
         revision,
         force: 0,
-        limits: limits(doc, user_name.as_deref()),
-        auth: AgentAuth { mode: effective_mode(doc), user_name, password, generation },
+        limits: limits(doc, auth.user_name.as_deref()),
+        auth,
         site_servers: site_endpoints(sites),
     }
 }
@@ -252,7 +248,13 @@ mod tests {
         let site =
             SiteRecord { tls_ca_pem: Some("PEM".into()), ..SiteRecord::new("SITE1", "https://h:9", "01", 0) };
         sites.insert("SITE1".to_string(), site);
-        let p = agent_policy(7, &d, Some(("ACC_user_v2".into(), "pw".into(), Some(2))), &sites);
+        let auth = AgentAuth {
+            mode: effective_mode(&d),
+            user_name: Some("ACC_user_v2".into()),
+            password: Some("pw".into()),
+            generation: Some(2),
+        };
+        let p = agent_policy(7, &d, auth, &sites);
         assert_eq!(p.revision, 7);
         assert_eq!(p.auth.mode, AuthMode::Credential);
         assert_eq!(p.auth.generation, Some(2));
