@@ -135,3 +135,12 @@ pub struct AgentCheckIn {
     #[serde(default)]
     pub version: String,
 }
+
+/// The answer to `POST /v1/agent/checkin`: recorded, and the revision in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CheckInAnswer {
+    /// Always `ok`.
+    pub status: crate::health::HealthStatus,
+    /// The policy revision in force on the server.
+    pub revision: i64,
+}

@@ -139,3 +139,39 @@ pub struct DirectoryAnswer {
     /// The directory's NetBIOS name (`TargetDomainName`).
     pub domain: String,
 }
+
+/// The answer to a report a site sends (`POST /v1/site/ack`, `POST /v1/site/packages`):
+/// `{"status":"ok"}` once it is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Recorded {
+    /// Always `ok`.
+    pub status: crate::health::HealthStatus,
+}
+
+impl Recorded {
+    /// Recorded.
+    pub const OK: Recorded = Recorded { status: crate::health::HealthStatus::Ok };
+}
+
+/// The answer to `POST /v1/site/events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EventsStored {
+    /// How many of the batch's events were new.
+    pub stored: u64,
+    /// The batch's highest sequence number (none for an empty batch).
+    pub last_seq: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answers_to_a_site_keep_their_wire_form() {
+        assert_eq!(serde_json::to_string(&Recorded::OK).unwrap(), r#"{"status":"ok"}"#);
+        let stored = EventsStored { stored: 2, last_seq: Some(9) };
+        assert_eq!(serde_json::to_string(&stored).unwrap(), r#"{"stored":2,"last_seq":9}"#);
+        let answer = crate::agent::CheckInAnswer { status: crate::health::HealthStatus::Ok, revision: 4 };
+        assert_eq!(serde_json::to_string(&answer).unwrap(), r#"{"status":"ok","revision":4}"#);
+    }
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
 use acc_proto::admin::{CreatedToken, TokenTerms};
+use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
 use acc_proto::{EventBatch, JoinRequest, SiteAck, TokenKind};
 use axum::body::Bytes;
@@ -127,14 +128,14 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
     }
 }
 
-async fn ack(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn ack(State(server): Srv, req: Request) -> Result<Json<Recorded>, ApiError> {
     let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let ack: SiteAck = super::read_json(req).await?;
     server.acknowledge(&site, ack).await?;
-    Ok(Json(json!({ "status": "ok" })))
+    Ok(Json(Recorded::OK))
 }
 
-async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn forward_events(State(server): Srv, req: Request) -> Result<Json<EventsStored>, ApiError> {
     let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let headers = req.headers().clone();
     let body = axum::body::to_bytes(req.into_body(), MAX_EVENT_BODY).await.map_err(|e| {
@@ -147,7 +148,7 @@ async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>,
     let batch: EventBatch = parse_json(&headers, &body)?;
     let stored = server.store_site_events(&site, &batch.events).await?;
     let last_seq = batch.events.iter().map(|e| e.seq).max();
-    Ok(Json(json!({ "stored": stored, "last_seq": last_seq })))
+    Ok(Json(EventsStored { stored, last_seq }))
 }
 
 /// The search of `GET /v1/events` from its query: `id`, `site`, `user`, `since_ms`,

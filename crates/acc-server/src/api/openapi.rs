@@ -9,6 +9,8 @@ use acc_proto::admin::{
     ApiTokenRequest, AuthChange, CreatedToken, DirectoryAccountAdd, PackageAssign, SiteSettingsChange,
     TokenTerms, TrustAdd, TrustRemove,
 };
+use acc_proto::agent::CheckInAnswer;
+use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskRequest, TaskSent};
 use acc_proto::{
     AgentCheckIn, AgentPolicy, DirectoryAnswer, DirectoryLogon, EnrollRequest, EventBatch, EventPage, Health,
@@ -35,18 +37,18 @@ pub const BODIES: &[(&str, &str, Option<SchemaFn>, Option<SchemaFn>)] = &[
     ("post", "/v1/site-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
     ("post", "/v1/sites/join", Some(schema::<JoinRequest>), Some(schema::<JoinResponse>)),
     ("get", "/v1/site/policy", None, Some(schema::<SitePolicy>)),
-    ("post", "/v1/site/ack", Some(schema::<SiteAck>), None),
+    ("post", "/v1/site/ack", Some(schema::<SiteAck>), Some(schema::<Recorded>)),
     ("post", "/v1/credential/rotate", Some(schema::<AuthChange>), None),
-    ("post", "/v1/site/events", Some(schema::<EventBatch>), None),
+    ("post", "/v1/site/events", Some(schema::<EventBatch>), Some(schema::<EventsStored>)),
     ("get", "/v1/events", None, Some(schema::<EventPage>)),
     ("post", "/v1/enroll-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
     ("post", "/v1/agent/enroll", Some(schema::<EnrollRequest>), Some(schema::<JoinResponse>)),
     ("get", "/v1/agent/policy", None, Some(schema::<AgentPolicy>)),
-    ("post", "/v1/agent/checkin", Some(schema::<AgentCheckIn>), None),
+    ("post", "/v1/agent/checkin", Some(schema::<AgentCheckIn>), Some(schema::<CheckInAnswer>)),
     ("post", "/v1/tasks", Some(schema::<TaskRequest>), Some(schema::<TaskSent>)),
     ("post", "/v1/packages", Some(schema::<PackageManifest>), None),
     ("post", "/v1/packages/{name}/assign", Some(schema::<PackageAssign>), None),
-    ("post", "/v1/site/packages", Some(schema::<PackageReport>), None),
+    ("post", "/v1/site/packages", Some(schema::<PackageReport>), Some(schema::<Recorded>)),
     ("post", "/v1/site/directory/logon", Some(schema::<DirectoryLogon>), Some(schema::<DirectoryAnswer>)),
     ("post", "/v1/directory", Some(schema::<DirectoryAccountAdd>), None),
     ("post", "/v1/trust", Some(schema::<TrustAdd>), None),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use acc_net::PeerInfo;
 use acc_proto::admin::PackageAssign;
+use acc_proto::site::Recorded;
 use acc_proto::{PackageManifest, PackageReport};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -142,9 +143,9 @@ async fn site_read(
     Ok(resp)
 }
 
-async fn site_report(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn site_report(State(server): Srv, req: Request) -> Result<Json<Recorded>, ApiError> {
     let site = super::fleet::site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let report: PackageReport = super::read_json(req).await?;
     server.package_report(&site, report).await?;
-    Ok(Json(json!({ "status": "ok" })))
+    Ok(Json(Recorded::OK))
 }
