@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use acc_net::client::{ClientTls, Connection, Endpoint, sha256_hex};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use acc_pki::key::{Curve, PrivateKey};
-use acc_proto::{EnrollRequest, JoinResponse, JoinToken};
+use acc_proto::{EnrollRequest, JoinResponse, JoinToken, TokenKind};
 use bytes::Bytes;
 
 use crate::config::RawConfig;
@@ -58,7 +58,7 @@ pub async fn enroll(
     }
     let route = crate::proxy::from_env(&proxy).map_err(|e| local(&e))?;
     let token = JoinToken::decode(token_text).map_err(|e| local(&e))?;
-    if token.kind != "agent" {
+    if token.kind != TokenKind::Agent {
         return Err(EnrollError::Local(format!(
             "this is a '{}' token; enroll agents with a token from `acc ctl enroll-token create`",
             token.kind

@@ -11,7 +11,7 @@ use acc_net::client::{ClientError, ClientTls, Connection, Endpoint, Response};
 use acc_proto::agent_site::{
     ErrorBody, ErrorCode, HEADER_AGENT_HOST, HEADER_AGENT_ID, HEADER_AGENT_TOKEN, Registration,
 };
-use acc_proto::{AgentPolicy, SiteEndpoint};
+use acc_proto::{AgentPolicy, AuthMode, SiteEndpoint};
 use base64::Engine as _;
 use bytes::Bytes;
 
@@ -89,12 +89,14 @@ impl SiteAuth {
     /// What `policy` says (a certificate when the agent has no policy).
     pub fn of(policy: Option<&AgentPolicy>) -> Result<SiteAuth, String> {
         let Some(p) = policy else { return Ok(SiteAuth::Certificate) };
-        match p.auth.mode.as_str() {
-            "certificate" => Ok(SiteAuth::Certificate),
-            mode => match (&p.auth.user_name, &p.auth.password) {
-                (Some(u), Some(pw)) => Ok(SiteAuth::Password { user: u.clone(), password: pw.clone() }),
-                _ => Err(format!("policy revision {} ({mode} mode) carries no credential", p.revision)),
-            },
+        match p.auth.mode {
+            AuthMode::Certificate => Ok(SiteAuth::Certificate),
+            mode @ (AuthMode::Application | AuthMode::Credential) => {
+                match (&p.auth.user_name, &p.auth.password) {
+                    (Some(u), Some(pw)) => Ok(SiteAuth::Password { user: u.clone(), password: pw.clone() }),
+                    _ => Err(format!("policy revision {} ({mode} mode) carries no credential", p.revision)),
+                }
+            }
         }
     }
 

@@ -258,7 +258,7 @@ mod tests {
             revision: 7,
             force: 0,
             auth: AgentAuth {
-                mode: "credential".into(),
+                mode: acc_proto::AuthMode::Credential,
                 user_name: Some("ACC_user".into()),
                 password: Some("Correct-Horse-9".into()),
                 generation: Some(2),

@@ -16,7 +16,7 @@ pub const HEADER_AGENT_ID: &str = "acc-agent-id";
 pub const HEADER_AGENT_TOKEN: &str = "acc-agent-token";
 
 /// `POST /v1/register`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Registration {
     /// The agent's id (made once per installation).
     pub agent_id: String,
@@ -30,7 +30,7 @@ pub struct Registration {
 
 /// An agent's secret for its id on one site: 256 random bits, base64url. The site keeps
 /// only its SHA-256; the agent keeps it sealed at rest. Never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct AgentToken(String);
 
@@ -53,7 +53,7 @@ impl std::fmt::Debug for AgentToken {
 }
 
 /// The state a registration answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterStatus {
     /// Registered (or registered again).
@@ -61,7 +61,7 @@ pub enum RegisterStatus {
 }
 
 /// The answer to `POST /v1/register`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Registered {
     /// Always `registered`.
     pub status: RegisterStatus,
@@ -80,7 +80,7 @@ pub struct Registered {
 }
 
 /// The `error` of a site server's refusal, for the codes an agent acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request names an agent id without its binding (token or certificate): the id
@@ -110,7 +110,7 @@ impl ErrorCode {
 }
 
 /// A site server's refusal: `{"error": code, "message": text}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// What kind of refusal.
     pub error: ErrorCode,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const EVENT_PAGE: i64 = 1000;
 
 /// One page of a search: events oldest first, and the cursor of the next page if any.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventPage {
     /// The events (JSON objects with the specification's field names).
     pub events: Vec<serde_json::Value>,

@@ -6,7 +6,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::io::Read;
 use std::path::Path;
 
-use crate::PackageFile;
+use serde::{Deserialize, Serialize};
 
 /// Most files in one package.
 pub const MAX_FILES: usize = 10_000;
@@ -103,6 +103,82 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PackageFile>, ManifestError> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// One file of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFile {
+    /// Its path in the package, `/` between components.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
+/// A package version: where it lives (a package source share) and its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageManifest {
+    /// The package source (share), e.g. `software-library`.
+    pub share: String,
+    /// The package's name: its top-level folder in the share.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// Its files, sorted by path.
+    pub files: Vec<PackageFile>,
+}
+
+/// A site's replication of one assigned package, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PackageState {
+    /// The share.
+    pub share: String,
+    /// The package.
+    pub name: String,
+    /// The version assigned.
+    pub wanted: String,
+    /// The version in place on the site (the previous one while a refresh fails).
+    pub version: Option<String>,
+    /// How far it is.
+    pub status: ReplicationStatus,
+    /// Why it failed (the package-refresh error of 5.6 for an access denial).
+    pub message: Option<String>,
+    /// Bytes in place of the wanted version.
+    #[serde(default)]
+    pub bytes: u64,
+}
+
+/// How far a site's replication of a package is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationStatus {
+    /// The wanted version is in place and verified.
+    Replicated,
+    /// It is being copied.
+    Replicating,
+    /// The last attempt failed (the message says why).
+    Failed,
+}
+
+impl ReplicationStatus {
+    /// `replicated`, `replicating` or `failed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReplicationStatus::Replicated => "replicated",
+            ReplicationStatus::Replicating => "replicating",
+            ReplicationStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `POST /v1/site/packages`: the state of every assigned package on the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PackageReport {
+    /// One per assigned package.
+    pub packages: Vec<PackageState>,
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ impl AgentRecord {
 
     /// Whether the agent runs with `generation` (or needs no credential at all).
     fn holds(&self, generation: u32) -> bool {
-        self.state.generation.is_some_and(|g| g >= generation) || self.state.auth_mode == "certificate"
+        self.state.generation.is_some_and(|g| g >= generation)
+            || self.state.auth_mode == AuthMode::Certificate
     }
 }
 
@@ -113,23 +114,19 @@ pub fn site_endpoints(sites: &BTreeMap<String, SiteRecord>) -> Vec<SiteEndpoint>
         .collect()
 }
 
-/// The policy an agent applies: `credential` (user name, password, generation) is the
-/// active credential for the mode, which the server takes from its vault.
+/// The policy an agent applies: `auth` is the mode with the active credential for it,
+/// which the server takes from its vault.
 pub fn agent_policy(
     revision: i64,
     doc: &PolicyDocument,
-    credential: Option<(String, String, Option<u32>)>,
+    auth: AgentAuth,
     sites: &BTreeMap<String, SiteRecord>,
 ) -> AgentPolicy {
-    let (user_name, password, generation) = match credential {
-        Some((u, p, g)) => (Some(u), Some(p), g),
-        None => (None, None, None),
-    };
     AgentPolicy {
         revision,
         force: 0,
-        limits: limits(doc, user_name.as_deref()),
-        auth: AgentAuth { mode: effective_mode(doc).as_str().to_string(), user_name, password, generation },
+        limits: limits(doc, auth.user_name.as_deref()),
+        auth,
         site_servers: site_endpoints(sites),
     }
 }
@@ -179,7 +176,7 @@ mod tests {
 
     fn agent(name: &str, generation: Option<u32>) -> AgentRecord {
         let mut a = AgentRecord::new(name, "0A", "CN=acc fleet CA", 0, "127.0.0.1");
-        a.state.auth_mode = "credential".into();
+        a.state.auth_mode = AuthMode::Credential;
         a.state.generation = generation;
         a
     }
@@ -197,7 +194,7 @@ mod tests {
         agents.insert("b".into(), agent("b", Some(2)));
         assert!(all_agents_adopted(&d, &agents, &none));
         let mut cert = agent("c", None);
-        cert.state.auth_mode = "certificate".into();
+        cert.state.auth_mode = AuthMode::Certificate;
         agents.insert("c".into(), cert);
         assert!(all_agents_adopted(&d, &agents, &none), "a certificate agent holds no generation");
         agents.insert("d".into(), agent("d", None));
@@ -251,9 +248,15 @@ mod tests {
         let site =
             SiteRecord { tls_ca_pem: Some("PEM".into()), ..SiteRecord::new("SITE1", "https://h:9", "01", 0) };
         sites.insert("SITE1".to_string(), site);
-        let p = agent_policy(7, &d, Some(("ACC_user_v2".into(), "pw".into(), Some(2))), &sites);
+        let auth = AgentAuth {
+            mode: effective_mode(&d),
+            user_name: Some("ACC_user_v2".into()),
+            password: Some("pw".into()),
+            generation: Some(2),
+        };
+        let p = agent_policy(7, &d, auth, &sites);
         assert_eq!(p.revision, 7);
-        assert_eq!(p.auth.mode, "credential");
+        assert_eq!(p.auth.mode, AuthMode::Credential);
         assert_eq!(p.auth.generation, Some(2));
         assert_eq!(p.site_servers[0].ca_pem.as_deref(), Some("PEM"));
         assert!(!format!("{p:?}").contains("\"pw\""), "Debug never shows the password");

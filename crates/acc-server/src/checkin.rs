@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use acc_core::generation::GenerationPhase;
-use acc_proto::{AgentCheckIn, AgentPolicy};
+use acc_proto::{AgentAuth, AgentCheckIn, AgentPolicy};
 use serde_json::{Value, json};
 
 use crate::agents::{self, AgentRecord};
@@ -92,23 +92,27 @@ impl Server {
         Ok(Some(policy))
     }
 
-    /// The credential agents present in `doc`'s mode: the App ID in `application` mode
-    /// (and in `credential` mode until its first generation is active), the active
-    /// generation in `credential` mode (from the vault), none for certificates.
-    async fn agent_credential(
-        &self,
-        doc: &PolicyDocument,
-    ) -> Result<Option<(String, String, Option<u32>)>, ServerError> {
-        let (user, secret, generation) =
-            match (agents::effective_mode(doc), doc.generation_in(GenerationPhase::Active)) {
-                (AuthMode::Certificate, _) => return Ok(None),
-                (AuthMode::Credential, Some(g)) => {
-                    (g.user_name.clone(), generation_secret_name(g.number), Some(g.number))
-                }
-                _ => (self.config().app_id_display(), directory_secret_name(&self.config().app_id), None),
-            };
+    /// How agents authenticate in `doc`'s mode, with the credential they present: the
+    /// App ID in `application` mode (and in `credential` mode until its first generation
+    /// is active), the active generation in `credential` mode (from the vault), none for
+    /// certificates.
+    async fn agent_credential(&self, doc: &PolicyDocument) -> Result<AgentAuth, ServerError> {
+        let mode = agents::effective_mode(doc);
+        let none = AgentAuth { mode, user_name: None, password: None, generation: None };
+        let (user, secret, generation) = match (mode, doc.generation_in(GenerationPhase::Active)) {
+            (AuthMode::Certificate, _) => return Ok(none),
+            (AuthMode::Credential, Some(g)) => {
+                (g.user_name.clone(), generation_secret_name(g.number), Some(g.number))
+            }
+            _ => (self.config().app_id_display(), directory_secret_name(&self.config().app_id), None),
+        };
         let password = self.open_secret(&secret).await?;
-        Ok(password.map(|p| (user, p.expose().to_string(), generation)))
+        Ok(match password {
+            Some(p) => {
+                AgentAuth { mode, user_name: Some(user), password: Some(p.expose().to_string()), generation }
+            }
+            None => none,
+        })
     }
 
     /// Records a check-in; then, when every agent holds the active generation, removes

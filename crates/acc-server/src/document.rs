@@ -24,29 +24,7 @@ pub const DEFAULT_GRACE: u64 = 604_800;
 /// The upper bound of `rotation.grace`: 90 days.
 pub const MAX_GRACE: u64 = 7_776_000;
 
-/// How agents authenticate to site servers (Global agent settings, Authentication).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMode {
-    /// "Use Application Credentials": the App ID, a domain account (the seeds' default).
-    #[default]
-    Application,
-    /// "Use these credentials": the Agent Connectivity Credential.
-    Credential,
-    /// Client certificates from the fleet CA or a trusted operator CA.
-    Certificate,
-}
-
-impl AuthMode {
-    /// `application`, `credential` or `certificate`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::Application => "application",
-            AuthMode::Credential => "credential",
-            AuthMode::Certificate => "certificate",
-        }
-    }
-}
+pub use acc_proto::AuthMode;
 
 /// The authentication page.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use acc_net::client::sha256_hex;
 use acc_pki::csr::Csr;
 use acc_pki::x509::Profile;
 use acc_pki::{pem, serial};
-use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, SitePolicy};
+use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, SitePolicy, TokenKind};
 use time::OffsetDateTime;
 
 use crate::error::ServerError;
@@ -53,7 +53,7 @@ impl Server {
     /// certificate); returns its text.
     pub async fn create_join_token(
         &self,
-        kind: &str,
+        kind: TokenKind,
         ttl_secs: u64,
         uses: u32,
         supersede: bool,
@@ -61,18 +61,14 @@ impl Server {
         if uses == 0 || ttl_secs == 0 {
             return Err(ServerError::Invalid("a token needs at least one use and a lifetime above 0".into()));
         }
-        let secret = tokens::new_token(kind)?;
+        let secret = tokens::new_token(kind.as_str())?;
         let now = self.now_ms();
         let expires = now.saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         let terms =
             store::TokenTerms { created_at: now, expires_at: expires, uses: i64::from(uses), supersede };
-        store::put_join_token(&self.pool, kind, &tokens::digest_hex(&secret), &terms).await?;
-        let token = JoinToken {
-            url: self.url(),
-            ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
-            secret,
-            kind: kind.to_string(),
-        };
+        store::put_join_token(&self.pool, kind.as_str(), &tokens::digest_hex(&secret), &terms).await?;
+        let token =
+            JoinToken { url: self.url(), ca_sha256: sha256_hex(&self.fleet_ca.cert_der), secret, kind };
         Ok(token.encode())
     }
 

@@ -151,7 +151,8 @@ impl Server {
         let agents = lock(&self.inventory.agents).clone();
         let active = doc.generation_in(GenerationPhase::Active).map(|g| g.number);
         let holds = |a: &crate::agents::AgentRecord| {
-            a.state.auth_mode == "certificate" || (active.is_some() && a.state.generation >= active)
+            a.state.auth_mode == acc_proto::AuthMode::Certificate
+                || (active.is_some() && a.state.generation >= active)
         };
         let pending_agents: Vec<&str> =
             agents.values().filter(|a| !holds(a)).map(|a| a.name.as_str()).take(100).collect();

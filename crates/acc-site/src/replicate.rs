@@ -19,7 +19,7 @@ use std::time::Duration;
 use acc_net::client::Connection;
 use acc_pki::fsutil::{self, PUBLIC_MODE};
 use acc_proto::package::encode_query;
-use acc_proto::{PackageManifest, PackageReport, PackageState};
+use acc_proto::{PackageManifest, PackageReport, PackageState, ReplicationStatus};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -83,7 +83,7 @@ pub async fn replicate_loop(site: Arc<Site>, url: String, mut wanted: watch::Rec
     loop {
         let packages = wanted.borrow_and_update().clone();
         let states = replicate_all(&site, &url, &packages).await;
-        let failed = states.iter().any(|s| s.status == "failed");
+        let failed = states.iter().any(|s| s.status == ReplicationStatus::Failed);
         if let Err(e) = report(&site, &url, states).await {
             tracing::warn!(error = %e, "The package report did not reach the management server.");
         }
@@ -128,7 +128,7 @@ async fn replicate_all(site: &Site, url: &str, packages: &[PackageManifest]) -> 
                 name: m.name.clone(),
                 wanted: m.version.clone(),
                 version: Some(m.version.clone()),
-                status: "replicated".into(),
+                status: ReplicationStatus::Replicated,
                 message: None,
                 bytes,
             },
@@ -142,7 +142,7 @@ async fn replicate_all(site: &Site, url: &str, packages: &[PackageManifest]) -> 
                     name: m.name.clone(),
                     wanted: m.version.clone(),
                     version: before,
-                    status: "failed".into(),
+                    status: ReplicationStatus::Failed,
                     message: Some(f.message().to_string()),
                     bytes: 0,
                 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use acc_core::retry::{Ended, Retry, RetryPolicy};
 use acc_net::client::{ClientError, Connection, Response};
-use acc_proto::{AgentCheckIn, AgentPolicy};
+use acc_proto::{AgentCheckIn, AgentPolicy, AuthMode};
 use bytes::Bytes;
 
 use super::{Agent, Material, POLL_WAIT, VERSION, lock, seconds};
@@ -236,7 +236,7 @@ impl Agent {
                 revision: s.revision(),
                 failed_revision: s.failed_revision,
                 failure: s.failure.clone(),
-                auth_mode: p.map_or_else(|| "certificate".to_string(), |p| p.auth.mode.clone()),
+                auth_mode: p.map_or(AuthMode::Certificate, |p| p.auth.mode),
                 user_name: p.and_then(|p| p.auth.user_name.clone()),
                 generation: p.and_then(|p| p.auth.generation),
                 site_server: s.site_server.clone(),
@@ -316,7 +316,7 @@ impl Agent {
             }
         }
         let revision = policy.revision;
-        let mode = policy.auth.mode.clone();
+        let mode = policy.auth.mode;
         let user = policy.auth.user_name.clone();
         self.update(|s| {
             if let Err(e) = self.store.set_policy(s, policy) {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
 use acc_proto::AgentCheckIn;
+use acc_proto::agent::CheckInAnswer;
+use acc_proto::health::HealthStatus;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -72,11 +74,11 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
     }
 }
 
-async fn check_in(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn check_in(State(server): Srv, req: Request) -> Result<Json<CheckInAnswer>, ApiError> {
     let id = agent_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let check_in: AgentCheckIn = super::read_json(req).await?;
     server.agent_check_in(&id, check_in).await?;
-    Ok(Json(json!({ "status": "ok", "revision": server.current().0 })))
+    Ok(Json(CheckInAnswer { status: HealthStatus::Ok, revision: server.current().0 }))
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use acc_proto::EnrollRequest;
+use acc_proto::admin::{CreatedToken, TrustAdd, TrustRemove};
+use acc_proto::{EnrollRequest, TokenKind};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -41,8 +42,8 @@ async fn create_token(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    super::fleet::join_token(&server, &caller, &headers, &body, "agent", 86_400).await
+) -> Result<Json<CreatedToken>, ApiError> {
+    super::fleet::join_token(&server, &caller, &headers, &body, TokenKind::Agent, 86_400).await
 }
 
 async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -95,12 +96,6 @@ async fn revoke(
     Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustBody {
-    pem: String,
-}
-
 async fn trust(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
@@ -112,18 +107,9 @@ async fn trust(
         &caller,
         &headers,
         &body,
-        |b: TrustBody| async move { server.trust_add(&b.pem, author).await },
+        |b: TrustAdd| async move { server.trust_add(&b.pem, author).await },
     )
     .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustRemoveBody {
-    fingerprint: Option<String>,
-    pem: Option<String>,
-    #[serde(default)]
-    force: bool,
 }
 
 async fn trust_remove(
@@ -133,7 +119,7 @@ async fn trust_remove(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let author = caller.name.as_str();
-    admin_change(&caller, &headers, &body, |b: TrustRemoveBody| async move {
+    admin_change(&caller, &headers, &body, |b: TrustRemove| async move {
         server.trust_remove(b.fingerprint.as_deref(), b.pem.as_deref(), b.force, author).await
     })
     .await

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use acc_net::PeerInfo;
 use acc_proto::DirectoryLogon;
+use acc_proto::admin::DirectoryAccountAdd;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, parse_json, require};
@@ -44,13 +44,6 @@ async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Resul
     Ok(Json(json!({ "accounts": server.directory_list().await? })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddBody {
-    name: String,
-    password: String,
-}
-
 async fn add(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
@@ -58,7 +51,7 @@ async fn add(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require(&caller, Role::Admin)?;
-    let b: AddBody = parse_json(&headers, &body)?;
+    let b: DirectoryAccountAdd = parse_json(&headers, &body)?;
     server.directory_add(&b.name, &b.password, &caller.name).await?;
     Ok(Json(json!({ "name": format!("{}\\{}", server.config().domain, b.name) })))
 }

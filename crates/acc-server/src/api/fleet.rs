@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
-use acc_proto::{EventBatch, JoinRequest, SiteAck};
+use acc_proto::admin::{CreatedToken, TokenTerms};
+use acc_proto::site::{EventsStored, Recorded};
+use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
+use acc_proto::{EventBatch, JoinRequest, SiteAck, TokenKind};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, parse_json, query_param, require};
@@ -47,33 +49,24 @@ pub fn open_routes() -> Router<Arc<Server>> {
         .route("/v1/site/events", post(forward_events))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    ttl_secs: Option<u64>,
-    uses: Option<u32>,
-    #[serde(default)]
-    reenroll: bool,
-}
-
 /// Creates a `site` join or `agent` enrollment token from `{ttl_secs?, uses?}` (operator).
 pub(super) async fn join_token(
     server: &Server,
     caller: &Caller,
     headers: &HeaderMap,
     body: &Bytes,
-    kind: &str,
+    kind: TokenKind,
     default_ttl: u64,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CreatedToken>, ApiError> {
     require(caller, Role::Operator)?;
-    let body: TokenBody = if body.is_empty() { TokenBody::default() } else { parse_json(headers, body)? };
-    if body.reenroll && kind != "agent" {
+    let body: TokenTerms = if body.is_empty() { TokenTerms::default() } else { parse_json(headers, body)? };
+    if body.reenroll && kind != TokenKind::Agent {
         return Err(ApiError::malformed("reenroll applies to agent enrollment tokens only"));
     }
     let ttl = body.ttl_secs.unwrap_or(default_ttl);
     let token = server.create_join_token(kind, ttl, body.uses.unwrap_or(1), body.reenroll).await?;
-    tracing::info!(by = %caller.name, kind, "Token created.");
-    Ok(Json(json!({ "token": token })))
+    tracing::info!(by = %caller.name, kind = kind.as_str(), "Token created.");
+    Ok(Json(CreatedToken { token }))
 }
 
 async fn create_token(
@@ -81,8 +74,8 @@ async fn create_token(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    join_token(&server, &caller, &headers, &body, "site", 3600).await
+) -> Result<Json<CreatedToken>, ApiError> {
+    join_token(&server, &caller, &headers, &body, TokenKind::Site, 3600).await
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
@@ -135,14 +128,14 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
     }
 }
 
-async fn ack(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn ack(State(server): Srv, req: Request) -> Result<Json<Recorded>, ApiError> {
     let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let ack: SiteAck = super::read_json(req).await?;
     server.acknowledge(&site, ack).await?;
-    Ok(Json(json!({ "status": "ok" })))
+    Ok(Json(Recorded::OK))
 }
 
-async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn forward_events(State(server): Srv, req: Request) -> Result<Json<EventsStored>, ApiError> {
     let site = site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let headers = req.headers().clone();
     let body = axum::body::to_bytes(req.into_body(), MAX_EVENT_BODY).await.map_err(|e| {
@@ -155,7 +148,7 @@ async fn forward_events(State(server): Srv, req: Request) -> Result<Json<Value>,
     let batch: EventBatch = parse_json(&headers, &body)?;
     let stored = server.store_site_events(&site, &batch.events).await?;
     let last_seq = batch.events.iter().map(|e| e.seq).max();
-    Ok(Json(json!({ "stored": stored, "last_seq": last_seq })))
+    Ok(Json(EventsStored { stored, last_seq }))
 }
 
 /// The search of `GET /v1/events` from its query: `id`, `site`, `user`, `since_ms`,
@@ -256,41 +249,20 @@ async fn lockouts(
     Ok(Json(json!({ "lockouts": found })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaskBody {
-    #[serde(rename = "type")]
-    kind: String,
-    to: String,
-}
-
 async fn send_task(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskSent>, ApiError> {
     require(&caller, Role::Operator)?;
-    let body: TaskBody = parse_json(&headers, &body)?;
-    if body.kind != "update-config" {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            format!("task type '{}': the management server sends update-config", body.kind),
-        ));
-    }
-    let (sites, agents) = match body.to.as_str() {
-        "sites" => (server.update_config_sites(), 0),
-        "agents" => (0, server.update_config_agents()),
-        "all" => (server.update_config_sites(), server.update_config_agents()),
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                format!("--to '{other}': use sites, agents or all"),
-            ));
-        }
+    let body: TaskRequest = parse_json(&headers, &body)?;
+    let TaskKind::UpdateConfig = body.kind;
+    let (sites, agents) = match body.to {
+        TaskTarget::Sites => (server.update_config_sites(), 0),
+        TaskTarget::Agents => (0, server.update_config_agents()),
+        TaskTarget::All => (server.update_config_sites(), server.update_config_agents()),
     };
-    tracing::info!(to = %body.to, sites, by = %caller.name, "update-config sent.");
-    Ok(Json(json!({ "type": "update-config", "sites": sites, "agents": agents })))
+    tracing::info!(to = body.to.as_str(), sites, by = %caller.name, "update-config sent.");
+    Ok(Json(TaskSent { kind: body.kind, sites, agents }))
 }

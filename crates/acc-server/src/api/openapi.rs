@@ -1,8 +1,60 @@
 //! `GET /v1/openapi.json`: the API described as OpenAPI 3.1, built from [`OPERATIONS`],
-//! the one table of routes, roles and summaries (a test requests every entry).
+//! the one table of routes, roles and summaries (a test requests every entry), and
+//! [`BODIES`], which names the `acc_proto` type of each request and answer: their schemas
+//! are generated from those types (schemars, which follows their serde attributes), so the
+//! document cannot drift from what the server parses. `docs/openapi/server.json` is the
+//! document checked in; a test keeps it equal to the generated one.
 
+use acc_proto::admin::{
+    ApiTokenRequest, AuthChange, CreatedToken, DirectoryAccountAdd, PackageAssign, SiteSettingsChange,
+    TokenTerms, TrustAdd, TrustRemove,
+};
+use acc_proto::agent::CheckInAnswer;
+use acc_proto::site::{EventsStored, Recorded};
+use acc_proto::task::{TaskRequest, TaskSent};
+use acc_proto::{
+    AgentCheckIn, AgentPolicy, DirectoryAnswer, DirectoryLogon, EnrollRequest, EventBatch, EventPage, Health,
+    JoinRequest, JoinResponse, PackageManifest, PackageReport, SiteAck, SitePolicy,
+};
 use axum::Json;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
+
+/// Makes the schema of one `acc_proto` type (a `$ref` into `components/schemas`).
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// The typed bodies: method, path, the request's type, the answer's type (`None`: no
+/// body, or an answer the document does not type yet).
+pub const BODIES: &[(&str, &str, Option<SchemaFn>, Option<SchemaFn>)] = &[
+    ("get", "/v1/health", None, Some(schema::<Health>)),
+    ("put", "/v1/settings/auth", Some(schema::<AuthChange>), None),
+    ("put", "/v1/settings/site", Some(schema::<SiteSettingsChange>), None),
+    ("post", "/v1/site-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
+    ("post", "/v1/sites/join", Some(schema::<JoinRequest>), Some(schema::<JoinResponse>)),
+    ("get", "/v1/site/policy", None, Some(schema::<SitePolicy>)),
+    ("post", "/v1/site/ack", Some(schema::<SiteAck>), Some(schema::<Recorded>)),
+    ("post", "/v1/credential/rotate", Some(schema::<AuthChange>), None),
+    ("post", "/v1/site/events", Some(schema::<EventBatch>), Some(schema::<EventsStored>)),
+    ("get", "/v1/events", None, Some(schema::<EventPage>)),
+    ("post", "/v1/enroll-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
+    ("post", "/v1/agent/enroll", Some(schema::<EnrollRequest>), Some(schema::<JoinResponse>)),
+    ("get", "/v1/agent/policy", None, Some(schema::<AgentPolicy>)),
+    ("post", "/v1/agent/checkin", Some(schema::<AgentCheckIn>), Some(schema::<CheckInAnswer>)),
+    ("post", "/v1/tasks", Some(schema::<TaskRequest>), Some(schema::<TaskSent>)),
+    ("post", "/v1/packages", Some(schema::<PackageManifest>), None),
+    ("post", "/v1/packages/{name}/assign", Some(schema::<PackageAssign>), None),
+    ("post", "/v1/site/packages", Some(schema::<PackageReport>), Some(schema::<Recorded>)),
+    ("post", "/v1/site/directory/logon", Some(schema::<DirectoryLogon>), Some(schema::<DirectoryAnswer>)),
+    ("post", "/v1/directory", Some(schema::<DirectoryAccountAdd>), None),
+    ("post", "/v1/trust", Some(schema::<TrustAdd>), None),
+    ("post", "/v1/trust/remove", Some(schema::<TrustRemove>), None),
+    ("post", "/v1/tokens", Some(schema::<ApiTokenRequest>), None),
+];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
 /// site's fleet client certificate; `agent certificate`: an agent's), summary.
@@ -257,14 +309,35 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
 ];
 
 pub(super) async fn document() -> Json<Value> {
+    Json(generate())
+}
+
+/// A JSON body of `schema`.
+fn json_content(schema: Schema) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// The document, generated from [`OPERATIONS`] and the types of [`BODIES`].
+pub fn generate() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
     let mut paths = Map::new();
     for (method, path, role, summary) in OPERATIONS {
-        let mut op = json!({
-            "summary": summary,
-            "responses": {
-                "200": { "description": "Success (JSON)." },
-                "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+        let mut success = json!({ "description": "Success (JSON)." });
+        let mut op = json!({ "summary": summary });
+        if let Some((_, _, request, response)) = BODIES.iter().find(|(m, p, _, _)| m == method && p == path) {
+            if let Some(request) = request {
+                op["requestBody"] =
+                    json!({ "required": true, "content": json_content(request(&mut generator)) });
             }
+            if let Some(response) = response {
+                success["content"] = json_content(response(&mut generator));
+            }
+        }
+        op["responses"] = json!({
+            "200": success,
+            "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
         });
         match role {
             Some("site certificate" | "agent certificate") => op["security"] = json!([{ "mutualTLS": [] }]),
@@ -277,7 +350,21 @@ pub(super) async fn document() -> Json<Value> {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
     }
-    Json(json!({
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": { "type": "string" },
+                "message": { "type": "string" },
+                "errors": { "type": "array", "items": { "type": "object", "properties": {
+                    "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
+            }
+        }),
+    );
+    json!({
         "openapi": "3.1.0",
         "info": { "title": "acc management server", "version": env!("CARGO_PKG_VERSION") },
         "paths": paths,
@@ -286,18 +373,53 @@ pub(super) async fn document() -> Json<Value> {
                 "bearer": { "type": "http", "scheme": "bearer" },
                 "mutualTLS": { "type": "mutualTLS", "description": "A site server's or an agent's client certificate (fleet CA, or an operator CA for agents)." }
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {
-                        "error": { "type": "string" },
-                        "message": { "type": "string" },
-                        "errors": { "type": "array", "items": { "type": "object", "properties": {
-                            "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
-                    }
-                }
-            }
+            "schemas": schemas
         }
-    }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in document, relative to this crate.
+    const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/server.json");
+
+    #[test]
+    fn every_typed_body_belongs_to_a_documented_operation() {
+        for (method, path, _, _) in BODIES {
+            assert!(
+                OPERATIONS.iter().any(|(m, p, _, _)| m == method && p == path),
+                "{method} {path} has types but no operation"
+            );
+        }
+    }
+
+    #[test]
+    fn the_generated_document_types_the_bodies_and_equals_the_checked_in_one() {
+        let doc = generate();
+        let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        if std::env::var_os("ACC_OPENAPI_WRITE").is_some() {
+            std::fs::write(CHECKED_IN, &text).unwrap();
+        }
+        let rotate = &doc["paths"]["/v1/credential/rotate"]["post"];
+        assert_eq!(
+            rotate["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/AuthChange"
+        );
+        let task = &doc["components"]["schemas"]["TaskRequest"];
+        assert_eq!(task["properties"]["to"]["$ref"], "#/components/schemas/TaskTarget", "{task}");
+        let words: Vec<&Value> = doc["components"]["schemas"]["TaskTarget"]["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| &v["const"])
+            .collect();
+        assert_eq!(words, [&json!("sites"), &json!("agents"), &json!("all")]);
+        let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+        assert!(
+            checked_in == text,
+            "docs/openapi/server.json differs from the document the types generate; review the change and run ACC_OPENAPI_WRITE=1 cargo test -p acc-server openapi"
+        );
+    }
 }

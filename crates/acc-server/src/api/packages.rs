@@ -8,6 +8,8 @@
 use std::sync::Arc;
 
 use acc_net::PeerInfo;
+use acc_proto::admin::PackageAssign;
+use acc_proto::site::Recorded;
 use acc_proto::{PackageManifest, PackageReport};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -15,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, admin_change, parse_json, query_param, require};
@@ -105,16 +106,6 @@ async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Resul
     Ok(Json(json!({ "packages": server.package_list() })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AssignBody {
-    version: Option<String>,
-    #[serde(default)]
-    sites: Vec<String>,
-    #[serde(default)]
-    all: bool,
-}
-
 async fn assign(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
@@ -123,7 +114,7 @@ async fn assign(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let author = caller.name.as_str();
-    admin_change(&caller, &headers, &body, |b: AssignBody| async move {
+    admin_change(&caller, &headers, &body, |b: PackageAssign| async move {
         if b.all != b.sites.is_empty() {
             return Err(crate::server::SaveError::Refused(vec![crate::document::Problem::new(
                 "package",
@@ -152,9 +143,9 @@ async fn site_read(
     Ok(resp)
 }
 
-async fn site_report(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn site_report(State(server): Srv, req: Request) -> Result<Json<Recorded>, ApiError> {
     let site = super::fleet::site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let report: PackageReport = super::read_json(req).await?;
     server.package_report(&site, report).await?;
-    Ok(Json(json!({ "status": "ok" })))
+    Ok(Json(Recorded::OK))
 }

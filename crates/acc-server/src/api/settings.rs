@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use acc_core::credential_check::GenerationPhase;
-use acc_core::password::{PasswordPolicy, Secret};
+use acc_core::password::Secret;
+use acc_proto::admin::{ApiTokenRequest, AuthChange, SiteSettingsChange};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, admin_change, parse_json, query_param, require};
@@ -52,24 +52,7 @@ async fn show(State(server): Srv, Extension(caller): Extension<Caller>) -> Resul
     Ok(Json(settings_view(&server, revision, &doc)))
 }
 
-/// The body of `PUT /v1/settings/auth` and `POST /v1/credential/rotate`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthBody {
-    mode: Option<AuthMode>,
-    user_name: Option<String>,
-    #[serde(default)]
-    password: String,
-    confirmation: Option<String>,
-    password_policy: Option<PasswordPolicy>,
-    #[serde(default)]
-    grant_read: bool,
-    grace_secs: Option<u64>,
-    #[serde(default)]
-    force: bool,
-}
-
-/// Parses an [`AuthBody`] and saves it; `mode` applies when the body names none.
+/// Parses an [`AuthChange`] and saves it; `mode` applies when the body names none.
 pub(super) async fn save_auth_body(
     server: &Server,
     caller: &Caller,
@@ -78,15 +61,16 @@ pub(super) async fn save_auth_body(
     mode: Option<AuthMode>,
 ) -> Result<Json<Value>, ApiError> {
     require(caller, Role::Admin)?;
-    let body: AuthBody = parse_json(headers, body)?;
+    let body: AuthChange = parse_json(headers, body)?;
     let Some(mode) = body.mode.or(mode) else {
         return Err(ApiError::malformed("request body: give mode (application, credential or certificate)"));
     };
-    let confirmation = body.confirmation.unwrap_or_else(|| body.password.clone());
+    let password = body.password.unwrap_or_default();
+    let confirmation = body.confirmation.unwrap_or_else(|| password.clone());
     let req = AuthRequest {
         mode,
         user_name: body.user_name,
-        password: Secret::new(body.password),
+        password: Secret::new(password),
         confirmation: Secret::new(confirmation),
         password_policy: body.password_policy,
         grant_read: body.grant_read,
@@ -112,7 +96,11 @@ async fn set_site(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let author = caller.name.as_str();
-    admin_change(&caller, &headers, &body, |patch: Map<String, Value>| async move {
+    admin_change(&caller, &headers, &body, |change: SiteSettingsChange| async move {
+        let patch = match serde_json::to_value(change) {
+            Ok(Value::Object(patch)) => patch,
+            _ => Map::new(),
+        };
         server.save_site(&patch, author).await
     })
     .await
@@ -197,14 +185,6 @@ async fn diff(
     Ok(Json(json!({ "from": a, "to": b, "changes": document::diff(&da, &db) })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    role: String,
-    description: String,
-    ttl_secs: Option<u64>,
-}
-
 async fn create_token(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
@@ -212,7 +192,7 @@ async fn create_token(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require(&caller, Role::Admin)?;
-    let body: TokenBody = parse_json(&headers, &body)?;
+    let body: ApiTokenRequest = parse_json(&headers, &body)?;
     let role = Role::parse(&body.role)?;
     let (token, row) = server.create_token(role, body.ttl_secs, &body.description).await?;
     tracing::info!(role = role.as_str(), description = %row.description, by = %caller.name, "API token created.");

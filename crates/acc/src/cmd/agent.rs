@@ -8,7 +8,7 @@ use acc_agent::config::AgentConfig;
 use acc_agent::state::StateStore;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cmd::common::runtime;
 
@@ -135,6 +135,33 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
     }
 }
 
+/// `acc agent status --json`.
+#[derive(serde::Serialize)]
+struct AgentStatus {
+    server: Option<String>,
+    site_server: Option<String>,
+    site_reachable: Option<bool>,
+    policy_revision: i64,
+    auth_mode: Option<acc_proto::AuthMode>,
+    user_name: Option<String>,
+    generation: Option<u32>,
+    policy_failed: Option<String>,
+    certificate: Option<CertificateStatus>,
+    last_check_in: Value,
+    last_connection: Option<String>,
+    packages: Vec<String>,
+    agent_id: String,
+}
+
+/// The agent certificate in [`AgentStatus`].
+#[derive(serde::Serialize)]
+struct CertificateStatus {
+    file: String,
+    subject: String,
+    issuer: String,
+    not_after: String,
+}
+
 fn status(a: &StatusArgs) -> Result<ExitCode> {
     let config = AgentConfig::load(&a.config.config)?;
     let state = StateStore::peek(&config.state_dir)?.unwrap_or_default();
@@ -143,24 +170,26 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
     });
     let time = |ms: Option<i64>| -> Value { ms.map_or(Value::Null, |m| crate::output::timestamp(m).into()) };
     let policy = state.policy.as_ref();
-    let v = json!({
-        "server": config.server.as_ref().map(ToString::to_string),
-        "site_server": state.site_server,
-        "site_reachable": state.site_reachable,
-        "policy_revision": state.revision(),
-        "auth_mode": policy.map(|p| p.auth.mode.clone()),
-        "user_name": policy.and_then(|p| p.auth.user_name.clone()),
-        "generation": policy.and_then(|p| p.auth.generation),
-        "policy_failed": state.failure,
-        "certificate": cert.as_ref().map(|(s, path)| json!({
-            "file": path.display().to_string(), "subject": s.subject_cn, "issuer": s.issuer_cn,
-            "not_after": s.expires(),
-        })),
-        "last_check_in": time(state.last_check_in_ms),
-        "last_connection": state.last_connection,
-        "packages": acc_agent::download::cached(&config.state_dir),
-        "agent_id": state.agent_id,
-    });
+    let v = serde_json::to_value(AgentStatus {
+        server: config.server.as_ref().map(ToString::to_string),
+        site_server: state.site_server.clone(),
+        site_reachable: state.site_reachable,
+        policy_revision: state.revision(),
+        auth_mode: policy.map(|p| p.auth.mode),
+        user_name: policy.and_then(|p| p.auth.user_name.clone()),
+        generation: policy.and_then(|p| p.auth.generation),
+        policy_failed: state.failure.clone(),
+        certificate: cert.as_ref().map(|(s, path)| CertificateStatus {
+            file: path.display().to_string(),
+            subject: s.subject_cn.clone(),
+            issuer: s.issuer_cn.clone(),
+            not_after: s.expires(),
+        }),
+        last_check_in: time(state.last_check_in_ms),
+        last_connection: state.last_connection.clone(),
+        packages: acc_agent::download::cached(&config.state_dir),
+        agent_id: state.agent_id.clone(),
+    })?;
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);

@@ -5,9 +5,9 @@
 use std::io::BufRead;
 
 use acc_core::lockout::LockoutMode;
+use acc_proto::admin::SiteSettingsChange;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value, json};
 
 use acc_core::units::parse_secs;
 
@@ -64,25 +64,21 @@ pub struct LockoutArgs {
 }
 
 impl LockoutArgs {
-    /// The given flags as `LockoutPolicy` fields (JSON names).
-    pub fn patch(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
-        put("mode", self.mode.map(|x| json!(LockoutMode::from(x).as_str())));
-        put("threshold", self.threshold.map(|x| json!(x)));
-        put("reset_after", self.reset_after.map(|x| json!(x)));
-        put("duration", self.duration.map(|x| json!(x)));
-        put("source_threshold", self.source_threshold.map(|x| json!(x)));
-        put("unfamiliar_threshold", self.unfamiliar_threshold.map(|x| json!(x)));
-        put("source_block_base", self.source_block_base.map(|x| json!(x)));
-        put("source_block_max", self.source_block_max.map(|x| json!(x)));
-        put("reenable_locked_local_account", self.reenable.map(|x| json!(x)));
-        put("acc_refresh_interval", self.refresh_interval.map(|x| json!(x)));
-        m
+    /// The given flags as a change of the site settings (the rest unchanged).
+    pub fn change(&self) -> SiteSettingsChange {
+        SiteSettingsChange {
+            mode: self.mode.map(LockoutMode::from),
+            threshold: self.threshold,
+            reset_after: self.reset_after,
+            duration: self.duration,
+            source_threshold: self.source_threshold,
+            unfamiliar_threshold: self.unfamiliar_threshold,
+            source_block_base: self.source_block_base,
+            source_block_max: self.source_block_max,
+            reenable_locked_local_account: self.reenable,
+            acc_refresh_interval: self.refresh_interval,
+            ..SiteSettingsChange::default()
+        }
     }
 }
 

@@ -388,15 +388,28 @@ async fn run_server(a: RunArgs) -> Result<ExitCode> {
     serve_role("site", &name, addr, running.serve(shutdown_signal())).await
 }
 
+/// `acc site show --json`.
+#[derive(serde::Serialize)]
+struct SiteShow<'a> {
+    name: &'a str,
+    site_id: &'a str,
+    listen: String,
+    ca_file: Option<String>,
+    ca_pem: Option<&'a str>,
+}
+
 fn show(d: &DataDir) -> Result<ExitCode> {
     let layout = Layout::new(&d.data_dir);
     let config = SiteConfig::load(&layout.config())?;
     let ca = std::fs::read_to_string(layout.tls_ca_cert()).ok();
     if d.json {
-        let v = serde_json::json!({
-            "name": config.name, "site_id": config.site_id, "listen": config.listen.to_string(),
-            "ca_file": ca.as_ref().map(|_| layout.tls_ca_cert().display().to_string()), "ca_pem": ca,
-        });
+        let v = SiteShow {
+            name: &config.name,
+            site_id: &config.site_id,
+            listen: config.listen.to_string(),
+            ca_file: ca.as_ref().map(|_| layout.tls_ca_cert().display().to_string()),
+            ca_pem: ca.as_deref(),
+        };
         outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         crate::output::pairs(&[
@@ -552,8 +565,9 @@ async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
         m.remove("event_log_max_size");
     }
     let current: LockoutPolicy = serde_json::from_value(value.clone())?;
-    if let Value::Object(m) = &mut value {
-        m.extend(a.lockout.patch());
+    if let (Value::Object(m), Value::Object(change)) = (&mut value, serde_json::to_value(a.lockout.change())?)
+    {
+        m.extend(change);
     }
     let p: LockoutPolicy = serde_json::from_value(value)?;
     let max_size = a.event_log.event_log_max_size;

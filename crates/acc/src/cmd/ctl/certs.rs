@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use acc_proto::admin::{CreatedToken, TokenTerms, TrustAdd, TrustRemove};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
@@ -74,9 +75,9 @@ pub struct TrustAddArgs {
 /// `acc ctl enroll-token create`.
 pub async fn enroll_token(ctl: &mut Ctl, c: EnrollTokenCommand) -> Result<ExitCode> {
     let EnrollTokenCommand::Create(a) = c;
-    let body = json!({ "ttl_secs": a.ttl, "uses": a.uses, "reenroll": a.reenroll });
-    let v = ctl.call("POST", "/v1/enroll-tokens", Some(&body)).await?;
-    outln!("{}", text(&v["token"]));
+    let terms = TokenTerms { ttl_secs: Some(a.ttl), uses: Some(a.uses), reenroll: a.reenroll };
+    let created: CreatedToken = ctl.exchange("POST", "/v1/enroll-tokens", &terms).await?;
+    outln!("{}", created.token);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -167,18 +168,18 @@ pub async fn trust(ctl: &mut Ctl, c: TrustCommand) -> Result<ExitCode> {
             let body = if std::path::Path::new(&r.anchor).is_file() {
                 let pem = std::fs::read_to_string(&r.anchor)
                     .with_context(|| format!("{}: cannot read", r.anchor))?;
-                json!({ "pem": pem, "force": r.force })
+                TrustRemove { pem: Some(pem), fingerprint: None, force: r.force }
             } else {
-                json!({ "fingerprint": r.anchor, "force": r.force })
+                TrustRemove { fingerprint: Some(r.anchor), pem: None, force: r.force }
             };
-            print_saved(&ctl.call("POST", "/v1/trust/remove", Some(&body)).await?);
+            print_saved(&ctl.post("POST", "/v1/trust/remove", &body).await?);
             return Ok(ExitCode::SUCCESS);
         }
     };
     let pem =
         std::fs::read_to_string(&a.file).with_context(|| format!("{}: cannot read", a.file.display()))?;
     let v = ctl
-        .call("POST", "/v1/trust", Some(&json!({ "pem": pem })))
+        .post("POST", "/v1/trust", &TrustAdd { pem })
         .await
         .with_context(|| a.file.display().to_string())?;
     print_saved(&v);

@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
+use acc_proto::admin::AuthChange;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
@@ -56,11 +57,15 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
                 ctl.call("POST", "/v1/credential/cancel", None).await?
             } else {
                 let Some(user) = a.username else { bail!("give --username for the new generation") };
-                let mut body = json!({ "user_name": user, "password": password_from_stdin(a.password_stdin)?, "grant_read": a.grant_read, "force": a.force });
-                if let Some(g) = a.grace {
-                    body["grace_secs"] = json!(g);
-                }
-                ctl.call("POST", "/v1/credential/rotate", Some(&body)).await?
+                let body = AuthChange {
+                    user_name: Some(user),
+                    password: Some(password_from_stdin(a.password_stdin)?),
+                    grant_read: a.grant_read,
+                    grace_secs: a.grace,
+                    force: a.force,
+                    ..AuthChange::default()
+                };
+                ctl.post("POST", "/v1/credential/rotate", &body).await?
             };
             print_saved(&v);
         }

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
+use acc_proto::admin::DirectoryAccountAdd;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::Ctl;
 use super::settings::{JsonFlag, text};
@@ -54,8 +54,8 @@ pub async fn directory(ctl: &mut Ctl, c: DirectoryCommand) -> Result<ExitCode> {
             table.print();
         }
         DirectoryCommand::Add(a) => {
-            let body = json!({ "name": a.name, "password": password_from_stdin(a.password_stdin)? });
-            let v = ctl.call("POST", "/v1/directory", Some(&body)).await?;
+            let body = DirectoryAccountAdd { name: a.name, password: password_from_stdin(a.password_stdin)? };
+            let v = ctl.post("POST", "/v1/directory", &body).await?;
             outln!("directory account {} created", text(&v["name"]));
         }
         DirectoryCommand::Unlock(a) => {

@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use acc_proto::admin::{CreatedToken, TokenTerms};
+use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, text, time_text};
@@ -30,8 +32,9 @@ pub struct SiteTokenArgs {
 /// `acc ctl site-token create`.
 pub async fn site_token(ctl: &mut Ctl, c: SiteTokenCommand) -> Result<ExitCode> {
     let SiteTokenCommand::Create(a) = c;
-    let v = ctl.call("POST", "/v1/site-tokens", Some(&json!({ "ttl_secs": a.ttl, "uses": a.uses }))).await?;
-    outln!("{}", text(&v["token"]));
+    let terms = TokenTerms { ttl_secs: Some(a.ttl), uses: Some(a.uses), reenroll: false };
+    let created: CreatedToken = ctl.exchange("POST", "/v1/site-tokens", &terms).await?;
+    outln!("{}", created.token);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,7 +110,9 @@ pub struct TaskSendArgs {
 /// `acc ctl task send`.
 pub async fn task(ctl: &mut Ctl, c: TaskCommand) -> Result<ExitCode> {
     let TaskCommand::Send(a) = c;
-    let v = ctl.call("POST", "/v1/tasks", Some(&json!({ "type": a.kind, "to": a.to }))).await?;
-    outln!("{} sent to {} site server(s) and {} agent(s)", text(&v["type"]), v["sites"], v["agents"]);
+    let kind: TaskKind = a.kind.parse().map_err(|e| anyhow::anyhow!("task type {e}"))?;
+    let to: TaskTarget = a.to.parse().map_err(|e| anyhow::anyhow!("--to {e}"))?;
+    let sent: TaskSent = ctl.exchange("POST", "/v1/tasks", &TaskRequest { kind, to }).await?;
+    outln!("{} sent to {} site server(s) and {} agent(s)", sent.kind.as_str(), sent.sites, sent.agents);
     Ok(ExitCode::SUCCESS)
 }

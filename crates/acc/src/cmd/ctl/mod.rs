@@ -115,9 +115,30 @@ impl Ctl {
     /// Sends a request; the JSON answer of a 2xx, or the server's message as the error.
     pub async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         match body {
-            Some(b) => self.send(method, path, Some("application/json"), Bytes::from(b.to_string())).await,
+            Some(b) => self.post(method, path, b).await,
             None => self.send(method, path, None, Bytes::new()).await,
         }
+    }
+
+    /// Sends `body` (an `acc_proto` request type) as JSON; the JSON answer of a 2xx.
+    pub async fn post<B: serde::Serialize + ?Sized>(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<Value> {
+        let bytes = serde_json::to_vec(body).context("the request body")?;
+        self.send(method, path, Some("application/json"), Bytes::from(bytes)).await
+    }
+
+    /// [`Ctl::post`], the answer read as `R` (an `acc_proto` answer type).
+    pub async fn exchange<B, R>(&mut self, method: &str, path: &str, body: &B) -> Result<R>
+    where
+        B: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        let v = self.post(method, path, body).await?;
+        serde_json::from_value(v).with_context(|| format!("{method} {path}: the server's answer"))
     }
 
     /// Sends `bytes` as `content_type`; the JSON answer of a 2xx, or the server's message.

@@ -7,11 +7,12 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use acc_proto::admin::PackageAssign;
 use acc_proto::package::encode_query;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved, text, time_text};
@@ -67,10 +68,9 @@ pub async fn package(ctl: &mut Ctl, c: PackageCommand) -> Result<ExitCode> {
     match c {
         PackageCommand::Add(a) => add(ctl, a).await?,
         PackageCommand::Assign(a) => {
-            let body = json!({ "version": a.version, "sites": a.sites, "all": a.all });
+            let body = PackageAssign { version: a.version, sites: a.sites, all: a.all };
             print_saved(
-                &ctl.call("POST", &format!("/v1/packages/{}/assign", encode_query(&a.name)), Some(&body))
-                    .await?,
+                &ctl.post("POST", &format!("/v1/packages/{}/assign", encode_query(&a.name)), &body).await?,
             );
         }
         PackageCommand::List(j) => {
@@ -97,7 +97,7 @@ async fn add(ctl: &mut Ctl, a: AddArgs) -> Result<()> {
         version: a.version.clone(),
         files: files.clone(),
     };
-    let begun = ctl.call("POST", "/v1/packages", Some(&serde_json::to_value(&manifest)?)).await?;
+    let begun = ctl.post("POST", "/v1/packages", &manifest).await?;
     if begun["status"] == "exists" {
         outln!("package {} {} is already on the server with this content", a.name, a.version);
         return Ok(());

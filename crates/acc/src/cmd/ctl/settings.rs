@@ -3,9 +3,12 @@
 
 use std::process::ExitCode;
 
+use acc_core::password::{PasswordMode, PasswordPolicy};
+use acc_proto::AuthMode;
+use acc_proto::admin::{ApiTokenRequest, AuthChange, SiteSettingsChange};
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Ctl;
 use crate::cmd::common::{LockoutArgs, password_from_stdin};
@@ -48,12 +51,31 @@ pub enum AuthModeArg {
     Certificate,
 }
 
+impl From<AuthModeArg> for AuthMode {
+    fn from(a: AuthModeArg) -> AuthMode {
+        match a {
+            AuthModeArg::Application => AuthMode::Application,
+            AuthModeArg::Credential => AuthMode::Credential,
+            AuthModeArg::Certificate => AuthMode::Certificate,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PasswordModeArg {
     /// NIST SP 800-63B: length and blocklist.
     Nist,
     /// Four character classes.
     Complexity,
+}
+
+impl From<PasswordModeArg> for PasswordMode {
+    fn from(a: PasswordModeArg) -> PasswordMode {
+        match a {
+            PasswordModeArg::Nist => PasswordMode::Nist,
+            PasswordModeArg::Complexity => PasswordMode::Complexity,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -243,42 +265,36 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
             }
         }
         SettingsCommand::Auth(AuthCommand::Set(a)) => {
-            let mode = match a.mode {
-                AuthModeArg::Application => "application",
-                AuthModeArg::Credential => "credential",
-                AuthModeArg::Certificate => "certificate",
+            let mut body = AuthChange {
+                mode: Some(a.mode.into()),
+                password_policy: a.password_policy.map(|p| PasswordPolicy::for_mode(p.into())),
+                grant_read: a.grant_read,
+                force: a.force,
+                ..AuthChange::default()
             };
-            let mut body = json!({ "mode": mode, "grant_read": a.grant_read, "force": a.force });
             if let Some(u) = a.username {
-                body["user_name"] = json!(u);
-                body["password"] = json!(password_from_stdin(a.password_stdin)?);
+                body.user_name = Some(u);
+                body.password = Some(password_from_stdin(a.password_stdin)?);
             } else if a.password_stdin {
                 anyhow::bail!(
                     "--password-stdin needs --username: a credential is a user name and a password"
                 );
             }
-            if let Some(p) = a.password_policy {
-                body["password_policy"] = json!({ "mode": match p { PasswordModeArg::Nist => "nist", PasswordModeArg::Complexity => "complexity" } });
-            }
-            print_saved(&ctl.call("PUT", "/v1/settings/auth", Some(&body)).await?);
+            print_saved(&ctl.post("PUT", "/v1/settings/auth", &body).await?);
         }
         SettingsCommand::Site(SiteCommand::Set(a)) => {
-            let mut patch = a.lockout.patch();
-            if let Some(b) = a.create_acc {
-                patch.insert("create_acc_on_site_servers".into(), json!(b));
-            }
-            if let Some(n) = a.event_log.event_log_max_size {
-                patch.insert("event_log_max_size".into(), json!(n));
-            }
-            if let Some(n) = a.event_store_max_size {
-                patch.insert("event_store_max_size".into(), json!(n));
-            }
+            let patch = SiteSettingsChange {
+                create_acc_on_site_servers: a.create_acc,
+                event_log_max_size: a.event_log.event_log_max_size,
+                event_store_max_size: a.event_store_max_size,
+                ..a.lockout.change()
+            };
             if patch.is_empty() {
                 anyhow::bail!(
                     "nothing to change: give at least one setting (see acc ctl settings site set --help)"
                 );
             }
-            print_saved(&ctl.call("PUT", "/v1/settings/site", Some(&Value::Object(patch))).await?);
+            print_saved(&ctl.post("PUT", "/v1/settings/site", &patch).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -348,11 +364,8 @@ pub async fn policy(ctl: &mut Ctl, c: PolicyCommand) -> Result<ExitCode> {
 pub async fn token(ctl: &mut Ctl, c: TokenCommand) -> Result<ExitCode> {
     match c {
         TokenCommand::Create(a) => {
-            let mut body = json!({ "role": a.role, "description": a.description });
-            if let Some(ttl) = a.ttl {
-                body["ttl_secs"] = json!(ttl);
-            }
-            let v = ctl.call("POST", "/v1/tokens", Some(&body)).await?;
+            let body = ApiTokenRequest { role: a.role, description: a.description, ttl_secs: a.ttl };
+            let v = ctl.post("POST", "/v1/tokens", &body).await?;
             outln!("{}", text(&v["token"]));
         }
         TokenCommand::List(j) => {
