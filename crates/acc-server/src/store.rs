@@ -48,8 +48,12 @@ const SCHEMA: [&str; 10] = [
         author TEXT NOT NULL, committed BOOLEAN NOT NULL, PRIMARY KEY (name, version))",
 ];
 
-/// Opens (creating if needed) the database and its tables.
+/// Opens (creating if needed) the database and its tables; the files are the owner's
+/// only (0600).
 pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> {
+    if create || path.exists() {
+        acc_pki::fsutil::private_database(path)?;
+    }
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)

@@ -7,6 +7,7 @@ mod cli;
 mod dev;
 mod identity;
 mod lockout;
+mod modes;
 mod names;
 mod pki_openssl;
 mod proxy;
