@@ -87,6 +87,8 @@ pub struct Server {
     pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
     /// The revision in force, for long-polls.
     pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
+    /// Set when the server begins to stop: waiting long-polls answer at once.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
@@ -170,6 +172,7 @@ impl Server {
             package_denials: Mutex::new(std::collections::HashSet::new()),
             agent_force_tx: tokio::sync::watch::Sender::new(0),
             revision_tx: tokio::sync::watch::Sender::new(number),
+            stopping: tokio::sync::watch::Sender::new(false),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(std::time::Instant::now()),

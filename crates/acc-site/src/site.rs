@@ -89,6 +89,8 @@ pub struct Site {
     shares: crate::shares::Shares,
     /// Which agent each registered id belongs to (see `crate::agents`).
     agent_bindings: crate::agents::Bindings,
+    /// Set when the server begins to stop: waiting long-polls answer at once.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Site {
@@ -179,6 +181,7 @@ impl Site {
             tasks,
             shares,
             agent_bindings,
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         if fresh {
             let pending = {
@@ -306,6 +309,17 @@ impl Site {
     /// Verifies domain-form names through the management server's directory at `url`.
     pub fn attach_directory(&self, url: &str) {
         let _ = self.directory.set(crate::directory::DirectoryClient::new(url));
+    }
+
+    /// The server begins to stop: every waiting long-poll answers now (with no task), and
+    /// polls arriving from here on answer at once.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`begin_stop`](Site::begin_stop) was called.
+    pub async fn stopping(&self) {
+        let _ = self.stopping.subscribe().wait_for(|s| *s).await;
     }
 
     /// Rebuilds the running listener's TLS configuration from the data directory (no-op

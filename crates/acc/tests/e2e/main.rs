@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod dev;
 mod identity;
+mod lifecycle;
 mod lockout;
 mod modes;
 mod names;
