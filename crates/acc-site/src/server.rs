@@ -5,7 +5,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use acc_net::{LiveConfig, PeerIdentity, PeerInfo, ServeOptions};
+use acc_core::event::catalogue::CertificateRefusal;
+use acc_net::{LiveConfig, PeerIdentity, PeerInfo, RejectReason, ServeOptions};
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -92,6 +93,7 @@ impl Running {
                 cn: r.subject.as_deref().and_then(cn_of),
                 subject: r.subject.clone(),
                 reason: r.reason.to_string(),
+                refusal: refusal_of(&r.reason),
             };
             tracing::warn!(ip = %r.remote_addr, subject = %r.subject.as_deref().unwrap_or("-"), reason = %r.reason, "Client certificate refused.");
             tokio::spawn(async move {
@@ -119,6 +121,19 @@ impl Running {
         }
         admin_socket.stop().await;
         Ok(())
+    }
+}
+
+/// The kind of a certificate refusal, for its 4625's Status and SubStatus.
+fn refusal_of(reason: &RejectReason) -> CertificateRefusal {
+    match reason {
+        RejectReason::UnknownIssuer | RejectReason::CaAsEndEntity | RejectReason::BadSignature => {
+            CertificateRefusal::Untrusted
+        }
+        RejectReason::Revoked => CertificateRefusal::Revoked,
+        RejectReason::Expired | RejectReason::NotYetValid => CertificateRefusal::Expired,
+        // Not for client authentication, X.509 v1, malformed, anything else.
+        _ => CertificateRefusal::Invalid,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct CertificateFailure {
     pub cn: Option<String>,
     /// Why it was refused (one line).
     pub reason: String,
+    /// Which kind of refusal (the 4625's Status and SubStatus).
+    pub refusal: acc_core::event::catalogue::CertificateRefusal,
 }
 
 struct Inner {
@@ -398,7 +400,8 @@ impl Site {
             );
             for (name, value) in e.fields.iter_mut() {
                 match name.as_str() {
-                    "SubStatus" => *value = FieldValue::from("0x0"),
+                    "Status" => *value = FieldValue::from(f.refusal.status()),
+                    "SubStatus" => *value = FieldValue::from(f.refusal.sub_status()),
                     "FailureReason" => {
                         *value = FieldValue::from(format!("Client certificate refused: {}.", f.reason))
                     }

@@ -149,7 +149,9 @@ impl TokenArgs {
             (Some(t), _) => t.clone(),
             (None, Some(p)) if p.as_os_str() == "-" => read_stdin_line(what)?,
             (None, Some(p)) => read_secret_file(p, what)?,
-            (None, None) => bail!("no {what}: give --token-file FILE, or --token - to read it from standard input"),
+            (None, None) => {
+                bail!("no {what}: give --token-file FILE, or --token - to read it from standard input")
+            }
         };
         let token = token.trim();
         if token.is_empty() {
@@ -165,8 +167,8 @@ pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta =
-            std::fs::metadata(path).with_context(|| format!("{}: cannot read the {what} file", path.display()))?;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("{}: cannot read the {what} file", path.display()))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             bail!(

@@ -303,7 +303,10 @@ fn tokens_come_from_a_private_file_or_standard_input_and_bad_ones_are_one_line()
     let file = d.write("token", "accjoin1.xyz\n");
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let open = d.acc(&["site", "join", "--token-file", "token", "--data-dir", "site"]).fails_with(1);
-    assert!(open.contains("mode 0644 lets others read this join token") && open.contains("chmod 0600"), "{open}");
+    assert!(
+        open.contains("mode 0644 lets others read this join token") && open.contains("chmod 0600"),
+        "{open}"
+    );
     let empty = d.acc_with(&["agent", "enroll", "--token", "-", "--config", "agent/acc.yml"], "\n", &[]);
     let err = empty.fails_with(1);
     assert!(err.contains("the enrollment token is empty"), "{err}");
