@@ -387,3 +387,40 @@ pub async fn route(dir: &Path, socket: &Path, wait: Duration) -> Result<Route, S
         tokio::time::sleep(LOCK_POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_waits_for_the_lock_and_gives_up_in_one_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, socket) = (tmp.path(), tmp.path().join("admin.sock"));
+        let held = DirLock::try_acquire(dir).unwrap().expect("free");
+        assert!(DirLock::try_acquire(dir).unwrap().is_none(), "held");
+        let e = route(dir, &socket, Duration::ZERO).await.unwrap_err().to_string();
+        assert!(e.contains("site.lock") && e.contains("0 s"), "{e}");
+        // Released while a command waits: the command takes it.
+        let waiting = tokio::spawn({
+            let (dir, socket) = (dir.to_path_buf(), socket.clone());
+            async move { route(&dir, &socket, Duration::from_secs(30)).await }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "the command waits while the lock is held");
+        drop(held);
+        assert!(matches!(waiting.await.unwrap().unwrap(), Route::Local(_)));
+    }
+
+    #[tokio::test]
+    async fn a_server_answering_on_the_socket_is_used_and_a_second_server_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, socket) = (tmp.path(), tmp.path().join("admin.sock"));
+        let _held = DirLock::try_acquire(dir).unwrap().expect("free");
+        let _listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        assert!(matches!(route(dir, &socket, Duration::ZERO).await.unwrap(), Route::Socket(_)));
+        let e = DirLock::acquire_for_server(dir, &socket, Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(e, SiteError::Running(_)), "{e}");
+    }
+}
