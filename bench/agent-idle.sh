@@ -21,11 +21,11 @@ cd "$tmp"
 until grep -q https:// server.out; do sleep 0.1; done
 url=$(grep -o 'https://[^ ]*' server.out | head -1)
 ctl() { "$acc" ctl --server "$url" --ca srv/tls/ca.crt --token-file srv/admin-token "$@"; }
-"$acc" site join --token "$(ctl site-token create)" --data-dir site1 --name SITE1 --listen 127.0.0.1:0 > /dev/null
+ctl site-token create | "$acc" site join --token - --data-dir site1 --name SITE1 --listen 127.0.0.1:0 > /dev/null
 "$acc" site run --data-dir site1 > site.out 2> site.err & pids+=($!)
 until grep -q https:// site.out; do sleep 0.1; done
 echo 'Idle-Bench-Password-2026' | ctl settings auth set --mode credential --username ACC_user --password-stdin > /dev/null
-"$acc" agent enroll --token "$(ctl enroll-token create)" --config agent/acc.yml --host-name idle01 \
+ctl enroll-token create | "$acc" agent enroll --token - --config agent/acc.yml --host-name idle01 \
   --log-file acc.log --state-dir state > /dev/null
 "$acc" agent run --config agent/acc.yml 2> agent.err & agent=$!; pids+=($agent)
 until grep -q "as ACC_user" agent/acc.log 2>/dev/null; do sleep 0.2; done

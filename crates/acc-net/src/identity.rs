@@ -24,6 +24,9 @@ pub enum RejectReason {
     Revoked,
     /// Not issued by any client CA this server trusts.
     UnknownIssuer,
+    /// A CA certificate (basicConstraints CA:TRUE) presented as the client's own: what a
+    /// self-signed certificate made with `openssl req -x509` is.
+    CaAsEndEntity,
     /// The issuer's signature does not verify.
     BadSignature,
     /// Its extended key usage does not include clientAuth (a server certificate, say).
@@ -45,6 +48,7 @@ impl RejectReason {
             RejectReason::NotYetValid => "not_yet_valid",
             RejectReason::Revoked => "revoked",
             RejectReason::UnknownIssuer => "unknown_issuer",
+            RejectReason::CaAsEndEntity => "ca_used_as_end_entity",
             RejectReason::BadSignature => "bad_signature",
             RejectReason::WrongPurpose => "wrong_purpose",
             RejectReason::Version1 => "x509_v1",
@@ -61,6 +65,9 @@ impl std::fmt::Display for RejectReason {
             RejectReason::NotYetValid => f.write_str("not yet valid"),
             RejectReason::Revoked => f.write_str("revoked"),
             RejectReason::UnknownIssuer => f.write_str("unknown issuer"),
+            RejectReason::CaAsEndEntity => {
+                f.write_str("self-signed (a CA certificate used as an end-entity): sign it with a trusted CA")
+            }
             RejectReason::BadSignature => f.write_str("bad signature"),
             RejectReason::WrongPurpose => f.write_str("wrong purpose (EKU lacks clientAuth)"),
             RejectReason::Version1 => f.write_str(acc_pki::verify::V1_RESIGN_HINT),

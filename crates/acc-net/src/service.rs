@@ -131,6 +131,9 @@ fn advice(reason: &RejectReason) -> &'static str {
             "it was signed by a CA this site server does not trust; add that CA to the trusted client CAs or use a certificate from the fleet CA"
         }
         RejectReason::BadSignature => "it was not signed by the CA it names; re-issue it",
+        RejectReason::CaAsEndEntity => {
+            "make a key and CSR for the client and sign it with a CA this server trusts (acc pki sign --profile client)"
+        }
         RejectReason::WrongPurpose => "re-sign it with the client profile (acc pki sign --profile client)",
         RejectReason::Version1 => "re-sign it as shown above",
         RejectReason::Malformed(_) | RejectReason::Other(_) => {

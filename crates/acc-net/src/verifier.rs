@@ -211,6 +211,10 @@ fn reason_of(error: &Error) -> RejectReason {
                 RejectReason::WrongPurpose
             }
             CertificateError::BadEncoding => RejectReason::Malformed("bad DER encoding".into()),
+            // rustls passes webpki's CaUsedAsEndEntity through as an opaque `Other`.
+            CertificateError::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                RejectReason::CaAsEndEntity
+            }
             other => RejectReason::Other(Error::InvalidCertificate(other.clone()).to_string()),
         },
         other => RejectReason::Other(other.to_string()),

@@ -372,3 +372,12 @@ async fn sec1_key_with_ec_parameters_block_is_accepted_as_server_key() {
     let live = acc_net::LiveConfig::new(&inputs).unwrap();
     assert!(!live.current().requests_client_certificates());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_ca_certificate_is_refused_in_words() {
+    let s = server().await;
+    let own = TestCa::new(s.path(), "selfie");
+    let body = assert_refused(&s, &own.cert_path, &own.key_path, "ca_used_as_end_entity").await;
+    assert!(body.contains("self-signed (a CA certificate used as an end-entity)"), "{body}");
+    assert!(!body.contains("CaUsedAsEndEntity"), "{body}");
+}

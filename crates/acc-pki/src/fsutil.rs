@@ -5,6 +5,9 @@
 //! final mode, so a key is 0400 from its first byte), synced, then moved into place: by
 //! `rename` when replacing is allowed, by `link` (which fails if the name exists) when not.
 //! A crash leaves either the old file or the new one, never half of one.
+//!
+//! Databases (SQLite, with their `-wal` and `-shm`) are private too: [`private_database`]
+//! makes them 0600 before SQLite opens them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -78,6 +81,45 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| PkiError::io(path, e))
 }
 
+/// Mode for databases and other private state: read-write for the owner only.
+pub const PRIVATE_MODE: u32 = 0o600;
+
+/// Makes the SQLite database `path` private before SQLite opens it: creates it empty with
+/// [`PRIVATE_MODE`] when missing (SQLite gives its `-wal` and `-shm` files the mode of the
+/// database), and narrows an existing database and its `-wal`/`-shm` to that mode (files
+/// made by older versions at 0644).
+pub fn private_database(path: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_MODE);
+    }
+    drop(options.open(path).map_err(|e| PkiError::io(path, e))?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let sibling = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        for p in [path.to_path_buf(), sibling("-wal"), sibling("-shm")] {
+            match fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o777 != PRIVATE_MODE => {
+                    fs::set_permissions(&p, fs::Permissions::from_mode(PRIVATE_MODE))
+                        .map_err(|e| PkiError::io(&p, e))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(PkiError::io(&p, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +145,24 @@ mod tests {
     fn a_missing_directory_is_an_error_naming_it() {
         let err = write_file(Path::new("/nonexistent-acc-dir/x.crt"), b"x", PUBLIC_MODE, true).unwrap_err();
         assert!(err.to_string().contains("/nonexistent-acc-dir"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn databases_are_made_private_and_old_ones_narrowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("site.db");
+        private_database(&db).unwrap();
+        assert_eq!(fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+        for p in [db.clone(), dir.path().join("site.db-wal"), dir.path().join("site.db-shm")] {
+            fs::write(&p, b"x").unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        private_database(&db).unwrap();
+        for name in ["site.db", "site.db-wal", "site.db-shm"] {
+            let mode = fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+        assert_eq!(fs::read(&db).unwrap(), b"x", "an existing database is left as it is");
     }
 }

@@ -21,11 +21,14 @@
 //! - [`Health`]: `GET /v1/health` of every role.
 //! - [`agent_site`]: what an agent and its site server say to each other: the agent's
 //!   headers, `POST /v1/register` and the token that binds the agent id, the refusals.
+//! - [`authorization`]: the `Authorization` header's scheme (case-insensitive) and
+//!   credentials, parsed alike by every role.
 //! - [`events`]: paged searches of security events (`GET /v1/events`, `acc site events`).
 
 pub mod admin;
 pub mod agent;
 pub mod agent_site;
+pub mod authorization;
 pub mod events;
 pub mod health;
 pub mod join;

@@ -328,7 +328,8 @@ impl Server {
     }
 
     /// Waits up to `wait` until the revision in force is above `after` or `forces` is
-    /// above `force_after`; then the revision, its document and the force counter.
+    /// above `force_after`; then the revision, its document and the force counter. `None`
+    /// when the wait passes, or at once when the server begins to stop.
     pub(crate) async fn wait_change(
         &self,
         after: i64,
@@ -338,6 +339,7 @@ impl Server {
     ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
         let mut revisions = self.policy.revision_tx.subscribe();
         let mut forces = forces.subscribe();
+        let mut stopping = self.stopping.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
             let force = *forces.borrow_and_update();
@@ -349,12 +351,20 @@ impl Server {
                 tokio::select! {
                     r = revisions.changed() => r.is_ok(),
                     r = forces.changed() => r.is_ok(),
+                    // The server is stopping: "nothing new" now rather than hold the shutdown.
+                    _ = stopping.wait_for(|s| *s) => false,
                 }
             });
             if !matches!(changed.await, Ok(true)) {
                 return None;
             }
         }
+    }
+
+    /// The server begins to stop: every waiting policy long-poll (sites' and agents')
+    /// answers "nothing new" now, and those arriving from here on at once.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// Pushes a freshly signed CRL to every site when the last push is a day old.

@@ -108,7 +108,19 @@ impl Running {
         &self.server
     }
 
-    /// Serves until `shutdown` completes.
+    /// What reloads the listener's TLS from the data directory and the policy in force
+    /// (the server certificate and key, the fleet CA, the operator CAs): new connections
+    /// use it, and a configuration that does not load leaves the running one in place.
+    pub fn tls_reloader(&self) -> impl Fn() -> Result<(), ServerError> + Send + Sync + 'static {
+        let (server, live) = (self.server.clone(), self.live.clone());
+        move || {
+            let inputs = tls_inputs(server.layout(), &server.current().1)?;
+            live.reload(&inputs).map(drop).map_err(|e| ServerError::Invalid(e.to_string()))
+        }
+    }
+
+    /// Serves until `shutdown` completes; then answers waiting long-polls at once and lets
+    /// requests in flight finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let ticker = self.server.clone();
         let tick = tokio::spawn(async move {
@@ -124,6 +136,12 @@ impl Running {
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
         let app = crate::api::router(self.server.clone());
+        let stopping = self.server.clone();
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("Stopping: waiting long-polls are answered now.");
+            stopping.begin_stop();
+        };
         acc_net::serve(
             self.listener,
             self.live,

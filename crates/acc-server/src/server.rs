@@ -85,6 +85,8 @@ pub struct Server {
     pub(crate) directory_lock: tokio::sync::Mutex<()>,
     /// `update-config` sent to agents (as `force_tx` for sites).
     pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
+    /// Set when the server begins to stop: waiting long-polls answer at once.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
@@ -173,6 +175,7 @@ impl Server {
             ),
             package_denials: Mutex::new(std::collections::HashSet::new()),
             agent_force_tx: tokio::sync::watch::Sender::new(0),
+            stopping: tokio::sync::watch::Sender::new(false),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(clock.now().millis()),

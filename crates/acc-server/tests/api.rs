@@ -18,7 +18,9 @@ struct Api {
     _tmp: tempfile::TempDir,
 }
 
-async fn api() -> Api {
+/// A server initialised in a temporary directory: (the directory's owner, the data
+/// directory, the server).
+async fn server() -> (tempfile::TempDir, std::path::PathBuf, Arc<Server>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("server");
     let opts = InitOptions {
@@ -31,6 +33,11 @@ async fn api() -> Api {
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
+    (tmp, dir, server)
+}
+
+async fn api() -> Api {
+    let (tmp, dir, server) = server().await;
     let admin = std::fs::read_to_string(dir.join("admin-token")).unwrap().trim().to_string();
     Api { router: acc_server::api::router(server), admin, _tmp: tmp }
 }
@@ -95,6 +102,53 @@ async fn tokens_gate_every_route_by_role() {
         .admin("POST", "/v1/tokens", Some(json!({"role": "operator", "description": "ci", "ttl_secs": 0})))
         .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let api = api().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let req = Request::builder()
+            .uri("/v1/settings")
+            .header("authorization", format!("{scheme} {}", api.admin))
+            .body(Body::empty())
+            .unwrap();
+        let resp = api.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
+    }
+    let req = Request::builder()
+        .uri("/v1/settings")
+        .header("authorization", format!("Basic {}", api.admin))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.router.clone().oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_stopping_server_answers_waiting_policy_long_polls_at_once() {
+    let (_tmp, _, server) = server().await;
+    let revision = server.current().0;
+    let waiting = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            server.wait_policy("SITE1", revision, 0, std::time::Duration::from_secs(60)).await
+        })
+    };
+    tokio::task::yield_now().await;
+    server.begin_stop();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+        .await
+        .expect("the long-poll answered when the server began to stop")
+        .unwrap();
+    assert!(answer.is_none(), "nothing new");
+    // A poll arriving after that answers at once too.
+    let late = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        server.wait_policy("SITE1", revision, 0, std::time::Duration::from_secs(60)),
+    )
+    .await
+    .expect("a late poll answers at once");
+    assert!(late.is_none());
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use acc_core::lockout::LockoutPolicy;
 // Passwords in requests are acc-core's one secret type: serialised as is (they only
@@ -16,6 +17,8 @@ use acc_core::password::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::error::SiteError;
 use crate::site::Site;
@@ -159,8 +162,20 @@ pub async fn events(site: &Site, q: &EventQuery) -> Result<EventPage, SiteError>
     crate::event_log::search(site.pool(), q).await
 }
 
-/// Answers admin requests on `DIR/admin.sock` until the task is dropped.
-pub fn serve(site: Arc<Site>) -> Result<tokio::task::JoinHandle<()>, SiteError> {
+/// How long a stopping server lets admin requests in flight finish.
+pub const ADMIN_GRACE: Duration = Duration::from_secs(10);
+
+/// The admin socket of a running server: answers on `DIR/admin.sock` until [`stop`]ped.
+///
+/// [`stop`]: AdminSocket::stop
+#[derive(Debug)]
+pub struct AdminSocket {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts answering admin requests on `DIR/admin.sock` (mode 0600).
+pub fn serve(site: Arc<Site>) -> Result<AdminSocket, SiteError> {
     let path = site.layout().admin_socket();
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path).map_err(|e| SiteError::io(&path, e))?;
@@ -170,30 +185,86 @@ pub fn serve(site: Arc<Site>) -> Result<tokio::task::JoinHandle<()>, SiteError> 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| SiteError::io(&path, e))?;
     }
-    Ok(tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let site = site.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let response = match serde_json::from_str::<Request>(&line) {
-                        Ok(req) => match handle(&site, req).await {
-                            Ok(v) => json!({ "ok": true, "result": v }),
-                            Err(e) => json!({ "ok": false, "error": e.to_string() }),
-                        },
-                        Err(e) => json!({ "ok": false, "error": format!("malformed admin request: {e}") }),
-                    };
-                    let mut out = response.to_string();
-                    out.push('\n');
-                    if write.write_all(out.as_bytes()).await.is_err() {
-                        break;
-                    }
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(site, listener, path, stopped));
+    Ok(AdminSocket { stop, task })
+}
+
+impl AdminSocket {
+    /// Stops taking admin requests: the socket file goes first (a command then waits for
+    /// the data directory's lock instead), connections already made are answered, and
+    /// requests in flight finish within [`ADMIN_GRACE`].
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    site: Arc<Site>,
+    listener: tokio::net::UnixListener,
+    path: std::path::PathBuf,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    let mut stop = stopped.clone();
+    loop {
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    connections.spawn(connection(site.clone(), stream, stopped.clone()));
                 }
-            });
+            }
         }
-    }))
+    }
+    // No new connection can reach a removed socket; those already queued are answered.
+    let _ = std::fs::remove_file(&path);
+    while let Ok(Ok((stream, _))) = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await {
+        connections.spawn(connection(site.clone(), stream, stopped.clone()));
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(ADMIN_GRACE, drain).await.is_err() {
+        tracing::warn!(connections = connections.len(), "Admin requests still running at shutdown; dropped.");
+        connections.abort_all();
+    }
+}
+
+/// One admin connection: one JSON request per line, one JSON answer per line, until the
+/// client closes it, or the server stops (after the request in flight is answered, and
+/// the first request of a connection queued before the stop).
+async fn connection(site: Arc<Site>, stream: tokio::net::UnixStream, mut stopped: watch::Receiver<bool>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut first = true;
+    loop {
+        let line = if first {
+            // A connection made before the stop gets its request answered.
+            tokio::time::timeout(ADMIN_GRACE, lines.next_line()).await.ok()
+        } else {
+            tokio::select! {
+                biased;
+                line = lines.next_line() => Some(line),
+                _ = stopped.wait_for(|s| *s) => None,
+            }
+        };
+        first = false;
+        let Some(Ok(Some(line))) = line else { break };
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => match handle(&site, req).await {
+                Ok(v) => json!({ "ok": true, "result": v }),
+                Err(e) => json!({ "ok": false, "error": e.to_string() }),
+            },
+            Err(e) => json!({ "ok": false, "error": format!("malformed admin request: {e}") }),
+        };
+        let mut out = response.to_string();
+        out.push('\n');
+        if write.write_all(out.as_bytes()).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Sends one request to a running server; `Ok(None)` when none answers on the socket.
@@ -212,7 +283,11 @@ pub async fn call(socket: &Path, request: &Request) -> Result<Option<Result<Valu
     line.push('\n');
     write.write_all(line.as_bytes()).await.map_err(|e| SiteError::io(socket, e))?;
     let mut lines = BufReader::new(read).lines();
-    let reply = lines.next_line().await.map_err(|e| SiteError::io(socket, e))?.unwrap_or_default();
+    let reply = match lines.next_line().await {
+        Ok(Some(reply)) => reply,
+        // The server went away after taking the request: it may or may not have been done.
+        Ok(None) | Err(_) => return Err(SiteError::AdminClosed(socket.display().to_string())),
+    };
     let v: Value = serde_json::from_str(&reply).map_err(|e| {
         SiteError::Database(format!("the site server answered something that is not JSON: {e}"))
     })?;
@@ -223,24 +298,122 @@ pub async fn call(socket: &Path, request: &Request) -> Result<Option<Result<Valu
     }))
 }
 
-/// The lock a running server holds on its data directory.
+/// How long `acc site run` waits for an `acc site` command to release the data
+/// directory, and a command for a starting server to open its admin socket.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The lock a running server (or a command working on the data directory itself) holds.
 #[derive(Debug)]
 pub struct DirLock(#[allow(dead_code)] std::fs::File);
 
 impl DirLock {
-    /// Takes the data directory's lock, or says that a server holds it.
-    pub fn acquire(dir: &Path) -> Result<DirLock, SiteError> {
+    /// Takes the data directory's lock; `Ok(None)` while another process holds it.
+    pub fn try_acquire(dir: &Path) -> Result<Option<DirLock>, SiteError> {
         let path = dir.join("site.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| SiteError::io(&path, e))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|e| SiteError::io(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(DirLock(file)),
-            Err(std::fs::TryLockError::WouldBlock) => Err(SiteError::Busy(dir.display().to_string())),
+            Ok(()) => Ok(Some(DirLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(SiteError::io(&path, e)),
         }
+    }
+
+    /// Takes the lock for a starting server, waiting up to `wait` for an `acc site`
+    /// command that holds it to finish; fails at once when a server already runs.
+    pub async fn acquire_for_server(dir: &Path, socket: &Path, wait: Duration) -> Result<DirLock, SiteError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(lock) = DirLock::try_acquire(dir)? {
+                return Ok(lock);
+            }
+            if tokio::net::UnixStream::connect(socket).await.is_ok() {
+                return Err(SiteError::Running(dir.display().to_string()));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(SiteError::Busy(dir.display().to_string(), wait.as_secs()));
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+    }
+}
+
+/// How often a waiting process tries the lock (and the admin socket) again.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Where an administrative request goes.
+#[derive(Debug)]
+pub enum Route {
+    /// A server runs and answers on this socket.
+    Socket(std::path::PathBuf),
+    /// No server runs: the caller holds the lock and opens the data directory itself.
+    Local(DirLock),
+}
+
+/// Finds the running server of `dir` (its admin socket answers), or takes the data
+/// directory's lock; while another process holds the lock without answering (a server
+/// starting or stopping, another command), tries again for up to `wait`.
+pub async fn route(dir: &Path, socket: &Path, wait: Duration) -> Result<Route, SiteError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::net::UnixStream::connect(socket).await {
+            Ok(_) => return Ok(Route::Socket(socket.to_path_buf())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) => {}
+            Err(e) => return Err(SiteError::io(socket, e)),
+        }
+        if let Some(lock) = DirLock::try_acquire(dir)? {
+            return Ok(Route::Local(lock));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SiteError::Busy(dir.display().to_string(), wait.as_secs()));
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_waits_for_the_lock_and_gives_up_in_one_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, socket) = (tmp.path(), tmp.path().join("admin.sock"));
+        let held = DirLock::try_acquire(dir).unwrap().expect("free");
+        assert!(DirLock::try_acquire(dir).unwrap().is_none(), "held");
+        let e = route(dir, &socket, Duration::ZERO).await.unwrap_err().to_string();
+        assert!(e.contains("site.lock") && e.contains("0 s"), "{e}");
+        // Released while a command waits: the command takes it.
+        let waiting = tokio::spawn({
+            let (dir, socket) = (dir.to_path_buf(), socket.clone());
+            async move { route(&dir, &socket, Duration::from_secs(30)).await }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "the command waits while the lock is held");
+        drop(held);
+        assert!(matches!(waiting.await.unwrap().unwrap(), Route::Local(_)));
+    }
+
+    #[tokio::test]
+    async fn a_server_answering_on_the_socket_is_used_and_a_second_server_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, socket) = (tmp.path(), tmp.path().join("admin.sock"));
+        let _held = DirLock::try_acquire(dir).unwrap().expect("free");
+        let _listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        assert!(matches!(route(dir, &socket, Duration::ZERO).await.unwrap(), Route::Socket(_)));
+        let e = DirLock::acquire_for_server(dir, &socket, Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(e, SiteError::Running(_)), "{e}");
     }
 }

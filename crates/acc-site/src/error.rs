@@ -45,11 +45,20 @@ pub enum SiteError {
     /// A subject made from the site name does not parse (never expected: names are validated).
     #[error(transparent)]
     Subject(#[from] acc_pki::subject::SubjectError),
-    /// Another process (a running `acc site run`) holds the data directory.
+    /// Another process held the data directory's lock for the whole wait without a server
+    /// answering on its admin socket.
     #[error(
-        "{0}: a site server is running on this data directory but its admin socket does not answer; check `acc site run`"
+        "{0}: another process has held the data directory's lock (site.lock) for {1} s and no site server answers on its admin socket; wait for the other `acc site` command to finish, or check `acc site run`"
     )]
-    Busy(String),
+    Busy(String, u64),
+    /// `acc site run` on a data directory whose server already runs.
+    #[error("{0}: a site server is already running on this data directory (its admin socket answers)")]
+    Running(String),
+    /// The server closed the admin connection before answering (it stopped).
+    #[error(
+        "{0}: the site server stopped before it answered; check whether the change was made once it runs again"
+    )]
+    AdminClosed(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(String, String),

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use acc_net::{LiveConfig, PeerIdentity, PeerInfo, ServeOptions};
+use acc_core::event::catalogue::CertificateRefusal;
+use acc_net::{LiveConfig, PeerIdentity, PeerInfo, RejectReason, ServeOptions};
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -33,9 +34,10 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// Locks the data directory, opens the site and binds `listen` (or the configured address).
+/// Locks the data directory (waiting up to [`admin::LOCK_WAIT`] for an `acc site` command
+/// that holds it), opens the site and binds `listen` (or the configured address).
 pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running, SiteError> {
-    let lock = DirLock::acquire(layout.root())?;
+    let lock = DirLock::acquire_for_server(layout.root(), &layout.admin_socket(), admin::LOCK_WAIT).await?;
     let site = Site::open(layout.clone(), Arc::new(SystemClock)).await?;
     let addr = listen.unwrap_or(site.config().listen);
     let listener =
@@ -57,9 +59,10 @@ impl Running {
         &self.site
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes; then answers waiting long-polls at once, lets
+    /// requests in flight finish and stops the admin socket.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
-        let admin_task = admin::serve(self.site.clone())?;
+        let admin_socket = admin::serve(self.site.clone())?;
         let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
         let crl_task = tokio::spawn(crate::crl_watch::watch_loop(self.site.clone()));
         let retention_task = tokio::spawn(crate::event_log::retention_loop(self.site.clone()));
@@ -90,6 +93,7 @@ impl Running {
                 cn: r.subject.as_deref().and_then(cn_of),
                 subject: r.subject.clone(),
                 reason: r.reason.to_string(),
+                refusal: refusal_of(&r.reason),
             };
             tracing::warn!(ip = %r.remote_addr, subject = %r.subject.as_deref().unwrap_or("-"), reason = %r.reason, "Client certificate refused.");
             tokio::spawn(async move {
@@ -99,16 +103,37 @@ impl Running {
             });
         });
         let app = api::router(self.site.clone()).layer(middleware::from_fn(peer_to_api));
+        let stopping = self.site.clone();
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!(
+                long_polls = stopping.task_waiters(),
+                "Stopping: waiting long-polls are answered now."
+            );
+            stopping.begin_stop();
+        };
         acc_net::serve(self.listener, self.live, app, options, shutdown).await;
-        admin_task.abort();
         refresh_task.abort();
         crl_task.abort();
         retention_task.abort();
         for t in managed_tasks {
             t.abort();
         }
-        let _ = std::fs::remove_file(self.site.layout().admin_socket());
+        admin_socket.stop().await;
         Ok(())
+    }
+}
+
+/// The kind of a certificate refusal, for its 4625's Status and SubStatus.
+fn refusal_of(reason: &RejectReason) -> CertificateRefusal {
+    match reason {
+        RejectReason::UnknownIssuer | RejectReason::CaAsEndEntity | RejectReason::BadSignature => {
+            CertificateRefusal::Untrusted
+        }
+        RejectReason::Revoked => CertificateRefusal::Revoked,
+        RejectReason::Expired | RejectReason::NotYetValid => CertificateRefusal::Expired,
+        // Not for client authentication, X.509 v1, malformed, anything else.
+        _ => CertificateRefusal::Invalid,
     }
 }
 

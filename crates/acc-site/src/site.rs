@@ -36,6 +36,8 @@ pub struct CertificateFailure {
     pub cn: Option<String>,
     /// Why it was refused (one line).
     pub reason: String,
+    /// Which kind of refusal (the 4625's Status and SubStatus).
+    pub refusal: acc_core::event::catalogue::CertificateRefusal,
 }
 
 struct Inner {
@@ -78,6 +80,8 @@ pub struct Site {
     shares: crate::shares::Shares,
     /// Which agent each registered id belongs to (see `crate::agents`).
     agent_bindings: crate::agents::Bindings,
+    /// Set when the server begins to stop: waiting long-polls answer at once.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Site {
@@ -168,6 +172,7 @@ impl Site {
             tasks,
             shares,
             agent_bindings,
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         if fresh {
             let pending = {
@@ -297,6 +302,17 @@ impl Site {
         let _ = self.directory.set(crate::directory::DirectoryClient::new(url));
     }
 
+    /// The server begins to stop: every waiting long-poll answers now (with no task), and
+    /// polls arriving from here on answer at once.
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`begin_stop`](Site::begin_stop) was called.
+    pub async fn stopping(&self) {
+        let _ = self.stopping.subscribe().wait_for(|s| *s).await;
+    }
+
     /// Rebuilds the running listener's TLS configuration from the data directory (no-op
     /// when no listener runs in this process). New connections use the new one.
     pub fn reload_tls(&self) -> Result<(), SiteError> {
@@ -373,7 +389,8 @@ impl Site {
             );
             for (name, value) in e.fields.iter_mut() {
                 match name.as_str() {
-                    "SubStatus" => *value = FieldValue::from("0x0"),
+                    "Status" => *value = FieldValue::from(f.refusal.status()),
+                    "SubStatus" => *value = FieldValue::from(f.refusal.sub_status()),
                     "FailureReason" => {
                         *value = FieldValue::from(format!("Client certificate refused: {}.", f.reason))
                     }

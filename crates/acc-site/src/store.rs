@@ -144,8 +144,9 @@ pub struct AgentRow {
     pub last_seen: i64,
 }
 
-/// Opens (creating if needed) the site database.
+/// Opens (creating if needed) the site database, its files the owner's only (0600).
 pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
+    acc_pki::fsutil::private_database(path)?;
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)

@@ -1,6 +1,7 @@
 //! Logging conventions shared by every role: `tracing` events, filtered by `ACC_LOG`
 //! (an `EnvFilter` directive such as `info` or `acc_site=debug`, default `warn`), written
-//! to stderr for commands and servers; `acc agent run` writes its own `acc.log` too.
+//! to stderr for commands and servers; `acc agent run` writes its own `acc.log` too, at the
+//! level acc.yml gives (re-read on SIGHUP).
 //!
 //! `ACC_LOG_FORMAT=json` writes one JSON object per line (timestamp, level, fields,
 //! message) for log collectors; the default is text. Colours (ANSI escapes) are used only
@@ -65,18 +66,35 @@ pub fn init_stderr() -> Result<()> {
     Ok(())
 }
 
+/// Changes the level of the log file while the process runs (`acc agent run` on SIGHUP).
+#[derive(Clone)]
+pub struct LevelHandle(tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>);
+
+impl LevelHandle {
+    /// Applies `level` (from acc.yml) unless `ACC_LOG` is set, which wins as at start;
+    /// says what now applies.
+    pub fn set(&self, level: &str) -> Result<String> {
+        if let Ok(env) = std::env::var(ENV_LOG) {
+            return Ok(format!("log level kept at {ENV_LOG}={env}, which overrides log-level"));
+        }
+        self.0.reload(EnvFilter::new(level)).context("the log level cannot be changed")?;
+        Ok(format!("log level {level}"))
+    }
+}
+
 /// Logs to `path` (rotated by size, `acc_agent::logfile`) at `level` (or `ACC_LOG`), and
-/// warnings and errors to stderr too.
-pub fn init_file(path: &std::path::Path, level: &str) -> Result<()> {
+/// warnings and errors to stderr too; the handle changes the file's level later.
+pub fn init_file(path: &std::path::Path, level: &str) -> Result<LevelHandle> {
     let format = format(std::env::var(ENV_LOG_FORMAT).ok().as_deref())?;
     let file =
         acc_agent::logfile::RotatingFile::open(path, acc_agent::logfile::MAX_BYTES, acc_agent::logfile::KEEP)
             .with_context(|| format!("{}: cannot open the log file", path.display()))?;
-    let to_file = layer(format, std::sync::Mutex::new(file), false).with_filter(filter(level));
+    let (level_filter, handle) = tracing_subscriber::reload::Layer::new(filter(level));
+    let to_file = layer(format, std::sync::Mutex::new(file), false).with_filter(level_filter);
     let to_stderr = layer(format, std::io::stderr, stderr_colours())
         .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     let _ = tracing_subscriber::registry().with(to_file).with(to_stderr).try_init();
-    Ok(())
+    Ok(LevelHandle(handle))
 }
 
 #[cfg(test)]

@@ -154,6 +154,40 @@ impl FailureKind {
     }
 }
 
+/// Why a client certificate was refused, for its 4625: Status 0xC000006D ("bad user name
+/// or authentication information", the Status whose SubStatus carries the reason) and the
+/// SubStatus Windows gives a refused smart-card certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertificateRefusal {
+    /// Not issued by a trusted CA (unknown issuer, self-signed, bad signature):
+    /// STATUS_ISSUING_CA_UNTRUSTED.
+    Untrusted,
+    /// Listed on a CRL: STATUS_SMARTCARD_CERT_REVOKED.
+    Revoked,
+    /// Outside its validity period: STATUS_SMARTCARD_CERT_EXPIRED.
+    Expired,
+    /// Anything else (not for client authentication, X.509 v1, malformed):
+    /// STATUS_PKINIT_CLIENT_FAILURE.
+    Invalid,
+}
+
+impl CertificateRefusal {
+    /// `Status`.
+    pub const fn status(self) -> &'static str {
+        "0xC000006D"
+    }
+
+    /// `SubStatus`.
+    pub const fn sub_status(self) -> &'static str {
+        match self {
+            CertificateRefusal::Untrusted => "0xC000038A",
+            CertificateRefusal::Revoked => "0xC0000389",
+            CertificateRefusal::Expired => "0xC000038D",
+            CertificateRefusal::Invalid => "0xC000038C",
+        }
+    }
+}
+
 /// `LogonProcessName` of acc's authentication events.
 pub const LOGON_PROCESS: &str = "acc-site";
 /// `LogonType` of acc's authentication events: 3, Network.

@@ -172,8 +172,7 @@ async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next:
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| acc_proto::authorization::credentials(v, "Bearer"));
     let Some(token) = token else {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,

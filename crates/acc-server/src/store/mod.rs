@@ -57,6 +57,9 @@ pub const MIGRATIONS: [Migration; 1] = [Migration {
 
 /// Opens (creating if needed) the database and its tables.
 pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> {
+    if create || path.exists() {
+        acc_pki::fsutil::private_database(path)?;
+    }
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)

@@ -134,11 +134,12 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     };
     let bad = |why: &str| ApiError::malformed(format!("malformed Authorization header: {why}"));
     let text = value.to_str().map_err(|_| bad("not ASCII"))?;
-    let (scheme, rest) = text.split_once(' ').ok_or_else(|| bad("expected 'Basic <base64>'"))?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad("only the Basic scheme is accepted"));
+    if !text.trim_start().contains([' ', '\t']) {
+        return Err(bad("expected 'Basic <base64>'"));
     }
-    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad("the credentials are not valid base64"))?;
+    let rest = acc_proto::authorization::credentials(text, "Basic")
+        .ok_or_else(|| bad("only the Basic scheme is accepted"))?;
+    let decoded = STANDARD.decode(rest).map_err(|_| bad("the credentials are not valid base64"))?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad("the credentials are not UTF-8"))?;
     let (user, password) = decoded.split_once(':').ok_or_else(|| bad("expected user:password"))?;
     if user.is_empty() {
@@ -216,6 +217,8 @@ mod tests {
         let good = with_auth(&format!("Basic {}", STANDARD.encode("ACC_user:p:w")));
         assert_eq!(basic_credentials(&good).unwrap(), Some(("ACC_user".into(), "p:w".into())));
         assert_eq!(basic_credentials(&HeaderMap::new()).unwrap(), None);
+        let lower = with_auth(&format!("basic {}", STANDARD.encode("ACC_user:pw")));
+        assert_eq!(basic_credentials(&lower).unwrap(), Some(("ACC_user".into(), "pw".into())), "any case");
         for bad in [
             "Basic",
             "Bearer abc",

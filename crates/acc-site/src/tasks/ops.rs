@@ -48,7 +48,8 @@ impl Site {
     }
 
     /// `GET /v1/tasks?wait=`: the agent's due tasks at once (durably marked delivered), or
-    /// the first ones sent within `wait`, or none when `wait` passes. The caller checked
+    /// the first ones sent within `wait`, or none when `wait` passes or the server begins to
+    /// stop. The caller checked
     /// `claim` (the request's proof of the id); it is checked again at every wake, so a
     /// poll does not outlive its binding (forgotten, or bound anew).
     pub async fn poll_tasks(
@@ -82,6 +83,8 @@ impl Site {
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep_until(wake) => {}
+                // The server is stopping: answer now rather than hold the shutdown.
+                () = self.stopping() => return Ok(Vec::new()),
             }
         }
     }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::cmd::common::runtime;
+use crate::cmd::common::{Signals, TokenArgs, runtime};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -42,8 +42,8 @@ pub struct ConfigArg {
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
     /// The enrollment token (`acc ctl enroll-token create`).
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
+    #[command(flatten)]
+    token: TokenArgs,
     #[command(flatten)]
     config: ConfigArg,
     /// The host name for the certificate (default: this machine's).
@@ -76,6 +76,7 @@ pub struct StatusArgs {
 pub fn run(command: AgentCommand) -> Result<ExitCode> {
     match command {
         AgentCommand::Enroll(a) => {
+            let token = a.token.read("enrollment token")?;
             let host = a.host_name.unwrap_or_else(acc_agent::config::system_host_name);
             let proxy = acc_agent::proxy::ProxyConfig {
                 url: a.proxy_url,
@@ -83,7 +84,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
                 credentials_file: a.proxy_credentials_file.map(std::path::absolute).transpose()?,
             };
             let done = runtime()?.block_on(acc_agent::enroll::enroll(
-                &a.token,
+                &token,
                 &a.config.config,
                 &host,
                 a.log_file,
@@ -106,8 +107,12 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
         }
         AgentCommand::Run(a) => {
             let config = AgentConfig::load(&a.config)?;
-            crate::logging::init_file(&config.log_file, &config.log_level)?;
+            let level = crate::logging::init_file(&config.log_file, &config.log_level)?;
             let rt = runtime()?;
+            let signals = {
+                let _entered = rt.enter();
+                Signals::install()?
+            };
             // A certificate that expired while the machine was off is renewed first, within
             // the server's grace, by proving possession of its key.
             if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
@@ -122,10 +127,16 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
                 }
             }
             let agent = Arc::new(acc_agent::run::Agent::new(config)?);
+            // SIGHUP re-reads acc.yml for what applies without a restart: the log level.
+            let path = a.config.clone();
+            let reload = move || {
+                let config = AgentConfig::load(&path).map_err(|e| e.to_string())?;
+                level.set(&config.log_level).map_err(|e| format!("{e:#}"))
+            };
             rt.block_on(async {
                 tokio::select! {
                     () = agent.run() => {}
-                    () = crate::cmd::common::shutdown_signal() => tracing::info!("Agent stopping."),
+                    () = signals.until_stop("Agent", reload) => {}
                 }
             });
             Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! Pieces every front end shares: the lockout-policy flags (`acc site policy set` and `acc
-//! ctl settings site set`), reading a secret from standard input, the host name, and the
-//! shutdown signal of long-running roles.
+//! ctl settings site set`), reading a secret from standard input or a file (`TokenArgs`:
+//! join and enrollment tokens), the host name, and the
+//! signals of long-running roles (stop on SIGINT/SIGTERM, reload on SIGHUP).
 
 use std::io::BufRead;
 
@@ -113,30 +114,164 @@ pub fn password_from_stdin(flag: bool) -> Result<String> {
     read_stdin_line("password")
 }
 
+/// A join or enrollment token: from a file or standard input, so that `ps` does not show
+/// it to other local users, or on the command line where that does not matter.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct TokenArgs {
+    /// The token itself (other local users can see it in `ps` while the command runs;
+    /// prefer --token-file), or `-` to read it from standard input.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Read the token from this file (its owner's only, 0600), or `-` for standard input.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for TokenArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenArgs")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("token_file", &self.token_file)
+            .finish()
+    }
+}
+
+impl TokenArgs {
+    /// The token, read from where it was given; `what` names it in errors.
+    pub fn read(&self, what: &str) -> Result<String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) if t == "-" => read_stdin_line(what)?,
+            (Some(t), _) => t.clone(),
+            (None, Some(p)) if p.as_os_str() == "-" => read_stdin_line(what)?,
+            (None, Some(p)) => read_secret_file(p, what)?,
+            (None, None) => {
+                bail!("no {what}: give --token-file FILE, or --token - to read it from standard input")
+            }
+        };
+        let token = token.trim();
+        if token.is_empty() {
+            bail!("the {what} is empty; give the one `acc ctl` printed");
+        }
+        Ok(token.to_string())
+    }
+}
+
+/// Reads a file holding a secret (a token), refused when others may read it; `what`
+/// names the secret in errors.
+pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("{}: cannot read the {what} file", path.display()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{}: mode {mode:04o} lets others read this {what}; run `chmod 0600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the {what} file", path.display()))?;
+    let t = text.trim();
+    if t.is_empty() {
+        bail!("{}: the {what} file is empty", path.display());
+    }
+    Ok(t.to_string())
+}
+
 /// This machine's host name (empty when unknown).
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals a long-running role handles, installed together by [`Signals::install`]
+/// (before anything tells the user Ctrl-C works): SIGINT and SIGTERM stop it; SIGHUP
+/// asks it to reload what it can and never stops it.
+pub struct Signals {
+    interrupt: SignalStream,
+    terminate: SignalStream,
+    hangup: SignalStream,
+}
+
+#[cfg(unix)]
+type SignalStream = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type SignalStream = ();
+
+/// What [`Signals::next`] received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// SIGINT (Ctrl-C) or SIGTERM: stop.
+    Stop(&'static str),
+    /// SIGHUP: reload.
+    Hangup,
+}
+
+impl Signals {
+    /// Installs the handlers (inside a runtime); from here on none of the three signals
+    /// kills the process by its default action.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+    pub fn install() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let one = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("cannot install the {name} handler"))
+        };
+        Ok(Signals {
+            interrupt: one(SignalKind::interrupt(), "SIGINT")?,
+            terminate: one(SignalKind::terminate(), "SIGTERM")?,
+            hangup: one(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// Installs the handlers (Ctrl-C only off Unix).
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    pub fn install() -> Result<Signals> {
+        Ok(Signals { interrupt: (), terminate: (), hangup: () })
+    }
+
+    /// The next signal.
+    #[cfg(unix)]
+    pub async fn next(&mut self) -> Received {
+        tokio::select! {
+            _ = self.interrupt.recv() => Received::Stop("SIGINT"),
+            _ = self.terminate.recv() => Received::Stop("SIGTERM"),
+            _ = self.hangup.recv() => Received::Hangup,
+        }
+    }
+
+    /// The next signal.
+    #[cfg(not(unix))]
+    pub async fn next(&mut self) -> Received {
+        let _ = (&self.interrupt, &self.terminate, &self.hangup);
+        let _ = tokio::signal::ctrl_c().await;
+        Received::Stop("Ctrl-C")
+    }
+
+    /// Completes on SIGINT or SIGTERM. Each SIGHUP meanwhile is logged and runs `reload`,
+    /// whose answer (what was reloaded, or why not) is logged too.
+    pub async fn until_stop(mut self, role: &str, reload: impl Fn() -> Result<String, String>) {
+        loop {
+            match self.next().await {
+                Received::Stop(name) => {
+                    tracing::info!(signal = name, "{role} stopping.");
+                    return;
+                }
+                Received::Hangup => match reload() {
+                    Ok(done) => {
+                        tracing::info!(signal = "SIGHUP", reloaded = %done, "SIGHUP received: {done}.")
+                    }
+                    Err(e) => tracing::warn!(
+                        signal = "SIGHUP",
+                        error = %e,
+                        "SIGHUP received: nothing reloaded ({e}); the running configuration stays."
+                    ),
+                },
+            }
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! `./acc-dev`), configured per the seeds' best practices the first time (a local ACC with
 //! a strong generated password that only the vault keeps, create-on-site and re-enable on,
 //! Read on the three package sources, a sample package assigned to every site); a second
-//! run with the same folder resumes on the same ports. Ctrl-C stops every process.
+//! run with the same folder resumes on the same ports. Ctrl-C stops every process; a process
+//! that exits meanwhile is reported (which, how, its log) and reaped.
 //!
 //! ```text
 //! DIR/dev.json          ports and counts of this installation
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+
+use crate::cmd::common::{Received, Signals};
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -44,6 +47,21 @@ struct DevState {
 
 /// The running children, stopped (SIGINT, then SIGKILL after a grace) when dropped.
 struct Children(Vec<(String, Child)>);
+
+impl Children {
+    /// Removes (and reaps) the children that exited: their names and exit statuses.
+    fn reap(&mut self) -> Vec<(String, std::process::ExitStatus)> {
+        let mut gone = Vec::new();
+        self.0.retain_mut(|(name, c)| match c.try_wait() {
+            Ok(Some(status)) => {
+                gone.push((name.clone(), status));
+                false
+            }
+            _ => true,
+        });
+        gone
+    }
+}
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -255,8 +273,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
                 &[
                     "site",
                     "join",
-                    "--token",
-                    token.trim(),
+                    "--token-file",
+                    "-",
                     "--data-dir",
                     &p(&name),
                     "--name",
@@ -264,7 +282,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
                     "--listen",
                     &listen,
                 ],
-                "",
+                &token,
             )?;
         }
         children.0.push(spawn(&logs, &name, &["site", "run", "--data-dir", &p(&name), "--listen", &listen])?);
@@ -306,8 +324,8 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
                 &[
                     "agent",
                     "enroll",
-                    "--token",
-                    token.trim(),
+                    "--token-file",
+                    "-",
                     "--config",
                     &config,
                     "--host-name",
@@ -317,7 +335,7 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
                     "--state-dir",
                     "state",
                 ],
-                "",
+                &token,
             )?;
         }
         children.0.push(spawn(&logs, &name, &["agent", "run", "--config", &config])?);
@@ -328,12 +346,42 @@ pub fn run(a: DevArgs) -> Result<ExitCode> {
     for (i, from) in (1..=state.agents).zip(agent_from) {
         wait_for_line(&agent_log(i), from, "connected to", &mut children)?;
     }
+    // The handlers first: the welcome says Ctrl-C works, so it must from then on.
+    let rt = crate::cmd::common::runtime()?;
+    let signals = {
+        let _entered = rt.enter();
+        Signals::install()?
+    };
     print_welcome(dir, &url, &state, resuming);
-    crate::cmd::common::runtime()?.block_on(crate::cmd::common::shutdown_signal());
+    rt.block_on(watch(signals, &mut children, &logs));
     errln!("dev: stopping every process…");
     drop(children);
     errln!("dev: stopped; `acc dev --data-dir {}` resumes", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Until Ctrl-C, SIGTERM or a hang-up: reaps every child that exits and says which, with
+/// its exit status and log (the others keep running).
+async fn watch(mut signals: Signals, children: &mut Children, logs: &Path) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            received = signals.next() => {
+                if received == Received::Hangup {
+                    errln!("dev: hang-up (SIGHUP): the terminal went away");
+                }
+                return;
+            }
+            _ = tick.tick() => {
+                for (name, status) in children.reap() {
+                    errln!(
+                        "dev: {name} exited ({status}); see {}; the other processes keep running",
+                        logs.join(format!("{name}.log")).display()
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {

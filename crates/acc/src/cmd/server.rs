@@ -9,7 +9,7 @@ use acc_server::layout::Layout;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use crate::cmd::common::{RunArgs, hostname, runtime, serve_role, shutdown_signal};
+use crate::cmd::common::{RunArgs, Signals, hostname, runtime, serve_role};
 
 /// The default listen address of a management server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -80,9 +80,16 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
             }
             ServerCommand::Run(a) => {
                 let running = acc_server::run::start(Layout::new(&a.data_dir), a.listen).await?;
+                let signals = Signals::install()?;
                 let addr = running.local_addr()?;
                 let name = running.server().config().name.clone();
-                serve_role("management server", &name, addr, running.serve(shutdown_signal())).await
+                let reload = running.tls_reloader();
+                let reload = move || {
+                    reload().map_err(|e| e.to_string())?;
+                    Ok("TLS certificate and key, fleet CA and trusted operator CAs reloaded".to_string())
+                };
+                let stop = signals.until_stop("Management server", reload);
+                serve_role("management server", &name, addr, running.serve(stop)).await
             }
         }
     })

@@ -19,7 +19,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::cmd::common::{
-    LockoutArgs, RunArgs, hostname, password_from_stdin, runtime, serve_role, shutdown_signal, since_ms,
+    LockoutArgs, RunArgs, Signals, TokenArgs, hostname, password_from_stdin, runtime, serve_role, since_ms,
 };
 use crate::cmd::events::{EventLogArgs, Printer, SearchArgs};
 use crate::output::Table;
@@ -101,8 +101,8 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct JoinArgs {
     /// The join token printed by `acc ctl site-token create`.
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
+    #[command(flatten)]
+    token: TokenArgs,
     /// Take over a site name already joined (a deliberate re-join, e.g. a rebuilt site):
     /// the site joined under it so far is refused from then on. Without it, a name in use
     /// is refused.
@@ -329,6 +329,7 @@ async fn init_site(a: &InitArgs) -> Result<(SiteConfig, Layout)> {
 /// `acc site join`: initialises the data directory if needed (and removes it again if the
 /// join fails, so another `--name` can be tried), then joins.
 async fn join(j: JoinArgs) -> Result<ExitCode> {
+    let token = j.token.read("join token")?;
     let layout = Layout::new(&j.init.data_dir);
     let existed = j.init.data_dir.exists();
     let (config, made) = match SiteConfig::load(&layout.config()) {
@@ -354,7 +355,7 @@ async fn join(j: JoinArgs) -> Result<ExitCode> {
         config.listen.ip()
     };
     let url = format!("https://{}", SocketAddr::new(ip, config.listen.port()));
-    let joined = match acc_site::managed::join(&layout, &j.token, &config.name, &url, j.replace).await {
+    let joined = match acc_site::managed::join(&layout, &token, &config.name, &url, j.replace).await {
         Ok(joined) => joined,
         Err(e) => {
             if made {
@@ -383,9 +384,15 @@ async fn join(j: JoinArgs) -> Result<ExitCode> {
 
 async fn run_server(a: RunArgs) -> Result<ExitCode> {
     let running = acc_site::server::start(Layout::new(&a.data_dir), a.listen).await?;
+    let signals = Signals::install()?;
     let addr = running.local_addr()?;
     let name = running.site().config().name.clone();
-    serve_role("site", &name, addr, running.serve(shutdown_signal())).await
+    let site = running.site().clone();
+    let reload = move || {
+        site.reload_tls().map_err(|e| e.to_string())?;
+        Ok("TLS certificate and key, trusted client CAs and CRLs reloaded".to_string())
+    };
+    serve_role("site", &name, addr, running.serve(signals.until_stop("Site server", reload))).await
 }
 
 /// `acc site show --json`.
@@ -434,40 +441,38 @@ pub(crate) enum Admin {
 }
 
 impl Admin {
-    /// Finds the running server of `dir`, or opens the data directory.
+    /// Finds the running server of `dir`, or opens the data directory; a server starting
+    /// or stopping, or another command holding the directory, is waited for (bounded).
     pub(crate) async fn open(dir: &Path) -> Result<Admin> {
         let layout = Layout::new(dir);
         SiteConfig::load(&layout.config())?;
-        let socket = layout.admin_socket();
-        match tokio::net::UnixStream::connect(&socket).await {
-            Ok(_) => return Ok(Admin::Socket(socket)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ) => {}
-            Err(e) => return Err(anyhow!("{}: {e}", socket.display())),
+        match admin::route(dir, &layout.admin_socket(), admin::LOCK_WAIT).await? {
+            admin::Route::Socket(socket) => Ok(Admin::Socket(socket)),
+            admin::Route::Local(lock) => {
+                let site = Site::open(layout, Arc::new(SystemClock)).await?;
+                Ok(Admin::Local { site, _lock: lock })
+            }
         }
-        let lock = DirLock::acquire(dir)?;
-        let site = Site::open(layout, Arc::new(SystemClock)).await?;
-        Ok(Admin::Local { site, _lock: lock })
     }
 
-    /// Carries out one request.
-    pub(crate) async fn request(&self, request: Request) -> Result<Value> {
-        match self {
-            Admin::Socket(socket) => match admin::call(socket, &request).await? {
-                Some(answer) => answer.map_err(|e| anyhow!(e)),
-                None => bail!("the site server stopped while this command ran ({})", socket.display()),
-            },
-            Admin::Local { site, .. } => Ok(admin::handle(site, request).await?),
+    /// Carries out one request; when the server stopped before the request was sent, on
+    /// whatever answers next (the restarted server, or the data directory itself).
+    pub(crate) async fn request(&mut self, dir: &Path, request: Request) -> Result<Value> {
+        loop {
+            match self {
+                Admin::Socket(socket) => match admin::call(socket, &request).await? {
+                    Some(answer) => return answer.map_err(|e| anyhow!(e)),
+                    None => *self = Admin::open(dir).await?,
+                },
+                Admin::Local { site, .. } => return Ok(admin::handle(site, request).await?),
+            }
         }
     }
 }
 
 /// Sends `request` to the running server, or carries it out on the data directory.
 pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
-    Admin::open(dir).await?.request(request).await
+    Admin::open(dir).await?.request(dir, request).await
 }
 
 fn read_password(flag: bool) -> Result<Secret> {
@@ -558,8 +563,9 @@ async fn accounts(c: AccountsCommand) -> Result<ExitCode> {
 }
 
 async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
-    let admin = Admin::open(&a.dir.data_dir).await?;
-    let mut value = admin.request(Request::PolicyShow).await?;
+    let dir = &a.dir.data_dir;
+    let mut admin = Admin::open(dir).await?;
+    let mut value = admin.request(dir, Request::PolicyShow).await?;
     let current_max = value.get("event_log_max_size").and_then(Value::as_u64);
     if let Value::Object(m) = &mut value {
         m.remove("event_log_max_size");
@@ -575,7 +581,7 @@ async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
         outln!("unchanged");
         return Ok(ExitCode::SUCCESS);
     }
-    let v = admin.request(Request::PolicySet { policy: p, event_log_max_size: max_size }).await?;
+    let v = admin.request(dir, Request::PolicySet { policy: p, event_log_max_size: max_size }).await?;
     for w in v["warnings"].as_array().into_iter().flatten() {
         errln!("{}", w.as_str().unwrap_or_default());
     }
@@ -588,7 +594,7 @@ async fn policy_set(a: PolicySetArgs) -> Result<ExitCode> {
 
 /// `acc site events`: pages from the site, printed as they arrive.
 async fn events(a: EventsArgs) -> Result<ExitCode> {
-    let admin = Admin::open(&a.data_dir).await?;
+    let mut admin = Admin::open(&a.data_dir).await?;
     let s = a.search;
     let mut q = EventQuery {
         id: s.id,
@@ -601,7 +607,8 @@ async fn events(a: EventsArgs) -> Result<ExitCode> {
     };
     let mut out = Printer::new(s.json, false);
     loop {
-        let page: EventPage = serde_json::from_value(admin.request(Request::Events(q.clone())).await?)?;
+        let page: EventPage =
+            serde_json::from_value(admin.request(&a.data_dir, Request::Events(q.clone())).await?)?;
         out.page(&page.events)?;
         match page.next {
             Some(next) if !out.closed() => q.cursor = Some(next),

@@ -74,8 +74,9 @@ pub(crate) fn enroll_web01(f: &Fleet, token: &str) -> crate::util::Run {
 /// `acc agent enroll` of host `host` into `dir/` (log and state beside acc.yml).
 pub(crate) fn enroll_as(f: &Fleet, token: &str, host: &str, dir: &str) -> crate::util::Run {
     let config = format!("{dir}/acc.yml");
-    let args = ["agent", "enroll", "--token", token.trim(), "--config", &config, "--host-name", host];
-    f.d.acc(&[&args[..], &["--log-file", "acc.log", "--state-dir", "state"]].concat())
+    // The token on standard input, where `ps` does not show it.
+    let args = ["agent", "enroll", "--token", "-", "--config", &config, "--host-name", host];
+    f.d.acc_with(&[&args[..], &["--log-file", "acc.log", "--state-dir", "state"]].concat(), token, &[])
 }
 
 fn agent_when(f: &Fleet, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {

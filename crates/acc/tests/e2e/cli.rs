@@ -296,3 +296,26 @@ fn enrolling_with_another_fleet_starts_from_a_clean_state() {
     assert!(!state.join("agent.json").exists(), "the old fleet's policy and site servers are gone");
     assert!(state.join("machine.key").exists());
 }
+
+#[test]
+fn tokens_come_from_a_private_file_or_standard_input_and_bad_ones_are_one_line() {
+    let d = Dir::new();
+    let file = d.write("token", "accjoin1.xyz\n");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let open = d.acc(&["site", "join", "--token-file", "token", "--data-dir", "site"]).fails_with(1);
+    assert!(
+        open.contains("mode 0644 lets others read this join token") && open.contains("chmod 0600"),
+        "{open}"
+    );
+    let empty = d.acc_with(&["agent", "enroll", "--token", "-", "--config", "agent/acc.yml"], "\n", &[]);
+    let err = empty.fails_with(1);
+    assert!(err.contains("the enrollment token is empty"), "{err}");
+    let both = d.acc(&["site", "join", "--token", "x", "--token-file", "token", "--data-dir", "site"]);
+    assert!(both.fails_with(2).contains("cannot be used with"), "{}", both.stderr());
+    let none = d.acc(&["agent", "enroll", "--config", "agent/acc.yml"]).fails_with(2);
+    assert!(none.contains("--token") && none.contains("--token-file"), "{none}");
+    // A token read from standard input reaches the join (which says what is wrong with it).
+    let bad = d.acc_with(&["site", "join", "--token-file", "-", "--data-dir", "site"], "accjoin1.xyz\n", &[]);
+    assert!(bad.fails_with(1).contains("join token: "), "{}", bad.stderr());
+    assert!(!d.join("site").exists(), "nothing made");
+}

@@ -634,3 +634,48 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     let help = d.acc(&["--help"]).ok();
     assert!(help.contains("pki"));
 }
+
+#[test]
+fn a_self_signed_client_certificate_is_refused_in_words_with_a_real_status() {
+    use crate::site::{agent_certificate, curl, events, site_with_account};
+    let d = Dir::new();
+    site_with_account(&d);
+    agent_certificate(&d);
+    d.acc(&["site", "trust", "add", "lab/ca.crt", "--data-dir", "site"]).ok();
+    let site = crate::util::SiteProc::start_role("site", &d.join("site"), Some(&d.join("site.log")));
+    // What `openssl req -x509` makes: a self-signed certificate with CA:TRUE.
+    d.openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "self.key",
+        "-out",
+        "self.crt",
+        "-subj",
+        "/CN=selfie",
+        "-days",
+        "30",
+    ])
+    .ok();
+    let (code, body) = curl(&d, &site, &["--cert", "self.crt", "--key", "self.key"], "/v1/health", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{code} {body}: {e}"));
+    assert_eq!((code, v["reason"].as_str()), (403, Some("ca_used_as_end_entity")), "{body}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains("self-signed (a CA certificate used as an end-entity)"), "{message}");
+    assert!(!body.contains("CaUsedAsEndEntity"), "in words: {body}");
+    let refused = crate::util::wait_for(10, "the 4625 of the self-signed certificate", || {
+        events(&d, "4625").into_iter().find(|e| e["AuthenticationPackageName"] == "acc-mtls")
+    });
+    let reason = refused["FailureReason"].as_str().unwrap();
+    assert!(reason.contains("self-signed") && !reason.contains("CaUsedAsEndEntity"), "{refused}");
+    assert_eq!((&refused["Status"], &refused["SubStatus"]), (&"0xC000006D".into(), &"0xC000038A".into()));
+    let log = crate::util::wait_for(10, "the refusal in the site's log", || {
+        std::fs::read_to_string(d.join("site.log")).ok().filter(|l| l.contains("Client certificate refused"))
+    });
+    assert!(log.contains("self-signed") && !log.contains("CaUsedAsEndEntity"), "{log}");
+}

@@ -333,6 +333,9 @@ pub(crate) fn join_sites_on(f: &Fleet, names: &[&str], ip: &str) -> Vec<SiteProc
     let listen = format!("{ip}:0");
     let uses = names.len().to_string();
     let token = f.ctl(&["site-token", "create", "--uses", &uses], "").ok();
+    // The token in a file of its own (0600), where `ps` does not show it.
+    let token_file = f.d.write("join-token", &token);
+    std::fs::set_permissions(&token_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     names
         .iter()
         .map(|name| {
@@ -340,8 +343,8 @@ pub(crate) fn join_sites_on(f: &Fleet, names: &[&str], ip: &str) -> Vec<SiteProc
             f.d.acc(&[
                 "site",
                 "join",
-                "--token",
-                token.trim(),
+                "--token-file",
+                "join-token",
                 "--data-dir",
                 &dir,
                 "--name",

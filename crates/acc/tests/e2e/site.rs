@@ -140,6 +140,7 @@ fn passwords_and_certificates_share_one_https_port() {
         events(&d, "4625").into_iter().find(|e| e["AuthenticationPackageName"] == "acc-mtls")
     });
     assert!(refused["FailureReason"].as_str().unwrap().contains("revoked"), "{refused}");
+    assert_eq!((&refused["Status"], &refused["SubStatus"]), (&"0xC000006D".into(), &"0xC0000389".into()));
 
     // TLS 1.2 and 1.3 accepted, 1.1 refused.
     for (flag, ok) in [("-tls1_3", true), ("-tls1_2", true), ("-tls1_1", false)] {

@@ -38,7 +38,7 @@ fn call(d: &Dir, site: &SiteProc, who: &str, path: &str, body: &str) -> (u16, Va
 }
 
 /// A started site with agents `a1` and `a2` registered.
-fn site_with_agents(d: &Dir) -> SiteProc {
+pub(crate) fn site_with_agents(d: &Dir) -> SiteProc {
     let site = SiteProc::start(&site_with_account(d));
     for id in ["a1", "a2"] {
         let (code, v) = call(d, &site, id, "/v1/register", &reg(id));
@@ -49,7 +49,7 @@ fn site_with_agents(d: &Dir) -> SiteProc {
 }
 
 /// Long-polls waiting in the running site, from its admin socket (`Stats`).
-fn waiters(d: &Dir) -> u64 {
+pub(crate) fn waiters(d: &Dir) -> u64 {
     let mut s = std::os::unix::net::UnixStream::connect(d.join("site/admin.sock")).expect("admin socket");
     s.write_all(b"{\"op\":\"stats\"}\n").unwrap();
     let mut line = String::new();
@@ -59,7 +59,7 @@ fn waiters(d: &Dir) -> u64 {
 }
 
 /// `GET /v1/tasks?wait=SECS` as `who` in the background; stdout is the body, then the status.
-fn long_poll(d: &Dir, site: &SiteProc, who: &str, secs: u64) -> Child {
+pub(crate) fn long_poll(d: &Dir, site: &SiteProc, who: &str, secs: u64) -> Child {
     Command::new("curl")
         .args(["-s", "-w", "\n%{http_code}", "--cacert", "site/tls/ca.crt"])
         .args(agent(d, who))

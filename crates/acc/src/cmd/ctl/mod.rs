@@ -204,27 +204,7 @@ fn token(a: &CtlArgs) -> Result<String> {
     let path = a.token_file.as_ref().ok_or_else(|| {
         anyhow!("no token: give --token-file FILE (such as the server's admin-token) or set ACC_TOKEN_FILE")
     })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .with_context(|| format!("{}: cannot read the token file", path.display()))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "{}: mode {mode:04o} lets others read this token; run `chmod 0600 {}`",
-                path.display(),
-                path.display()
-            );
-        }
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the token file", path.display()))?;
-    let t = text.trim();
-    if t.is_empty() {
-        bail!("{}: the token file is empty", path.display());
-    }
-    Ok(t.to_string())
+    crate::cmd::common::read_secret_file(path, "token")
 }
 
 /// Runs one `acc ctl` command.
