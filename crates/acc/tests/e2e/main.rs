@@ -17,3 +17,4 @@ mod shares;
 mod site;
 mod tasks;
 mod util;
+mod windows;
