@@ -159,7 +159,14 @@ pub fn defaults() -> (PathBuf, PathBuf, PathBuf) {
 /// its `log\acc.log`, the state in its `state\`. Written with `\` on every platform, so the
 /// layout is tested on Linux too.
 pub fn windows_defaults(program_data: Option<&str>) -> (PathBuf, PathBuf, PathBuf) {
-    let root = program_data.map(|p| p.trim_end_matches(['\\', '/'])).filter(|p| !p.is_empty());
+    // Only an absolute `X:\…` (a service may see `%ProgramData%` unexpanded, or none).
+    let root = program_data.map(|p| p.trim_end_matches(['\\', '/'])).filter(|p| {
+        let b = p.as_bytes();
+        b.len() >= 2
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && b.get(2).is_none_or(|c| matches!(c, b'\\' | b'/'))
+    });
     let base = format!(r"{}\acc", root.unwrap_or(r"C:\ProgramData"));
     (
         PathBuf::from(&base),
@@ -446,6 +453,8 @@ mod tests {
         assert_eq!(state, PathBuf::from(r"C:\ProgramData\acc\state"));
         assert_eq!(windows_defaults(None), windows_defaults(Some(r"C:\ProgramData")));
         assert_eq!(windows_defaults(Some("")), windows_defaults(None));
+        assert_eq!(windows_defaults(Some("%ALLUSERSPROFILE%")), windows_defaults(None));
+        assert_eq!(windows_defaults(Some(r"ProgramData")), windows_defaults(None));
         assert_eq!(windows_defaults(Some(r"D:\Data\")).0, PathBuf::from(r"D:\Data\acc"));
         if cfg!(windows) {
             assert_eq!(
