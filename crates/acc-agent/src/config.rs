@@ -145,14 +145,34 @@ pub struct AgentConfig {
 /// The default locations of the seed, per OS: config folder, log file, state folder.
 pub fn defaults() -> (PathBuf, PathBuf, PathBuf) {
     if cfg!(target_os = "windows") {
-        let base = PathBuf::from(r"C:\ProgramData\acc");
-        (base.join("config"), base.join("log").join("acc.log"), base.join("state"))
+        windows_defaults(std::env::var("ProgramData").ok().as_deref())
     } else if cfg!(target_os = "macos") {
         let base = PathBuf::from("/Library/Application Support/acc");
         (base.clone(), base.join("log").join("acc.log"), base.join("state"))
     } else {
         (PathBuf::from("/etc/acc"), PathBuf::from("/var/log/acc/acc.log"), PathBuf::from("/var/lib/acc"))
     }
+}
+
+/// The seed's Windows layout under `program_data` (`%ProgramData%`; `C:\ProgramData` when
+/// unset): `acc.yml`, `acc.key`, `acc.crt` and `ca.crt` in `%ProgramData%\acc`, the log in
+/// its `log\acc.log`, the state in its `state\`. Written with `\` on every platform, so the
+/// layout is tested on Linux too.
+pub fn windows_defaults(program_data: Option<&str>) -> (PathBuf, PathBuf, PathBuf) {
+    // Only an absolute `X:\…` (a service may see `%ProgramData%` unexpanded, or none).
+    let root = program_data.map(|p| p.trim_end_matches(['\\', '/'])).filter(|p| {
+        let b = p.as_bytes();
+        b.len() >= 2
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && b.get(2).is_none_or(|c| matches!(c, b'\\' | b'/'))
+    });
+    let base = format!(r"{}\acc", root.unwrap_or(r"C:\ProgramData"));
+    (
+        PathBuf::from(&base),
+        PathBuf::from(format!(r"{base}\log\acc.log")),
+        PathBuf::from(format!(r"{base}\state")),
+    )
 }
 
 /// The default `acc.yml`.
@@ -423,6 +443,25 @@ mod tests {
         assert!(e.contains("check-in-interval: 'soon': not a duration") && e.contains("90s, 10m"), "{e}");
         let e = with("download-limit: 0\n").unwrap_err();
         assert!(e.contains("download-limit: '0': give bytes per second above 0"), "{e}");
+    }
+
+    #[test]
+    fn the_windows_layout_is_the_seeds_under_program_data() {
+        let (dir, log, state) = windows_defaults(Some(r"C:\ProgramData"));
+        assert_eq!(dir, PathBuf::from(r"C:\ProgramData\acc"));
+        assert_eq!(log, PathBuf::from(r"C:\ProgramData\acc\log\acc.log"));
+        assert_eq!(state, PathBuf::from(r"C:\ProgramData\acc\state"));
+        assert_eq!(windows_defaults(None), windows_defaults(Some(r"C:\ProgramData")));
+        assert_eq!(windows_defaults(Some("")), windows_defaults(None));
+        assert_eq!(windows_defaults(Some("%ALLUSERSPROFILE%")), windows_defaults(None));
+        assert_eq!(windows_defaults(Some(r"ProgramData")), windows_defaults(None));
+        assert_eq!(windows_defaults(Some(r"D:\Data\")).0, PathBuf::from(r"D:\Data\acc"));
+        if cfg!(windows) {
+            assert_eq!(
+                default_path(),
+                windows_defaults(std::env::var("ProgramData").ok().as_deref()).0.join("acc.yml")
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The agent's mTLS identity: `key-file` and `cert-file` checked before any connection.
 //! On Unix the key must be owned by the user the agent runs as and unreadable by group
-//! and others (the seed's `chown` and `chmod 0400`); the refusal prints the exact
-//! commands. The certificate must be X.509 v3 (v1 is refused by TLS; the refusal says how
-//! to re-sign it), within its validity, with a key that matches. [`Identity::load`] reads
-//! each file once; the running agent keeps what it read.
+//! and others (the seed's `chown` and `chmod 0400`); on Windows its DACL must give access
+//! to nobody but the agent's account, SYSTEM and Administrators (`acc_windows::acl`); the
+//! refusal prints the exact commands (`chown`/`chmod`, `icacls`). The certificate must be
+//! X.509 v3 (v1 is refused by TLS; the refusal says how to re-sign it), within its
+//! validity, with a key that matches. [`Identity::load`] reads each file once; the running
+//! agent keeps what it read.
 
 use std::path::Path;
 
@@ -80,6 +82,20 @@ pub fn check_key_file(path: &Path, uid: u32) -> Result<(), IdentityError> {
     #[cfg(not(unix))]
     let _ = (path, uid);
     Ok(())
+}
+
+/// Checks the key file's DACL against the account this process runs as (Windows).
+#[cfg(windows)]
+pub fn check_key_dacl(path: &Path) -> Result<(), IdentityError> {
+    let read =
+        |e: std::io::Error| IdentityError::Read { path: path.display().to_string(), reason: e.to_string() };
+    let sid = acc_windows::sys::current_user_sid()
+        .map_err(|e| IdentityError::KeyFile(format!("cannot tell which account the agent runs as ({e})")))?;
+    let sddl = acc_windows::sys::file_dacl_sddl(path).map_err(read)?;
+    let dacl = acc_windows::acl::parse_dacl(&sddl)
+        .map_err(|e| IdentityError::KeyFile(format!("{}: {e}", path.display())))?;
+    acc_windows::acl::check_key_dacl(&path.display().to_string(), &dacl, &sid)
+        .map_err(|e| IdentityError::KeyFile(e.to_string()))
 }
 
 /// The agent certificate's CN and issuer, for logs and status.
@@ -182,6 +198,8 @@ impl Identity {
         if let Some(uid) = uid {
             check_key_file(key, uid)?;
         }
+        #[cfg(windows)]
+        check_key_dacl(key)?;
         let cert_pem = read(cert)?;
         let summary = summarize(cert, &cert_pem, OffsetDateTime::now_utc())?;
         let key_pem = read(key)?;

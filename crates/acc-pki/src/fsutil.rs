@@ -2,8 +2,9 @@
 //! anyone else, not even for an instant.
 //!
 //! A file is written to a temporary name in the destination directory (created with its
-//! final mode, so a key is 0400 from its first byte), synced, then moved into place: by
-//! `rename` when replacing is allowed, by `link` (which fails if the name exists) when not.
+//! final mode, so a key is 0400 from its first byte, or on Windows has its DACL), synced,
+//! then moved into place: by `rename` when replacing is allowed, by `link` (which fails if
+//! the name exists) when not.
 //! A crash leaves either the old file or the new one, never half of one.
 //!
 //! Databases (SQLite, with their `-wal` and `-shm`) are private too: [`private_database`]
@@ -58,22 +59,34 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Res
 fn create_temp(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, File)> {
     for attempt in 0..100u32 {
         let tmp = dir.join(format!(".{name}.tmp{}.{attempt}", std::process::id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        match options.open(&tmp) {
+        match create_new(&tmp, mode) {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(PkiError::io(dir, e)),
         }
     }
     Err(PkiError::io(dir, std::io::Error::other("could not create a temporary file")))
+}
+
+/// Creates `path` new with `mode` on Unix; on Windows a key (`KEY_MODE`) gets the DACL of
+/// `acc_windows::acl::key_sddl` for the account running this (read for it, full control
+/// for SYSTEM and Administrators, nothing inherited), other files the folder's.
+fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
+    #[cfg(windows)]
+    if mode == KEY_MODE {
+        let sid = acc_windows::sys::current_user_sid()?;
+        return acc_windows::sys::create_new_with_dacl(path, &acc_windows::acl::key_sddl(&sid));
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
 }
 
 /// Reads a whole file, naming it in the error.

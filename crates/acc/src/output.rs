@@ -42,6 +42,7 @@ pub fn write_out(args: fmt::Arguments<'_>) {
 }
 
 /// Flushes standard output (before a long wait, so a reader sees what came before).
+#[cfg(unix)]
 pub fn flush_out() {
     if let Err(e) = std::io::stdout().lock().flush() {
         stdout_failed(&e);

@@ -91,7 +91,8 @@ impl Agent {
         let (revision, limits) = policy
             .as_ref()
             .map_or((0, (0, 600)), |p| (p.revision, (p.limits.threshold, p.limits.window_secs)));
-        let verdict = lock(&self.budget).check(self.now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
+        let verdict =
+            lock(&self.budget).check(self.now_ms(), revision, auth.fingerprint(), limits.0, limits.1);
         match verdict {
             Verdict::Go => {}
             Verdict::Wait(d) => {

@@ -1,4 +1,6 @@
-//! `acc agent enroll|run|status`: the agent on an endpoint.
+//! `acc agent enroll|run|status|download|service`: the agent on an endpoint. `service`
+//! installs and controls the Windows service `acc` (acc_windows::service), which runs the
+//! same agent as `acc agent run` and stops it cleanly when the service manager says stop.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +24,29 @@ pub enum AgentCommand {
     Status(StatusArgs),
     /// Download a package from a site server into the cache (resumes, verifies SHA-256).
     Download(DownloadArgs),
+    /// The Windows service `acc` ("acc agent"): install, uninstall, start, stop.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Install service `acc` for this acc.exe and --config: automatic start, restarted on failure.
+    Install(ConfigArg),
+    /// Stop the service if it runs, then remove it.
+    Uninstall,
+    /// Start the service (as the Services application's Start).
+    Start,
+    /// Stop the service: the agent finishes cleanly.
+    Stop,
+    /// The service itself, started by the service control manager (not by hand).
+    #[command(hide = true)]
+    Run(ConfigArg),
+}
+
+/// Whether `command` logs to the agent's acc.log (instead of standard error).
+pub fn logs_to_file(command: &AgentCommand) -> bool {
+    matches!(command, AgentCommand::Run(_) | AgentCommand::Service(ServiceCommand::Run(_)))
 }
 
 #[derive(Debug, Args)]
@@ -34,7 +59,7 @@ pub struct DownloadArgs {
 
 #[derive(Debug, Args)]
 pub struct ConfigArg {
-    /// The configuration file (default: /etc/acc/acc.yml on Linux).
+    /// The configuration file (default: /etc/acc/acc.yml on Linux, %ProgramData%\acc\acc.yml on Windows).
     #[arg(long, value_name = "FILE", default_value_os_t = acc_agent::config::default_path())]
     pub config: PathBuf,
 }
@@ -108,39 +133,16 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
         AgentCommand::Run(a) => {
             let config = AgentConfig::load(&a.config)?;
             let level = crate::logging::init_file(&config.log_file, &config.log_level)?;
-            let rt = runtime()?;
-            let signals = {
-                let _entered = rt.enter();
-                Signals::install()?
-            };
-            // A certificate that expired while the machine was off is renewed first, within
-            // the server's grace, by proving possession of its key.
-            if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
-                let proxy = acc_agent::proxy::from_env(&config.proxy)?;
-                match rt.block_on(acc_agent::renew::renew_expired(server, proxy, &config.ca_file, key, cert))
-                {
-                    Ok(true) => {
-                        tracing::info!(certificate = %cert.display(), "Certificate renewed at start (it had expired).")
-                    }
-                    Ok(false) => {}
-                    Err(e) => anyhow::bail!("{}: the certificate has expired and {e}", cert.display()),
-                }
-            }
-            let agent = Arc::new(acc_agent::run::Agent::new(config)?);
             // SIGHUP re-reads acc.yml for what applies without a restart: the log level.
             let path = a.config.clone();
             let reload = move || {
                 let config = AgentConfig::load(&path).map_err(|e| e.to_string())?;
                 level.set(&config.log_level).map_err(|e| format!("{e:#}"))
             };
-            rt.block_on(async {
-                tokio::select! {
-                    () = agent.run() => {}
-                    () = signals.until_stop("Agent", reload) => {}
-                }
-            });
+            run_agent(config, || Ok(Signals::install()?.until_stop("Agent", reload)))?;
             Ok(ExitCode::SUCCESS)
         }
+        AgentCommand::Service(c) => service(c),
         AgentCommand::Status(a) => status(&a),
         AgentCommand::Download(a) => download(&a),
     }
@@ -171,6 +173,99 @@ struct CertificateStatus {
     subject: String,
     issuer: String,
     not_after: String,
+}
+
+/// Runs the agent until the future that `stop` makes (inside the runtime) resolves: a
+/// stopping signal, or the service manager's stop.
+fn run_agent<F: std::future::Future<Output = ()>>(
+    config: AgentConfig,
+    stop: impl FnOnce() -> Result<F>,
+) -> Result<()> {
+    let rt = runtime()?;
+    // Installed before anything else runs, so no signal meanwhile takes its default action.
+    let stop = {
+        let _entered = rt.enter();
+        stop()?
+    };
+    // A certificate that expired while the machine was off is renewed first, within
+    // the server's grace, by proving possession of its key.
+    if let (Some(server), Some((key, cert))) = (&config.server, &config.identity) {
+        let proxy = acc_agent::proxy::from_env(&config.proxy)?;
+        match rt.block_on(acc_agent::renew::renew_expired(server, proxy, &config.ca_file, key, cert)) {
+            Ok(true) => {
+                tracing::info!(certificate = %cert.display(), "Certificate renewed at start (it had expired).")
+            }
+            Ok(false) => {}
+            Err(e) => anyhow::bail!("{}: the certificate has expired and {e}", cert.display()),
+        }
+    }
+    let agent = Arc::new(acc_agent::run::Agent::new(config)?);
+    rt.block_on(async {
+        tokio::select! {
+            () = agent.run() => {}
+            () = stop => {}
+        }
+    });
+    Ok(())
+}
+
+#[cfg(windows)]
+fn service(command: ServiceCommand) -> Result<ExitCode> {
+    use acc_windows::service;
+    match command {
+        ServiceCommand::Install(a) => {
+            let config = std::path::absolute(&a.config)?;
+            // A configuration that does not load would make the service fail at every start.
+            AgentConfig::load(&config)?;
+            let spec = service::spec(&std::env::current_exe()?, &config)?;
+            if let Some(warning) = service::install(&spec)? {
+                errln!("warning: {warning}");
+            }
+            outln!(
+                "service {} (\"{}\") installed: starts automatically, restarted on failure, runs {} {}; start it with `acc agent service start`",
+                spec.name,
+                spec.display_name,
+                spec.executable.display(),
+                spec.arguments.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+            );
+        }
+        ServiceCommand::Uninstall => {
+            service::uninstall()?;
+            outln!("service {} removed", service::NAME);
+        }
+        ServiceCommand::Start => {
+            service::start()?;
+            outln!("service {} starting; its log is the log-file of acc.yml", service::NAME);
+        }
+        ServiceCommand::Stop => {
+            service::stop()?;
+            outln!("service {} stopping", service::NAME);
+        }
+        ServiceCommand::Run(a) => {
+            let config = AgentConfig::load(&a.config)?;
+            let _level = crate::logging::init_file(&config.log_file, &config.log_level)?;
+            service::run_dispatcher(Box::new(move |stopped| {
+                let stop = move || {
+                    Ok(async move {
+                        let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
+                        tracing::info!("Agent stopping (the service manager's stop).");
+                    })
+                };
+                run_agent(config, stop).map_err(|e| {
+                    tracing::error!("The agent stopped: {e:#}");
+                    format!("{e:#}")
+                })
+            }))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(windows))]
+fn service(_: ServiceCommand) -> Result<ExitCode> {
+    anyhow::bail!(
+        "`acc agent service` manages the Windows service; on Linux run the agent with systemd (packaging/systemd/acc.service), on macOS with launchd"
+    )
 }
 
 fn status(a: &StatusArgs) -> Result<ExitCode> {

@@ -184,6 +184,7 @@ pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String> {
 }
 
 /// This machine's host name (empty when unknown).
+#[cfg(unix)]
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
@@ -282,6 +283,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Announces a server role on standard output (tests and `acc dev` read the URL from it),
 /// then runs `serve` until it ends.
+#[cfg(unix)]
 pub async fn serve_role<E>(
     role: &str,
     name: &str,

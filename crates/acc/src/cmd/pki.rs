@@ -17,12 +17,19 @@ use clap::{Args, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// How a new private key is protected, as the commands say.
+const KEY_PROTECTION: &str = if cfg!(windows) {
+    "DACL: read for this account, full control for SYSTEM and Administrators, nobody else"
+} else {
+    "mode 0400"
+};
+
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
     /// Certificate authority commands.
     #[command(subcommand)]
     Ca(CaCommand),
-    /// Generate an EC private key (PKCS#8 PEM, mode 0400).
+    /// Generate an EC private key (PKCS#8 PEM, mode 0400; on Windows a DACL to match).
     Key(KeyArgs),
     /// Create a certificate signing request.
     Csr(CsrArgs),
@@ -253,7 +260,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
         PkiCommand::Key(a) => {
             let key = PrivateKey::generate(a.curve.into())?;
             write(&a.out, key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, a.force)?;
-            outln!("{}: {} private key (mode 0400)", a.out.display(), key.algorithm());
+            outln!("{}: {} private key ({KEY_PROTECTION})", a.out.display(), key.algorithm());
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Csr(a) => {
@@ -301,7 +308,7 @@ fn ca_init(a: CaInitArgs) -> Result<ExitCode> {
         return Err(e);
     }
     outln!("{}: CA certificate CN={} ({}, {} days)", cert_path.display(), a.cn, key.algorithm(), a.days);
-    outln!("{}: CA private key (mode 0400)", key_path.display());
+    outln!("{}: CA private key ({KEY_PROTECTION})", key_path.display());
     Ok(ExitCode::SUCCESS)
 }
 

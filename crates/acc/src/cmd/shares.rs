@@ -1,20 +1,29 @@
 //! `acc site shares add|list|grant|revoke`: the shares of a site server and their ACLs at
 //! the share and file levels. Sent to the running server (takes effect at once) or carried
 //! out on the data directory when none runs; validation happens in acc-site, so both paths
-//! give the same one-line errors.
+//! give the same one-line errors. The arguments and the listing serve `acc ctl share` too,
+//! which is all of this module the Windows binary has.
 
+#[cfg(unix)]
 use std::process::ExitCode;
 
+use acc_core::acl::{AceTarget, GrantArgs};
+#[cfg(unix)]
 use acc_site::admin::Request;
+#[cfg(unix)]
 use acc_site::shares::admin::SharesRequest;
-use acc_site::shares::{AceTarget, GrantArgs};
+#[cfg(unix)]
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Args;
+#[cfg(unix)]
+use clap::Subcommand;
 use serde_json::Value;
 
+#[cfg(unix)]
 use crate::cmd::site::{DataDir, call};
 use crate::output::Table;
 
+#[cfg(unix)]
 #[derive(Debug, Subcommand)]
 pub enum SharesCommand {
     /// Create a share and its folder DIR/shares/NAME (empty ACLs: nobody can read it yet).
@@ -27,6 +36,7 @@ pub enum SharesCommand {
     Revoke(RevokeCmd),
 }
 
+#[cfg(unix)]
 #[derive(Debug, Args)]
 pub struct AddArgs {
     #[command(flatten)]
@@ -99,6 +109,7 @@ impl RevokeSpec {
     }
 }
 
+#[cfg(unix)]
 #[derive(Debug, Args)]
 pub struct GrantCmd {
     #[command(flatten)]
@@ -107,6 +118,7 @@ pub struct GrantCmd {
     dir: DataDir,
 }
 
+#[cfg(unix)]
 #[derive(Debug, Args)]
 pub struct RevokeCmd {
     #[command(flatten)]
@@ -120,6 +132,7 @@ fn ace_target(t: TargetArgs, l: LevelArgs) -> AceTarget {
 }
 
 /// Runs one `acc site shares` command.
+#[cfg(unix)]
 pub async fn run(command: SharesCommand) -> Result<ExitCode> {
     let (dir, request) = match command {
         SharesCommand::Add(a) => {
@@ -175,6 +188,7 @@ pub async fn run(command: SharesCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(unix)]
 fn shown(t: &AceTarget) -> String {
     match &t.path {
         Some(p) => format!("'{}/{}'", t.share, p),

@@ -19,3 +19,4 @@ mod shares;
 mod site;
 mod tasks;
 mod util;
+mod windows;

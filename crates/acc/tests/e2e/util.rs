@@ -80,6 +80,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The result of a process run some other way (`acc.exe` under Wine).
+    pub fn new(what: String, output: Output) -> Run {
+        Run { what, output }
+    }
+
     pub fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
     }
