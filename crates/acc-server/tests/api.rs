@@ -28,6 +28,7 @@ async fn api() -> Api {
         listen: "127.0.0.1:0".parse().unwrap(),
         hostname: "mgmt01".into(),
         organisation: String::new(),
+        max_unauthenticated_per_address: None,
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());

@@ -146,6 +146,7 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
         listen: "127.0.0.1:0".parse().unwrap(),
         hostname: "mgmt01".into(),
         organisation: String::new(),
+        max_unauthenticated_per_address: None,
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
