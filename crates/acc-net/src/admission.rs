@@ -6,7 +6,8 @@
 //! its requests authenticated ([`Admission::authenticated`]). Two rules use that:
 //!
 //! - one address holds at most [`crate::Limits::max_unauthenticated_per_address`]
-//!   unauthenticated connections: a new one beyond that closes that address's oldest;
+//!   unauthenticated connections: a new one beyond that is closed at once, before any TLS
+//!   work (so an address that keeps trying costs an accept and a close, not a handshake);
 //! - when the listener is full ([`crate::Limits::max_connections`]), a new client is
 //!   served by closing the oldest unauthenticated connection of the address holding the
 //!   most of them, rather than left waiting in the backlog; only when every connection
@@ -69,14 +70,6 @@ impl<H> Table<H> {
         Some(handle)
     }
 
-    /// When `addr` already holds `cap` or more, removes and returns its oldest connection.
-    pub(crate) fn over_cap(&mut self, addr: IpAddr, cap: usize) -> Option<(u64, H)> {
-        if self.count(addr) < cap.max(1) {
-            return None;
-        }
-        self.oldest_of(addr)
-    }
-
     /// Removes and returns the oldest connection of the address holding the most.
     pub(crate) fn oldest_of_largest(&mut self) -> Option<(IpAddr, u64, H)> {
         let &(_, addr) = self.by_count.last()?;
@@ -125,13 +118,10 @@ impl Registry {
         self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// When `addr` is at its cap of unauthenticated connections, tells its oldest to
-    /// close (its slot frees when it has); whether one was.
-    pub(crate) fn make_room_for(&self, addr: IpAddr) -> bool {
-        let Some((_, victim)) = self.lock().over_cap(addr, self.per_address) else { return false };
-        tracing::debug!(%addr, cap = self.per_address, "Unauthenticated connections of one address at the cap; closing its oldest.");
-        let _ = victim.send(());
-        true
+    /// Whether `addr` already holds its cap of unauthenticated connections (a new one is
+    /// then refused).
+    pub(crate) fn at_cap(&self, addr: IpAddr) -> bool {
+        self.lock().count(addr) >= self.per_address
     }
 
     /// Registers a new connection of `addr` as unauthenticated. Returns the connection's
@@ -230,20 +220,6 @@ mod tests {
     }
 
     #[test]
-    fn an_address_at_its_cap_gives_up_its_oldest() {
-        let mut t = Table::default();
-        for id in 0..3 {
-            assert!(t.over_cap(ip(1), 3).is_none());
-            t.insert(ip(1), id, id);
-        }
-        t.insert(ip(2), 10, 10);
-        assert_eq!(t.over_cap(ip(1), 3), Some((0, 0)), "the oldest of the address at its cap");
-        assert_eq!(t.count(ip(1)), 2);
-        assert!(t.over_cap(ip(2), 3).is_none(), "another address is not touched");
-        assert_eq!(t.len(), 3);
-    }
-
-    #[test]
     fn a_full_listener_takes_from_the_address_holding_the_most() {
         let mut t = Table::default();
         t.insert(ip(1), 0, "a0");
@@ -271,7 +247,7 @@ mod tests {
         assert_eq!(t.remove(ip(1), 0), None, "twice");
         // 1 each now; the index holds the new counts.
         assert_eq!(t.by_count.iter().copied().collect::<Vec<_>>(), vec![(1, ip(1)), (1, ip(2))]);
-        assert_eq!(t.over_cap(ip(1), 1), Some((1, 1)));
+        assert_eq!((t.count(ip(1)), t.count(ip(2)), t.count(ip(3))), (1, 1, 0));
     }
 
     #[tokio::test]
@@ -284,17 +260,16 @@ mod tests {
         a.authenticated();
         assert!(a.is_authenticated() && !b.is_authenticated());
         assert_eq!(registry.unauthenticated(), 1);
-        // One unauthenticated (b) is under the cap of 2: a third is simply added.
+        // One unauthenticated (b) is under the cap of 2: a third is admitted.
+        assert!(!registry.at_cap(ip(1)));
         let (_c, _evicted_c) = registry.admit(ip(1));
         assert_eq!(registry.unauthenticated(), 2);
-        // A fourth finds the address at its cap: its oldest unauthenticated one, b, goes.
-        assert!(registry.make_room_for(ip(1)));
-        assert!(!registry.make_room_for(ip(2)), "another address has room");
-        let (_d, _evicted_d) = registry.admit(ip(1));
-        assert_eq!(registry.unauthenticated(), 2);
+        assert!(registry.at_cap(ip(1)), "b and c: a fourth would be refused");
+        assert!(!registry.at_cap(ip(2)), "another address has room");
+        // A full listener takes the oldest unauthenticated one, b.
+        assert!(registry.evict_one());
         tokio::time::timeout(std::time::Duration::from_secs(5), evicted_b.wait()).await.unwrap();
-        assert!(registry.evict_one());
-        assert!(registry.evict_one());
+        assert!(registry.evict_one(), "then c");
         assert!(!registry.evict_one(), "only the authenticated connection is left");
         let waited = tokio::time::timeout(std::time::Duration::from_millis(50), evicted_a.wait()).await;
         assert!(waited.is_err(), "an authenticated connection is never told to close");

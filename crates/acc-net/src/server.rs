@@ -7,8 +7,9 @@
 //! the shutdown signal; this module owns the connections.
 //!
 //! When the listener is full, a new client is let in by closing the oldest
-//! unauthenticated connection of the address holding the most (see `admission`), and
-//! one address never holds more than its cap of unauthenticated connections.
+//! unauthenticated connection of the address holding the most (see `admission`), and a
+//! connection from an address already holding its cap of unauthenticated connections is
+//! closed at accept.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,7 +68,7 @@ pub struct Limits {
     /// Largest request body of a route without a limit of its own, bytes.
     pub max_body_bytes: u64,
     /// Connections one address may hold before one of its requests authenticated; a new
-    /// one beyond that closes that address's oldest unauthenticated connection.
+    /// one beyond that is closed at accept.
     pub max_unauthenticated_per_address: usize,
     /// Largest HTTP/1 request head and HTTP/2 header list, in bytes (at least 8192).
     pub max_header_bytes: usize,
@@ -214,15 +215,18 @@ pub async fn serve<S, B>(
                 }
             },
         };
-        let made_room = registry.make_room_for(addr.ip());
+        if registry.at_cap(addr.ip()) {
+            // Before any TLS work: an address that keeps trying costs an accept and a close.
+            tracing::debug!(%addr, "Address at its cap of unauthenticated connections; connection closed.");
+            drop(tcp);
+            continue;
+        }
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 // Full: close an unauthenticated connection to let this client in; when
                 // every connection has authenticated, it waits for one to end.
-                if !made_room {
-                    registry.evict_one();
-                }
+                registry.evict_one();
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,

@@ -341,16 +341,21 @@ async fn one_address_holds_at_most_its_cap_of_unauthenticated_connections() {
     let s = TestServer::start(Limits { max_unauthenticated_per_address: 2, ..patient_limits() }, true).await;
     let mut authed = s.tls(s.client_config(None)).await;
     assert!(get(&mut authed, "/login").await.contains("welcome"));
-    let mut oldest = s.tls(s.client_config(None)).await;
+    let mut first = s.tls(s.client_config(None)).await;
     let mut second = s.tls(s.client_config(None)).await;
-    // A third unauthenticated connection from 127.0.0.1: the oldest goes.
-    let mut third = s.tls(s.client_config(None)).await;
-    let (closed, _) = read_until_closed(&mut oldest, Duration::from_secs(5)).await;
-    assert!(closed, "the oldest unauthenticated connection was not closed at the cap");
-    assert!(get(&mut third, "/whoami").await.contains("anonymous"));
+    // A third unauthenticated connection from 127.0.0.1 is closed before its handshake.
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let third = tokio_rustls::TlsConnector::from(s.client_config(None)).connect(name, tcp).await;
+    assert!(third.is_err(), "a third unauthenticated connection was served");
+    assert!(get(&mut first, "/whoami").await.contains("anonymous"));
     assert!(get(&mut second, "/whoami").await.contains("anonymous"));
-    // The authenticated connection never counted.
+    // The authenticated connection never counted; once one of the two authenticates, a
+    // new one is let in.
     assert!(get(&mut authed, "/whoami").await.contains("anonymous"));
+    assert!(get(&mut first, "/login").await.contains("welcome"));
+    let mut fourth = s.tls(s.client_config(None)).await;
+    assert!(get(&mut fourth, "/whoami").await.contains("anonymous"));
 }
 
 /// Sends `head` (and `body`) on a new connection and reads until the server closes.

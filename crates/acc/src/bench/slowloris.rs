@@ -3,7 +3,8 @@
 //! each send the head of a `POST /v1/register` with `Content-Length: 65536` and then
 //! either no more of the body (half of them) or one byte every 3 s (the other half); each
 //! is opened again as soon as the site closes it, so the attack holds N for as long as it
-//! runs. Once it has opened N, a normal client (127.0.0.1) registers agents, each on a
+//! runs (a connection the site refuses at once, its address at the cap, is tried again
+//! after 1 s). Once every one has been tried, a normal client (127.0.0.1) registers agents, each on a
 //! new connection (the hard case: it has to get in), one every `--interval-ms`. Reported:
 //! the normal client's success rate and latency (connect, TLS, request), what the attack
 //! connections got (408, closed without an answer), and the site's resident memory.
@@ -32,6 +33,10 @@ const HANDSHAKES: usize = 256;
 const DECLARED: usize = 64 * 1024;
 /// A dripper's pace.
 const DRIP_EVERY: Duration = Duration::from_secs(3);
+/// How long an attack slot waits after the site refused its connection (its address at
+/// the cap): a connect flood is another attack, and the attacker shares this machine's CPU
+/// with the site.
+const REFUSED_PAUSE: Duration = Duration::from_secs(1);
 /// Longest wait for one normal request (a slower one counts as failed).
 const NORMAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the attack to have opened its N connections.
@@ -116,7 +121,7 @@ async fn slot(
             Ok(s) => s,
             Err(_) => {
                 attack.failed.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(REFUSED_PAUSE).await;
                 continue;
             }
         };
@@ -207,7 +212,9 @@ pub async fn run(a: &SlowlorisArgs) -> Result<(Vec<(&'static str, String)>, Valu
         ));
     }
     let ramp = Instant::now();
-    while (attack.opened.load(Ordering::Relaxed) as usize) < a.connections && ramp.elapsed() < RAMP_LIMIT {
+    // Every slot has tried once (opened, or refused at its address's cap).
+    let tried = || attack.opened.load(Ordering::Relaxed) + attack.failed.load(Ordering::Relaxed);
+    while (tried() as usize) < a.connections && ramp.elapsed() < RAMP_LIMIT {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ramped = ramp.elapsed();
