@@ -8,7 +8,7 @@
 //! route's limit is answered 413 before the body is read (so `100 Continue` is never sent
 //! for it), and a body that was cut short (too large, or late) is answered 413 or 408
 //! here, in the JSON error format of acc's servers, whatever the application made of the
-//! error; after either the connection closes.
+//! error; after either an HTTP/1 connection closes (an HTTP/2 stream is reset).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -127,7 +127,7 @@ where
         if declared > bounds.limit {
             // Refused on its head: the body is not asked for (no 100 Continue), and read
             // only when the client sends it anyway, so that it sees the 413.
-            self.activity.request_close();
+            close_after(&self.activity, version);
             let expects = req.headers().get(header::EXPECT).is_some();
             let reply = own(cut_response(Cut::TooLarge, bounds.limit, version), guard);
             return Box::pin(async move {
@@ -148,11 +148,20 @@ where
             match verdict.get() {
                 Cut::None => Ok(reply.map(|b| TrackedBody { inner: Either::Left(b), guard: Some(guard) })),
                 cut => {
-                    activity.request_close();
+                    close_after(&activity, version);
                     Ok(own(cut_response(cut, bounds.limit, version), guard))
                 }
             }
         })
+    }
+}
+
+/// After a refused body, an HTTP/1 connection closes (what follows on it is the rest of
+/// that body); on HTTP/2 only the stream ends (hyper resets it), and the connection's
+/// other streams go on.
+fn close_after(activity: &Activity, version: Version) {
+    if version <= Version::HTTP_11 {
+        activity.request_close();
     }
 }
 
