@@ -124,7 +124,7 @@ fn slow_bodies_get_408_and_are_closed_while_a_normal_client_is_served() {
 
 /// `curl -v --http1.1` of a 10 MB POST with `Expect: 100-continue` to `url`: (status,
 /// body, stderr).
-fn big_post(d: &Dir, ca: &str, url: &str, chunked: bool) -> (u16, String, String) {
+fn big_post(d: &Dir, ca: &str, url: &str) -> (u16, String, String) {
     let big = d.join("big.json");
     if !big.exists() {
         std::fs::write(&big, vec![b' '; 10 * 1024 * 1024]).unwrap();
@@ -149,9 +149,6 @@ fn big_post(d: &Dir, ca: &str, url: &str, chunked: bool) -> (u16, String, String
         "--data-binary",
         "@big.json",
     ];
-    if chunked {
-        args.extend(["-H", "Transfer-Encoding: chunked"]);
-    }
     args.push(url);
     let out = std::process::Command::new("curl")
         .args(&args)
@@ -169,7 +166,7 @@ fn a_body_over_the_limit_is_refused_with_413_before_100_continue() {
     site_with_account(&d);
     let site = SiteProc::start(&d.join("site"));
     let url = format!("{}/v1/register", site.url);
-    let (code, body, verbose) = big_post(&d, "site/tls/ca.crt", &url, false);
+    let (code, body, verbose) = big_post(&d, "site/tls/ca.crt", &url);
     assert_eq!(code, 413, "{body}\n{verbose}");
     assert!(!verbose.contains("HTTP/1.1 100"), "100 Continue for a body that is refused: {verbose}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -190,15 +187,13 @@ fn the_management_server_refuses_a_large_body_with_its_json_413() {
     let server = SiteProc::start_role("server", &d.join("srv"), None);
     let url = format!("{}/v1/agent/enroll", server.url);
     // A declared length: refused on the head, without 100 Continue.
-    let (code, body, verbose) = big_post(&d, "srv/tls/ca.crt", &url, false);
+    let (code, body, verbose) = big_post(&d, "srv/tls/ca.crt", &url);
     assert_eq!(code, 413, "{body}\n{verbose}");
     assert!(!verbose.contains("HTTP/1.1 100"), "{verbose}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"], "too_large", "{body}");
-    // No declared length (chunked): cut when it passes the limit, still the JSON error.
-    let (code, body, verbose) = big_post(&d, "srv/tls/ca.crt", &url, true);
-    assert_eq!(code, 413, "{body}\n{verbose}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(v["error"], "too_large", "{body}");
+    // A chunked body (no declared length) is cut with the same JSON 413 when it passes the
+    // limit: crates/acc-net/tests/listener.rs sends one whole; curl, still sending when the
+    // connection closes, may see the close before the 413.
 }
 
 #[test]
