@@ -75,6 +75,12 @@ impl ClientTls {
 }
 
 impl ClientTls {
+    /// A TLS connector with these settings, for clients that speak raw HTTP over it (load
+    /// generators that play a misbehaving client).
+    pub fn connector(&self) -> tokio_rustls::TlsConnector {
+        tokio_rustls::TlsConnector::from(self.config.clone())
+    }
+
     /// Trusts only the CA certificates in `ca_pem`; presents `identity` (certificate chain
     /// PEM, private key PEM) when given.
     pub fn new(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Result<ClientTls, ClientError> {

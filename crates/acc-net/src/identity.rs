@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
+pub use crate::admission::Admission;
+
 /// Why a client certificate was refused, in the words an operator acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -128,6 +130,9 @@ pub struct PeerInfo {
     pub resumed: bool,
     /// What the application keeps between the requests of this connection.
     pub session: SessionSlot,
+    /// The connection's standing with the cap on unauthenticated connections: the
+    /// application calls [`Admission::authenticated`] once a request authenticated.
+    pub admission: Admission,
 }
 
 /// Per-connection application state (e.g. a logon session), shared by the requests of

@@ -10,12 +10,17 @@
 //! - [`proxy`]: which HTTP proxy a connection goes through (URL, credentials, `NO_PROXY`,
 //!   file-over-environment precedence); [`tunnel`]: the HTTP CONNECT step before TLS.
 //! - [`server`]: [`serve`], the accept loop with its [`Limits`] and graceful shutdown.
-//! - `watchdog`, `service`: per-connection timeouts and the request wrapper.
+//! - `watchdog`, `service`: per-connection timeouts and the request wrapper; `body`:
+//!   request bodies under a size limit, a deadline and a minimum rate (408, 413);
+//!   `admission`: the per-address cap on unauthenticated connections, and which one to
+//!   close when the listener is full.
 //!
 //! Authentication decisions above the TLS layer (Basic passwords, accounts, lockout,
 //! events) belong to the site server; this crate only guarantees that a connection
 //! whose certificate was refused never reaches it.
 
+mod admission;
+mod body;
 pub mod client;
 pub mod error;
 pub mod identity;
@@ -27,8 +32,12 @@ pub mod tunnel;
 mod verifier;
 mod watchdog;
 
+pub use body::{BodyError, RequestBody};
 pub use error::{NetError, Result};
-pub use identity::{PeerIdentity, PeerInfo, PeerRejection, RejectReason, SessionSlot};
-pub use server::{Limits, MAX_CONNECTIONS, RejectionHook, ServeOptions, serve};
-pub use service::{BoxError, TrackedBody};
+pub use identity::{Admission, PeerIdentity, PeerInfo, PeerRejection, RejectReason, SessionSlot};
+pub use server::{
+    Limits, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_UNAUTHENTICATED_PER_ADDRESS, RejectionHook, ServeOptions,
+    serve,
+};
+pub use service::{BodyLimit, BoxError, TrackedBody};
 pub use tls::{LiveConfig, TlsGeneration, TlsInputs};

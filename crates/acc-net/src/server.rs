@@ -5,6 +5,11 @@
 //! configuration is shared (`Arc`), the hyper builder is shared, and the identity comes
 //! from the verifier's verdict. The caller binds the listener and owns the service and
 //! the shutdown signal; this module owns the connections.
+//!
+//! When the listener is full, a new client is let in by closing the oldest
+//! unauthenticated connection of the address holding the most (see `admission`), and a
+//! connection from an address already holding its cap of unauthenticated connections is
+//! closed at accept.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,17 +18,27 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::admission::{Admission, Registry};
+use crate::body::RequestBody;
 use crate::identity::{PeerIdentity, PeerInfo, PeerRejection, SessionSlot};
-use crate::service::{BoxError, ConnService};
+use crate::service::{BodyLimit, BodyRules, BoxError, ConnService};
 use crate::tls::{LiveConfig, TlsGeneration};
 use crate::watchdog::{Activity, Watchdog};
+
+/// Unauthenticated connections one address may hold by default: generous for agents
+/// behind one NAT (they authenticate on their first request), small against the listener.
+pub const MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 1024;
+
+/// Largest request body by default (a route may allow more or less, see
+/// [`ServeOptions::body_limits`]).
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// Connections served at once by default. Each takes a file descriptor: `ulimit -n` must
 /// allow more (the packaged service units set `LimitNOFILE=65536`).
@@ -44,6 +59,17 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time a connection with no request in flight stays open.
     pub idle_timeout: Duration,
+    /// Time a request body may take, from when the application first reads it, before
+    /// [`Limits::body_min_rate`] counts: past `body_timeout + received / body_min_rate`
+    /// the request is answered 408 and the connection closes.
+    pub body_timeout: Duration,
+    /// The rate, bytes/s, at which a request body's received bytes extend its deadline.
+    pub body_min_rate: u64,
+    /// Largest request body of a route without a limit of its own, bytes.
+    pub max_body_bytes: u64,
+    /// Connections one address may hold before one of its requests authenticated; a new
+    /// one beyond that is closed at accept.
+    pub max_unauthenticated_per_address: usize,
     /// Largest HTTP/1 request head and HTTP/2 header list, in bytes (at least 8192).
     pub max_header_bytes: usize,
     /// Most header fields in one HTTP/1 request.
@@ -61,10 +87,25 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(10),
+            body_min_rate: 8 * 1024,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_unauthenticated_per_address: MAX_UNAUTHENTICATED_PER_ADDRESS,
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_streams: 128,
             shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, with `cap` unauthenticated connections per address (`None`: the
+    /// default, [`MAX_UNAUTHENTICATED_PER_ADDRESS`]).
+    pub fn with_unauthenticated_cap(cap: Option<usize>) -> Limits {
+        Limits {
+            max_unauthenticated_per_address: cap.unwrap_or(MAX_UNAUTHENTICATED_PER_ADDRESS),
+            ..Limits::default()
         }
     }
 }
@@ -80,6 +121,8 @@ pub struct ServeOptions {
     /// Called once per connection with a refused client certificate (the site server
     /// writes its 4625 event here). Without it, refusals are logged at `info`.
     pub on_rejected: Option<RejectionHook>,
+    /// The largest request body of each route; without it, [`Limits::max_body_bytes`].
+    pub body_limits: Option<BodyLimit>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -87,6 +130,7 @@ impl std::fmt::Debug for ServeOptions {
         f.debug_struct("ServeOptions")
             .field("limits", &self.limits)
             .field("on_rejected", &self.on_rejected.is_some())
+            .field("body_limits", &self.body_limits.is_some())
             .finish()
     }
 }
@@ -94,7 +138,14 @@ impl std::fmt::Debug for ServeOptions {
 impl ServeOptions {
     /// Options with these limits and no hooks.
     pub fn new(limits: Limits) -> Self {
-        ServeOptions { limits, on_rejected: None }
+        ServeOptions { limits, on_rejected: None, body_limits: None }
+    }
+
+    /// Sets the largest request body of each route (from its method and path): a
+    /// declared `Content-Length` over it is answered 413 before the body is read.
+    pub fn body_limits(mut self, limit: impl Fn(&http::Method, &str) -> u64 + Send + Sync + 'static) -> Self {
+        self.body_limits = Some(Arc::new(limit));
+        self
     }
 
     /// Sets the rejection hook.
@@ -109,14 +160,14 @@ struct Shared<S> {
     service: S,
     builder: auto::Builder<TokioExecutor>,
     options: ServeOptions,
+    bodies: Arc<BodyRules>,
 }
 
 /// Serves HTTPS on `listener` until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish within `limits.shutdown_grace`, and drops what is left.
 ///
-/// `service` is any tower service over `http::Request<hyper::body::Incoming>` (an
-/// `axum::Router` is one); each request carries the connection's `Arc<PeerInfo>` in its
-/// extensions.
+/// `service` is any tower service over `http::Request<RequestBody>` (an `axum::Router`
+/// is one); each request carries the connection's `Arc<PeerInfo>` in its extensions.
 pub async fn serve<S, B>(
     listener: TcpListener,
     tls: LiveConfig,
@@ -124,15 +175,22 @@ pub async fn serve<S, B>(
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let limits = options.limits.clone();
-    let shared = Arc::new(Shared { service, builder: http_builder(&limits), options });
+    let bodies = Arc::new(BodyRules {
+        timeout: limits.body_timeout,
+        min_rate: limits.body_min_rate,
+        default_limit: limits.max_body_bytes,
+        per_route: options.body_limits.clone(),
+    });
+    let shared = Arc::new(Shared { service, builder: http_builder(&limits), options, bodies });
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let registry = Registry::new(limits.max_unauthenticated_per_address);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut backoff = Duration::from_millis(5);
@@ -140,14 +198,6 @@ pub async fn serve<S, B>(
 
     loop {
         while tasks.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break, // never closed; nothing to serve with
-            },
-        };
         let (tcp, addr) = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -165,8 +215,37 @@ pub async fn serve<S, B>(
                 }
             },
         };
+        if registry.at_cap(addr.ip()) {
+            // Before any TLS work: an address that keeps trying costs an accept and a close.
+            tracing::debug!(%addr, "Address at its cap of unauthenticated connections; connection closed.");
+            drop(tcp);
+            continue;
+        }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Full: close an unauthenticated connection to let this client in; when
+                // every connection has authenticated, it waits for one to end.
+                registry.evict_one();
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => break, // never closed; nothing to serve with
+                    },
+                }
+            }
+        };
+        let (admission, evicted) = registry.admit(addr.ip());
         let generation = tls.current();
-        tasks.spawn(connection(tcp, addr, generation, shared.clone(), stop_rx.clone(), permit));
+        let task = connection(tcp, addr, generation, shared.clone(), stop_rx.clone(), admission, permit);
+        tasks.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = evicted.wait() => tracing::debug!(%addr, "Unauthenticated connection closed to make room."),
+            }
+        });
     }
 
     drop(listener);
@@ -216,9 +295,10 @@ async fn connection<S, B>(
     generation: Arc<TlsGeneration>,
     shared: Arc<Shared<S>>,
     mut stop: watch::Receiver<bool>,
+    admission: Admission,
     _permit: OwnedSemaphorePermit,
 ) where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
@@ -259,6 +339,7 @@ async fn connection<S, B>(
             },
             resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
             session: SessionSlot::default(),
+            admission,
         })
     };
     if let PeerIdentity::Rejected { reason, subject, issuer, serial_hex } = &info.identity {
@@ -282,12 +363,23 @@ async fn connection<S, B>(
 
     let activity = Arc::new(Activity::default());
     let io = Watchdog::new(tls, activity.clone(), limits.header_timeout, limits.idle_timeout);
-    let service = ConnService { inner: shared.service.clone(), info, activity };
+    let service = ConnService {
+        inner: shared.service.clone(),
+        info,
+        activity: activity.clone(),
+        bodies: shared.bodies.clone(),
+    };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
         () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+        () = activity.close_requested() => {
+            // A body was cut short: finish the responses under way, then close (HTTP/2:
+            // GOAWAY).
             conn.as_mut().graceful_shutdown();
             conn.await
         }

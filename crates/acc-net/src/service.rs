@@ -3,6 +3,12 @@
 //! connection with a refused client certificate with 403 and the reason (the
 //! application never sees those, so a Basic header cannot turn them into a password
 //! login), and keeps the watchdog's in-flight count until a response body is done.
+//!
+//! It also bounds request bodies (see `body`): a declared `Content-Length` over the
+//! route's limit is answered 413 before the body is read (so `100 Continue` is never sent
+//! for it), and a body that was cut short (too large, or late) is answered 413 or 408
+//! here, in the JSON error format of acc's servers, whatever the application made of the
+//! error; after either an HTTP/1 connection closes (an HTTP/2 stream is reset).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,11 +16,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tower::ServiceExt;
 
+use crate::body::{Bounds, Cut, RequestBody, Verdict};
 use crate::identity::{PeerIdentity, PeerInfo, RejectReason};
 use crate::watchdog::{Activity, InFlight};
 
@@ -55,19 +62,40 @@ impl<B: Body> Body for TrackedBody<B> {
     }
 }
 
+/// The largest request body of a route, in bytes, from its method and path (the
+/// application's own limits, given to [`crate::ServeOptions::body_limits`]).
+pub type BodyLimit = Arc<dyn Fn(&Method, &str) -> u64 + Send + Sync>;
+
+/// How the request bodies of a listener are bounded.
+#[derive(Clone)]
+pub(crate) struct BodyRules {
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) min_rate: u64,
+    pub(crate) default_limit: u64,
+    pub(crate) per_route: Option<BodyLimit>,
+}
+
+impl BodyRules {
+    fn bounds(&self, method: &Method, path: &str) -> Bounds {
+        let limit = self.per_route.as_ref().map_or(self.default_limit, |f| f(method, path));
+        Bounds { limit, timeout: self.timeout, min_rate: self.min_rate }
+    }
+}
+
 /// The service hyper runs for one connection.
 #[derive(Clone)]
 pub(crate) struct ConnService<S> {
     pub(crate) inner: S,
     pub(crate) info: Arc<PeerInfo>,
     pub(crate) activity: Arc<Activity>,
+    pub(crate) bodies: Arc<BodyRules>,
 }
 
 type Reply<B> = Response<TrackedBody<Either<B, Full<Bytes>>>>;
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for ConnService<S>
 where
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
@@ -79,9 +107,13 @@ where
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let guard = InFlight::enter(&self.activity);
+        let own = |reply: Response<Full<Bytes>>, guard| {
+            reply.map(|b| TrackedBody { inner: Either::Right(b), guard: Some(guard) })
+        };
+        let version = req.version();
         if let PeerIdentity::Rejected { reason, subject, serial_hex, .. } = &self.info.identity {
-            let reply = rejected_response(reason, subject.as_deref(), serial_hex.as_deref(), req.version());
-            let reply = reply.map(|b| TrackedBody { inner: Either::Right(b), guard: Some(guard) });
+            let reply =
+                own(rejected_response(reason, subject.as_deref(), serial_hex.as_deref(), version), guard);
             // Read what the client sent before answering and closing: closing a socket
             // with unread data makes the kernel reset it, and the client then loses the
             // 403 that explains the refusal.
@@ -90,12 +122,46 @@ where
                 Ok(reply)
             });
         }
+        let bounds = self.bodies.bounds(req.method(), req.uri().path());
+        let declared = req.body().size_hint().lower();
+        if declared > bounds.limit {
+            // Refused on its head: the body is not asked for (no 100 Continue), and read
+            // only when the client sends it anyway, so that it sees the 413.
+            close_after(&self.activity, version);
+            let expects = req.headers().get(header::EXPECT).is_some();
+            let reply = own(cut_response(Cut::TooLarge, bounds.limit, version), guard);
+            return Box::pin(async move {
+                if !expects {
+                    drain(req.into_body()).await;
+                }
+                Ok(reply)
+            });
+        }
         req.extensions_mut().insert(self.info.clone());
+        let verdict = Arc::new(Verdict::default());
+        let (parts, body) = req.into_parts();
+        let req = Request::from_parts(parts, RequestBody::new(body, bounds, verdict.clone()));
         let inner = self.inner.clone();
+        let activity = self.activity.clone();
         Box::pin(async move {
             let reply = inner.oneshot(req).await.map_err(Into::into)?;
-            Ok(reply.map(|b| TrackedBody { inner: Either::Left(b), guard: Some(guard) }))
+            match verdict.get() {
+                Cut::None => Ok(reply.map(|b| TrackedBody { inner: Either::Left(b), guard: Some(guard) })),
+                cut => {
+                    close_after(&activity, version);
+                    Ok(own(cut_response(cut, bounds.limit, version), guard))
+                }
+            }
         })
+    }
+}
+
+/// After a refused body, an HTTP/1 connection closes (what follows on it is the rest of
+/// that body); on HTTP/2 only the stream ends (hyper resets it), and the connection's
+/// other streams go on.
+fn close_after(activity: &Activity, version: Version) {
+    if version <= Version::HTTP_11 {
+        activity.request_close();
     }
 }
 
@@ -158,10 +224,32 @@ fn rejected_response(
         "reason": reason.code(),
         "message": format!("{who} was refused: {reason}; {}", advice(reason)),
     });
+    closing_json(StatusCode::FORBIDDEN, &body, version)
+}
+
+/// 408 or 413 for a body cut short, in the JSON error format of acc's servers.
+fn cut_response(cut: Cut, limit: u64, version: Version) -> Response<Full<Bytes>> {
+    let (status, code, message) = match cut {
+        Cut::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is larger than this route accepts ({limit} bytes); send less"),
+        ),
+        _ => (
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time; send it at once after the request's head".to_string(),
+        ),
+    };
+    closing_json(status, &serde_json::json!({ "error": code, "message": message }), version)
+}
+
+/// A JSON response after which the connection closes (HTTP/1: `Connection: close`).
+fn closing_json(status: StatusCode, body: &serde_json::Value, version: Version) -> Response<Full<Bytes>> {
     let mut bytes = body.to_string().into_bytes();
     bytes.push(b'\n');
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
-    *resp.status_mut() = StatusCode::FORBIDDEN;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if version <= Version::HTTP_11 {
         // Nothing else can succeed on this connection.

@@ -8,7 +8,9 @@
 //! HTTP/2 preface or HTTP/2 at all. Here the request/response side ([`Activity`],
 //! updated by the service wrapper and the response body) tells the reader whether the
 //! connection is busy, waiting for a header or idle; no clock is read on the data path
-//! except when that phase changes.
+//! except when that phase changes. While a request is in flight its body is timed by
+//! `body` (a deadline and a minimum rate), and a request can ask for its connection to
+//! close ([`Activity::request_close`]) after a body was cut short.
 
 use std::io;
 use std::pin::Pin;
@@ -30,9 +32,22 @@ pub(crate) struct Activity {
     /// The reader's waker, left while busy: when the last request ends, the reader
     /// must look again to start the idle clock, and hyper may not poll it by itself.
     reader: Mutex<Option<Waker>>,
+    /// Raised when a request asks for its connection to close (a body cut short).
+    close: tokio::sync::Notify,
 }
 
 impl Activity {
+    /// Asks the connection to close once its responses are sent.
+    pub(crate) fn request_close(&self) {
+        // One waiter (the connection's task): the permit is kept until it looks.
+        self.close.notify_one();
+    }
+
+    /// Resolves when a request asked for the connection to close.
+    pub(crate) async fn close_requested(&self) {
+        self.close.notified().await;
+    }
+
     fn lock_reader(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
         self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

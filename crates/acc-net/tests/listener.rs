@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use acc_net::{Limits, RejectReason, TlsInputs};
 use acc_pki::x509::Profile;
-use support::{TestCa, TestServer, get, openssl_key_and_csr, openssl_v1_cert, read_until_closed, sign_csr};
+use support::{
+    ECHO_LIMIT, TestCa, TestServer, get, openssl_key_and_csr, openssl_v1_cert, read_until_closed, sign_csr,
+};
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 
@@ -16,6 +18,7 @@ fn fast_limits() -> Limits {
         handshake_timeout: Duration::from_millis(400),
         header_timeout: Duration::from_millis(400),
         idle_timeout: Duration::from_millis(600),
+        body_timeout: Duration::from_millis(500),
         shutdown_grace: Duration::from_secs(5),
         ..Limits::default()
     }
@@ -293,11 +296,11 @@ async fn oversized_header_gets_431_or_a_closed_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_limit_holds_further_clients_in_the_backlog() {
+async fn connection_limit_holds_further_clients_in_the_backlog_when_all_have_authenticated() {
     let limits = Limits { max_connections: 1, ..fast_limits() };
     let s = TestServer::start(Limits { idle_timeout: Duration::from_secs(30), ..limits }, true).await;
     let mut first = s.tls(s.client_config(None)).await;
-    assert!(get(&mut first, "/whoami").await.contains("anonymous"));
+    assert!(get(&mut first, "/login").await.contains("welcome"));
     let config = s.client_config(None);
     let second = tokio::spawn({
         let addr = s.addr;
@@ -313,6 +316,135 @@ async fn connection_limit_holds_further_clients_in_the_backlog() {
     drop(first);
     let done = tokio::time::timeout(Duration::from_secs(5), second).await;
     assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+}
+
+/// Limits under which only the cap and the connection limit close quiet connections.
+fn patient_limits() -> Limits {
+    Limits { header_timeout: Duration::from_secs(30), idle_timeout: Duration::from_secs(30), ..fast_limits() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_listener_closes_an_unauthenticated_connection_to_serve_a_new_client() {
+    let s = TestServer::start(Limits { max_connections: 2, ..patient_limits() }, true).await;
+    let mut authed = s.tls(s.client_config(None)).await;
+    assert!(get(&mut authed, "/login").await.contains("welcome"));
+    let mut quiet = s.tls(s.client_config(None)).await;
+    // Full now. A new client is served at once: the quiet, unauthenticated one makes room.
+    assert_eq!(s.whoami(&[]).await["identity"], "anonymous");
+    let (closed, _) = read_until_closed(&mut quiet, Duration::from_secs(5)).await;
+    assert!(closed, "the unauthenticated connection was not closed");
+    assert!(get(&mut authed, "/whoami").await.contains("anonymous"), "the authenticated one stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_at_most_its_cap_of_unauthenticated_connections() {
+    let s = TestServer::start(Limits { max_unauthenticated_per_address: 2, ..patient_limits() }, true).await;
+    let mut authed = s.tls(s.client_config(None)).await;
+    assert!(get(&mut authed, "/login").await.contains("welcome"));
+    let mut first = s.tls(s.client_config(None)).await;
+    let mut second = s.tls(s.client_config(None)).await;
+    // A third unauthenticated connection from 127.0.0.1 is closed before its handshake.
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let third = tokio_rustls::TlsConnector::from(s.client_config(None)).connect(name, tcp).await;
+    assert!(third.is_err(), "a third unauthenticated connection was served");
+    assert!(get(&mut first, "/whoami").await.contains("anonymous"));
+    assert!(get(&mut second, "/whoami").await.contains("anonymous"));
+    // The authenticated connection never counted; once one of the two authenticates, a
+    // new one is let in.
+    assert!(get(&mut authed, "/whoami").await.contains("anonymous"));
+    assert!(get(&mut first, "/login").await.contains("welcome"));
+    let mut fourth = s.tls(s.client_config(None)).await;
+    assert!(get(&mut fourth, "/whoami").await.contains("anonymous"));
+}
+
+/// Sends `head` (and `body`) on a new connection and reads until the server closes.
+async fn exchange(s: &TestServer, head: &str, body: &[u8]) -> String {
+    let mut tls = s.tls(s.client_config(None)).await;
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let _ = tls.write_all(body).await; // the server may answer and close first
+    let (closed, reply) = read_until_closed(&mut tls, Duration::from_secs(5)).await;
+    let reply = String::from_utf8_lossy(&reply).to_string();
+    assert!(closed, "still open after 5 s: {reply}");
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_gets_408_and_the_connection_closes() {
+    let s = server().await;
+    let head = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n";
+    let reply = exchange(&s, head, b"{\"partial\":").await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        reply.contains("\"error\":\"request_timeout\"") && reply.contains("connection: close"),
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripping_body_gets_408() {
+    let s = server().await;
+    let mut tls = s.tls(s.client_config(None)).await;
+    tls.write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n").await.unwrap();
+    // A byte every 100 ms: never idle for long, far below the minimum rate.
+    let drip = async {
+        for _ in 0..100 {
+            if tls.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), drip).await;
+    let (closed, reply) = read_until_closed(&mut tls, Duration::from_secs(5)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(closed && reply.starts_with("HTTP/1.1 408"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_body_over_the_limit_gets_413_without_100_continue() {
+    let s = server().await;
+    let head =
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n";
+    let reply = exchange(&s, head, b"").await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(!reply.contains("100 Continue"), "{reply}");
+    assert!(reply.contains(&format!("({ECHO_LIMIT} bytes)")) && reply.contains("\"too_large\""), "{reply}");
+    // Without Expect, the body sent anyway is read (up to a bound) so the 413 arrives.
+    let head = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n\r\n";
+    let reply = exchange(&s, head, &[b'x'; 2000]).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_within_the_limit_gets_100_continue_and_is_served() {
+    let s = server().await;
+    let mut tls = s.tls(s.client_config(None)).await;
+    let head = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut tls, &mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8_lossy(&buf[..n]);
+    assert!(first.starts_with("HTTP/1.1 100 Continue"), "{first}");
+    tls.write_all(b"hello").await.unwrap();
+    let (_, rest) = read_until_closed(&mut tls, Duration::from_millis(1500)).await;
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("200 OK") && rest.contains("5 bytes"), "{first}{rest}");
+    // curl's --data within the limit too.
+    let (code, status, body) = s.curl("/echo", &["--data-binary", &"y".repeat(1000)]).await;
+    assert_eq!((code, status, body.trim()), (0, 200, "1000 bytes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_growing_over_the_limit_gets_413() {
+    let s = server().await;
+    let head = "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunk = format!("800\r\n{}\r\n0\r\n\r\n", "z".repeat(0x800));
+    let reply = exchange(&s, head, chunk.as_bytes()).await;
+    assert!(reply.starts_with("HTTP/1.1 413") && reply.contains("\"too_large\""), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

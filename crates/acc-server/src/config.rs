@@ -28,6 +28,11 @@ pub struct ServerConfig {
     /// context word no ACC password may be (specification 5.3 (2)).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub organisation: String,
+    /// Connections one address may hold before one of its requests authenticated
+    /// (`acc server init --max-unauthenticated-per-address`); unset:
+    /// [`acc_net::MAX_UNAUTHENTICATED_PER_ADDRESS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unauthenticated_per_address: Option<usize>,
 }
 
 impl ServerConfig {
@@ -40,8 +45,22 @@ impl ServerConfig {
                 ServerError::io(path, e)
             }
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| ServerError::Config { path: path.display().to_string(), detail: e.to_string() })
+        let config: ServerConfig = serde_json::from_str(&text)
+            .map_err(|e| ServerError::Config { path: path.display().to_string(), detail: e.to_string() })?;
+        if config.max_unauthenticated_per_address == Some(0) {
+            return Err(ServerError::Config {
+                path: path.display().to_string(),
+                detail: "max_unauthenticated_per_address is 0; give at least 1, or leave it out for the default 1024"
+                    .into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The listener's limits: the defaults, with this server's cap on unauthenticated
+    /// connections per address.
+    pub fn listener_limits(&self) -> acc_net::Limits {
+        acc_net::Limits::with_unauthenticated_cap(self.max_unauthenticated_per_address)
     }
 
     /// The JSON written to `server.json`.

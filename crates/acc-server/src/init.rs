@@ -41,6 +41,8 @@ pub struct InitOptions {
     pub hostname: String,
     /// The organisation's name (`--organisation`; empty: unset).
     pub organisation: String,
+    /// The cap on unauthenticated connections per address; `None`: the default.
+    pub max_unauthenticated_per_address: Option<usize>,
 }
 
 /// The vault name of a directory account's password.
@@ -160,6 +162,7 @@ async fn make(
         listen: opts.listen,
         url,
         organisation: opts.organisation.clone(),
+        max_unauthenticated_per_address: opts.max_unauthenticated_per_address,
     };
     fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
     Ok(config)
@@ -191,6 +194,7 @@ pub(crate) mod tests {
             listen: "127.0.0.1:8443".parse().unwrap(),
             hostname: "mgmt01.corp.local".into(),
             organisation: "Examplecorp Industries".into(),
+            max_unauthenticated_per_address: None,
         }
     }
 

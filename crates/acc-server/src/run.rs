@@ -146,7 +146,7 @@ impl Running {
             self.listener,
             self.live,
             app,
-            ServeOptions::new(acc_net::Limits::default()),
+            ServeOptions::new(self.server.config().listener_limits()).body_limits(crate::api::body_limit),
             shutdown,
         )
         .await;

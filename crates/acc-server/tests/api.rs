@@ -30,6 +30,7 @@ async fn server() -> (tempfile::TempDir, std::path::PathBuf, Arc<Server>) {
         listen: "127.0.0.1:0".parse().unwrap(),
         hostname: "mgmt01".into(),
         organisation: String::new(),
+        max_unauthenticated_per_address: None,
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());

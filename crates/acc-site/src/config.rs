@@ -23,6 +23,11 @@ pub struct SiteConfig {
     pub fleet_name: String,
     /// Where `acc site run` listens unless `--listen` says otherwise.
     pub listen: SocketAddr,
+    /// Connections one address may hold before one of its requests authenticated
+    /// (`acc site init --max-unauthenticated-per-address`); unset:
+    /// [`acc_net::MAX_UNAUTHENTICATED_PER_ADDRESS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unauthenticated_per_address: Option<usize>,
 }
 
 impl SiteConfig {
@@ -35,8 +40,22 @@ impl SiteConfig {
                 SiteError::io(path, e)
             }
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| SiteError::Config { path: path.display().to_string(), detail: e.to_string() })
+        let config: SiteConfig = serde_json::from_str(&text)
+            .map_err(|e| SiteError::Config { path: path.display().to_string(), detail: e.to_string() })?;
+        if config.max_unauthenticated_per_address == Some(0) {
+            return Err(SiteError::Config {
+                path: path.display().to_string(),
+                detail: "max-unauthenticated-per-address is 0; give at least 1, or leave it out for the default 1024"
+                    .into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The listener's limits: the defaults, with this site's cap on unauthenticated
+    /// connections per address.
+    pub fn listener_limits(&self) -> acc_net::Limits {
+        acc_net::Limits::with_unauthenticated_cap(self.max_unauthenticated_per_address)
     }
 
     /// The JSON written to `site.json`.
@@ -92,5 +111,19 @@ mod tests {
         std::fs::write(&p, r#"{"name":"S","site-id":"x","domain-sid":"S-1-5-21-1-2-3","fleet-name":"ACC","listen":"127.0.0.1:1","colour":"red"}"#).unwrap();
         let err = SiteConfig::load(&p).unwrap_err().to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn the_unauthenticated_cap_is_read_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("site.json");
+        let base = r#"{"name":"S","site-id":"x","domain-sid":"S-1-5-21-1-2-3","fleet-name":"ACC","listen":"127.0.0.1:1""#;
+        std::fs::write(&p, format!("{base}}}")).unwrap();
+        assert_eq!(SiteConfig::load(&p).unwrap().listener_limits().max_unauthenticated_per_address, 1024);
+        std::fs::write(&p, format!(r#"{base},"max-unauthenticated-per-address":16}}"#)).unwrap();
+        assert_eq!(SiteConfig::load(&p).unwrap().listener_limits().max_unauthenticated_per_address, 16);
+        std::fs::write(&p, format!(r#"{base},"max-unauthenticated-per-address":0}}"#)).unwrap();
+        let err = SiteConfig::load(&p).unwrap_err().to_string();
+        assert!(err.contains("max-unauthenticated-per-address is 0"), "{err}");
     }
 }

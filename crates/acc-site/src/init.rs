@@ -36,6 +36,8 @@ pub struct InitOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The host name, for the default site name and the certificate's names.
     pub hostname: String,
+    /// The cap on unauthenticated connections per address; `None`: the default.
+    pub max_unauthenticated_per_address: Option<usize>,
 }
 
 /// Initialises a data directory and returns its configuration.
@@ -95,6 +97,7 @@ fn make(layout: &Layout, opts: &InitOptions, name: String) -> Result<SiteConfig,
         domain_sid: random_domain_sid()?,
         fleet_name: "ACC".to_string(),
         listen: opts.listen,
+        max_unauthenticated_per_address: opts.max_unauthenticated_per_address,
     };
     fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
     Ok(config)
@@ -156,6 +159,7 @@ mod tests {
             listen: "127.0.0.1:8444".parse().unwrap(),
             tls: None,
             hostname: "web01.corp".into(),
+            max_unauthenticated_per_address: None,
         }
     }
 

@@ -86,7 +86,10 @@ impl Running {
             managed_tasks.push(tokio::spawn(crate::managed::forward_loop(self.site.clone(), m.url)));
         }
         let hook_site = self.site.clone();
-        let options = ServeOptions::new(acc_net::Limits::default()).on_rejected(move |r| {
+        // Every route takes JSON of at most MAX_JSON_BODY (the listener answers 413 to more).
+        let options = ServeOptions::new(self.site.config().listener_limits())
+            .body_limits(|_, _| api::MAX_JSON_BODY as u64)
+            .on_rejected(move |r| {
             let site = hook_site.clone();
             let failure = CertificateFailure {
                 remote: r.remote_addr,
@@ -156,6 +159,7 @@ async fn peer_to_api(mut req: Request, next: Next) -> Response {
             remote: info.remote_addr,
             tls,
             session: info.session.clone(),
+            admission: info.admission.clone(),
             durability: Default::default(),
         });
     }

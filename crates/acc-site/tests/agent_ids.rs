@@ -85,6 +85,7 @@ impl Caller {
             remote: SocketAddr::from(([10, 0, 0, 9], 40000)),
             tls,
             session: Default::default(),
+            admission: Default::default(),
             durability: Default::default(),
         });
         let resp = router(site.clone()).oneshot(req).await.unwrap();

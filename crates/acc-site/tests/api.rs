@@ -29,6 +29,7 @@ async fn site() -> (tempfile::TempDir, Arc<Site>) {
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
         hostname: "h".into(),
+        max_unauthenticated_per_address: None,
     })
     .unwrap();
     let site = Site::open(Layout::new(&dir), Arc::new(SystemClock)).await.unwrap();
@@ -49,6 +50,7 @@ impl Call<'_> {
                 remote: SocketAddr::from((ip, 40000)),
                 tls: TlsIdentity::Anonymous,
                 session: Default::default(),
+                admission: Default::default(),
                 durability: Default::default(),
             },
         }

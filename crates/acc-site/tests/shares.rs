@@ -95,6 +95,7 @@ impl Fixture {
             remote: SocketAddr::from(([10, 0, 0, 7], 40000)),
             tls,
             session: session.clone(),
+            admission: Default::default(),
             durability: Default::default(),
         });
         let resp = router(self.site.clone()).oneshot(req).await.unwrap();

@@ -37,6 +37,7 @@ async fn fresh() -> (tempfile::TempDir, Layout, Arc<FakeClock>, Arc<Site>) {
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
         hostname: "h".into(),
+        max_unauthenticated_per_address: None,
     })
     .unwrap();
     let clock = Arc::new(FakeClock(AtomicI64::new(T0)));

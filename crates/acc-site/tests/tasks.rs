@@ -47,6 +47,7 @@ impl Fixture {
             listen: "127.0.0.1:0".parse().unwrap(),
             tls: None,
             hostname: "h".into(),
+            max_unauthenticated_per_address: None,
         };
         init(&options).unwrap();
         let clock = Arc::new(TestClock(AtomicI64::new(1_780_000_000_000)));
@@ -101,6 +102,7 @@ async fn call(
         remote: SocketAddr::from(([10, 0, 0, 1], 40000)),
         tls,
         session: Default::default(),
+        admission: Default::default(),
         durability: Default::default(),
     });
     let resp = router(site.clone()).oneshot(req).await.unwrap();

@@ -154,6 +154,9 @@ pub fn openssl_v1_cert(ca: &TestCa, csr: &Path, out: &Path, dir: &Path) {
     assert!(String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"));
 }
 
+/// The body limit of /echo.
+pub const ECHO_LIMIT: u64 = 1024;
+
 /// A listener under test.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -198,6 +201,20 @@ fn app(entered: Arc<tokio::sync::Notify>) -> axum::Router {
             ),
         )
         .route(
+            // Stands for a request that authenticated: the connection is no longer one of
+            // its address's unauthenticated ones.
+            "/login",
+            route_get(|Extension(info): Extension<Arc<PeerInfo>>| async move {
+                info.admission.authenticated();
+                "welcome\n"
+            }),
+        )
+        .route(
+            // Reads the whole body (as a JSON handler does) and says how long it was.
+            "/echo",
+            axum::routing::post(|body: axum::body::Bytes| async move { format!("{} bytes\n", body.len()) }),
+        )
+        .route(
             "/sleep/{ms}",
             route_get(|UrlPath(ms): UrlPath<u64>| async move {
                 entered.notify_one();
@@ -225,7 +242,10 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let rejections = Arc::new(Mutex::new(Vec::new()));
         let seen = rejections.clone();
-        let options = ServeOptions::new(limits).on_rejected(move |r| seen.lock().unwrap().push(r.clone()));
+        // /echo takes up to 1 KiB; everything else the listener's default.
+        let options = ServeOptions::new(limits)
+            .on_rejected(move |r| seen.lock().unwrap().push(r.clone()))
+            .body_limits(|_, path| if path == "/echo" { ECHO_LIMIT } else { acc_net::MAX_BODY_BYTES });
         let (stop, stopped) = oneshot::channel::<()>();
         let entered = Arc::new(tokio::sync::Notify::new());
         let task =

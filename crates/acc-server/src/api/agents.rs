@@ -55,6 +55,7 @@ fn agent_of(peer: Option<&Arc<PeerInfo>>, server: &Server) -> Result<AgentIdenti
     server
         .admit_agent(&id)
         .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "certificate_refused", e.to_string()))?;
+    peer.admission.authenticated();
     Ok(id)
 }
 

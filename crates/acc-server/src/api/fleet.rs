@@ -28,7 +28,7 @@ use crate::tokens::Role;
 type Srv = State<Arc<Server>>;
 
 /// Largest event batch body (1000 events of a few hundred bytes).
-const MAX_EVENT_BODY: usize = 4 * 1024 * 1024;
+pub(super) const MAX_EVENT_BODY: usize = 4 * 1024 * 1024;
 
 /// Routes for bearer-token callers.
 pub fn routes() -> Router<Arc<Server>> {
@@ -106,9 +106,13 @@ pub(super) fn site_of(req_peer: Option<&Arc<PeerInfo>>, server: &Server) -> Resu
             "this route needs a site server's client certificate from the fleet CA (acc site join)",
         ));
     };
-    server.site_for(cn, serial_hex).ok_or_else(|| {
+    let site = server.site_for(cn, serial_hex).ok_or_else(|| {
         refuse("this certificate is not a joined site server's current one; run acc site join again")
-    })
+    })?;
+    if let Some(peer) = req_peer {
+        peer.admission.authenticated();
+    }
+    Ok(site)
 }
 
 async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, ApiError> {

@@ -183,6 +183,10 @@ async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next:
     };
     match server.authenticate(token) {
         Some(caller) => {
+            // No longer one of its address's unauthenticated connections (acc_net::Admission).
+            if let Some(peer) = req.extensions().get::<Arc<acc_net::PeerInfo>>() {
+                peer.admission.authenticated();
+            }
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
@@ -193,6 +197,19 @@ async fn authenticate(State(server): State<Arc<Server>>, mut req: Request, next:
         )
         .into_response(),
     }
+}
+
+/// The largest request body of a route, bytes: package chunks and forwarded event batches
+/// are larger than the JSON of every other route. The listener answers a declared
+/// `Content-Length` over it with 413 before reading the body.
+pub fn body_limit(method: &axum::http::Method, path: &str) -> u64 {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let limit = match (method.as_str(), segments.as_slice()) {
+        ("PUT", ["v1", "packages", _, _, "file"]) => crate::packages::MAX_CHUNK,
+        ("POST", ["v1", "site", "events"]) => fleet::MAX_EVENT_BODY,
+        _ => MAX_JSON_BODY,
+    };
+    limit as u64
 }
 
 /// The `/v1` routes.
@@ -222,6 +239,23 @@ pub fn router(server: Arc<Server>) -> Router {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::Method;
+
+    #[test]
+    fn each_route_has_its_body_limit() {
+        use super::body_limit;
+        assert_eq!(body_limit(&Method::PUT, "/v1/packages/tools/1.0/file"), 8 * 1024 * 1024);
+        assert_eq!(body_limit(&Method::POST, "/v1/site/events"), 4 * 1024 * 1024);
+        for (m, p) in [
+            (Method::POST, "/v1/packages/tools/1.0/file"),
+            (Method::PUT, "/v1/packages/tools/file"),
+            (Method::POST, "/v1/agent/enroll"),
+            (Method::POST, "/v1/site/events/x"),
+        ] {
+            assert_eq!(body_limit(&m, p), 64 * 1024, "{m} {p}");
+        }
+    }
+
     #[test]
     fn query_parameters_are_percent_decoded() {
         let uri: axum::http::Uri = "/v1/events?user=CORP%5Cacc_svc&id=4740&x=a+b&bad=%zz%4".parse().unwrap();

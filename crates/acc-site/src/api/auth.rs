@@ -149,8 +149,16 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
 }
 
 /// Authenticates one request: reuses the connection's logon session when the same
-/// credential is presented again (see [`super::session`]), otherwise logs on afresh.
+/// credential is presented again (see [`super::session`]), otherwise logs on afresh. A
+/// connection with an authenticated request leaves the listener's count of its address's
+/// unauthenticated connections (see `acc_net::Admission`).
 pub async fn authenticate(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<Principal, ApiError> {
+    let principal = logon(site, headers, peer).await?;
+    peer.admission.authenticated();
+    Ok(principal)
+}
+
+async fn logon(site: &Site, headers: &HeaderMap, peer: &ApiPeer) -> Result<Principal, ApiError> {
     let host = agent_host(headers);
     let epoch = site.session_epoch();
     if let TlsIdentity::Certificate { cn, subject, .. } = &peer.tls {

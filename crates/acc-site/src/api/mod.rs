@@ -35,6 +35,8 @@ pub struct ApiPeer {
     pub tls: TlsIdentity,
     /// The connection's logon session (see [`session`]).
     pub session: acc_net::SessionSlot,
+    /// The connection's standing with the listener's cap on unauthenticated connections.
+    pub admission: acc_net::Admission,
     /// This request's writes that must be durable before its response (see [`Durability`]).
     pub durability: Durability,
 }

@@ -12,6 +12,7 @@ pub fn init_site(dir: &Path) {
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
         hostname: "h".into(),
+        max_unauthenticated_per_address: None,
     })
     .unwrap();
 }

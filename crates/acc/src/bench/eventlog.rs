@@ -349,6 +349,7 @@ pub async fn query(a: EventQueryArgs) -> Result<ExitCode> {
         listen: "127.0.0.1:0".parse()?,
         tls: None,
         hostname: "bench".into(),
+        max_unauthenticated_per_address: None,
     })?;
     let fill_started = Instant::now();
     {

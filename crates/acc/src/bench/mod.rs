@@ -16,6 +16,8 @@
 //! - `event-log`, `event-query`: the security event log under a flood (its maximum size
 //!   holds, good agents keep working) and the memory of reading a million events (issue
 //!   14 §4, see `eventlog.rs`).
+//! - `slowloris`: slow request bodies from N connections while a normal client registers
+//!   (issue 14 §1: every normal request served, p99 under 100 ms, see `slowloris.rs`).
 
 mod agents;
 mod download;
@@ -23,6 +25,7 @@ mod eventlog;
 mod longpoll;
 mod server;
 mod site;
+mod slowloris;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +65,8 @@ pub enum BenchCommand {
     EventLog(eventlog::EventLogArgs),
     /// Memory of reading every one of a million events from a site and the server.
     EventQuery(eventlog::EventQueryArgs),
+    /// Slow request bodies from N connections while a normal client registers agents.
+    Slowloris(slowloris::SlowlorisArgs),
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +194,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             }
             BenchCommand::EventLog(a) => eventlog::flood(a).await,
             BenchCommand::EventQuery(a) => eventlog::query(a).await,
+            BenchCommand::Slowloris(a) => slowloris::slowloris(a).await,
             BenchCommand::Longpoll(a) => {
                 let (table, value, ok) = longpoll::run(a.agents).await?;
                 emit(&table, value, a.json)?;

@@ -38,6 +38,7 @@ impl ServerUnderTest {
             listen: "127.0.0.1:0".parse()?,
             hostname: "bench".into(),
             organisation: String::new(),
+            max_unauthenticated_per_address: None,
         })
         .await?;
         let layout = acc_server::layout::Layout::new(&dir);

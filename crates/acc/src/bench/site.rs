@@ -26,6 +26,17 @@ pub struct SiteUnderTest {
 impl SiteUnderTest {
     /// Creates a site with the account `user`/`password` and `policy`, and starts it.
     pub async fn start(user: &str, password: &str, policy: LockoutPolicy) -> Result<SiteUnderTest> {
+        SiteUnderTest::start_capped(user, password, policy, None).await
+    }
+
+    /// As [`SiteUnderTest::start`], with `cap` unauthenticated connections per address
+    /// (`None`: the default).
+    pub async fn start_capped(
+        user: &str,
+        password: &str,
+        policy: LockoutPolicy,
+        cap: Option<usize>,
+    ) -> Result<SiteUnderTest> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("site");
         init(&InitOptions {
@@ -34,6 +45,7 @@ impl SiteUnderTest {
             listen: "127.0.0.1:0".parse()?,
             tls: None,
             hostname: "bench".into(),
+            max_unauthenticated_per_address: cap,
         })?;
         {
             let site = Site::open(Layout::new(&dir), Arc::new(SystemClock)).await?;

@@ -39,6 +39,10 @@ pub struct InitArgs {
     /// The organisation's name, which no ACC password may be (kept in server.json).
     #[arg(long, value_name = "NAME", default_value = "")]
     organisation: String,
+    /// Connections one address may hold before one of its requests authenticated (default
+    /// 1024); a new one beyond that closes that address's oldest unauthenticated one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_unauthenticated_per_address: Option<u32>,
 }
 
 /// Runs one `acc server` command.
@@ -53,6 +57,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     listen: a.listen,
                     hostname: hostname(),
                     organisation: a.organisation,
+                    max_unauthenticated_per_address: a.max_unauthenticated_per_address.map(|n| n as usize),
                 };
                 let config = init(&opts).await?;
                 let layout = Layout::new(&a.data_dir);

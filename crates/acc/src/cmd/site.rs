@@ -96,6 +96,10 @@ pub struct InitArgs {
     /// The key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Connections one address may hold before one of its requests authenticated (default
+    /// 1024); a new one beyond that closes that address's oldest unauthenticated one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_unauthenticated_per_address: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +324,7 @@ async fn init_site(a: &InitArgs) -> Result<(SiteConfig, Layout)> {
         listen: a.listen,
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
         hostname: hostname(),
+        max_unauthenticated_per_address: a.max_unauthenticated_per_address.map(|n| n as usize),
     })?;
     let layout = Layout::new(&a.data_dir);
     Site::open(layout.clone(), Arc::new(SystemClock)).await?;

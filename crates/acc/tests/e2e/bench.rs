@@ -23,6 +23,33 @@ fn bench(args: &[&str]) -> Value {
 }
 
 #[test]
+fn slow_bodies_from_two_addresses_at_their_cap_leave_every_normal_request_served() {
+    // 300 slots from 2 addresses capped at 100 each: 100 per address refused at accept and
+    // tried again, the rest held until their 408.
+    let v = bench(&[
+        "slowloris",
+        "--connections",
+        "300",
+        "--sources",
+        "2",
+        "--max-unauthenticated-per-address",
+        "100",
+        "--requests",
+        "30",
+        "--interval-ms",
+        "20",
+    ]);
+    assert_eq!(
+        (v["requests"].as_u64(), v["served"].as_u64(), v["failed"].as_u64()),
+        (Some(30), Some(30), Some(0)),
+        "{v}"
+    );
+    assert!(v["attack_opened"].as_u64().unwrap() >= 200, "each address held its cap: {v}");
+    assert!(v["attack_failed"].as_u64().unwrap() >= 100, "the rest were refused at the cap: {v}");
+    assert!(v["rss_peak_kib"].as_u64().unwrap() >= v["rss_before_kib"].as_u64().unwrap(), "{v}");
+}
+
+#[test]
 fn register_counts_every_agent_and_hashes_the_password_once() {
     let v = bench(&["register", "--agents", "200", "--connections", "8"]);
     assert_eq!(v["errors"], 0, "{v}");

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod cli;
+mod defence;
 mod dev;
 mod identity;
 mod lifecycle;
