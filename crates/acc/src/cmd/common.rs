@@ -208,7 +208,8 @@ type SignalStream = ();
 pub enum Received {
     /// SIGINT (Ctrl-C) or SIGTERM: stop.
     Stop(&'static str),
-    /// SIGHUP: reload.
+    /// SIGHUP: reload (Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     Hangup,
 }
 
