@@ -1,12 +1,14 @@
 //! What an agent and its site server say to each other: the headers an agent names
 //! itself with, `POST /v1/register` and its answer (the agent's token, which binds its
-//! id to it), and the refusals an agent acts on.
+//! id to it), the tasks of `GET /v1/tasks` and the result of `POST /v1/tasks/{id}/result`,
+//! and the refusals an agent acts on.
 //!
 //! An agent id belongs to the agent that registered it (see `acc_core::agent_binding`):
 //! the answer's [`Registered::agent_token`] goes, as [`HEADER_AGENT_TOKEN`], with every
 //! later request naming the id, unless the agent's client certificate already proves it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The agent's host name (`CallerComputerName` of its logon events).
 pub const HEADER_AGENT_HOST: &str = "acc-agent-host";
@@ -161,4 +163,66 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }
+}
+
+/// The answer of `GET /v1/tasks`: the agent's tasks, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskList {
+    /// The tasks handed out by this poll.
+    #[serde(default)]
+    pub tasks: Vec<DeliveredTask>,
+}
+
+/// A task as an agent receives it from `GET /v1/tasks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeliveredTask {
+    /// UUID, for `POST /v1/tasks/{id}/result`.
+    pub id: String,
+    /// What to do (`update-config`, `download-package`, `verify-package`, or a type an
+    /// operator made up; an agent answers a type it does not run with a failed result).
+    #[serde(rename = "type")]
+    pub task_type: String,
+    /// Its input.
+    pub payload: Option<Value>,
+    /// Sent (RFC 3339).
+    pub created_at: String,
+    /// 1 on first delivery, more when redelivered after a lease ran out.
+    pub delivery: u32,
+}
+
+/// How a task ended, as the agent reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultStatus {
+    /// It ran (whatever its exit code).
+    Completed,
+    /// It could not be carried out.
+    Failed,
+}
+
+impl ResultStatus {
+    /// `completed`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Completed => "completed",
+            ResultStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The body of `POST /v1/tasks/{id}/result`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskResult {
+    /// `completed` or `failed`.
+    pub status: ResultStatus,
+    /// The process exit code, if the task ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// Its output (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Structured output (an inventory, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }

@@ -11,7 +11,7 @@ use acc_net::client::ClientTls;
 use acc_proto::SiteEndpoint;
 use acc_proto::agent_site::{ErrorCode, Registered};
 
-use super::task::{Assignments, Task};
+use super::task::{Task, assigned};
 use super::{Agent, POLL_WAIT, VERSION, jitter, lock, seconds};
 use crate::budget::Verdict;
 use crate::download::{DownloadError, Downloaded, Progress};
@@ -260,14 +260,16 @@ impl Agent {
                 return (progressed, SiteFailure::refused(&resp));
             }
             progressed = true;
-            for assigned in Assignments::parse(&resp.body).tasks {
-                let outcome = Task::parse(&assigned.kind, &assigned.payload).run(self).await;
-                tracing::info!(task = %assigned.id, kind = %assigned.kind, status = outcome.status.as_str(), "{}", outcome.output);
-                let result = serde_json::to_vec(&outcome).unwrap_or_default();
-                match session.send("POST", &format!("/v1/tasks/{}/result", assigned.id), Some(result)).await {
+            for delivered in assigned(&resp.body) {
+                let payload = delivered.payload.unwrap_or_default();
+                let outcome = Task::parse(&delivered.task_type, &payload).run(self).await;
+                tracing::info!(task = %delivered.id, kind = %delivered.task_type, status = outcome.status.as_str(), "{}", outcome.output);
+                let result = serde_json::to_vec(&outcome.result()).unwrap_or_default();
+                match session.send("POST", &format!("/v1/tasks/{}/result", delivered.id), Some(result)).await
+                {
                     Ok(r) if r.status.is_success() => {}
                     Ok(r) => {
-                        tracing::warn!(task = %assigned.id, error = %SiteFailure::refused(&r), "The task result was refused.")
+                        tracing::warn!(task = %delivered.id, error = %SiteFailure::refused(&r), "The task result was refused.")
                     }
                     Err(e) => return (progressed, SiteFailure::Unreachable(e.to_string())),
                 }

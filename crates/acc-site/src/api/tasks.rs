@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use acc_proto::agent_site::TaskList;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -20,6 +21,7 @@ use super::error::ApiError;
 use super::register::json_body;
 use crate::agents::Claim;
 use crate::site::Site;
+
 use crate::tasks::{MAX_WAIT_SECS, TaskError, TaskResult};
 
 pub(super) async fn poll(
@@ -27,12 +29,12 @@ pub(super) async fn poll(
     Extension(peer): Extension<ApiPeer>,
     headers: HeaderMap,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskList>, ApiError> {
     auth::authenticate(&site, &headers, &peer).await?;
     let (agent, claim) = agent_id(&site, &headers, &peer)?;
     let wait = parse_wait(uri.query())?;
     let tasks = site.poll_tasks(&agent, &claim, wait).await.map_err(refusal)?;
-    Ok(Json(json!({ "tasks": tasks })))
+    Ok(Json(TaskList { tasks }))
 }
 
 pub(super) async fn result(

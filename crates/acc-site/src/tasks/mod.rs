@@ -99,48 +99,7 @@ pub struct TaskView {
     pub result: Option<Value>,
 }
 
-/// A task as an agent receives it from `GET /v1/tasks`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveredTask {
-    /// UUID, for `POST /v1/tasks/{id}/result`.
-    pub id: String,
-    /// What to do.
-    #[serde(rename = "type")]
-    pub task_type: String,
-    /// Its input.
-    pub payload: Option<Value>,
-    /// Sent (RFC 3339).
-    pub created_at: String,
-    /// 1 on first delivery, more when redelivered after a lease ran out.
-    pub delivery: u32,
-}
-
-/// How a task ended, as the agent reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResultStatus {
-    /// It ran (whatever its exit code).
-    Completed,
-    /// It could not be carried out.
-    Failed,
-}
-
-/// The body of `POST /v1/tasks/{id}/result`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskResult {
-    /// `completed` or `failed`.
-    pub status: ResultStatus,
-    /// The process exit code, if the task ran one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i64>,
-    /// Its output (text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    /// Structured output (an inventory, say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
-}
+pub use acc_proto::agent_site::{DeliveredTask, ResultStatus, TaskResult};
 
 /// Why a task operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,7 @@ mod download_package;
 mod update_config;
 mod verify_package;
 
-use serde::{Deserialize, Serialize};
+use acc_proto::agent_site::{DeliveredTask, ResultStatus, TaskList, TaskResult};
 use serde_json::Value;
 
 pub use download_package::DownloadPackage;
@@ -17,33 +17,9 @@ pub use verify_package::VerifyPackage;
 
 use super::Agent;
 
-/// The tasks a site answers to a poll.
-#[derive(Debug, Default, Deserialize)]
-pub struct Assignments {
-    /// The tasks, oldest first.
-    #[serde(default)]
-    pub tasks: Vec<Assigned>,
-}
-
-impl Assignments {
-    /// The tasks in a poll's answer; none when the answer cannot be read.
-    pub fn parse(body: &[u8]) -> Assignments {
-        serde_json::from_slice(body).unwrap_or_default()
-    }
-}
-
-/// One task as the site hands it out.
-#[derive(Debug, Default, Deserialize)]
-pub struct Assigned {
-    /// Its id, for the result.
-    #[serde(default)]
-    pub id: String,
-    /// Its kind (`download-package`).
-    #[serde(default, rename = "type")]
-    pub kind: String,
-    /// What it works on.
-    #[serde(default)]
-    pub payload: Value,
+/// The tasks in a poll's answer (`GET /v1/tasks`); none when the answer cannot be read.
+pub fn assigned(body: &[u8]) -> Vec<DeliveredTask> {
+    serde_json::from_slice::<TaskList>(body).map(|l| l.tasks).unwrap_or_default()
 }
 
 /// A task the agent runs.
@@ -84,41 +60,26 @@ impl Task {
 }
 
 /// How a task ended, as its result (`POST /v1/tasks/ID/result`) says it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// Completed or failed.
-    pub status: Status,
+    pub status: ResultStatus,
     /// What happened, one line.
     pub output: String,
 }
 
 impl Outcome {
     fn completed(output: String) -> Outcome {
-        Outcome { status: Status::Completed, output }
+        Outcome { status: ResultStatus::Completed, output }
     }
 
     fn failed(output: String) -> Outcome {
-        Outcome { status: Status::Failed, output }
+        Outcome { status: ResultStatus::Failed, output }
     }
-}
 
-/// A task's end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It did what it was asked.
-    Completed,
-    /// It could not.
-    Failed,
-}
-
-impl Status {
-    /// `completed`, `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-        }
+    /// The body of `POST /v1/tasks/ID/result`.
+    pub fn result(self) -> TaskResult {
+        TaskResult { status: self.status, exit_code: None, output: Some(self.output), data: None }
     }
 }
 
@@ -150,16 +111,13 @@ mod tests {
 
     #[test]
     fn a_poll_answer_reads_into_tasks_and_a_result_writes_as_the_site_expects() {
-        let body = br#"{"tasks":[{"id":"t1","type":"verify-package","payload":{"name":"a"}},{"type":"x"}]}"#;
-        let tasks = Assignments::parse(body).tasks;
-        assert_eq!((tasks[0].id.as_str(), tasks[0].kind.as_str()), ("t1", "verify-package"));
-        assert_eq!(
-            (tasks[1].id.as_str(), tasks[1].kind.as_str(), &tasks[1].payload),
-            ("", "x", &Value::Null)
-        );
-        assert!(Assignments::parse(b"not json").tasks.is_empty());
-        let result = serde_json::to_string(&Outcome::failed("no".into())).unwrap();
+        let body = br#"{"tasks":[{"id":"t1","type":"verify-package","payload":{"name":"a"},"created_at":"2026-12-06T05:00:00.000Z","delivery":1}]}"#;
+        let tasks = assigned(body);
+        assert_eq!((tasks[0].id.as_str(), tasks[0].task_type.as_str()), ("t1", "verify-package"));
+        assert_eq!(tasks[0].payload, Some(json!({"name": "a"})));
+        assert!(assigned(b"not json").is_empty());
+        let result = serde_json::to_string(&Outcome::failed("no".into()).result()).unwrap();
         assert_eq!(result, r#"{"status":"failed","output":"no"}"#);
-        assert_eq!(Status::Completed.as_str(), "completed");
+        assert_eq!(ResultStatus::Completed.as_str(), "completed");
     }
 }

@@ -38,13 +38,13 @@ impl VerifyPackage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::task::Status;
+    use acc_proto::agent_site::ResultStatus;
 
     #[test]
     fn a_package_not_in_the_cache_fails_with_the_way_out() {
         let d = tempfile::tempdir().unwrap();
         let out = VerifyPackage { name: "tools".into() }.run(d.path());
-        assert_eq!(out.status, Status::Failed);
+        assert_eq!(out.status, ResultStatus::Failed);
         assert_eq!(out.output, "package tools is not in the cache; download it first");
         let out = VerifyPackage { name: "../x".into() }.run(d.path());
         assert!(out.output.starts_with("package name '../x'"), "{}", out.output);
