@@ -32,6 +32,7 @@ pub mod authorization;
 pub mod events;
 pub mod health;
 pub mod join;
+pub mod openapi;
 pub mod package;
 pub mod site;
 pub mod task;

@@ -10,6 +10,7 @@ use acc_proto::admin::{
     TokenTerms, TrustAdd, TrustRemove,
 };
 use acc_proto::agent::CheckInAnswer;
+use acc_proto::openapi::{Bodies, Operation, schema};
 use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskRequest, TaskSent};
 use acc_proto::{
@@ -17,20 +18,11 @@ use acc_proto::{
     JoinRequest, JoinResponse, PackageManifest, PackageReport, SiteAck, SitePolicy,
 };
 use axum::Json;
-use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::{JsonSchema, Schema};
-use serde_json::{Map, Value, json};
-
-/// Makes the schema of one `acc_proto` type (a `$ref` into `components/schemas`).
-type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
-
-fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
-    g.subschema_for::<T>()
-}
+use serde_json::{Value, json};
 
 /// The typed bodies: method, path, the request's type, the answer's type (`None`: no
 /// body, or an answer the document does not type yet).
-pub const BODIES: &[(&str, &str, Option<SchemaFn>, Option<SchemaFn>)] = &[
+pub const BODIES: &Bodies = &[
     ("get", "/v1/health", None, Some(schema::<Health>)),
     ("put", "/v1/settings/auth", Some(schema::<AuthChange>), None),
     ("put", "/v1/settings/site", Some(schema::<SiteSettingsChange>), None),
@@ -312,70 +304,33 @@ pub(super) async fn document() -> Json<Value> {
     Json(generate())
 }
 
-/// A JSON body of `schema`.
-fn json_content(schema: Schema) -> Value {
-    json!({ "application/json": { "schema": schema } })
-}
-
 /// The document, generated from [`OPERATIONS`] and the types of [`BODIES`].
 pub fn generate() -> Value {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas".into())
-        .into_generator();
-    let mut paths = Map::new();
-    for (method, path, role, summary) in OPERATIONS {
-        let mut success = json!({ "description": "Success (JSON)." });
-        let mut op = json!({ "summary": summary });
-        if let Some((_, _, request, response)) = BODIES.iter().find(|(m, p, _, _)| m == method && p == path) {
-            if let Some(request) = request {
-                op["requestBody"] =
-                    json!({ "required": true, "content": json_content(request(&mut generator)) });
-            }
-            if let Some(response) = response {
-                success["content"] = json_content(response(&mut generator));
-            }
-        }
-        op["responses"] = json!({
-            "200": success,
-            "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-        });
-        match role {
-            Some("site certificate" | "agent certificate") => op["security"] = json!([{ "mutualTLS": [] }]),
-            Some(r) => {
-                op["security"] = json!([{ "bearer": [] }]);
-                op["x-acc-role"] = json!(r);
-            }
-            None => op["security"] = json!([]),
-        }
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = op;
-    }
-    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    schemas.insert(
-        "Error".into(),
+    acc_proto::openapi::document(
+        "acc management server",
+        env!("CARGO_PKG_VERSION"),
+        &operations(),
+        BODIES,
         json!({
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {
-                "error": { "type": "string" },
-                "message": { "type": "string" },
-                "errors": { "type": "array", "items": { "type": "object", "properties": {
-                    "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
-            }
+            "bearer": { "type": "http", "scheme": "bearer" },
+            "mutualTLS": { "type": "mutualTLS", "description": "A site server's or an agent's client certificate (fleet CA, or an operator CA for agents)." }
         }),
-    );
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "acc management server", "version": env!("CARGO_PKG_VERSION") },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "mutualTLS": { "type": "mutualTLS", "description": "A site server's or an agent's client certificate (fleet CA, or an operator CA for agents)." }
-            },
-            "schemas": schemas
-        }
-    })
+    )
+}
+
+/// [`OPERATIONS`] as the generator takes them.
+fn operations() -> Vec<Operation<'static>> {
+    OPERATIONS
+        .iter()
+        .map(|&(method, path, role, summary)| {
+            let (security, role) = match role {
+                Some("site certificate" | "agent certificate") => (json!([{ "mutualTLS": [] }]), None),
+                Some(r) => (json!([{ "bearer": [] }]), Some(r)),
+                None => (json!([]), None),
+            };
+            Operation { method, path, summary, security, role, answer: None }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -387,21 +342,17 @@ mod tests {
 
     #[test]
     fn every_typed_body_belongs_to_a_documented_operation() {
-        for (method, path, _, _) in BODIES {
-            assert!(
-                OPERATIONS.iter().any(|(m, p, _, _)| m == method && p == path),
-                "{method} {path} has types but no operation"
-            );
-        }
+        assert_eq!(acc_proto::openapi::undocumented(&operations(), BODIES), Vec::<String>::new());
     }
 
     #[test]
     fn the_generated_document_types_the_bodies_and_equals_the_checked_in_one() {
         let doc = generate();
-        let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
-        if std::env::var_os("ACC_OPENAPI_WRITE").is_some() {
-            std::fs::write(CHECKED_IN, &text).unwrap();
-        }
+        let checked_in = acc_proto::openapi::check_checked_in(
+            &doc,
+            std::path::Path::new(CHECKED_IN),
+            "cargo test -p acc-server openapi",
+        );
         let rotate = &doc["paths"]["/v1/credential/rotate"]["post"];
         assert_eq!(
             rotate["requestBody"]["content"]["application/json"]["schema"]["$ref"],
@@ -416,10 +367,6 @@ mod tests {
             .map(|v| &v["const"])
             .collect();
         assert_eq!(words, [&json!("sites"), &json!("agents"), &json!("all")]);
-        let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
-        assert!(
-            checked_in == text,
-            "docs/openapi/server.json differs from the document the types generate; review the change and run ACC_OPENAPI_WRITE=1 cargo test -p acc-server openapi"
-        );
+        checked_in.unwrap();
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+mod openapi;
 mod packages;
 mod register;
 pub mod session;
@@ -96,6 +97,7 @@ async fn durable_before_response(
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { axum::Json(acc_proto::Health::OK) }))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/register", post(register::register))
         .route("/v1/tasks", get(tasks::poll))
         .route("/v1/tasks/{id}/result", post(tasks::result))
@@ -103,11 +105,7 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/v1/packages", get(packages::list))
         .route("/v1/packages/{name}", get(packages::manifest))
         .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such API route; see /v1/register, /v1/tasks, /v1/packages, /v1/health",
-            )
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /v1/openapi.json")
         })
         .layer(axum::middleware::from_fn(durable_before_response))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -403,4 +403,25 @@ fn the_site_answers_health_without_credentials_as_the_server_does() {
     assert_eq!((code, body.as_str()), (200, r#"{"status":"ok"}"#));
     let (code, _) = curl(&d, &site, &[], "/v1/packages", "");
     assert_eq!(code, 401, "the other routes still authenticate");
+
+    // The API document is the checked-in one, and every operation in it is a route: the
+    // public ones answer, the others ask for credentials, none is the router's 404.
+    let (code, body) = curl(&d, &site, &[], "/v1/openapi.json", "");
+    assert_eq!(code, 200);
+    let served: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/site.json"))
+            .unwrap();
+    assert_eq!(served, serde_json::from_str::<serde_json::Value>(&checked_in).unwrap());
+    for (path, ops) in served["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let concrete =
+                path.replace("{id}", "t1").replace("{name}", "tools").replace("{path}", "Packages/a.txt");
+            let (code, body) = curl(&d, &site, &["-X", &method.to_uppercase()], &concrete, "");
+            let public = op["security"].as_array().unwrap().is_empty();
+            assert_eq!(code, if public { 200 } else { 401 }, "{method} {path}: {body}");
+        }
+    }
+    let (code, _) = curl(&d, &site, &[], "/v1/nothing", "");
+    assert_eq!(code, 404, "an unknown route is the router's 404");
 }

@@ -1,0 +1,130 @@
+//! OpenAPI 3.1 documents generated from the contract's own types: each role lists its
+//! operations (method, path, summary, who may call) and names the `acc_proto` type of each
+//! request and answer; the schemas come from those types (schemars, which follows their
+//! serde attributes), so a document cannot drift from what the role parses. The
+//! management server's and the site server's documents are both made here.
+
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
+
+/// Makes the schema of one type (a `$ref` into `components/schemas`).
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The [`SchemaFn`] of `T`.
+pub fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// A typed body: method, path, the request's type, the answer's type (`None`: no body, or
+/// an answer the document does not type).
+pub type Bodies = [(&'static str, &'static str, Option<SchemaFn>, Option<SchemaFn>)];
+
+/// One operation of a document.
+#[derive(Debug, Clone)]
+pub struct Operation<'a> {
+    /// `get`, `post`, `put`, `delete`.
+    pub method: &'a str,
+    /// The path, with `{name}` parameters.
+    pub path: &'a str,
+    /// One or two sentences.
+    pub summary: &'a str,
+    /// The OpenAPI `security` requirement (`[]`: none).
+    pub security: Value,
+    /// The least role of an admin operation (`x-acc-role`).
+    pub role: Option<&'a str>,
+    /// What a success answers when it is not JSON (a file's bytes, say).
+    pub answer: Option<&'a str>,
+}
+
+/// The document titled `title` of `operations`, with the schemas of `bodies` and the
+/// security schemes `schemes`; every refusal is the JSON error format.
+pub fn document(
+    title: &str,
+    version: &str,
+    operations: &[Operation<'_>],
+    bodies: &Bodies,
+    schemes: Value,
+) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let mut paths = Map::new();
+    for o in operations {
+        let mut success = json!({ "description": o.answer.unwrap_or("Success (JSON).") });
+        let mut op = json!({ "summary": o.summary });
+        if let Some((_, _, request, response)) =
+            bodies.iter().find(|(m, p, _, _)| *m == o.method && *p == o.path)
+        {
+            if let Some(request) = request {
+                op["requestBody"] =
+                    json!({ "required": true, "content": json_content(request(&mut generator)) });
+            }
+            if let Some(response) = response {
+                success["content"] = json_content(response(&mut generator));
+            }
+        }
+        op["responses"] = json!({
+            "200": success,
+            "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+        });
+        op["security"] = o.security.clone();
+        if let Some(role) = o.role {
+            op["x-acc-role"] = json!(role);
+        }
+        let entry = paths.entry(o.path.to_string()).or_insert_with(|| json!({}));
+        entry[o.method] = op;
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": { "type": "string" },
+                "message": { "type": "string" },
+                "errors": { "type": "array", "items": { "type": "object", "properties": {
+                    "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
+            }
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": title, "version": version },
+        "paths": paths,
+        "components": { "securitySchemes": schemes, "schemas": schemas }
+    })
+}
+
+/// A JSON body of `schema`.
+fn json_content(schema: Schema) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// The typed bodies that none of `operations` documents (a test of each role's tables
+/// expects none).
+pub fn undocumented(operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String> {
+    bodies
+        .iter()
+        .filter(|(m, p, _, _)| !operations.iter().any(|o| o.method == *m && o.path == *p))
+        .map(|(m, p, _, _)| format!("{m} {p}"))
+        .collect()
+}
+
+/// Whether `doc` is the document checked in at `file` (pretty JSON with a final newline).
+/// With `ACC_OPENAPI_WRITE` set in the environment (after a reviewed change) it writes
+/// the file first. The error says what differs and how to regenerate it.
+pub fn check_checked_in(doc: &Value, file: &std::path::Path, regenerate: &str) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())? + "\n";
+    if std::env::var_os("ACC_OPENAPI_WRITE").is_some() {
+        std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    match std::fs::read_to_string(file) {
+        Ok(checked_in) if checked_in == text => Ok(()),
+        _ => Err(format!(
+            "{} differs from the document the types generate; review the change and run ACC_OPENAPI_WRITE=1 {regenerate}",
+            file.display()
+        )),
+    }
+}
