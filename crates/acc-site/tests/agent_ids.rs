@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use acc_site::Site;
 use acc_site::admin::{self, Request as AdminRequest};
 use acc_site::api::auth::TlsIdentity;
-use acc_site::api::{ApiPeer, router};
 use acc_site::layout::Layout;
 use acc_site::site::SystemClock;
 use axum::body::Body;
@@ -18,7 +17,6 @@ use axum::http::{Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const PW: &str = "Tr0ub4dor&3-horse-staple";
 
@@ -72,7 +70,7 @@ impl Caller {
         if let Some(t) = &self.token {
             req = req.header("acc-agent-token", t.as_str());
         }
-        let mut req = req.body(Body::from(body.to_string())).unwrap();
+        let req = req.body(Body::from(body.to_string())).unwrap();
         let tls = match self.cert {
             Some((issuer, cn)) => TlsIdentity::Certificate {
                 cn: Some(cn.into()),
@@ -81,17 +79,7 @@ impl Caller {
             },
             None => TlsIdentity::Anonymous,
         };
-        req.extensions_mut().insert(ApiPeer {
-            remote: SocketAddr::from(([10, 0, 0, 9], 40000)),
-            tls,
-            session: Default::default(),
-            admission: Default::default(),
-            durability: Default::default(),
-        });
-        let resp = router(site.clone()).oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        support::send(site, req, SocketAddr::from(([10, 0, 0, 9], 40000)), tls).await
     }
 
     async fn register(&self, site: &Arc<Site>) -> (StatusCode, Value) {

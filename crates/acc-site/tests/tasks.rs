@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use acc_core::time::{Clock, Timestamp};
 use acc_site::Site;
 use acc_site::api::auth::TlsIdentity;
-use acc_site::api::{ApiPeer, router};
 use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
 use acc_site::tasks::{LEASE_SECS, MAX_DELIVERIES, TaskState};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+mod support;
 
 /// A clock the test moves.
 #[derive(Debug)]
@@ -92,23 +92,13 @@ async fn call(
     if !agent.is_empty() {
         req = req.header("acc-agent-id", agent);
     }
-    let mut req = req.body(body.into()).unwrap();
+    let req = req.body(body.into()).unwrap();
     let tls = TlsIdentity::Certificate {
         cn: Some(agent.to_string()),
         subject: format!("CN={agent}"),
         issuer: "CN=Test CA".into(),
     };
-    req.extensions_mut().insert(ApiPeer {
-        remote: SocketAddr::from(([10, 0, 0, 1], 40000)),
-        tls,
-        session: Default::default(),
-        admission: Default::default(),
-        durability: Default::default(),
-    });
-    let resp = router(site.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    support::send(site, req, SocketAddr::from(([10, 0, 0, 1], 40000)), tls).await
 }
 
 async fn poll(site: &Arc<Site>, agent: &str, wait: u64) -> Vec<Value> {

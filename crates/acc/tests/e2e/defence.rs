@@ -134,10 +134,6 @@ fn big_post(d: &Dir, ca: &str, url: &str) -> (u16, String, String) {
         "-v",
         // 100 Continue is HTTP/1.1's (curl does not use it over HTTP/2).
         "--http1.1",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
         "--cacert",
         ca,
         "-H",
@@ -150,14 +146,7 @@ fn big_post(d: &Dir, ca: &str, url: &str) -> (u16, String, String) {
         "@big.json",
     ];
     args.push(url);
-    let out = std::process::Command::new("curl")
-        .args(&args)
-        .current_dir(d.path())
-        .output()
-        .expect("curl (apt-get install -y curl)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+    crate::util::curl_with_status(d, &args)
 }
 
 #[test]

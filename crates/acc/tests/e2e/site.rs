@@ -51,30 +51,14 @@ pub(crate) fn agent_certificate(d: &Dir) {
 /// `curl` against the site: returns (HTTP status, body).
 pub(crate) fn curl(d: &Dir, site: &SiteProc, extra: &[&str], path: &str, body: &str) -> (u16, String) {
     let url = format!("{}{path}", site.url);
-    let mut args = vec![
-        "-s",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "--cacert",
-        "site/tls/ca.crt",
-        "-H",
-        "content-type: application/json",
-    ];
+    let mut args = vec!["-s", "--cacert", "site/tls/ca.crt", "-H", "content-type: application/json"];
     args.extend_from_slice(extra);
     if !body.is_empty() {
         args.extend(["-d", body]);
     }
     args.push(&url);
-    let out = std::process::Command::new("curl")
-        .args(&args)
-        .current_dir(d.path())
-        .output()
-        .expect("curl (apt-get install -y curl)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    let (code, body, _) = crate::util::curl_with_status(d, &args);
+    (code, body)
 }
 
 pub(crate) const REG: &str = r#"{"agent_id":"a1","host":"acclinux","os":"linux","version":"1.0"}"#;

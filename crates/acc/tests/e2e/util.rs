@@ -205,3 +205,17 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Runs `curl ARGS` in `d` with the body on stdout followed by the status on a line of
+/// its own (`-o - -w '\n%{http_code}'`): (HTTP status, body, stderr).
+pub fn curl_with_status(d: &Dir, args: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .current_dir(d.path())
+        .output()
+        .expect("curl (apt-get install -y curl)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
