@@ -157,8 +157,8 @@ pub enum DownloadError {
     #[error("{0}")]
     Site(SiteFailure),
     /// The policy carries no credential to reach the site servers with.
-    #[error("{0}")]
-    Credential(String),
+    #[error(transparent)]
+    Credential(crate::site::NoCredential),
     /// There is no site server to download from.
     #[error("download {0}: no site server to download from")]
     NoSite(String),

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use acc_core::time::{Clock as _, SystemClock};
 use acc_net::client::ClientTls;
 use time::OffsetDateTime;
 
@@ -201,7 +202,7 @@ impl Identity {
         #[cfg(windows)]
         check_key_dacl(key)?;
         let cert_pem = read(cert)?;
-        let summary = summarize(cert, &cert_pem, OffsetDateTime::now_utc())?;
+        let summary = summarize(cert, &cert_pem, SystemClock.now_utc())?;
         let key_pem = read(key)?;
         Ok(Identity { cert_path: cert.to_path_buf(), key_pem, cert_pem, summary })
     }

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use acc_core::time::{Clock as _, SystemClock};
 use acc_net::client::{ClientError, ClientTls, Connection, Endpoint};
 use acc_pki::PkiError;
 use acc_pki::key::PrivateKey;
@@ -122,7 +123,7 @@ pub async fn renew_expired(
         }
         _ => None,
     });
-    if not_after.is_none_or(|t| t >= OffsetDateTime::now_utc()) {
+    if not_after.is_none_or(|t| t >= SystemClock.now_utc()) {
         return Ok(false);
     }
     let ca = read(ca_file)?;

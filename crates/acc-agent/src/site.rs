@@ -85,16 +85,26 @@ impl std::fmt::Debug for SiteAuth {
     }
 }
 
+/// A policy revision in a password mode that carries no credential.
+#[derive(Debug, thiserror::Error)]
+#[error("policy revision {revision} ({mode} mode) carries no credential")]
+pub struct NoCredential {
+    /// The revision.
+    pub revision: i64,
+    /// Its mode.
+    pub mode: AuthMode,
+}
+
 impl SiteAuth {
     /// What `policy` says (a certificate when the agent has no policy).
-    pub fn of(policy: Option<&AgentPolicy>) -> Result<SiteAuth, String> {
+    pub fn of(policy: Option<&AgentPolicy>) -> Result<SiteAuth, NoCredential> {
         let Some(p) = policy else { return Ok(SiteAuth::Certificate) };
         match p.auth.mode {
             AuthMode::Certificate => Ok(SiteAuth::Certificate),
             mode @ (AuthMode::Application | AuthMode::Credential) => {
                 match (&p.auth.user_name, &p.auth.password) {
                     (Some(u), Some(pw)) => Ok(SiteAuth::Password { user: u.clone(), password: pw.clone() }),
-                    _ => Err(format!("policy revision {} ({mode} mode) carries no credential", p.revision)),
+                    _ => Err(NoCredential { revision: p.revision, mode }),
                 }
             }
         }

@@ -50,13 +50,18 @@ impl Timestamp {
     /// `2025-06-02T12:00:04.000Z`. An instant outside years -9999 to 9999 is written as
     /// the nearest one inside them.
     pub fn to_rfc3339(self) -> String {
+        self.to_datetime().format(WRITTEN).unwrap_or_default()
+    }
+
+    /// As a calendar time (certificates and CRLs are dated with one). An instant outside
+    /// years -9999 to 9999 is the nearest one inside them.
+    pub fn to_datetime(self) -> OffsetDateTime {
         let nanos = i128::from(self.0) * 1_000_000;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if self.0 < 0 {
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if self.0 < 0 {
             PrimitiveDateTime::MIN.assume_utc()
         } else {
             PrimitiveDateTime::MAX.assume_utc()
-        });
-        at.format(WRITTEN).unwrap_or_default()
+        })
     }
 
     /// Parses the RFC 3339 UTC form written by [`Timestamp::to_rfc3339`]
@@ -99,6 +104,11 @@ pub struct TimeParseError(pub String);
 pub trait Clock: Send + Sync {
     /// The current wall-clock time.
     fn now(&self) -> Timestamp;
+
+    /// The current wall-clock time as a calendar time (for certificates and CRLs).
+    fn now_utc(&self) -> OffsetDateTime {
+        self.now().to_datetime()
+    }
 }
 
 /// The wall clock: the only reading of the system time in acc (every role injects it).
@@ -154,6 +164,9 @@ mod tests {
         assert_eq!(c.now(), Timestamp(15));
         c.set(Timestamp(-3));
         assert_eq!(c.now(), Timestamp(-3));
+        c.set(Timestamp(1_748_865_604_250));
+        assert_eq!(c.now_utc().unix_timestamp_nanos(), 1_748_865_604_250_000_000);
+        assert_eq!(Timestamp(i64::MAX).to_datetime(), PrimitiveDateTime::MAX.assume_utc());
     }
 
     #[test]

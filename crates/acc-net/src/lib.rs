@@ -6,6 +6,8 @@
 //! - `verifier`: webpki's client-certificate checks, with the verdict kept so that a
 //!   refused certificate is reported with its reason instead of a bare handshake failure.
 //! - [`identity`]: [`PeerIdentity`] and [`PeerInfo`], put into every request.
+//! - [`datadir`]: what every server data directory has (TLS files, the role's
+//!   configuration file read strictly).
 //! - [`client`]: the HTTPS client of acc's own tools (CA-pinned, optional client certificate).
 //! - [`proxy`]: which HTTP proxy a connection goes through (URL, credentials, `NO_PROXY`,
 //!   file-over-environment precedence); [`tunnel`]: the HTTP CONNECT step before TLS.
@@ -22,6 +24,7 @@
 mod admission;
 mod body;
 pub mod client;
+pub mod datadir;
 pub mod error;
 pub mod identity;
 pub mod proxy;

@@ -115,16 +115,37 @@ pub fn undocumented(operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String
 /// Whether `doc` is the document checked in at `file` (pretty JSON with a final newline).
 /// With `ACC_OPENAPI_WRITE` set in the environment (after a reviewed change) it writes
 /// the file first. The error says what differs and how to regenerate it.
-pub fn check_checked_in(doc: &Value, file: &std::path::Path, regenerate: &str) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())? + "\n";
+pub fn check_checked_in(doc: &Value, file: &std::path::Path, regenerate: &str) -> Result<(), CheckedInError> {
+    let shown = || file.display().to_string();
+    let text = serde_json::to_string_pretty(doc).unwrap_or_default() + "\n";
     if std::env::var_os("ACC_OPENAPI_WRITE").is_some() {
-        std::fs::write(file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+        std::fs::write(file, &text).map_err(|source| CheckedInError::Write { file: shown(), source })?;
     }
     match std::fs::read_to_string(file) {
         Ok(checked_in) if checked_in == text => Ok(()),
-        _ => Err(format!(
-            "{} differs from the document the types generate; review the change and run ACC_OPENAPI_WRITE=1 {regenerate}",
-            file.display()
-        )),
+        _ => Err(CheckedInError::Differs { file: shown(), regenerate: regenerate.to_string() }),
     }
+}
+
+/// Why the checked-in OpenAPI document is not the generated one.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckedInError {
+    /// `ACC_OPENAPI_WRITE` was set and the file could not be written.
+    #[error("{file}: {source}")]
+    Write {
+        /// The checked-in file.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is missing or differs.
+    #[error(
+        "{file} differs from the document the types generate; review the change and run ACC_OPENAPI_WRITE=1 {regenerate}"
+    )]
+    Differs {
+        /// The checked-in file.
+        file: String,
+        /// The command that regenerates it.
+        regenerate: String,
+    },
 }

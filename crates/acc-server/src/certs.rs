@@ -43,7 +43,7 @@ impl Server {
                 "certificate {serial}: no certificate of the fleet CA has this serial; see acc ctl cert list"
             )));
         };
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         if doc.revoked.iter().any(|r| r.serial == wanted) {
             return Err(refused(format!("certificate {serial} ({}) is already revoked", cert.name)));
@@ -74,7 +74,7 @@ impl Server {
             )));
         }
         let fingerprint = acc_net::client::sha256_hex(der);
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         if doc.trust.iter().any(|t| t.fingerprint == fingerprint) {
             return Err(refused(format!("trust: '{}' is already trusted", summary.subject)));
@@ -109,7 +109,7 @@ impl Server {
             }
             _ => return Err(refused("trust: give the CA's fingerprint or its certificate".into())),
         };
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.trust.retain(|t| t.fingerprint != wanted);

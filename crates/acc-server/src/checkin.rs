@@ -14,7 +14,7 @@ use crate::agents::{self, AgentRecord};
 use crate::document::{AuthMode, PolicyDocument};
 use crate::error::ServerError;
 use crate::init::directory_secret_name;
-use crate::server::{SaveError, Server, generation_secret_name, lock};
+use crate::server::{SaveError, Server, generation_secret_name};
 use crate::store;
 
 /// An agent as its verified client certificate presents it.
@@ -61,7 +61,7 @@ impl Server {
     /// Notes that the agent called (a first call puts it in the inventory).
     fn touch_agent(&self, id: &AgentIdentity) {
         let now = self.now_ms();
-        let mut agents = lock(&self.inventory.agents);
+        let mut agents = self.inventory.agents();
         let record = agents
             .entry(id.name.clone())
             .or_insert_with(|| AgentRecord::new(&id.name, &id.serial_hex, &id.issuer, now, &id.address));
@@ -87,7 +87,7 @@ impl Server {
             return Ok(None);
         };
         let credential = self.agent_credential(&doc).await?;
-        let mut policy = agents::agent_policy(revision, &doc, credential, &lock(&self.inventory.sites));
+        let mut policy = agents::agent_policy(revision, &doc, credential, &self.inventory.sites());
         policy.force = force;
         Ok(Some(policy))
     }
@@ -125,9 +125,9 @@ impl Server {
         if let Some(f) = &check_in.failure {
             tracing::warn!(agent = %id.name, revision = check_in.failed_revision, reason = %f, "policy_failed");
         }
-        let writing = self.inventory.write.lock().await;
+        let writing = self.inventory.writing().await;
         let record = {
-            let mut agents = lock(&self.inventory.agents);
+            let mut agents = self.inventory.agents();
             let now = self.now_ms();
             let record = agents
                 .entry(id.name.clone())
@@ -152,7 +152,7 @@ impl Server {
         if !self.adopted(&self.current().1) {
             return;
         }
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         if !self.adopted(&doc) {
             return;
@@ -176,14 +176,14 @@ impl Server {
 
     fn adopted(&self, doc: &PolicyDocument) -> bool {
         doc.generation_in(GenerationPhase::Retiring).is_some()
-            && agents::all_agents_adopted(doc, &lock(&self.inventory.agents), &|a: &AgentRecord| {
+            && agents::all_agents_adopted(doc, &self.inventory.agents(), &|a: &AgentRecord| {
                 doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&a.serial_hex))
             })
     }
 
     /// The agent inventory.
     pub fn agents(&self) -> BTreeMap<String, AgentRecord> {
-        lock(&self.inventory.agents).clone()
+        self.inventory.agents_now()
     }
 
     /// `acc ctl agents`: every agent that checked in, and every enrolled one that has not
@@ -239,6 +239,6 @@ impl Server {
     /// how many agents are in the inventory.
     pub fn update_config_agents(&self) -> usize {
         self.agent_force_tx.send_modify(|f| *f += 1);
-        lock(&self.inventory.agents).len()
+        self.inventory.agents().len()
     }
 }

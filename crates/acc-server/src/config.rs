@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use acc_core::name::DirectoryNames;
+use acc_net::datadir::RoleConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
@@ -28,46 +29,24 @@ pub struct ServerConfig {
     /// context word no ACC password may be (specification 5.3 (2)).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub organisation: String,
-    /// Connections one address may hold before one of its requests authenticated
-    /// (`acc server init --max-unauthenticated-per-address`); unset:
-    /// [`acc_net::MAX_UNAUTHENTICATED_PER_ADDRESS`].
+    /// The cap on unauthenticated connections per address
+    /// (`--max-unauthenticated-per-address`; [`RoleConfig`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unauthenticated_per_address: Option<usize>,
+}
+
+impl RoleConfig for ServerConfig {
+    const CAP_KEY: &'static str = "max_unauthenticated_per_address";
+
+    fn unauthenticated_cap(&self) -> Option<usize> {
+        self.max_unauthenticated_per_address
+    }
 }
 
 impl ServerConfig {
     /// Reads `server.json`.
     pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ServerError::NotInitialised(path.parent().unwrap_or(path).display().to_string())
-            } else {
-                ServerError::io(path, e)
-            }
-        })?;
-        let config: ServerConfig = serde_json::from_str(&text)
-            .map_err(|e| ServerError::Config { path: path.display().to_string(), detail: e.to_string() })?;
-        if config.max_unauthenticated_per_address == Some(0) {
-            return Err(ServerError::Config {
-                path: path.display().to_string(),
-                detail: "max_unauthenticated_per_address is 0; give at least 1, or leave it out for the default 1024"
-                    .into(),
-            });
-        }
-        Ok(config)
-    }
-
-    /// The listener's limits: the defaults, with this server's cap on unauthenticated
-    /// connections per address.
-    pub fn listener_limits(&self) -> acc_net::Limits {
-        acc_net::Limits::with_unauthenticated_cap(self.max_unauthenticated_per_address)
-    }
-
-    /// The JSON written to `server.json`.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        Ok(ServerConfig::read(path)?)
     }
 
     /// The directory's names.

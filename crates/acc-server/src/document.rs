@@ -293,7 +293,7 @@ pub struct AuthContext<'a> {
     /// The site servers that have not acknowledged the provisioning generation.
     pub pending_sites: &'a [String],
     /// Hashes a new local-form password (argon2id PHC).
-    pub hash: &'a dyn Fn(&Secret) -> Result<String, String>,
+    pub hash: &'a dyn Fn(&Secret) -> Result<String, crate::error::ServerError>,
     /// Now, Unix milliseconds.
     pub now_ms: i64,
 }

@@ -55,3 +55,14 @@ impl ServerError {
         ServerError::Io { path: path.display().to_string(), source }
     }
 }
+
+impl From<acc_net::datadir::ConfigFileError> for ServerError {
+    fn from(e: acc_net::datadir::ConfigFileError) -> Self {
+        use acc_net::datadir::ConfigFileError as E;
+        match e {
+            E::Missing(dir) => ServerError::NotInitialised(dir),
+            E::Io { path, source } => ServerError::Io { path, source },
+            E::Invalid { path, detail } => ServerError::Config { path, detail },
+        }
+    }
+}

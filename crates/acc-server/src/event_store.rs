@@ -239,7 +239,7 @@ impl Server {
 
     /// The origin of the joined site `name`'s events.
     pub fn site_origin(&self, name: &str) -> Option<String> {
-        crate::server::lock(&self.inventory.sites).get(name).map(SiteRecord::origin)
+        self.inventory.sites().get(name).map(SiteRecord::origin)
     }
 
     /// Stores events the server wrote itself.

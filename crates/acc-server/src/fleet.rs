@@ -146,8 +146,8 @@ impl Server {
             return Err(JoinError::Invalid(format!("site url '{}': give https://host:port", req.url)));
         }
         // One join or inventory change at a time: the clash check and the record agree.
-        let _writing = self.inventory.write.lock().await;
-        let previous = lock(&self.inventory.sites).get(&req.name).cloned();
+        let _writing = self.inventory.writing().await;
+        let previous = self.inventory.sites().get(&req.name).cloned();
         if let Some(p) = &previous
             && !req.replace
         {
@@ -210,7 +210,7 @@ impl Server {
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
         tracing::info!(agent = %host, serial = %serial_hex, superseded = %previous.join(", "), "Agent enrolled.");
         if !previous.is_empty() {
-            let _guard = self.policy.save_lock.lock().await;
+            let _guard = self.policy.saving().await;
             let (_, doc) = self.current();
             let mut next = doc.clone();
             next.revoked.extend(
@@ -263,7 +263,7 @@ impl Server {
     /// Records a site; the caller holds `inventory_write`.
     async fn store_site(&self, record: SiteRecord) -> Result<(), ServerError> {
         let text = serde_json::to_string(&record).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        lock(&self.inventory.sites).insert(record.name.clone(), record.clone());
+        self.inventory.sites().insert(record.name.clone(), record.clone());
         store::put_record(&self.pool, store::Inventory::Sites, &record.name, &text).await
     }
 
@@ -275,9 +275,9 @@ impl Server {
         site: &str,
         change: impl FnOnce(&mut SiteRecord),
     ) -> Result<SiteRecord, ServerError> {
-        let _writing = self.inventory.write.lock().await;
+        let _writing = self.inventory.writing().await;
         let record = {
-            let mut sites = lock(&self.inventory.sites);
+            let mut sites = self.inventory.sites();
             let Some(record) = sites.get_mut(site) else {
                 return Err(ServerError::Invalid(format!(
                     "site {site} is not in the inventory; join it again"
@@ -294,13 +294,13 @@ impl Server {
     /// The site a verified client certificate stands for: its CN names a joined site and
     /// its serial is that site's current certificate.
     pub fn site_for(&self, cn: &str, serial_hex: &str) -> Option<String> {
-        let sites = lock(&self.inventory.sites);
+        let sites = self.inventory.sites();
         sites.get(cn).filter(|s| s.serial_hex.eq_ignore_ascii_case(serial_hex)).map(|s| s.name.clone())
     }
 
     /// Every site's record.
     pub fn sites(&self) -> Vec<SiteRecord> {
-        lock(&self.inventory.sites).values().cloned().collect()
+        self.inventory.sites().values().cloned().collect()
     }
 
     /// The site policy once the revision in force is above `after` or an `update-config`
@@ -312,7 +312,7 @@ impl Server {
         force_after: u64,
         wait: Duration,
     ) -> Option<SitePolicy> {
-        if let Some(s) = lock(&self.inventory.sites).get_mut(site) {
+        if let Some(s) = self.inventory.sites().get_mut(site) {
             s.last_contact = self.now_ms();
         }
         let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
@@ -337,7 +337,7 @@ impl Server {
         wait: Duration,
         forces: &tokio::sync::watch::Sender<u64>,
     ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
-        let mut revisions = self.policy.revision_tx.subscribe();
+        let mut revisions = self.policy.subscribe();
         let mut forces = forces.subscribe();
         let mut stopping = self.stopping.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
@@ -388,7 +388,7 @@ impl Server {
     /// now; returns how many sites are in the inventory.
     pub fn update_config_sites(&self) -> usize {
         self.force_tx.send_modify(|f| *f += 1);
-        lock(&self.inventory.sites).len()
+        self.inventory.sites().len()
     }
 
     /// Records a site's acknowledgement; completes a rotation's switch when it was the
@@ -404,10 +404,10 @@ impl Server {
         if let Some(e) = &record.error {
             tracing::warn!(site, error = %e, "A site server could not apply its policy.");
         }
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         if doc.generation_in(acc_core::generation::GenerationPhase::Provisioning).is_some()
-            && sites::all_sites_created(&doc, &lock(&self.inventory.sites))
+            && sites::all_sites_created(&doc, &self.inventory.sites())
         {
             match self
                 .commit_document(&doc, doc.clone(), "rotation (all site servers created the account)")

@@ -5,6 +5,7 @@
 //! written last, so a directory without it is never mistaken for an initialised one, and a
 //! failure removes what this run made.
 
+use acc_net::datadir::RoleConfig as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -12,7 +13,6 @@ use acc_core::password::Secret;
 use acc_core::time::{Clock, SystemClock};
 use acc_pki::bundle::{self, BundleSpec};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
-use time::OffsetDateTime;
 
 use crate::config::{self, ServerConfig};
 use crate::document::PolicyDocument;
@@ -104,7 +104,7 @@ async fn make(
         ca_days: CA_DAYS,
         server_days: SERVER_DAYS,
     };
-    let b = bundle::make(&spec, OffsetDateTime::now_utc())?;
+    let b = bundle::make(&spec, SystemClock.now_utc())?;
     fsutil::write_file(&layout.ca_key(), b.ca_key_pem.as_bytes(), KEY_MODE, false)?;
     fsutil::write_file(&layout.ca_cert(), b.ca_cert_pem.as_bytes(), PUBLIC_MODE, false)?;
     fsutil::write_file(&layout.tls_key(), b.key_pem.as_bytes(), KEY_MODE, false)?;
@@ -214,7 +214,7 @@ pub(crate) mod tests {
         let o = acc_pki::verify::Options {
             purpose: Some(acc_pki::verify::Purpose::Server),
             crl: None,
-            at: OffsetDateTime::now_utc(),
+            at: SystemClock.now_utc(),
         };
         assert!(acc_pki::verify::verify(&ca, &cert, &o).unwrap().is_ok());
         #[cfg(unix)]

@@ -13,82 +13,49 @@
 //! DIR/packages/.staging/NAME/VERSION/…  uploads in progress (resumable)
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The paths of one management server data directory.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    root: PathBuf,
-}
+acc_net::role_layout!(
+    /// The paths of one management server data directory: those of every server's
+    /// [`acc_net::datadir::DataDir`] (root, `tls/`), `server.json`, `server.db`, and the
+    /// management server's own.
+    Layout,
+    "server"
+);
 
 impl Layout {
-    /// The layout rooted at `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Layout { root: dir.into() }
-    }
-
-    /// The data directory itself.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// `server.json`.
-    pub fn config(&self) -> PathBuf {
-        self.root.join("server.json")
-    }
-
     /// `packages/NAME/VERSION`: a committed package version's files.
     pub fn package_dir(&self, name: &str, version: &str) -> PathBuf {
-        self.root.join("packages").join(name).join(version)
+        self.root().join("packages").join(name).join(version)
     }
 
     /// `packages/.staging/NAME/VERSION`: an upload in progress.
     pub fn package_staging(&self, name: &str, version: &str) -> PathBuf {
-        self.root.join("packages").join(".staging").join(name).join(version)
-    }
-
-    /// `server.db`.
-    pub fn database(&self) -> PathBuf {
-        self.root.join("server.db")
+        self.root().join("packages").join(".staging").join(name).join(version)
     }
 
     /// `vault.key`.
     pub fn vault_key(&self) -> PathBuf {
-        self.root.join("vault.key")
+        self.root().join("vault.key")
     }
 
     /// `admin-token`.
     pub fn admin_token(&self) -> PathBuf {
-        self.root.join("admin-token")
+        self.root().join("admin-token")
     }
 
-    /// `tls/`.
-    pub fn tls_dir(&self) -> PathBuf {
-        self.root.join("tls")
-    }
-
-    /// `tls/ca.crt`: the fleet CA certificate.
+    /// `tls/ca.crt`: the fleet CA certificate (it also signs the server's TLS certificate).
     pub fn ca_cert(&self) -> PathBuf {
-        self.tls_dir().join("ca.crt")
+        self.tls_ca_cert()
     }
 
-    /// `tls/ca.key`.
+    /// `tls/ca.key`: the fleet CA's key.
     pub fn ca_key(&self) -> PathBuf {
-        self.tls_dir().join("ca.key")
-    }
-
-    /// `tls/server.crt`.
-    pub fn tls_cert(&self) -> PathBuf {
-        self.tls_dir().join("server.crt")
-    }
-
-    /// `tls/server.key`.
-    pub fn tls_key(&self) -> PathBuf {
-        self.tls_dir().join("server.key")
+        self.tls_ca_key()
     }
 
     /// `server.lock`.
     pub fn lock(&self) -> PathBuf {
-        self.root.join("server.lock")
+        self.root().join("server.lock")
     }
 }

@@ -274,7 +274,7 @@ impl Server {
     /// Every package version with its assignment and each site's replication.
     pub fn package_list(&self) -> Vec<Value> {
         let (_, doc) = self.current();
-        let sites = lock(&self.inventory.sites).clone();
+        let sites = self.inventory.sites_now();
         lock(&self.packages)
             .values()
             .map(|r| {
@@ -342,7 +342,7 @@ impl Server {
                 return Err(refused(format!("site '{s}' is not in the inventory; see acc ctl sites")));
             }
         }
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.assignments.retain(|a| a.name != name);

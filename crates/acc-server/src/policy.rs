@@ -3,7 +3,7 @@
 //! publish it), and the channel long-polls wait on. The save path itself is
 //! `Server::commit` in [`crate::server`]; the document's rules are [`crate::document`].
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::document::PolicyDocument;
 
@@ -11,11 +11,11 @@ use crate::document::PolicyDocument;
 #[derive(Debug)]
 pub struct PolicyState {
     /// The revision in force and its document.
-    pub(crate) current: Mutex<(i64, PolicyDocument)>,
+    current: Mutex<(i64, PolicyDocument)>,
     /// Serialises saves: each is validated against the document it replaces.
-    pub(crate) save_lock: tokio::sync::Mutex<()>,
+    save_lock: tokio::sync::Mutex<()>,
     /// The revision in force, for long-polls.
-    pub(crate) revision_tx: tokio::sync::watch::Sender<i64>,
+    revision_tx: tokio::sync::watch::Sender<i64>,
 }
 
 impl PolicyState {
@@ -26,5 +26,36 @@ impl PolicyState {
             save_lock: tokio::sync::Mutex::new(()),
             revision_tx: tokio::sync::watch::Sender::new(number),
         }
+    }
+
+    fn locked(&self) -> MutexGuard<'_, (i64, PolicyDocument)> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The revision in force and its document.
+    pub(crate) fn current(&self) -> (i64, PolicyDocument) {
+        self.locked().clone()
+    }
+
+    /// The number of the revision in force.
+    pub(crate) fn revision(&self) -> i64 {
+        self.locked().0
+    }
+
+    /// Waits for the right to save (validate against the document in force, store the
+    /// next revision, publish it); held until the guard drops.
+    pub(crate) async fn saving(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.save_lock.lock().await
+    }
+
+    /// Puts revision `number` in force and wakes every long-poll.
+    pub(crate) fn publish(&self, number: i64, document: PolicyDocument) {
+        *self.locked() = (number, document);
+        self.revision_tx.send_replace(number);
+    }
+
+    /// A receiver that wakes when a new revision is in force.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.revision_tx.subscribe()
     }
 }

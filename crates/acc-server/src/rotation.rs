@@ -27,7 +27,7 @@ impl Server {
         action: RotationAction,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         let steps = match action {
@@ -58,7 +58,7 @@ impl Server {
         if !lock(&self.stalled_reported).insert(g.number) {
             return;
         }
-        let pending = sites::pending_sites(&doc, &lock(&self.inventory.sites).clone());
+        let pending = sites::pending_sites(&doc, &self.inventory.sites_now());
         tracing::warn!(generation = g.number, pending = %pending.join(", "), "Rotation stalled: force-switch or cancel it.");
         let fields = json!({
             "Generation": g.number, "UserName": g.user_name,
@@ -105,7 +105,7 @@ impl Server {
         if !crate::rules::retirement_due(&self.current().1, self.now_ms()) {
             return;
         }
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         match self.commit_document(&doc, doc.clone(), "rotation (grace ended)").await {
             Ok(_) | Err(SaveError::Refused(_)) => {}
@@ -120,7 +120,7 @@ impl Server {
     /// active generation.
     pub fn credential_status(&self) -> Value {
         let (revision, doc) = self.current();
-        let registry = lock(&self.inventory.sites).clone();
+        let registry = self.inventory.sites_now();
         let now = self.now_ms();
         let generations: Vec<Value> = doc
             .generations
@@ -148,7 +148,7 @@ impl Server {
             .map(|s| json!({ "site": s.name, "applied_revision": s.applied_revision, "acks": s.acks, "accounts": s.accounts }))
             .collect();
         // Per-agent adoption: who runs with the active generation (P6).
-        let agents = lock(&self.inventory.agents).clone();
+        let agents = self.inventory.agents_now();
         let active = doc.generation_in(GenerationPhase::Active).map(|g| g.number);
         let holds = |a: &crate::agents::AgentRecord| {
             a.state.auth_mode == acc_proto::AuthMode::Certificate

@@ -1,6 +1,7 @@
 //! `acc server run`: locks the data directory, opens the server and serves the REST API
 //! over HTTPS (acc-net, rustls) until shutdown.
 
+use acc_net::datadir::RoleConfig as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,7 +81,7 @@ fn tls_inputs(layout: &Layout, doc: &crate::document::PolicyDocument) -> Result<
 
 /// Rebuilds the listener's TLS whenever a revision changes the operator CAs.
 async fn follow_trust(server: Arc<Server>, live: LiveConfig) {
-    let mut revisions = server.policy.revision_tx.subscribe();
+    let mut revisions = server.policy.subscribe();
     let mut trusted = server.current().1.trust;
     while revisions.changed().await.is_ok() {
         let doc = server.current().1;

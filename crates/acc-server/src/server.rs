@@ -199,8 +199,7 @@ impl Server {
 
     /// The server's clock, as a calendar time (for certificates).
     pub fn now_utc(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.now_ms()) * 1_000_000)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        self.clock.now_utc()
     }
 
     /// `server.json`.
@@ -239,7 +238,7 @@ impl Server {
 
     /// The revision in force and its document.
     pub fn current(&self) -> (i64, PolicyDocument) {
-        lock(&self.policy.current).clone()
+        self.policy.current()
     }
 
     /// The caller a bearer token stands for, if it is known and not expired.
@@ -295,7 +294,7 @@ impl Server {
         patch: &Map<String, Value>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
         self.commit(&doc, saved, Vec::new(), author).await
@@ -317,7 +316,7 @@ impl Server {
         if let Some(g) = grace {
             document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
         }
-        let _guard = self.policy.save_lock.lock().await;
+        let _guard = self.policy.saving().await;
         let (_, doc) = self.current();
         let oracle = self.oracle(&doc).await?;
         let directory = store::directory_accounts(&self.pool).await?;
@@ -328,10 +327,9 @@ impl Server {
             let names = self.config.directory();
             let app_id_display = self.config.app_id_display();
             let (sites, pending) = {
-                let registry = lock(&self.inventory.sites);
+                let registry = self.inventory.sites();
                 (registry.keys().cloned().collect::<Vec<_>>(), crate::sites::pending_sites(&doc, &registry))
             };
-            let hash = |s: &Secret| init::hash_password(s).map_err(|e| e.to_string());
             let ctx = AuthContext {
                 app_id: &self.config.app_id,
                 app_id_display: &app_id_display,
@@ -342,7 +340,7 @@ impl Server {
                 passwords: &oracle,
                 directory_lookup: &lookup,
                 pending_sites: &pending,
-                hash: &hash,
+                hash: &init::hash_password,
                 now_ms: self.now_ms(),
             };
             document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?
@@ -374,9 +372,9 @@ impl Server {
         let impact = crate::impact::assess(
             before,
             after,
-            lock(&self.policy.current).0,
-            &lock(&self.inventory.sites),
-            &lock(&self.inventory.agents),
+            self.policy.revision(),
+            &self.inventory.sites(),
+            &self.inventory.agents(),
             &self.fleet_ca.subject(),
             self.now_ms(),
         );
@@ -416,7 +414,7 @@ impl Server {
         author: &str,
         mut steps: Vec<document::RotationStep>,
     ) -> Result<SaveOutcome, SaveError> {
-        let all_created = crate::sites::all_sites_created(&saved.document, &lock(&self.inventory.sites));
+        let all_created = crate::sites::all_sites_created(&saved.document, &self.inventory.sites());
         steps.extend(document::settle(&mut saved.document, all_created, self.now_ms()));
         if saved.document == *before {
             return Err(SaveError::Refused(vec![Problem {
@@ -426,7 +424,7 @@ impl Server {
             }]));
         }
         let summary = document::summary(before, &saved.document);
-        let number = lock(&self.policy.current).0 + 1;
+        let number = self.policy.revision() + 1;
         let row = RevisionRow {
             number,
             created_at: self.now_ms(),
@@ -443,8 +441,7 @@ impl Server {
             self.now_ms(),
             &self.event_seq,
         );
-        *lock(&self.policy.current) = (number, saved.document);
-        self.policy.revision_tx.send_replace(number);
+        self.policy.publish(number, saved.document);
         if let Err(e) = self.store_own_events(&events).await {
             tracing::error!(error = %e, "The acc.rotation events could not be stored.");
         }

@@ -267,8 +267,9 @@ async fn connection(site: Arc<Site>, stream: tokio::net::UnixStream, mut stopped
     }
 }
 
-/// Sends one request to a running server; `Ok(None)` when none answers on the socket.
-pub async fn call(socket: &Path, request: &Request) -> Result<Option<Result<Value, String>>, SiteError> {
+/// Sends one request to a running server; `Ok(None)` when none answers on the socket, and
+/// [`SiteError::AdminRefused`] with the server's reason when it refuses the request.
+pub async fn call(socket: &Path, request: &Request) -> Result<Option<Value>, SiteError> {
     let stream = match tokio::net::UnixStream::connect(socket).await {
         Ok(s) => s,
         Err(e)
@@ -291,11 +292,11 @@ pub async fn call(socket: &Path, request: &Request) -> Result<Option<Result<Valu
     let v: Value = serde_json::from_str(&reply).map_err(|e| {
         SiteError::Database(format!("the site server answered something that is not JSON: {e}"))
     })?;
-    Ok(Some(if v["ok"] == Value::Bool(true) {
-        Ok(v["result"].clone())
+    if v["ok"] == Value::Bool(true) {
+        Ok(Some(v["result"].clone()))
     } else {
-        Err(v["error"].as_str().unwrap_or("unknown error").to_string())
-    }))
+        Err(SiteError::AdminRefused(v["error"].as_str().unwrap_or("unknown error").to_string()))
+    }
 }
 
 /// How long `acc site run` waits for an `acc site` command to release the data

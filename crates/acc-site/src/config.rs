@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use acc_net::datadir::RoleConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SiteError;
@@ -23,46 +24,24 @@ pub struct SiteConfig {
     pub fleet_name: String,
     /// Where `acc site run` listens unless `--listen` says otherwise.
     pub listen: SocketAddr,
-    /// Connections one address may hold before one of its requests authenticated
-    /// (`acc site init --max-unauthenticated-per-address`); unset:
-    /// [`acc_net::MAX_UNAUTHENTICATED_PER_ADDRESS`].
+    /// The cap on unauthenticated connections per address
+    /// (`--max-unauthenticated-per-address`; [`RoleConfig`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unauthenticated_per_address: Option<usize>,
+}
+
+impl RoleConfig for SiteConfig {
+    const CAP_KEY: &'static str = "max-unauthenticated-per-address";
+
+    fn unauthenticated_cap(&self) -> Option<usize> {
+        self.max_unauthenticated_per_address
+    }
 }
 
 impl SiteConfig {
     /// Reads `site.json`.
     pub fn load(path: &Path) -> Result<SiteConfig, SiteError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                SiteError::NotInitialised(path.parent().unwrap_or(path).display().to_string())
-            } else {
-                SiteError::io(path, e)
-            }
-        })?;
-        let config: SiteConfig = serde_json::from_str(&text)
-            .map_err(|e| SiteError::Config { path: path.display().to_string(), detail: e.to_string() })?;
-        if config.max_unauthenticated_per_address == Some(0) {
-            return Err(SiteError::Config {
-                path: path.display().to_string(),
-                detail: "max-unauthenticated-per-address is 0; give at least 1, or leave it out for the default 1024"
-                    .into(),
-            });
-        }
-        Ok(config)
-    }
-
-    /// The listener's limits: the defaults, with this site's cap on unauthenticated
-    /// connections per address.
-    pub fn listener_limits(&self) -> acc_net::Limits {
-        acc_net::Limits::with_unauthenticated_cap(self.max_unauthenticated_per_address)
-    }
-
-    /// The JSON written to `site.json`.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        Ok(SiteConfig::read(path)?)
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use acc_core::time::Timestamp;
 use acc_pki::crl::Crl;
 use time::OffsetDateTime;
 
@@ -38,8 +39,7 @@ pub fn expired(layout: &Layout, now: OffsetDateTime) -> Vec<(&'static str, Crl)>
 pub async fn watch_loop(site: Arc<Site>) {
     let mut alerted: HashSet<(String, i64)> = HashSet::new();
     loop {
-        let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(site.now_ms()) * 1_000_000)
-            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let now = Timestamp(site.now_ms()).to_datetime();
         for (source, crl) in expired(site.layout(), now) {
             let Some(next) = crl.next_update else { continue };
             if !alerted.insert((crl.issuer.clone(), next.unix_timestamp())) {

@@ -68,6 +68,12 @@ pub enum SiteError {
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),
+    /// The running site server refused an administrative request (its reason).
+    #[error("{0}")]
+    AdminRefused(String),
+    /// A request's writes were not committed.
+    #[error("site database: {0}")]
+    Write(#[from] crate::writer::WriteError),
     /// An agent id no agent registered here.
     #[error(
         "agent '{0}' is not registered with this site server; `acc site agents` lists the registered ids"
@@ -103,5 +109,16 @@ impl SiteError {
 impl From<sqlx::Error> for SiteError {
     fn from(e: sqlx::Error) -> Self {
         SiteError::Database(e.to_string())
+    }
+}
+
+impl From<acc_net::datadir::ConfigFileError> for SiteError {
+    fn from(e: acc_net::datadir::ConfigFileError) -> Self {
+        use acc_net::datadir::ConfigFileError as E;
+        match e {
+            E::Missing(dir) => SiteError::NotInitialised(dir),
+            E::Io { path, source } => SiteError::Io { path, source },
+            E::Invalid { path, detail } => SiteError::Config { path, detail },
+        }
     }
 }

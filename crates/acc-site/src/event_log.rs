@@ -137,7 +137,7 @@ pub async fn enforce(site: &Site) -> Result<Measure, SiteError> {
     let mut pages = surplus;
     while pages > 0 {
         let step = pages.min(VACUUM_STEP);
-        site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::Database)?;
+        site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::from)?;
         pages -= step;
     }
     if surplus > 0 {
@@ -243,11 +243,7 @@ impl Site {
     async fn store_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
         retention::check_max_size(bytes)
             .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
-        self.writer()
-            .submit(vec![Write::EventLogMaxSize(bytes)])
-            .durable()
-            .await
-            .map_err(SiteError::Database)?;
+        self.writer().submit(vec![Write::EventLogMaxSize(bytes)]).durable().await.map_err(SiteError::from)?;
         self.event_growth().set_max_size(bytes);
         Ok(())
     }

@@ -2,15 +2,16 @@
 //! material, default shares and the database. `site.json` is written last, so a directory
 //! without it is never mistaken for an initialised one, and a failure removes what was made.
 
+use acc_net::datadir::RoleConfig as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use acc_core::time::{Clock as _, SystemClock};
 use acc_pki::bundle::{self, BundleSpec};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use acc_pki::key::PrivateKey;
 use acc_pki::serial;
 use acc_pki::x509;
-use time::OffsetDateTime;
 
 use crate::config::{self, SiteConfig};
 use crate::error::SiteError;
@@ -122,7 +123,7 @@ fn make_tls(layout: &Layout, name: &str, listen: SocketAddr, hostname: &str) -> 
         ca_days: CA_DAYS,
         server_days: SERVER_DAYS,
     };
-    let b = bundle::make(&spec, OffsetDateTime::now_utc())?;
+    let b = bundle::make(&spec, SystemClock.now_utc())?;
     fsutil::write_file(&layout.tls_ca_key(), b.ca_key_pem.as_bytes(), KEY_MODE, false)?;
     fsutil::write_file(&layout.tls_ca_cert(), b.ca_cert_pem.as_bytes(), PUBLIC_MODE, false)?;
     fsutil::write_file(&layout.tls_key(), b.key_pem.as_bytes(), KEY_MODE, false)?;
@@ -179,7 +180,7 @@ mod tests {
         let opts_verify = acc_pki::verify::Options {
             purpose: Some(acc_pki::verify::Purpose::Server),
             crl: None,
-            at: OffsetDateTime::now_utc(),
+            at: SystemClock.now_utc(),
         };
         assert!(acc_pki::verify::verify(&ca, &server, &opts_verify).unwrap().is_ok());
         assert_eq!(SiteConfig::load(&layout.config()).unwrap(), config);

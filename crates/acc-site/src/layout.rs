@@ -15,63 +15,20 @@
 //!                      trust/*.pem and crl.pem (agent trust from the management server)
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The paths of one site data directory.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    root: PathBuf,
-}
+acc_net::role_layout!(
+    /// The paths of one site data directory: those of every server's
+    /// [`acc_net::datadir::DataDir`] (root, `tls/`), `site.json`, `site.db`, and the site's
+    /// own.
+    Layout,
+    "site"
+);
 
 impl Layout {
-    /// The layout rooted at `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Layout { root: dir.into() }
-    }
-
-    /// The data directory itself.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// `site.json`.
-    pub fn config(&self) -> PathBuf {
-        self.root.join("site.json")
-    }
-
-    /// `site.db`.
-    pub fn database(&self) -> PathBuf {
-        self.root.join("site.db")
-    }
-
-    /// `tls/`.
-    pub fn tls_dir(&self) -> PathBuf {
-        self.root.join("tls")
-    }
-
-    /// `tls/ca.crt`: what clients trust.
-    pub fn tls_ca_cert(&self) -> PathBuf {
-        self.tls_dir().join("ca.crt")
-    }
-
-    /// `tls/ca.key`.
-    pub fn tls_ca_key(&self) -> PathBuf {
-        self.tls_dir().join("ca.key")
-    }
-
-    /// `tls/server.crt`.
-    pub fn tls_cert(&self) -> PathBuf {
-        self.tls_dir().join("server.crt")
-    }
-
-    /// `tls/server.key`.
-    pub fn tls_key(&self) -> PathBuf {
-        self.tls_dir().join("server.key")
-    }
-
     /// `management/`: present once the site has joined a management server.
     pub fn management_dir(&self) -> PathBuf {
-        self.root.join("management")
+        self.root().join("management")
     }
 
     /// `management/server.json`.
@@ -106,7 +63,7 @@ impl Layout {
 
     /// `shares/`.
     pub fn shares_dir(&self) -> PathBuf {
-        self.root.join("shares")
+        self.root().join("shares")
     }
 
     /// `shares/NAME/`.
@@ -116,16 +73,16 @@ impl Layout {
 
     /// `trust/`: client CAs whose certificates agents may present (one PEM per CA).
     pub fn trust_dir(&self) -> PathBuf {
-        self.root.join("trust")
+        self.root().join("trust")
     }
 
     /// `crl.pem`: the CRL enforced for agent certificates.
     pub fn crl(&self) -> PathBuf {
-        self.root.join("crl.pem")
+        self.root().join("crl.pem")
     }
 
     /// `admin.sock`.
     pub fn admin_socket(&self) -> PathBuf {
-        self.root.join("admin.sock")
+        self.root().join("admin.sock")
     }
 }

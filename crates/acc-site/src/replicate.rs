@@ -216,20 +216,20 @@ fn append(target: &Path, chunk: &[u8]) -> std::io::Result<u64> {
 
 /// Moves the verified staging copy to `shares/SHARE/NAME`; the previous version goes
 /// away only after the new one is in place.
-fn swap_in(layout: &Layout, m: &PackageManifest, staging: &Path) -> Result<(), String> {
+fn swap_in(layout: &Layout, m: &PackageManifest, staging: &Path) -> Result<(), SiteError> {
     let target = layout.share_dir(&m.share).join(&m.name);
     let old = layout.root().join("staging").join(format!(".old-{}-{}", m.share, m.name));
     let _ = std::fs::remove_dir_all(&old);
     if target.exists() {
-        std::fs::rename(&target, &old).map_err(|e| format!("{}: {e}", target.display()))?;
+        std::fs::rename(&target, &old).map_err(|e| SiteError::io(&target, e))?;
     }
-    std::fs::rename(staging, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+    std::fs::rename(staging, &target).map_err(|e| SiteError::io(&target, e))?;
     let _ = std::fs::remove_dir_all(&old);
     let marker = installed_path(layout, &m.share, &m.name);
     if let Some(dir) = marker.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| SiteError::io(dir, e))?;
     }
-    fsutil::write_file(&marker, m.version.as_bytes(), PUBLIC_MODE, true).map_err(|e| e.to_string())?;
+    fsutil::write_file(&marker, m.version.as_bytes(), PUBLIC_MODE, true)?;
     tracing::info!(package = %m.name, version = %m.version, share = %m.share, "Package replicated.");
     Ok(())
 }

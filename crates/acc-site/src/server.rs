@@ -1,6 +1,7 @@
 //! `acc site run`: the HTTPS listener (acc-net) serving the `/v1` API, the local admin
 //! socket, and the 4625 of every refused client certificate, until shutdown.
 
+use acc_net::datadir::RoleConfig as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -181,7 +181,7 @@ impl Site {
                     vec![Write::State(store::state_scalars(&g.state)), Write::Policy(policy_json(&g.policy))];
                 site.writer.submit(writes)
             };
-            pending.durable().await.map_err(SiteError::Database)?;
+            pending.durable().await.map_err(SiteError::from)?;
         }
         Ok(site)
     }
@@ -274,7 +274,7 @@ impl Site {
             writes.extend(with);
             self.writer.submit(writes)
         };
-        pending.durable().await.map_err(SiteError::Database)
+        pending.durable().await.map_err(SiteError::from)
     }
 
     /// The event log's growth counter and maximum size.
@@ -402,7 +402,7 @@ impl Site {
             writes.push(Write::State(store::state_scalars(state)));
             self.submit(writes)
         };
-        pending.durable().await.map_err(SiteError::Database)
+        pending.durable().await.map_err(SiteError::from)
     }
 
     /// Argon2 computations since the process started.
@@ -464,7 +464,7 @@ impl Site {
             match decision {
                 Err(result) => {
                     if let Some(p) = pending {
-                        p.durable().await.map_err(SiteError::Database)?;
+                        p.durable().await.map_err(SiteError::from)?;
                     }
                     return Ok(result);
                 }
@@ -512,7 +512,7 @@ impl Site {
             (result.outcome, self.submit(writes))
         };
         let (outcome, pending) = pending;
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         Ok(AuthResult { outcome, account: None })
     }
 
@@ -557,7 +557,7 @@ impl Site {
             }
             (stamped, self.submit(writes))
         };
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         for e in &stamped {
             tracing::info!(event_id = %e.event.id, seq = e.seq, account = name, "Account administered.");
         }
@@ -638,7 +638,7 @@ impl Site {
             g.policy = policy;
             (self.submit(vec![Write::Policy(policy_json(&g.policy))]), acc_changed)
         };
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         if acc_changed {
             // R-POLICY: an ACC setting changed; refresh now and reschedule (3.1.2).
             self.refresh(RefreshTrigger::Policy).await?;
@@ -661,7 +661,7 @@ impl Site {
             }
             (report.actions, self.submit(writes))
         };
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         self.refresh_changed.notify_one();
         for a in &actions {
             tracing::info!(action = %a, trigger = trigger.as_str(), "ACC refresh.");
@@ -752,7 +752,7 @@ impl Site {
             };
             (acks, trigger, self.submit(writes))
         };
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         if trigger.is_some() {
             self.refresh_changed.notify_one();
         }

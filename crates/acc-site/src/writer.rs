@@ -15,7 +15,18 @@ const MAX_BATCH_WRITES: usize = 4096;
 /// One request's changes and the way to tell it they are durable.
 struct Job {
     writes: Vec<Write>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), WriteError>>,
+}
+
+/// Why a request's writes are not durable; every request of a failed commit gets it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The writer task is gone (the site server is stopping).
+    #[error("the site database writer stopped")]
+    Stopped,
+    /// The transaction carrying the writes failed.
+    #[error("{0}")]
+    Commit(std::sync::Arc<sqlx::Error>),
 }
 
 /// Hands writes to the writer task. Cheap to clone.
@@ -27,12 +38,12 @@ pub struct Writer {
 }
 
 /// The acknowledgement a request awaits.
-pub struct Pending(oneshot::Receiver<Result<(), String>>);
+pub struct Pending(oneshot::Receiver<Result<(), WriteError>>);
 
 impl Pending {
     /// Waits until the writes are committed.
-    pub async fn durable(self) -> Result<(), String> {
-        self.0.await.unwrap_or_else(|_| Err("the site database writer stopped".to_string()))
+    pub async fn durable(self) -> Result<(), WriteError> {
+        self.0.await.unwrap_or(Err(WriteError::Stopped))
     }
 }
 
@@ -55,7 +66,7 @@ impl Writer {
         self.growth.add(writes.iter().filter(|w| matches!(w, Write::Event(_))).count() as u64);
         let (done, rx) = oneshot::channel();
         if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { writes, done }) {
-            let _ = job.done.send(Err("the site database writer stopped".to_string()));
+            let _ = job.done.send(Err(WriteError::Stopped));
         }
         Pending(rx)
     }
@@ -79,7 +90,8 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&pool, &jobs, &mut shapes).await.map_err(|e| e.to_string());
+        let result =
+            commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(std::sync::Arc::new(e)));
         if let Err(e) = &result {
             // Shape rows of the batch were rolled back with it.
             shapes.clear();

@@ -8,7 +8,6 @@ use acc_core::lockout::{LockoutMode, LockoutPolicy};
 use acc_site::Site;
 use acc_site::api::auth::TlsIdentity;
 use acc_site::api::{ApiPeer, router};
-use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
 use acc_site::site::SystemClock;
 use axum::body::Body;
@@ -18,20 +17,14 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod support;
+
 const PW: &str = "Tr0ub4dor&3-horse-staple";
 
 async fn site() -> (tempfile::TempDir, Arc<Site>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("site");
-    init(&InitOptions {
-        data_dir: dir.clone(),
-        name: Some("SITE-01".into()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        hostname: "h".into(),
-        max_unauthenticated_per_address: None,
-    })
-    .unwrap();
+    support::init_site(&dir);
     let site = Site::open(Layout::new(&dir), Arc::new(SystemClock)).await.unwrap();
     site.add_account("ACC_user", PW).await.unwrap();
     (tmp, site)

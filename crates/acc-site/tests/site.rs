@@ -3,44 +3,26 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use acc_core::lockout::{LockoutMode, LockoutPolicy, Outcome, Source};
-use acc_core::time::{Clock, Timestamp};
+use acc_core::time::{FixedClock, Timestamp};
 use acc_site::Site;
-use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
 
-#[derive(Debug)]
-struct FakeClock(AtomicI64);
+mod support;
 
-impl Clock for FakeClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
-    }
-}
-
-impl FakeClock {
-    fn advance_secs(&self, s: i64) {
-        self.0.fetch_add(s * 1000, Ordering::SeqCst);
-    }
+/// Moves `clock` forward by `s` seconds.
+fn advance_secs(clock: &FixedClock, s: i64) {
+    clock.advance_ms(s * 1000);
 }
 
 const T0: i64 = 1_780_000_000_000;
 
-async fn fresh() -> (tempfile::TempDir, Layout, Arc<FakeClock>, Arc<Site>) {
+async fn fresh() -> (tempfile::TempDir, Layout, Arc<FixedClock>, Arc<Site>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("site");
-    init(&InitOptions {
-        data_dir: dir.clone(),
-        name: Some("SITE-01".into()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        hostname: "h".into(),
-        max_unauthenticated_per_address: None,
-    })
-    .unwrap();
-    let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
+    support::init_site(&dir);
+    let clock = Arc::new(FixedClock::at(Timestamp(T0)));
     let layout = Layout::new(&dir);
     let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
     (tmp, layout, clock, site)
@@ -79,7 +61,7 @@ async fn logons_lock_in_classic_mode_and_survive_a_reopen() {
     let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
     assert_eq!(site.policy(), policy);
     assert_eq!(site.account("ACC_user").unwrap().state, "locked_out");
-    clock.advance_secs(601);
+    advance_secs(&clock, 601);
     let ok = site.authenticate("ACC_user", "Tr0ub4dor&3-horse-staple", src(1), 40000).await.unwrap();
     assert_eq!(ok.outcome, Outcome::Ok { policy_stale: false });
     let seqs: Vec<i64> =
@@ -151,7 +133,7 @@ async fn m8a_address_shares_are_durable_and_survive_a_reopen() {
 
     // Reopen from disk: the address is still blocked, a new agent elsewhere logs on.
     drop(site);
-    clock.advance_secs(10);
+    advance_secs(&clock, 10);
     let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
     assert_eq!(site.account("ACC_user").unwrap().blocked_addresses, 1);
     let r = rotating_flood(&site, 100, 1).await;

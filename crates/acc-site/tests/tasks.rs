@@ -4,13 +4,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use acc_core::time::{Clock, Timestamp};
+use acc_core::time::{FixedClock, Timestamp};
 use acc_site::Site;
 use acc_site::api::auth::TlsIdentity;
-use acc_site::init::{InitOptions, init};
 use acc_site::layout::Layout;
 use acc_site::tasks::{LEASE_SECS, MAX_DELIVERIES, TaskState};
 use axum::body::Body;
@@ -19,20 +17,10 @@ use serde_json::{Value, json};
 
 mod support;
 
-/// A clock the test moves.
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
-    }
-}
-
 struct Fixture {
     _tmp: tempfile::TempDir,
     layout: Layout,
-    clock: Arc<TestClock>,
+    clock: Arc<FixedClock>,
     site: Arc<Site>,
 }
 
@@ -41,16 +29,8 @@ impl Fixture {
     async fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("site");
-        let options = InitOptions {
-            data_dir: dir.clone(),
-            name: Some("SITE-01".into()),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            hostname: "h".into(),
-            max_unauthenticated_per_address: None,
-        };
-        init(&options).unwrap();
-        let clock = Arc::new(TestClock(AtomicI64::new(1_780_000_000_000)));
+        support::init_site(&dir);
+        let clock = Arc::new(FixedClock::at(Timestamp(1_780_000_000_000)));
         let layout = Layout::new(&dir);
         let site = Site::open(layout.clone(), clock.clone()).await.unwrap();
         for id in ["a1", "a2"] {
@@ -67,7 +47,7 @@ impl Fixture {
     }
 
     fn advance_secs(&self, secs: u64) {
-        self.clock.0.fetch_add(i64::try_from(secs * 1000).unwrap(), Ordering::SeqCst);
+        self.clock.advance_ms(i64::try_from(secs * 1000).unwrap());
     }
 
     async fn send(&self, agent: &str) -> String {

@@ -91,8 +91,8 @@ impl MgmtError {
 #[derive(Debug, thiserror::Error)]
 enum Unproven {
     /// The revision carries no usable credential.
-    #[error("{0}")]
-    Credential(String),
+    #[error(transparent)]
+    Credential(crate::site::NoCredential),
     /// It names no site server.
     #[error("no site server in the policy")]
     NoSite,
@@ -265,7 +265,7 @@ impl Agent {
         let (Some(current), Some((key, cert))) = (self.identity(), self.config.identity.as_ref()) else {
             return;
         };
-        if !crate::renew::due(&current.summary, time::OffsetDateTime::now_utc()) {
+        if !crate::renew::due(&current.summary, self.clock.now_utc()) {
             return;
         }
         let renewed = async {

@@ -107,7 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A jitter in 0..1 from the clock's low bits (spreads retries of a fleet).
 fn jitter() -> f64 {
-    f64::from(time::OffsetDateTime::now_utc().nanosecond() % 1000) / 1000.0
+    SystemClock.now().millis().rem_euclid(1000) as f64 / 1000.0
 }
 
 /// A wait as logs show it: `0.4 s`, `8 s`.

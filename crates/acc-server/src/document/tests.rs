@@ -37,7 +37,7 @@ fn names() -> DirectoryNames {
     DirectoryNames { netbios: "CORP".into(), dns: "corp.local".into() }
 }
 
-fn hash(s: &Secret) -> Result<String, String> {
+fn hash(s: &Secret) -> Result<String, crate::error::ServerError> {
     Ok(format!("$argon2id$fake${}", s.expose().len()))
 }
 

@@ -163,7 +163,7 @@ impl Site {
                     None => map.remove(&id),
                 };
             }
-            return Err(SiteError::Database(e).into());
+            return Err(SiteError::from(e).into());
         }
         if previous.as_ref().is_some_and(|p| p != &bound) {
             // Long-polls waiting under the old binding end (they check it when woken).
@@ -195,7 +195,7 @@ impl Site {
             let forget = AgentWrite::Forgotten { agent_id: agent_id.to_string() };
             self.writer().submit(vec![Write::Agent(forget)])
         };
-        pending.durable().await.map_err(SiteError::Database)?;
+        pending.durable().await.map_err(SiteError::from)?;
         self.task_queue().wake(agent_id);
         tracing::info!(
             agent = agent_id,

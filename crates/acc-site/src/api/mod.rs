@@ -56,7 +56,7 @@ impl Durability {
     }
 
     /// Waits for every deferred write; the first failure.
-    async fn settle(&self) -> Result<(), String> {
+    async fn settle(&self) -> Result<(), crate::writer::WriteError> {
         let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
         for p in pending {
             p.durable().await?;

@@ -101,7 +101,7 @@ fn refusal(e: TaskError) -> ApiError {
         TaskError::Finished { .. } | TaskError::NotDelivered(_) => {
             ApiError::new(StatusCode::CONFLICT, "conflict", message)
         }
-        TaskError::Database(_) => {
+        TaskError::Database(_) | TaskError::Write(_) => {
             tracing::error!(error = %message, "A task operation could not be stored.");
             ApiError::internal("the site server could not store the task change; retry later")
         }

@@ -127,7 +127,7 @@ impl Shares {
                 .submit(defaults.iter().map(share_write).collect())
                 .durable()
                 .await
-                .map_err(SiteError::Database)?;
+                .map_err(SiteError::from)?;
             for acl in defaults {
                 table.insert(acl.name().clone(), Arc::new(ShareEntry::new(acl, &shares_dir)));
             }
@@ -225,7 +225,7 @@ impl Shares {
     /// Makes `acl` durable, then puts it in the snapshot: a request sees it as soon as the
     /// administrator's command returns, and never sees what a crash would lose.
     async fn store(&self, writer: &Writer, acl: Share) -> Result<ShareView, SiteError> {
-        writer.submit(vec![share_write(&acl)]).durable().await.map_err(SiteError::Database)?;
+        writer.submit(vec![share_write(&acl)]).durable().await.map_err(SiteError::from)?;
         let entry = Arc::new(ShareEntry::new(acl, &self.shares_dir));
         let shown = view(&entry);
         let mut table = ShareTable::clone(&self.table.load());

@@ -152,6 +152,9 @@ pub enum TaskError {
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),
+    /// The task's writes were not committed.
+    #[error("site database: {0}")]
+    Write(#[from] crate::writer::WriteError),
 }
 
 impl From<sqlx::Error> for TaskError {

@@ -41,7 +41,7 @@ impl Site {
             payload,
             at: self.now_ms(),
         };
-        self.writer().submit(vec![Write::Task(created)]).durable().await.map_err(TaskError::Database)?;
+        self.writer().submit(vec![Write::Task(created)]).durable().await.map_err(TaskError::from)?;
         self.task_queue().insert(agent, &id);
         tracing::info!(task = %id, agent, task_type, "Task sent.");
         store::get(self.pool(), &id).await?.ok_or(TaskError::NotFound(id))
@@ -66,7 +66,7 @@ impl Site {
             let now = self.now_ms();
             let (taken, pending) = self.task_queue().take_due(agent, now, MAX_TASKS_PER_POLL, self.writer());
             if let Some(p) = pending {
-                p.durable().await.map_err(TaskError::Database)?;
+                p.durable().await.map_err(TaskError::from)?;
             }
             if !taken.delivered.is_empty() {
                 return store::delivered(self.pool(), &taken.delivered).await;
@@ -106,12 +106,12 @@ impl Site {
         let write = || TaskWrite::Finished { id: id.clone(), state, at, result: Some(text) };
         match self.task_queue().finish(&id, agent, write, self.writer())? {
             Finish::Done(pending) => {
-                pending.durable().await.map_err(TaskError::Database)?;
+                pending.durable().await.map_err(TaskError::from)?;
                 tracing::info!(task = %id, agent, state = state.as_str(), "Task result received.");
                 Ok(state)
             }
             Finish::NotOpen(barrier) => {
-                barrier.durable().await.map_err(TaskError::Database)?;
+                barrier.durable().await.map_err(TaskError::from)?;
                 match store::get(self.pool(), &id).await? {
                     None => Err(TaskError::NotFound(id)),
                     Some(t) if t.agent_id != agent => {

@@ -14,7 +14,6 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 
-#[allow(dead_code)] // tasks.rs makes its own, with a clock of its own
 /// `acc site init --data-dir DIR --name SITE-01 --listen 127.0.0.1:0`.
 pub fn init_site(dir: &Path) {
     init(&InitOptions {

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use acc_core::time::{Clock as _, SystemClock};
 use acc_net::client::{ClientTls, Connection};
 use acc_pki::key::{Curve, PrivateKey};
 use acc_pki::x509::{Ca, Profile};
@@ -27,7 +28,7 @@ fn agent_certificates(server: &ServerUnderTest, key: &PrivateKey, n: usize) -> R
     let ca_key = PrivateKey::from_bytes(&std::fs::read(layout.ca_key())?)?;
     let ca = Ca::new(&std::fs::read(layout.ca_cert())?, ca_key)?;
     let spki = key.public_key_der()?;
-    let now = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let now = SystemClock.now_utc() - time::Duration::minutes(5);
     (0..n)
         .map(|i| {
             let subject =

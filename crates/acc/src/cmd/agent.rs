@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use acc_agent::config::AgentConfig;
 use acc_agent::state::StateStore;
+use acc_core::time::{Clock as _, SystemClock};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -272,7 +273,7 @@ fn status(a: &StatusArgs) -> Result<ExitCode> {
     let config = AgentConfig::load(&a.config.config)?;
     let state = StateStore::peek(&config.state_dir)?.unwrap_or_default();
     let cert = config.identity.as_ref().and_then(|(_, c)| {
-        acc_agent::identity::check_certificate(c, time::OffsetDateTime::now_utc()).ok().map(|s| (s, c))
+        acc_agent::identity::check_certificate(c, SystemClock.now_utc()).ok().map(|s| (s, c))
     });
     let time = |ms: Option<i64>| -> Value { ms.map_or(Value::Null, |m| crate::output::timestamp(m).into()) };
     let policy = state.policy.as_ref();

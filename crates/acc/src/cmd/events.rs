@@ -50,9 +50,9 @@ pub struct EventLogArgs {
 }
 
 /// Parses a maximum event log size (`512MiB`) and checks its bounds.
-pub fn parse_max_size(text: &str) -> Result<u64, String> {
+pub fn parse_max_size(text: &str) -> Result<u64, acc_core::event::retention::SizeError> {
     use acc_core::event::retention::{check_max_size, parse_size};
-    parse_size(text).and_then(check_max_size).map_err(|e| e.to_string())
+    parse_size(text).and_then(check_max_size)
 }
 
 /// Writes pages of events to standard output (or `W`) as they arrive.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use acc_core::time::{Clock as _, SystemClock};
 use acc_pki::crl::{self, Crl};
 use acc_pki::csr::{self, Csr, San};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
@@ -232,8 +233,8 @@ fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("'{s}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z"))
 }
 
-fn parse_serial(s: &str) -> Result<Vec<u8>, String> {
-    serial::parse_hex(s).map_err(|e| e.to_string())
+fn parse_serial(s: &str) -> Result<Vec<u8>, acc_pki::PkiError> {
+    serial::parse_hex(s)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -300,7 +301,7 @@ fn ca_init(a: CaInitArgs) -> Result<ExitCode> {
     let cn = a.cn.replace('\\', "\\\\").replace('/', "\\/").replace('+', "\\+");
     let subject = Subject::parse(&format!("/CN={cn}")).context("--cn")?;
     let key = PrivateKey::generate(a.curve.into())?;
-    let der = x509::self_signed_ca(&key, &subject, a.days, &serial::random()?, OffsetDateTime::now_utc())?;
+    let der = x509::self_signed_ca(&key, &subject, a.days, &serial::random()?, SystemClock.now_utc())?;
     write(&key_path, key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, a.force)?;
     if let Err(e) = write(&cert_path, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, a.force) {
         // Never leave a key without its certificate.
@@ -320,7 +321,7 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
         None => serial::random()?,
     };
     let der = ca
-        .issue(&csr, a.profile.into(), a.days, &serial, a.not_before.unwrap_or_else(OffsetDateTime::now_utc))
+        .issue(&csr, a.profile.into(), a.days, &serial, a.not_before.unwrap_or_else(|| SystemClock.now_utc()))
         .with_context(|| a.csr.display().to_string())?;
     write(&a.out, pem::encode("CERTIFICATE", &der).as_bytes(), PUBLIC_MODE, true)?;
     outln!(
@@ -369,7 +370,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<ExitCode> {
             PurposeArg::Server => Purpose::Server,
         }),
         crl,
-        at: a.at.unwrap_or_else(OffsetDateTime::now_utc),
+        at: a.at.unwrap_or_else(|| SystemClock.now_utc()),
     };
     let verdict =
         verify::verify(&ca, &read(&a.cert)?, &opts).with_context(|| a.cert.display().to_string())?;
@@ -397,7 +398,7 @@ fn crl_cmd(a: CrlArgs) -> Result<ExitCode> {
         Some(p) => Some(Crl::read_for(&read(p)?, &ca.cert_der).with_context(|| p.display().to_string())?),
         None => None,
     };
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now_utc();
     let der = crl::extend(&ca, previous.as_ref(), &a.revoke, now, a.days)?;
     write(&a.out, pem::encode("X509 CRL", &der).as_bytes(), PUBLIC_MODE, true)?;
     let listed = Crl::from_bytes(&der)?.revoked.len();

@@ -14,7 +14,7 @@ use acc_site::config::SiteConfig;
 use acc_site::init::{self, InitOptions};
 use acc_site::layout::Layout;
 use acc_site::site::{Site, SystemClock};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -466,7 +466,7 @@ impl Admin {
         loop {
             match self {
                 Admin::Socket(socket) => match admin::call(socket, &request).await? {
-                    Some(answer) => return answer.map_err(|e| anyhow!(e)),
+                    Some(answer) => return Ok(answer),
                     None => *self = Admin::open(dir).await?,
                 },
                 Admin::Local { site, .. } => return Ok(admin::handle(site, request).await?),
