@@ -19,14 +19,15 @@ struct Job {
 }
 
 /// Why a request's writes are not durable; every request of a failed commit gets it.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     /// The writer task is gone (the site server is stopping).
     #[error("the site database writer stopped")]
     Stopped,
-    /// The transaction carrying the writes failed.
+    /// The transaction carrying the writes failed (the database's reason; every request
+    /// of the batch gets a copy).
     #[error("{0}")]
-    Commit(std::sync::Arc<sqlx::Error>),
+    Commit(String),
 }
 
 /// Hands writes to the writer task. Cheap to clone.
@@ -91,7 +92,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let result =
-            commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(std::sync::Arc::new(e)));
+            commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
         if let Err(e) = &result {
             // Shape rows of the batch were rolled back with it.
             shapes.clear();
