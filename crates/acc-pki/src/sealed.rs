@@ -71,6 +71,11 @@ impl SealingKey {
         }
     }
 
+    /// A key from its 32 bytes (one derived from a passphrase, say); refuses another length.
+    pub fn from_key(key: &[u8]) -> Result<SealingKey> {
+        SealingKey::from_bytes(Path::new("derived key"), key)
+    }
+
     fn from_bytes(path: &Path, key: &[u8]) -> Result<SealingKey> {
         if key.len() != KEY_LEN {
             return Err(PkiError::Sealing(format!(

@@ -2,6 +2,7 @@
 //!
 //! - [`layout`], [`config`], [`init`]: the data directory, `server.json`, `acc server init`
 //!   (fleet CA, TLS certificate, vault key, App ID, first admin token).
+//! - [`backup`]: `acc server backup`/`restore`: the data directory in one passphrase-sealed file.
 //! - [`vault`]: secrets encrypted at rest (AES-256-GCM under a 0600 master key file).
 //! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
 //! - [`event_store`]: every site's security events and the server's own, keyed by origin,
@@ -19,6 +20,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod backup;
 pub mod certs;
 pub mod checkin;
 pub mod config;

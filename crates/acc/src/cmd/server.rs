@@ -4,12 +4,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use acc_core::password::Secret;
+use acc_server::backup::{backup, restore, stream::KdfCost};
 use acc_server::init::{InitOptions, init};
 use acc_server::layout::Layout;
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
-use crate::cmd::common::{RunArgs, Signals, hostname, runtime, serve_role};
+use crate::cmd::common::{
+    RunArgs, Signals, hostname, read_secret_file, read_stdin_line, runtime, serve_role,
+};
 
 /// The default listen address of a management server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -20,6 +24,66 @@ pub enum ServerCommand {
     Init(InitArgs),
     /// Run the management server (HTTPS) until interrupted.
     Run(RunArgs),
+    /// Write the whole server (database, vault key, fleet CA, TLS, config, packages) to one
+    /// file sealed with a passphrase; works while the server runs.
+    Backup(BackupArgs),
+    /// Rebuild a data directory from a backup file (a new or empty directory).
+    Restore(RestoreArgs),
+}
+
+/// The passphrase that seals a backup: from a file (0600) or standard input.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from this file (its owner's only, 0600), or `-` for standard
+    /// input (the default: one line).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+/// The shortest passphrase a backup is sealed with.
+const MIN_PASSPHRASE: usize = 12;
+
+impl PassphraseArgs {
+    fn read(&self) -> Result<Secret> {
+        let text = match &self.passphrase_file {
+            Some(p) if p.as_os_str() != "-" => read_secret_file(p, "passphrase")?,
+            _ => read_stdin_line("passphrase")?,
+        };
+        if text.is_empty() {
+            bail!("the passphrase is empty; give it with --passphrase-file FILE or on standard input");
+        }
+        Ok(Secret::new(text))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The management server's data directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The backup file to write (0600; outside the data directory).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+    /// Replace FILE when it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file `acc server backup` wrote.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The data directory to rebuild (new or empty).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+    /// Replace a data directory that is not empty (no server may be running on it).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +159,40 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 };
                 let stop = signals.until_stop("Management server", reload);
                 serve_role("management server", &name, addr, running.serve(stop)).await
+            }
+            ServerCommand::Backup(a) => {
+                let passphrase = a.passphrase.read()?;
+                let chars = passphrase.code_points();
+                if chars < MIN_PASSPHRASE {
+                    bail!("the passphrase is {chars} characters; a backup needs at least {MIN_PASSPHRASE}");
+                }
+                let layout = Layout::new(&a.data_dir);
+                let summary = backup(&layout, &a.file, &passphrase, KdfCost::DEFAULT, a.force)
+                    .await
+                    .with_context(|| format!("backup of {}", a.data_dir.display()))?;
+                outln!(
+                    "backup of {} written to {}: {} files, {} bytes, sealed with the passphrase (keep it apart from the file)",
+                    a.data_dir.display(),
+                    a.file.display(),
+                    summary.files,
+                    summary.bytes
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            ServerCommand::Restore(a) => {
+                let passphrase = a.passphrase.read()?;
+                let summary = restore(&a.file, &a.data_dir, &passphrase, a.force)
+                    .await
+                    .with_context(|| a.file.display().to_string())?;
+                outln!(
+                    "{} restored into {}: {} files, {} bytes; start it with `acc server run --data-dir {}`",
+                    a.file.display(),
+                    a.data_dir.display(),
+                    summary.files,
+                    summary.bytes,
+                    a.data_dir.display()
+                );
+                Ok(ExitCode::SUCCESS)
             }
         }
     })

@@ -2,6 +2,7 @@
 //! area. Every test runs real processes in its own temporary directory.
 
 mod agent;
+mod backup;
 mod bench;
 mod cli;
 mod defence;
