@@ -11,6 +11,8 @@
 //! - [`client`]: the HTTPS client of acc's own tools (CA-pinned, optional client certificate).
 //! - [`proxy`]: which HTTP proxy a connection goes through (URL, credentials, `NO_PROXY`,
 //!   file-over-environment precedence); [`tunnel`]: the HTTP CONNECT step before TLS.
+//! - [`health`]: `/healthz` and `/readyz`, and the plain-HTTP metrics listener
+//!   ([`health::serve_metrics`]) with `/metrics`.
 //! - [`server`]: [`serve`], the accept loop with its [`Limits`] and graceful shutdown.
 //! - `watchdog`, `service`: per-connection timeouts and the request wrapper; `body`:
 //!   request bodies under a size limit, a deadline and a minimum rate (408, 413);
@@ -26,6 +28,7 @@ mod body;
 pub mod client;
 pub mod datadir;
 pub mod error;
+pub mod health;
 pub mod identity;
 pub mod proxy;
 pub mod server;

@@ -6,6 +6,9 @@
 //! from the verifier's verdict. The caller binds the listener and owns the service and
 //! the shutdown signal; this module owns the connections.
 //!
+//! It records `acc_connections_total` (by result), `acc_connections_open` and
+//! `acc_tls_handshakes_total` (by result) through the `metrics` facade.
+//!
 //! When the listener is full, a new client is let in by closing the oldest
 //! unauthenticated connection of the address holding the most (see `admission`), and a
 //! connection from an address already holding its cap of unauthenticated connections is
@@ -218,6 +221,7 @@ pub async fn serve<S, B>(
         if registry.at_cap(addr.ip()) {
             // Before any TLS work: an address that keeps trying costs an accept and a close.
             tracing::debug!(%addr, "Address at its cap of unauthenticated connections; connection closed.");
+            metrics::counter!("acc_connections_total", "result" => "closed_address_cap").increment(1);
             drop(tcp);
             continue;
         }
@@ -238,6 +242,7 @@ pub async fn serve<S, B>(
             }
         };
         let (admission, evicted) = registry.admit(addr.ip());
+        metrics::counter!("acc_connections_total", "result" => "accepted").increment(1);
         let generation = tls.current();
         let task = connection(tcp, addr, generation, shared.clone(), stop_rx.clone(), admission, permit);
         tasks.spawn(async move {
@@ -284,6 +289,27 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// Counts a finished (or failed) TLS handshake by its result.
+fn handshake_result(result: &'static str) {
+    metrics::counter!("acc_tls_handshakes_total", "result" => result).increment(1);
+}
+
+/// The gauge of open connections, up while this guard lives.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> OpenConnection {
+        metrics::gauge!("acc_connections_open").increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("acc_connections_open").decrement(1.0);
+    }
+}
+
 /// Waits until the stop flag is raised.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -305,6 +331,7 @@ async fn connection<S, B>(
     B::Error: Into<BoxError>,
 {
     let limits = &shared.options.limits;
+    let _open = OpenConnection::new();
     let _ = tcp.set_nodelay(true);
     let handshake = tokio::time::timeout(limits.handshake_timeout, generation.acceptor().accept(tcp));
     let tls = tokio::select! {
@@ -312,10 +339,12 @@ async fn connection<S, B>(
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::debug!(%addr, error = %e, "TLS handshake failed.");
+                handshake_result("failed");
                 return;
             }
             Err(_) => {
                 tracing::debug!(%addr, "TLS handshake timed out.");
+                handshake_result("timed_out");
                 return;
             }
         },
@@ -342,6 +371,10 @@ async fn connection<S, B>(
             admission,
         })
     };
+    handshake_result(match info.identity {
+        PeerIdentity::Rejected { .. } => "certificate_refused",
+        _ => "ok",
+    });
     if let PeerIdentity::Rejected { reason, subject, issuer, serial_hex } = &info.identity {
         let rejection = PeerRejection {
             remote_addr: addr,

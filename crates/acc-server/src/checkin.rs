@@ -81,11 +81,13 @@ impl Server {
         wait: Duration,
     ) -> Result<Option<AgentPolicy>, ServerError> {
         self.touch_agent(id);
+        let waiting = crate::metrics::LongPoll::start("agent");
         let Some((revision, doc, force)) =
             self.wait_change(after, force_after, wait, &self.agent_force_tx).await
         else {
             return Ok(None);
         };
+        drop(waiting);
         let credential = self.agent_credential(&doc).await?;
         let mut policy = agents::agent_policy(revision, &doc, credential, &self.inventory.sites());
         policy.force = force;

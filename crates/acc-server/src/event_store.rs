@@ -244,7 +244,10 @@ impl Server {
 
     /// Stores events the server wrote itself.
     pub(crate) async fn store_own_events(&self, events: &[ForwardedEvent]) -> Result<u64, ServerError> {
+        let started = std::time::Instant::now();
         let stored = insert(&self.pool, &self.own_origin(), &self.config().name, events).await?;
+        crate::metrics::database("insert_events", started);
+        crate::metrics::events_written("server", stored);
         self.event_growth.add(stored);
         Ok(stored)
     }
@@ -258,7 +261,10 @@ impl Server {
         let origin = self
             .site_origin(site)
             .ok_or_else(|| ServerError::Invalid(format!("site {site} is not joined")))?;
+        let started = std::time::Instant::now();
         let stored = insert(&self.pool, &origin, site, events).await?;
+        crate::metrics::database("insert_events", started);
+        crate::metrics::events_written("site", stored);
         self.event_growth.add(stored);
         Ok(stored)
     }

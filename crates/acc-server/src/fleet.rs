@@ -315,7 +315,9 @@ impl Server {
         if let Some(s) = self.inventory.sites().get_mut(site) {
             s.last_contact = self.now_ms();
         }
+        let waiting = crate::metrics::LongPoll::start("site");
         let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
+        drop(waiting);
         let (trust, crl) = self.fleet_trust(&doc, revision);
         let mut policy = sites::site_policy(revision, &doc, trust, crl);
         policy.force = force;

@@ -34,6 +34,7 @@ pub mod init;
 pub mod inventory;
 pub mod layout;
 pub mod lockouts;
+pub mod metrics;
 pub mod packages;
 pub mod policy;
 pub mod renew;

@@ -109,6 +109,11 @@ impl Running {
         &self.server
     }
 
+    /// What `GET /readyz` checks (see [`crate::metrics::readiness`]).
+    pub fn readiness(&self) -> acc_net::health::Readiness {
+        crate::metrics::readiness(self.server.clone())
+    }
+
     /// What reloads the listener's TLS from the data directory and the policy in force
     /// (the server certificate and key, the fleet CA, the operator CAs): new connections
     /// use it, and a configuration that does not load leaves the running one in place.
@@ -136,7 +141,8 @@ impl Running {
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
-        let app = crate::api::router(self.server.clone());
+        let app = crate::api::router(self.server.clone())
+            .merge(crate::metrics::health_routes(crate::metrics::readiness(self.server.clone())));
         let stopping = self.server.clone();
         let shutdown = async move {
             shutdown.await;

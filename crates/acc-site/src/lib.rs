@@ -28,6 +28,7 @@ pub mod event_log;
 pub mod init;
 pub mod layout;
 pub mod managed;
+pub mod metrics;
 pub mod replicate;
 pub mod server;
 pub mod shares;

@@ -255,6 +255,7 @@ async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError>
             .bind(last.to_string())
             .execute(site.pool())
             .await?;
+        crate::metrics::events_forwarded(n);
         sent += n;
     }
 }

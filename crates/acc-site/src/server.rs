@@ -60,6 +60,11 @@ impl Running {
         &self.site
     }
 
+    /// What `GET /readyz` checks (see [`crate::metrics::readiness`]).
+    pub fn readiness(&self) -> acc_net::health::Readiness {
+        crate::metrics::readiness(self.site.clone())
+    }
+
     /// Serves until `shutdown` completes; then answers waiting long-polls at once, lets
     /// requests in flight finish and stops the admin socket.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SiteError> {
@@ -106,7 +111,9 @@ impl Running {
                 }
             });
         });
-        let app = api::router(self.site.clone()).layer(middleware::from_fn(peer_to_api));
+        let app = api::router(self.site.clone())
+            .merge(crate::metrics::health_routes(self.readiness()))
+            .layer(middleware::from_fn(peer_to_api));
         let stopping = self.site.clone();
         let shutdown = async move {
             shutdown.await;

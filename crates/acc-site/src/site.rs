@@ -308,6 +308,11 @@ impl Site {
         self.stopping.send_replace(true);
     }
 
+    /// Whether [`begin_stop`](Site::begin_stop) was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
     /// Completes once [`begin_stop`](Site::begin_stop) was called.
     pub async fn stopping(&self) {
         let _ = self.stopping.subscribe().wait_for(|s| *s).await;

@@ -91,8 +91,13 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let result =
             commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
+        crate::metrics::database("commit", started);
+        if result.is_ok() {
+            crate::metrics::committed(jobs.iter().flat_map(|job| &job.writes));
+        }
         if let Err(e) = &result {
             // Shape rows of the batch were rolled back with it.
             shapes.clear();

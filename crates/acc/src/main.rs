@@ -19,6 +19,8 @@ mod output;
 mod bench;
 mod cmd;
 mod logging;
+#[cfg(unix)]
+mod metrics;
 
 /// `acc --version`: the package version and the commit built (see build.rs).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ACC_COMMIT"), ")");

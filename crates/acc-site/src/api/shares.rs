@@ -259,6 +259,7 @@ async fn respond(site: &Site, headers: &HeaderMap, opened: Arc<Opened>) -> Respo
         _ => (StatusCode::OK, 0, len),
     };
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    crate::metrics::package_bytes_served(count);
     let body = match &opened.small {
         Some(all) if (start + count) as usize <= all.len() => {
             Body::from(all.slice(start as usize..(start + count) as usize))

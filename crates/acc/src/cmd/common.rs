@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// Listen here instead of the address given at init (port 0: any free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here
+    /// (off by default; keep it on loopback or a trusted network; port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// One line from standard input without its line ending (a password: never an argument).

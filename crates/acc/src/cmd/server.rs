@@ -148,8 +148,25 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ServerCommand::Run(a) => {
+                let exporter = match a.metrics_listen {
+                    Some(addr) => Some(crate::metrics::Exporter::install(addr).await?),
+                    None => None,
+                };
                 let running = acc_server::run::start(Layout::new(&a.data_dir), a.listen).await?;
                 let signals = Signals::install()?;
+                let metrics = match exporter {
+                    Some(e) => {
+                        let server = running.server().clone();
+                        Some(e.serve(
+                            move || {
+                                acc_server::metrics::observe(&server);
+                                Box::pin(async {})
+                            },
+                            running.readiness(),
+                        )?)
+                    }
+                    None => None,
+                };
                 let addr = running.local_addr()?;
                 let name = running.server().config().name.clone();
                 let reload = running.tls_reloader();
@@ -158,7 +175,11 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     Ok("TLS certificate and key, fleet CA and trusted operator CAs reloaded".to_string())
                 };
                 let stop = signals.until_stop("Management server", reload);
-                serve_role("management server", &name, addr, running.serve(stop)).await
+                let served = serve_role("management server", &name, addr, running.serve(stop)).await;
+                if let Some(m) = metrics {
+                    m.abort();
+                }
+                served
             }
             ServerCommand::Backup(a) => {
                 let passphrase = a.passphrase.read()?;

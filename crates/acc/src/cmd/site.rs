@@ -388,8 +388,25 @@ async fn join(j: JoinArgs) -> Result<ExitCode> {
 }
 
 async fn run_server(a: RunArgs) -> Result<ExitCode> {
+    let exporter = match a.metrics_listen {
+        Some(addr) => Some(crate::metrics::Exporter::install(addr).await?),
+        None => None,
+    };
     let running = acc_site::server::start(Layout::new(&a.data_dir), a.listen).await?;
     let signals = Signals::install()?;
+    let metrics = match exporter {
+        Some(e) => {
+            let site = running.site().clone();
+            Some(e.serve(
+                move || {
+                    let site = site.clone();
+                    Box::pin(async move { acc_site::metrics::observe(&site).await })
+                },
+                running.readiness(),
+            )?)
+        }
+        None => None,
+    };
     let addr = running.local_addr()?;
     let name = running.site().config().name.clone();
     let site = running.site().clone();
@@ -397,7 +414,12 @@ async fn run_server(a: RunArgs) -> Result<ExitCode> {
         site.reload_tls().map_err(|e| e.to_string())?;
         Ok("TLS certificate and key, trusted client CAs and CRLs reloaded".to_string())
     };
-    serve_role("site", &name, addr, running.serve(signals.until_stop("Site server", reload))).await
+    let served =
+        serve_role("site", &name, addr, running.serve(signals.until_stop("Site server", reload))).await;
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    served
 }
 
 /// `acc site show --json`.

@@ -10,6 +10,7 @@ mod dev;
 mod identity;
 mod lifecycle;
 mod lockout;
+mod metrics;
 mod modes;
 mod names;
 mod pki_openssl;

@@ -130,6 +130,8 @@ impl Run {
 pub struct SiteProc {
     pub child: std::process::Child,
     pub url: String,
+    /// `http://host:port` of the metrics listener, when started with `--metrics-listen`.
+    pub metrics: Option<String>,
 }
 
 impl SiteProc {
@@ -147,6 +149,12 @@ impl SiteProc {
 
     /// Starts `acc ROLE run --data-dir DIR --listen LISTEN` (a restart on the same port).
     pub fn start_at(role: &str, dir: &Path, listen: &str, log: Option<&Path>) -> SiteProc {
+        SiteProc::start_with(role, dir, listen, log, &[])
+    }
+
+    /// [`SiteProc::start_at`] with more arguments of `run` (`--metrics-listen ADDR`: the
+    /// metrics address it prints is kept in `metrics`).
+    pub fn start_with(role: &str, dir: &Path, listen: &str, log: Option<&Path>, extra: &[&str]) -> SiteProc {
         use std::io::{BufRead, BufReader};
         let stderr = match log {
             Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("log file")),
@@ -156,6 +164,7 @@ impl SiteProc {
             .args([role, "run", "--data-dir"])
             .arg(dir)
             .args(["--listen", listen])
+            .args(extra)
             .env("ACC_LOG", if log.is_some() { "debug" } else { "warn" })
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
@@ -165,15 +174,22 @@ impl SiteProc {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("https://") {
+                if let Some(i) = line.find("https://").or_else(|| line.find("http://")) {
                     let _ = tx.send(line[i..].trim().to_string());
                 }
             }
         });
-        let url = rx
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("acc run did not report its address in 20 s");
-        SiteProc { child, url }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut metrics = None;
+        let url = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = rx.recv_timeout(left).expect("acc run did not report its address in 20 s");
+            match line.strip_suffix("/metrics") {
+                Some(base) if line.starts_with("http://") => metrics = Some(base.to_string()),
+                _ => break line,
+            }
+        };
+        SiteProc { child, url, metrics }
     }
 
     /// `host:port`.
