@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! entry  kind u8 ('D' directory, 'F' file) | path length u16 | path (UTF-8, '/'-separated,
-//!        relative) | mode u32 | for files: size u64 | content
+//!        relative) | permission bits u32 (0o777 at most) | for files: size u64 | content
 //! end    'E'
 //! ```
 //!
 //! Paths are checked when read: only plain relative components, so that a crafted backup
-//! cannot write outside the directory it is restored into.
+//! cannot write outside the directory it is restored into, and only permission bits (no
+//! set-user-id) are kept.
 
 use std::io::{Read, Write};
 
@@ -30,7 +31,7 @@ fn write_head<W: Write>(out: &mut W, kind: u8, path: &str, mode: u32) -> Result<
     out.write_all(&[kind])?;
     out.write_all(&len.to_be_bytes())?;
     out.write_all(path.as_bytes())?;
-    out.write_all(&(mode & 0o7777).to_be_bytes())?;
+    out.write_all(&(mode & 0o777).to_be_bytes())?;
     Ok(())
 }
 
@@ -90,7 +91,7 @@ pub fn read_entry<R: Read>(input: &mut R) -> Result<Option<Entry>, BackupError> 
     input.read_exact(&mut path).map_err(BackupError::from_io)?;
     let path = String::from_utf8(path).map_err(|_| BackupError::Damaged("a path is not UTF-8".into()))?;
     check_path(&path)?;
-    let mode = u32::from_be_bytes(read_n(input)?) & 0o7777;
+    let mode = u32::from_be_bytes(read_n(input)?) & 0o777;
     Ok(Some(if kind == b'D' {
         Entry::Dir(path, mode)
     } else {
@@ -106,11 +107,15 @@ mod tests {
     fn entries_round_trip() {
         let mut out = Vec::new();
         write_dir(&mut out, "tls", 0o700).unwrap();
-        write_file(&mut out, "tls/ca.key", 0o400, 3, &b"KEY"[..]).unwrap();
+        write_file(&mut out, "tls/ca.key", 0o4400, 3, &b"KEY"[..]).unwrap();
         write_end(&mut out).unwrap();
         let mut input = &out[..];
         assert_eq!(read_entry(&mut input).unwrap(), Some(Entry::Dir("tls".into(), 0o700)));
-        assert_eq!(read_entry(&mut input).unwrap(), Some(Entry::File("tls/ca.key".into(), 0o400, 3)));
+        assert_eq!(
+            read_entry(&mut input).unwrap(),
+            Some(Entry::File("tls/ca.key".into(), 0o400, 3)),
+            "no set-user-id"
+        );
         let mut content = [0u8; 3];
         input.read_exact(&mut content).unwrap();
         assert_eq!(&content, b"KEY");

@@ -34,7 +34,7 @@ pub fn mode(meta: &Metadata) -> u32 {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        meta.permissions().mode() & 0o7777
+        meta.permissions().mode() & 0o777
     }
     #[cfg(not(unix))]
     if meta.is_dir() { 0o700 } else { 0o600 }
