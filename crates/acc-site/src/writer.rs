@@ -91,8 +91,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result =
-            commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
+        let result = commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
         if let Err(e) = &result {
             // Shape rows of the batch were rolled back with it.
             shapes.clear();
