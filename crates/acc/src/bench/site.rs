@@ -164,8 +164,7 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
 /// One request on a site server's admin socket; its answer, or its refusal as the error.
 pub async fn admin_call(socket: &Path, request: &acc_site::admin::Request) -> Result<serde_json::Value> {
     match acc_site::admin::call(socket, request).await? {
-        Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => bail!("{e}"),
+        Some(v) => Ok(v),
         None => bail!("the site server does not answer on {}", socket.display()),
     }
 }
