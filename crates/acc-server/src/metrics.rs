@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use acc_net::health::Readiness;
 
-use crate::server::{Server, lock};
+use crate::server::Server;
 
 /// How long the readiness check waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -60,12 +60,12 @@ pub fn lag_bucket(lag: i64) -> &'static str {
 pub fn observe(server: &Server) {
     let (revision, _) = server.current();
     metrics::gauge!("acc_policy_revision").set(revision as f64);
-    for site in lock(&server.inventory.sites).values() {
+    for site in server.inventory.sites().values() {
         let lag = revision - site.applied_revision.unwrap_or(0);
         metrics::gauge!("acc_site_policy_revision_lag", "site" => site.name.clone()).set(lag.max(0) as f64);
     }
     let mut buckets = [("0", 0u64), ("1", 0), ("2-5", 0), ("6+", 0)];
-    for agent in lock(&server.inventory.agents).values() {
+    for agent in server.inventory.agents().values() {
         let bucket = lag_bucket(revision - agent.state.revision);
         if let Some(b) = buckets.iter_mut().find(|(name, _)| *name == bucket) {
             b.1 += 1;
