@@ -1,7 +1,11 @@
 //! The admin API: the request bodies `acc ctl` sends to the management server with a
 //! bearer token (settings, credential rotation, tokens, trust, the directory, package
-//! assignment). The server parses exactly these types, so a field renamed here is renamed
-//! on both sides.
+//! assignment), and in [`answer`] what the server answers. The server parses exactly these
+//! types, so a field renamed here is renamed on both sides.
+
+pub mod answer;
+
+pub use answer::*;
 
 use acc_core::lockout::LockoutMode;
 use acc_core::password::PasswordPolicy;
