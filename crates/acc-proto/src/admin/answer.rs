@@ -378,6 +378,16 @@ pub enum CertificateKind {
     Agent,
 }
 
+impl CertificateKind {
+    /// The word on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CertificateKind::Site => "site",
+            CertificateKind::Agent => "agent",
+        }
+    }
+}
+
 /// One certificate the fleet CA issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CertificateView {
@@ -448,6 +458,17 @@ pub enum RotationPhase {
     Retiring,
     /// One active generation.
     Steady,
+}
+
+impl RotationPhase {
+    /// The word on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RotationPhase::Provisioning => "provisioning",
+            RotationPhase::Retiring => "retiring",
+            RotationPhase::Steady => "steady",
+        }
+    }
 }
 
 /// One generation of `GET /v1/credential/status`.

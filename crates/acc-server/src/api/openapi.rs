@@ -372,6 +372,65 @@ mod tests {
     /// The checked-in document, relative to this crate.
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/server.json");
 
+    /// The routes the router registers, as (method, path), read from the `.route(…)` calls
+    /// of every module of the API (the router cannot list them at run time).
+    fn registered_routes() -> std::collections::BTreeSet<(String, String)> {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("agents.rs"),
+            include_str!("certs.rs"),
+            include_str!("credential.rs"),
+            include_str!("directory.rs"),
+            include_str!("fleet.rs"),
+            include_str!("packages.rs"),
+            include_str!("settings.rs"),
+            include_str!("sources.rs"),
+        ];
+        let mut out = std::collections::BTreeSet::new();
+        for source in sources {
+            for call in source.split(".route(\"").skip(1) {
+                let (path, rest) = call.split_once('"').expect("a quoted path");
+                // The method router: up to the call's closing parenthesis.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let methods = &rest[..end];
+                for m in ["get", "post", "put", "delete"] {
+                    let called = methods.match_indices(&format!("{m}(")).any(|(i, _)| {
+                        !methods[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    });
+                    if called {
+                        out.insert((m.to_string(), path.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
+        let routed = registered_routes();
+        let documented: std::collections::BTreeSet<(String, String)> =
+            OPERATIONS.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+        assert!(routed.len() > 40, "{routed:?}");
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routed but not in OPERATIONS: {undocumented:?}; in OPERATIONS but not routed: {unrouted:?}"
+        );
+    }
+
     #[test]
     fn every_typed_body_belongs_to_a_documented_operation() {
         assert_eq!(acc_proto::openapi::undocumented(&operations(), BODIES), Vec::<String>::new());
