@@ -53,7 +53,7 @@ async fn add(
 ) -> Result<Json<DirectoryAdded>, ApiError> {
     require(&caller, Role::Admin)?;
     let b: DirectoryAccountAdd = parse_json(&headers, &body)?;
-    server.directory_add(&b.name, &b.password, &caller.name).await?;
+    server.directory_add(&b.name, b.password.expose(), &caller.name).await?;
     Ok(Json(DirectoryAdded { name: format!("{}\\{}", server.config().domain, b.name) }))
 }
 

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use acc_core::credential_check::GenerationPhase;
-use acc_core::password::Secret;
 use acc_proto::admin::{
     ActiveCredential, ApiToken, ApiTokenRequest, AuthChange, CreatedApiToken, RevisionDiff, RevisionEntry,
     RevisionHistory, RevisionInfo, RevisionShown, SaveOutcome, SettingsView, SiteSettingsChange, TokenList,
@@ -79,8 +78,8 @@ pub(super) async fn save_auth_body(
     let req = AuthRequest {
         mode,
         user_name: body.user_name,
-        password: Secret::new(password),
-        confirmation: Secret::new(confirmation),
+        password,
+        confirmation,
         password_policy: body.password_policy,
         grant_read: body.grant_read,
         force: body.force,

@@ -58,7 +58,7 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
                 let Some(user) = a.username else { bail!("give --username for the new generation") };
                 let body = AuthChange {
                     user_name: Some(user),
-                    password: Some(password_from_stdin(a.password_stdin)?),
+                    password: Some(password_from_stdin(a.password_stdin)?.into()),
                     grant_read: a.grant_read,
                     grace_secs: a.grace,
                     force: a.force,

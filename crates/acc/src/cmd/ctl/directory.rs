@@ -54,7 +54,8 @@ pub async fn directory(ctl: &mut Ctl, c: DirectoryCommand) -> Result<ExitCode> {
             table.print();
         }
         DirectoryCommand::Add(a) => {
-            let body = DirectoryAccountAdd { name: a.name, password: password_from_stdin(a.password_stdin)? };
+            let body =
+                DirectoryAccountAdd { name: a.name, password: password_from_stdin(a.password_stdin)?.into() };
             let added: DirectoryAdded = ctl.exchange("POST", "/v1/directory", &body).await?;
             outln!("directory account {} created", added.name);
         }

@@ -286,7 +286,7 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
             };
             if let Some(u) = a.username {
                 body.user_name = Some(u);
-                body.password = Some(password_from_stdin(a.password_stdin)?);
+                body.password = Some(password_from_stdin(a.password_stdin)?.into());
             } else if a.password_stdin {
                 anyhow::bail!(
                     "--password-stdin needs --username: a credential is a user name and a password"
