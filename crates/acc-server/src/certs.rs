@@ -18,7 +18,7 @@ impl Server {
     /// Every certificate the fleet CA issued, with `revoked_at` when revoked.
     pub async fn certificates(&self) -> Result<Vec<CertificateView>, ServerError> {
         let (_, doc) = self.current();
-        Ok(store::certs(&self.pool)
+        store::certs(&self.pool)
             .await?
             .into_iter()
             .map(|c| {
@@ -27,8 +27,8 @@ impl Server {
                     .iter()
                     .find(|r| r.serial.eq_ignore_ascii_case(&c.serial))
                     .map(|r| r.revoked_at);
-                let kind = if c.kind == "site" { CertificateKind::Site } else { CertificateKind::Agent };
-                CertificateView {
+                let kind: CertificateKind = c.kind.parse().map_err(ServerError::Invalid)?;
+                Ok(CertificateView {
                     serial: c.serial,
                     kind,
                     name: c.name,
@@ -36,9 +36,9 @@ impl Server {
                     issued_at: c.issued_at,
                     not_after: c.not_after,
                     revoked_at: revoked,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Revokes a fleet certificate by serial (hex, any case, colons allowed).

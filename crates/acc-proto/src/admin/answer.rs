@@ -378,6 +378,19 @@ pub enum CertificateKind {
     Agent,
 }
 
+impl std::str::FromStr for CertificateKind {
+    type Err = String;
+
+    /// `site` or `agent`; the error names the word.
+    fn from_str(s: &str) -> Result<CertificateKind, String> {
+        match s {
+            "site" => Ok(CertificateKind::Site),
+            "agent" => Ok(CertificateKind::Agent),
+            _ => Err(format!("certificate kind '{s}' is not site or agent")),
+        }
+    }
+}
+
 impl CertificateKind {
     /// The word on the wire.
     pub const fn as_str(self) -> &'static str {
@@ -791,6 +804,8 @@ mod tests {
             assert_eq!(json!(s), json!(s.as_str()));
         }
         assert_eq!(json!(ReplicaStatus::from(ReplicationStatus::Failed)), json!("failed"));
+        assert_eq!("site".parse::<CertificateKind>(), Ok(CertificateKind::Site));
+        assert!("ca".parse::<CertificateKind>().unwrap_err().contains("'ca'"));
     }
 
     #[test]

@@ -219,7 +219,8 @@ fn print_settings(view: &SettingsView) {
         None => "-".to_string(),
         Some(c) => format!("{} (generation {})", c.user_name, c.generation),
     };
-    let lockout = if site["mode"] == "classic" {
+    let mode = serde_json::from_value::<acc_core::lockout::LockoutMode>(site["mode"].clone());
+    let lockout = if matches!(mode, Ok(acc_core::lockout::LockoutMode::Classic)) {
         format!(
             "classic: threshold {}, reset_after {} s, duration {} s",
             site["threshold"], site["reset_after"], site["duration"]
