@@ -48,7 +48,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
             None => format!("/v1/events?{query}"),
             Some(c) => format!("/v1/events?{query}&cursor={}", encode_component(c)),
         };
-        let page: acc_proto::EventPage = serde_json::from_value(ctl.call("GET", &path, None).await?)?;
+        let page: acc_proto::EventPage = ctl.fetch("GET", &path).await?;
         out.page(&page.events)?;
         match page.next {
             Some(next) if !out.closed() => cursor = Some(next),

@@ -113,14 +113,6 @@ impl Ctl {
         Ok(Ctl { conn, token })
     }
 
-    /// Sends a request; the JSON answer of a 2xx, or the server's message as the error.
-    pub async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        match body {
-            Some(b) => self.post(method, path, b).await,
-            None => self.send(method, path, None, Bytes::new()).await,
-        }
-    }
-
     /// Sends `body` (an `acc_proto` request type) as JSON; the JSON answer of a 2xx.
     pub async fn post<B: serde::Serialize + ?Sized>(
         &mut self,
