@@ -21,6 +21,16 @@ pub enum GenerationPhase {
 }
 
 impl GenerationPhase {
+    /// The word on the wire (`provisioning`, `active`, `retiring`, `removed`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GenerationPhase::Provisioning => "provisioning",
+            GenerationPhase::Active => "active",
+            GenerationPhase::Retiring => "retiring",
+            GenerationPhase::Removed => "removed",
+        }
+    }
+
     /// Whether site servers maintain accounts of a generation in this phase.
     pub fn is_maintained(self) -> bool {
         self != GenerationPhase::Removed

@@ -1,10 +1,14 @@
 //! The admin API: the request bodies `acc ctl` sends to the management server with a
 //! bearer token (settings, credential rotation, tokens, trust, the directory, package
-//! assignment). The server parses exactly these types, so a field renamed here is renamed
-//! on both sides.
+//! assignment), and in [`answer`] what the server answers. The server parses exactly these
+//! types, so a field renamed here is renamed on both sides.
+
+pub mod answer;
+
+pub use answer::*;
 
 use acc_core::lockout::LockoutMode;
-use acc_core::password::PasswordPolicy;
+use acc_core::password::{PasswordPolicy, Secret};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AuthMode;
@@ -19,12 +23,14 @@ pub struct AuthChange {
     /// A new credential's user name (`None`: keep the current one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
-    /// Its password.
+    /// Its password (redacted from `Debug`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub password: Option<Secret>,
     /// The password typed a second time (`None`: the password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmation: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub confirmation: Option<Secret>,
     /// A new password policy (`None`: keep it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Value>", description = "As acc-core defines it.")]
@@ -189,8 +195,9 @@ pub struct TrustRemove {
 pub struct DirectoryAccountAdd {
     /// The account name (without the domain).
     pub name: String,
-    /// Its password.
-    pub password: String,
+    /// Its password (redacted from `Debug`).
+    #[schemars(with = "String")]
+    pub password: Secret,
 }
 
 impl std::fmt::Debug for DirectoryAccountAdd {

@@ -49,6 +49,8 @@ pub fn document(
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
+    // Every refusal is one type (a `$ref` to it).
+    let refusal = json_content(generator.subschema_for::<crate::admin::ApiErrorBody>());
     let mut paths = Map::new();
     for o in operations {
         let mut success = json!({ "description": o.answer.unwrap_or("Success (JSON).") });
@@ -66,7 +68,7 @@ pub fn document(
         }
         op["responses"] = json!({
             "200": success,
-            "default": { "description": "Refusal.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            "default": { "description": "Refusal.", "content": refusal.clone() }
         });
         op["security"] = o.security.clone();
         if let Some(role) = o.role {
@@ -75,20 +77,7 @@ pub fn document(
         let entry = paths.entry(o.path.to_string()).or_insert_with(|| json!({}));
         entry[o.method] = op;
     }
-    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    schemas.insert(
-        "Error".into(),
-        json!({
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {
-                "error": { "type": "string" },
-                "message": { "type": "string" },
-                "errors": { "type": "array", "items": { "type": "object", "properties": {
-                    "field": { "type": "string" }, "id": { "type": "string" }, "message": { "type": "string" } } } }
-            }
-        }),
-    );
+    let schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     json!({
         "openapi": "3.1.0",
         "info": { "title": title, "version": version },

@@ -3,7 +3,7 @@
 //! revocation or a new trust anchor is a policy revision, so it reaches every site with
 //! the next long-poll, within a round trip.
 
-use serde_json::{Value, json};
+use acc_proto::admin::{CertificateKind, CertificateView};
 
 use crate::document::{Problem, RevokedCert, TrustAnchor};
 use crate::error::ServerError;
@@ -16,9 +16,9 @@ fn refused(message: String) -> SaveError {
 
 impl Server {
     /// Every certificate the fleet CA issued, with `revoked_at` when revoked.
-    pub async fn certificates(&self) -> Result<Vec<Value>, ServerError> {
+    pub async fn certificates(&self) -> Result<Vec<CertificateView>, ServerError> {
         let (_, doc) = self.current();
-        Ok(store::certs(&self.pool)
+        store::certs(&self.pool)
             .await?
             .into_iter()
             .map(|c| {
@@ -27,11 +27,18 @@ impl Server {
                     .iter()
                     .find(|r| r.serial.eq_ignore_ascii_case(&c.serial))
                     .map(|r| r.revoked_at);
-                let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
-                v["revoked_at"] = json!(revoked);
-                v
+                let kind: CertificateKind = c.kind.parse().map_err(ServerError::Invalid)?;
+                Ok(CertificateView {
+                    serial: c.serial,
+                    kind,
+                    name: c.name,
+                    subject: c.subject,
+                    issued_at: c.issued_at,
+                    not_after: c.not_after,
+                    revoked_at: revoked,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Revokes a fleet certificate by serial (hex, any case, colons allowed).

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use acc_core::generation::GenerationPhase;
+use acc_proto::admin::{AgentStatus, AgentView};
 use acc_proto::{AgentAuth, AgentCheckIn, AgentPolicy};
-use serde_json::{Value, json};
 
 use crate::agents::{self, AgentRecord};
 use crate::document::{AuthMode, PolicyDocument};
@@ -190,30 +190,41 @@ impl Server {
 
     /// `acc ctl agents`: every agent that checked in, and every enrolled one that has not
     /// yet, with its certificate, revision, mode, health and any shared identity.
-    pub async fn agent_inventory(&self) -> Result<Vec<Value>, ServerError> {
+    pub async fn agent_inventory(&self) -> Result<Vec<AgentView>, ServerError> {
         let (revision, doc) = self.current();
         let agents = self.agents();
-        let mut out: Vec<Value> = agents
+        let mut out: Vec<AgentView> = agents
             .values()
             .map(|a| {
                 let revoked = doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&a.serial_hex));
                 let status = match (&a.state.failure, a.state.seq) {
-                    (Some(_), _) => "policy_failed",
-                    (None, 0) => "polling",
-                    _ if a.state.revision >= revision => "current",
-                    _ => "behind",
+                    (Some(_), _) => AgentStatus::PolicyFailed,
+                    (None, 0) => AgentStatus::Polling,
+                    _ if a.state.revision >= revision => AgentStatus::Current,
+                    _ => AgentStatus::Behind,
                 };
-                json!({
-                    "name": a.name, "serial": a.serial_hex, "issuer": a.issuer,
-                    "cert_not_after": a.cert_not_after, "revoked": revoked,
-                    "revision": a.state.revision, "status": status,
-                    "failed_revision": a.state.failed_revision, "failure": a.state.failure,
-                    "auth_mode": a.state.auth_mode, "user_name": a.state.user_name,
-                    "generation": a.state.generation, "site_server": a.state.site_server,
-                    "site_reachable": a.state.site_reachable, "packages": a.state.packages,
-                    "version": a.state.version, "last_check_in": a.last_check_in,
-                    "address": a.address, "duplicate": a.duplicate,
-                })
+                let s = a.state.clone();
+                AgentView {
+                    name: a.name.clone(),
+                    serial: a.serial_hex.clone(),
+                    issuer: a.issuer.clone(),
+                    cert_not_after: a.cert_not_after,
+                    revoked,
+                    status,
+                    revision: Some(s.revision),
+                    failed_revision: s.failed_revision,
+                    failure: s.failure,
+                    auth_mode: Some(s.auth_mode),
+                    user_name: s.user_name,
+                    generation: s.generation,
+                    site_server: s.site_server,
+                    site_reachable: s.site_reachable,
+                    packages: s.packages,
+                    version: Some(s.version),
+                    last_check_in: Some(a.last_check_in),
+                    address: Some(a.address.clone()),
+                    duplicate: a.duplicate.clone(),
+                }
             })
             .collect();
         // Enrolled, not yet checked in: its newest live certificate.
@@ -225,15 +236,31 @@ impl Server {
                 let revoked = doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&c.serial));
                 if !revoked {
                     listed.insert(c.name.clone());
-                    out.push(json!({
-                        "name": c.name, "serial": c.serial, "issuer": "fleet CA",
-                        "cert_not_after": c.not_after, "revoked": false, "revision": Value::Null,
-                        "status": "enrolled", "last_check_in": Value::Null, "duplicate": Value::Null,
-                    }));
+                    out.push(AgentView {
+                        name: c.name,
+                        serial: c.serial,
+                        issuer: "fleet CA".into(),
+                        cert_not_after: Some(c.not_after),
+                        revoked: false,
+                        status: AgentStatus::Enrolled,
+                        revision: None,
+                        failed_revision: None,
+                        failure: None,
+                        auth_mode: None,
+                        user_name: None,
+                        generation: None,
+                        site_server: None,
+                        site_reachable: None,
+                        packages: Vec::new(),
+                        version: None,
+                        last_check_in: None,
+                        address: None,
+                        duplicate: None,
+                    });
                 }
             }
         }
-        out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 

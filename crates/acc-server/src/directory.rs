@@ -15,7 +15,6 @@ use acc_core::name::{NameParts, UserNameForm};
 use acc_core::password::Secret;
 use acc_core::time::Timestamp;
 use acc_proto::{DirectoryAnswer, DirectoryLogon};
-use serde_json::{Value, json};
 
 use crate::error::ServerError;
 use crate::server::Server;
@@ -150,7 +149,8 @@ impl Server {
     }
 
     /// `acc ctl directory list`: every account with its state.
-    pub async fn directory_list(&self) -> Result<Vec<Value>, ServerError> {
+    pub async fn directory_list(&self) -> Result<Vec<acc_proto::admin::DirectoryAccount>, ServerError> {
+        use acc_proto::admin::DirectoryAccountState as State;
         let _guard = self.directory_lock.lock().await;
         let state = self.load_directory().await?;
         let policy = directory_policy();
@@ -162,16 +162,16 @@ impl Server {
                 let shown = state.displayed_state(&policy, &a.name, now);
                 let locked = shown.and_then(|d| d.lock_scope).is_some();
                 let state = match (a.enabled, locked) {
-                    (false, _) => "disabled",
-                    (true, true) => "locked",
-                    (true, false) => "enabled",
+                    (false, _) => State::Disabled,
+                    (true, true) => State::Locked,
+                    (true, false) => State::Enabled,
                 };
-                json!({
-                    "name": format!("{}\\{}", self.config().domain, a.name),
-                    "state": state,
-                    "retry_after": shown.and_then(|d| d.retry_after),
-                    "app_id": a.name_key == self.config().app_id.to_lowercase(),
-                })
+                acc_proto::admin::DirectoryAccount {
+                    name: format!("{}\\{}", self.config().domain, a.name),
+                    state,
+                    retry_after: shown.and_then(|d| d.retry_after),
+                    app_id: a.name_key == self.config().app_id.to_lowercase(),
+                }
             })
             .collect())
     }

@@ -173,24 +173,7 @@ impl PolicyDocument {
     }
 }
 
-/// One refused field: the field label of 5.5, the message id when the specification has
-/// one, and the exact message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    /// `user name`, `password`, `lockout and site settings`, `rotation`, `share access`.
-    pub field: String,
-    /// `P-CLASSES`, `L-T` … (empty when the specification has no id for it).
-    pub id: String,
-    /// The message.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem of `field` with the specification's `id` (or none) and `message`.
-    pub fn new(field: &str, id: &str, message: impl Into<String>) -> Problem {
-        Problem { field: field.to_string(), id: id.to_string(), message: message.into() }
-    }
-}
+pub use acc_proto::admin::Problem;
 
 /// What a requested change became: the next document, the warnings to show once, and a
 /// one-line summary for the revision history.
@@ -518,15 +501,7 @@ fn redact(value: &mut Value) {
 }
 
 /// One difference between two documents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    /// The setting's path, e.g. `site.threshold`, `generations[2].phase`.
-    pub path: String,
-    /// The value before (`null` when added).
-    pub from: Value,
-    /// The value after (`null` when removed).
-    pub to: Value,
-}
+pub use acc_proto::admin::SettingChange as Change;
 
 /// The differences between two (redacted) documents, leaf by leaf in document order.
 /// Generations are matched by number and shares by name, so one addition is one change.

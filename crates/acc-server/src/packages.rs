@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 use acc_core::acl::{AccessDenied, Caller, Principal, Share, check_read};
 use acc_core::generation::GenerationPhase;
 use acc_core::share_path::SharePath;
+use acc_proto::admin::{
+    AllSites, AssignedTo, PackageView, Replica, ReplicaStatus, UploadBegun, UploadStatus,
+};
 use acc_proto::{PackageFile, PackageManifest, PackageReport};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::document::{Assignment, AuthMode, PolicyDocument, Problem};
 use crate::error::ServerError;
@@ -112,25 +115,16 @@ pub fn check_replica_read(
     check_read(acl, caller, &object)
 }
 
-/// What a begun upload needs: for each file, the bytes the server already holds.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Begun {
-    /// `exists` (the same version is committed: nothing to send) or `upload`.
-    pub status: &'static str,
-    /// Bytes already received, by path.
-    pub received: BTreeMap<String, u64>,
-}
-
 impl Server {
     /// Begins (or resumes) the upload of a package version.
-    pub async fn package_begin(&self, m: PackageManifest, author: &str) -> Result<Begun, PackageError> {
+    pub async fn package_begin(&self, m: PackageManifest, author: &str) -> Result<UploadBegun, PackageError> {
         let (_, doc) = self.current();
         check_manifest(&m, &doc).map_err(PackageError::Invalid)?;
         let key = (m.name.clone(), m.version.clone());
         let existing = lock(&self.packages).get(&key).cloned();
         if let Some(row) = &existing {
             if row.committed && row.manifest == m {
-                return Ok(Begun { status: "exists", received: BTreeMap::new() });
+                return Ok(UploadBegun { status: UploadStatus::Exists, received: BTreeMap::new() });
             }
             if row.committed {
                 return Err(PackageError::Conflict(format!(
@@ -161,7 +155,7 @@ impl Server {
         };
         store::put_package(&self.pool, &row).await?;
         lock(&self.packages).insert(key, row);
-        Ok(Begun { status: "upload", received })
+        Ok(UploadBegun { status: UploadStatus::Upload, received })
     }
 
     /// The upload in progress of `name` `version`, and the file `path` of its manifest.
@@ -272,7 +266,7 @@ impl Server {
     }
 
     /// Every package version with its assignment and each site's replication.
-    pub fn package_list(&self) -> Vec<Value> {
+    pub fn package_list(&self) -> Vec<PackageView> {
         let (_, doc) = self.current();
         let sites = self.inventory.sites_now();
         lock(&self.packages)
@@ -280,26 +274,37 @@ impl Server {
             .map(|r| {
                 let m = &r.manifest;
                 let assigned = doc.assignments.iter().find(|a| a.name == m.name && a.version == m.version);
-                let replicas: Vec<Value> = sites
+                let replicas = sites
                     .values()
                     .filter(|s| assigned.is_some_and(|a| a.covers(&s.name)))
                     .map(|s| {
                         let state = s.packages.iter().find(|p| p.name == m.name && p.wanted == m.version);
-                        json!({
-                            "site": s.name,
-                            "status": state.map_or("pending", |p| p.status.as_str()),
-                            "version": state.and_then(|p| p.version.clone()),
-                            "message": state.and_then(|p| p.message.clone()),
-                        })
+                        Replica {
+                            site: s.name.clone(),
+                            status: state.map_or(ReplicaStatus::Pending, |p| p.status.into()),
+                            version: state.and_then(|p| p.version.clone()),
+                            message: state.and_then(|p| p.message.clone()),
+                        }
                     })
                     .collect();
-                json!({
-                    "name": m.name, "version": m.version, "share": m.share,
-                    "files": m.files.len(), "bytes": m.files.iter().map(|f| f.size).sum::<u64>(),
-                    "committed": r.committed, "created_at": r.created_at, "author": r.author,
-                    "assigned_to": assigned.map(|a| if a.sites.is_empty() { json!("all") } else { json!(a.sites) }),
-                    "replicas": replicas,
-                })
+                PackageView {
+                    name: m.name.clone(),
+                    version: m.version.clone(),
+                    share: m.share.clone(),
+                    files: m.files.len(),
+                    bytes: m.files.iter().map(|f| f.size).sum::<u64>(),
+                    committed: r.committed,
+                    created_at: r.created_at,
+                    author: r.author.clone(),
+                    assigned_to: assigned.map(|a| {
+                        if a.sites.is_empty() {
+                            AssignedTo::All(AllSites::All)
+                        } else {
+                            AssignedTo::Sites(a.sites.clone())
+                        }
+                    }),
+                    replicas,
+                }
             })
             .collect()
     }
@@ -400,9 +405,9 @@ impl Server {
             if first {
                 let mut fields = serde_json::Map::new();
                 for (k, v) in denied.package_access_fields() {
-                    fields.insert(k.to_string(), json!(v));
+                    fields.insert(k.to_string(), Value::from(v));
                 }
-                fields.insert("ReportingSite".into(), json!(site));
+                fields.insert("ReportingSite".into(), Value::from(site));
                 tracing::warn!(site, package = name, "{}", denied.package_refresh_message());
                 self.record_event(
                     "acc.package_access",

@@ -3,6 +3,7 @@
 //! detection, and `credential status`.
 
 use acc_core::generation::GenerationPhase;
+use acc_proto::admin::{Adoption, GenerationView, Provisioning, RotationPhase, RotationStatus, SiteRotation};
 use serde_json::{Value, json};
 
 use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
@@ -118,34 +119,35 @@ impl Server {
     /// `credential status`: every generation's phase, the pending sites and whether the
     /// rotation has stalled, each site's acknowledgements, and the agents' adoption of the
     /// active generation.
-    pub fn credential_status(&self) -> Value {
+    pub fn credential_status(&self) -> RotationStatus {
         let (revision, doc) = self.current();
         let registry = self.inventory.sites_now();
         let now = self.now_ms();
-        let generations: Vec<Value> = doc
+        let generations = doc
             .generations
             .iter()
-            .map(|g| {
-                json!({
-                    "generation": g.number,
-                    "user_name": g.user_name,
-                    "phase": g.phase,
-                    "saved_at": g.saved_at,
-                    "retire_deadline": g.retire_deadline,
-                })
+            .map(|g| GenerationView {
+                generation: g.number,
+                user_name: g.user_name.clone(),
+                phase: g.phase,
+                saved_at: g.saved_at,
+                retire_deadline: g.retire_deadline,
             })
             .collect();
-        let provisioning = doc.generation_in(GenerationPhase::Provisioning).map(|g| {
-            json!({
-                "generation": g.number,
-                "user_name": g.user_name,
-                "pending_sites": sites::pending_sites(&doc, &registry),
-                "stalled": stalled(&doc, now).is_some(),
-            })
+        let provisioning = doc.generation_in(GenerationPhase::Provisioning).map(|g| Provisioning {
+            generation: g.number,
+            user_name: g.user_name.clone(),
+            pending_sites: sites::pending_sites(&doc, &registry),
+            stalled: stalled(&doc, now).is_some(),
         });
-        let per_site: Vec<Value> = registry
+        let per_site = registry
             .values()
-            .map(|s| json!({ "site": s.name, "applied_revision": s.applied_revision, "acks": s.acks, "accounts": s.accounts }))
+            .map(|s| SiteRotation {
+                site: s.name.clone(),
+                applied_revision: s.applied_revision,
+                acks: s.acks.clone(),
+                accounts: s.accounts.clone(),
+            })
             .collect();
         // Per-agent adoption: who runs with the active generation (P6).
         let agents = self.inventory.agents_now();
@@ -154,28 +156,26 @@ impl Server {
             a.state.auth_mode == acc_proto::AuthMode::Certificate
                 || (active.is_some() && a.state.generation >= active)
         };
-        let pending_agents: Vec<&str> =
-            agents.values().filter(|a| !holds(a)).map(|a| a.name.as_str()).take(100).collect();
-        let adoption = json!({
-            "generation": active,
-            "agents": agents.len(),
-            "holding": agents.values().filter(|a| holds(a)).count(),
-            "pending": pending_agents,
-        });
-        let phase = match (provisioning.is_some(), doc.generation_in(GenerationPhase::Retiring).is_some()) {
-            (true, _) => "provisioning",
-            (false, true) => "retiring",
-            (false, false) => "steady",
+        let adoption = Adoption {
+            generation: active,
+            agents: agents.len(),
+            holding: agents.values().filter(|a| holds(a)).count(),
+            pending: agents.values().filter(|a| !holds(a)).map(|a| a.name.clone()).take(100).collect(),
         };
-        json!({
-            "revision": revision,
-            "phase": phase,
-            "rotation_grace": doc.rotation_grace,
-            "generations": generations,
-            "provisioning": provisioning,
-            "sites": per_site,
-            "adoption": adoption,
-        })
+        let phase = match (provisioning.is_some(), doc.generation_in(GenerationPhase::Retiring).is_some()) {
+            (true, _) => RotationPhase::Provisioning,
+            (false, true) => RotationPhase::Retiring,
+            (false, false) => RotationPhase::Steady,
+        };
+        RotationStatus {
+            revision,
+            phase,
+            rotation_grace: doc.rotation_grace,
+            generations,
+            provisioning,
+            sites: per_site,
+            adoption,
+        }
     }
 }
 

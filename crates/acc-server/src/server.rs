@@ -49,17 +49,7 @@ pub enum SaveError {
 }
 
 /// A saved revision.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SaveOutcome {
-    /// The new revision's number.
-    pub revision: i64,
-    /// Warnings to show once.
-    pub warnings: Vec<String>,
-    /// What `--grant-read` added.
-    pub granted: Vec<String>,
-    /// The one-line summary.
-    pub summary: String,
-}
+pub use acc_proto::admin::SaveOutcome;
 
 /// The management server.
 pub struct Server {

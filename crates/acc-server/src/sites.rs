@@ -77,6 +77,28 @@ impl SiteRecord {
         }
     }
 
+    /// The record as `GET /v1/sites` shows it.
+    pub fn view(&self) -> acc_proto::admin::SiteView {
+        let r = self.clone();
+        acc_proto::admin::SiteView {
+            name: r.name,
+            url: r.url,
+            serial_hex: r.serial_hex,
+            joined_at: r.joined_at,
+            last_contact: r.last_contact,
+            applied_revision: r.applied_revision,
+            acks: r.acks,
+            accounts: r.accounts,
+            error: r.error,
+            crl_this_update_ms: r.crl_this_update_ms,
+            crl_next_update_ms: r.crl_next_update_ms,
+            crl_issued_ms: r.crl_issued_ms,
+            tls_ca_pem: r.tls_ca_pem,
+            packages: r.packages,
+            origin: r.origin,
+        }
+    }
+
     /// The origin of its events in the event store.
     pub fn origin(&self) -> String {
         if self.origin.is_empty() {

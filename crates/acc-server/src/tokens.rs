@@ -41,6 +41,16 @@ impl Role {
     }
 }
 
+impl From<Role> for acc_proto::admin::Role {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Viewer => acc_proto::admin::Role::Viewer,
+            Role::Operator => acc_proto::admin::Role::Operator,
+            Role::Admin => acc_proto::admin::Role::Admin,
+        }
+    }
+}
+
 /// A new token's text (shown once).
 pub fn new_token(prefix: &str) -> Result<String, ServerError> {
     let bytes = crate::vault::random_bytes(32)?;

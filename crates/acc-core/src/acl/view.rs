@@ -1,18 +1,18 @@
 //! A share's ACLs as people and scripts see them (`acc site shares list`, `acc ctl share
 //! list`): each ACE with its right's name at its level.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rights::{AccessMask, AclLevel, FileRight, ShareRight};
 use super::share::{Ace, Share};
 
 /// A share as the share listings show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareView {
     /// The name.
     pub name: String,
     /// Its folder (empty when the share has none here).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub dir: String,
     /// The share-level ACL.
     pub share_acl: Vec<AceView>,
@@ -21,7 +21,7 @@ pub struct ShareView {
 }
 
 /// The explicit file-level ACEs of one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectAcl {
     /// The folder or file (`""` for the root).
     pub path: String,
@@ -30,7 +30,7 @@ pub struct ObjectAcl {
 }
 
 /// One ACE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AceView {
     /// `Allow` or `Deny`.
     pub kind: String,

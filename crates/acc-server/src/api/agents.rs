@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
 use acc_proto::AgentCheckIn;
+use acc_proto::admin::AgentList;
 use acc_proto::agent::CheckInAnswer;
 use acc_proto::health::HealthStatus;
 use axum::extract::{Request, State};
@@ -14,7 +15,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
 
 use super::{ApiError, query_param, require};
 use crate::checkin::AgentIdentity;
@@ -82,7 +82,7 @@ async fn check_in(State(server): Srv, req: Request) -> Result<Json<CheckInAnswer
     Ok(Json(CheckInAnswer { status: HealthStatus::Ok, revision: server.current().0 }))
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<AgentList>, ApiError> {
     require(&caller, Role::Viewer)?;
-    Ok(Json(json!({ "agents": server.agent_inventory().await? })))
+    Ok(Json(AgentList { agents: server.agent_inventory().await? }))
 }

@@ -5,15 +5,14 @@
 
 use std::sync::Arc;
 
-use acc_proto::admin::{CreatedToken, TrustAdd, TrustRemove};
-use acc_proto::{EnrollRequest, TokenKind};
+use acc_proto::admin::{CertificateList, CreatedToken, SaveOutcome, TrustAdd, TrustRemove};
+use acc_proto::{EnrollRequest, JoinResponse, TokenKind};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ApiError, admin_change, parse_json, require};
 use crate::fleet::JoinError;
@@ -46,10 +45,10 @@ async fn create_token(
     super::fleet::join_token(&server, &caller, &headers, &body, TokenKind::Agent, 86_400).await
 }
 
-async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<JoinResponse>, ApiError> {
     let req: EnrollRequest = parse_json(&headers, &body)?;
     match server.enroll(&req).await {
-        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Ok(resp) => Ok(Json(resp)),
         Err(JoinError::Token) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
@@ -68,10 +67,10 @@ struct RenewBody {
     csr_pem: String,
 }
 
-async fn renew(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn renew(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<JoinResponse>, ApiError> {
     let b: RenewBody = parse_json(&headers, &body)?;
     match server.renew(&b.certificate_pem, &b.csr_pem).await {
-        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Ok(resp) => Ok(Json(resp)),
         Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
         Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::FORBIDDEN, "renewal_refused", m)),
         Err(JoinError::Token) => {
@@ -81,19 +80,21 @@ async fn renew(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Js
     }
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<CertificateList>, ApiError> {
     require(&caller, Role::Viewer)?;
-    Ok(Json(json!({ "certificates": server.certificates().await? })))
+    Ok(Json(CertificateList { certificates: server.certificates().await? }))
 }
 
 async fn revoke(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     Path(serial): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     require(&caller, Role::Admin)?;
-    let outcome = server.revoke(&serial, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    Ok(Json(server.revoke(&serial, &caller.name).await?))
 }
 
 async fn trust(
@@ -101,7 +102,7 @@ async fn trust(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(
         &caller,
@@ -117,7 +118,7 @@ async fn trust_remove(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(&caller, &headers, &body, |b: TrustRemove| async move {
         server.trust_remove(b.fingerprint.as_deref(), b.pem.as_deref(), b.force, author).await

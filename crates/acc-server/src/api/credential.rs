@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use acc_proto::admin::{RotationStatus, SaveOutcome};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::Value;
 
 use super::{ApiError, require};
 use crate::document::AuthMode;
@@ -32,28 +32,37 @@ async fn rotate(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     super::settings::save_auth_body(&server, &caller, &headers, &body, Some(AuthMode::Credential)).await
 }
 
-async fn action(server: &Server, caller: &Caller, action: RotationAction) -> Result<Json<Value>, ApiError> {
+async fn action(
+    server: &Server,
+    caller: &Caller,
+    action: RotationAction,
+) -> Result<Json<SaveOutcome>, ApiError> {
     require(caller, Role::Admin)?;
-    let outcome = server.rotation_action(action, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    Ok(Json(server.rotation_action(action, &caller.name).await?))
 }
 
 async fn force_switch(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     action(&server, &caller, RotationAction::ForceSwitch).await
 }
 
-async fn cancel(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn cancel(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<SaveOutcome>, ApiError> {
     action(&server, &caller, RotationAction::Cancel).await
 }
 
-async fn status(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn status(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<RotationStatus>, ApiError> {
     require(&caller, Role::Viewer)?;
     Ok(Json(server.credential_status()))
 }

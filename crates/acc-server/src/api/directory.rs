@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use acc_net::PeerInfo;
-use acc_proto::DirectoryLogon;
-use acc_proto::admin::DirectoryAccountAdd;
+use acc_proto::admin::{DirectoryAccountAdd, DirectoryAdded, DirectoryList, DirectoryUnlocked};
+use acc_proto::{DirectoryAnswer, DirectoryLogon};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
 
 use super::{ApiError, parse_json, require};
 use crate::server::{Caller, Server};
@@ -32,16 +31,18 @@ pub fn open_routes() -> Router<Arc<Server>> {
     Router::new().route("/v1/site/directory/logon", post(logon))
 }
 
-async fn logon(State(server): Srv, req: Request) -> Result<Json<Value>, ApiError> {
+async fn logon(State(server): Srv, req: Request) -> Result<Json<DirectoryAnswer>, ApiError> {
     let site = super::fleet::site_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let logon: DirectoryLogon = super::read_json(req).await?;
-    let answer = server.directory_logon(&site, logon).await?;
-    Ok(Json(serde_json::to_value(answer).unwrap_or(Value::Null)))
+    Ok(Json(server.directory_logon(&site, logon).await?))
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<DirectoryList>, ApiError> {
     require(&caller, Role::Viewer)?;
-    Ok(Json(json!({ "accounts": server.directory_list().await? })))
+    Ok(Json(DirectoryList { accounts: server.directory_list().await? }))
 }
 
 async fn add(
@@ -49,19 +50,19 @@ async fn add(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DirectoryAdded>, ApiError> {
     require(&caller, Role::Admin)?;
     let b: DirectoryAccountAdd = parse_json(&headers, &body)?;
-    server.directory_add(&b.name, &b.password, &caller.name).await?;
-    Ok(Json(json!({ "name": format!("{}\\{}", server.config().domain, b.name) })))
+    server.directory_add(&b.name, b.password.expose(), &caller.name).await?;
+    Ok(Json(DirectoryAdded { name: format!("{}\\{}", server.config().domain, b.name) }))
 }
 
 async fn unlock(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DirectoryUnlocked>, ApiError> {
     require(&caller, Role::Operator)?;
     let unlocked = server.directory_unlock(&name, &caller.name).await?;
-    Ok(Json(json!({ "name": name, "unlocked": unlocked })))
+    Ok(Json(DirectoryUnlocked { name, unlocked }))
 }

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
-use acc_proto::admin::{CreatedToken, TokenTerms};
+use acc_proto::admin::{CreatedToken, LockoutList, SiteList, TokenTerms};
 use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
-use acc_proto::{EventBatch, JoinRequest, SiteAck, TokenKind};
+use acc_proto::{EventBatch, JoinRequest, JoinResponse, SiteAck, TokenKind};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApiError, parse_json, query_param, require};
 use crate::fleet::JoinError;
@@ -78,16 +78,19 @@ async fn create_token(
     join_token(&server, &caller, &headers, &body, TokenKind::Site, 3600).await
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<SiteList>, ApiError> {
     require(&caller, Role::Viewer)?;
     let (revision, _) = server.current();
-    Ok(Json(json!({ "revision": revision, "sites": server.sites() })))
+    Ok(Json(SiteList {
+        revision,
+        sites: server.sites().iter().map(crate::sites::SiteRecord::view).collect(),
+    }))
 }
 
-async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<JoinResponse>, ApiError> {
     let req: JoinRequest = parse_json(&headers, &body)?;
     match server.join(&req).await {
-        Ok(resp) => Ok(Json(serde_json::to_value(resp).unwrap_or(Value::Null))),
+        Ok(resp) => Ok(Json(resp)),
         Err(JoinError::Token) => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", JoinError::Token.to_string()))
         }
@@ -225,7 +228,7 @@ async fn lockouts(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LockoutList>, ApiError> {
     require(&caller, Role::Viewer)?;
     let since_ms = match query_param(&uri, "since_ms") {
         Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("since_ms '{v}' is not a number")))?,
@@ -250,7 +253,7 @@ async fn lockouts(
             .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
             .map(|a| a.state.revision);
     }
-    Ok(Json(json!({ "lockouts": found })))
+    Ok(Json(LockoutList { lockouts: found }))
 }
 
 async fn send_task(

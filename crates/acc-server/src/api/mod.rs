@@ -15,6 +15,7 @@ mod sources;
 
 use std::sync::Arc;
 
+use acc_proto::admin::{ApiErrorBody, SaveOutcome};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -22,7 +23,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
 
 use crate::document::Problem;
 use crate::server::{Caller, SaveError, Server};
@@ -85,10 +85,7 @@ impl From<crate::ServerError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "message": self.message });
-        if !self.problems.is_empty() {
-            body["errors"] = serde_json::to_value(&self.problems).unwrap_or(Value::Null);
-        }
+        let body = ApiErrorBody { error: self.code.into(), message: self.message, errors: self.problems };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -142,22 +139,21 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: Request) -> Result<T
 }
 
 /// An admin's change: parses the JSON body as `T`, runs `save` with it and answers the
-/// saved revision (`revision`, `warnings`, `granted`, `summary`).
+/// saved revision.
 pub async fn admin_change<T, F, Fut>(
     caller: &Caller,
     headers: &HeaderMap,
     body: &Bytes,
     save: F,
-) -> Result<axum::Json<Value>, ApiError>
+) -> Result<axum::Json<SaveOutcome>, ApiError>
 where
     T: serde::de::DeserializeOwned,
     F: FnOnce(T) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::server::SaveOutcome, SaveError>>,
+    Fut: std::future::Future<Output = Result<SaveOutcome, SaveError>>,
 {
     require(caller, Role::Admin)?;
     let parsed: T = parse_json(headers, body)?;
-    let outcome = save(parsed).await?;
-    Ok(axum::Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    Ok(axum::Json(save(parsed).await?))
 }
 
 /// The value of query parameter `key` (the first one), percent-decoded (`+` is a space).

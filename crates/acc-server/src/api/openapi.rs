@@ -6,8 +6,11 @@
 //! document checked in; a test keeps it equal to the generated one.
 
 use acc_proto::admin::{
-    ApiTokenRequest, AuthChange, CreatedToken, DirectoryAccountAdd, PackageAssign, SiteSettingsChange,
-    TokenTerms, TrustAdd, TrustRemove,
+    AgentList, ApiTokenRequest, AuthChange, CertificateList, ChunkReceived, CreatedApiToken, CreatedToken,
+    DirectoryAccountAdd, DirectoryAdded, DirectoryList, DirectoryUnlocked, LockoutList, PackageAssign,
+    PackageCommitted, PackageList, RevisionDiff, RevisionHistory, RevisionShown, RotationStatus, SaveOutcome,
+    SettingsView, ShareAdd, ShareList, SiteList, SiteSettingsChange, TokenList, TokenTerms, TrustAdd,
+    TrustRemove, UploadBegun,
 };
 use acc_proto::agent::CheckInAnswer;
 use acc_proto::openapi::{Bodies, Operation, schema};
@@ -24,28 +27,51 @@ use serde_json::{Value, json};
 /// body, or an answer the document does not type yet).
 pub const BODIES: &Bodies = &[
     ("get", "/v1/health", None, Some(schema::<Health>)),
-    ("put", "/v1/settings/auth", Some(schema::<AuthChange>), None),
-    ("put", "/v1/settings/site", Some(schema::<SiteSettingsChange>), None),
+    ("get", "/v1/settings", None, Some(schema::<SettingsView>)),
+    ("put", "/v1/settings/auth", Some(schema::<AuthChange>), Some(schema::<SaveOutcome>)),
+    ("put", "/v1/settings/site", Some(schema::<SiteSettingsChange>), Some(schema::<SaveOutcome>)),
+    ("get", "/v1/policy/revisions", None, Some(schema::<RevisionHistory>)),
+    ("get", "/v1/policy/revisions/{number}", None, Some(schema::<RevisionShown>)),
+    ("get", "/v1/policy/diff", None, Some(schema::<RevisionDiff>)),
     ("post", "/v1/site-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
+    ("get", "/v1/sites", None, Some(schema::<SiteList>)),
     ("post", "/v1/sites/join", Some(schema::<JoinRequest>), Some(schema::<JoinResponse>)),
     ("get", "/v1/site/policy", None, Some(schema::<SitePolicy>)),
     ("post", "/v1/site/ack", Some(schema::<SiteAck>), Some(schema::<Recorded>)),
-    ("post", "/v1/credential/rotate", Some(schema::<AuthChange>), None),
+    ("post", "/v1/credential/rotate", Some(schema::<AuthChange>), Some(schema::<SaveOutcome>)),
+    ("post", "/v1/credential/force-switch", None, Some(schema::<SaveOutcome>)),
+    ("post", "/v1/credential/cancel", None, Some(schema::<SaveOutcome>)),
+    ("get", "/v1/credential/status", None, Some(schema::<RotationStatus>)),
     ("post", "/v1/site/events", Some(schema::<EventBatch>), Some(schema::<EventsStored>)),
     ("get", "/v1/events", None, Some(schema::<EventPage>)),
+    ("get", "/v1/lockouts", None, Some(schema::<LockoutList>)),
     ("post", "/v1/enroll-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
     ("post", "/v1/agent/enroll", Some(schema::<EnrollRequest>), Some(schema::<JoinResponse>)),
+    ("post", "/v1/agent/renew", None, Some(schema::<JoinResponse>)),
+    ("get", "/v1/agents", None, Some(schema::<AgentList>)),
     ("get", "/v1/agent/policy", None, Some(schema::<AgentPolicy>)),
     ("post", "/v1/agent/checkin", Some(schema::<AgentCheckIn>), Some(schema::<CheckInAnswer>)),
     ("post", "/v1/tasks", Some(schema::<TaskRequest>), Some(schema::<TaskSent>)),
-    ("post", "/v1/packages", Some(schema::<PackageManifest>), None),
-    ("post", "/v1/packages/{name}/assign", Some(schema::<PackageAssign>), None),
+    ("get", "/v1/packages", None, Some(schema::<PackageList>)),
+    ("post", "/v1/packages", Some(schema::<PackageManifest>), Some(schema::<UploadBegun>)),
+    ("put", "/v1/packages/{name}/{version}/file", None, Some(schema::<ChunkReceived>)),
+    ("post", "/v1/packages/{name}/{version}/commit", None, Some(schema::<PackageCommitted>)),
+    ("post", "/v1/packages/{name}/assign", Some(schema::<PackageAssign>), Some(schema::<SaveOutcome>)),
     ("post", "/v1/site/packages", Some(schema::<PackageReport>), Some(schema::<Recorded>)),
     ("post", "/v1/site/directory/logon", Some(schema::<DirectoryLogon>), Some(schema::<DirectoryAnswer>)),
-    ("post", "/v1/directory", Some(schema::<DirectoryAccountAdd>), None),
-    ("post", "/v1/trust", Some(schema::<TrustAdd>), None),
-    ("post", "/v1/trust/remove", Some(schema::<TrustRemove>), None),
-    ("post", "/v1/tokens", Some(schema::<ApiTokenRequest>), None),
+    ("get", "/v1/directory", None, Some(schema::<DirectoryList>)),
+    ("post", "/v1/directory", Some(schema::<DirectoryAccountAdd>), Some(schema::<DirectoryAdded>)),
+    ("post", "/v1/directory/{name}/unlock", None, Some(schema::<DirectoryUnlocked>)),
+    ("get", "/v1/certificates", None, Some(schema::<CertificateList>)),
+    ("post", "/v1/certificates/{serial}/revoke", None, Some(schema::<SaveOutcome>)),
+    ("post", "/v1/trust", Some(schema::<TrustAdd>), Some(schema::<SaveOutcome>)),
+    ("post", "/v1/trust/remove", Some(schema::<TrustRemove>), Some(schema::<SaveOutcome>)),
+    ("get", "/v1/shares", None, Some(schema::<ShareList>)),
+    ("post", "/v1/shares", Some(schema::<ShareAdd>), Some(schema::<SaveOutcome>)),
+    ("post", "/v1/shares/grant", None, Some(schema::<SaveOutcome>)),
+    ("post", "/v1/shares/revoke", None, Some(schema::<SaveOutcome>)),
+    ("get", "/v1/tokens", None, Some(schema::<TokenList>)),
+    ("post", "/v1/tokens", Some(schema::<ApiTokenRequest>), Some(schema::<CreatedApiToken>)),
 ];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
@@ -281,6 +307,12 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
     ("get", "/v1/shares", Some("viewer"), "The package sources with their share-level and file-level ACLs."),
     (
         "post",
+        "/v1/shares",
+        Some("admin"),
+        "Add a package source {name, agents_read? (false: no access; true: Agents Read at both levels)} (a revision).",
+    ),
+    (
+        "post",
         "/v1/shares/grant",
         Some("admin"),
         "Grant {share, principal, level: share|file, path?, right: read|change|full} on a package source (a revision).",
@@ -339,6 +371,65 @@ mod tests {
 
     /// The checked-in document, relative to this crate.
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/server.json");
+
+    /// The routes the router registers, as (method, path), read from the `.route(…)` calls
+    /// of every module of the API (the router cannot list them at run time).
+    fn registered_routes() -> std::collections::BTreeSet<(String, String)> {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("agents.rs"),
+            include_str!("certs.rs"),
+            include_str!("credential.rs"),
+            include_str!("directory.rs"),
+            include_str!("fleet.rs"),
+            include_str!("packages.rs"),
+            include_str!("settings.rs"),
+            include_str!("sources.rs"),
+        ];
+        let mut out = std::collections::BTreeSet::new();
+        for source in sources {
+            for call in source.split(".route(\"").skip(1) {
+                let (path, rest) = call.split_once('"').expect("a quoted path");
+                // The method router: up to the call's closing parenthesis.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let methods = &rest[..end];
+                for m in ["get", "post", "put", "delete"] {
+                    let called = methods.match_indices(&format!("{m}(")).any(|(i, _)| {
+                        !methods[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    });
+                    if called {
+                        out.insert((m.to_string(), path.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
+        let routed = registered_routes();
+        let documented: std::collections::BTreeSet<(String, String)> =
+            OPERATIONS.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+        assert!(routed.len() > 40, "{routed:?}");
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routed but not in OPERATIONS: {undocumented:?}; in OPERATIONS but not routed: {unrouted:?}"
+        );
+    }
 
     #[test]
     fn every_typed_body_belongs_to_a_documented_operation() {

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use acc_net::PeerInfo;
-use acc_proto::admin::PackageAssign;
+use acc_proto::admin::{
+    ChunkReceived, PackageAssign, PackageCommitted, PackageList, SaveOutcome, UploadBegun,
+};
 use acc_proto::site::Recorded;
 use acc_proto::{PackageManifest, PackageReport};
 use axum::body::Bytes;
@@ -17,7 +19,6 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
 
 use super::{ApiError, admin_change, parse_json, query_param, require};
 use crate::packages::{MAX_CHUNK, PackageError};
@@ -72,11 +73,10 @@ async fn begin(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UploadBegun>, ApiError> {
     require(&caller, Role::Operator)?;
     let manifest: PackageManifest = parse_json(&headers, &body)?;
-    let begun = server.package_begin(manifest, &caller.name).await?;
-    Ok(Json(serde_json::to_value(begun).unwrap_or(Value::Null)))
+    Ok(Json(server.package_begin(manifest, &caller.name).await?))
 }
 
 async fn chunk(
@@ -85,25 +85,28 @@ async fn chunk(
     Path((name, version)): Path<(String, String)>,
     uri: Uri,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ChunkReceived>, ApiError> {
     require(&caller, Role::Operator)?;
-    let held = server.package_chunk(&name, &version, &path_of(&uri)?, offset_of(&uri)?, body).await?;
-    Ok(Json(json!({ "received": held })))
+    let received = server.package_chunk(&name, &version, &path_of(&uri)?, offset_of(&uri)?, body).await?;
+    Ok(Json(ChunkReceived { received }))
 }
 
 async fn commit(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PackageCommitted>, ApiError> {
     require(&caller, Role::Operator)?;
     let row = server.package_commit(&name, &version).await?;
-    Ok(Json(json!({ "name": name, "version": version, "files": row.manifest.files.len() })))
+    Ok(Json(PackageCommitted { name, version, files: row.manifest.files.len() }))
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<PackageList>, ApiError> {
     require(&caller, Role::Viewer)?;
-    Ok(Json(json!({ "packages": server.package_list() })))
+    Ok(Json(PackageList { packages: server.package_list() }))
 }
 
 async fn assign(
@@ -112,7 +115,7 @@ async fn assign(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(&caller, &headers, &body, |b: PackageAssign| async move {
         if b.all != b.sites.is_empty() {

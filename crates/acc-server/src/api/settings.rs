@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use acc_core::credential_check::GenerationPhase;
-use acc_core::password::Secret;
-use acc_proto::admin::{ApiTokenRequest, AuthChange, SiteSettingsChange};
+use acc_proto::admin::{
+    ActiveCredential, ApiToken, ApiTokenRequest, AuthChange, CreatedApiToken, RevisionDiff, RevisionEntry,
+    RevisionHistory, RevisionInfo, RevisionShown, SaveOutcome, SettingsView, SiteSettingsChange, TokenList,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{ApiError, admin_change, parse_json, query_param, require};
 use crate::document::{self, AuthMode, AuthRequest, PolicyDocument};
@@ -34,19 +36,25 @@ pub fn routes() -> Router<Arc<Server>> {
 }
 
 /// The settings as `GET /v1/settings` and `acc ctl settings show` present them.
-pub fn settings_view(server: &Server, revision: i64, doc: &PolicyDocument) -> Value {
-    let mut v = json!({ "revision": revision, "app_id": server.config().app_id_display() });
+pub fn settings_view(server: &Server, revision: i64, doc: &PolicyDocument) -> SettingsView {
     let credential = doc
         .generation_in(GenerationPhase::Active)
-        .map(|g| json!({ "generation": g.number, "user_name": g.user_name }));
-    v["credential"] = credential.unwrap_or(Value::Null);
-    if let (Value::Object(out), Value::Object(d)) = (&mut v, document::redacted(doc)) {
-        out.extend(d);
+        .map(|g| ActiveCredential { generation: g.number, user_name: g.user_name.clone() });
+    let mut document = match document::redacted(doc) {
+        Value::Object(d) => d,
+        _ => Map::new(),
+    };
+    // The view's own fields come first and are never a document's.
+    for k in ["revision", "app_id", "credential"] {
+        document.remove(k);
     }
-    v
+    SettingsView { revision, app_id: server.config().app_id_display(), credential, document }
 }
 
-async fn show(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn show(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<SettingsView>, ApiError> {
     require(&caller, Role::Viewer)?;
     let (revision, doc) = server.current();
     Ok(Json(settings_view(&server, revision, &doc)))
@@ -59,7 +67,7 @@ pub(super) async fn save_auth_body(
     headers: &HeaderMap,
     body: &Bytes,
     mode: Option<AuthMode>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     require(caller, Role::Admin)?;
     let body: AuthChange = parse_json(headers, body)?;
     let Some(mode) = body.mode.or(mode) else {
@@ -70,14 +78,13 @@ pub(super) async fn save_auth_body(
     let req = AuthRequest {
         mode,
         user_name: body.user_name,
-        password: Secret::new(password),
-        confirmation: Secret::new(confirmation),
+        password,
+        confirmation,
         password_policy: body.password_policy,
         grant_read: body.grant_read,
         force: body.force,
     };
-    let outcome = server.save_credential(req, body.grace_secs, &caller.name).await?;
-    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+    Ok(Json(server.save_credential(req, body.grace_secs, &caller.name).await?))
 }
 
 async fn set_auth(
@@ -85,7 +92,7 @@ async fn set_auth(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     save_auth_body(&server, &caller, &headers, &body, None).await
 }
 
@@ -94,7 +101,7 @@ async fn set_site(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(&caller, &headers, &body, |change: SiteSettingsChange| async move {
         let patch = match serde_json::to_value(change) {
@@ -110,7 +117,7 @@ async fn history(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevisionHistory>, ApiError> {
     require(&caller, Role::Viewer)?;
     let limit = match query_param(&uri, "limit") {
         None => 100,
@@ -122,20 +129,22 @@ async fn history(
     // Acknowledgement progress: the sites and agents that run this revision or a later one.
     let applied: Vec<i64> = server.sites().iter().map(|s| s.applied_revision.unwrap_or(0)).collect();
     let agents = server.agents();
-    let rows: Vec<Value> = rows
+    let revisions = rows
         .into_iter()
-        .map(|r| {
-            let acked = applied.iter().filter(|a| **a >= r.number).count();
-            let agents_acked = crate::agents::agents_at(&agents, r.number);
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            v["sites_acknowledged"] = json!(acked);
-            v["sites"] = json!(applied.len());
-            v["agents_acknowledged"] = json!(agents_acked);
-            v["agents"] = json!(agents.len());
-            v
+        .map(|r| RevisionEntry {
+            sites_acknowledged: applied.iter().filter(|a| **a >= r.number).count(),
+            sites: applied.len(),
+            agents_acknowledged: crate::agents::agents_at(&agents, r.number),
+            agents: agents.len(),
+            info: info(r),
         })
         .collect();
-    Ok(Json(json!({ "revisions": rows })))
+    Ok(Json(RevisionHistory { revisions }))
+}
+
+/// A stored revision's row as the API shows it.
+fn info(r: crate::store::RevisionRow) -> RevisionInfo {
+    RevisionInfo { number: r.number, created_at: r.created_at, author: r.author, summary: r.summary }
 }
 
 /// Revision `n`'s redacted document, or 404 naming the range that exists.
@@ -153,13 +162,11 @@ async fn revision(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     Path(number): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevisionShown>, ApiError> {
     require(&caller, Role::Viewer)?;
     let n = parse_revision(&number)?;
-    let (row, doc) = load(&server, n).await?;
-    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
-    v["document"] = doc;
-    Ok(Json(v))
+    let (row, document) = load(&server, n).await?;
+    Ok(Json(RevisionShown { info: info(row), document }))
 }
 
 fn parse_revision(text: &str) -> Result<i64, ApiError> {
@@ -173,7 +180,7 @@ async fn diff(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     uri: Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevisionDiff>, ApiError> {
     require(&caller, Role::Viewer)?;
     let param = |k: &str| {
         query_param(&uri, k)
@@ -182,7 +189,7 @@ async fn diff(
     let (a, b) = (parse_revision(&param("from")?)?, parse_revision(&param("to")?)?);
     let (_, da) = load(&server, a).await?;
     let (_, db) = load(&server, b).await?;
-    Ok(Json(json!({ "from": a, "to": b, "changes": document::diff(&da, &db) })))
+    Ok(Json(RevisionDiff { from: a, to: b, changes: document::diff(&da, &db) }))
 }
 
 async fn create_token(
@@ -190,21 +197,29 @@ async fn create_token(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CreatedApiToken>, ApiError> {
     require(&caller, Role::Admin)?;
     let body: ApiTokenRequest = parse_json(&headers, &body)?;
     let role = Role::parse(&body.role)?;
     let (token, row) = server.create_token(role, body.ttl_secs, &body.description).await?;
     tracing::info!(role = role.as_str(), description = %row.description, by = %caller.name, "API token created.");
-    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
-    v["token"] = Value::String(token);
-    Ok(Json(v))
+    Ok(Json(CreatedApiToken { info: api_token(row), token }))
+}
+
+/// A stored token as the API shows it (never its digest).
+fn api_token(t: crate::store::TokenRow) -> ApiToken {
+    ApiToken {
+        role: t.role.into(),
+        description: t.description,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+    }
 }
 
 async fn list_tokens(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     require(&caller, Role::Admin)?;
-    Ok(Json(json!({ "tokens": server.tokens() })))
+    Ok(Json(TokenList { tokens: server.tokens().into_iter().map(api_token).collect() }))
 }

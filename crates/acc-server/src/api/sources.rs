@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use acc_core::acl::{AceTarget, GrantArgs};
+use acc_proto::admin::{SaveOutcome, ShareAdd, ShareList};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
 
 use super::{ApiError, admin_change, require};
 use crate::server::{Caller, Server};
@@ -25,9 +25,9 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/v1/shares/revoke", post(revoke))
 }
 
-async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<ShareList>, ApiError> {
     require(&caller, Role::Viewer)?;
-    Ok(Json(json!({ "shares": server.share_views() })))
+    Ok(Json(ShareList { shares: server.share_views() }))
 }
 
 async fn grant(
@@ -35,7 +35,7 @@ async fn grant(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(&caller, &headers, &body, |g: GrantArgs| async move { server.share_grant(&g, author).await })
         .await
@@ -46,7 +46,7 @@ async fn revoke(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
     admin_change(
         &caller,
@@ -57,22 +57,14 @@ async fn revoke(
     .await
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddBody {
-    name: String,
-    #[serde(default)]
-    agents_read: bool,
-}
-
 async fn add(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SaveOutcome>, ApiError> {
     let author = caller.name.as_str();
-    admin_change(&caller, &headers, &body, |b: AddBody| async move {
+    admin_change(&caller, &headers, &body, |b: ShareAdd| async move {
         server.share_add(&b.name, b.agents_read, author).await
     })
     .await

@@ -4,7 +4,6 @@
 use acc_core::lockout::Outcome;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An API refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +61,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "message": self.message });
+        let body = acc_proto::admin::ApiErrorBody {
+            error: self.code.into(),
+            message: self.message,
+            errors: Vec::new(),
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use acc_proto::admin::{CreatedToken, TokenTerms, TrustAdd, TrustRemove};
+use acc_proto::admin::{
+    AgentList, CertificateList, CertificateView, CreatedToken, SaveOutcome, TokenTerms, TrustAdd, TrustRemove,
+};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::Value;
 
 use super::Ctl;
-use super::settings::{JsonFlag, print_saved, text, time_text};
+use super::settings::{JsonFlag, or_dash, print_saved, time_text};
 use crate::output::Table;
 use acc_core::units::parse_secs;
 
@@ -81,19 +82,18 @@ pub async fn enroll_token(ctl: &mut Ctl, c: EnrollTokenCommand) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_certs(list: &[Value]) {
+fn print_certs(list: &[CertificateView]) {
     let mut table = Table::new(["serial", "kind", "name", "expires", "state"]);
     for c in list {
-        let state = if c["revoked_at"].is_null() {
-            "valid".to_string()
-        } else {
-            format!("revoked {}", time_text(&c["revoked_at"]))
+        let state = match c.revoked_at {
+            None => "valid".to_string(),
+            Some(at) => format!("revoked {}", time_text(Some(at))),
         };
         table.row([
-            text(&c["serial"]),
-            text(&c["kind"]),
-            text(&c["name"]),
-            time_text(&c["not_after"]),
+            c.serial.clone(),
+            c.kind.as_str().into(),
+            c.name.clone(),
+            time_text(Some(c.not_after)),
             state,
         ]);
     }
@@ -102,8 +102,7 @@ fn print_certs(list: &[Value]) {
 
 /// `acc ctl agents`.
 pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
-    let v = ctl.call("GET", "/v1/agents", None).await?;
-    let list = v["agents"].as_array().cloned().unwrap_or_default();
+    let list = ctl.fetch::<AgentList>("GET", "/v1/agents").await?.agents;
     if j.json {
         outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -113,26 +112,26 @@ pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
             .right(&[2]);
     for a in &list {
         let mut notes = Vec::new();
-        if a["revoked"] == true {
+        if a.revoked {
             notes.push("certificate revoked".to_string());
         }
-        if let Some(f) = a["failure"].as_str() {
-            notes.push(format!("policy_failed (revision {}): {f}", a["failed_revision"]));
+        if let Some(f) = &a.failure {
+            notes.push(format!("policy_failed (revision {}): {f}", or_dash(a.failed_revision)));
         }
-        if a["site_reachable"] == false {
-            notes.push(format!("site server {} unreachable", text(&a["site_server"])));
+        if a.site_reachable == Some(false) {
+            notes.push(format!("site server {} unreachable", or_dash(a.site_server.as_deref())));
         }
-        if let Some(d) = a["duplicate"].as_str() {
-            notes.push(d.to_string());
+        if let Some(d) = &a.duplicate {
+            notes.push(d.clone());
         }
         table.row([
-            text(&a["name"]),
-            text(&a["status"]),
-            text(&a["revision"]),
-            text(&a["auth_mode"]),
-            text(&a["user_name"]),
-            time_text(&a["last_check_in"]),
-            time_text(&a["cert_not_after"]),
+            a.name.clone(),
+            a.status.as_str().into(),
+            or_dash(a.revision),
+            or_dash(a.auth_mode.map(|m| m.as_str())),
+            or_dash(a.user_name.as_deref()),
+            time_text(a.last_check_in),
+            time_text(a.cert_not_after),
             notes.join("; "),
         ]);
     }
@@ -144,8 +143,7 @@ pub async fn agents(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
 pub async fn cert(ctl: &mut Ctl, c: CertCommand) -> Result<ExitCode> {
     match c {
         CertCommand::List(j) => {
-            let v = ctl.call("GET", "/v1/certificates", None).await?;
-            let list = v["certificates"].as_array().cloned().unwrap_or_default();
+            let list = ctl.fetch::<CertificateList>("GET", "/v1/certificates").await?.certificates;
             if j.json {
                 outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -154,7 +152,7 @@ pub async fn cert(ctl: &mut Ctl, c: CertCommand) -> Result<ExitCode> {
         }
         CertCommand::Revoke(a) => {
             let serial: String = a.serial.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-            print_saved(&ctl.call("POST", &format!("/v1/certificates/{serial}/revoke"), None).await?);
+            print_saved(&ctl.fetch("POST", &format!("/v1/certificates/{serial}/revoke")).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -172,14 +170,14 @@ pub async fn trust(ctl: &mut Ctl, c: TrustCommand) -> Result<ExitCode> {
             } else {
                 TrustRemove { fingerprint: Some(r.anchor), pem: None, force: r.force }
             };
-            print_saved(&ctl.post("POST", "/v1/trust/remove", &body).await?);
+            print_saved(&ctl.exchange("POST", "/v1/trust/remove", &body).await?);
             return Ok(ExitCode::SUCCESS);
         }
     };
     let pem =
         std::fs::read_to_string(&a.file).with_context(|| format!("{}: cannot read", a.file.display()))?;
-    let v = ctl
-        .post("POST", "/v1/trust", &TrustAdd { pem })
+    let v: SaveOutcome = ctl
+        .exchange("POST", "/v1/trust", &TrustAdd { pem })
         .await
         .with_context(|| a.file.display().to_string())?;
     print_saved(&v);

@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use acc_proto::admin::AuthChange;
+use acc_proto::admin::{Adoption, AuthChange, RotationStatus, SaveOutcome};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::Value;
 
 use super::Ctl;
-use super::settings::{JsonFlag, print_saved, text, time_text};
+use super::settings::{JsonFlag, print_saved, time_text};
 use crate::cmd::common::password_from_stdin;
 use crate::output::pairs;
 use acc_core::units::parse_secs;
@@ -51,26 +50,26 @@ pub struct RotateArgs {
 pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode> {
     match c {
         CredentialCommand::Rotate(a) => {
-            let v = if a.force_switch {
-                ctl.call("POST", "/v1/credential/force-switch", None).await?
+            let v: SaveOutcome = if a.force_switch {
+                ctl.fetch("POST", "/v1/credential/force-switch").await?
             } else if a.cancel {
-                ctl.call("POST", "/v1/credential/cancel", None).await?
+                ctl.fetch("POST", "/v1/credential/cancel").await?
             } else {
                 let Some(user) = a.username else { bail!("give --username for the new generation") };
                 let body = AuthChange {
                     user_name: Some(user),
-                    password: Some(password_from_stdin(a.password_stdin)?),
+                    password: Some(password_from_stdin(a.password_stdin)?.into()),
                     grant_read: a.grant_read,
                     grace_secs: a.grace,
                     force: a.force,
                     ..AuthChange::default()
                 };
-                ctl.post("POST", "/v1/credential/rotate", &body).await?
+                ctl.exchange("POST", "/v1/credential/rotate", &body).await?
             };
             print_saved(&v);
         }
         CredentialCommand::Status(j) => {
-            let v = ctl.call("GET", "/v1/credential/status", None).await?;
+            let v: RotationStatus = ctl.fetch("GET", "/v1/credential/status").await?;
             if j.json {
                 outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
@@ -82,43 +81,42 @@ pub async fn credential(ctl: &mut Ctl, c: CredentialCommand) -> Result<ExitCode>
 }
 
 /// `9812/10000` and the first agents still on an older generation.
-fn adoption(a: &Value) -> String {
-    let pending: Vec<String> = a["pending"].as_array().into_iter().flatten().take(5).map(text).collect();
-    let mut out = format!("{}/{}", a["holding"], a["agents"]);
+fn adoption(a: &Adoption) -> String {
+    let pending: Vec<&str> = a.pending.iter().take(5).map(String::as_str).collect();
+    let mut out = format!("{}/{}", a.holding, a.agents);
     if !pending.is_empty() {
         out.push_str(&format!(" (not yet: {})", pending.join(", ")));
     }
     out
 }
 
-fn print_status(v: &Value) {
-    let generations: Vec<String> = v["generations"]
-        .as_array()
-        .into_iter()
-        .flatten()
+/// The status as `key: value` lines.
+fn print_status(v: &RotationStatus) {
+    let generations: Vec<String> = v
+        .generations
+        .iter()
         .map(|g| {
-            let deadline = if g["retire_deadline"].is_null() {
-                String::new()
-            } else {
-                format!(" until {}", time_text(&g["retire_deadline"]))
+            let deadline = match g.retire_deadline {
+                None => String::new(),
+                Some(d) => format!(" until {}", time_text(Some(d))),
             };
-            format!("{} {} ({}{deadline})", g["generation"], text(&g["user_name"]), text(&g["phase"]))
+            format!("{} {} ({}{deadline})", g.generation, g.user_name, g.phase.as_str())
         })
         .collect();
-    let pending = match &v["provisioning"] {
-        Value::Null => "-".to_string(),
-        p => {
-            let sites: Vec<String> = p["pending_sites"].as_array().into_iter().flatten().map(text).collect();
-            let stalled = if p["stalled"] == true { " (stalled: force-switch or cancel)" } else { "" };
-            format!("{}{stalled}", if sites.is_empty() { "none".into() } else { sites.join(", ") })
+    let pending = match &v.provisioning {
+        None => "-".to_string(),
+        Some(p) => {
+            let stalled = if p.stalled { " (stalled: force-switch or cancel)" } else { "" };
+            let sites = if p.pending_sites.is_empty() { "none".into() } else { p.pending_sites.join(", ") };
+            format!("{sites}{stalled}")
         }
     };
     pairs(&[
-        ("revision", text(&v["revision"])),
-        ("phase", text(&v["phase"])),
+        ("revision", v.revision.to_string()),
+        ("phase", v.phase.as_str().into()),
         ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
         ("pending sites", pending),
-        ("rotation grace", format!("{} s", v["rotation_grace"])),
-        ("agents holding it", adoption(&v["adoption"])),
+        ("rotation grace", format!("{} s", v.rotation_grace)),
+        ("agents holding it", adoption(&v.adoption)),
     ]);
 }

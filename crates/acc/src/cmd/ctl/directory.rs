@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use acc_proto::admin::DirectoryAccountAdd;
+use acc_proto::admin::{DirectoryAccountAdd, DirectoryAdded, DirectoryList, DirectoryUnlocked};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::Ctl;
-use super::settings::{JsonFlag, text};
+use super::settings::{JsonFlag, or_dash};
 use crate::cmd::common::password_from_stdin;
 use crate::output::Table;
 
@@ -41,27 +41,28 @@ pub struct UnlockArgs {
 pub async fn directory(ctl: &mut Ctl, c: DirectoryCommand) -> Result<ExitCode> {
     match c {
         DirectoryCommand::List(j) => {
-            let v = ctl.call("GET", "/v1/directory", None).await?;
+            let v: DirectoryList = ctl.fetch("GET", "/v1/directory").await?;
             if j.json {
-                outln!("{}", serde_json::to_string_pretty(&v["accounts"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.accounts)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut table = Table::new(["account", "state", "retry after", "note"]).right(&[2]);
-            for a in v["accounts"].as_array().into_iter().flatten() {
-                let note = if a["app_id"] == true { "the App ID" } else { "" };
-                table.row([text(&a["name"]), text(&a["state"]), text(&a["retry_after"]), note.into()]);
+            for a in v.accounts {
+                let note = if a.app_id { "the App ID" } else { "" };
+                table.row([a.name, a.state.as_str().into(), or_dash(a.retry_after), note.into()]);
             }
             table.print();
         }
         DirectoryCommand::Add(a) => {
-            let body = DirectoryAccountAdd { name: a.name, password: password_from_stdin(a.password_stdin)? };
-            let v = ctl.post("POST", "/v1/directory", &body).await?;
-            outln!("directory account {} created", text(&v["name"]));
+            let body =
+                DirectoryAccountAdd { name: a.name, password: password_from_stdin(a.password_stdin)?.into() };
+            let added: DirectoryAdded = ctl.exchange("POST", "/v1/directory", &body).await?;
+            outln!("directory account {} created", added.name);
         }
         DirectoryCommand::Unlock(a) => {
             let name = acc_proto::package::encode_query(&a.name);
-            let v = ctl.call("POST", &format!("/v1/directory/{name}/unlock"), None).await?;
-            if v["unlocked"] == true {
+            let v: DirectoryUnlocked = ctl.fetch("POST", &format!("/v1/directory/{name}/unlock")).await?;
+            if v.unlocked {
                 outln!("{} unlocked", a.name);
             } else {
                 outln!("{} was not locked; nothing changed", a.name);

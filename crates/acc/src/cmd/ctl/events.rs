@@ -10,6 +10,7 @@ use super::Ctl;
 use crate::cmd::common::since_ms;
 use crate::cmd::events::{Printer, SearchArgs};
 use acc_core::units::parse_secs;
+use acc_proto::admin::LockoutList;
 use acc_proto::package::encode_component;
 
 #[derive(Debug, Args)]
@@ -47,7 +48,7 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
             None => format!("/v1/events?{query}"),
             Some(c) => format!("/v1/events?{query}&cursor={}", encode_component(c)),
         };
-        let page: acc_proto::EventPage = serde_json::from_value(ctl.call("GET", &path, None).await?)?;
+        let page: acc_proto::EventPage = ctl.fetch("GET", &path).await?;
         out.page(&page.events)?;
         match page.next {
             Some(next) if !out.closed() => cursor = Some(next),
@@ -70,8 +71,8 @@ pub struct LockoutsArgs {
 
 /// `acc ctl lockouts`.
 pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
-    let v = ctl.call("GET", &format!("/v1/lockouts?since_ms={}", since_ms(a.since)), None).await?;
-    let list = v["lockouts"].as_array().cloned().unwrap_or_default();
+    let v: LockoutList = ctl.fetch("GET", &format!("/v1/lockouts?since_ms={}", since_ms(a.since))).await?;
+    let list = v.lockouts;
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -80,23 +81,22 @@ pub async fn lockouts(ctl: &mut Ctl, a: LockoutsArgs) -> Result<ExitCode> {
         outln!("no lockouts in that time");
     }
     for l in &list {
-        let s = |k: &str| l[k].as_str().map(str::to_string).unwrap_or_else(|| l[k].to_string());
-        let state = if l["cleared"] == true { "cleared" } else { "in force or expired" };
+        let state = if l.cleared { "cleared" } else { "in force or expired" };
         outln!(
             "{} on {}: {} lock by {} ({}), {} failed logons, {} lock(s), last {} [{state}]",
-            s("account"),
-            s("site"),
-            s("scope"),
-            s("caller"),
-            s("ip"),
-            l["failures"],
-            l["lockouts"],
-            s("last_lockout")
+            l.account,
+            l.site,
+            l.scope,
+            l.caller,
+            l.ip,
+            l.failures,
+            l.lockouts,
+            l.last_lockout
         );
-        if let Some(rev) = l["agent_revision"].as_i64() {
+        if let Some(rev) = l.agent_revision {
             outln!("  its agent runs policy revision {rev} (acc ctl agents)");
         }
-        outln!("  what to do: {}", s("advice"));
+        outln!("  what to do: {}", l.advice);
     }
     Ok(ExitCode::SUCCESS)
 }

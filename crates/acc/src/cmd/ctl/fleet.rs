@@ -2,14 +2,13 @@
 
 use std::process::ExitCode;
 
-use acc_proto::admin::{CreatedToken, TokenTerms};
+use acc_proto::admin::{CreatedToken, SiteList, SiteView, TokenTerms};
 use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::Value;
 
 use super::Ctl;
-use super::settings::{JsonFlag, text, time_text};
+use super::settings::{JsonFlag, or_dash, time_text};
 use crate::output::Table;
 use acc_core::units::parse_secs;
 
@@ -39,22 +38,17 @@ pub async fn site_token(ctl: &mut Ctl, c: SiteTokenCommand) -> Result<ExitCode> 
 }
 
 /// The ACC account's state on a site, from its report (`-` before the first).
-fn acc_state(site: &Value) -> String {
-    let accounts = site["accounts"].as_array().cloned().unwrap_or_default();
-    if accounts.is_empty() {
+fn acc_state(site: &SiteView) -> String {
+    if site.accounts.is_empty() {
         return "-".into();
     }
-    accounts
-        .iter()
-        .map(|a| format!("{} {}", text(&a["name"]), text(&a["state"])))
-        .collect::<Vec<_>>()
-        .join(", ")
+    site.accounts.iter().map(|a| format!("{} {}", a.name, a.state)).collect::<Vec<_>>().join(", ")
 }
 
 /// The age of the CRL a site enforces, from its issuance (its thisUpdate is backdated),
 /// or `EXPIRED` past its nextUpdate.
-fn crl_age(site: &Value, now_ms: i64) -> String {
-    match (site["crl_issued_ms"].as_i64(), site["crl_next_update_ms"].as_i64()) {
+fn crl_age(site: &SiteView, now_ms: i64) -> String {
+    match (site.crl_issued_ms, site.crl_next_update_ms) {
         (_, Some(next)) if next <= now_ms => "EXPIRED".into(),
         (Some(issued), _) => format!("{}m", (now_ms - issued).max(0) / 60_000),
         _ => "-".into(),
@@ -63,27 +57,27 @@ fn crl_age(site: &Value, now_ms: i64) -> String {
 
 /// `acc ctl sites`.
 pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
-    let v = ctl.call("GET", "/v1/sites", None).await?;
+    let v: SiteList = ctl.fetch("GET", "/v1/sites").await?;
     if j.json {
-        outln!("{}", serde_json::to_string_pretty(&v["sites"])?);
+        outln!("{}", serde_json::to_string_pretty(&v.sites)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let current = v["revision"].as_i64().unwrap_or(0);
+    let current = v.revision;
     let now_ms = crate::cmd::common::since_ms(0);
     let mut table = Table::new(["site", "url", "revision", "last contact", "CRL age", "error", "ACC"]);
-    for s in v["sites"].as_array().into_iter().flatten() {
-        let applied = match s["applied_revision"].as_i64() {
+    for s in &v.sites {
+        let applied = match s.applied_revision {
             Some(r) if r == current => format!("{r}"),
             Some(r) => format!("{r} (of {current})"),
             None => "-".into(),
         };
         table.row([
-            text(&s["name"]),
-            text(&s["url"]),
+            s.name.clone(),
+            s.url.clone(),
             applied,
-            time_text(&s["last_contact"]),
+            time_text(Some(s.last_contact)),
             crl_age(s, now_ms),
-            text(&s["error"]),
+            or_dash(s.error.as_deref()),
             acc_state(s),
         ]);
     }

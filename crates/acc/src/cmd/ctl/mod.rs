@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use acc_core::password::PasswordError;
 use acc_net::client::{ClientTls, Connection, Endpoint};
+use acc_proto::admin::ApiErrorBody;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
@@ -112,14 +113,6 @@ impl Ctl {
         Ok(Ctl { conn, token })
     }
 
-    /// Sends a request; the JSON answer of a 2xx, or the server's message as the error.
-    pub async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        match body {
-            Some(b) => self.post(method, path, b).await,
-            None => self.send(method, path, None, Bytes::new()).await,
-        }
-    }
-
     /// Sends `body` (an `acc_proto` request type) as JSON; the JSON answer of a 2xx.
     pub async fn post<B: serde::Serialize + ?Sized>(
         &mut self,
@@ -141,6 +134,13 @@ impl Ctl {
         serde_json::from_value(v).with_context(|| format!("{method} {path}: the server's answer"))
     }
 
+    /// A request without a body (`GET`, or a `POST` that names all in its path), the
+    /// answer read as `R` (an `acc_proto` answer type).
+    pub async fn fetch<R: serde::de::DeserializeOwned>(&mut self, method: &str, path: &str) -> Result<R> {
+        let v = self.send(method, path, None, Bytes::new()).await?;
+        serde_json::from_value(v).with_context(|| format!("{method} {path}: the server's answer"))
+    }
+
     /// Sends `bytes` as `content_type`; the JSON answer of a 2xx, or the server's message.
     pub async fn send(
         &mut self,
@@ -159,25 +159,23 @@ impl Ctl {
         if resp.status.is_success() {
             return Ok(value);
         }
+        let Ok(refusal) = serde_json::from_value::<ApiErrorBody>(value) else {
+            bail!("{method} {path}: the server answered {}", resp.status);
+        };
         // A save that would change nothing (the specification's U-NOCHANGE) is no failure.
-        let ids: Vec<&str> =
-            value["errors"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_str()).collect();
-        if ids == [PasswordError::NoChange.id()] {
+        if let [only] = refusal.errors.as_slice()
+            && only.id == PasswordError::NoChange.id()
+        {
             return Err(Unchanged.into());
         }
         // One `error:` line per problem (main prints the last one).
-        let problems: Vec<&str> =
-            value["errors"].as_array().into_iter().flatten().filter_map(|p| p["message"].as_str()).collect();
-        if let Some((last, rest)) = problems.split_last() {
+        if let Some((last, rest)) = refusal.errors.split_last() {
             for p in rest {
-                errln!("error: {p}");
+                errln!("error: {}", p.message);
             }
-            bail!("{last}");
+            bail!("{}", last.message);
         }
-        match value["message"].as_str() {
-            Some(m) => bail!("{m}"),
-            None => bail!("{method} {path}: the server answered {}", resp.status),
-        }
+        bail!("{}", refusal.message)
     }
 }
 

@@ -7,15 +7,16 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use acc_proto::admin::PackageAssign;
+use acc_proto::admin::{
+    AssignedTo, PackageAssign, PackageCommitted, PackageList, PackageView, UploadBegun, UploadStatus,
+};
 use acc_proto::package::encode_query;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
-use serde_json::Value;
 
 use super::Ctl;
-use super::settings::{JsonFlag, print_saved, text, time_text};
+use super::settings::{JsonFlag, print_saved, time_text};
 use crate::output::Table;
 
 /// Bytes per upload request.
@@ -70,15 +71,16 @@ pub async fn package(ctl: &mut Ctl, c: PackageCommand) -> Result<ExitCode> {
         PackageCommand::Assign(a) => {
             let body = PackageAssign { version: a.version, sites: a.sites, all: a.all };
             print_saved(
-                &ctl.post("POST", &format!("/v1/packages/{}/assign", encode_query(&a.name)), &body).await?,
+                &ctl.exchange("POST", &format!("/v1/packages/{}/assign", encode_query(&a.name)), &body)
+                    .await?,
             );
         }
         PackageCommand::List(j) => {
-            let v = ctl.call("GET", "/v1/packages", None).await?;
+            let v: PackageList = ctl.fetch("GET", "/v1/packages").await?;
             if j.json {
-                outln!("{}", serde_json::to_string_pretty(&v["packages"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.packages)?);
             } else {
-                print_list(&v["packages"]);
+                print_list(&v.packages);
             }
         }
     }
@@ -97,15 +99,15 @@ async fn add(ctl: &mut Ctl, a: AddArgs) -> Result<()> {
         version: a.version.clone(),
         files: files.clone(),
     };
-    let begun = ctl.post("POST", "/v1/packages", &manifest).await?;
-    if begun["status"] == "exists" {
+    let begun: UploadBegun = ctl.exchange("POST", "/v1/packages", &manifest).await?;
+    if begun.status == UploadStatus::Exists {
         outln!("package {} {} is already on the server with this content", a.name, a.version);
         return Ok(());
     }
     let base = format!("/v1/packages/{}/{}", encode_query(&a.name), encode_query(&a.version));
     let mut sent = 0u64;
     for f in &files {
-        let mut offset = begun["received"][&f.path].as_u64().unwrap_or(0);
+        let mut offset = begun.received.get(&f.path).copied().unwrap_or(0);
         let path = a.dir.join(&f.path);
         let mut file =
             std::fs::File::open(&path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -121,44 +123,43 @@ async fn add(ctl: &mut Ctl, a: AddArgs) -> Result<()> {
             sent += n;
         }
     }
-    let done = ctl.call("POST", &format!("{base}/commit"), None).await?;
+    let done: PackageCommitted = ctl.fetch("POST", &format!("{base}/commit")).await?;
     outln!(
         "package {} {} added to {}: {} files, {} bytes sent, every SHA-256 verified by the server",
         a.name,
         a.version,
         a.share,
-        done["files"],
+        done.files,
         sent
     );
     Ok(())
 }
 
-fn print_list(list: &Value) {
+fn print_list(list: &[PackageView]) {
     let mut table =
         Table::new(["package", "version", "share", "files", "bytes", "added", "assigned", "replicas"])
             .right(&[3, 4]);
-    for p in list.as_array().into_iter().flatten() {
-        let replicas: Vec<String> = p["replicas"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| match r["message"].as_str() {
-                Some(m) => format!("{} {}: {m}", text(&r["site"]), text(&r["status"])),
-                None => format!("{} {}", text(&r["site"]), text(&r["status"])),
+    for p in list {
+        let replicas: Vec<String> = p
+            .replicas
+            .iter()
+            .map(|r| match &r.message {
+                Some(m) => format!("{} {}: {m}", r.site, r.status.as_str()),
+                None => format!("{} {}", r.site, r.status.as_str()),
             })
             .collect();
-        // "all", a list of sites, or none.
-        let assigned = match p["assigned_to"].as_array() {
-            Some(sites) => sites.iter().map(text).collect::<Vec<_>>().join(", "),
-            None => text(&p["assigned_to"]),
+        let assigned = match &p.assigned_to {
+            Some(AssignedTo::All(_)) => "all".into(),
+            Some(AssignedTo::Sites(sites)) => sites.join(", "),
+            None => "-".into(),
         };
         table.row([
-            text(&p["name"]),
-            text(&p["version"]),
-            text(&p["share"]),
-            text(&p["files"]),
-            text(&p["bytes"]),
-            if p["committed"] == true { time_text(&p["created_at"]) } else { "uploading".into() },
+            p.name.clone(),
+            p.version.clone(),
+            p.share.clone(),
+            p.files.to_string(),
+            p.bytes.to_string(),
+            if p.committed { time_text(Some(p.created_at)) } else { "uploading".into() },
             assigned,
             replicas.join("; "),
         ]);

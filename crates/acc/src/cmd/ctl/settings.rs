@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use acc_core::password::{PasswordMode, PasswordPolicy};
 use acc_proto::AuthMode;
-use acc_proto::admin::{ApiTokenRequest, AuthChange, SiteSettingsChange};
+use acc_proto::admin::{
+    ApiTokenRequest, AuthChange, CreatedApiToken, RevisionDiff, RevisionHistory, RevisionShown, SaveOutcome,
+    SettingsView, SiteSettingsChange, TokenList,
+};
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
@@ -178,14 +181,19 @@ pub struct TokenCreateArgs {
     ttl: Option<u64>,
 }
 
-pub fn print_saved(v: &Value) {
-    for w in v["warnings"].as_array().into_iter().flatten() {
-        errln!("{}", w.as_str().unwrap_or_default());
+pub fn print_saved(saved: &SaveOutcome) {
+    for w in &saved.warnings {
+        errln!("{w}");
     }
-    for g in v["granted"].as_array().into_iter().flatten() {
-        outln!("granted: {}", g.as_str().unwrap_or_default());
+    for g in &saved.granted {
+        outln!("granted: {g}");
     }
-    outln!("saved as policy revision {}: {}", v["revision"], v["summary"].as_str().unwrap_or_default());
+    outln!("saved as policy revision {}: {}", saved.revision, saved.summary);
+}
+
+/// An optional value as a table shows it, `-` for none.
+pub fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 pub fn text(v: &Value) -> String {
@@ -201,13 +209,18 @@ fn size(v: &Value) -> String {
     v.as_u64().map_or_else(|| text(v), acc_core::event::retention::format_size)
 }
 
-fn print_settings(v: &Value) {
+fn print_settings(view: &SettingsView) {
+    // The document's sections as the server keeps them (acc-server's PolicyDocument,
+    // not yet an acc-proto type).
+    let document = Value::Object(view.document.clone());
+    let v = &document;
     let site = &v["site"];
-    let credential = match &v["credential"] {
-        Value::Null => "-".to_string(),
-        c => format!("{} (generation {})", text(&c["user_name"]), c["generation"]),
+    let credential = match &view.credential {
+        None => "-".to_string(),
+        Some(c) => format!("{} (generation {})", c.user_name, c.generation),
     };
-    let lockout = if site["mode"] == "classic" {
+    let mode = serde_json::from_value::<acc_core::lockout::LockoutMode>(site["mode"].clone());
+    let lockout = if matches!(mode, Ok(acc_core::lockout::LockoutMode::Classic)) {
         format!(
             "classic: threshold {}, reset_after {} s, duration {} s",
             site["threshold"], site["reset_after"], site["duration"]
@@ -230,7 +243,7 @@ fn print_settings(v: &Value) {
         .map(|g| format!("{} {} ({})", g["number"], text(&g["user_name"]), text(&g["phase"])))
         .collect();
     pairs(&[
-        ("revision", text(&v["revision"])),
+        ("revision", view.revision.to_string()),
         ("authentication", text(&v["auth"]["mode"])),
         ("credential", credential),
         (
@@ -241,7 +254,7 @@ fn print_settings(v: &Value) {
                 v["auth"]["password_policy"]["min_length"]
             ),
         ),
-        ("App ID", text(&v["app_id"])),
+        ("App ID", view.app_id.clone()),
         ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
         ("lockout", lockout),
         ("create ACC on sites", text(&site["create_acc_on_site_servers"])),
@@ -257,7 +270,7 @@ fn print_settings(v: &Value) {
 pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
     match c {
         SettingsCommand::Show(j) => {
-            let v = ctl.call("GET", "/v1/settings", None).await?;
+            let v: SettingsView = ctl.fetch("GET", "/v1/settings").await?;
             if j.json {
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -274,13 +287,13 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
             };
             if let Some(u) = a.username {
                 body.user_name = Some(u);
-                body.password = Some(password_from_stdin(a.password_stdin)?);
+                body.password = Some(password_from_stdin(a.password_stdin)?.into());
             } else if a.password_stdin {
                 anyhow::bail!(
                     "--password-stdin needs --username: a credential is a user name and a password"
                 );
             }
-            print_saved(&ctl.post("PUT", "/v1/settings/auth", &body).await?);
+            print_saved(&ctl.exchange("PUT", "/v1/settings/auth", &body).await?);
         }
         SettingsCommand::Site(SiteCommand::Set(a)) => {
             let patch = SiteSettingsChange {
@@ -294,66 +307,67 @@ pub async fn settings(ctl: &mut Ctl, c: SettingsCommand) -> Result<ExitCode> {
                     "nothing to change: give at least one setting (see acc ctl settings site set --help)"
                 );
             }
-            print_saved(&ctl.post("PUT", "/v1/settings/site", &patch).await?);
+            print_saved(&ctl.exchange("PUT", "/v1/settings/site", &patch).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// A time field (Unix milliseconds) as [`crate::output::timestamp`], `-` for none.
-pub fn time_text(ms: &Value) -> String {
-    ms.as_i64().map_or_else(|| "-".into(), crate::output::timestamp)
+pub fn time_text(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".into(), crate::output::timestamp)
 }
 
 /// `acc ctl policy …`.
 pub async fn policy(ctl: &mut Ctl, c: PolicyCommand) -> Result<ExitCode> {
     match c {
         PolicyCommand::History(a) => {
-            let v = ctl.call("GET", &format!("/v1/policy/revisions?limit={}", a.limit), None).await?;
+            let v: RevisionHistory =
+                ctl.fetch("GET", &format!("/v1/policy/revisions?limit={}", a.limit)).await?;
             if a.json.json {
-                outln!("{}", serde_json::to_string_pretty(&v["revisions"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.revisions)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut table = Table::new(["rev", "saved", "sites", "agents", "by", "summary"]).right(&[0]);
-            for r in v["revisions"].as_array().into_iter().flatten() {
+            for r in v.revisions {
                 table.row([
-                    text(&r["number"]),
-                    time_text(&r["created_at"]),
-                    format!("{}/{}", r["sites_acknowledged"], r["sites"]),
-                    format!("{}/{}", r["agents_acknowledged"], r["agents"]),
-                    text(&r["author"]),
-                    text(&r["summary"]),
+                    r.info.number.to_string(),
+                    time_text(Some(r.info.created_at)),
+                    format!("{}/{}", r.sites_acknowledged, r.sites),
+                    format!("{}/{}", r.agents_acknowledged, r.agents),
+                    r.info.author,
+                    r.info.summary,
                 ]);
             }
             table.print();
         }
         PolicyCommand::Show(a) => {
-            let v = ctl.call("GET", &format!("/v1/policy/revisions/{}", a.rev), None).await?;
+            let v: RevisionShown = ctl.fetch("GET", &format!("/v1/policy/revisions/{}", a.rev)).await?;
             if a.json.json {
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 outln!(
                     "revision {} saved {} by {}: {}",
-                    v["number"],
-                    time_text(&v["created_at"]),
-                    text(&v["author"]),
-                    text(&v["summary"])
+                    v.info.number,
+                    time_text(Some(v.info.created_at)),
+                    v.info.author,
+                    v.info.summary
                 );
-                outln!("{}", serde_json::to_string_pretty(&v["document"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.document)?);
             }
         }
         PolicyCommand::Diff(a) => {
-            let v = ctl.call("GET", &format!("/v1/policy/diff?from={}&to={}", a.a, a.b), None).await?;
+            let v: RevisionDiff =
+                ctl.fetch("GET", &format!("/v1/policy/diff?from={}&to={}", a.a, a.b)).await?;
             if a.json.json {
-                outln!("{}", serde_json::to_string_pretty(&v["changes"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.changes)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let changes = v["changes"].as_array().cloned().unwrap_or_default();
-            if changes.is_empty() {
+            if v.changes.is_empty() {
                 outln!("revisions {} and {} are the same", a.a, a.b);
             }
-            for c in changes {
-                outln!("{}: {} -> {}", text(&c["path"]), c["from"], c["to"]);
+            for c in v.changes {
+                outln!("{}: {} -> {}", c.path, c.from, c.to);
             }
         }
     }
@@ -365,22 +379,22 @@ pub async fn token(ctl: &mut Ctl, c: TokenCommand) -> Result<ExitCode> {
     match c {
         TokenCommand::Create(a) => {
             let body = ApiTokenRequest { role: a.role, description: a.description, ttl_secs: a.ttl };
-            let v = ctl.post("POST", "/v1/tokens", &body).await?;
-            outln!("{}", text(&v["token"]));
+            let created: CreatedApiToken = ctl.exchange("POST", "/v1/tokens", &body).await?;
+            outln!("{}", created.token);
         }
         TokenCommand::List(j) => {
-            let v = ctl.call("GET", "/v1/tokens", None).await?;
+            let v: TokenList = ctl.fetch("GET", "/v1/tokens").await?;
             if j.json {
-                outln!("{}", serde_json::to_string_pretty(&v["tokens"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.tokens)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut table = Table::new(["role", "created", "expires", "description"]);
-            for t in v["tokens"].as_array().into_iter().flatten() {
+            for t in v.tokens {
                 table.row([
-                    text(&t["role"]),
-                    time_text(&t["created_at"]),
-                    time_text(&t["expires_at"]),
-                    text(&t["description"]),
+                    t.role.as_str().to_string(),
+                    time_text(Some(t.created_at)),
+                    time_text(t.expires_at),
+                    t.description,
                 ]);
             }
             table.print();

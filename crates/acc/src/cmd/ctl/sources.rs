@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
+use acc_proto::admin::ShareList;
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::Value;
 
 use super::Ctl;
 use super::settings::{JsonFlag, print_saved};
@@ -27,23 +27,22 @@ pub enum ShareCommand {
 pub async fn share(ctl: &mut Ctl, c: ShareCommand) -> Result<ExitCode> {
     match c {
         ShareCommand::List(j) => {
-            let v = ctl.call("GET", "/v1/shares", None).await?;
+            let v: ShareList = ctl.fetch("GET", "/v1/shares").await?;
             if j.json {
-                outln!("{}", serde_json::to_string_pretty(&v["shares"])?);
+                outln!("{}", serde_json::to_string_pretty(&v.shares)?);
             } else {
-                print_list(&v["shares"]);
+                // The listing `acc site shares list` prints too.
+                print_list(&serde_json::to_value(&v.shares)?);
             }
         }
         ShareCommand::Add(a) => {
-            print_saved(&ctl.call("POST", "/v1/shares", Some(&serde_json::to_value(&a)?)).await?);
+            print_saved(&ctl.exchange("POST", "/v1/shares", &a).await?);
         }
         ShareCommand::Grant(g) => {
-            let args: Value = serde_json::to_value(g.args())?;
-            print_saved(&ctl.call("POST", "/v1/shares/grant", Some(&args)).await?);
+            print_saved(&ctl.exchange("POST", "/v1/shares/grant", &g.args()).await?);
         }
         ShareCommand::Revoke(r) => {
-            let target: Value = serde_json::to_value(r.target())?;
-            print_saved(&ctl.call("POST", "/v1/shares/revoke", Some(&target)).await?);
+            print_saved(&ctl.exchange("POST", "/v1/shares/revoke", &r.target()).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
