@@ -1,5 +1,5 @@
 //! `acc server run`: locks the data directory, opens the server and serves the REST API
-//! over HTTPS (acc-net, rustls) until shutdown.
+//! and the web console (`/ui/`) over HTTPS (acc-net, rustls) until shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -135,7 +135,7 @@ impl Running {
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
-        let app = crate::api::router(self.server.clone());
+        let app = crate::api::router(self.server.clone()).merge(crate::console::router(self.server.clone()));
         let stopping = self.server.clone();
         let shutdown = async move {
             shutdown.await;

@@ -13,6 +13,7 @@ use acc_proto::agent::CheckInAnswer;
 use acc_proto::openapi::{Bodies, Operation, schema};
 use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskRequest, TaskSent};
+use acc_proto::users::{UserAdd, UserList, UserPassword};
 use acc_proto::{
     AgentCheckIn, AgentPolicy, DirectoryAnswer, DirectoryLogon, EnrollRequest, EventBatch, EventPage, Health,
     JoinRequest, JoinResponse, PackageManifest, PackageReport, SiteAck, SitePolicy,
@@ -46,6 +47,10 @@ pub const BODIES: &Bodies = &[
     ("post", "/v1/trust", Some(schema::<TrustAdd>), None),
     ("post", "/v1/trust/remove", Some(schema::<TrustRemove>), None),
     ("post", "/v1/tokens", Some(schema::<ApiTokenRequest>), None),
+    ("get", "/v1/users", None, Some(schema::<UserList>)),
+    ("post", "/v1/users", Some(schema::<UserAdd>), Some(schema::<UserList>)),
+    ("delete", "/v1/users/{name}", None, Some(schema::<UserList>)),
+    ("put", "/v1/users/{name}/password", Some(schema::<UserPassword>), Some(schema::<UserList>)),
 ];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
@@ -298,6 +303,20 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("admin"),
         "Create an API token {role, description, ttl_secs?}; the token is in the response only.",
     ),
+    (
+        "get",
+        "/v1/users",
+        Some("admin"),
+        "The web console's users: name, role, when made and when the password was set.",
+    ),
+    (
+        "post",
+        "/v1/users",
+        Some("admin"),
+        "Create a console user {name, role, password}; the password follows the rules of the specification's 5.5 (NIST policy).",
+    ),
+    ("delete", "/v1/users/{name}", Some("admin"), "Remove a console user (never the last admin)."),
+    ("put", "/v1/users/{name}/password", Some("admin"), "Set a console user's password {password}."),
 ];
 
 pub(super) async fn document() -> Json<Value> {

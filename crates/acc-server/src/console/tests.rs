@@ -1,0 +1,153 @@
+//! The console's routes in-process (tower `oneshot`, no socket): the sign-in page's labels
+//! and cookies, CSRF refusals, a wrong password, sessions and sign-out, the security headers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::init::init;
+use crate::layout::Layout;
+use crate::server::Server;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+    fn cookie_value(&self, name: &str) -> String {
+        let c = self.cookie(name).unwrap_or_default();
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .split_once('=')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    }
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    /// The value of the hidden `csrf` input of the page.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, cookie: &str, form: &str) -> Answer {
+    let mut req = Request::builder().method(method).uri(path);
+    if !cookie.is_empty() {
+        req = req.header(header::COOKIE, cookie);
+    }
+    if method == "POST" {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(form.to_string())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status: parts.status, headers: parts.headers, body }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_and_sign_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let password = std::fs::read_to_string(Layout::new(&dir).admin_password()).unwrap();
+    let password = password.trim_end();
+    let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
+    let app = super::router(server.clone());
+
+    let home = call(&app, "GET", "/ui/", "", "").await;
+    assert_eq!((home.status, home.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    assert_eq!(home.headers[header::CONTENT_SECURITY_POLICY], super::CSP);
+    assert!(!super::CSP.contains("unsafe-inline") && !super::CSP.contains("http"));
+
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [">User name</label>", ">Password</label>", ">Sign in</button>", "<label for=\"user\">"] {
+        assert!(page.body.contains(label), "{label} in {}", page.body);
+    }
+    assert!(!page.body.contains("<script>") && !page.body.contains(" style="), "no inline script or style");
+    let signin_cookie = page.cookie("acc_signin").unwrap();
+    assert!(signin_cookie.contains("Secure; HttpOnly; SameSite=Strict"), "{signin_cookie}");
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let csrf = page.csrf();
+
+    let forged =
+        call(&app, "POST", "/ui/signin", "", &format!("user=admin&password={}", enc(password))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "no form token: refused");
+    assert!(forged.cookie("acc_session").is_none());
+
+    let wrong =
+        call(&app, "POST", "/ui/signin", &jar, &format!("csrf={csrf}&user=admin&password=nope")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The user name or password is incorrect."), "{}", wrong.body);
+
+    let ok =
+        call(&app, "POST", "/ui/signin", &jar, &format!("csrf={csrf}&user=admin&password={}", enc(password)))
+            .await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/ui/"), "{}", ok.body);
+    let session = ok.cookie("acc_session").unwrap();
+    assert!(session.contains("Path=/ui; Secure; HttpOnly; SameSite=Strict"), "{session}");
+    let jar = format!("acc_session={}", ok.cookie_value("acc_session"));
+
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Update agent configuration") && home.body.contains("admin (admin)"));
+    let csrf = home.csrf();
+    let no_token = call(&app, "POST", "/ui/tasks/update-config", &jar, "to=all").await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
+    let sent = call(&app, "POST", "/ui/tasks/update-config", &jar, &format!("csrf={csrf}&to=all")).await;
+    assert!(
+        sent.body.contains("Update agent configuration sent to 0 site servers and 0 agents."),
+        "{}",
+        sent.body
+    );
+
+    let out = call(&app, "POST", "/ui/signout", &jar, &format!("csrf={csrf}")).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    let after = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the session ended");
+
+    let events = crate::event_store::search(
+        &server.pool,
+        &crate::event_store::EventFilter { id: Some("acc.console".into()), all: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let actions: Vec<String> =
+        events.events.iter().filter_map(|e| e["Action"].as_str().map(str::to_string)).collect();
+    for a in ["sign_in_failed", "sign_in", "update_config", "sign_out"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn assets_are_embedded_and_unknown_pages_are_404() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let app = super::router(Arc::new(Server::open(Layout::new(&dir)).await.unwrap()));
+    let js = call(&app, "GET", "/ui/assets/htmx.min.js", "", "").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.body.starts_with("var htmx=function()"));
+    assert_eq!(call(&app, "GET", "/ui/assets/../server.json", "", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, "GET", "/ui/nowhere", "", "").await.status, StatusCode::NOT_FOUND);
+}
