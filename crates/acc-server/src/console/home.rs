@@ -58,7 +58,7 @@ async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Res
     let f = Form::read(body).await?;
     let s = match console.form_session(&parts.headers, &f, Role::Operator) {
         Ok(s) => s,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     let server = &console.server;
     let (sites, agents) = match f.get("to") {

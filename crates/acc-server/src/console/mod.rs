@@ -7,6 +7,8 @@
 //! - [`session`]: cookies, idle and absolute timeouts (pure);
 //! - [`limit`]: sign-in failures rate limited by acc-core's lockout engine (classic mode);
 //! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
+//! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
+//!   Global Site Server Settings;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -17,6 +19,8 @@ pub mod assets;
 pub mod home;
 pub mod limit;
 pub mod session;
+pub mod settings_agents;
+pub mod settings_sites;
 pub mod signin;
 
 use std::net::IpAddr;
@@ -134,6 +138,24 @@ impl IntoResponse for PageError {
     }
 }
 
+/// Why a form was not taken: no session (to the sign-in page), or a refusal.
+#[derive(Debug)]
+pub enum Denied {
+    /// Not signed in, or the session ended.
+    SignIn,
+    /// A missing CSRF token or a role too low.
+    Page(PageError),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::SignIn => Redirect::to("/ui/signin").into_response(),
+            Denied::Page(e) => e.into_response(),
+        }
+    }
+}
+
 /// Renders a template as an HTML answer.
 pub fn render<T: askama::Template>(t: &T) -> Result<Response, PageError> {
     Ok(Html(t.render()?).into_response())
@@ -210,23 +232,21 @@ impl Console {
 
     /// The session of a state-changing form: signed in, the form's CSRF token matching,
     /// and at least `role`.
-    pub fn form_session(&self, headers: &HeaderMap, form: &Form, role: Role) -> Result<Session, Response> {
+    pub fn form_session(&self, headers: &HeaderMap, form: &Form, role: Role) -> Result<Session, Denied> {
         let Some((_, s)) = self.session(headers) else {
-            return Err(Redirect::to("/ui/signin").into_response());
+            return Err(Denied::SignIn);
         };
         if !same_token(form.get("csrf"), &s.csrf) {
-            return Err(PageError::new(
+            return Err(Denied::Page(PageError::new(
                 StatusCode::FORBIDDEN,
                 "The form's security token is missing or stale; reload the page and try again.",
-            )
-            .into_response());
+            )));
         }
         if s.role < role {
-            return Err(PageError::new(
+            return Err(Denied::Page(PageError::new(
                 StatusCode::FORBIDDEN,
                 format!("This needs the {} role; you are {}.", role.as_str(), s.role.as_str()),
-            )
-            .into_response());
+            )));
         }
         Ok(s)
     }
@@ -253,6 +273,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .merge(signin::routes())
         .merge(home::routes())
+        .merge(settings_agents::routes())
+        .merge(settings_sites::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

@@ -112,7 +112,7 @@ async fn sign_out(State(console): State<Arc<Console>>, req: Request) -> Result<R
     let f = Form::read(body).await?;
     let session = match console.form_session(&parts.headers, &f, crate::tokens::Role::Viewer) {
         Ok(s) => s,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     if let Some((digest, _)) = console.session(&parts.headers) {
         lock(&console.sessions).close(&digest);

@@ -139,6 +139,133 @@ async fn sign_in_sessions_csrf_and_sign_out() {
     }
 }
 
+/// A console on a fresh data directory, signed in as `admin`: the router and the cookie.
+async fn signed_in(dir: &std::path::Path) -> (axum::Router, String, Arc<Server>) {
+    init(&crate::init::tests::opts(dir)).await.unwrap();
+    let password = std::fs::read_to_string(Layout::new(dir).admin_password()).unwrap();
+    let server = Arc::new(Server::open(Layout::new(dir)).await.unwrap());
+    let app = super::router(server.clone());
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let form = format!("csrf={}&user=admin&password={}", page.csrf(), enc(password.trim_end()));
+    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
+    (app, format!("acc_session={}", ok.cookie_value("acc_session")), server)
+}
+
+/// Seed 000 steps 1-4 through the pages: a weak password refused next to the field, the
+/// App ID refused, `ACC_user` saved with Read granted, the two site server boxes ticked.
+#[tokio::test]
+async fn the_settings_pages_save_through_the_server_with_the_specification_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let page = call(&app, "GET", "/ui/settings/agents", &jar, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [
+        "> Use Application Credentials</label>",
+        "> Use these credentials</label>",
+        ">User name</label>",
+        ">Password</label>",
+        ">Confirm password</label>",
+        "Grant Read",
+        ">Save changes</button>",
+        ">Authentication</",
+    ] {
+        assert!(page.body.contains(label), "{label}");
+    }
+    let csrf = page.csrf();
+    let save = |user: &str, password: &str, extra: &str| {
+        format!(
+            "csrf={csrf}&mode=credential&user_name={}&password={p}&confirmation={p}&password_policy=complexity{extra}",
+            enc(user),
+            p = enc(password)
+        )
+    };
+    let weak = call(&app, "POST", "/ui/settings/agents", &jar, &save("ACC_user", "weakpassword", "")).await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = weak.body.find("id=\"password-errors\"").expect("the message next to Password");
+    assert!(weak.body[at..].contains("password: missing an uppercase letter"), "{}", weak.body);
+    let app_id = call(&app, "POST", "/ui/settings/agents", &jar, &save("CORP\\svc_acc_app", "x", "")).await;
+    assert!(app_id.body.contains("is the App ID; do not enter it here"), "{}", app_id.body);
+    assert_eq!(server.current().0, 1, "nothing refused is saved");
+
+    let ok = call(
+        &app,
+        "POST",
+        "/ui/settings/agents",
+        &jar,
+        &save("ACC_user", "Correct-Horse-Battery-42", "&grant_read=1"),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(ok.body.contains("Saved as policy revision 2"), "{}", ok.body);
+    let doc = server.current().1;
+    assert_eq!(doc.generations.last().map(|g| g.user_name.as_str()), Some("ACC_user"));
+    assert_eq!(doc.auth.mode.as_str(), "credential");
+
+    let sites = call(&app, "GET", "/ui/settings/site-servers", &jar, "").await;
+    for label in [
+        "> Create the Agent Connectivity Credential on Site Servers</label>",
+        "> Re-enable the created local account if it has been locked out</label>",
+        ">Refresh interval (seconds)</label>",
+    ] {
+        assert!(sites.body.contains(label), "{label}");
+    }
+    let form = format!(
+        "csrf={csrf}&create_acc_on_site_servers=1&reenable_locked_local_account=1&mode=classic&threshold=5&reset_after=600&duration=600&acc_refresh_interval=3600"
+    );
+    let saved = call(&app, "POST", "/ui/settings/site-servers", &jar, &form).await;
+    assert!(saved.body.contains("Saved as policy revision 3"), "{}", saved.body);
+    let site = server.current().1.site;
+    assert!(site.create_acc_on_site_servers && site.reenable_locked_local_account);
+    assert_eq!((site.mode.as_str(), site.threshold, site.acc_refresh_interval), ("classic", 5, 3600));
+    let bad =
+        call(&app, "POST", "/ui/settings/site-servers", &jar, &form.replace("threshold=5", "threshold=many"))
+            .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("Lockout threshold: &#39;many&#39; is not a whole number")
+            || bad.body.contains("Lockout threshold: &#x27;many&#x27;"),
+        "{}",
+        bad.body
+    );
+}
+
+/// A viewer sees the settings but cannot change them.
+#[tokio::test]
+async fn a_viewer_cannot_change_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, admin, server) = signed_in(&tmp.path().join("server")).await;
+    server
+        .add_user(
+            "vera",
+            crate::tokens::Role::Viewer,
+            &acc_core::password::Secret::new("tall blue giraffe walks"),
+            "test",
+        )
+        .await
+        .unwrap();
+    drop(admin);
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let form = format!("csrf={}&user=vera&password={}", page.csrf(), enc("tall blue giraffe walks"));
+    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
+    let jar = format!("acc_session={}", ok.cookie_value("acc_session"));
+    let page = call(&app, "GET", "/ui/settings/site-servers", &jar, "").await;
+    assert!(
+        page.body.contains("Only an admin can change these settings.") && !page.body.contains("Save changes")
+    );
+    let form = format!(
+        "csrf={}&mode=classic&threshold=5&reset_after=600&duration=600&acc_refresh_interval=3600",
+        page.csrf()
+    );
+    let refused = call(&app, "POST", "/ui/settings/site-servers", &jar, &form).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("This needs the admin role; you are viewer."));
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert!(!home.body.contains("Update agent configuration"), "viewers send no tasks");
+    assert_eq!(server.current().0, 1);
+}
+
 #[tokio::test]
 async fn assets_are_embedded_and_unknown_pages_are_404() {
     let tmp = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod cli;
+mod console;
 mod defence;
 mod dev;
 mod identity;

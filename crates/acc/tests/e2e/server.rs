@@ -1146,3 +1146,37 @@ fn console_users_are_managed_with_acc_ctl_user() {
         events.as_array().into_iter().flatten().filter_map(|e| e["Action"].as_str()).collect();
     assert!(actions.contains(&"user_added") && actions.contains(&"user_removed"), "{events}");
 }
+
+/// Issue 17: the console on the real listener (TLS, the server's certificate), driven by
+/// the system curl with a cookie jar: the sign-in page with its CSP, a wrong password
+/// refused, the admin's first password signs in, and the home page answers.
+#[test]
+fn the_console_signs_in_over_the_real_listener() {
+    let f = fleet();
+    let url = |p: &str| format!("{}{p}", f.server.url);
+    let base = ["-sS", "--cacert", "srv/tls/ca.crt", "-c", "jar.txt", "-b", "jar.txt"];
+    let curl = |extra: &[&str]| crate::util::curl_with_status(&f.d, &[&base[..], extra].concat());
+    let (code, page, err) = curl(&["-D", "headers.txt", &url("/ui/signin")]);
+    assert_eq!(code, 200, "{err}");
+    assert!(page.contains("<label for=\"user\">User name</label>") && page.contains(">Sign in</button>"));
+    let headers = f.d.read("headers.txt").to_lowercase();
+    assert!(headers.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{headers}");
+    let csrf =
+        page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    let password = f.d.read("srv/admin-password");
+    let fields = format!("csrf={csrf}&user=admin");
+    let form = |p: &str| format!("password={p}");
+    let (code, body, _) =
+        curl(&["--data", &fields, "--data-urlencode", &form("wrong password"), &url("/ui/signin")]);
+    assert_eq!(code, 401);
+    assert!(body.contains("The user name or password is incorrect."));
+    let (code, _, _) =
+        curl(&["--data", &fields, "--data-urlencode", &form(password.trim_end()), &url("/ui/signin")]);
+    assert_eq!(code, 303);
+    let (code, home, _) = curl(&[&url("/ui/")]);
+    assert_eq!(code, 200);
+    assert!(home.contains("Update agent configuration") && home.contains("admin (admin)"), "{home}");
+    let events = f.json(&["events", "--id", "acc.console", "--json"]);
+    let text = events.to_string();
+    assert!(text.contains("sign_in_failed") && text.contains("\"IpAddress\":\"127.0.0.1\""), "{text}");
+}
