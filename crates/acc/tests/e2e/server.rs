@@ -1161,17 +1161,21 @@ fn the_console_signs_in_over_the_real_listener() {
     assert!(page.contains("<label for=\"user\">User name</label>") && page.contains(">Sign in</button>"));
     let headers = f.d.read("headers.txt").to_lowercase();
     assert!(headers.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{headers}");
-    let csrf =
-        page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    // A refused form comes back with a fresh token in its body and its cookie.
+    let csrf = |page: &str| {
+        let token = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next());
+        format!("csrf={}&user=admin", token.unwrap())
+    };
     let password = f.d.read("srv/admin-password");
-    let fields = format!("csrf={csrf}&user=admin");
     let form = |p: &str| format!("password={p}");
+    let (code, page, _) = curl(&["--data", "user=admin", "--data-urlencode", &form("x"), &url("/ui/signin")]);
+    assert_eq!(code, 403, "no form token: refused");
     let (code, body, _) =
-        curl(&["--data", &fields, "--data-urlencode", &form("wrong password"), &url("/ui/signin")]);
+        curl(&["--data", &csrf(&page), "--data-urlencode", &form("wrong password"), &url("/ui/signin")]);
     assert_eq!(code, 401);
     assert!(body.contains("The user name or password is incorrect."));
     let (code, _, _) =
-        curl(&["--data", &fields, "--data-urlencode", &form(password.trim_end()), &url("/ui/signin")]);
+        curl(&["--data", &csrf(&body), "--data-urlencode", &form(password.trim_end()), &url("/ui/signin")]);
     assert_eq!(code, 303);
     let (code, home, _) = curl(&[&url("/ui/")]);
     assert_eq!(code, 200);
