@@ -47,7 +47,7 @@ fn page(
 }
 
 async fn home(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()) {
+    match console.session(req.headers()).await {
         Some((_, s)) => page(&console, &s, None),
         None => Ok(Redirect::to("/ui/signin").into_response()),
     }
@@ -56,7 +56,7 @@ async fn home(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
 async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Operator) {
+    let s = match console.form_session(&parts.headers, &f, Role::Operator).await {
         Ok(s) => s,
         Err(denied) => return Ok(denied.into_response()),
     };

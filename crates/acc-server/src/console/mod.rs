@@ -223,17 +223,33 @@ impl Console {
     }
 
     /// The request's live session (its idle time restarted), with the cookie's digest.
-    pub fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+    /// A session whose user was removed, changed role or had its password set since the
+    /// sign-in ends here.
+    pub async fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let token = cookie(headers, SESSION_COOKIE)?;
         let digest = crate::tokens::digest_hex(&token);
         let s = lock(&self.sessions).touch(&digest, self.server.now_ms())?;
+        let users = crate::store::users(&self.server.pool).await.ok()?;
+        let key = s.user.to_lowercase();
+        let current = users
+            .iter()
+            .any(|u| u.name_key == key && u.role == s.role && u.password_changed_at <= s.created_ms);
+        if !current {
+            lock(&self.sessions).close(&digest);
+            return None;
+        }
         Some((digest, s))
     }
 
     /// The session of a state-changing form: signed in, the form's CSRF token matching,
     /// and at least `role`.
-    pub fn form_session(&self, headers: &HeaderMap, form: &Form, role: Role) -> Result<Session, Denied> {
-        let Some((_, s)) = self.session(headers) else {
+    pub async fn form_session(
+        &self,
+        headers: &HeaderMap,
+        form: &Form,
+        role: Role,
+    ) -> Result<Session, Denied> {
+        let Some((_, s)) = self.session(headers).await else {
             return Err(Denied::SignIn);
         };
         if !same_token(form.get("csrf"), &s.csrf) {

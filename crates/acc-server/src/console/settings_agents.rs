@@ -57,7 +57,7 @@ fn page(console: &Console, s: &Session) -> AgentsPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()) {
+    match console.session(req.headers()).await {
         Some((_, s)) => render(&page(&console, &s)),
         None => Ok(Redirect::to("/ui/signin").into_response()),
     }
@@ -79,7 +79,7 @@ fn place(p: &mut AgentsPage, problems: Vec<Problem>) {
 async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin) {
+    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
         Ok(s) => s,
         Err(denied) => return Ok(denied.into_response()),
     };

@@ -56,7 +56,7 @@ fn page(console: &Console, s: &Session) -> SitesPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()) {
+    match console.session(req.headers()).await {
         Some((_, s)) => render(&page(&console, &s)),
         None => Ok(Redirect::to("/ui/signin").into_response()),
     }
@@ -90,7 +90,7 @@ fn patch(f: &Form) -> Result<Map<String, Value>, String> {
 async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin) {
+    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
         Ok(s) => s,
         Err(denied) => return Ok(denied.into_response()),
     };

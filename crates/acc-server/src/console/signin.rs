@@ -45,7 +45,7 @@ fn form(status: StatusCode, name: &str, error: Option<String>) -> Result<Respons
 }
 
 async fn page(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    if console.session(req.headers()).is_some() {
+    if console.session(req.headers()).await.is_some() {
         return Ok(Redirect::to("/ui/").into_response());
     }
     form(StatusCode::OK, "", None)
@@ -110,11 +110,11 @@ async fn sign_in(State(console): State<Arc<Console>>, req: Request) -> Result<Re
 async fn sign_out(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (parts, body) = req.into_parts();
     let f = Form::read(body).await?;
-    let session = match console.form_session(&parts.headers, &f, crate::tokens::Role::Viewer) {
+    let session = match console.form_session(&parts.headers, &f, crate::tokens::Role::Viewer).await {
         Ok(s) => s,
         Err(denied) => return Ok(denied.into_response()),
     };
-    if let Some((digest, _)) = console.session(&parts.headers) {
+    if let Some((digest, _)) = console.session(&parts.headers).await {
         lock(&console.sessions).close(&digest);
     }
     event(&console, "sign_out", &session.user, &peer_ip(&parts.extensions).to_string(), "Audit Success")

@@ -264,6 +264,10 @@ async fn a_viewer_cannot_change_anything() {
     let home = call(&app, "GET", "/ui/", &jar, "").await;
     assert!(!home.body.contains("Update agent configuration"), "viewers send no tasks");
     assert_eq!(server.current().0, 1);
+    // Removing the user ends its open session.
+    server.remove_user("vera", "test").await.unwrap();
+    let gone = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!((gone.status, gone.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
 }
 
 #[tokio::test]
