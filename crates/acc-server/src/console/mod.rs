@@ -8,7 +8,7 @@
 //! - [`limit`]: sign-in failures rate limited by acc-core's lockout engine (classic mode);
 //! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
 //! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
-//!   Global Site Server Settings;
+//!   Global Site Server Settings; [`site_servers`], [`policy_history`]: read-only lists;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -18,10 +18,12 @@
 pub mod assets;
 pub mod home;
 pub mod limit;
+pub mod policy_history;
 pub mod session;
 pub mod settings_agents;
 pub mod settings_sites;
 pub mod signin;
+pub mod site_servers;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -154,6 +156,15 @@ impl IntoResponse for Denied {
             Denied::Page(e) => e.into_response(),
         }
     }
+}
+
+/// A time in Unix milliseconds as `2026-12-06 08:59:12` (UTC).
+pub fn utc(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "-".to_string())
 }
 
 /// Renders a template as an HTML answer.
@@ -291,6 +302,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(home::routes())
         .merge(settings_agents::routes())
         .merge(settings_sites::routes())
+        .merge(site_servers::routes())
+        .merge(policy_history::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

@@ -218,6 +218,15 @@ async fn the_settings_pages_save_through_the_server_with_the_specification_messa
     let site = server.current().1.site;
     assert!(site.create_acc_on_site_servers && site.reenable_locked_local_account);
     assert_eq!((site.mode.as_str(), site.threshold, site.acc_refresh_interval), ("classic", 5, 3600));
+    let history = call(&app, "GET", "/ui/policy", &jar, "").await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(
+        history.body.contains("<td>3</td>") && history.body.contains("admin (console)"),
+        "{}",
+        history.body
+    );
+    let sites = call(&app, "GET", "/ui/site-servers", &jar, "").await;
+    assert!(sites.body.contains("No site server has joined yet"), "{}", sites.body);
     let bad =
         call(&app, "POST", "/ui/settings/site-servers", &jar, &form.replace("threshold=5", "threshold=many"))
             .await;
