@@ -8,13 +8,15 @@
 //! - [`limit`]: sign-in failures rate limited by acc-core's lockout engine (classic mode);
 //! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
 //! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
-//!   Global Site Server Settings; [`site_servers`], [`policy_history`]: read-only lists;
+//!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
+//!   paging), [`policy_history`]: read-only lists;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
 //! token), compared in constant time; the session cookie is `Secure`, `HttpOnly`,
 //! `SameSite=Strict`.
 
+pub mod agents;
 pub mod assets;
 pub mod home;
 pub mod limit;
@@ -303,6 +305,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(settings_agents::routes())
         .merge(settings_sites::routes())
         .merge(site_servers::routes())
+        .merge(agents::routes())
         .merge(policy_history::routes())
         .merge(assets::routes())
         .route(

@@ -227,6 +227,14 @@ async fn the_settings_pages_save_through_the_server_with_the_specification_messa
     );
     let sites = call(&app, "GET", "/ui/site-servers", &jar, "").await;
     assert!(sites.body.contains("No site server has joined yet"), "{}", sites.body);
+    let agents = call(&app, "GET", "/ui/agents?q=web&page=2", &jar, "").await;
+    assert_eq!(agents.status, StatusCode::OK);
+    assert!(
+        agents.body.contains("0 of 0 agents.") && agents.body.contains("value=\"web\""),
+        "{}",
+        agents.body
+    );
+    assert!(agents.body.contains("Previous page") && !agents.body.contains("Next page"));
     let bad =
         call(&app, "POST", "/ui/settings/site-servers", &jar, &form.replace("threshold=5", "threshold=many"))
             .await;

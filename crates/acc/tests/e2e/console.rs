@@ -204,4 +204,18 @@ fn seed_000_through_the_console_in_chromium() {
         "registered as ACC_user",
         &format!("connected to {} using TLS 1.3 as ACC_user", sites[0].url),
     );
+
+    // The read-only pages show the fleet.
+    wait_for(30, "web01 on the Agents page", || {
+        b.go(&ui("/agents?q=web"));
+        b.text().contains("1 of 1 agents").then_some(())
+    });
+    assert!(b.text().contains("web01"), "{}", b.text());
+    b.screenshot("agents");
+    b.go(&ui("/site-servers"));
+    assert!(b.text().contains("SITE1"), "{}", b.text());
+    b.screenshot("site-servers");
+    b.go(&ui("/policy"));
+    assert!(b.text().contains("admin (console)"), "{}", b.text());
+    b.screenshot("policy-history");
 }
