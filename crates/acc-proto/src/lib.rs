@@ -6,7 +6,8 @@
 //! Modules per area: [`join`] (tokens, `POST /v1/sites/join`, `POST /v1/agent/enroll`),
 //! [`site`] (a joined site and the management server), [`agent`] (an agent and the
 //! management server), [`admin`] (the admin API's request bodies), [`task`], [`package`],
-//! [`agent_site`] (an agent and its site server), [`events`], [`health`]. The types are
+//! [`agent_site`] (an agent and its site server), [`events`], [`health`], [`users`] (the
+//! console's users). The types are
 //! also re-exported at the crate root.
 //!
 //! - [`JoinToken`]: what `acc ctl site-token create` prints and `acc site join` reads: the
@@ -36,6 +37,7 @@ pub mod openapi;
 pub mod package;
 pub mod site;
 pub mod task;
+pub mod users;
 
 pub use agent::{AgentAuth, AgentCheckIn, AgentLimits, AgentPolicy, AuthMode, SiteEndpoint};
 pub use events::{EVENT_PAGE, EventCursor, EventPage};

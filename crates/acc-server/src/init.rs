@@ -1,7 +1,8 @@
 //! `acc server init`: makes a data directory usable by `acc server run`: the fleet CA, the
 //! server's TLS certificate, the vault's master key, the database with the first policy
 //! revision, the App ID (a directory account whose random password only the vault holds)
-//! and the first admin token, written once to `DIR/admin-token` (0600). `server.json` is
+//! and the first admin token, written once to `DIR/admin-token` (0600), and the console's
+//! first user `admin`, whose password is written once to `DIR/admin-password` (0600). `server.json` is
 //! written last, so a directory without it is never mistaken for an initialised one, and a
 //! failure removes what this run made.
 
@@ -69,7 +70,7 @@ pub async fn init(opts: &InitOptions) -> Result<ServerConfig, ServerError> {
     let result = make(&layout, opts, domain, app_id).await;
     if result.is_err() {
         if existed {
-            for p in [layout.tls_dir(), layout.vault_key(), layout.admin_token()] {
+            for p in [layout.tls_dir(), layout.vault_key(), layout.admin_token(), layout.admin_password()] {
                 let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
             }
             for suffix in ["", "-wal", "-shm"] {
@@ -148,9 +149,25 @@ async fn make(
         },
     )
     .await?;
+    // The console's first user; its password is written once, like the token.
+    let admin_password = vault::random_password(crate::users::FIRST_PASSWORD_CHARS)?;
+    store::add_user(
+        &pool,
+        &store::UserRow {
+            name_key: crate::users::FIRST_USER.into(),
+            name: crate::users::FIRST_USER.into(),
+            role: Role::Admin,
+            password_hash: hash_password(&admin_password)?,
+            created_at: now_ms,
+            password_changed_at: now_ms,
+        },
+    )
+    .await?;
     pool.close().await;
     fsutil::write_file(&layout.admin_token(), format!("{token}\n").as_bytes(), 0o600, false)?;
     drop(Secret::new(token));
+    let text = format!("{}\n", admin_password.expose());
+    fsutil::write_file(&layout.admin_password(), text.as_bytes(), 0o600, false)?;
 
     let name = server_name(&opts.hostname);
     let url = format!("https://{}", url_authority(opts.listen));
@@ -222,6 +239,7 @@ pub(crate) mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(layout.admin_token()), 0o600);
+            assert_eq!(mode(layout.admin_password()), 0o600);
             assert_eq!(mode(layout.vault_key()), 0o600);
             assert_eq!(mode(layout.ca_key()), 0o400);
             assert_eq!(mode(dir.clone()), 0o700);
@@ -238,6 +256,11 @@ pub(crate) mod tests {
         let password = vault.open_sealed(&sealed.name, &sealed.sealed).unwrap();
         assert_eq!(password.expose().len(), 24);
         assert_eq!(store::latest_revision(&pool).await.unwrap().unwrap().0, 1);
+        let users = store::users(&pool).await.unwrap();
+        assert_eq!((users.len(), users[0].name.as_str(), users[0].role), (1, "admin", Role::Admin));
+        let first = std::fs::read_to_string(layout.admin_password()).unwrap();
+        let first = Secret::new(first.trim_end());
+        assert!(acc_core::password::verify_password(&users[0].password_hash, &first));
         assert!(matches!(init(&opts(&dir)).await, Err(ServerError::AlreadyInitialised(_))));
     }
 

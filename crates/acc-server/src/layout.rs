@@ -5,6 +5,7 @@
 //! DIR/server.db         SQLite (WAL): policy revisions, sealed secrets, tokens, directory
 //! DIR/vault.key         the vault's master key (0600): secrets at rest are sealed under it
 //! DIR/admin-token       the first admin's bearer token (0600), written once by init
+//! DIR/admin-password    the console user admin's first password (0600), written once by init
 //! DIR/tls/ca.crt        the fleet CA: what site servers, agents and `acc ctl` trust
 //! DIR/tls/ca.key        its key (0400)
 //! DIR/tls/server.crt    the server's TLS certificate (and server.key, 0400)
@@ -42,6 +43,11 @@ impl Layout {
     /// `admin-token`.
     pub fn admin_token(&self) -> PathBuf {
         self.root().join("admin-token")
+    }
+
+    /// `admin-password`: the console user `admin`'s first password.
+    pub fn admin_password(&self) -> PathBuf {
+        self.root().join("admin-password")
     }
 
     /// `tls/ca.crt`: the fleet CA certificate (it also signs the server's TLS certificate).

@@ -17,6 +17,8 @@
 //!   force with its save lock.
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
+//! - [`console`]: the web console under `/ui/` (server-rendered pages, sessions, CSRF).
+//! - [`users`]: the web console's users (names, roles, Argon2id hashes).
 
 pub mod agents;
 pub mod api;
@@ -24,6 +26,7 @@ pub mod backup;
 pub mod certs;
 pub mod checkin;
 pub mod config;
+pub mod console;
 pub mod directory;
 pub mod document;
 pub mod error;
@@ -46,6 +49,7 @@ pub mod sites;
 pub mod sources;
 pub mod store;
 pub mod tokens;
+pub mod users;
 pub mod vault;
 
 pub use error::ServerError;

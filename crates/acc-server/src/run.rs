@@ -1,5 +1,5 @@
 //! `acc server run`: locks the data directory, opens the server and serves the REST API
-//! over HTTPS (acc-net, rustls) until shutdown.
+//! and the web console (`/ui/`) over HTTPS (acc-net, rustls) until shutdown.
 
 use acc_net::datadir::RoleConfig as _;
 use std::future::Future;
@@ -142,6 +142,7 @@ impl Running {
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
         let app = crate::api::router(self.server.clone())
+            .merge(crate::console::router(self.server.clone()))
             .merge(crate::metrics::health_routes(crate::metrics::readiness(self.server.clone())));
         let stopping = self.server.clone();
         let shutdown = async move {

@@ -92,8 +92,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let started = std::time::Instant::now();
-        let result =
-            commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
+        let result = commit(&pool, &jobs, &mut shapes).await.map_err(|e| WriteError::Commit(e.to_string()));
         crate::metrics::database("commit", started);
         if result.is_ok() {
             crate::metrics::committed(jobs.iter().flat_map(|job| &job.writes));

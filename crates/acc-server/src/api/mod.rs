@@ -12,6 +12,7 @@ mod openapi;
 mod packages;
 mod settings;
 mod sources;
+mod users;
 
 use std::sync::Arc;
 
@@ -218,6 +219,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(agents::routes())
         .merge(packages::routes())
         .merge(directory::routes())
+        .merge(users::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()

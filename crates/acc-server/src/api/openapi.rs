@@ -16,6 +16,7 @@ use acc_proto::agent::CheckInAnswer;
 use acc_proto::openapi::{Bodies, Operation, schema};
 use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskRequest, TaskSent};
+use acc_proto::users::{UserAdd, UserList, UserPassword};
 use acc_proto::{
     AgentCheckIn, AgentPolicy, DirectoryAnswer, DirectoryLogon, EnrollRequest, EventBatch, EventPage, Health,
     JoinRequest, JoinResponse, PackageManifest, PackageReport, SiteAck, SitePolicy,
@@ -72,6 +73,10 @@ pub const BODIES: &Bodies = &[
     ("post", "/v1/shares/revoke", None, Some(schema::<SaveOutcome>)),
     ("get", "/v1/tokens", None, Some(schema::<TokenList>)),
     ("post", "/v1/tokens", Some(schema::<ApiTokenRequest>), Some(schema::<CreatedApiToken>)),
+    ("get", "/v1/users", None, Some(schema::<UserList>)),
+    ("post", "/v1/users", Some(schema::<UserAdd>), Some(schema::<UserList>)),
+    ("delete", "/v1/users/{name}", None, Some(schema::<UserList>)),
+    ("put", "/v1/users/{name}/password", Some(schema::<UserPassword>), Some(schema::<UserList>)),
 ];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
@@ -330,6 +335,20 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         Some("admin"),
         "Create an API token {role, description, ttl_secs?}; the token is in the response only.",
     ),
+    (
+        "get",
+        "/v1/users",
+        Some("admin"),
+        "The web console's users: name, role, when made and when the password was set.",
+    ),
+    (
+        "post",
+        "/v1/users",
+        Some("admin"),
+        "Create a console user {name, role, password}; the password follows the rules of the specification's 5.5 (NIST policy).",
+    ),
+    ("delete", "/v1/users/{name}", Some("admin"), "Remove a console user (never the last admin)."),
+    ("put", "/v1/users/{name}/password", Some("admin"), "Set a console user's password {password}."),
 ];
 
 pub(super) async fn document() -> Json<Value> {
@@ -375,19 +394,16 @@ mod tests {
     /// The routes the router registers, as (method, path), read from the `.route(…)` calls
     /// of every module of the API (the router cannot list them at run time).
     fn registered_routes() -> std::collections::BTreeSet<(String, String)> {
-        let sources = [
-            include_str!("mod.rs"),
-            include_str!("agents.rs"),
-            include_str!("certs.rs"),
-            include_str!("credential.rs"),
-            include_str!("directory.rs"),
-            include_str!("fleet.rs"),
-            include_str!("packages.rs"),
-            include_str!("settings.rs"),
-            include_str!("sources.rs"),
-        ];
+        // Every file of the API's directory, so that a new module's routes are read too.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+        let sources: Vec<String> = std::fs::read_dir(dir)
+            .expect("the api directory")
+            .map(|entry| entry.expect("an api file").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .map(|path| std::fs::read_to_string(path).expect("an api file"))
+            .collect();
         let mut out = std::collections::BTreeSet::new();
-        for source in sources {
+        for source in &sources {
             for call in source.split(".route(\"").skip(1) {
                 let (path, rest) = call.split_once('"').expect("a quoted path");
                 // The method router: up to the call's closing parenthesis.

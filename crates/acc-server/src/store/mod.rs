@@ -12,6 +12,7 @@
 //! - `sites`, `agents`: the site server and agent inventories, one JSON record each;
 //! - `state`: the server's own small state by key (the directory's lockout counters);
 //! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
+//! - `console_users`: the web console's users, role and Argon2id hash;
 //! - `events`: every site's security events and the server's own (see `event_store`).
 //!
 //! One module per area below; the schema is versioned, one migration per file of
@@ -36,6 +37,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod users;
 
 pub use certs::*;
 pub use directory::*;
@@ -45,15 +47,23 @@ pub use packages::*;
 pub use revisions::*;
 pub use state::*;
 pub use tokens::*;
+pub use users::*;
 
 /// The schema, one [`Migration`] per file of `migrations/`, applied in order to a database
 /// of an older version (`PRAGMA user_version`; 0: a new database, or one made before
 /// schema versions, whose tables migration 1 leaves as they are).
-pub const MIGRATIONS: [Migration; 1] = [Migration {
-    version: 1,
-    name: "the tables of revisions, secrets, tokens, directory, join tokens, certificates, inventories, state and packages",
-    sql: include_str!("../../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: [Migration; 2] = [
+    Migration {
+        version: 1,
+        name: "the tables of revisions, secrets, tokens, directory, join tokens, certificates, inventories, state and packages",
+        sql: include_str!("../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "the console's users",
+        sql: include_str!("../../migrations/0002_console_users.sql"),
+    },
+];
 
 /// Opens (creating if needed) the database and its tables.
 pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> {

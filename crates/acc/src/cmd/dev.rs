@@ -400,6 +400,10 @@ fn print_welcome(dir: &Path, url: &str, state: &DevState, resuming: bool) {
         ));
     }
     rows.push(("  admin credential".into(), format!("{d}/server/admin-token (0600)")));
+    rows.push((
+        "  console".into(),
+        format!("{url}/ui/   (user admin, password in {d}/server/admin-password)"),
+    ));
     rows.push(("  logs".into(), format!("{d}/logs/*.log, {d}/agents/agentN/acc.log")));
     crate::output::pairs(&rows.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>());
     outln!();

@@ -20,7 +20,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
-    /// Make a data directory: fleet CA, TLS certificate, vault key, App ID, admin token.
+    /// Make a data directory: fleet CA, TLS certificate, vault key, App ID, admin token, console user admin.
     Init(InitArgs),
     /// Run the management server (HTTPS) until interrupted.
     Run(RunArgs),
@@ -130,6 +130,14 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     ("  url:", config.url.clone()),
                     ("  fleet CA:", layout.ca_cert().display().to_string()),
                     ("  admin token:", format!("{} (0600; keep it secret)", layout.admin_token().display())),
+                    ("  console:", format!("{}/ui/ (user admin)", config.url)),
+                    (
+                        "  admin password:",
+                        format!(
+                            "{} (0600; change it after the first sign-in)",
+                            layout.admin_password().display()
+                        ),
+                    ),
                     ("  App ID:", format!("{} (its password is in the vault)", config.app_id_display())),
                 ];
                 if !config.organisation.is_empty() {

@@ -1098,3 +1098,89 @@ fn domain_accounts_are_verified_by_the_directory_which_locks_them_fleet_wide() {
     let failures = site_events("4625");
     assert!(failures.as_array().unwrap().iter().any(|e| e["Status"] == "0xC000005E"), "{failures}");
 }
+
+/// Issue 17: the console's users. `acc server init` made `admin` with its password in
+/// `admin-password` (0600); users are added with the password rules of 5.5, listed without
+/// any secret, given new passwords, removed, and the last admin stays.
+#[test]
+fn console_users_are_managed_with_acc_ctl_user() {
+    let f = fleet();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(f.d.join("srv/admin-password")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let first = f.d.read("srv/admin-password");
+    assert_eq!(first.trim_end().chars().count(), 20, "a 20-character first password");
+    let users = f.json(&["user", "list", "--json"]);
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!((users[0]["name"].as_str(), users[0]["role"].as_str()), (Some("admin"), Some("admin")));
+
+    let weak = f.ctl(&["user", "add", "alice", "--role", "operator", "--password-stdin"], "short\n");
+    assert_eq!(
+        weak.fails_with(1).trim(),
+        "error: password: too short: 5 characters; the nist policy needs at least 15"
+    );
+    let bad = f.ctl(&["user", "add", "a b", "--role", "viewer", "--password-stdin"], "x\n");
+    assert!(bad.fails_with(1).contains("user name 'a b'"));
+    let ok = f.ctl(
+        &["user", "add", "alice", "--role", "operator", "--password-stdin"],
+        "tall blue giraffe walks\n",
+    );
+    assert_eq!(ok.ok().trim(), "user alice created (operator)");
+    let again =
+        f.ctl(&["user", "add", "Alice", "--role", "viewer", "--password-stdin"], "tall blue giraffe walks\n");
+    assert!(again.fails_with(1).contains("user 'Alice' exists"));
+    let table = f.ctl(&["user", "list"], "").ok();
+    assert!(table.contains("alice") && table.contains("operator") && !table.contains("giraffe"), "{table}");
+
+    let set = f.ctl(&["user", "set-password", "alice", "--password-stdin"], "green river under stone\n");
+    assert_eq!(set.ok().trim(), "password of alice set");
+    let last = f.ctl(&["user", "remove", "admin"], "");
+    assert!(last.fails_with(1).contains("is the last admin"));
+    assert_eq!(f.ctl(&["user", "remove", "alice"], "").ok().trim(), "user alice removed");
+    assert!(f.ctl(&["user", "remove", "alice"], "").fails_with(1).contains("user 'alice' does not exist"));
+    let events = f.json(&["events", "--id", "acc.console", "--json"]);
+    let actions: Vec<&str> =
+        events.as_array().into_iter().flatten().filter_map(|e| e["Action"].as_str()).collect();
+    assert!(actions.contains(&"user_added") && actions.contains(&"user_removed"), "{events}");
+}
+
+/// Issue 17: the console on the real listener (TLS, the server's certificate), driven by
+/// the system curl with a cookie jar: the sign-in page with its CSP, a wrong password
+/// refused, the admin's first password signs in, and the home page answers.
+#[test]
+fn the_console_signs_in_over_the_real_listener() {
+    let f = fleet();
+    let url = |p: &str| format!("{}{p}", f.server.url);
+    let base = ["-sS", "--cacert", "srv/tls/ca.crt", "-c", "jar.txt", "-b", "jar.txt"];
+    let curl = |extra: &[&str]| crate::util::curl_with_status(&f.d, &[&base[..], extra].concat());
+    let (code, page, err) = curl(&["-D", "headers.txt", &url("/ui/signin")]);
+    assert_eq!(code, 200, "{err}");
+    assert!(page.contains("<label for=\"user\">User name</label>") && page.contains(">Sign in</button>"));
+    let headers = f.d.read("headers.txt").to_lowercase();
+    assert!(headers.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{headers}");
+    // A refused form comes back with a fresh token in its body and its cookie.
+    let csrf = |page: &str| {
+        let token = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next());
+        format!("csrf={}&user=admin", token.unwrap())
+    };
+    let password = f.d.read("srv/admin-password");
+    let form = |p: &str| format!("password={p}");
+    let (code, page, _) = curl(&["--data", "user=admin", "--data-urlencode", &form("x"), &url("/ui/signin")]);
+    assert_eq!(code, 403, "no form token: refused");
+    let (code, body, _) =
+        curl(&["--data", &csrf(&page), "--data-urlencode", &form("wrong password"), &url("/ui/signin")]);
+    assert_eq!(code, 401);
+    assert!(body.contains("The user name or password is incorrect."));
+    let (code, _, _) =
+        curl(&["--data", &csrf(&body), "--data-urlencode", &form(password.trim_end()), &url("/ui/signin")]);
+    assert_eq!(code, 303);
+    let (code, home, _) = curl(&[&url("/ui/")]);
+    assert_eq!(code, 200);
+    assert!(home.contains("Update agent configuration") && home.contains("admin (admin)"), "{home}");
+    let events = f.json(&["events", "--id", "acc.console", "--json"]);
+    let text = events.to_string();
+    assert!(text.contains("sign_in_failed") && text.contains("\"IpAddress\":\"127.0.0.1\""), "{text}");
+}

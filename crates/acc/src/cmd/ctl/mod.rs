@@ -11,6 +11,7 @@ mod fleet;
 mod packages;
 mod settings;
 mod sources;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ pub enum CtlCommand {
     SiteToken(fleet::SiteTokenCommand),
     /// The site servers: applied revision, the ACC account's state, last contact.
     Sites(settings::JsonFlag),
+    /// The web console's users: add, list, remove, set-password.
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 /// A connection to the management server with the caller's token.
@@ -226,6 +230,7 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::Directory(c) => directory::directory(&mut ctl, c).await,
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
+            CtlCommand::User(c) => users::user(&mut ctl, c).await,
         }
     });
     match done {

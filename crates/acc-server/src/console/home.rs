@@ -1,0 +1,79 @@
+//! `GET /ui/`: the overview (revision in force, site servers, agents) and the button
+//! "Update agent configuration" (`POST /ui/tasks/update-config`, operator), which calls
+//! the same `Server` methods as `POST /v1/tasks`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::{Console, Form, PageError, PageUser, peer_ip, render};
+use crate::tokens::Role;
+
+/// The routes.
+pub fn routes() -> Router<Arc<Console>> {
+    Router::new().route("/ui/", get(home)).route("/ui/tasks/update-config", post(update_config))
+}
+
+#[derive(askama::Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    user: Option<PageUser>,
+    revision: i64,
+    sites: usize,
+    agents: usize,
+    can_operate: bool,
+    notice: Option<String>,
+}
+
+fn page(
+    console: &Console,
+    user: &super::session::Session,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
+    let server = &console.server;
+    render(&HomePage {
+        user: Some(user.into()),
+        revision: server.current().0,
+        sites: server.inventory.sites().len(),
+        agents: server.inventory.agents().len(),
+        can_operate: user.role >= Role::Operator,
+        notice,
+    })
+}
+
+async fn home(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    match console.session(req.headers()).await {
+        Some((_, s)) => page(&console, &s, None),
+        None => Ok(Redirect::to("/ui/signin").into_response()),
+    }
+}
+
+async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    let (parts, body) = req.into_parts();
+    let f = Form::read(body).await?;
+    let s = match console.form_session(&parts.headers, &f, Role::Operator).await {
+        Ok(s) => s,
+        Err(denied) => return Ok(denied.into_response()),
+    };
+    let server = &console.server;
+    let (sites, agents) = match f.get("to") {
+        "sites" => (Some(server.update_config_sites()), None),
+        "agents" => (None, Some(server.update_config_agents())),
+        _ => (Some(server.update_config_sites()), Some(server.update_config_agents())),
+    };
+    let body = json!({
+        "Action": "update_config", "SubjectUserName": s.user, "IpAddress": peer_ip(&parts.extensions).to_string(),
+        "Sites": sites, "Agents": agents,
+    });
+    server.record_event("acc.console", "Audit Success", None, body).await;
+    let notice = match (sites, agents) {
+        (Some(s), Some(a)) => format!("Update agent configuration sent to {s} site servers and {a} agents."),
+        (Some(s), None) => format!("Update agent configuration sent to {s} site servers."),
+        (_, a) => format!("Update agent configuration sent to {} agents.", a.unwrap_or(0)),
+    };
+    page(&console, &s, Some(notice))
+}

@@ -1,0 +1,320 @@
+//! The web console, `https://SERVER/ui/`, served by `acc server run` on the API's listener:
+//! server-rendered pages (askama templates in `templates/`, checked at compile time),
+//! assets embedded in the binary (`assets`), a strict Content-Security-Policy on every
+//! answer (no inline script, nothing from another host). Pages call the same `Server`
+//! methods as the `/v1` API and respect the same roles.
+//!
+//! - [`session`]: cookies, idle and absolute timeouts (pure);
+//! - [`limit`]: sign-in failures rate limited by acc-core's lockout engine (classic mode);
+//! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
+//! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
+//!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
+//!   paging), [`policy_history`]: read-only lists;
+//! - [`assets`]: the style sheet and htmx.
+//!
+//! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
+//! token), compared in constant time; the session cookie is `Secure`, `HttpOnly`,
+//! `SameSite=Strict`.
+
+pub mod agents;
+pub mod assets;
+pub mod home;
+pub mod limit;
+pub mod policy_history;
+pub mod session;
+pub mod settings_agents;
+pub mod settings_sites;
+pub mod signin;
+pub mod site_servers;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::server::{Server, lock};
+use crate::tokens::Role;
+use session::{Session, Sessions};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "acc_session";
+
+/// The sign-in form's CSRF cookie.
+pub const SIGNIN_COOKIE: &str = "acc_signin";
+
+/// The largest form body accepted, bytes.
+pub const MAX_FORM: usize = 16 * 1024;
+
+/// The Content-Security-Policy of every console answer.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The console's state next to the server's.
+pub struct Console {
+    /// The management server.
+    pub server: Arc<Server>,
+    pub(crate) sessions: Mutex<Sessions>,
+    pub(crate) limiter: tokio::sync::Mutex<limit::SignInLimiter>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").finish_non_exhaustive()
+    }
+}
+
+type Shared = Arc<Console>;
+
+/// The signed-in user as templates see it.
+#[derive(Debug, Clone)]
+pub struct PageUser {
+    /// The user name.
+    pub name: String,
+    /// The role, as a word.
+    pub role: &'static str,
+    /// The session's CSRF token, for the forms of the page.
+    pub csrf: String,
+}
+
+impl From<&Session> for PageUser {
+    fn from(s: &Session) -> Self {
+        PageUser { name: s.user.clone(), role: s.role.as_str(), csrf: s.csrf.clone() }
+    }
+}
+
+/// A refusal or failure shown as a page.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    text: String,
+}
+
+impl PageError {
+    /// A page with `status` and one sentence.
+    pub fn new(status: StatusCode, text: impl Into<String>) -> PageError {
+        PageError { status, text: text.into() }
+    }
+}
+
+impl From<crate::ServerError> for PageError {
+    fn from(e: crate::ServerError) -> Self {
+        match e {
+            crate::ServerError::Invalid(m) => PageError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            other => {
+                tracing::error!(error = %other, "A console request failed.");
+                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server failed; see its log.")
+            }
+        }
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        tracing::error!(error = %e, "A console page could not be rendered.");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The page could not be rendered; see the server's log.",
+        )
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    user: Option<PageUser>,
+    heading: &'a str,
+    text: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let heading = self.status.canonical_reason().unwrap_or("Error");
+        let page = MessagePage { user: None, heading, text: &self.text };
+        match askama::Template::render(&page) {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(_) => (self.status, self.text).into_response(),
+        }
+    }
+}
+
+/// Why a form was not taken: no session (to the sign-in page), or a refusal.
+#[derive(Debug)]
+pub enum Denied {
+    /// Not signed in, or the session ended.
+    SignIn,
+    /// A missing CSRF token or a role too low.
+    Page(PageError),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::SignIn => Redirect::to("/ui/signin").into_response(),
+            Denied::Page(e) => e.into_response(),
+        }
+    }
+}
+
+/// A time in Unix milliseconds as `2026-12-06 08:59:12` (UTC).
+pub fn utc(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "-".to_string())
+}
+
+/// Renders a template as an HTML answer.
+pub fn render<T: askama::Template>(t: &T) -> Result<Response, PageError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: `Secure; HttpOnly; SameSite=Strict; Path=/ui`, ending with the
+/// browser session unless `max_age` (seconds; 0 deletes it).
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let text = format!("{name}={value}; Path=/ui; Secure; HttpOnly; SameSite=Strict{age}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// Whether two tokens are equal, in constant time.
+pub fn same_token(a: &str, b: &str) -> bool {
+    !a.is_empty() && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// The peer's address (the TLS connection's), or the unspecified address in tests
+/// without a listener.
+pub fn peer_ip(req_ext: &axum::http::Extensions) -> IpAddr {
+    req_ext.get::<Arc<acc_net::PeerInfo>>().map(|p| p.remote_addr.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// A parsed `application/x-www-form-urlencoded` body.
+#[derive(Debug, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    /// Reads the request's form body (at most [`MAX_FORM`] bytes).
+    pub async fn read(body: axum::body::Body) -> Result<Form, PageError> {
+        let bytes = axum::body::to_bytes(body, MAX_FORM)
+            .await
+            .map_err(|_| PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."))?;
+        Ok(Form(form_urlencoded::parse(&bytes).into_owned().collect()))
+    }
+
+    /// The first value of field `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Whether checkbox `name` is ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+impl Console {
+    /// The console over `server`.
+    pub fn new(server: Arc<Server>) -> Console {
+        Console { server, sessions: Mutex::new(Sessions::default()), limiter: Default::default() }
+    }
+
+    /// The request's live session (its idle time restarted), with the cookie's digest.
+    /// A session whose user was removed, changed role or had its password set since the
+    /// sign-in ends here.
+    pub async fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let token = cookie(headers, SESSION_COOKIE)?;
+        let digest = crate::tokens::digest_hex(&token);
+        let s = lock(&self.sessions).touch(&digest, self.server.now_ms())?;
+        let users = crate::store::users(&self.server.pool).await.ok()?;
+        let key = s.user.to_lowercase();
+        let current = users
+            .iter()
+            .any(|u| u.name_key == key && u.role == s.role && u.password_changed_at <= s.created_ms);
+        if !current {
+            lock(&self.sessions).close(&digest);
+            return None;
+        }
+        Some((digest, s))
+    }
+
+    /// The session of a state-changing form: signed in, the form's CSRF token matching,
+    /// and at least `role`.
+    pub async fn form_session(
+        &self,
+        headers: &HeaderMap,
+        form: &Form,
+        role: Role,
+    ) -> Result<Session, Denied> {
+        let Some((_, s)) = self.session(headers).await else {
+            return Err(Denied::SignIn);
+        };
+        if !same_token(form.get("csrf"), &s.csrf) {
+            return Err(Denied::Page(PageError::new(
+                StatusCode::FORBIDDEN,
+                "The form's security token is missing or stale; reload the page and try again.",
+            )));
+        }
+        if s.role < role {
+            return Err(Denied::Page(PageError::new(
+                StatusCode::FORBIDDEN,
+                format!("This needs the {} role; you are {}.", role.as_str(), s.role.as_str()),
+            )));
+        }
+        Ok(s)
+    }
+}
+
+/// Security headers on every console answer.
+async fn headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// The `/ui` routes.
+pub fn router(server: Arc<Server>) -> Router {
+    let console: Shared = Arc::new(Console::new(server));
+    Router::new()
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        .merge(signin::routes())
+        .merge(home::routes())
+        .merge(settings_agents::routes())
+        .merge(settings_sites::routes())
+        .merge(site_servers::routes())
+        .merge(agents::routes())
+        .merge(policy_history::routes())
+        .merge(assets::routes())
+        .route(
+            "/ui/{*rest}",
+            get(|| async { PageError::new(StatusCode::NOT_FOUND, "There is no such page in the console.") }),
+        )
+        .with_state(console)
+        .layer(middleware::from_fn(headers))
+}
+
+#[cfg(test)]
+mod tests;

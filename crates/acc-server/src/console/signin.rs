@@ -1,0 +1,132 @@
+//! `GET|POST /ui/signin` and `POST /ui/signout`. The sign-in form carries the token of
+//! its own cookie (no session yet); failures count in [`super::limit`] per user name and
+//! per address; each sign-in, failure and sign-out is an `acc.console` event with the user
+//! and the address.
+
+use std::sync::Arc;
+
+use acc_core::password::Secret;
+use acc_core::time::Timestamp;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::session::{ABSOLUTE_MS, Session};
+use super::{
+    Console, Form, PageError, PageUser, SESSION_COOKIE, SIGNIN_COOKIE, cookie, peer_ip, render, same_token,
+    set_cookie,
+};
+use crate::server::lock;
+
+/// The routes.
+pub fn routes() -> Router<Arc<Console>> {
+    Router::new().route("/ui/signin", get(page).post(sign_in)).route("/ui/signout", post(sign_out))
+}
+
+#[derive(askama::Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    user: Option<PageUser>,
+    csrf: &'a str,
+    name: &'a str,
+    error: Option<String>,
+}
+
+/// The sign-in page with a fresh form token in its cookie.
+fn form(status: StatusCode, name: &str, error: Option<String>) -> Result<Response, PageError> {
+    let token = crate::tokens::new_token("f")?;
+    let mut resp = render(&SignInPage { user: None, csrf: &token, name, error })?;
+    *resp.status_mut() = status;
+    resp.headers_mut().append(header::SET_COOKIE, set_cookie(SIGNIN_COOKIE, &token, None));
+    Ok(resp)
+}
+
+async fn page(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    if console.session(req.headers()).await.is_some() {
+        return Ok(Redirect::to("/ui/").into_response());
+    }
+    form(StatusCode::OK, "", None)
+}
+
+async fn sign_in(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    let (parts, body) = req.into_parts();
+    let ip = peer_ip(&parts.extensions);
+    let f = Form::read(body).await?;
+    let expected = cookie(&parts.headers, SIGNIN_COOKIE).unwrap_or_default();
+    if !same_token(f.get("csrf"), &expected) {
+        return form(
+            StatusCode::FORBIDDEN,
+            "",
+            Some("The sign-in form expired; enter your user name and password again.".into()),
+        );
+    }
+    let (name, password) = (f.get("user").trim(), Secret::new(f.get("password")));
+    let server = &console.server;
+    let now = || Timestamp(server.now_ms());
+    // One sign-in decided at a time: the counters and the check belong together.
+    let mut limiter = console.limiter.lock().await;
+    if let Err(refusal) = limiter.check(name, ip, now()) {
+        drop(limiter);
+        event(&console, "sign_in_refused", name, &ip.to_string(), "Audit Failure").await;
+        return form(StatusCode::TOO_MANY_REQUESTS, name, Some(refusal.to_string()));
+    }
+    let signed_in = if name.is_empty() || password.is_empty() {
+        None
+    } else {
+        server.verify_user(name, &password).await?
+    };
+    let counted = limiter.record(name, ip, signed_in.is_some(), now());
+    drop(limiter);
+    let Some(user) = signed_in else {
+        event(&console, "sign_in_failed", name, &ip.to_string(), "Audit Failure").await;
+        let message = match counted {
+            Err(refusal) => refusal.to_string(),
+            Ok(()) => "The user name or password is incorrect.".to_string(),
+        };
+        return form(StatusCode::UNAUTHORIZED, name, Some(message));
+    };
+    let token = crate::tokens::new_token("s")?;
+    let at = server.now_ms();
+    let session = Session {
+        user: user.name.clone(),
+        role: user.role,
+        csrf: crate::tokens::new_token("c")?,
+        address: ip.to_string(),
+        created_ms: at,
+        last_ms: at,
+    };
+    lock(&console.sessions).open(crate::tokens::digest_hex(&token), session);
+    event(&console, "sign_in", &user.name, &ip.to_string(), "Audit Success").await;
+    let mut resp = Redirect::to("/ui/").into_response();
+    let age = u64::try_from(ABSOLUTE_MS / 1000).unwrap_or(0);
+    resp.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, Some(age)));
+    resp.headers_mut().append(header::SET_COOKIE, set_cookie(SIGNIN_COOKIE, "", Some(0)));
+    Ok(resp)
+}
+
+async fn sign_out(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    let (parts, body) = req.into_parts();
+    let f = Form::read(body).await?;
+    let session = match console.form_session(&parts.headers, &f, crate::tokens::Role::Viewer).await {
+        Ok(s) => s,
+        Err(denied) => return Ok(denied.into_response()),
+    };
+    if let Some((digest, _)) = console.session(&parts.headers).await {
+        lock(&console.sessions).close(&digest);
+    }
+    event(&console, "sign_out", &session.user, &peer_ip(&parts.extensions).to_string(), "Audit Success")
+        .await;
+    let mut resp = Redirect::to("/ui/signin").into_response();
+    resp.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
+    Ok(resp)
+}
+
+/// One `acc.console` event about a sign-in.
+async fn event(console: &Console, action: &str, user: &str, address: &str, keywords: &str) {
+    let body = json!({ "Action": action, "TargetUserName": user, "IpAddress": address });
+    let target = (!user.is_empty()).then_some(user);
+    console.server.record_event("acc.console", keywords, target, body).await;
+}

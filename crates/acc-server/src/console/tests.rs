@@ -1,0 +1,301 @@
+//! The console's routes in-process (tower `oneshot`, no socket): the sign-in page's labels
+//! and cookies, CSRF refusals, a wrong password, sessions and sign-out, the security headers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::init::init;
+use crate::layout::Layout;
+use crate::server::Server;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+    fn cookie_value(&self, name: &str) -> String {
+        let c = self.cookie(name).unwrap_or_default();
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .split_once('=')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    }
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    /// The value of the hidden `csrf` input of the page.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, cookie: &str, form: &str) -> Answer {
+    let mut req = Request::builder().method(method).uri(path);
+    if !cookie.is_empty() {
+        req = req.header(header::COOKIE, cookie);
+    }
+    if method == "POST" {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(form.to_string())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status: parts.status, headers: parts.headers, body }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_and_sign_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let password = std::fs::read_to_string(Layout::new(&dir).admin_password()).unwrap();
+    let password = password.trim_end();
+    let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
+    let app = super::router(server.clone());
+
+    let home = call(&app, "GET", "/ui/", "", "").await;
+    assert_eq!((home.status, home.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    assert_eq!(home.headers[header::CONTENT_SECURITY_POLICY], super::CSP);
+    assert!(!super::CSP.contains("unsafe-inline") && !super::CSP.contains("http"));
+
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [">User name</label>", ">Password</label>", ">Sign in</button>", "<label for=\"user\">"] {
+        assert!(page.body.contains(label), "{label} in {}", page.body);
+    }
+    assert!(!page.body.contains("<script>") && !page.body.contains(" style="), "no inline script or style");
+    let signin_cookie = page.cookie("acc_signin").unwrap();
+    assert!(signin_cookie.contains("Secure; HttpOnly; SameSite=Strict"), "{signin_cookie}");
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let csrf = page.csrf();
+
+    let forged =
+        call(&app, "POST", "/ui/signin", "", &format!("user=admin&password={}", enc(password))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "no form token: refused");
+    assert!(forged.cookie("acc_session").is_none());
+
+    let wrong =
+        call(&app, "POST", "/ui/signin", &jar, &format!("csrf={csrf}&user=admin&password=nope")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The user name or password is incorrect."), "{}", wrong.body);
+
+    let ok =
+        call(&app, "POST", "/ui/signin", &jar, &format!("csrf={csrf}&user=admin&password={}", enc(password)))
+            .await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/ui/"), "{}", ok.body);
+    let session = ok.cookie("acc_session").unwrap();
+    assert!(session.contains("Path=/ui; Secure; HttpOnly; SameSite=Strict"), "{session}");
+    let jar = format!("acc_session={}", ok.cookie_value("acc_session"));
+
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Update agent configuration") && home.body.contains("admin (admin)"));
+    let csrf = home.csrf();
+    let no_token = call(&app, "POST", "/ui/tasks/update-config", &jar, "to=all").await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
+    let sent = call(&app, "POST", "/ui/tasks/update-config", &jar, &format!("csrf={csrf}&to=all")).await;
+    assert!(
+        sent.body.contains("Update agent configuration sent to 0 site servers and 0 agents."),
+        "{}",
+        sent.body
+    );
+
+    let out = call(&app, "POST", "/ui/signout", &jar, &format!("csrf={csrf}")).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    let after = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the session ended");
+
+    let events = crate::event_store::search(
+        &server.pool,
+        &crate::event_store::EventFilter { id: Some("acc.console".into()), all: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let actions: Vec<String> =
+        events.events.iter().filter_map(|e| e["Action"].as_str().map(str::to_string)).collect();
+    for a in ["sign_in_failed", "sign_in", "update_config", "sign_out"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+}
+
+/// A console on a fresh data directory, signed in as `admin`: the router and the cookie.
+async fn signed_in(dir: &std::path::Path) -> (axum::Router, String, Arc<Server>) {
+    init(&crate::init::tests::opts(dir)).await.unwrap();
+    let password = std::fs::read_to_string(Layout::new(dir).admin_password()).unwrap();
+    let server = Arc::new(Server::open(Layout::new(dir)).await.unwrap());
+    let app = super::router(server.clone());
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let form = format!("csrf={}&user=admin&password={}", page.csrf(), enc(password.trim_end()));
+    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
+    (app, format!("acc_session={}", ok.cookie_value("acc_session")), server)
+}
+
+/// Seed 000 steps 1-4 through the pages: a weak password refused next to the field, the
+/// App ID refused, `ACC_user` saved with Read granted, the two site server boxes ticked.
+#[tokio::test]
+async fn the_settings_pages_save_through_the_server_with_the_specification_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let page = call(&app, "GET", "/ui/settings/agents", &jar, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [
+        "> Use Application Credentials</label>",
+        "> Use these credentials</label>",
+        ">User name</label>",
+        ">Password</label>",
+        ">Confirm password</label>",
+        "Grant Read",
+        ">Save changes</button>",
+        ">Authentication</",
+    ] {
+        assert!(page.body.contains(label), "{label}");
+    }
+    let csrf = page.csrf();
+    let save = |user: &str, password: &str, extra: &str| {
+        format!(
+            "csrf={csrf}&mode=credential&user_name={}&password={p}&confirmation={p}&password_policy=complexity{extra}",
+            enc(user),
+            p = enc(password)
+        )
+    };
+    let weak = call(&app, "POST", "/ui/settings/agents", &jar, &save("ACC_user", "weakpassword", "")).await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = weak.body.find("id=\"password-errors\"").expect("the message next to Password");
+    assert!(weak.body[at..].contains("password: missing an uppercase letter"), "{}", weak.body);
+    let app_id = call(&app, "POST", "/ui/settings/agents", &jar, &save("CORP\\svc_acc_app", "x", "")).await;
+    assert!(app_id.body.contains("is the App ID; do not enter it here"), "{}", app_id.body);
+    assert_eq!(server.current().0, 1, "nothing refused is saved");
+
+    let ok = call(
+        &app,
+        "POST",
+        "/ui/settings/agents",
+        &jar,
+        &save("ACC_user", "Correct-Horse-Battery-42", "&grant_read=1"),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(ok.body.contains("Saved as policy revision 2"), "{}", ok.body);
+    let doc = server.current().1;
+    assert_eq!(doc.generations.last().map(|g| g.user_name.as_str()), Some("ACC_user"));
+    assert_eq!(doc.auth.mode.as_str(), "credential");
+
+    let sites = call(&app, "GET", "/ui/settings/site-servers", &jar, "").await;
+    for label in [
+        "> Create the Agent Connectivity Credential on Site Servers</label>",
+        "> Re-enable the created local account if it has been locked out</label>",
+        ">Refresh interval (seconds)</label>",
+    ] {
+        assert!(sites.body.contains(label), "{label}");
+    }
+    let form = format!(
+        "csrf={csrf}&create_acc_on_site_servers=1&reenable_locked_local_account=1&mode=classic&threshold=5&reset_after=600&duration=600&acc_refresh_interval=3600"
+    );
+    let saved = call(&app, "POST", "/ui/settings/site-servers", &jar, &form).await;
+    assert!(saved.body.contains("Saved as policy revision 3"), "{}", saved.body);
+    let site = server.current().1.site;
+    assert!(site.create_acc_on_site_servers && site.reenable_locked_local_account);
+    assert_eq!((site.mode.as_str(), site.threshold, site.acc_refresh_interval), ("classic", 5, 3600));
+    let history = call(&app, "GET", "/ui/policy", &jar, "").await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(
+        history.body.contains("<td>3</td>") && history.body.contains("admin (console)"),
+        "{}",
+        history.body
+    );
+    let sites = call(&app, "GET", "/ui/site-servers", &jar, "").await;
+    assert!(sites.body.contains("No site server has joined yet"), "{}", sites.body);
+    let agents = call(&app, "GET", "/ui/agents?q=web&page=2", &jar, "").await;
+    assert_eq!(agents.status, StatusCode::OK);
+    assert!(
+        agents.body.contains("0 of 0 agents.") && agents.body.contains("value=\"web\""),
+        "{}",
+        agents.body
+    );
+    assert!(agents.body.contains("Previous page") && !agents.body.contains("Next page"));
+    let bad =
+        call(&app, "POST", "/ui/settings/site-servers", &jar, &form.replace("threshold=5", "threshold=many"))
+            .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("Lockout threshold: &#39;many&#39; is not a whole number")
+            || bad.body.contains("Lockout threshold: &#x27;many&#x27;"),
+        "{}",
+        bad.body
+    );
+}
+
+/// A viewer sees the settings but cannot change them.
+#[tokio::test]
+async fn a_viewer_cannot_change_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, admin, server) = signed_in(&tmp.path().join("server")).await;
+    server
+        .add_user(
+            "vera",
+            crate::tokens::Role::Viewer,
+            &acc_core::password::Secret::new("tall blue giraffe walks"),
+            "test",
+        )
+        .await
+        .unwrap();
+    drop(admin);
+    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
+    let form = format!("csrf={}&user=vera&password={}", page.csrf(), enc("tall blue giraffe walks"));
+    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
+    let jar = format!("acc_session={}", ok.cookie_value("acc_session"));
+    let page = call(&app, "GET", "/ui/settings/site-servers", &jar, "").await;
+    assert!(
+        page.body.contains("Only an admin can change these settings.") && !page.body.contains("Save changes")
+    );
+    let form = format!(
+        "csrf={}&mode=classic&threshold=5&reset_after=600&duration=600&acc_refresh_interval=3600",
+        page.csrf()
+    );
+    let refused = call(&app, "POST", "/ui/settings/site-servers", &jar, &form).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("This needs the admin role; you are viewer."));
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert!(!home.body.contains("Update agent configuration"), "viewers send no tasks");
+    assert_eq!(server.current().0, 1);
+    // Removing the user ends its open session.
+    server.remove_user("vera", "test").await.unwrap();
+    let gone = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!((gone.status, gone.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+}
+
+#[tokio::test]
+async fn assets_are_embedded_and_unknown_pages_are_404() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let app = super::router(Arc::new(Server::open(Layout::new(&dir)).await.unwrap()));
+    let js = call(&app, "GET", "/ui/assets/htmx.min.js", "", "").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.body.starts_with("var htmx=function()"));
+    assert_eq!(call(&app, "GET", "/ui/assets/../server.json", "", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, "GET", "/ui/nowhere", "", "").await.status, StatusCode::NOT_FOUND);
+}

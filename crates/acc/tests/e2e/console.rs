@@ -1,0 +1,221 @@
+//! Issue 17: the web console in a real headless Chromium. Debian's `chromedriver` and
+//! `chromium` (installed by `.ci/run`) are driven over W3C WebDriver, which is HTTP and
+//! JSON, with the system curl: sign in, seed 000 steps 1-5 through the pages, then a real
+//! agent registers with a real site server as `ACC_user`. The test fails, never skips,
+//! when Chromium or ChromeDriver is missing. Screenshots of each page go to
+//! `target/console-screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::agent::{AgentProc, enroll_web01, log_when};
+use crate::server::{STRONG, fleet, join_sites};
+use crate::util::{Dir, wait_for};
+
+/// W3C WebDriver's key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A ChromeDriver and one headless Chromium session; both end on drop.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+}
+
+impl Browser {
+    fn start(d: &Dir) -> Browser {
+        for tool in ["chromedriver", "chromium"] {
+            let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+            assert!(found.status.success(), "{tool} is missing: apt-get install -y chromium chromium-driver");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let mut b = Browser { driver, base, session: String::new() };
+        wait_for(30, "chromedriver ready", || {
+            (b.call("GET", "/status", None)["ready"] == true).then_some(())
+        });
+        let profile = d.join("chromium-profile");
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--window-size=1024,900", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let created = b.call("POST", "/session", Some(caps));
+        b.session =
+            created["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
+        b
+    }
+
+    /// One WebDriver command; its `value`.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-X", method, &format!("{}{path}", self.base)]);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", &b.to_string()]);
+        }
+        let out = cmd.output().expect("curl");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        v.get("value").cloned().unwrap_or(v)
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let v = self.call(method, &format!("/session/{}{path}", self.session), body);
+        assert!(v.get("error").is_none(), "{method} {path}: {v}");
+        v
+    }
+
+    fn go(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.cmd("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
+        self.cmd("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
+    }
+
+    fn selected(&self, css: &str) -> bool {
+        let e = self.find(css);
+        self.cmd("GET", &format!("/element/{e}/selected"), None) == true
+    }
+
+    fn text(&self) -> String {
+        let body = self.find("body");
+        self.cmd("GET", &format!("/element/{body}/text"), None).as_str().unwrap_or_default().to_string()
+    }
+
+    /// Writes a PNG of the page to `target/console-screenshots/NAME.png`.
+    fn screenshot(&self, name: &str) {
+        let png = self.cmd("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            self.call("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Seed 000 steps 1-5 in the console, then an agent registers as ACC_user.
+#[test]
+fn seed_000_through_the_console_in_chromium() {
+    let f = fleet();
+    let sites = join_sites(&f, &["SITE1"]);
+    let b = Browser::start(&f.d);
+    let ui = |p: &str| format!("{}/ui{p}", f.server.url);
+
+    b.go(&ui("/"));
+    b.screenshot("signin");
+    b.type_into("#user", "admin");
+    b.type_into("#password", "not the password");
+    b.click("button[type=submit]");
+    assert!(b.text().contains("The user name or password is incorrect."), "{}", b.text());
+    b.type_into("#password", f.d.read("srv/admin-password").trim_end());
+    b.click("button[type=submit]");
+    assert!(b.text().contains("Update agent configuration"), "signed in: {}", b.text());
+    b.screenshot("home");
+
+    // Steps 1-2: Global Agent Settings, Authentication, "Use these credentials".
+    b.go(&ui("/settings/agents"));
+    let save = |user: &str, password: &str, grant: bool| {
+        b.click("#mode-credential");
+        b.type_into("#user_name", user);
+        b.type_into("#password", password);
+        b.type_into("#confirmation", password);
+        b.click("#password_policy option[value=complexity]");
+        if grant {
+            b.click("#grant_read");
+        }
+        b.click("main button[type=submit]");
+        b.text()
+    };
+    let weak = save("ACC_user", "weakpassword", false);
+    assert!(weak.contains("missing an uppercase letter (A-Z), a digit (0-9) and a symbol"), "{weak}");
+    b.screenshot("settings-agents-weak");
+    let app_id = save("CORP\\svc_acc_app", "x", false);
+    assert!(app_id.contains("is the App ID; do not enter it here"), "{app_id}");
+    let saved = save("ACC_user", STRONG, true);
+    assert!(saved.contains("Saved as policy revision"), "{saved}");
+    let settings = f.json(&["settings", "show", "--json"]);
+    assert_eq!(settings["credential"]["user_name"], "ACC_user", "{settings}");
+
+    // Steps 3-4: Global Site Server Settings, the top two boxes.
+    b.go(&ui("/settings/site-servers"));
+    for css in ["#create_acc", "#reenable"] {
+        if !b.selected(css) {
+            b.click(css);
+        }
+    }
+    b.type_into("#refresh", "3600");
+    b.click("main button[type=submit]");
+    assert!(b.text().contains("Saved as policy revision"), "{}", b.text());
+    b.screenshot("settings-site-servers");
+    let settings = f.json(&["settings", "show", "--json"]);
+    assert_eq!(settings["site"]["create_acc_on_site_servers"], true);
+    assert_eq!(settings["site"]["reenable_locked_local_account"], true);
+
+    // Step 5: Update agent configuration, to every site server and agent.
+    b.go(&ui("/"));
+    b.click("main button[type=submit]");
+    assert!(b.text().contains("Update agent configuration sent to 1 site servers"), "{}", b.text());
+    wait_for(30, "ACC_user on the site server", || {
+        let shown = f.d.acc(&["site", "accounts", "show", "ACC_user", "--data-dir", "site1", "--json"]);
+        (shown.code() == 0 && shown.stdout().contains("\"enabled\"")).then_some(())
+    });
+
+    // A real agent registers with the site as ACC_user.
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let _agent = AgentProc::start(&f.d, "agent/acc.yml");
+    log_when(
+        &f.d,
+        "agent/acc.log",
+        "registered as ACC_user",
+        &format!("connected to {} using TLS 1.3 as ACC_user", sites[0].url),
+    );
+
+    // The read-only pages show the fleet.
+    wait_for(30, "web01 on the Agents page", || {
+        b.go(&ui("/agents?q=web"));
+        b.text().contains("1 of 1 agents").then_some(())
+    });
+    assert!(b.text().contains("web01"), "{}", b.text());
+    b.screenshot("agents");
+    b.go(&ui("/site-servers"));
+    assert!(b.text().contains("SITE1"), "{}", b.text());
+    b.screenshot("site-servers");
+    b.go(&ui("/policy"));
+    assert!(b.text().contains("admin (console)"), "{}", b.text());
+    b.screenshot("policy-history");
+}
