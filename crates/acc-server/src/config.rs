@@ -7,6 +7,7 @@ use acc_core::name::DirectoryNames;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
+use crate::store::{PostgresTarget, Target};
 
 /// What `server.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct ServerConfig {
     /// [`acc_net::MAX_UNAUTHENTICATED_PER_ADDRESS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unauthenticated_per_address: Option<usize>,
+    /// The PostgreSQL database holding the store (`acc server init --database`); unset: the
+    /// SQLite file `server.db` in the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<PostgresTarget>,
 }
 
 impl ServerConfig {
@@ -68,6 +73,14 @@ impl ServerConfig {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
+    }
+
+    /// Where the store is: the PostgreSQL database, or `server.db` in `layout`.
+    pub fn store_target(&self, layout: &crate::layout::Layout) -> Target {
+        match &self.database {
+            Some(pg) => Target::Postgres(pg.clone()),
+            None => Target::Sqlite(layout.database()),
+        }
     }
 
     /// The directory's names.

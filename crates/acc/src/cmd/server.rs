@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use acc_server::init::{InitOptions, init};
 use acc_server::layout::Layout;
+use acc_server::store::PostgresTarget;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
@@ -43,6 +44,14 @@ pub struct InitArgs {
     /// 1024); a new one beyond that closes that address's oldest unauthenticated one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_unauthenticated_per_address: Option<u32>,
+    /// Keep the store in this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, with
+    /// ?sslmode=disable|prefer|require|verify-full as libpq reads it) instead of the SQLite
+    /// file server.db; kept in server.json for `acc server run`. The database must be empty.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// A file whose first line is the database's password (else PGPASSFILE, ~/.pgpass).
+    #[arg(long, value_name = "FILE", requires = "database")]
+    database_password_file: Option<PathBuf>,
 }
 
 /// Runs one `acc server` command.
@@ -50,6 +59,10 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
     runtime()?.block_on(async {
         match command {
             ServerCommand::Init(a) => {
+                let database = match &a.database {
+                    Some(url) => Some(PostgresTarget::parse(url, a.database_password_file.as_deref())?),
+                    None => None,
+                };
                 let opts = InitOptions {
                     data_dir: a.data_dir.clone(),
                     domain: a.domain,
@@ -58,6 +71,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     hostname: hostname(),
                     organisation: a.organisation,
                     max_unauthenticated_per_address: a.max_unauthenticated_per_address.map(|n| n as usize),
+                    database,
                 };
                 let config = init(&opts).await?;
                 let layout = Layout::new(&a.data_dir);
@@ -65,6 +79,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 let mut rows = vec![
                     ("  url:", config.url.clone()),
                     ("  fleet CA:", layout.ca_cert().display().to_string()),
+                    ("  database:", config.store_target(&layout).describe()),
                     ("  admin token:", format!("{} (0600; keep it secret)", layout.admin_token().display())),
                     ("  App ID:", format!("{} (its password is in the vault)", config.app_id_display())),
                 ];

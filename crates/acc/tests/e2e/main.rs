@@ -12,6 +12,7 @@ mod lockout;
 mod modes;
 mod names;
 mod pki_openssl;
+mod postgres;
 mod proxy;
 mod security_log;
 mod seeds;
