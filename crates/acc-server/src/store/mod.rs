@@ -36,6 +36,7 @@ pub mod test_cluster;
 #[cfg(test)]
 mod tests;
 mod tokens;
+pub mod transfer;
 
 pub use certs::*;
 pub use connect::{Backend, PostgresTarget, Target, backend, redacted};

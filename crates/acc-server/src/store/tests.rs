@@ -241,3 +241,66 @@ async fn a_wrong_password_is_refused_by_postgres_and_not_shown() {
     assert!(err.contains("cannot reach the database") && err.contains("nobody"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// Every table of a SQLite store is copied to an empty PostgreSQL database and verified; a
+/// target that is not empty is refused; the events' positions go on after the copied ones.
+#[tokio::test]
+async fn a_sqlite_store_is_copied_to_postgres_verified_and_never_into_a_full_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = fresh(&Target::Sqlite(tmp.path().join("s.db"))).await;
+    let row = RevisionRow { number: 1, created_at: 5, author: "admin".into(), summary: "s".into() };
+    let secret = SealedSecret { name: "acc.generation.1".into(), sealed: vec![1, 2, 3] };
+    save_revision(&from, &row, "{\"a\":\"é\"}", &[secret]).await.unwrap();
+    let token = TokenRow {
+        digest: "ab".into(),
+        role: crate::tokens::Role::Admin,
+        description: "t".into(),
+        created_at: 1,
+        expires_at: None,
+    };
+    put_token(&from, &token).await.unwrap();
+    let account = DirectoryAccount {
+        name_key: "svc".into(),
+        name: "svc".into(),
+        enabled: true,
+        password_hash: "h".into(),
+    };
+    add_directory_account(&from, &account).await.unwrap();
+    put_join_token(
+        &from,
+        "agent",
+        "d",
+        &TokenTerms { created_at: 0, expires_at: 9, uses: 1, supersede: true },
+    )
+    .await
+    .unwrap();
+    put_record(&from, Inventory::Sites, "SITE1", "{}").await.unwrap();
+    put_state_value(&from, "k", "v").await.unwrap();
+    let events: Vec<acc_proto::ForwardedEvent> = (1..=5)
+        .map(|seq| acc_proto::ForwardedEvent {
+            seq,
+            event_id: "4625".into(),
+            time_ms: seq,
+            target_user: (seq % 2 == 0).then(|| "u".to_string()),
+            body: serde_json::json!({ "Seq": seq }),
+        })
+        .collect();
+    crate::event_store::insert(&from, "site:AA", "SITE1", &events).await.unwrap();
+
+    let pg = Target::Postgres(test_cluster::fresh_database().await);
+    let to = fresh(&pg).await;
+    let copied = transfer::copy(&from, &to, &pg.describe()).await.unwrap();
+    let rows = |t: &str| copied.iter().find(|c| c.table == t).unwrap().rows;
+    assert_eq!(copied.len(), transfer::TABLES.len());
+    assert_eq!((rows("revisions"), rows("secrets"), rows("events"), rows("certificates")), (1, 1, 5, 0));
+    assert_eq!(latest_revision(&to).await.unwrap(), Some((1, "{\"a\":\"é\"}".to_string())));
+    assert!(directory_accounts(&to).await.unwrap()[0].enabled && token_supersedes(&to, "d").await.unwrap());
+    assert_eq!(tokens(&to).await.unwrap()[0].expires_at, None);
+    let more = [acc_proto::ForwardedEvent { seq: 6, ..events[0].clone() }];
+    crate::event_store::insert(&to, "site:AA", "SITE1", &more).await.unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT MAX(n) FROM events").fetch_one(&to).await.unwrap();
+    assert_eq!(last, 6, "a new event goes after the copied ones");
+
+    let err = transfer::copy(&from, &to, &pg.describe()).await.unwrap_err().to_string();
+    assert!(err.contains("is not empty (table revisions has 1 rows)"), "{err}");
+}

@@ -21,6 +21,22 @@ pub enum ServerCommand {
     Init(InitArgs),
     /// Run the management server (HTTPS) until interrupted.
     Run(RunArgs),
+    /// Move a stopped server's store from SQLite to an empty PostgreSQL database, verified
+    /// (rows and a checksum per table); server.json then names the database.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data directory of the (stopped) management server.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The empty PostgreSQL database: postgres://USER@HOST[:PORT]/DB[?sslmode=…].
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// A file whose first line is the database's password (else PGPASSFILE, ~/.pgpass).
+    #[arg(long, value_name = "FILE")]
+    database_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +111,19 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     config.url,
                     layout.ca_cert().display(),
                     layout.admin_token().display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            ServerCommand::Migrate(a) => {
+                let to = PostgresTarget::parse(&a.to, a.database_password_file.as_deref())?;
+                let url = to.url.clone();
+                let copied =
+                    acc_server::store::transfer::migrate_server(&Layout::new(&a.data_dir), to).await?;
+                for c in &copied {
+                    outln!("  {:<20} {:>9} rows  sha256 {}", c.table, c.rows, c.checksum);
+                }
+                outln!(
+                    "store copied to {url} and verified; server.json names it (server.db is left as a backup)"
                 );
                 Ok(ExitCode::SUCCESS)
             }

@@ -72,3 +72,27 @@ fn a_malformed_or_unreachable_database_is_one_line_without_the_password() {
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(!d.join("srv").exists(), "a refused init leaves nothing");
 }
+
+#[test]
+fn a_sqlite_server_moves_to_postgres_with_its_revisions_and_tokens() {
+    let d = Dir::new();
+    d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", "127.0.0.1:0"]).ok();
+    let url = fresh_database();
+    let out = d.acc(&["server", "migrate", "--data-dir", "srv", "--to", &url]).ok();
+    assert!(out.contains("revisions") && out.contains("verified"), "{out}");
+    assert!(d.read("srv/server.json").contains(&url), "server.json names the database");
+    let again = d.acc(&["server", "migrate", "--data-dir", "srv", "--to", &url]).fails_with(1);
+    assert!(again.contains("already"), "{again}");
+    // The server runs on PostgreSQL with the admin token and revision 1 made by init.
+    let server = crate::util::SiteProc::start_at("server", &d.join("srv"), "127.0.0.1:0", None);
+    let ca = d.join("srv/tls/ca.crt");
+    let token = d.join("srv/admin-token");
+    let ctl = |args: &[&str]| {
+        let mut full = vec!["ctl", "--server", &server.url, "--ca", ca.to_str().unwrap()];
+        full.extend_from_slice(&["--token-file", token.to_str().unwrap()]);
+        full.extend_from_slice(args);
+        d.acc(&full).ok()
+    };
+    let history = ctl(&["policy", "history"]);
+    assert!(history.contains("initial settings"), "{history}");
+}
