@@ -149,11 +149,15 @@ async fn a_store_keyed_by_site_name_is_converted_without_losing_a_row() {
     assert_eq!(mode, 2);
 }
 
-#[tokio::test]
-async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
+on_both_backends! {
+async fn a_full_store_removes_its_oldest_rows_and_records_each_removal(target: Target) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("server");
-    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let mut opts = crate::init::tests::opts(&dir);
+    if let Target::Postgres(pg) = target {
+        opts.database = Some(pg);
+    }
+    init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
     let mut patch = serde_json::Map::new();
     patch.insert("event_store_max_size".into(), json!(MIB));
@@ -179,4 +183,5 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
         removed + 1,
         "the oldest went"
     );
+}
 }
