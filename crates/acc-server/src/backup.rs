@@ -146,6 +146,15 @@ pub async fn backup(
     if !layout.config().exists() {
         return Err(ServerError::NotInitialised(root.display().to_string()).into());
     }
+    let config = crate::config::ServerConfig::load(&layout.config())?;
+    if let Some(pg) = &config.database {
+        return Err(BackupError::Target(format!(
+            "{}: its store is the PostgreSQL database {}; back that up with pg_dump and the data \
+             directory's files as docs/server.md (Backup and restore) says",
+            root.display(),
+            pg.url
+        )));
+    }
     if !replace && file.symlink_metadata().is_ok() {
         return Err(BackupError::Target(format!(
             "{}: exists; choose another name or give --force to replace it",

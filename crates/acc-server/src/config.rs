@@ -8,6 +8,7 @@ use acc_net::datadir::RoleConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
+use crate::store::{PostgresTarget, Target};
 
 /// What `server.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct ServerConfig {
     /// (`--max-unauthenticated-per-address`; [`RoleConfig`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unauthenticated_per_address: Option<usize>,
+    /// The PostgreSQL database holding the store (`acc server init --database`); unset: the
+    /// SQLite file `server.db` in the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<PostgresTarget>,
 }
 
 impl RoleConfig for ServerConfig {
@@ -47,6 +52,14 @@ impl ServerConfig {
     /// Reads `server.json`.
     pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
         Ok(ServerConfig::read(path)?)
+    }
+
+    /// Where the store is: the PostgreSQL database, or `server.db` in `layout`.
+    pub fn store_target(&self, layout: &crate::layout::Layout) -> Target {
+        match &self.database {
+            Some(pg) => Target::Postgres(pg.clone()),
+            None => Target::Sqlite(layout.database()),
+        }
     }
 
     /// The directory's names.

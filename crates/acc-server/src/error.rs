@@ -47,6 +47,15 @@ pub enum ServerError {
     /// Database failures.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The PostgreSQL database could not be reached or refused the connection (the URL
+    /// holds no password).
+    #[error("cannot reach the database {url}: {detail}")]
+    DatabaseUnreachable {
+        /// The database URL, without a password.
+        url: String,
+        /// What the connection attempt said, on one line.
+        detail: String,
+    },
 }
 
 impl ServerError {

@@ -23,20 +23,11 @@ use acc_core::event::retention;
 use acc_core::event::{Event, StampedEvent};
 use acc_core::time::Timestamp;
 use acc_proto::{EVENT_PAGE, EventCursor, EventPage, ForwardedEvent};
-use sqlx::SqlitePool;
 
 use crate::error::ServerError;
 use crate::server::Server;
 use crate::sites::SiteRecord;
-
-const SCHEMA: [&str; 4] = [
-    "CREATE TABLE IF NOT EXISTS events (
-        n INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL,
-        event_id TEXT NOT NULL, time_ms BIGINT NOT NULL, target_user TEXT, body TEXT NOT NULL)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS events_by_origin ON events (origin, seq)",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (time_ms)",
-    "CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id, n)",
-];
+use crate::store::{Backend, Pool, backend};
 
 /// The b-trees whose pages make up the store's size.
 const TABLES: [&str; 4] = ["events", "events_by_origin", "events_by_time", "events_by_id"];
@@ -54,68 +45,26 @@ pub fn site_origin(join_serial_hex: &str) -> String {
     format!("site:{join_serial_hex}")
 }
 
-/// Creates the store, or converts one keyed by site name (before origins): each old row
-/// goes to the server's own origin when the server wrote it (its `Computer` is the server's
-/// name and its `SiteId` is absent or that name), else to the origin of the site of that
-/// name (or `site-name:NAME` for a site no longer in the inventory). Also puts the
-/// database in incremental auto-vacuum (once), so removals can shrink the file.
-pub async fn open(
-    pool: &SqlitePool,
-    server_name: &str,
-    sites: &std::collections::BTreeMap<String, SiteRecord>,
-) -> Result<(), ServerError> {
+/// Readies the store (its table is made by the store's migrations): a SQLite database is
+/// put in incremental auto-vacuum (once), so removals can shrink the file. PostgreSQL reuses
+/// the room of removed rows on its own (autovacuum).
+pub async fn open(pool: &Pool) -> Result<(), ServerError> {
+    if backend(pool) != Backend::Sqlite {
+        return Ok(());
+    }
     let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(pool).await?;
     if mode != 2 {
         let mut conn = pool.acquire().await?;
         sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
         sqlx::query("VACUUM").execute(&mut *conn).await?;
     }
-    let columns: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM pragma_table_info('events')").fetch_all(pool).await?;
-    let mut tx = pool.begin().await?;
-    let old = !columns.is_empty() && !columns.iter().any(|c| c == "origin");
-    if old {
-        tracing::info!("Keying stored events by origin instead of site name (once).");
-        sqlx::query("ALTER TABLE events RENAME TO events_by_name").execute(&mut *tx).await?;
-        sqlx::query("DROP INDEX IF EXISTS events_by_time").execute(&mut *tx).await?;
-    }
-    for statement in SCHEMA {
-        sqlx::query(statement).execute(&mut *tx).await?;
-    }
-    if old {
-        sqlx::query("CREATE TEMPORARY TABLE site_origins (name TEXT PRIMARY KEY, origin TEXT NOT NULL)")
-            .execute(&mut *tx)
-            .await?;
-        for s in sites.values() {
-            sqlx::query("INSERT INTO site_origins (name, origin) VALUES ($1, $2)")
-                .bind(&s.name)
-                .bind(s.origin())
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
-             SELECT CASE WHEN e.site = $1 AND COALESCE(json_extract(e.body, '$.SiteId'), $1) = $1 THEN $2
-                         ELSE COALESCE(o.origin, 'site-name:' || e.site) END,
-                    e.seq, e.site, e.event_id, e.time_ms, e.target_user, e.body
-             FROM events_by_name e LEFT JOIN site_origins o ON o.name = e.site
-             ORDER BY e.time_ms, e.site, e.seq",
-        )
-        .bind(server_name)
-        .bind(own_origin(server_name))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DROP TABLE events_by_name").execute(&mut *tx).await?;
-        sqlx::query("DROP TABLE site_origins").execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
     Ok(())
 }
 
 /// Stores events of `origin` (written by `computer`) in one transaction; an event already
 /// stored (same origin and sequence) is skipped. Returns how many were new.
 pub async fn insert(
-    pool: &SqlitePool,
+    pool: &Pool,
     origin: &str,
     computer: &str,
     events: &[ForwardedEvent],
@@ -143,7 +92,7 @@ pub async fn insert(
 }
 
 /// The highest sequence number stored for `origin` (0 when none).
-pub async fn max_seq(pool: &SqlitePool, origin: &str) -> Result<i64, ServerError> {
+pub async fn max_seq(pool: &Pool, origin: &str) -> Result<i64, ServerError> {
     let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE origin = $1")
         .bind(origin)
         .fetch_one(pool)
@@ -176,7 +125,7 @@ const FILTER: &str = "($1 IS NULL OR event_id = $1) AND ($2 IS NULL OR site = $2
     AND ($3 IS NULL OR target_user = $3) AND ($4 IS NULL OR time_ms >= $4) AND ($5 IS NULL OR seq < $5)";
 
 /// One page of the events matching `f`, in the store's order (oldest first).
-pub async fn search(pool: &SqlitePool, f: &EventFilter) -> Result<EventPage, ServerError> {
+pub async fn search(pool: &Pool, f: &EventFilter) -> Result<EventPage, ServerError> {
     let user = f.user.as_deref().map(str::to_lowercase);
     let at = match f.cursor {
         Some(c) => c,
@@ -225,9 +174,19 @@ pub async fn search(pool: &SqlitePool, f: &EventFilter) -> Result<EventPage, Ser
 /// order `n`).
 pub type Measure = retention::Measure;
 
-/// Measures the store: its tables' pages, its rows and their positions, the file's pages.
-pub async fn measure(pool: &SqlitePool) -> Result<Measure, ServerError> {
-    let sql = Measure::query(&TABLES, "n");
+/// Measures the store: its rows and their positions, and its size. SQLite: its tables'
+/// pages and the file's pages. PostgreSQL: the bytes of its live rows (a table's files keep
+/// the room of removed rows for reuse, so their size would not fall after a removal), no
+/// free pages to give back.
+pub async fn measure(pool: &Pool) -> Result<Measure, ServerError> {
+    let sql = match backend(pool) {
+        Backend::Sqlite => Measure::query(&TABLES, "n"),
+        Backend::Postgres => {
+            "SELECT COALESCE(SUM(pg_column_size(events.*)), 0)::BIGINT, COUNT(*), MIN(n), MAX(n), \
+             0::BIGINT, 0::BIGINT, 8192::BIGINT FROM events"
+                .to_string()
+        }
+    };
     Ok(Measure::from_counts(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?))
 }
 

@@ -44,6 +44,9 @@ pub struct InitOptions {
     pub organisation: String,
     /// The cap on unauthenticated connections per address; `None`: the default.
     pub max_unauthenticated_per_address: Option<usize>,
+    /// The PostgreSQL database for the store (`--database`); `None`: SQLite in the data
+    /// directory.
+    pub database: Option<store::PostgresTarget>,
 }
 
 /// The vault name of a directory account's password.
@@ -112,7 +115,19 @@ async fn make(
     fsutil::write_file(&layout.tls_cert(), b.cert_pem.as_bytes(), PUBLIC_MODE, false)?;
     let vault = Vault::create(&layout.vault_key())?;
 
-    let pool = store::open(&layout.database(), true).await?;
+    let name = server_name(&opts.hostname);
+    let target = match &opts.database {
+        Some(pg) => store::Target::Postgres(pg.clone()),
+        None => store::Target::Sqlite(layout.database()),
+    };
+    let pool = store::open(&target, true, &name).await?;
+    if store::latest_revision(&pool).await?.is_some() {
+        pool.close().await;
+        return Err(ServerError::Invalid(format!(
+            "--database {} already holds a management server's store; give an empty database",
+            target.describe()
+        )));
+    }
     let now_ms = SystemClock.now().millis();
     // The App ID: a directory account with a password nobody types (the vault has it).
     let password = vault::random_password(24)?;
@@ -127,8 +142,8 @@ async fn make(
         },
     )
     .await?;
-    let name = directory_secret_name(&app_id);
-    store::put_secret(&pool, &SealedSecret { sealed: vault.seal(&name, &password)?, name }).await?;
+    let secret = directory_secret_name(&app_id);
+    store::put_secret(&pool, &SealedSecret { sealed: vault.seal(&secret, &password)?, name: secret }).await?;
     let document = serde_json::to_string(&PolicyDocument::default()).unwrap_or_default();
     let row = RevisionRow {
         number: 1,
@@ -169,7 +184,6 @@ async fn make(
     let text = format!("{}\n", admin_password.expose());
     fsutil::write_file(&layout.admin_password(), text.as_bytes(), 0o600, false)?;
 
-    let name = server_name(&opts.hostname);
     let url = format!("https://{}", url_authority(opts.listen));
     let config = ServerConfig {
         name,
@@ -180,6 +194,7 @@ async fn make(
         url,
         organisation: opts.organisation.clone(),
         max_unauthenticated_per_address: opts.max_unauthenticated_per_address,
+        database: opts.database.clone(),
     };
     fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
     Ok(config)
@@ -212,6 +227,7 @@ pub(crate) mod tests {
             hostname: "mgmt01.corp.local".into(),
             organisation: "Examplecorp Industries".into(),
             max_unauthenticated_per_address: None,
+            database: None,
         }
     }
 
@@ -245,7 +261,7 @@ pub(crate) mod tests {
             assert_eq!(mode(dir.clone()), 0o700);
         }
         let token = std::fs::read_to_string(layout.admin_token()).unwrap();
-        let pool = store::open(&layout.database(), false).await.unwrap();
+        let pool = store::open(&config.store_target(&layout), false, &config.name).await.unwrap();
         let stored = store::tokens(&pool).await.unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!((stored[0].digest.clone(), stored[0].role), (tokens::digest_hex(&token), Role::Admin));

@@ -10,7 +10,6 @@ use acc_core::name::UserName;
 use acc_core::password::Secret;
 use acc_core::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
-use sqlx::SqlitePool;
 
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
@@ -58,7 +57,7 @@ pub struct Server {
     /// chosen time in tests).
     clock: std::sync::Arc<dyn Clock>,
     config: ServerConfig,
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: store::Pool,
     vault: Vault,
     /// The revision in force, the save lock and the long-poll channel.
     pub(crate) policy: PolicyState,
@@ -103,7 +102,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Reads one inventory table into memory.
 async fn load_inventory<T: serde::de::DeserializeOwned>(
-    pool: &SqlitePool,
+    pool: &store::Pool,
     inventory: store::Inventory,
     layout: &Layout,
 ) -> Result<BTreeMap<String, T>, ServerError> {
@@ -131,15 +130,16 @@ impl Server {
     ) -> Result<Server, ServerError> {
         let config = ServerConfig::load(&layout.config())?;
         let vault = Vault::open(&layout.vault_key())?;
-        let pool = store::open(&layout.database(), false).await?;
+        let target = config.store_target(&layout);
+        let pool = store::open(&target, false, &config.name).await?;
         let (number, text) = store::latest_revision(&pool).await?.ok_or_else(|| ServerError::Config {
-            path: layout.database().display().to_string(),
+            path: target.describe(),
             detail:
                 "has no policy revision; the data directory is damaged (re-run acc server init elsewhere)"
                     .into(),
         })?;
         let document: PolicyDocument = serde_json::from_str(&text).map_err(|e| ServerError::Config {
-            path: layout.database().display().to_string(),
+            path: target.describe(),
             detail: format!("revision {number} does not parse: {e}"),
         })?;
         let tokens = store::tokens(&pool).await?.into_iter().map(|t| (t.digest.clone(), t)).collect();
@@ -148,7 +148,7 @@ impl Server {
         let fleet_ca = acc_pki::x509::Ca::new(&read(layout.ca_cert())?, ca_key)?;
         let sites = load_inventory(&pool, store::Inventory::Sites, &layout).await?;
         let agents = load_inventory(&pool, store::Inventory::Agents, &layout).await?;
-        crate::event_store::open(&pool, &config.name, &sites).await?;
+        crate::event_store::open(&pool).await?;
         let own_origin = crate::event_store::own_origin(&config.name);
         let event_seq = crate::event_store::max_seq(&pool, &own_origin).await?;
         let event_growth = acc_core::event::retention::Growth::new(document.event_store_max_size);
@@ -222,7 +222,7 @@ impl Server {
     }
 
     /// The database.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &store::Pool {
         &self.pool
     }
 

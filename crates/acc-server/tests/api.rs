@@ -31,6 +31,7 @@ async fn server() -> (tempfile::TempDir, std::path::PathBuf, Arc<Server>) {
         hostname: "mgmt01".into(),
         organisation: String::new(),
         max_unauthenticated_per_address: None,
+        database: None,
     };
     init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());

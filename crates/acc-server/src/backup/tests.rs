@@ -23,6 +23,7 @@ async fn data_dir(root: &Path) -> Layout {
         hostname: "mgmt01".into(),
         organisation: String::new(),
         max_unauthenticated_per_address: None,
+        database: None,
     })
     .await
     .unwrap();
@@ -75,7 +76,7 @@ async fn a_restored_directory_holds_every_file_the_same_database_and_an_opening_
     let tmp = tempfile::tempdir().unwrap();
     let layout = data_dir(tmp.path()).await;
     // A write in progress on the server's pool: the backup neither waits for it nor keeps it.
-    let pool = store::open(&layout.database(), false).await.unwrap();
+    let pool = store::open(&store::Target::Sqlite(layout.database()), false, "mgmt01").await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("CREATE TABLE uncommitted_probe (x TEXT)").execute(&mut *tx).await.unwrap();
 
@@ -99,7 +100,10 @@ async fn a_restored_directory_holds_every_file_the_same_database_and_an_opening_
     assert_eq!(fsmode::mode(&std::fs::metadata(&target).unwrap()) & 0o777, 0o700);
     assert!(leftovers(tmp.path()).is_empty());
 
-    let (old, new) = (pool, store::open(&Layout::new(&target).database(), false).await.unwrap());
+    let (old, new) = (
+        pool,
+        store::open(&store::Target::Sqlite(Layout::new(&target).database()), false, "mgmt01").await.unwrap(),
+    );
     assert_eq!(store::tokens(&old).await.unwrap().len(), store::tokens(&new).await.unwrap().len());
     let vault = Vault::open(&Layout::new(&target).vault_key()).unwrap();
     let secret = &store::secrets(&new, "directory.").await.unwrap()[0];

@@ -2,7 +2,6 @@
 //! their sequence 1), the conversion of a store keyed by name, paged searches, and the
 //! maximum size with the record of each removal.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use acc_core::event::retention::MIB;
@@ -11,6 +10,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::init::init;
 use crate::layout::Layout;
+use crate::store::test_cluster::on_both_backends;
+use crate::store::{Pool, Target};
 
 fn ev(seq: i64, id: &str, user: &str, body: Value) -> ForwardedEvent {
     ForwardedEvent { seq, event_id: id.into(), time_ms: seq * 10, target_user: Some(user.into()), body }
@@ -20,13 +21,13 @@ fn plain(seq: i64, id: &str, user: &str) -> ForwardedEvent {
     ev(seq, id, user, json!({ "Seq": seq, "EventID": id }))
 }
 
-async fn pool() -> (tempfile::TempDir, SqlitePool) {
-    let tmp = tempfile::tempdir().unwrap();
-    let pool = crate::store::open(&tmp.path().join("s.db"), true).await.unwrap();
-    (tmp, pool)
+async fn fresh(target: &Target) -> Pool {
+    let pool = crate::store::open(target, true, "VM").await.unwrap();
+    open(&pool).await.unwrap();
+    pool
 }
 
-async fn all(pool: &SqlitePool, f: EventFilter) -> Vec<Value> {
+async fn all(pool: &Pool, f: EventFilter) -> Vec<Value> {
     let mut f = EventFilter { all: true, ..f };
     let mut out = Vec::new();
     loop {
@@ -39,10 +40,9 @@ async fn all(pool: &SqlitePool, f: EventFilter) -> Vec<Value> {
     }
 }
 
-#[tokio::test]
-async fn events_are_keyed_by_origin_so_one_name_never_hides_another() {
-    let (_tmp, pool) = pool().await;
-    open(&pool, "VM", &BTreeMap::new()).await.unwrap();
+on_both_backends! {
+async fn events_are_keyed_by_origin_so_one_name_never_hides_another(target: Target) {
+    let pool = fresh(&target).await;
     let site = site_origin("0A1B");
     // The site VM's 4720 and the server VM's own acc.rotation, both sequence 1.
     assert_eq!(insert(&pool, &site, "VM", &[plain(1, "4720", "acc_user")]).await.unwrap(), 1);
@@ -63,60 +63,8 @@ async fn events_are_keyed_by_origin_so_one_name_never_hides_another() {
     assert_eq!(max_seq(&pool, &own_origin("VM")).await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn a_store_keyed_by_site_name_is_converted_without_losing_a_row() {
-    let (_tmp, pool) = pool().await;
-    sqlx::query(
-        "CREATE TABLE events (site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
-         target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::query("CREATE INDEX events_by_time ON events (time_ms)").execute(&pool).await.unwrap();
-    let rows = [
-        ("VM", 1, "acc.rotation", json!({ "EventID": "acc.rotation", "Seq": 1 })),
-        ("VM", 2, "4740", json!({ "EventID": "4740", "Seq": 2, "SiteId": "VM" })),
-        ("VM", 3, "4724", json!({ "EventID": "4724", "Seq": 3, "SiteId": "0f5e-uuid" })),
-        ("SITE2", 1, "4720", json!({ "EventID": "4720", "Seq": 1, "SiteId": "9a9a-uuid" })),
-        ("GONE", 1, "4625", json!({ "EventID": "4625", "Seq": 1, "SiteId": "7b7b-uuid" })),
-    ];
-    for (site, seq, id, body) in &rows {
-        sqlx::query("INSERT INTO events (site, seq, event_id, time_ms, target_user, body) VALUES ($1, $2, $3, $4, NULL, $5)")
-            .bind(site)
-            .bind(seq)
-            .bind(id)
-            .bind(seq * 10)
-            .bind(body.to_string())
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
-    let mut sites = BTreeMap::new();
-    for (name, serial) in [("VM", "AA"), ("SITE2", "BB")] {
-        let mut r = SiteRecord::new(name, "https://h:1", serial, 0);
-        r.origin = String::new();
-        sites.insert(name.to_string(), r);
-    }
-    open(&pool, "VM", &sites).await.unwrap();
-    open(&pool, "VM", &sites).await.unwrap(); // once only
-    let origins: Vec<(String, i64)> =
-        sqlx::query_as("SELECT origin, seq FROM events ORDER BY n").fetch_all(&pool).await.unwrap();
-    let expect = [("server:VM", 1), ("server:VM", 2), ("site:AA", 3), ("site:BB", 1), ("site-name:GONE", 1)];
-    let mut got: Vec<(&str, i64)> = origins.iter().map(|(o, s)| (o.as_str(), *s)).collect();
-    got.sort();
-    let mut want = expect.to_vec();
-    want.sort();
-    assert_eq!(got, want);
-    assert_eq!(max_seq(&pool, "server:VM").await.unwrap(), 2, "the server's own sequence goes on from there");
-    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&pool).await.unwrap();
-    assert_eq!(mode, 2);
-}
-
-#[tokio::test]
-async fn searches_page_newest_first_with_before_seq_per_site() {
-    let (_tmp, pool) = pool().await;
-    open(&pool, "MGMT", &BTreeMap::new()).await.unwrap();
+async fn searches_page_newest_first_with_before_seq_per_site(target: Target) {
+    let pool = fresh(&target).await;
     let batch: Vec<ForwardedEvent> = (1..=2500).map(|s| plain(s, "4625", "acc_user")).collect();
     insert(&pool, &site_origin("01"), "SITE1", &batch).await.unwrap();
     let newest = search(&pool, &EventFilter { limit: 3, ..Default::default() }).await.unwrap();
@@ -135,11 +83,81 @@ async fn searches_page_newest_first_with_before_seq_per_site() {
     assert_eq!(all(&pool, EventFilter::default()).await.len(), 2500);
 }
 
+}
+
+/// A SQLite store keyed by site name (before origins, schema version 1) is converted by
+/// migration 2 without losing a row.
 #[tokio::test]
-async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
+async fn a_store_keyed_by_site_name_is_converted_without_losing_a_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::raw_sql(crate::store::migrations::SQLITE[0].sql).execute(&old).await.unwrap();
+    sqlx::query("PRAGMA user_version = 1").execute(&old).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE events (site TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, time_ms BIGINT NOT NULL,
+         target_user TEXT, body TEXT NOT NULL, PRIMARY KEY (site, seq))",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query("CREATE INDEX events_by_time ON events (time_ms)").execute(&old).await.unwrap();
+    let rows = [
+        ("VM", 1, "acc.rotation", json!({ "EventID": "acc.rotation", "Seq": 1 })),
+        ("VM", 2, "4740", json!({ "EventID": "4740", "Seq": 2, "SiteId": "VM" })),
+        ("VM", 3, "4724", json!({ "EventID": "4724", "Seq": 3, "SiteId": "0f5e-uuid" })),
+        ("SITE2", 1, "4720", json!({ "EventID": "4720", "Seq": 1, "SiteId": "9a9a-uuid" })),
+        ("GONE", 1, "4625", json!({ "EventID": "4625", "Seq": 1, "SiteId": "7b7b-uuid" })),
+    ];
+    for (site, seq, id, body) in &rows {
+        sqlx::query("INSERT INTO events (site, seq, event_id, time_ms, target_user, body) VALUES ($1, $2, $3, $4, NULL, $5)")
+            .bind(site)
+            .bind(seq)
+            .bind(id)
+            .bind(seq * 10)
+            .bind(body.to_string())
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    for (name, serial) in [("VM", "AA"), ("SITE2", "BB")] {
+        let mut r = SiteRecord::new(name, "https://h:1", serial, 0);
+        r.origin = String::new();
+        sqlx::query("INSERT INTO sites (name, record) VALUES ($1, $2)")
+            .bind(name)
+            .bind(serde_json::to_string(&r).unwrap())
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    old.close().await;
+    let target = Target::Sqlite(path);
+    let pool = fresh(&target).await;
+    pool.close().await;
+    let pool = fresh(&target).await; // once only
+    let origins: Vec<(String, i64)> =
+        sqlx::query_as("SELECT origin, seq FROM events ORDER BY n").fetch_all(&pool).await.unwrap();
+    let expect = [("server:VM", 1), ("server:VM", 2), ("site:AA", 3), ("site:BB", 1), ("site-name:GONE", 1)];
+    let mut got: Vec<(&str, i64)> = origins.iter().map(|(o, s)| (o.as_str(), *s)).collect();
+    got.sort();
+    let mut want = expect.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(max_seq(&pool, "server:VM").await.unwrap(), 2, "the server's own sequence goes on from there");
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&pool).await.unwrap();
+    assert_eq!(mode, 2);
+}
+
+on_both_backends! {
+async fn a_full_store_removes_its_oldest_rows_and_records_each_removal(target: Target) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("server");
-    init(&crate::init::tests::opts(&dir)).await.unwrap();
+    let mut opts = crate::init::tests::opts(&dir);
+    if let Target::Postgres(pg) = target {
+        opts.database = Some(pg);
+    }
+    init(&opts).await.unwrap();
     let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
     let mut patch = serde_json::Map::new();
     patch.insert("event_store_max_size".into(), json!(MIB));
@@ -165,4 +183,5 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal() {
         removed + 1,
         "the oldest went"
     );
+}
 }

@@ -1,6 +1,8 @@
 //! Every certificate the fleet CA issued (sites and agents).
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 
@@ -22,7 +24,7 @@ pub struct IssuedCert {
 }
 
 /// Records an issued certificate.
-pub async fn put_cert(pool: &SqlitePool, c: &IssuedCert) -> Result<(), ServerError> {
+pub async fn put_cert(pool: &Pool, c: &IssuedCert) -> Result<(), ServerError> {
     sqlx::query(
         "INSERT INTO certificates (serial, kind, name, subject, issued_at, not_after) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -38,7 +40,7 @@ pub async fn put_cert(pool: &SqlitePool, c: &IssuedCert) -> Result<(), ServerErr
 }
 
 /// Every issued certificate, oldest first.
-pub async fn certs(pool: &SqlitePool) -> Result<Vec<IssuedCert>, ServerError> {
+pub async fn certs(pool: &Pool) -> Result<Vec<IssuedCert>, ServerError> {
     let rows = sqlx::query(
         "SELECT serial, kind, name, subject, issued_at, not_after FROM certificates ORDER BY issued_at",
     )

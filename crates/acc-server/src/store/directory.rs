@@ -1,6 +1,8 @@
 //! The directory's domain accounts (the App ID, domain ACCs) with their Argon2id hashes.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 
@@ -18,14 +20,14 @@ pub struct DirectoryAccount {
 }
 
 /// Creates a directory account; refuses an existing name.
-pub async fn add_directory_account(pool: &SqlitePool, a: &DirectoryAccount) -> Result<(), ServerError> {
+pub async fn add_directory_account(pool: &Pool, a: &DirectoryAccount) -> Result<(), ServerError> {
     let result = sqlx::query(
         "INSERT INTO directory_accounts (name_key, name, enabled, password_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name_key) DO NOTHING",
     )
     .bind(&a.name_key)
     .bind(&a.name)
-    .bind(a.enabled)
+    .bind(i64::from(a.enabled))
     .bind(&a.password_hash)
     .execute(pool)
     .await?;
@@ -36,7 +38,7 @@ pub async fn add_directory_account(pool: &SqlitePool, a: &DirectoryAccount) -> R
 }
 
 /// Every directory account.
-pub async fn directory_accounts(pool: &SqlitePool) -> Result<Vec<DirectoryAccount>, ServerError> {
+pub async fn directory_accounts(pool: &Pool) -> Result<Vec<DirectoryAccount>, ServerError> {
     let rows = sqlx::query(
         "SELECT name_key, name, enabled, password_hash FROM directory_accounts ORDER BY name_key",
     )
@@ -47,7 +49,7 @@ pub async fn directory_accounts(pool: &SqlitePool) -> Result<Vec<DirectoryAccoun
         .map(|r| DirectoryAccount {
             name_key: r.get(0),
             name: r.get(1),
-            enabled: r.get(2),
+            enabled: r.get::<i64, _>(2) != 0,
             password_hash: r.get(3),
         })
         .collect())

@@ -1,6 +1,8 @@
 //! The site server and agent inventories: one JSON record per name.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 
@@ -31,7 +33,7 @@ impl Inventory {
 
 /// Writes a record (JSON) of an inventory.
 pub async fn put_record(
-    pool: &SqlitePool,
+    pool: &Pool,
     inventory: Inventory,
     name: &str,
     record: &str,
@@ -41,7 +43,7 @@ pub async fn put_record(
 }
 
 /// Every record of an inventory, by name.
-pub async fn records(pool: &SqlitePool, inventory: Inventory) -> Result<Vec<(String, String)>, ServerError> {
+pub async fn records(pool: &Pool, inventory: Inventory) -> Result<Vec<(String, String)>, ServerError> {
     let rows = sqlx::query(inventory.statements().1).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

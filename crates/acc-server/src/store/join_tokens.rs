@@ -1,12 +1,12 @@
 //! Site join and agent enrollment tokens by SHA-256, with expiry and uses left.
 
-use sqlx::SqlitePool;
+use super::Pool;
 
 use crate::error::ServerError;
 
 /// Stores a join token's digest.
 pub async fn put_join_token(
-    pool: &SqlitePool,
+    pool: &Pool,
     kind: &str,
     digest: &str,
     t: &TokenTerms,
@@ -20,7 +20,7 @@ pub async fn put_join_token(
     .bind(t.created_at)
     .bind(t.expires_at)
     .bind(t.uses)
-    .bind(t.supersede)
+    .bind(i64::from(t.supersede))
     .execute(pool)
     .await?;
     Ok(())
@@ -41,22 +41,17 @@ pub struct TokenTerms {
 }
 
 /// Whether the token with `digest` allows superseding (false when unknown).
-pub async fn token_supersedes(pool: &SqlitePool, digest: &str) -> Result<bool, ServerError> {
-    let v: Option<bool> = sqlx::query_scalar("SELECT supersede FROM join_tokens WHERE digest = $1")
+pub async fn token_supersedes(pool: &Pool, digest: &str) -> Result<bool, ServerError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT supersede FROM join_tokens WHERE digest = $1")
         .bind(digest)
         .fetch_optional(pool)
         .await?;
-    Ok(v.unwrap_or(false))
+    Ok(v.is_some_and(|s| s != 0))
 }
 
 /// Uses a join token once: true when it existed, had not expired at `now` and had a use
 /// left (atomically: two joins never share the last use).
-pub async fn use_join_token(
-    pool: &SqlitePool,
-    kind: &str,
-    digest: &str,
-    now: i64,
-) -> Result<bool, ServerError> {
+pub async fn use_join_token(pool: &Pool, kind: &str, digest: &str, now: i64) -> Result<bool, ServerError> {
     let result = sqlx::query(
         "UPDATE join_tokens SET uses_left = uses_left - 1
          WHERE digest = $1 AND kind = $2 AND expires_at > $3 AND uses_left > 0",

@@ -1,7 +1,9 @@
-//! The management server's database. SQLite (WAL, `synchronous=FULL`) by default; every
-//! statement is written in the SQL both SQLite and PostgreSQL accept (`$n` parameters,
-//! `BIGINT`, `TEXT`, `BOOLEAN`, no `AUTOINCREMENT`, binary data as base64 text), so that a
-//! PostgreSQL backend is a connection string away.
+//! The management server's database: a SQLite file (WAL, `synchronous=FULL`) by default, or
+//! a PostgreSQL database (`acc server init --database postgres://…`), both through one sqlx
+//! `AnyPool` ([`Pool`]). Every statement is written once in the SQL both accept (`$n`
+//! parameters, `BIGINT`, `TEXT`, flags as `BIGINT` 0/1, no `AUTOINCREMENT`, binary data as
+//! base64 text); only the schema has a dialect per backend (`migrations/sqlite/`,
+//! `migrations/postgres/`, the same versions), and the event store's measure of its size.
 //!
 //! - `revisions`: one row per policy revision, the whole document as JSON;
 //! - `secrets`: vault entries, sealed (see `vault`);
@@ -13,33 +15,33 @@
 //! - `state`: the server's own small state by key (the directory's lockout counters);
 //! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
 //! - `console_users`: the web console's users, role and Argon2id hash;
-//! - `events`: every site's security events and the server's own (see `event_store`).
+//! - `events`: every site's security events and the server's own (see `event_store`);
+//! - `schema_migrations`: the schema versions applied (see [`migrations`]).
 //!
-//! One module per area below; the schema is versioned, one migration per file of
-//! `migrations/` (see [`MIGRATIONS`]).
-
-use std::path::Path;
-use std::str::FromStr;
-
-use acc_core::migrate::Migration;
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+//! One module per area below.
 
 use crate::error::ServerError;
 
 mod certs;
+mod connect;
 mod directory;
 mod inventory;
 mod join_tokens;
+mod legacy_events;
+pub mod migrations;
 mod packages;
 mod revisions;
 mod state;
+#[cfg(any(test, feature = "pg-test-cluster"))]
+pub mod test_cluster;
 #[cfg(test)]
 mod tests;
 mod tokens;
+pub mod transfer;
 mod users;
 
 pub use certs::*;
+pub use connect::{Backend, PostgresTarget, Target, backend, redacted};
 pub use directory::*;
 pub use inventory::*;
 pub use join_tokens::*;
@@ -49,49 +51,15 @@ pub use state::*;
 pub use tokens::*;
 pub use users::*;
 
-/// The schema, one [`Migration`] per file of `migrations/`, applied in order to a database
-/// of an older version (`PRAGMA user_version`; 0: a new database, or one made before
-/// schema versions, whose tables migration 1 leaves as they are).
-pub const MIGRATIONS: [Migration; 2] = [
-    Migration {
-        version: 1,
-        name: "the tables of revisions, secrets, tokens, directory, join tokens, certificates, inventories, state and packages",
-        sql: include_str!("../../migrations/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "the console's users",
-        sql: include_str!("../../migrations/0002_console_users.sql"),
-    },
-];
+/// The store's connection pool, on either backend.
+pub type Pool = sqlx::AnyPool;
 
-/// Opens (creating if needed) the database and its tables.
-pub async fn open(path: &Path, create: bool) -> Result<SqlitePool, ServerError> {
-    if create || path.exists() {
-        acc_pki::fsutil::private_database(path)?;
-    }
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(create)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(std::time::Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    migrate(&pool, path, &MIGRATIONS).await?;
+/// Opens (creating a SQLite file if `create`) the store at `target` and brings its schema
+/// to this acc's version. `server_name` is the server's name (`server.json`), which the
+/// conversion of an old event store needs.
+pub async fn open(target: &Target, create: bool, server_name: &str) -> Result<Pool, ServerError> {
+    let pool = connect::pool(target, create).await?;
+    let migrations = migrations::for_backend(backend(&pool));
+    migrations::migrate(&pool, &target.describe(), server_name, migrations).await?;
     Ok(pool)
-}
-
-/// Brings the database at `path` to the last of `migrations` ([`MIGRATIONS`]): each pending
-/// migration and its version number in one transaction; a database of a newer acc is
-/// refused.
-async fn migrate(pool: &SqlitePool, path: &Path, migrations: &[Migration]) -> Result<(), ServerError> {
-    let config_error = |detail: String| ServerError::Config { path: path.display().to_string(), detail };
-    let found: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(pool).await?;
-    for m in acc_core::migrate::pending(found, migrations).map_err(|e| config_error(e.to_string()))? {
-        // A failed step drops the transaction: the database stays at the version before.
-        let mut tx = pool.begin().await?;
-        let step = sqlx::raw_sql(sqlx::AssertSqlSafe(m.sqlite_script())).execute(&mut *tx).await;
-        step.map_err(|e| config_error(format!("migration {} ({}) failed: {e}", m.version, m.name)))?;
-        tx.commit().await?;
-    }
-    Ok(())
 }

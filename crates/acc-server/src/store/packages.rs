@@ -1,6 +1,8 @@
 //! Package versions (manifest JSON); uploads in progress not yet committed.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 
@@ -18,7 +20,7 @@ pub struct PackageRow {
 }
 
 /// Writes a package version's row.
-pub async fn put_package(pool: &SqlitePool, row: &PackageRow) -> Result<(), ServerError> {
+pub async fn put_package(pool: &Pool, row: &PackageRow) -> Result<(), ServerError> {
     let manifest = serde_json::to_string(&row.manifest).map_err(|e| ServerError::Invalid(e.to_string()))?;
     sqlx::query(
         "INSERT INTO packages (name, version, manifest, created_at, author, committed) VALUES ($1, $2, $3, $4, $5, $6)
@@ -29,14 +31,14 @@ pub async fn put_package(pool: &SqlitePool, row: &PackageRow) -> Result<(), Serv
     .bind(manifest)
     .bind(row.created_at)
     .bind(&row.author)
-    .bind(row.committed)
+    .bind(i64::from(row.committed))
     .execute(pool)
     .await?;
     Ok(())
 }
 
 /// Every package version, oldest first.
-pub async fn packages(pool: &SqlitePool) -> Result<Vec<PackageRow>, ServerError> {
+pub async fn packages(pool: &Pool) -> Result<Vec<PackageRow>, ServerError> {
     let rows = sqlx::query(
         "SELECT manifest, created_at, author, committed FROM packages ORDER BY created_at, name, version",
     )
@@ -50,7 +52,7 @@ pub async fn packages(pool: &SqlitePool) -> Result<Vec<PackageRow>, ServerError>
                     .map_err(|e| ServerError::Invalid(format!("a stored package manifest: {e}")))?,
                 created_at: r.get(1),
                 author: r.get(2),
-                committed: r.get(3),
+                committed: r.get::<i64, _>(3) != 0,
             })
         })
         .collect()

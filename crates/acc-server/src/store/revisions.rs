@@ -1,7 +1,9 @@
 //! Policy revisions (the whole document as JSON each) and the vault's sealed secrets, saved together.
 
 use base64::Engine as _;
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 
@@ -29,7 +31,7 @@ pub struct SealedSecret {
 
 /// Saves revision `row` with `document` and `secrets` in one transaction: all or nothing.
 pub async fn save_revision(
-    pool: &SqlitePool,
+    pool: &Pool,
     row: &RevisionRow,
     document: &str,
     secrets: &[SealedSecret],
@@ -59,7 +61,7 @@ pub async fn save_revision(
 }
 
 /// The latest revision's number and document, if any.
-pub async fn latest_revision(pool: &SqlitePool) -> Result<Option<(i64, String)>, ServerError> {
+pub async fn latest_revision(pool: &Pool) -> Result<Option<(i64, String)>, ServerError> {
     let row = sqlx::query("SELECT number, document FROM revisions ORDER BY number DESC LIMIT 1")
         .fetch_optional(pool)
         .await?;
@@ -67,7 +69,7 @@ pub async fn latest_revision(pool: &SqlitePool) -> Result<Option<(i64, String)>,
 }
 
 /// Revision `number`'s row and document.
-pub async fn revision(pool: &SqlitePool, number: i64) -> Result<Option<(RevisionRow, String)>, ServerError> {
+pub async fn revision(pool: &Pool, number: i64) -> Result<Option<(RevisionRow, String)>, ServerError> {
     let row =
         sqlx::query("SELECT number, created_at, author, summary, document FROM revisions WHERE number = $1")
             .bind(number)
@@ -82,7 +84,7 @@ pub async fn revision(pool: &SqlitePool, number: i64) -> Result<Option<(Revision
 }
 
 /// The revision history, newest first.
-pub async fn revisions(pool: &SqlitePool, limit: i64) -> Result<Vec<RevisionRow>, ServerError> {
+pub async fn revisions(pool: &Pool, limit: i64) -> Result<Vec<RevisionRow>, ServerError> {
     let rows = sqlx::query(
         "SELECT number, created_at, author, summary FROM revisions ORDER BY number DESC LIMIT $1",
     )
@@ -96,7 +98,7 @@ pub async fn revisions(pool: &SqlitePool, limit: i64) -> Result<Vec<RevisionRow>
 }
 
 /// Stores one sealed secret (outside a revision: the App ID's password at init).
-pub async fn put_secret(pool: &SqlitePool, secret: &SealedSecret) -> Result<(), ServerError> {
+pub async fn put_secret(pool: &Pool, secret: &SealedSecret) -> Result<(), ServerError> {
     sqlx::query(
         "INSERT INTO secrets (name, sealed) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET sealed = $2",
     )
@@ -108,7 +110,7 @@ pub async fn put_secret(pool: &SqlitePool, secret: &SealedSecret) -> Result<(), 
 }
 
 /// Every sealed secret whose name starts with `prefix`.
-pub async fn secrets(pool: &SqlitePool, prefix: &str) -> Result<Vec<SealedSecret>, ServerError> {
+pub async fn secrets(pool: &Pool, prefix: &str) -> Result<Vec<SealedSecret>, ServerError> {
     let rows = sqlx::query("SELECT name, sealed FROM secrets WHERE name LIKE $1 ORDER BY name")
         .bind(format!("{prefix}%"))
         .fetch_all(pool)

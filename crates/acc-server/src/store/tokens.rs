@@ -1,6 +1,8 @@
 //! API bearer tokens, by the SHA-256 of their text.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 use crate::tokens::Role;
@@ -22,7 +24,7 @@ pub struct TokenRow {
 }
 
 /// Stores a token.
-pub async fn put_token(pool: &SqlitePool, t: &TokenRow) -> Result<(), ServerError> {
+pub async fn put_token(pool: &Pool, t: &TokenRow) -> Result<(), ServerError> {
     sqlx::query(
         "INSERT INTO tokens (digest, role, description, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -37,7 +39,7 @@ pub async fn put_token(pool: &SqlitePool, t: &TokenRow) -> Result<(), ServerErro
 }
 
 /// Every token.
-pub async fn tokens(pool: &SqlitePool) -> Result<Vec<TokenRow>, ServerError> {
+pub async fn tokens(pool: &Pool) -> Result<Vec<TokenRow>, ServerError> {
     let rows = sqlx::query("SELECT digest, role, description, created_at, expires_at FROM tokens")
         .fetch_all(pool)
         .await?;

@@ -1,6 +1,8 @@
 //! The console's users: name, role and Argon2id hash (never the password).
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+
+use super::Pool;
 
 use crate::error::ServerError;
 use crate::tokens::Role;
@@ -29,7 +31,7 @@ impl std::fmt::Debug for UserRow {
 }
 
 /// Stores a new user; `false` when the name is taken.
-pub async fn add_user(pool: &SqlitePool, u: &UserRow) -> Result<bool, ServerError> {
+pub async fn add_user(pool: &Pool, u: &UserRow) -> Result<bool, ServerError> {
     let done = sqlx::query(
         "INSERT INTO console_users (name_key, name, role, password_hash, created_at, password_changed_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name_key) DO NOTHING",
@@ -46,7 +48,7 @@ pub async fn add_user(pool: &SqlitePool, u: &UserRow) -> Result<bool, ServerErro
 }
 
 /// Every user, by name.
-pub async fn users(pool: &SqlitePool) -> Result<Vec<UserRow>, ServerError> {
+pub async fn users(pool: &Pool) -> Result<Vec<UserRow>, ServerError> {
     let rows = sqlx::query(
         "SELECT name_key, name, role, password_hash, created_at, password_changed_at FROM console_users \
          ORDER BY name_key",
@@ -69,7 +71,7 @@ pub async fn users(pool: &SqlitePool) -> Result<Vec<UserRow>, ServerError> {
 
 /// Replaces a user's password hash; `false` when there is no such user.
 pub async fn set_user_password(
-    pool: &SqlitePool,
+    pool: &Pool,
     name_key: &str,
     hash: &str,
     at: i64,
@@ -86,7 +88,7 @@ pub async fn set_user_password(
 }
 
 /// Removes a user; `false` when there was none.
-pub async fn remove_user(pool: &SqlitePool, name_key: &str) -> Result<bool, ServerError> {
+pub async fn remove_user(pool: &Pool, name_key: &str) -> Result<bool, ServerError> {
     let done =
         sqlx::query("DELETE FROM console_users WHERE name_key = $1").bind(name_key).execute(pool).await?;
     Ok(done.rows_affected() == 1)

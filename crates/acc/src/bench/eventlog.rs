@@ -378,8 +378,9 @@ pub async fn query(a: EventQueryArgs) -> Result<ExitCode> {
     let server = super::server::ServerUnderTest::start().await?;
     let mut admin = server.admin().await?;
     admin.call("PUT", "/v1/settings/site", json!({ "event_store_max_size": 64 * 1024 * MIB })).await?;
-    let pool =
-        acc_server::store::open(&acc_server::layout::Layout::new(&server.dir).database(), false).await?;
+    let layout = acc_server::layout::Layout::new(&server.dir);
+    let config = acc_server::config::ServerConfig::load(&layout.config())?;
+    let pool = acc_server::store::open(&config.store_target(&layout), false, &config.name).await?;
     let fill_started = Instant::now();
     let origin = acc_server::event_store::site_origin("BENCH");
     let mut seq = 0;

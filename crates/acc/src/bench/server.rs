@@ -39,6 +39,7 @@ impl ServerUnderTest {
             hostname: "bench".into(),
             organisation: String::new(),
             max_unauthenticated_per_address: None,
+            database: None,
         })
         .await?;
         let layout = acc_server::layout::Layout::new(&dir);

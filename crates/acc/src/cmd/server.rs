@@ -8,6 +8,7 @@ use acc_core::password::Secret;
 use acc_server::backup::{backup, restore, stream::KdfCost};
 use acc_server::init::{InitOptions, init};
 use acc_server::layout::Layout;
+use acc_server::store::PostgresTarget;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
@@ -29,6 +30,9 @@ pub enum ServerCommand {
     Backup(BackupArgs),
     /// Rebuild a data directory from a backup file (a new or empty directory).
     Restore(RestoreArgs),
+    /// Move a stopped server's store from SQLite to an empty PostgreSQL database, verified
+    /// (rows and a checksum per table); server.json then names the database.
+    Migrate(MigrateArgs),
 }
 
 /// The passphrase that seals a backup: from a file (0600) or standard input.
@@ -87,6 +91,19 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data directory of the (stopped) management server.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The empty PostgreSQL database: postgres://USER@HOST[:PORT]/DB[?sslmode=…].
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// A file whose first line is the database's password (else PGPASSFILE, ~/.pgpass).
+    #[arg(long, value_name = "FILE")]
+    database_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// The data directory to create.
     #[arg(long, value_name = "DIR")]
@@ -107,6 +124,14 @@ pub struct InitArgs {
     /// 1024); a new one beyond that closes that address's oldest unauthenticated one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_unauthenticated_per_address: Option<u32>,
+    /// Keep the store in this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, with
+    /// ?sslmode=disable|prefer|require|verify-full as libpq reads it) instead of the SQLite
+    /// file server.db; kept in server.json for `acc server run`. The database must be empty.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// A file whose first line is the database's password (else PGPASSFILE, ~/.pgpass).
+    #[arg(long, value_name = "FILE", requires = "database")]
+    database_password_file: Option<PathBuf>,
 }
 
 /// Runs one `acc server` command.
@@ -114,6 +139,10 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
     runtime()?.block_on(async {
         match command {
             ServerCommand::Init(a) => {
+                let database = match &a.database {
+                    Some(url) => Some(PostgresTarget::parse(url, a.database_password_file.as_deref())?),
+                    None => None,
+                };
                 let opts = InitOptions {
                     data_dir: a.data_dir.clone(),
                     domain: a.domain,
@@ -122,6 +151,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     hostname: hostname(),
                     organisation: a.organisation,
                     max_unauthenticated_per_address: a.max_unauthenticated_per_address.map(|n| n as usize),
+                    database,
                 };
                 let config = init(&opts).await?;
                 let layout = Layout::new(&a.data_dir);
@@ -129,6 +159,7 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                 let mut rows = vec![
                     ("  url:", config.url.clone()),
                     ("  fleet CA:", layout.ca_cert().display().to_string()),
+                    ("  database:", config.store_target(&layout).describe()),
                     ("  admin token:", format!("{} (0600; keep it secret)", layout.admin_token().display())),
                     ("  console:", format!("{}/ui/ (user admin)", config.url)),
                     (
@@ -152,6 +183,19 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     config.url,
                     layout.ca_cert().display(),
                     layout.admin_token().display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            ServerCommand::Migrate(a) => {
+                let to = PostgresTarget::parse(&a.to, a.database_password_file.as_deref())?;
+                let url = to.url.clone();
+                let copied =
+                    acc_server::store::transfer::migrate_server(&Layout::new(&a.data_dir), to).await?;
+                for c in &copied {
+                    outln!("  {:<20} {:>9} rows  sha256 {}", c.table, c.rows, c.checksum);
+                }
+                outln!(
+                    "store copied to {url} and verified; server.json names it (server.db is left as a backup)"
                 );
                 Ok(ExitCode::SUCCESS)
             }

@@ -15,6 +15,7 @@ mod metrics;
 mod modes;
 mod names;
 mod pki_openssl;
+mod postgres;
 mod proxy;
 mod security_log;
 mod seeds;

@@ -20,9 +20,16 @@ pub(crate) fn fleet() -> Fleet {
 
 /// A management server listening on `ip` (another loopback address: the proxy tests).
 pub(crate) fn fleet_on(ip: &str) -> Fleet {
+    fleet_with(ip, &[])
+}
+
+/// A management server listening on `ip`, initialised with `extra` arguments too.
+pub(crate) fn fleet_with(ip: &str, extra: &[&str]) -> Fleet {
     let d = Dir::new();
     let listen = format!("{ip}:0");
-    let out = d.acc(&["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", &listen]).ok();
+    let mut args = vec!["server", "init", "--data-dir", "srv", "--domain", "CORP", "--listen", &listen];
+    args.extend_from_slice(extra);
+    let out = d.acc(&args).ok();
     assert!(out.contains("admin token:") && out.contains("CORP\\svc_acc_app"), "{out}");
     let log = d.join("server.log");
     let server = SiteProc::start_at("server", &d.join("srv"), &listen, Some(&log));
