@@ -1,10 +1,18 @@
 //! `acc ctl lockouts`: the seed's investigation made easy. From the 4740 and 4625 events
 //! every site forwarded, one entry per locked account or blocked source: the caller
 //! machine and IP (the culprit), how many failed attempts it made, when it was locked,
-//! whether an actor cleared it since (4767), and what to do. Pure: the server passes the
-//! events in.
+//! whether an actor cleared it since (4767), and what to do. The rules are pure (the events
+//! passed in); [`Server::lockouts`] reads them from the event store for the `/v1/lockouts`
+//! API and the console's Lockouts page alike.
 
 use serde_json::Value;
+
+use crate::ServerError;
+use crate::event_store::{EventFilter, search};
+use crate::server::Server;
+
+/// How far back the lockouts are searched when no start is given: one day, milliseconds.
+pub const DEFAULT_WINDOW_MS: i64 = 86_400_000;
 
 /// One lock or block and its culprit.
 pub use acc_proto::admin::Lockout;
@@ -116,6 +124,52 @@ pub fn finish(mut out: Vec<Lockout>) -> Vec<Lockout> {
     }
     out.sort_by(|a, b| b.last_lockout.cmp(&a.last_lockout));
     out
+}
+
+/// Every page of the events of `id` since `since_ms`, each handed to `each`.
+async fn each_page(
+    server: &Server,
+    id: &str,
+    since_ms: i64,
+    mut each: impl FnMut(Vec<Value>),
+) -> Result<(), ServerError> {
+    let mut filter =
+        EventFilter { id: Some(id.into()), since_ms: Some(since_ms), all: true, ..Default::default() };
+    loop {
+        let page = search(&server.pool, &filter).await?;
+        each(page.events);
+        match page.next.map(|n| n.parse::<acc_proto::EventCursor>()) {
+            Some(Ok(c)) => filter.cursor = Some(c),
+            _ => return Ok(()),
+        }
+    }
+}
+
+impl Server {
+    /// The lockouts of every site since `since_ms` (Unix milliseconds), most recent first,
+    /// each with the revision its culprit's agent runs when the server knows the agent.
+    pub async fn lockouts(&self, since_ms: i64) -> Result<Vec<Lockout>, ServerError> {
+        // The locks and their clearing, then the failed logons a page at a time: a flood of
+        // 4625 is counted, never held.
+        let mut events = Vec::new();
+        for id in ["4740", "4767"] {
+            each_page(self, id, since_ms, |page| events.extend(page)).await?;
+        }
+        let mut found = locks(&events);
+        drop(events);
+        each_page(self, "4625", since_ms, |page| count_failures(&mut found, &page)).await?;
+        let mut found = finish(found);
+        // The revision the culprit's agent runs (a stale one is the usual cause).
+        let agents = self.agents();
+        for l in &mut found {
+            let caller = l.caller.to_ascii_lowercase();
+            l.agent_revision = agents
+                .values()
+                .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
+                .map(|a| a.state.revision);
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

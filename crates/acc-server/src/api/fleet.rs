@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::Value;
 
 use super::{ApiError, parse_json, query_param, require};
 use crate::fleet::JoinError;
@@ -201,29 +200,6 @@ async fn search_events(
     Ok(Json(crate::event_store::search(&server.pool, &event_filter(&uri)?).await?))
 }
 
-/// Every page of the events of `id` since `since_ms`, each handed to `each`.
-async fn each_page(
-    server: &Server,
-    id: &str,
-    since_ms: i64,
-    mut each: impl FnMut(Vec<Value>),
-) -> Result<(), ApiError> {
-    let mut filter = crate::event_store::EventFilter {
-        id: Some(id.into()),
-        since_ms: Some(since_ms),
-        all: true,
-        ..Default::default()
-    };
-    loop {
-        let page = crate::event_store::search(&server.pool, &filter).await?;
-        each(page.events);
-        match page.next.map(|n| n.parse::<acc_proto::EventCursor>()) {
-            Some(Ok(c)) => filter.cursor = Some(c),
-            _ => return Ok(()),
-        }
-    }
-}
-
 async fn lockouts(
     State(server): Srv,
     Extension(caller): Extension<Caller>,
@@ -232,28 +208,9 @@ async fn lockouts(
     require(&caller, Role::Viewer)?;
     let since_ms = match query_param(&uri, "since_ms") {
         Some(v) => v.parse().map_err(|_| ApiError::malformed(format!("since_ms '{v}' is not a number")))?,
-        None => server.now_ms() - 86_400_000,
+        None => server.now_ms() - crate::lockouts::DEFAULT_WINDOW_MS,
     };
-    // The locks and their clearing, then the failed logons a page at a time: a flood of
-    // 4625 is counted, never held.
-    let mut events = Vec::new();
-    for id in ["4740", "4767"] {
-        each_page(&server, id, since_ms, |page| events.extend(page)).await?;
-    }
-    let mut found = crate::lockouts::locks(&events);
-    drop(events);
-    each_page(&server, "4625", since_ms, |page| crate::lockouts::count_failures(&mut found, &page)).await?;
-    let mut found = crate::lockouts::finish(found);
-    // The revision the culprit's agent runs (a stale one is the usual cause).
-    let agents = server.agents();
-    for l in &mut found {
-        let caller = l.caller.to_ascii_lowercase();
-        l.agent_revision = agents
-            .values()
-            .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
-            .map(|a| a.state.revision);
-    }
-    Ok(Json(LockoutList { lockouts: found }))
+    Ok(Json(LockoutList { lockouts: server.lockouts(since_ms).await? }))
 }
 
 async fn send_task(

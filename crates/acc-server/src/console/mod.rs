@@ -9,7 +9,7 @@
 //! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
 //! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
 //!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
-//!   paging), [`policy_history`]: read-only lists;
+//!   paging), [`policy_history`], [`lockouts`]: read-only lists;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -20,6 +20,7 @@ pub mod agents;
 pub mod assets;
 pub mod home;
 pub mod limit;
+pub mod lockouts;
 pub mod policy_history;
 pub mod session;
 pub mod settings_agents;
@@ -307,6 +308,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(site_servers::routes())
         .merge(agents::routes())
         .merge(policy_history::routes())
+        .merge(lockouts::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

@@ -1,0 +1,43 @@
+//! Lockouts (`/ui/lockouts`): each lock or block of the last day with its culprit machine
+//! and address, the revision its agent runs, the failures and what to do — the entries of
+//! `acc ctl lockouts`, from the same [`Server::lockouts`](crate::server::Server::lockouts).
+//! Read-only; any role.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use super::{Console, PageError, PageUser, render};
+use crate::lockouts::{DEFAULT_WINDOW_MS, Lockout};
+
+/// The routes.
+pub fn routes() -> Router<Arc<Console>> {
+    Router::new().route("/ui/lockouts", get(show))
+}
+
+#[derive(askama::Template)]
+#[template(path = "lockouts.html")]
+struct LockoutsPage {
+    user: Option<PageUser>,
+    revision: i64,
+    rows: Vec<Lockout>,
+}
+
+impl LockoutsPage {
+    /// The revision the culprit's agent runs, as shown.
+    fn agent_revision(l: &Lockout) -> String {
+        l.agent_revision.map_or_else(|| "unknown agent".to_string(), |n| n.to_string())
+    }
+}
+
+async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
+    let Some((_, s)) = console.session(req.headers()).await else {
+        return Ok(Redirect::to("/ui/signin").into_response());
+    };
+    let server = &console.server;
+    let rows = server.lockouts(server.now_ms() - DEFAULT_WINDOW_MS).await?;
+    render(&LockoutsPage { user: Some((&s).into()), revision: server.current().0, rows })
+}
