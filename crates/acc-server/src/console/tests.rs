@@ -145,11 +145,17 @@ async fn signed_in(dir: &std::path::Path) -> (axum::Router, String, Arc<Server>)
     let password = std::fs::read_to_string(Layout::new(dir).admin_password()).unwrap();
     let server = Arc::new(Server::open(Layout::new(dir)).await.unwrap());
     let app = super::router(server.clone());
-    let page = call(&app, "GET", "/ui/signin", "", "").await;
+    let jar = sign_in(&app, "admin", password.trim_end()).await;
+    (app, jar, server)
+}
+
+/// Signs `user` in through the sign-in form: the session cookie.
+async fn sign_in(app: &axum::Router, user: &str, password: &str) -> String {
+    let page = call(app, "GET", "/ui/signin", "", "").await;
     let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
-    let form = format!("csrf={}&user=admin&password={}", page.csrf(), enc(password.trim_end()));
-    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
-    (app, format!("acc_session={}", ok.cookie_value("acc_session")), server)
+    let form = format!("csrf={}&user={user}&password={}", page.csrf(), enc(password));
+    let ok = call(app, "POST", "/ui/signin", &jar, &form).await;
+    format!("acc_session={}", ok.cookie_value("acc_session"))
 }
 
 /// Seed 000 steps 1-4 through the pages: a weak password refused next to the field, the
@@ -262,11 +268,7 @@ async fn a_viewer_cannot_change_anything() {
         .await
         .unwrap();
     drop(admin);
-    let page = call(&app, "GET", "/ui/signin", "", "").await;
-    let jar = format!("acc_signin={}", page.cookie_value("acc_signin"));
-    let form = format!("csrf={}&user=vera&password={}", page.csrf(), enc("tall blue giraffe walks"));
-    let ok = call(&app, "POST", "/ui/signin", &jar, &form).await;
-    let jar = format!("acc_session={}", ok.cookie_value("acc_session"));
+    let jar = sign_in(&app, "vera", "tall blue giraffe walks").await;
     let page = call(&app, "GET", "/ui/settings/site-servers", &jar, "").await;
     assert!(
         page.body.contains("Only an admin can change these settings.") && !page.body.contains("Save changes")
@@ -298,4 +300,83 @@ async fn assets_are_embedded_and_unknown_pages_are_404() {
     assert!(js.body.starts_with("var htmx=function()"));
     assert_eq!(call(&app, "GET", "/ui/assets/../server.json", "", "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(call(&app, "GET", "/ui/nowhere", "", "").await.status, StatusCode::NOT_FOUND);
+}
+
+/// A stale agent's wrong passwords, decided by acc-core's lockout engine on a site and
+/// stored as the site forwards them, show on the Lockouts page with the culprit, its
+/// failures and the advice of `acc ctl lockouts`; a viewer sees it.
+#[tokio::test]
+async fn a_stale_agents_lockout_is_on_the_lockouts_page() {
+    use acc_core::lockout::{Attempt, LockoutPolicy, PasswordHash, SiteIdentity, SiteState, Source};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, admin, server) = signed_in(&tmp.path().join("server")).await;
+    let empty = call(&app, "GET", "/ui/lockouts", &admin, "").await;
+    assert!(empty.body.contains("No lockout in the last 24 hours."), "{}", empty.body);
+
+    let identity = SiteIdentity {
+        computer: "SITE1".into(),
+        site_id: "site1".into(),
+        fleet_name: "fleet".into(),
+        domain_sid: "S-1-5-21-0-0-1".into(),
+    };
+    let mut site = SiteState::new(identity);
+    site.add_unmanaged_account("ACC_user", PasswordHash::new("-")).unwrap();
+    let policy = LockoutPolicy::default();
+    let stale = Source::new("10.0.0.7".parse().unwrap(), "STALE01");
+    let mut written = Vec::new();
+    for i in 0..policy.source_threshold {
+        let now = acc_core::time::Timestamp(server.now_ms() - 60_000 + i64::from(i) * 1000);
+        let r = site.authenticate(&policy, Attempt::password("ACC_user", stale.clone(), 0), now, |_| false);
+        written.extend(r.events);
+    }
+    let failures = written.iter().filter(|e| e.id.to_string() == "4625").count();
+    assert_eq!(failures, policy.source_threshold as usize);
+    assert!(written.iter().any(|e| e.id.to_string() == "4740"), "the engine blocked the stale agent");
+    let forwarded: Vec<acc_proto::ForwardedEvent> = site
+        .stamp(written)
+        .into_iter()
+        .map(|s| acc_proto::ForwardedEvent {
+            seq: i64::try_from(s.seq).unwrap(),
+            event_id: s.event.id.to_string(),
+            time_ms: s.event.time.millis(),
+            target_user: Some("acc_user".into()),
+            body: serde_json::to_value(&s).unwrap(),
+        })
+        .collect();
+    crate::event_store::insert(&server.pool, &crate::event_store::site_origin("01"), "SITE1", &forwarded)
+        .await
+        .unwrap();
+
+    server
+        .add_user(
+            "vera",
+            crate::tokens::Role::Viewer,
+            &acc_core::password::Secret::new("tall blue giraffe walks"),
+            "test",
+        )
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vera", "tall blue giraffe walks").await;
+    let page = call(&app, "GET", "/ui/lockouts", &viewer, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let found = server.lockouts(0).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let advice =
+        "the agent on STALE01 (10.0.0.7) presents a wrong or stale password for ACC_user".to_string();
+    assert!(found[0].advice.starts_with(&advice), "{}", found[0].advice);
+    for cell in [
+        "<td>SITE1</td>".to_string(),
+        "<td>ACC_user</td>".into(),
+        "<td>source</td>".into(),
+        "<td>STALE01</td>".into(),
+        "<td>10.0.0.7</td>".into(),
+        "<td>unknown agent</td>".into(),
+        format!("<td>{failures}</td>"),
+        "<td>locked</td>".into(),
+        advice,
+        "<a href=\"/ui/lockouts\">Lockouts</a>".into(),
+    ] {
+        assert!(page.body.contains(&cell), "{cell} in {}", page.body);
+    }
 }
