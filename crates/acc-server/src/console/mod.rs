@@ -9,7 +9,8 @@
 //! - [`signin`]: sign-in and sign-out; [`home`]: the overview and "Update agent configuration";
 //! - [`settings_agents`], [`settings_sites`]: Global Agent Settings (Authentication) and
 //!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
-//!   paging), [`policy_history`], [`lockouts`]: read-only lists;
+//!   paging), [`policy_history`], [`lockouts`], [`events`] (search,
+//!   paging): read-only lists;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -18,6 +19,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod events;
 pub mod home;
 pub mod limit;
 pub mod lockouts;
@@ -309,6 +311,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(agents::routes())
         .merge(policy_history::routes())
         .merge(lockouts::routes())
+        .merge(events::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

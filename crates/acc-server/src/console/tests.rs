@@ -304,9 +304,10 @@ async fn assets_are_embedded_and_unknown_pages_are_404() {
 
 /// A stale agent's wrong passwords, decided by acc-core's lockout engine on a site and
 /// stored as the site forwards them, show on the Lockouts page with the culprit, its
-/// failures and the advice of `acc ctl lockouts`; a viewer sees it.
+/// failures and the advice of `acc ctl lockouts`; a viewer sees it, and finds its events
+/// on the Security events page.
 #[tokio::test]
-async fn a_stale_agents_lockout_is_on_the_lockouts_page() {
+async fn a_stale_agents_lockout_is_on_the_lockouts_and_events_pages() {
     use acc_core::lockout::{Attempt, LockoutPolicy, PasswordHash, SiteIdentity, SiteState, Source};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -379,4 +380,26 @@ async fn a_stale_agents_lockout_is_on_the_lockouts_page() {
     ] {
         assert!(page.body.contains(&cell), "{cell} in {}", page.body);
     }
+
+    let events =
+        call(&app, "GET", "/ui/events?id=4740&user=acc_USER&site=site1&since=1970-01-01T00:00", &viewer, "")
+            .await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.body);
+    for cell in [
+        "<td>4740</td>",
+        "<td>SITE1</td>",
+        "<td>STALE01</td>",
+        "<td>10.0.0.7</td>",
+        "&#34;LockScope&#34;: &#34;source&#34;",
+    ] {
+        assert!(events.body.contains(cell), "{cell} in {}", events.body);
+    }
+    assert!(!events.body.contains("<td>4625</td>"), "only the event ID searched");
+    let all = call(&app, "GET", "/ui/events?user=ACC_user", &viewer, "").await;
+    assert_eq!(all.body.matches("<td>4625</td>").count(), failures, "{}", all.body);
+    let none = call(&app, "GET", "/ui/events?site=SITE2", &viewer, "").await;
+    assert!(none.body.contains("No event matches."), "{}", none.body);
+    let bad = call(&app, "GET", "/ui/events?since=yesterday", &viewer, "").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("Since &#39;yesterday&#39; is not a time"), "{}", bad.body);
 }
