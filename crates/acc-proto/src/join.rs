@@ -30,14 +30,17 @@ pub enum TokenKind {
     Site,
     /// An agent (`acc agent enroll`).
     Agent,
+    /// A management server node (`acc server join`, with `acc ctl node-token create`).
+    Node,
 }
 
 impl TokenKind {
-    /// `site` or `agent`.
+    /// `site`, `agent` or `node`.
     pub const fn as_str(self) -> &'static str {
         match self {
             TokenKind::Site => "site",
             TokenKind::Agent => "agent",
+            TokenKind::Node => "node",
         }
     }
 }

@@ -19,6 +19,8 @@
 //!   HTTPS listener.
 //! - [`console`]: the web console under `/ui/` (server-rendered pages, sessions, CSRF).
 //! - [`users`]: the web console's users (names, roles, Argon2id hashes).
+//! - [`nodes`]: the management server nodes on one store, their heartbeat and the list
+//!   clients fail over along.
 
 pub mod agents;
 pub mod api;
@@ -38,6 +40,7 @@ pub mod inventory;
 pub mod layout;
 pub mod lockouts;
 pub mod metrics;
+pub mod nodes;
 pub mod packages;
 pub mod policy;
 pub mod renew;

@@ -141,6 +141,7 @@ impl Running {
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
+        let nodes = tokio::spawn(crate::nodes::heartbeat_loop(self.server.clone()));
         let app = crate::api::router(self.server.clone())
             .merge(crate::console::router(self.server.clone()))
             .merge(crate::metrics::health_routes(crate::metrics::readiness(self.server.clone())));
@@ -160,6 +161,7 @@ impl Running {
         .await;
         tick.abort();
         retention.abort();
+        nodes.abort();
         trust.abort();
         Ok(())
     }

@@ -88,6 +88,8 @@ pub struct Server {
     pub(crate) event_growth: acc_core::event::retention::Growth,
     /// Generations whose stall was reported (once each per server run).
     pub(crate) stalled_reported: Mutex<std::collections::HashSet<u32>>,
+    /// The management server nodes on this store (`nodes`).
+    pub(crate) nodes: crate::nodes::Nodes,
 }
 
 impl std::fmt::Debug for Server {
@@ -170,6 +172,7 @@ impl Server {
             force_tx: tokio::sync::watch::Sender::new(0),
             crl_pushed: Mutex::new(clock.now().millis()),
             stalled_reported: Mutex::new(std::collections::HashSet::new()),
+            nodes: crate::nodes::Nodes::default(),
             event_seq: std::sync::atomic::AtomicI64::new(event_seq),
             event_growth,
             layout,

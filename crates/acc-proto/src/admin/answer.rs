@@ -773,6 +773,26 @@ pub struct DirectoryUnlocked {
     pub unlocked: bool,
 }
 
+/// A management server node serving the fleet's store (`GET /v1/nodes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeView {
+    /// Its name (`server.json`'s `name`).
+    pub name: String,
+    /// Where sites, agents and `acc ctl` reach it (`https://host:port`).
+    pub url: String,
+    /// When it joined or first ran (Unix milliseconds).
+    pub joined_at_ms: i64,
+    /// When it last said it runs (Unix milliseconds; a running node says so every few seconds).
+    pub last_seen_ms: i64,
+}
+
+/// The management server nodes, the most recently seen first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeList {
+    /// The nodes.
+    pub nodes: Vec<NodeView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

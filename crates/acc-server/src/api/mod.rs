@@ -8,6 +8,7 @@ mod certs;
 mod credential;
 mod directory;
 mod fleet;
+mod nodes;
 mod openapi;
 mod packages;
 mod settings;
@@ -220,6 +221,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(packages::routes())
         .merge(directory::routes())
         .merge(users::routes())
+        .merge(nodes::routes())
         .route_layer(middleware::from_fn_with_state(server.clone(), authenticate))
         .with_state(server.clone());
     Router::new()

@@ -7,10 +7,10 @@
 
 use acc_proto::admin::{
     AgentList, ApiTokenRequest, AuthChange, CertificateList, ChunkReceived, CreatedApiToken, CreatedToken,
-    DirectoryAccountAdd, DirectoryAdded, DirectoryList, DirectoryUnlocked, LockoutList, PackageAssign,
-    PackageCommitted, PackageList, RevisionDiff, RevisionHistory, RevisionShown, RotationStatus, SaveOutcome,
-    SettingsView, ShareAdd, ShareList, SiteList, SiteSettingsChange, TokenList, TokenTerms, TrustAdd,
-    TrustRemove, UploadBegun,
+    DirectoryAccountAdd, DirectoryAdded, DirectoryList, DirectoryUnlocked, LockoutList, NodeList,
+    PackageAssign, PackageCommitted, PackageList, RevisionDiff, RevisionHistory, RevisionShown,
+    RotationStatus, SaveOutcome, SettingsView, ShareAdd, ShareList, SiteList, SiteSettingsChange, TokenList,
+    TokenTerms, TrustAdd, TrustRemove, UploadBegun,
 };
 use acc_proto::agent::CheckInAnswer;
 use acc_proto::openapi::{Bodies, Operation, schema};
@@ -77,6 +77,8 @@ pub const BODIES: &Bodies = &[
     ("post", "/v1/users", Some(schema::<UserAdd>), Some(schema::<UserList>)),
     ("delete", "/v1/users/{name}", None, Some(schema::<UserList>)),
     ("put", "/v1/users/{name}/password", Some(schema::<UserPassword>), Some(schema::<UserList>)),
+    ("get", "/v1/nodes", None, Some(schema::<NodeList>)),
+    ("delete", "/v1/nodes/{name}", None, Some(schema::<NodeList>)),
 ];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
@@ -349,6 +351,18 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
     ),
     ("delete", "/v1/users/{name}", Some("admin"), "Remove a console user (never the last admin)."),
     ("put", "/v1/users/{name}/password", Some("admin"), "Set a console user's password {password}."),
+    (
+        "get",
+        "/v1/nodes",
+        Some("viewer"),
+        "The management server nodes on this store: name, URL, joined and last seen (a running node says so every 5 s), the most recently seen first.",
+    ),
+    (
+        "delete",
+        "/v1/nodes/{name}",
+        Some("admin"),
+        "Forget a stopped node (one seen in the last 20 s, or the node answering, is refused); answers the nodes left.",
+    ),
 ];
 
 pub(super) async fn document() -> Json<Value> {

@@ -15,6 +15,7 @@
 //! - `state`: the server's own small state by key (the directory's lockout counters);
 //! - `packages`: package versions (manifest JSON), uploads in progress not yet committed;
 //! - `console_users`: the web console's users, role and Argon2id hash;
+//! - `nodes`: the management server nodes serving this store, with when each was last seen;
 //! - `events`: every site's security events and the server's own (see `event_store`);
 //! - `schema_migrations`: the schema versions applied (see [`migrations`]).
 //!
@@ -29,6 +30,7 @@ mod inventory;
 mod join_tokens;
 mod legacy_events;
 pub mod migrations;
+mod nodes;
 mod packages;
 mod revisions;
 mod state;
@@ -45,6 +47,7 @@ pub use connect::{Backend, PostgresTarget, Target, backend, redacted};
 pub use directory::*;
 pub use inventory::*;
 pub use join_tokens::*;
+pub use nodes::*;
 pub use packages::*;
 pub use revisions::*;
 pub use state::*;

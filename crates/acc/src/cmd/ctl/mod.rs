@@ -8,6 +8,7 @@ mod credential;
 mod directory;
 mod events;
 mod fleet;
+mod nodes;
 mod packages;
 mod settings;
 mod sources;
@@ -90,6 +91,12 @@ pub enum CtlCommand {
     /// The web console's users: add, list, remove, set-password.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// The management server nodes on one PostgreSQL store: list, remove.
+    #[command(subcommand)]
+    Node(nodes::NodeCommand),
+    /// Join tokens for management server nodes (`acc server join`).
+    #[command(subcommand)]
+    NodeToken(nodes::NodeTokenCommand),
 }
 
 /// A connection to the management server with the caller's token.
@@ -231,6 +238,8 @@ pub fn run(a: CtlArgs) -> Result<ExitCode> {
             CtlCommand::SiteToken(c) => fleet::site_token(&mut ctl, c).await,
             CtlCommand::Sites(j) => fleet::sites(&mut ctl, j).await,
             CtlCommand::User(c) => users::user(&mut ctl, c).await,
+            CtlCommand::Node(c) => nodes::node(&mut ctl, c).await,
+            CtlCommand::NodeToken(c) => nodes::node_token(&mut ctl, c).await,
         }
     });
     match done {
