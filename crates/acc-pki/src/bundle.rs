@@ -58,23 +58,31 @@ pub fn make(spec: &BundleSpec<'_>, now: OffsetDateTime) -> Result<ServerBundle> 
     )?;
     let ca_key_pem = ca_key.to_pkcs8_pem()?;
     let ca = Ca::new(&ca_der, ca_key)?;
+    let (cert_pem, key_pem) =
+        server_certificate(&ca, spec.server_subject, &spec.sans, spec.server_days, now)?;
+    Ok(ServerBundle { ca, ca_cert_pem: pem::encode("CERTIFICATE", &ca_der), ca_key_pem, cert_pem, key_pem })
+}
+
+/// A new key and a server certificate for it from `ca` (`subject`, `sans`, valid `days`
+/// from `now`): the certificate and the key, PEM.
+pub fn server_certificate(
+    ca: &Ca,
+    subject: &str,
+    sans: &[San],
+    days: u32,
+    now: OffsetDateTime,
+) -> Result<(String, String)> {
     let key = PrivateKey::generate(Curve::P256)?;
     let der = ca.issue_raw(
-        &Subject::parse(spec.server_subject)?.to_der(),
+        &Subject::parse(subject)?.to_der(),
         &key.public_key_der()?,
-        &spec.sans,
+        sans,
         Profile::Server,
-        spec.server_days,
+        days,
         &serial::random()?,
         now,
     )?;
-    Ok(ServerBundle {
-        ca,
-        ca_cert_pem: pem::encode("CERTIFICATE", &ca_der),
-        ca_key_pem,
-        cert_pem: pem::encode("CERTIFICATE", &der),
-        key_pem: key.to_pkcs8_pem()?,
-    })
+    Ok((pem::encode("CERTIFICATE", &der), key.to_pkcs8_pem()?))
 }
 
 /// The names clients may use to reach a server listening on `listen`: `localhost`, the

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use crate::error::{PkiError, Result};
@@ -71,6 +72,20 @@ impl SealingKey {
         }
     }
 
+    /// A key derived from a high-entropy `secret` (a join token's) with HKDF-SHA256 under
+    /// `salt`, for the use `info` names: both ends of a transfer derive the same key from
+    /// the secret they share, and a key derived for one use does not open another's.
+    pub fn derive(secret: &[u8], salt: &[u8], info: &str) -> Result<SealingKey> {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(secret);
+        let info = [info.as_bytes()];
+        let okm = prk
+            .expand(&info, hkdf::HKDF_SHA256)
+            .map_err(|_| PkiError::Sealing("the key derivation failed".into()))?;
+        let mut key = [0u8; KEY_LEN];
+        okm.fill(&mut key).map_err(|_| PkiError::Sealing("the key derivation failed".into()))?;
+        SealingKey::from_key(&key)
+    }
+
     /// A key from its 32 bytes (one derived from a passphrase, say); refuses another length.
     pub fn from_key(key: &[u8]) -> Result<SealingKey> {
         SealingKey::from_bytes(Path::new("derived key"), key)
@@ -114,5 +129,25 @@ impl SealingKey {
         let mut data = data.to_vec();
         let plain = self.key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut data).ok()?;
         Some(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_derived_key_opens_only_with_the_same_secret_salt_and_use() {
+        let secret = b"node_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+        let sealed =
+            SealingKey::derive(secret, b"fleet", "join NODE2").unwrap().seal("bundle", b"k").unwrap();
+        let opens = |s: &[u8], salt: &[u8], info: &str| {
+            SealingKey::derive(s, salt, info).unwrap().open_sealed("bundle", &sealed)
+        };
+        assert_eq!(opens(secret, b"fleet", "join NODE2").as_deref(), Some(&b"k"[..]));
+        assert_eq!(opens(b"node_another", b"fleet", "join NODE2"), None, "another secret");
+        assert_eq!(opens(secret, b"other", "join NODE2"), None, "another salt");
+        assert_eq!(opens(secret, b"fleet", "join NODE3"), None, "another use");
+        assert_eq!(format!("{:?}", SealingKey::derive(secret, b"", "x").unwrap()), "SealingKey([REDACTED])");
     }
 }

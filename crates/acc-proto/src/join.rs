@@ -1,5 +1,6 @@
 //! Joining: the join token `acc ctl site-token create` prints (and `acc ctl enroll-token
-//! create` for agents), `POST /v1/sites/join` and `POST /v1/agent/enroll`.
+//! create` for agents, `acc ctl node-token create` for management server nodes),
+//! `POST /v1/sites/join`, `POST /v1/agent/enroll` and `POST /v1/nodes/join`.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,71 @@ impl std::fmt::Debug for EnrollRequest {
     }
 }
 
+/// `POST /v1/nodes/join`: a new management server node (`acc server join`).
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeJoinRequest {
+    /// The node token's secret.
+    pub secret: String,
+    /// The node's name (its `server.json` name).
+    pub name: String,
+    /// Where sites, agents and `acc ctl` reach the node (`https://host:port`).
+    pub url: String,
+}
+
+impl std::fmt::Debug for NodeJoinRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeJoinRequest")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a node join: a [`NodeBundle`] as JSON, sealed (AES-256-GCM) under a key
+/// derived with HKDF-SHA256 from the node token's secret, so only the holder of the
+/// token opens it, whatever sees inside the TLS connection.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeJoinResponse {
+    /// The sealed bundle, base64 (standard alphabet): nonce, ciphertext and tag.
+    pub sealed_bundle: String,
+}
+
+/// What a new node needs to serve the same fleet: the vault's master key, the fleet CA and
+/// the shared fields of `server.json` (the database without any password).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeBundle {
+    /// The vault's master key (32 bytes), base64.
+    pub vault_key: String,
+    /// The fleet CA certificate (PEM).
+    pub ca_cert_pem: String,
+    /// The fleet CA key (PKCS#8 PEM).
+    pub ca_key_pem: String,
+    /// The directory's NetBIOS name.
+    pub domain: String,
+    /// The directory's DNS name.
+    pub dns_domain: String,
+    /// The App ID's account name.
+    pub app_id: String,
+    /// The organisation's name (empty: unset).
+    pub organisation: String,
+    /// The PostgreSQL database (`postgres://USER@HOST/DB…`, never with a password).
+    pub database_url: String,
+    /// The cap on unauthenticated connections per address, if set.
+    pub max_unauthenticated_per_address: Option<usize>,
+}
+
+impl std::fmt::Debug for NodeBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBundle")
+            .field("domain", &self.domain)
+            .field("app_id", &self.app_id)
+            .field("database_url", &self.database_url)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +242,9 @@ mod tests {
         assert!(text.starts_with("accjoin1.") && !text.contains(' '));
         assert_eq!(JoinToken::decode(&format!(" {text}\n")).unwrap(), t);
         assert!(!format!("{t:?}").contains("s3cret"));
+        let node = JoinToken { kind: TokenKind::Node, ..t.clone() };
+        assert_eq!(JoinToken::decode(&node.encode()).unwrap().kind, TokenKind::Node);
+        assert_eq!(serde_json::to_value(TokenKind::Node).unwrap(), "node");
         for bad in ["", "accjoin1.", "accjoin1.!!", &text[..text.len() - 6], "joinme"] {
             let e = JoinToken::decode(bad).unwrap_err().to_string();
             assert!(e.starts_with("join token: ") && e.contains("acc ctl site-token create"), "{e}");

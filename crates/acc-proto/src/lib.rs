@@ -42,7 +42,10 @@ pub mod users;
 pub use agent::{AgentAuth, AgentCheckIn, AgentLimits, AgentPolicy, AuthMode, SiteEndpoint};
 pub use events::{EVENT_PAGE, EventCursor, EventPage};
 pub use health::Health;
-pub use join::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, ReplacedSite, TokenError, TokenKind};
+pub use join::{
+    EnrollRequest, JoinRequest, JoinResponse, JoinToken, NodeBundle, NodeJoinRequest, NodeJoinResponse,
+    ReplacedSite, TokenError, TokenKind,
+};
 pub use package::{PackageFile, PackageManifest, PackageReport, PackageState, ReplicationStatus};
 pub use site::{
     AccountState, DirectoryAnswer, DirectoryLogon, EventBatch, ForwardedEvent, SiteAck, SitePolicy,

@@ -25,7 +25,7 @@ use crate::vault::{self, Vault};
 
 /// Validity of the fleet CA and of the server's certificate.
 const CA_DAYS: u32 = 3650;
-const SERVER_DAYS: u32 = 825;
+pub(crate) const SERVER_DAYS: u32 = 825;
 
 /// What `acc server init` was asked for.
 #[derive(Debug, Clone)]
@@ -72,18 +72,63 @@ pub async fn init(opts: &InitOptions) -> Result<ServerConfig, ServerError> {
     let existed = layout.root().exists();
     let result = make(&layout, opts, domain, app_id).await;
     if result.is_err() {
-        if existed {
-            for p in [layout.tls_dir(), layout.vault_key(), layout.admin_token(), layout.admin_password()] {
-                let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-            }
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", layout.database().display()));
-            }
-        } else {
-            let _ = std::fs::remove_dir_all(layout.root());
-        }
+        undo(&layout, existed);
     }
     result
+}
+
+/// Removes what an init (or a node join) wrote in `layout`: the files it makes when the
+/// directory `existed` before, else the whole directory.
+pub(crate) fn undo(layout: &Layout, existed: bool) {
+    if existed {
+        for p in [layout.tls_dir(), layout.vault_key(), layout.admin_token(), layout.admin_password()] {
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", layout.database().display()));
+        }
+    } else {
+        let _ = std::fs::remove_dir_all(layout.root());
+    }
+}
+
+/// Makes the data directory (0700) and its `tls/`.
+pub(crate) fn make_dirs(layout: &Layout) -> Result<(), ServerError> {
+    std::fs::create_dir_all(layout.tls_dir()).map_err(|e| ServerError::io(&layout.tls_dir(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(layout.root(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| ServerError::io(layout.root(), e))?;
+    }
+    Ok(())
+}
+
+/// The TLS files: the fleet CA's key (0400) and certificate, the server's key (0400) and
+/// certificate.
+pub(crate) fn write_tls(
+    layout: &Layout,
+    ca_key_pem: &str,
+    ca_cert_pem: &str,
+    key_pem: &str,
+    cert_pem: &str,
+) -> Result<(), ServerError> {
+    fsutil::write_file(&layout.ca_key(), ca_key_pem.as_bytes(), KEY_MODE, false)?;
+    fsutil::write_file(&layout.ca_cert(), ca_cert_pem.as_bytes(), PUBLIC_MODE, false)?;
+    fsutil::write_file(&layout.tls_key(), key_pem.as_bytes(), KEY_MODE, false)?;
+    fsutil::write_file(&layout.tls_cert(), cert_pem.as_bytes(), PUBLIC_MODE, false)?;
+    Ok(())
+}
+
+/// `server.json`, written last: a directory without it is not an initialised one.
+pub(crate) fn write_config(layout: &Layout, config: &ServerConfig) -> Result<(), ServerError> {
+    fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
+    Ok(())
+}
+
+/// The subject of a server's TLS certificate for `host`.
+pub(crate) fn server_subject(host: &str) -> String {
+    format!("/O=acc/CN={host}")
 }
 
 async fn make(
@@ -92,27 +137,18 @@ async fn make(
     domain: String,
     app_id: String,
 ) -> Result<ServerConfig, ServerError> {
-    std::fs::create_dir_all(layout.tls_dir()).map_err(|e| ServerError::io(&layout.tls_dir(), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(layout.root(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| ServerError::io(layout.root(), e))?;
-    }
+    make_dirs(layout)?;
     let host =
         if opts.hostname.is_empty() { "localhost".to_string() } else { opts.hostname.to_ascii_lowercase() };
     let spec = BundleSpec {
         ca_subject: &format!("/O=acc/OU={domain}/CN=acc fleet CA"),
-        server_subject: &format!("/O=acc/CN={host}"),
+        server_subject: &server_subject(&host),
         sans: bundle::listen_names(opts.listen, &opts.hostname),
         ca_days: CA_DAYS,
         server_days: SERVER_DAYS,
     };
     let b = bundle::make(&spec, SystemClock.now_utc())?;
-    fsutil::write_file(&layout.ca_key(), b.ca_key_pem.as_bytes(), KEY_MODE, false)?;
-    fsutil::write_file(&layout.ca_cert(), b.ca_cert_pem.as_bytes(), PUBLIC_MODE, false)?;
-    fsutil::write_file(&layout.tls_key(), b.key_pem.as_bytes(), KEY_MODE, false)?;
-    fsutil::write_file(&layout.tls_cert(), b.cert_pem.as_bytes(), PUBLIC_MODE, false)?;
+    write_tls(layout, &b.ca_key_pem, &b.ca_cert_pem, &b.key_pem, &b.cert_pem)?;
     let vault = Vault::create(&layout.vault_key())?;
 
     let name = server_name(&opts.hostname);
@@ -196,19 +232,19 @@ async fn make(
         max_unauthenticated_per_address: opts.max_unauthenticated_per_address,
         database: opts.database.clone(),
     };
-    fsutil::write_file(&layout.config(), config.to_json().as_bytes(), PUBLIC_MODE, false)?;
+    write_config(layout, &config)?;
     Ok(config)
 }
 
 /// The server's name: the host name's first label, upper case (`ACCSERVER` by default).
-fn server_name(hostname: &str) -> String {
+pub(crate) fn server_name(hostname: &str) -> String {
     let first = hostname.split('.').next().unwrap_or_default().to_ascii_uppercase();
     let clean: String = first.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(15).collect();
     if clean.is_empty() { "ACCSERVER".to_string() } else { clean }
 }
 
 /// `127.0.0.1:8443`, `[::1]:8443`, or the loopback for an unspecified address.
-fn url_authority(listen: SocketAddr) -> String {
+pub(crate) fn url_authority(listen: SocketAddr) -> String {
     let ip = if listen.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { listen.ip() };
     SocketAddr::new(ip, listen.port()).to_string()
 }

@@ -20,7 +20,7 @@
 //! - [`console`]: the web console under `/ui/` (server-rendered pages, sessions, CSRF).
 //! - [`users`]: the web console's users (names, roles, Argon2id hashes).
 //! - [`nodes`]: the management server nodes on one store, their heartbeat and the list
-//!   clients fail over along.
+//!   clients fail over along; [`node_join`]: node tokens and `acc server join`.
 
 pub mod agents;
 pub mod api;
@@ -40,6 +40,7 @@ pub mod inventory;
 pub mod layout;
 pub mod lockouts;
 pub mod metrics;
+pub mod node_join;
 pub mod nodes;
 pub mod packages;
 pub mod policy;

@@ -75,12 +75,8 @@ pub async fn join(
         csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
         replace,
     };
-    let tls = ClientTls::pinned(&token.ca_sha256).map_err(failed)?;
-    let endpoint = Endpoint::parse(&token.url).map_err(failed)?;
-    let mut conn = Connection::open(&tls, &endpoint).await.map_err(failed)?;
-    let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
-    let resp = conn
-        .send("POST", "/v1/sites/join", &[("content-type", "application/json")], body)
+    let body = serde_json::to_vec(&req).unwrap_or_default();
+    let resp = acc_net::client::post_pinned(&token.url, &token.ca_sha256, "/v1/sites/join", body)
         .await
         .map_err(failed)?;
     if !resp.status.is_success() {

@@ -232,6 +232,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(agents::open_routes().with_state(server.clone()))
         .merge(packages::open_routes().with_state(server.clone()))
         .merge(directory::open_routes().with_state(server.clone()))
+        .merge(nodes::open_routes().with_state(server.clone()))
         .merge(authed)
         .fallback(|| async { ApiError::not_found("no such API route; see /v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))

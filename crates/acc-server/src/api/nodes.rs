@@ -1,14 +1,20 @@
 //! The management server nodes: `GET /v1/nodes` (viewer) and `DELETE /v1/nodes/{name}`
-//! (admin), each answering the nodes as they now are ([`acc_proto::admin::NodeList`]).
+//! (admin), each answering the nodes as they now are ([`acc_proto::admin::NodeList`]);
+//! `POST /v1/node-tokens` (admin: a one-use node token) and `POST /v1/nodes/join` (the
+//! node token's secret is the credential).
 
 use std::sync::Arc;
 
-use acc_proto::admin::NodeList;
+use acc_proto::admin::{CreatedToken, NodeList, TokenTerms};
+use acc_proto::{NodeJoinRequest, NodeJoinResponse};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 
-use super::{ApiError, require};
+use super::{ApiError, parse_json, require};
+use crate::fleet::JoinError;
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
 
@@ -16,7 +22,51 @@ type Srv = State<Arc<Server>>;
 
 /// Routes for bearer-token callers.
 pub fn routes() -> Router<Arc<Server>> {
-    Router::new().route("/v1/nodes", get(list)).route("/v1/nodes/{name}", delete(remove))
+    Router::new()
+        .route("/v1/nodes", get(list))
+        .route("/v1/nodes/{name}", delete(remove))
+        .route("/v1/node-tokens", post(create_token))
+}
+
+/// Routes the node token's secret authenticates.
+pub fn open_routes() -> Router<Arc<Server>> {
+    Router::new().route("/v1/nodes/join", post(join))
+}
+
+async fn create_token(
+    State(server): Srv,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CreatedToken>, ApiError> {
+    require(&caller, Role::Admin)?;
+    let terms: TokenTerms =
+        if body.is_empty() { TokenTerms::default() } else { parse_json(&headers, &body)? };
+    if terms.reenroll || terms.uses.is_some_and(|u| u != 1) {
+        return Err(ApiError::malformed("a node token joins one node: give ttl_secs only"));
+    }
+    let token = server.create_node_token(terms.ttl_secs.unwrap_or(3600)).await?;
+    tracing::info!(by = %caller.name, kind = "node", "Token created.");
+    Ok(Json(CreatedToken { token }))
+}
+
+async fn join(
+    State(server): Srv,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<NodeJoinResponse>, ApiError> {
+    let req: NodeJoinRequest = parse_json(&headers, &body)?;
+    match server.join_node(&req).await {
+        Ok(resp) => Ok(Json(resp)),
+        Err(JoinError::Token) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the node token is unknown, expired or used up (or not a node token); create a new one with `acc ctl node-token create`",
+        )),
+        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
+        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
+        Err(JoinError::Server(e)) => Err(e.into()),
+    }
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<NodeList>, ApiError> {

@@ -19,7 +19,8 @@ use acc_proto::task::{TaskRequest, TaskSent};
 use acc_proto::users::{UserAdd, UserList, UserPassword};
 use acc_proto::{
     AgentCheckIn, AgentPolicy, DirectoryAnswer, DirectoryLogon, EnrollRequest, EventBatch, EventPage, Health,
-    JoinRequest, JoinResponse, PackageManifest, PackageReport, SiteAck, SitePolicy,
+    JoinRequest, JoinResponse, NodeJoinRequest, NodeJoinResponse, PackageManifest, PackageReport, SiteAck,
+    SitePolicy,
 };
 use axum::Json;
 use serde_json::{Value, json};
@@ -79,6 +80,8 @@ pub const BODIES: &Bodies = &[
     ("put", "/v1/users/{name}/password", Some(schema::<UserPassword>), Some(schema::<UserList>)),
     ("get", "/v1/nodes", None, Some(schema::<NodeList>)),
     ("delete", "/v1/nodes/{name}", None, Some(schema::<NodeList>)),
+    ("post", "/v1/node-tokens", Some(schema::<TokenTerms>), Some(schema::<CreatedToken>)),
+    ("post", "/v1/nodes/join", Some(schema::<NodeJoinRequest>), Some(schema::<NodeJoinResponse>)),
 ];
 
 /// One operation: method, path, least role (`None`: no token; `site certificate`: a joined
@@ -362,6 +365,18 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "/v1/nodes/{name}",
         Some("admin"),
         "Forget a stopped node (one seen in the last 20 s, or the node answering, is refused); answers the nodes left.",
+    ),
+    (
+        "post",
+        "/v1/node-tokens",
+        Some("admin"),
+        "Create a one-use node join token {ttl_secs? (3600)} for acc server join: {token}, printed by acc ctl node-token create. Refused (422) when the store is SQLite, which one node only can serve.",
+    ),
+    (
+        "post",
+        "/v1/nodes/join",
+        None,
+        "Join a management server node {secret, name, url}: {sealed_bundle}, the vault master key, the fleet CA and key and server.json's shared fields (the database without password), AES-256-GCM under a key derived (HKDF-SHA256) from the token's secret. The node token's secret is the credential; it is spent.",
     ),
 ];
 

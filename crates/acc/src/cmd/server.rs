@@ -33,6 +33,31 @@ pub enum ServerCommand {
     /// Move a stopped server's store from SQLite to an empty PostgreSQL database, verified
     /// (rows and a checksum per table); server.json then names the database.
     Migrate(MigrateArgs),
+    /// Make the data directory of another node of a fleet on PostgreSQL from a node token
+    /// (acc ctl node-token create); `acc server run` then serves the same fleet.
+    Join(JoinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The node token `acc ctl node-token create` printed.
+    #[arg(long, value_name = "TOKEN")]
+    token: String,
+    /// The new node's data directory (absent or empty).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Where this node's `acc server run` listens (its certificate names this address).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Where sites, agents and `acc ctl` reach this node (default: https://LISTEN).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// This node's name (default: the host name's first label, upper case).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// A file whose first line is the database's password (else PGPASSFILE, ~/.pgpass).
+    #[arg(long, value_name = "FILE")]
+    database_password_file: Option<PathBuf>,
 }
 
 /// The passphrase that seals a backup: from a file (0600) or standard input.
@@ -184,6 +209,27 @@ pub fn run(command: ServerCommand) -> Result<ExitCode> {
                     layout.ca_cert().display(),
                     layout.admin_token().display()
                 );
+                Ok(ExitCode::SUCCESS)
+            }
+            ServerCommand::Join(a) => {
+                let opts = acc_server::node_join::JoinOptions {
+                    data_dir: a.data_dir.clone(),
+                    token: a.token,
+                    listen: a.listen,
+                    url: a.url,
+                    name: a.name,
+                    hostname: hostname(),
+                    database_password_file: a.database_password_file,
+                };
+                let config = acc_server::node_join::join(&opts).await?;
+                let layout = Layout::new(&a.data_dir);
+                outln!("management server node {} joined; its data directory is {}", config.name, a.data_dir.display());
+                crate::output::pairs(&[
+                    ("  url:", config.url.clone()),
+                    ("  fleet CA:", layout.ca_cert().display().to_string()),
+                    ("  database:", config.store_target(&layout).describe()),
+                ]);
+                outln!("run it: acc server run --data-dir {}", a.data_dir.display());
                 Ok(ExitCode::SUCCESS)
             }
             ServerCommand::Migrate(a) => {
