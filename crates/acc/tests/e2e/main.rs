@@ -5,6 +5,7 @@ mod agent;
 mod backup;
 mod bench;
 mod cli;
+mod cluster;
 mod console;
 mod defence;
 mod dev;
