@@ -75,8 +75,11 @@ fn a_second_node_joins_by_token_and_serves_the_same_fleet() {
     }
     assert!(!f.d.join("node2/admin-token").exists(), "the tokens are in the store");
 
-    // The token was spent: a second join with it is refused, and leaves nothing.
-    let again = join(&token, "node3").fails_with(1);
+    // NODE2 is taken now; the token was spent: a second join with it is refused, and
+    // leaves nothing.
+    let taken = join(&token, "node3").fails_with(1);
+    assert!(taken.contains("node name 'NODE2' is in use"), "{taken}");
+    let again = join_as("NODE3", &token, "node3").fails_with(1);
     assert!(again.contains("unknown, expired or used up") && again.trim().lines().count() == 1, "{again}");
     assert!(!f.d.join("node3").exists());
 
@@ -111,7 +114,7 @@ fn a_second_node_joins_by_token_and_serves_the_same_fleet() {
     let short = f.ctl(&["node-token", "create", "--ttl", "1s"], "").ok().trim().to_string();
     let made = Instant::now();
     wait_for(5, "the node token to expire", || (made.elapsed() > Duration::from_millis(1200)).then_some(()));
-    let e = join(&short, "node5").fails_with(1);
+    let e = join_as("NODE5", &short, "node5").fails_with(1);
     assert!(e.contains("unknown, expired or used up") && e.trim().lines().count() == 1, "{e}");
     assert!(!f.d.join("node4").exists() && !f.d.join("node5").exists());
 }
