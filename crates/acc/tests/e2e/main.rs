@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod defence;
 mod dev;
+mod failover;
 mod identity;
 mod lifecycle;
 mod lockout;
