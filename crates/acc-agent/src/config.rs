@@ -4,7 +4,8 @@
 //! `acc.key` and `acc.crt`. Errors name the file, the line, the key and the fix.
 //!
 //! ```yaml
-//! server-url: https://mgmt.corp.local:8443   # the management server (policy, check-in)
+//! server-url: https://mgmt.corp.local:8443   # the management server (policy, check-in);
+//!                                             # several nodes: https://a:8443,https://b:8443
 //! ca-file: ca.crt                             # trust anchors for the server and site servers
 //! key-file: acc.key                           # with cert-file: the agent's mTLS identity
 //! cert-file: acc.crt
@@ -118,8 +119,10 @@ pub const LOG_LEVELS: [&str; 4] = ["error", "warn", "info", "debug"];
 pub struct AgentConfig {
     /// The file it came from.
     pub path: PathBuf,
-    /// The management server, if any.
+    /// The management server, if any (the first node).
     pub server: Option<Endpoint>,
+    /// Every management server node, in the order to try them (empty without one).
+    pub servers: Vec<String>,
     /// The CA file.
     pub ca_file: PathBuf,
     /// Key and certificate, when the agent has an mTLS identity.
@@ -220,15 +223,16 @@ impl AgentConfig {
             |key: &'static str, detail: String| ConfigError::Invalid { path: shown.clone(), key, detail };
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let absolute = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let server = raw
-            .server_url
-            .as_deref()
+        let servers = acc_core::failover::split_list(raw.server_url.as_deref().unwrap_or_default());
+        let endpoints = servers
+            .iter()
             .map(|u| {
                 Endpoint::parse(u).map_err(|e| {
-                    invalid("server-url", format!("{e}; give https://HOST:PORT of the management server"))
+                    invalid("server-url", format!("{e}; give https://HOST:PORT of the management server (several: separated by commas)"))
                 })
             })
-            .transpose()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let server = endpoints.into_iter().next();
         let site_servers = raw
             .site_servers
             .unwrap_or_default()
@@ -333,6 +337,7 @@ impl AgentConfig {
         Ok(AgentConfig {
             path: path.to_path_buf(),
             server,
+            servers,
             ca_file,
             identity,
             log_file: raw.log_file.map(absolute).unwrap_or(default_log),

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use acc_net::client::{ClientTls, Connection, Endpoint, sha256_hex};
+use acc_net::client::{ClientTls, Connection, sha256_hex};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use acc_pki::key::{Curve, PrivateKey};
 use acc_proto::{EnrollRequest, JoinResponse, JoinToken, TokenKind};
@@ -104,7 +104,7 @@ pub async fn enroll(
         .map_err(|e| local(&e))?;
     fsutil::write_file(&ca_path, joined.ca_pem.as_bytes(), PUBLIC_MODE, true).map_err(|e| local(&e))?;
     let raw = RawConfig {
-        server_url: Some(token.url.clone()),
+        server_url: Some(token.nodes().join(",")),
         ca_file: Some(PathBuf::from("ca.crt")),
         key_file: Some(PathBuf::from("acc.key")),
         cert_file: Some(PathBuf::from("acc.crt")),
@@ -140,8 +140,7 @@ async fn exchange(
         csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", csr),
     };
     let tls = ClientTls::pinned(&token.ca_sha256).map_err(|e| server(&e))?.via(proxy);
-    let endpoint = Endpoint::parse(&token.url).map_err(|e| server(&e))?;
-    let mut conn = Connection::open(&tls, &endpoint).await.map_err(|e| server(&e))?;
+    let (mut conn, _) = Connection::open_first(&tls, &token.nodes()).await.map_err(|e| server(&e))?;
     let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
     let resp = conn
         .send("POST", "/v1/agent/enroll", &[("content-type", "application/json")], body)

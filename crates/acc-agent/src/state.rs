@@ -71,6 +71,8 @@ pub struct AgentState {
     pub failed_at_ms: Option<i64>,
     /// When the management server last answered (Unix milliseconds).
     pub last_check_in_ms: Option<i64>,
+    /// The management server nodes, as the last policy listed them (empty: `server-url`).
+    pub servers: Vec<String>,
     /// The site server in use.
     pub site_server: Option<String>,
     /// Whether it answered the last request.
@@ -265,6 +267,7 @@ mod tests {
             },
             limits: AgentLimits { threshold: 5, window_secs: 600 },
             site_servers: Vec::new(),
+            servers: Vec::new(),
         };
         store.set_policy(&mut state, policy.clone()).unwrap();
         store.save(&state).unwrap();

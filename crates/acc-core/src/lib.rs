@@ -11,6 +11,7 @@ pub mod acl;
 pub mod agent_binding;
 pub mod credential_check;
 pub mod event;
+pub mod failover;
 pub mod generation;
 pub mod lockout;
 pub mod migrate;

@@ -40,6 +40,28 @@ pub enum ClientError {
     /// The connection failed during the exchange.
     #[error("{0}: {1}")]
     Exchange(String, String),
+    /// No node of a list could be reached (see [`Connection::open_first`]).
+    #[error("no management server node could be reached ({nodes}): {failures}")]
+    NoNode {
+        /// The nodes tried, comma-separated.
+        nodes: String,
+        /// Why each failed, `; `-separated.
+        failures: String,
+    },
+}
+
+impl ClientError {
+    /// Whether the request never reached the server (TCP, TLS or the proxy failed): safe
+    /// to send to another management server node whatever it does.
+    pub fn never_reached(&self) -> bool {
+        matches!(self, ClientError::Connect(..) | ClientError::Proxy { .. } | ClientError::NoNode { .. })
+    }
+}
+
+/// Whether `status` says this node cannot serve now and another may (a proxy or load
+/// balancer in front of a node that is down, a node starting or stopping): 502, 503, 504.
+pub fn node_unavailable(status: u16) -> bool {
+    matches!(status, 502..=504)
 }
 
 /// TLS settings shared by every connection of one client, and the proxy they go through.
@@ -318,6 +340,24 @@ impl Connection {
         }
     }
 
+    /// Connects to the first of `nodes` (`https://host:port`, in the order to try them)
+    /// that answers, and says which. When none does, the one node's own error, or
+    /// [`ClientError::NoNode`] naming each node and why.
+    pub async fn open_first(tls: &ClientTls, nodes: &[String]) -> Result<(Connection, String), ClientError> {
+        let mut failures = Vec::new();
+        for url in nodes {
+            match Connection::open(tls, &Endpoint::parse(url)?).await {
+                Ok(conn) => return Ok((conn, url.clone())),
+                Err(e) => failures.push(e),
+            }
+        }
+        if failures.len() == 1 {
+            return Err(failures.remove(0));
+        }
+        let failures: Vec<String> = failures.iter().map(ToString::to_string).collect();
+        Err(ClientError::NoNode { nodes: nodes.join(", "), failures: failures.join("; ") })
+    }
+
     /// TLS with the server and HTTP/1.1 over `io` (a TCP stream or a proxy's tunnel).
     async fn handshake<IO>(tls: &ClientTls, endpoint: &Endpoint, io: IO) -> Result<Connection, ClientError>
     where
@@ -389,6 +429,17 @@ mod tests {
             let e = Endpoint::parse(bad).unwrap_err().to_string();
             assert!(e.contains(why) && e.starts_with(&format!("server URL '{bad}'")), "{e}");
         }
+    }
+
+    #[test]
+    fn only_gateway_errors_and_unreached_servers_send_a_client_to_another_node() {
+        let codes: Vec<u16> = (100..600).filter(|c| node_unavailable(*c)).collect();
+        assert_eq!(codes, [502, 503, 504]);
+        assert!(ClientError::Connect("https://a:1".into(), "refused".into()).never_reached());
+        let proxy = ClientError::Proxy { server: "s".into(), proxy: "p".into(), detail: "d".into() };
+        assert!(proxy.never_reached());
+        assert!(!ClientError::Exchange("GET /".into(), "reset".into()).never_reached());
+        assert!(!ClientError::Url("x".into(), "y".into()).never_reached());
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct AgentPolicy {
     pub limits: AgentLimits,
     /// The site servers, in the order to try them.
     pub site_servers: Vec<SiteEndpoint>,
+    /// The management server nodes (`https://host:port`), in the order to try them; the
+    /// agent replaces its list with it (empty from an older server: keep the list).
+    #[serde(default)]
+    pub servers: Vec<String>,
 }
 
 /// `POST /v1/agent/checkin`: what the agent holds and how it is doing. Sent after every

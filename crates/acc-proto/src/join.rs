@@ -11,8 +11,12 @@ const JOIN_PREFIX: &str = "accjoin1.";
 /// A site server join token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JoinToken {
-    /// The management server's URL.
+    /// The management server's URL (the node that made the token).
     pub url: String,
+    /// Every management server node, in the order to try them (absent from an older
+    /// server's token: `url` alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     /// SHA-256 of the fleet CA certificate (DER), lower-case hex.
     pub ca_sha256: String,
     /// The secret the server checks (only its digest is stored there).
@@ -56,6 +60,7 @@ impl std::fmt::Debug for JoinToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinToken")
             .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("ca_sha256", &self.ca_sha256)
             .finish_non_exhaustive()
     }
@@ -85,10 +90,17 @@ impl JoinToken {
         let token: JoinToken =
             serde_json::from_slice(&json).map_err(|_| TokenError("its content is damaged".into()))?;
         let hex_ok = token.ca_sha256.len() == 64 && token.ca_sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex_ok || !token.url.starts_with("https://") || token.secret.is_empty() {
+        let urls_ok = token.urls.iter().all(|u| u.starts_with("https://"));
+        if !hex_ok || !urls_ok || !token.url.starts_with("https://") || token.secret.is_empty() {
             return Err(TokenError("its content is damaged".into()));
         }
         Ok(token)
+    }
+
+    /// The management server nodes to try, in order: `urls`, or `url` alone from an
+    /// older server's token.
+    pub fn nodes(&self) -> Vec<String> {
+        if self.urls.is_empty() { vec![self.url.clone()] } else { self.urls.clone() }
     }
 }
 
@@ -234,6 +246,7 @@ mod tests {
     fn join_tokens_round_trip_and_damage_is_named() {
         let t = JoinToken {
             url: "https://127.0.0.1:8443".into(),
+            urls: vec!["https://127.0.0.1:8443".into(), "https://10.0.0.2:8443".into()],
             ca_sha256: "ab".repeat(32),
             secret: "s3cret".into(),
             kind: TokenKind::Agent,
@@ -245,9 +258,20 @@ mod tests {
         let node = JoinToken { kind: TokenKind::Node, ..t.clone() };
         assert_eq!(JoinToken::decode(&node.encode()).unwrap().kind, TokenKind::Node);
         assert_eq!(serde_json::to_value(TokenKind::Node).unwrap(), "node");
+        assert_eq!(JoinToken::decode(&text).unwrap().nodes(), t.urls);
         for bad in ["", "accjoin1.", "accjoin1.!!", &text[..text.len() - 6], "joinme"] {
             let e = JoinToken::decode(bad).unwrap_err().to_string();
             assert!(e.starts_with("join token: ") && e.contains("acc ctl site-token create"), "{e}");
         }
+    }
+
+    #[test]
+    fn an_older_token_without_the_node_list_names_its_one_node() {
+        let json = format!(r#"{{"url":"https://a:1","ca_sha256":"{}","secret":"s"}}"#, "cd".repeat(32));
+        let text = format!("accjoin1.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json));
+        let t = JoinToken::decode(&text).unwrap();
+        assert_eq!((t.nodes(), t.kind), (vec!["https://a:1".to_string()], TokenKind::Site));
+        let bad = JoinToken { urls: vec!["http://b:2".into()], ..t };
+        assert!(JoinToken::decode(&bad.encode()).unwrap_err().to_string().contains("damaged"));
     }
 }

@@ -41,6 +41,10 @@ pub struct SitePolicy {
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>", description = "As acc-core defines it.")]
     pub app_id: Option<acc_core::lockout::AppIdName>,
+    /// The management server nodes (`https://host:port`), in the order to try them; the
+    /// site replaces its list with it (empty from an older server: keep the list).
+    #[serde(default)]
+    pub servers: Vec<String>,
 }
 
 /// One account's state on a site, as reported.

@@ -128,6 +128,7 @@ pub fn agent_policy(
         limits: limits(doc, auth.user_name.as_deref()),
         auth,
         site_servers: site_endpoints(sites),
+        servers: Vec::new(),
     }
 }
 

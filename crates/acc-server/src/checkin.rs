@@ -91,6 +91,7 @@ impl Server {
         let credential = self.agent_credential(&doc).await?;
         let mut policy = agents::agent_policy(revision, &doc, credential, &self.inventory.sites());
         policy.force = force;
+        policy.servers = self.node_urls();
         Ok(Some(policy))
     }
 

@@ -67,8 +67,13 @@ impl Server {
         let terms =
             store::TokenTerms { created_at: now, expires_at: expires, uses: i64::from(uses), supersede };
         store::put_join_token(&self.pool, kind.as_str(), &tokens::digest_hex(&secret), &terms).await?;
-        let token =
-            JoinToken { url: self.url(), ca_sha256: sha256_hex(&self.fleet_ca.cert_der), secret, kind };
+        let token = JoinToken {
+            url: self.url(),
+            urls: self.node_urls(),
+            ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
+            secret,
+            kind,
+        };
         Ok(token.encode())
     }
 
@@ -322,6 +327,7 @@ impl Server {
         let mut policy = sites::site_policy(revision, &doc, trust, crl);
         policy.force = force;
         policy.packages = self.site_packages(site, &doc);
+        policy.servers = self.node_urls();
         policy.app_id = Some(acc_core::lockout::AppIdName {
             account: self.config().app_id.clone(),
             directory: self.config().directory(),

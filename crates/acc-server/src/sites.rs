@@ -178,6 +178,7 @@ pub fn site_policy(
         event_log_max_size: Some(doc.event_log_max_size),
         packages: Vec::new(),
         app_id: None,
+        servers: Vec::new(),
     }
 }
 

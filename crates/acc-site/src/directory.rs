@@ -13,20 +13,20 @@ use crate::site::Site;
 
 /// The directory as a joined site reaches it.
 pub struct DirectoryClient {
-    url: String,
+    nodes: crate::managed::Nodes,
     conn: tokio::sync::Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for DirectoryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirectoryClient").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("DirectoryClient").field("nodes", &self.nodes).finish_non_exhaustive()
     }
 }
 
 impl DirectoryClient {
-    /// The directory of the management server at `url`.
-    pub fn new(url: &str) -> DirectoryClient {
-        DirectoryClient { url: url.to_string(), conn: tokio::sync::Mutex::new(None) }
+    /// The directory of the management server, on the node in use of `nodes`.
+    pub fn new(nodes: crate::managed::Nodes) -> DirectoryClient {
+        DirectoryClient { nodes, conn: tokio::sync::Mutex::new(None) }
     }
 
     /// Asks the directory; `Err` when it cannot be reached or answers nothing usable.
@@ -36,7 +36,7 @@ impl DirectoryClient {
         // A kept connection may have been closed by the server: one retry on a fresh one.
         for attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(crate::managed::connect(site, &self.url).await?);
+                *slot = Some(crate::managed::connect(site, &self.nodes).await?);
             }
             let Some(conn) = slot.as_mut() else { continue };
             match conn

@@ -2,13 +2,17 @@
 //! certificate from the fleet CA, the CA pinned by the join token's fingerprint) and the
 //! loop that long-polls the site policy over mTLS, applies it and acknowledges it, and the
 //! event forwarding; both reconnect at the pace of [`RETRY`] and say why they retry.
+//! Every connection goes to the management server node in use, or the next that answers
+//! ([`Nodes`]): the list comes from the join token, then from each policy, and is kept in
+//! `management/server.json`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use acc_core::failover::{NodeList, jittered, random_unit};
 use acc_core::retry::{Ended, Retry, RetryPolicy};
 
-use acc_net::client::{ClientTls, Connection, Endpoint, sha256_hex};
+use acc_net::client::{ClientTls, Connection, sha256_hex};
 use acc_pki::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use acc_pki::key::{Curve, PrivateKey};
 use acc_proto::{JoinRequest, JoinResponse, JoinToken, SitePolicy};
@@ -30,8 +34,74 @@ const FORWARD_IDLE: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagementConfig {
-    /// The management server's URL.
+    /// The management server's URL (the node joined).
     pub url: String,
+    /// Every management server node, in the order to try them (absent from a site that
+    /// joined before: `url` alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+}
+
+impl ManagementConfig {
+    /// The nodes to try, in order: `urls`, or `url` alone.
+    pub fn nodes(&self) -> Vec<String> {
+        if self.urls.is_empty() { vec![self.url.clone()] } else { self.urls.clone() }
+    }
+}
+
+/// The management server nodes this site knows and the one in use, shared by all its
+/// connections (policy, acknowledgements, events, replication, the directory). A policy's
+/// list replaces it and is written to `management/server.json`, so a restart keeps it.
+#[derive(Clone)]
+pub struct Nodes {
+    path: std::path::PathBuf,
+    state: Arc<Mutex<(ManagementConfig, NodeList)>>,
+}
+
+impl std::fmt::Debug for Nodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.lock().1.nodes()).finish()
+    }
+}
+
+impl Nodes {
+    /// The nodes of `config` (as read from `layout`), starting on the first.
+    pub fn new(layout: &Layout, config: ManagementConfig) -> Result<Nodes, SiteError> {
+        let path = layout.management_config();
+        let list = NodeList::new(config.nodes()).ok_or_else(|| SiteError::Config {
+            path: path.display().to_string(),
+            detail: "url: empty; give the management server's https://HOST:PORT".into(),
+        })?;
+        Ok(Nodes { path, state: Arc::new(Mutex::new((config, list))) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (ManagementConfig, NodeList)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The node in use.
+    pub fn current(&self) -> String {
+        self.lock().1.current().to_string()
+    }
+
+    /// The node in use cannot serve (502, 503, 504): the next is tried first.
+    pub fn skip(&self) {
+        self.lock().1.skip();
+    }
+
+    /// Takes a policy's node list (an empty one, from an older server, changes nothing);
+    /// writes it when it changed.
+    pub fn replace(&self, servers: Vec<String>) -> Result<(), SiteError> {
+        let mut state = self.lock();
+        if !state.1.replace(servers) {
+            return Ok(());
+        }
+        state.0.urls = state.1.nodes().to_vec();
+        tracing::info!(nodes = %state.0.urls.join(","), "The management server nodes changed.");
+        let json = serde_json::to_string_pretty(&state.0).unwrap_or_default();
+        fsutil::write_file(&self.path, json.as_bytes(), PUBLIC_MODE, true)?;
+        Ok(())
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> SiteError {
@@ -75,8 +145,12 @@ pub async fn join(
         csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
         replace,
     };
-    let body = serde_json::to_vec(&req).unwrap_or_default();
-    let resp = acc_net::client::post_pinned(&token.url, &token.ca_sha256, "/v1/sites/join", body)
+    let tls = ClientTls::pinned(&token.ca_sha256).map_err(failed)?;
+    let nodes = token.nodes();
+    let (mut conn, joined_url) = Connection::open_first(&tls, &nodes).await.map_err(failed)?;
+    let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
+    let resp = conn
+        .send("POST", "/v1/sites/join", &[("content-type", "application/json")], body)
         .await
         .map_err(failed)?;
     if !resp.status.is_success() {
@@ -97,7 +171,7 @@ pub async fn join(
     fsutil::write_file(&layout.management_key(), key.to_pkcs8_pem()?.as_bytes(), KEY_MODE, false)?;
     fsutil::write_file(&layout.management_cert(), joined.certificate_pem.as_bytes(), PUBLIC_MODE, false)?;
     fsutil::write_file(&layout.management_ca(), joined.ca_pem.as_bytes(), PUBLIC_MODE, false)?;
-    let config = ManagementConfig { url: token.url };
+    let config = ManagementConfig { url: joined_url, urls: nodes };
     let json = serde_json::to_string_pretty(&config).unwrap_or_default();
     fsutil::write_file(&layout.management_config(), json.as_bytes(), PUBLIC_MODE, false)?;
     Ok(Joined { config, replaced: joined.replaced })
@@ -187,6 +261,7 @@ fn client_tls(layout: &Layout) -> Result<ClientTls, SiteError> {
 /// `first`: the first round on this connection. `Ok(false)`: nothing new.
 async fn round(
     site: &Site,
+    nodes: &Nodes,
     conn: &mut Connection,
     site_url: &str,
     force: &mut u64,
@@ -203,6 +278,9 @@ async fn round(
     }
     let policy: SitePolicy = serde_json::from_slice(&resp.body).map_err(failed)?;
     let revision = policy.revision;
+    if let Err(e) = nodes.replace(policy.servers.clone()) {
+        tracing::warn!(error = %e, "The management server nodes of this revision could not be kept.");
+    }
     // The server checked the size before saving the revision; a failure here is the site's.
     if let Err(e) = site.apply_event_log_max_size(policy.event_log_max_size).await {
         tracing::warn!(error = %e, revision, "The event log's maximum size of this revision was not applied.");
@@ -256,11 +334,14 @@ async fn forward(site: &Site, conn: &mut Connection) -> Result<usize, SiteError>
     }
 }
 
-/// Opens the site's mTLS connection to the management server.
-pub(crate) async fn connect(site: &Site, url: &str) -> Result<Connection, SiteError> {
+/// Opens the site's mTLS connection to the management server: the node in use, else the
+/// next that answers, which is the node in use from then on.
+pub(crate) async fn connect(site: &Site, nodes: &Nodes) -> Result<Connection, SiteError> {
     let tls = client_tls(site.layout())?;
-    let endpoint = Endpoint::parse(url).map_err(failed)?;
-    Connection::open(&tls, &endpoint).await.map_err(failed)
+    let order = nodes.lock().1.order();
+    let (conn, url) = Connection::open_first(&tls, &order).await.map_err(failed)?;
+    nodes.lock().1.answered(&url);
+    Ok(conn)
 }
 
 /// How the site retries its connections to the management server: an unreachable server
@@ -283,9 +364,11 @@ pub fn seconds(d: Duration) -> String {
 }
 
 /// Runs `session` again and again: each returns why it ended and whether it got anything
-/// done first; the pause between two follows [`RETRY`], and the log says what happened:
-/// unreachable, refused (with the status and the server's reason), or ended after working.
-async fn keep_running<F, Fut>(what: &'static str, url: &str, mut session: F)
+/// done first; the pause between two follows [`RETRY`] (jittered; a session only ends
+/// unreachable once every node was tried), and the log says what happened: unreachable,
+/// refused (with the status and the server's reason), or ended after working. A node that
+/// answers 502, 503 or 504 is left for the next.
+async fn keep_running<F, Fut>(what: &'static str, nodes: &Nodes, mut session: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = (bool, SiteError)>,
@@ -293,6 +376,11 @@ where
     let mut retry = Retry::new(RETRY);
     loop {
         let (progressed, e) = session().await;
+        let url = nodes.current();
+        if matches!(&e, SiteError::Refused { status, .. } if acc_net::client::node_unavailable(status.as_u16()))
+        {
+            nodes.skip();
+        }
         let ended = if e.is_refusal() {
             Ended::Refused
         } else if progressed {
@@ -300,7 +388,7 @@ where
         } else {
             Ended::Unreachable
         };
-        let wait = retry.after(ended);
+        let wait = jittered(retry.after(ended), random_unit());
         let retry_in = seconds(wait);
         match ended {
             Ended::Refused => tracing::warn!(error = %e, server = %url,
@@ -316,9 +404,9 @@ where
 
 /// Forwards the site's security events to the management server until the task is
 /// dropped; keeps its position across outages and restarts, so nothing is lost.
-pub async fn forward_loop(site: Arc<Site>, url: String) {
-    keep_running("event forwarding", &url, || async {
-        let mut conn = match connect(&site, &url).await {
+pub async fn forward_loop(site: Arc<Site>, nodes: Nodes) {
+    keep_running("event forwarding", &nodes, || async {
+        let mut conn = match connect(&site, &nodes).await {
             Ok(c) => c,
             Err(e) => return (false, e),
         };
@@ -340,12 +428,12 @@ pub async fn forward_loop(site: Arc<Site>, url: String) {
 /// packages go to `packages`, which the replication follows.
 pub async fn poll_loop(
     site: Arc<Site>,
-    url: String,
+    nodes: Nodes,
     site_url: String,
     packages: tokio::sync::watch::Sender<Vec<acc_proto::PackageManifest>>,
 ) {
-    keep_running("policy", &url, || async {
-        let mut conn = match connect(&site, &url).await {
+    keep_running("policy", &nodes, || async {
+        let mut conn = match connect(&site, &nodes).await {
             Ok(c) => c,
             Err(e) => return (false, e),
         };
@@ -353,7 +441,7 @@ pub async fn poll_loop(
         let mut first = true;
         let mut progressed = false;
         loop {
-            if let Err(e) = round(&site, &mut conn, &site_url, &mut force, first, &packages).await {
+            if let Err(e) = round(&site, &nodes, &mut conn, &site_url, &mut force, first, &packages).await {
                 return (progressed, e);
             }
             first = false;

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::error::SiteError;
 use crate::layout::Layout;
+use crate::managed::Nodes;
 use crate::site::Site;
 
 /// The longest pause between two attempts at a failed refresh.
@@ -78,13 +79,17 @@ pub fn installed(layout: &Layout, share: &str, name: &str) -> Option<String> {
 
 /// Brings every assigned package to its version, then reports; again whenever the policy
 /// is applied (`wanted` changes) and, while something failed, with a growing pause.
-pub async fn replicate_loop(site: Arc<Site>, url: String, mut wanted: watch::Receiver<Vec<PackageManifest>>) {
+pub async fn replicate_loop(
+    site: Arc<Site>,
+    nodes: Nodes,
+    mut wanted: watch::Receiver<Vec<PackageManifest>>,
+) {
     let mut retry = Duration::from_secs(2);
     loop {
         let packages = wanted.borrow_and_update().clone();
-        let states = replicate_all(&site, &url, &packages).await;
+        let states = replicate_all(&site, &nodes, &packages).await;
         let failed = states.iter().any(|s| s.status == ReplicationStatus::Failed);
-        if let Err(e) = report(&site, &url, states).await {
+        if let Err(e) = report(&site, &nodes, states).await {
             tracing::warn!(error = %e, "The package report did not reach the management server.");
         }
         let pause = if failed { retry } else { Duration::MAX };
@@ -96,8 +101,8 @@ pub async fn replicate_loop(site: Arc<Site>, url: String, mut wanted: watch::Rec
     }
 }
 
-async fn report(site: &Site, url: &str, packages: Vec<PackageState>) -> Result<(), SiteError> {
-    let mut conn = crate::managed::connect(site, url).await?;
+async fn report(site: &Site, nodes: &Nodes, packages: Vec<PackageState>) -> Result<(), SiteError> {
+    let mut conn = crate::managed::connect(site, nodes).await?;
     let body = Bytes::from(serde_json::to_vec(&PackageReport { packages }).unwrap_or_default());
     let resp = conn
         .send("POST", "/v1/site/packages", &[("content-type", "application/json")], body)
@@ -109,7 +114,7 @@ async fn report(site: &Site, url: &str, packages: Vec<PackageState>) -> Result<(
     Ok(())
 }
 
-async fn replicate_all(site: &Site, url: &str, packages: &[PackageManifest]) -> Vec<PackageState> {
+async fn replicate_all(site: &Site, nodes: &Nodes, packages: &[PackageManifest]) -> Vec<PackageState> {
     let layout = site.layout();
     let mut states = Vec::new();
     let mut conn: Option<Connection> = None;
@@ -119,7 +124,7 @@ async fn replicate_all(site: &Site, url: &str, packages: &[PackageManifest]) -> 
             Ok(())
         } else {
             tracing::info!(package = %m.name, version = %m.version, share = %m.share, "Package refresh.");
-            replicate(site, url, &mut conn, m).await
+            replicate(site, nodes, &mut conn, m).await
         };
         let bytes = m.files.iter().map(|f| f.size).sum();
         states.push(match outcome {
@@ -154,7 +159,7 @@ async fn replicate_all(site: &Site, url: &str, packages: &[PackageManifest]) -> 
 
 async fn replicate(
     site: &Site,
-    url: &str,
+    nodes: &Nodes,
     conn: &mut Option<Connection>,
     m: &PackageManifest,
 ) -> Result<(), Failure> {
@@ -180,7 +185,7 @@ async fn replicate(
             held = 0;
         }
         while held < f.size {
-            let chunk = fetch(site, url, conn, m, &f.path, held).await?;
+            let chunk = fetch(site, nodes, conn, m, &f.path, held).await?;
             if chunk.is_empty() {
                 return Err(Failure::Other(format!("file '{}': the server sent no data at {held}", f.path)));
             }
@@ -237,14 +242,14 @@ fn swap_in(layout: &Layout, m: &PackageManifest, staging: &Path) -> Result<(), S
 /// One chunk of `path` from `offset`, on the kept connection (opened when needed).
 async fn fetch(
     site: &Site,
-    url: &str,
+    nodes: &Nodes,
     conn: &mut Option<Connection>,
     m: &PackageManifest,
     path: &str,
     offset: u64,
 ) -> Result<Bytes, Failure> {
     if conn.is_none() {
-        *conn = Some(crate::managed::connect(site, url).await.map_err(|e| Failure::Other(e.to_string()))?);
+        *conn = Some(crate::managed::connect(site, nodes).await.map_err(|e| Failure::Other(e.to_string()))?);
     }
     let Some(c) = conn.as_mut() else {
         return Err(Failure::Other("no connection".into()));

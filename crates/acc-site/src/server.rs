@@ -74,22 +74,23 @@ impl Running {
         let retention_task = tokio::spawn(crate::event_log::retention_loop(self.site.clone()));
         let mut managed_tasks = Vec::new();
         if let Some(m) = crate::managed::config(self.site.layout())? {
-            self.site.attach_directory(&m.url);
+            let nodes = crate::managed::Nodes::new(self.site.layout(), m)?;
+            self.site.attach_directory(nodes.clone());
             let site_url = format!("https://{}", self.local_addr()?);
             let (packages, wanted) =
                 tokio::sync::watch::channel(crate::replicate::load_wanted(self.site.layout()));
             managed_tasks.push(tokio::spawn(crate::managed::poll_loop(
                 self.site.clone(),
-                m.url.clone(),
+                nodes.clone(),
                 site_url,
                 packages,
             )));
             managed_tasks.push(tokio::spawn(crate::replicate::replicate_loop(
                 self.site.clone(),
-                m.url.clone(),
+                nodes.clone(),
                 wanted,
             )));
-            managed_tasks.push(tokio::spawn(crate::managed::forward_loop(self.site.clone(), m.url)));
+            managed_tasks.push(tokio::spawn(crate::managed::forward_loop(self.site.clone(), nodes)));
         }
         let hook_site = self.site.clone();
         // Every route takes JSON of at most MAX_JSON_BODY (the listener answers 413 to more).

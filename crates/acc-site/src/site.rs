@@ -298,8 +298,8 @@ impl Site {
     }
 
     /// Verifies domain-form names through the management server's directory at `url`.
-    pub fn attach_directory(&self, url: &str) {
-        let _ = self.directory.set(crate::directory::DirectoryClient::new(url));
+    pub fn attach_directory(&self, nodes: crate::managed::Nodes) {
+        let _ = self.directory.set(crate::directory::DirectoryClient::new(nodes));
     }
 
     /// The server begins to stop: every waiting long-poll answers now (with no task), and

@@ -209,6 +209,7 @@ fn site_policy(revision: i64, lockout: LockoutPolicy) -> acc_proto::SitePolicy {
         packages: Vec::new(),
         app_id: None,
         event_log_max_size: None,
+        servers: Vec::new(),
     }
 }
 

@@ -1,17 +1,20 @@
 //! The management-server session: the policy long-poll and its check-ins over mTLS, the
 //! refetch on a second connection (an `update-config` task, a `401`, `policy_stale`, a
 //! change of the site server's health), applying a revision without stranding the agent,
-//! and the certificate's renewal at two thirds of its lifetime.
+//! and the certificate's renewal at two thirds of its lifetime. Each connection goes to the
+//! management server node in use, else the next that answers; each policy's node list
+//! replaces the agent's and is kept in its state.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use acc_core::failover::jittered;
 use acc_core::retry::{Ended, Retry, RetryPolicy};
-use acc_net::client::{ClientError, Connection, Response};
+use acc_net::client::{ClientError, Connection, Response, node_unavailable};
 use acc_proto::{AgentCheckIn, AgentPolicy, AuthMode};
 use bytes::Bytes;
 
-use super::{Agent, Material, POLL_WAIT, VERSION, lock, seconds};
+use super::{Agent, Material, POLL_WAIT, VERSION, jitter, lock, seconds};
 use crate::identity::{self, Identity};
 use crate::renew::RenewError;
 use crate::site::{SiteAuth, SiteFailure, connection_line, site_list};
@@ -76,6 +79,12 @@ impl MgmtError {
         }
     }
 
+    /// Whether the node answered it cannot serve now (502, 503, 504): another may.
+    fn node_unavailable(&self) -> bool {
+        matches!(self, MgmtError::Failed { status, .. }
+            if status.get(..3).and_then(|c| c.parse().ok()).is_some_and(node_unavailable))
+    }
+
     /// How the connection ended, for the retry: `progressed` when anything was answered.
     fn ended(&self, progressed: bool) -> Ended {
         match self {
@@ -107,19 +116,35 @@ enum Unproven {
 }
 
 impl Agent {
-    fn mgmt_line(&self, protocol: &str) -> String {
-        let url = self.config.server.as_ref().map(ToString::to_string).unwrap_or_default();
+    fn mgmt_line(&self, url: &str, protocol: &str) -> String {
         let identity = self.identity();
-        connection_line(&url, protocol, &SiteAuth::Certificate, identity.as_ref().map(|i| &i.summary))
+        connection_line(url, protocol, &SiteAuth::Certificate, identity.as_ref().map(|i| &i.summary))
     }
 
+    /// Connects to the node in use, else the next that answers, which is the node in use
+    /// from then on.
     async fn connect_mgmt(&self) -> Result<Connection, MgmtError> {
-        let (Some(server), Some(tls)) = (&self.config.server, self.mgmt_tls()) else {
+        let (Some(order), Some(tls)) = (lock(&self.nodes).as_ref().map(|n| n.order()), self.mgmt_tls())
+        else {
             return Err(MgmtError::NoServer);
         };
-        let conn = Connection::open(&tls, server).await?;
-        tracing::info!("{}", self.mgmt_line(&conn.protocol));
+        let (conn, url) = Connection::open_first(&tls, &order).await?;
+        if let Some(n) = lock(&self.nodes).as_mut() {
+            n.answered(&url);
+        }
+        tracing::info!("{}", self.mgmt_line(&url, &conn.protocol));
         Ok(conn)
+    }
+
+    /// Takes a policy's node list (an empty one, from an older server, changes nothing)
+    /// and keeps it in the state.
+    fn take_nodes(&self, servers: &[String]) {
+        let changed = lock(&self.nodes).as_mut().is_some_and(|n| n.replace(servers.to_vec()));
+        if changed {
+            let list = lock(&self.nodes).as_ref().map(|n| n.nodes().to_vec()).unwrap_or_default();
+            tracing::info!(nodes = %list.join(","), "The management server nodes changed.");
+            self.update(|s| s.servers = list);
+        }
     }
 
     pub(super) async fn policy_loop(self: Arc<Self>) {
@@ -137,8 +162,13 @@ impl Agent {
                 Ok(mut conn) => self.session(&mut conn).await,
                 Err(e) => (false, e),
             };
+            if e.node_unavailable()
+                && let Some(n) = lock(&self.nodes).as_mut()
+            {
+                n.skip();
+            }
             let ended = e.ended(progressed);
-            let wait = retry.after(ended);
+            let wait = jittered(retry.after(ended), jitter());
             let retry_in = seconds(wait);
             match ended {
                 Ended::Refused => tracing::warn!(error = %e,
@@ -176,6 +206,7 @@ impl Agent {
                         Ok(p) => p,
                         Err(e) => return (true, e),
                     };
+                    self.take_nodes(&policy.servers);
                     self.apply(policy).await;
                     if let Err(e) = self.check_in(conn).await {
                         return (true, e);
@@ -222,7 +253,9 @@ impl Agent {
         if !resp.status.is_success() {
             return Err(MgmtError::answer("policy", &resp));
         }
-        self.apply(read_policy(&resp)?).await;
+        let policy = read_policy(&resp)?;
+        self.take_nodes(&policy.servers);
+        self.apply(policy).await;
         self.check_in(&mut conn).await
     }
 

@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use acc_core::failover::NodeList;
 use acc_core::time::{Clock, SystemClock};
 use acc_net::client::ClientTls;
 use acc_proto::AgentPolicy;
@@ -93,6 +94,8 @@ pub struct Agent {
     proxy: Option<Arc<acc_net::proxy::Proxy>>,
     /// The wall clock (acc-core's, as every role reads it).
     clock: Arc<dyn Clock>,
+    /// The management server nodes and the one in use (none without a server).
+    nodes: Mutex<Option<NodeList>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -138,6 +141,10 @@ impl Agent {
         store.save(&state)?;
         let revision = state.revision();
         let mgmt = (config.server.is_some() && identity.is_some()).then(|| tls.via(proxy.clone()));
+        // The last policy's list, else acc.yml's (a new enrollment starts with a clean state).
+        let nodes = config.server.as_ref().and_then(|_| {
+            NodeList::new(state.servers.clone()).or_else(|| NodeList::new(config.servers.clone()))
+        });
         Ok(Agent {
             config,
             store,
@@ -150,6 +157,7 @@ impl Agent {
             budget: Mutex::new(Budget::default()),
             proxy,
             clock: Arc::new(SystemClock),
+            nodes: Mutex::new(nodes),
         })
     }
 

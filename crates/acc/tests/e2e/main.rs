@@ -9,6 +9,7 @@ mod cluster;
 mod console;
 mod defence;
 mod dev;
+mod failover;
 mod identity;
 mod lifecycle;
 mod lockout;

@@ -2,6 +2,9 @@
 //! the bearer token come from `--server`, `--ca`, `--token-file` or `ACC_SERVER`,
 //! `ACC_CA_FILE`, `ACC_TOKEN_FILE` (`ACC_TOKEN` holds the token itself). Tables for people,
 //! `--json` for scripts; a refusal exits 1 with the server's message, one line per problem.
+//! `--server` may list several management server nodes (`https://a:8443,https://b:8443`):
+//! the first that answers is used, and a request that reached no node (or a `GET` a node
+//! could not serve: 502, 503, 504, a broken connection) goes to the next one.
 
 mod certs;
 mod credential;
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use acc_core::password::PasswordError;
-use acc_net::client::{ClientTls, Connection, Endpoint};
+use acc_net::client::{ClientError, ClientTls, Connection, Endpoint, Response, node_unavailable};
 use acc_proto::admin::ApiErrorBody;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
@@ -29,8 +32,9 @@ use crate::cmd::common::runtime;
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// The management server's URL (https://host:port).
-    #[arg(long, global = true, env = "ACC_SERVER", value_name = "URL")]
+    /// The management server's URL (https://host:port), or several nodes' separated by
+    /// commas, tried in order.
+    #[arg(long, global = true, env = "ACC_SERVER", value_name = "URL[,URL…]")]
     server: Option<String>,
     /// The fleet CA certificate (the server's DIR/tls/ca.crt).
     #[arg(long, global = true, env = "ACC_CA_FILE", value_name = "FILE")]
@@ -99,19 +103,25 @@ pub enum CtlCommand {
     NodeToken(nodes::NodeTokenCommand),
 }
 
-/// A connection to the management server with the caller's token.
+/// A connection to a management server node with the caller's token.
 pub struct Ctl {
     conn: Connection,
     token: String,
+    tls: ClientTls,
+    /// Every node given, in order, and the one `conn` is to.
+    nodes: Vec<Endpoint>,
+    current: usize,
 }
 
 impl Ctl {
     async fn connect(a: &CtlArgs) -> Result<Ctl> {
-        let url = a
-            .server
-            .as_deref()
-            .ok_or_else(|| anyhow!("no server: give --server https://HOST:PORT or set ACC_SERVER"))?;
-        let endpoint = Endpoint::parse(url)?;
+        let urls = acc_core::failover::split_list(a.server.as_deref().unwrap_or_default());
+        if urls.is_empty() {
+            bail!(
+                "no server: give --server https://HOST:PORT (or several, separated by commas) or set ACC_SERVER"
+            );
+        }
+        let nodes = urls.iter().map(|u| Endpoint::parse(u)).collect::<Result<Vec<_>, _>>()?;
         let ca_path = a
             .ca
             .as_ref()
@@ -120,8 +130,48 @@ impl Ctl {
             .with_context(|| format!("{}: cannot read the CA file", ca_path.display()))?;
         let tls = ClientTls::new(&ca, None).with_context(|| ca_path.display().to_string())?;
         let token = token(a)?;
-        let conn = Connection::open(&tls, &endpoint).await?;
-        Ok(Ctl { conn, token })
+        let (conn, first) = Connection::open_first(&tls, &urls).await?;
+        let current = urls.iter().position(|u| *u == first).unwrap_or(0);
+        Ok(Ctl { conn, token, tls, nodes, current })
+    }
+
+    /// Sends one request to the node in use; when it never reached that node, or it is a
+    /// `GET` the node could not serve (a broken connection, 502, 503, 504), to the next
+    /// nodes in turn. Other requests are not repeated: the node may have done them.
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        bytes: Bytes,
+    ) -> Result<Response> {
+        let repeatable = method == "GET";
+        let mut failures = Vec::new();
+        for step in 0..self.nodes.len() {
+            if step > 0 {
+                self.current = (self.current + 1) % self.nodes.len();
+                match Connection::open(&self.tls, &self.nodes[self.current]).await {
+                    Ok(conn) => self.conn = conn,
+                    Err(e) => {
+                        failures.push(e.to_string());
+                        continue;
+                    }
+                }
+            }
+            let node = &self.nodes[self.current];
+            match self.conn.send(method, path, headers, bytes.clone()).await {
+                Ok(resp) if repeatable && node_unavailable(resp.status.as_u16()) => {
+                    failures.push(format!("{node} answered {}", resp.status));
+                    if step + 1 == self.nodes.len() {
+                        return Ok(resp);
+                    }
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) if repeatable || e.never_reached() => failures.push(format!("{node}: {e}")),
+                Err(e) => return Err(anyhow!("{node}: {e}")),
+            }
+        }
+        Err(no_node(&self.nodes, &failures))
     }
 
     /// Sends `body` (an `acc_proto` request type) as JSON; the JSON answer of a 2xx.
@@ -165,7 +215,7 @@ impl Ctl {
         if let Some(t) = content_type {
             headers.push(("content-type", t));
         }
-        let resp = self.conn.send(method, path, &headers, bytes).await?;
+        let resp = self.request(method, path, &headers, bytes).await?;
         let value: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         if resp.status.is_success() {
             return Ok(value);
@@ -188,6 +238,15 @@ impl Ctl {
         }
         bail!("{}", refusal.message)
     }
+}
+
+/// Every node failed: one line naming each and what happened there.
+fn no_node(nodes: &[Endpoint], failures: &[String]) -> anyhow::Error {
+    if let [one] = failures {
+        return anyhow!("{one}");
+    }
+    let nodes: Vec<String> = nodes.iter().map(ToString::to_string).collect();
+    ClientError::NoNode { nodes: nodes.join(", "), failures: failures.join("; ") }.into()
 }
 
 /// The server changed nothing because everything asked for was already so: setting what
