@@ -31,20 +31,12 @@ fn a_second_node_joins_by_token_and_serves_the_same_fleet() {
     assert!(token.starts_with("accjoin1."), "{token}");
 
     let listen = format!("127.0.0.1:{}", free_port());
-    let join = |token: &str, dir: &str| {
-        f.d.acc(&[
-            "server",
-            "join",
-            "--token",
-            token,
-            "--data-dir",
-            dir,
-            "--listen",
-            &listen,
-            "--name",
-            "NODE2",
-        ])
+    let join_as = |name: &str, token: &str, dir: &str| {
+        let args =
+            ["server", "join", "--token", token, "--data-dir", dir, "--listen", &listen, "--name", name];
+        f.d.acc(&args)
     };
+    let join = |token: &str, dir: &str| join_as("NODE2", token, dir);
     // A directory that is not empty is refused before the token is spent.
     f.d.write("busy/keep.txt", "mine");
     let busy = join(&token, "busy").fails_with(1);
