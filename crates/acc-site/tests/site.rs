@@ -255,12 +255,19 @@ async fn r_policy_refreshes_only_for_revisions_that_change_what_the_refresh_acts
     assert_eq!(refresh_triggers(&site).await, ["policy", "manual", "policy"]);
 }
 
+/// A management server node list whose only node nothing listens on (the directory is
+/// unreachable).
+fn unreachable_directory(layout: &acc_site::layout::Layout) -> acc_site::managed::Nodes {
+    let config = acc_site::managed::ManagementConfig { url: "https://127.0.0.1:9".into(), urls: vec![] };
+    acc_site::managed::Nodes::new(layout, config).unwrap()
+}
+
 #[tokio::test]
 async fn domain_form_logons_name_their_domain_by_the_one_rule_for_name_forms() {
     // D3: the directory cannot be reached (this site never joined one: no credentials to
     // reach it); the 4625 names the domain part of the presented name in both forms.
-    let (_tmp, _layout, _clock, site) = fresh().await;
-    site.attach_directory("https://127.0.0.1:9");
+    let (_tmp, layout, _clock, site) = fresh().await;
+    site.attach_directory(unreachable_directory(&layout));
     for (user, domain) in [("acc_svc@corp.local", "corp.local"), ("CORP\\acc_svc", "CORP")] {
         let r = site.authenticate(user, "whatever-it-is", src(1), 1).await.unwrap();
         assert_eq!(r.outcome, Outcome::Unavailable, "{user}");
@@ -279,14 +286,14 @@ async fn domain_form_logons_name_their_domain_by_the_one_rule_for_name_forms() {
 async fn the_app_ids_logons_carry_package_acc_app_id() {
     // "Use Application Credentials": the policy names the App ID; its logons (here refused
     // as unavailable: no directory reachable) carry acc-app-id, others acc-password.
-    let (_tmp, _layout, _clock, site) = fresh().await;
+    let (_tmp, layout, _clock, site) = fresh().await;
     let mut policy = site_policy(1, LockoutPolicy::default());
     policy.app_id = Some(acc_core::lockout::AppIdName {
         account: "svc_acc_app".into(),
         directory: acc_core::name::DirectoryNames { netbios: "CORP".into(), dns: "corp.local".into() },
     });
     site.apply_site_policy(policy, true).await.unwrap();
-    site.attach_directory("https://127.0.0.1:9");
+    site.attach_directory(unreachable_directory(&layout));
     let last_package = || async {
         let body: String = sqlx::query_scalar("SELECT body FROM events ORDER BY seq DESC LIMIT 1")
             .fetch_one(site.pool())
