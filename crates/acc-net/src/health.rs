@@ -17,6 +17,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+
+use crate::accept::Acceptor;
 use tokio::task::JoinSet;
 
 /// A boxed future that can move between threads.
@@ -102,20 +104,10 @@ pub async fn serve_metrics(
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_METRICS_CONNECTIONS));
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
+    let mut acceptor = Acceptor::new(&listener, "metrics");
     loop {
         while tasks.try_join_next().is_some() {}
-        let (tcp, addr) = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Metrics listener: accept failed.");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+        let Some((tcp, addr)) = acceptor.next(shutdown.as_mut()).await else { break };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::debug!(%addr, "Metrics listener full; connection closed.");
             continue;

@@ -23,6 +23,7 @@
 //! events) belong to the site server; this crate only guarantees that a connection
 //! whose certificate was refused never reaches it.
 
+mod accept;
 mod admission;
 mod body;
 pub mod client;

@@ -28,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::accept::Acceptor;
 use crate::admission::{Admission, Registry};
 use crate::body::RequestBody;
 use crate::identity::{PeerIdentity, PeerInfo, PeerRejection, SessionSlot};
@@ -196,28 +197,12 @@ pub async fn serve<S, B>(
     let registry = Registry::new(limits.max_unauthenticated_per_address);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let mut backoff = Duration::from_millis(5);
     tokio::pin!(shutdown);
+    let mut acceptor = Acceptor::new(&listener, "https");
 
     loop {
         while tasks.try_join_next().is_some() {}
-        let (tcp, addr) = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => {
-                    backoff = Duration::from_millis(5);
-                    a
-                }
-                Err(e) => {
-                    // Out of file descriptors and similar: wait instead of spinning.
-                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "Accept failed.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            },
-        };
+        let Some((tcp, addr)) = acceptor.next(shutdown.as_mut()).await else { break };
         if registry.at_cap(addr.ip()) {
             // Before any TLS work: an address that keeps trying costs an accept and a close.
             tracing::debug!(%addr, "Address at its cap of unauthenticated connections; connection closed.");

@@ -4,6 +4,7 @@
 //! types, so a field renamed here is renamed on both sides.
 
 pub mod answer;
+pub mod policy;
 
 pub use answer::*;
 

@@ -2,7 +2,10 @@
 //! operations (method, path, summary, who may call) and names the `acc_proto` type of each
 //! request and answer; the schemas come from those types (schemars, which follows their
 //! serde attributes), so a document cannot drift from what the role parses. The
-//! management server's and the site server's documents are both made here.
+//! management server's and the site server's documents are both made here, and checked
+//! here against each role's router ([`routes_in`]) and the copy checked in.
+
+use std::collections::BTreeSet;
 
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
@@ -99,6 +102,64 @@ pub fn undocumented(operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String
         .filter(|(m, p, _, _)| !operations.iter().any(|o| o.method == *m && o.path == *p))
         .map(|(m, p, _, _)| format!("{m} {p}"))
         .collect()
+}
+
+/// The routes a router registers, as (method, path), read from the `.route("…", …)` calls
+/// of every `.rs` file in `dir` (an axum router cannot list them at run time), wildcards
+/// written as OpenAPI parameters; a test of
+/// each role compares them with its operations ([`unmatched_routes`]).
+pub fn routes_in(dir: &std::path::Path) -> std::io::Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path)?;
+        for call in source.split(".route(\"").skip(1) {
+            let Some((route, rest)) = call.split_once('"') else { continue };
+            // The method router: up to the call's closing parenthesis.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let methods = &rest[..end];
+            for m in ["get", "post", "put", "delete"] {
+                let called = methods
+                    .match_indices(&format!("{m}("))
+                    .any(|(i, _)| !methods[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+                if called {
+                    // axum's `{*rest}` is OpenAPI's `{rest}`.
+                    out.insert((m.to_string(), route.replace("{*", "{")));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The routes `routed` that no operation documents, and the operations that are not
+/// routed, one `routed but undocumented: get /v1/x` line each (a test expects none).
+pub fn unmatched_routes(routed: &BTreeSet<(String, String)>, operations: &[Operation<'_>]) -> Vec<String> {
+    let documented: BTreeSet<(String, String)> =
+        operations.iter().map(|o| (o.method.to_string(), o.path.to_string())).collect();
+    let undocumented =
+        routed.difference(&documented).map(|(m, p)| format!("routed but undocumented: {m} {p}"));
+    let unrouted = documented.difference(routed).map(|(m, p)| format!("documented but not routed: {m} {p}"));
+    undocumented.chain(unrouted).collect()
+}
+
+/// The `$ref` of the JSON request body of `method path` in `doc` (`null` when it has none).
+pub fn request_ref<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
 }
 
 /// Whether `doc` is the document checked in at `file` (pretty JSON with a final newline).

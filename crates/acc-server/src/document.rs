@@ -8,7 +8,7 @@
 //! generation carries the argon2id hash site servers verify against (K2), which
 //! [`redacted`] hides from people.
 
-use acc_core::acl::{Caller, PackageSource, Principal, Share, check_package_sources, grant_read};
+use acc_core::acl::{Caller, Principal, check_package_sources, grant_read};
 use acc_core::credential_check::{
     CheckContext, DirectoryLookup, GenerationPhase, GenerationRecord, NewCredential, PasswordOracle,
     app_mode_warning, check_new_credential,
@@ -16,161 +16,24 @@ use acc_core::credential_check::{
 use acc_core::lockout::LockoutPolicy;
 use acc_core::name::{DirectoryNames, UserNameForm};
 use acc_core::password::{PasswordPolicy, Secret};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The default of `rotation.grace` (3.2.1): 7 days.
-pub const DEFAULT_GRACE: u64 = 604_800;
 /// The upper bound of `rotation.grace`: 90 days.
 pub const MAX_GRACE: u64 = 7_776_000;
 
 pub use acc_proto::AuthMode;
 
-/// The authentication page.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSettings {
-    /// The mode.
-    pub mode: AuthMode,
-    /// The password policy new credentials must meet.
-    pub password_policy: PasswordPolicy,
-}
+pub use acc_proto::admin::policy::{
+    Assignment, AuthSettings, DEFAULT_GRACE, Generation, PolicyDocument, RevokedCert, TrustAnchor,
+};
 
-/// One ACC generation (1.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Generation {
-    /// 1, 2, 3 …
-    pub number: u32,
-    /// The stored user name (`ACC_user`, `CORP\acc_svc`).
-    pub user_name: String,
-    /// Its phase.
-    pub phase: GenerationPhase,
-    /// The argon2id PHC hash of its password (local form only; K2).
-    pub password_hash: Option<String>,
-    /// When it was saved (Unix milliseconds).
-    pub saved_at: i64,
-    /// Retiring: when it is removed at the latest (Unix milliseconds).
-    pub retire_deadline: Option<i64>,
-}
-
-impl Generation {
-    /// True for a local-form name (site servers create its accounts).
-    pub fn is_local(&self) -> bool {
-        !acc_core::lockout::is_domain_form(&self.user_name)
-    }
-}
-
-/// Everything one policy revision fixes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyDocument {
-    /// Global agent settings, Authentication.
-    pub auth: AuthSettings,
-    /// Global site server settings: the lockout policy and the ACC refresh settings.
-    pub site: LockoutPolicy,
-    /// `rotation.grace` in seconds.
-    pub rotation_grace: u64,
-    /// Every ACC generation, removed ones included (their names are never reused).
-    pub generations: Vec<Generation>,
-    /// The package sources and their two-level ACLs.
-    pub shares: Vec<Share>,
-    /// Operator CAs (the seed's lab CA) whose certificates site servers accept for agents.
-    #[serde(default)]
-    pub trust: Vec<TrustAnchor>,
-    /// Certificates of the fleet CA revoked (their CRL reaches sites with the revision).
-    #[serde(default)]
-    pub revoked: Vec<RevokedCert>,
-    /// Packages assigned to site servers.
-    #[serde(default)]
-    pub assignments: Vec<Assignment>,
-    /// Maximum size of each site server's security event log, in bytes.
-    #[serde(default = "default_event_log_max_size")]
-    pub event_log_max_size: u64,
-    /// Maximum size of the management server's store of every site's events, in bytes.
-    #[serde(default = "default_event_store_max_size")]
-    pub event_store_max_size: u64,
-}
-
-fn default_event_log_max_size() -> u64 {
-    acc_core::event::retention::DEFAULT_SITE_MAX_SIZE
-}
-
-fn default_event_store_max_size() -> u64 {
-    acc_core::event::retention::DEFAULT_SERVER_MAX_SIZE
-}
-
-/// A package version assigned to site servers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Assignment {
-    /// The package.
-    pub name: String,
-    /// The version.
-    pub version: String,
-    /// The sites that replicate it; empty: every site.
-    pub sites: Vec<String>,
-}
-
-impl Assignment {
-    /// Whether `site` replicates this package.
-    pub fn covers(&self, site: &str) -> bool {
-        self.sites.is_empty() || self.sites.iter().any(|s| s == site)
-    }
-}
-
-/// An operator CA trusted for agent certificates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrustAnchor {
-    /// SHA-256 of the certificate, lower-case hex.
-    pub fingerprint: String,
-    /// Its subject on one line.
-    pub subject: String,
-    /// The certificate (PEM).
-    pub pem: String,
-}
-
-/// A revoked fleet certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokedCert {
-    /// Serial, upper-case hex.
-    pub serial: String,
-    /// Unix milliseconds.
-    pub revoked_at: i64,
-}
-
-impl Default for PolicyDocument {
-    fn default() -> Self {
-        PolicyDocument {
-            auth: AuthSettings::default(),
-            site: LockoutPolicy::default(),
-            rotation_grace: DEFAULT_GRACE,
-            generations: Vec::new(),
-            shares: PackageSource::default_shares(),
-            trust: Vec::new(),
-            revoked: Vec::new(),
-            assignments: Vec::new(),
-            event_log_max_size: default_event_log_max_size(),
-            event_store_max_size: default_event_store_max_size(),
-        }
-    }
-}
-
-impl PolicyDocument {
-    /// The generation in `phase`, if any (at most one per phase but `removed`).
-    pub fn generation_in(&self, phase: GenerationPhase) -> Option<&Generation> {
-        self.generations.iter().find(|g| g.phase == phase)
-    }
-
-    /// The records the credential check needs.
-    fn records(&self) -> Vec<GenerationRecord> {
-        self.generations
-            .iter()
-            .map(|g| GenerationRecord { number: g.number, user_name: g.user_name.clone(), phase: g.phase })
-            .collect()
-    }
+/// The records the credential check needs.
+fn records(doc: &PolicyDocument) -> Vec<GenerationRecord> {
+    doc.generations
+        .iter()
+        .map(|g| GenerationRecord { number: g.number, user_name: g.user_name.clone(), phase: g.phase })
+        .collect()
 }
 
 pub use acc_proto::admin::Problem;
@@ -304,7 +167,7 @@ pub fn change_auth(
         (None, _) => None,
     };
     if let Some(typed) = new_name {
-        let records = document.records();
+        let records = records(&document);
         let check_ctx = CheckContext {
             app_id: ctx.app_id,
             directory: ctx.directory,
@@ -478,30 +341,31 @@ fn settle_as(
 }
 
 /// The document as people see it: every `password_hash` replaced by `[REDACTED]`.
-pub fn redacted(doc: &PolicyDocument) -> Value {
-    let mut value = serde_json::to_value(doc).unwrap_or(Value::Null);
-    redact(&mut value);
-    value
+pub fn redacted(doc: &PolicyDocument) -> PolicyDocument {
+    let mut shown = doc.clone();
+    for g in &mut shown.generations {
+        if g.password_hash.is_some() {
+            g.password_hash = Some(REDACTED.into());
+        }
+    }
+    shown
 }
 
-fn redact(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if k == "password_hash" && !v.is_null() {
-                    *v = Value::String("[REDACTED]".into());
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
+/// What [`redacted`] shows instead of a hash.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// [`redacted`] as JSON, the form [`diff`] compares.
+pub fn redacted_value(doc: &PolicyDocument) -> Value {
+    serde_json::to_value(redacted(doc)).unwrap_or(Value::Null)
 }
 
 /// One difference between two documents.
 pub use acc_proto::admin::SettingChange as Change;
+
+/// The differences between two documents as people see them ([`redacted`]).
+pub fn diff_documents(a: &PolicyDocument, b: &PolicyDocument) -> Vec<Change> {
+    diff(&redacted_value(a), &redacted_value(b))
+}
 
 /// The differences between two (redacted) documents, leaf by leaf in document order.
 /// Generations are matched by number and shares by name, so one addition is one change.
@@ -550,7 +414,7 @@ fn walk(path: String, a: &Value, b: &Value, out: &mut Vec<Change>) {
 
 /// A one-line summary of a revision: its changed paths (at most five, then a count).
 pub fn summary(before: &PolicyDocument, after: &PolicyDocument) -> String {
-    let changes = diff(&redacted(before), &redacted(after));
+    let changes = diff_documents(before, after);
     let mut paths: Vec<String> = Vec::new();
     for c in &changes {
         // Summarise a new generation or share as one entry.

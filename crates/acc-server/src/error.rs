@@ -75,3 +75,9 @@ impl From<acc_net::datadir::ConfigFileError> for ServerError {
         }
     }
 }
+
+impl From<acc_proto::admin::UnknownRole> for ServerError {
+    fn from(e: acc_proto::admin::UnknownRole) -> Self {
+        ServerError::Invalid(e.to_string())
+    }
+}

@@ -4,52 +4,11 @@
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
 
-/// What a token may do. Each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads settings, revisions, inventory and events.
-    Viewer,
-    /// Also sends tasks, creates join and enrollment tokens, unlocks.
-    Operator,
-    /// Also changes settings, credentials, trust, and creates API tokens.
-    Admin,
-}
-
-impl Role {
-    /// `viewer`, `operator` or `admin`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses a role name.
-    pub fn parse(s: &str) -> Result<Role, ServerError> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "operator" => Ok(Role::Operator),
-            "admin" => Ok(Role::Admin),
-            _ => Err(ServerError::Invalid(format!("role '{s}' is not one of viewer, operator, admin"))),
-        }
-    }
-}
-
-impl From<Role> for acc_proto::admin::Role {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Viewer => acc_proto::admin::Role::Viewer,
-            Role::Operator => acc_proto::admin::Role::Operator,
-            Role::Admin => acc_proto::admin::Role::Admin,
-        }
-    }
-}
+/// What a token (or a console user) may do: the one role type of the admin API.
+pub use acc_proto::admin::Role;
 
 /// A new token's text (shown once).
 pub fn new_token(prefix: &str) -> Result<String, ServerError> {

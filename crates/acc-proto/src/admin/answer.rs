@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use acc_core::generation::GenerationPhase;
 use acc_core::lockout::GenerationAck;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::admin::policy::PolicyDocument;
 use crate::agent::AuthMode;
 use crate::package::{PackageState, ReplicationStatus};
 use crate::site::AccountState;
@@ -71,9 +72,9 @@ pub struct SettingsView {
     /// The active generation's credential (`None`: no credential is active).
     pub credential: Option<ActiveCredential>,
     /// The policy document's sections (`auth`, `site`, `generations`, `shares` …),
-    /// hashes redacted, as the management server keeps them.
+    /// hashes redacted.
     #[serde(flatten)]
-    pub document: Map<String, Value>,
+    pub document: PolicyDocument,
 }
 
 /// The credential of the active generation.
@@ -128,7 +129,7 @@ pub struct RevisionShown {
     #[serde(flatten)]
     pub info: RevisionInfo,
     /// Its policy document, hashes redacted.
-    pub document: Value,
+    pub document: PolicyDocument,
 }
 
 /// One difference between two revisions' documents.
@@ -168,6 +169,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// A role's name; the error names the word and the roles there are.
+    pub fn parse(s: &str) -> Result<Role, UnknownRole> {
+        s.parse()
+    }
+
     /// `viewer`, `operator` or `admin`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -178,16 +184,21 @@ impl Role {
     }
 }
 
+/// A word that is not a role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role '{0}' is not one of viewer, operator, admin")]
+pub struct UnknownRole(pub String);
+
 impl std::str::FromStr for Role {
-    type Err = String;
+    type Err = UnknownRole;
 
     /// A role's name; the error names the word and the roles there are.
-    fn from_str(s: &str) -> Result<Role, String> {
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         match s {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
-            _ => Err(format!("role '{s}' is not one of viewer, operator, admin")),
+            _ => Err(UnknownRole(s.to_string())),
         }
     }
 }
@@ -819,7 +830,7 @@ mod tests {
             AssignedTo::All(AllSites::All)
         );
         assert_eq!("operator".parse::<Role>(), Ok(Role::Operator));
-        assert!("root".parse::<Role>().unwrap_err().contains("'root'"));
+        assert!("root".parse::<Role>().unwrap_err().to_string().contains("'root'"));
         for s in [AgentStatus::Enrolled, AgentStatus::Polling, AgentStatus::Behind] {
             assert_eq!(json!(s), json!(s.as_str()));
         }

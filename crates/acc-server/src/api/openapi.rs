@@ -419,61 +419,14 @@ mod tests {
 
     /// The checked-in document, relative to this crate.
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/server.json");
-
-    /// The routes the router registers, as (method, path), read from the `.route(…)` calls
-    /// of every module of the API (the router cannot list them at run time).
-    fn registered_routes() -> std::collections::BTreeSet<(String, String)> {
-        // Every file of the API's directory, so that a new module's routes are read too.
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
-        let sources: Vec<String> = std::fs::read_dir(dir)
-            .expect("the api directory")
-            .map(|entry| entry.expect("an api file").path())
-            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
-            .map(|path| std::fs::read_to_string(path).expect("an api file"))
-            .collect();
-        let mut out = std::collections::BTreeSet::new();
-        for source in &sources {
-            for call in source.split(".route(\"").skip(1) {
-                let (path, rest) = call.split_once('"').expect("a quoted path");
-                // The method router: up to the call's closing parenthesis.
-                let mut depth = 1;
-                let end = rest
-                    .char_indices()
-                    .find(|&(_, c)| {
-                        depth += match c {
-                            '(' => 1,
-                            ')' => -1,
-                            _ => 0,
-                        };
-                        depth == 0
-                    })
-                    .map_or(rest.len(), |(i, _)| i);
-                let methods = &rest[..end];
-                for m in ["get", "post", "put", "delete"] {
-                    let called = methods.match_indices(&format!("{m}(")).any(|(i, _)| {
-                        !methods[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                    });
-                    if called {
-                        out.insert((m.to_string(), path.to_string()));
-                    }
-                }
-            }
-        }
-        out
-    }
+    /// The API's modules, whose `.route(…)` calls make the router.
+    const API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
 
     #[test]
     fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
-        let routed = registered_routes();
-        let documented: std::collections::BTreeSet<(String, String)> =
-            OPERATIONS.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+        let routed = acc_proto::openapi::routes_in(std::path::Path::new(API_DIR)).unwrap();
         assert!(routed.len() > 40, "{routed:?}");
-        let undocumented: Vec<_> = routed.difference(&documented).collect();
-        let unrouted: Vec<_> = documented.difference(&routed).collect();
-        assert!(
-            undocumented.is_empty() && unrouted.is_empty(),
-            "routed but not in OPERATIONS: {undocumented:?}; in OPERATIONS but not routed: {unrouted:?}"
-        );
+        assert_eq!(acc_proto::openapi::unmatched_routes(&routed, &operations()), Vec::<String>::new());
     }
 
     #[test]
@@ -489,9 +442,8 @@ mod tests {
             std::path::Path::new(CHECKED_IN),
             "cargo test -p acc-server openapi",
         );
-        let rotate = &doc["paths"]["/v1/credential/rotate"]["post"];
         assert_eq!(
-            rotate["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            acc_proto::openapi::request_ref(&doc, "post", "/v1/credential/rotate"),
             "#/components/schemas/AuthChange"
         );
         let task = &doc["components"]["schemas"]["TaskRequest"];

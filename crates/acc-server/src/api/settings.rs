@@ -40,14 +40,7 @@ pub fn settings_view(server: &Server, revision: i64, doc: &PolicyDocument) -> Se
     let credential = doc
         .generation_in(GenerationPhase::Active)
         .map(|g| ActiveCredential { generation: g.number, user_name: g.user_name.clone() });
-    let mut document = match document::redacted(doc) {
-        Value::Object(d) => d,
-        _ => Map::new(),
-    };
-    // The view's own fields come first and are never a document's.
-    for k in ["revision", "app_id", "credential"] {
-        document.remove(k);
-    }
+    let document = document::redacted(doc);
     SettingsView { revision, app_id: server.config().app_id_display(), credential, document }
 }
 
@@ -147,15 +140,15 @@ fn info(r: crate::store::RevisionRow) -> RevisionInfo {
     RevisionInfo { number: r.number, created_at: r.created_at, author: r.author, summary: r.summary }
 }
 
-/// Revision `n`'s redacted document, or 404 naming the range that exists.
-async fn load(server: &Server, n: i64) -> Result<(crate::store::RevisionRow, Value), ApiError> {
+/// Revision `n`'s document, or 404 naming the range that exists.
+async fn load(server: &Server, n: i64) -> Result<(crate::store::RevisionRow, PolicyDocument), ApiError> {
     let Some((row, text)) = crate::store::revision(server.pool(), n).await? else {
         let latest = server.current().0;
         return Err(ApiError::not_found(format!("revision {n} does not exist; revisions are 1 to {latest}")));
     };
     let doc: PolicyDocument =
         serde_json::from_str(&text).map_err(|e| crate::ServerError::Invalid(format!("revision {n}: {e}")))?;
-    Ok((row, document::redacted(&doc)))
+    Ok((row, doc))
 }
 
 async fn revision(
@@ -166,7 +159,7 @@ async fn revision(
     require(&caller, Role::Viewer)?;
     let n = parse_revision(&number)?;
     let (row, document) = load(&server, n).await?;
-    Ok(Json(RevisionShown { info: info(row), document }))
+    Ok(Json(RevisionShown { info: info(row), document: document::redacted(&document) }))
 }
 
 fn parse_revision(text: &str) -> Result<i64, ApiError> {
@@ -189,7 +182,7 @@ async fn diff(
     let (a, b) = (parse_revision(&param("from")?)?, parse_revision(&param("to")?)?);
     let (_, da) = load(&server, a).await?;
     let (_, db) = load(&server, b).await?;
-    Ok(Json(RevisionDiff { from: a, to: b, changes: document::diff(&da, &db) }))
+    Ok(Json(RevisionDiff { from: a, to: b, changes: document::diff_documents(&da, &db) }))
 }
 
 async fn create_token(
@@ -200,7 +193,7 @@ async fn create_token(
 ) -> Result<Json<CreatedApiToken>, ApiError> {
     require(&caller, Role::Admin)?;
     let body: ApiTokenRequest = parse_json(&headers, &body)?;
-    let role = Role::parse(&body.role)?;
+    let role = Role::parse(&body.role).map_err(crate::ServerError::from)?;
     let (token, row) = server.create_token(role, body.ttl_secs, &body.description).await?;
     tracing::info!(role = role.as_str(), description = %row.description, by = %caller.name, "API token created.");
     Ok(Json(CreatedApiToken { info: api_token(row), token }))
@@ -208,12 +201,7 @@ async fn create_token(
 
 /// A stored token as the API shows it (never its digest).
 fn api_token(t: crate::store::TokenRow) -> ApiToken {
-    ApiToken {
-        role: t.role.into(),
-        description: t.description,
-        created_at: t.created_at,
-        expires_at: t.expires_at,
-    }
+    ApiToken { role: t.role, description: t.description, created_at: t.created_at, expires_at: t.expires_at }
 }
 
 async fn list_tokens(

@@ -38,7 +38,7 @@ async fn add(
 ) -> Result<Json<UserList>, ApiError> {
     require(&caller, Role::Admin)?;
     let b: UserAdd = parse_json(&headers, &body)?;
-    let role = Role::parse(&b.role)?;
+    let role = Role::parse(&b.role).map_err(crate::ServerError::from)?;
     server.add_user(&b.name, role, &b.password, &caller.name).await?;
     Ok(Json(server.users().await?))
 }

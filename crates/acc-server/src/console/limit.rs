@@ -2,7 +2,12 @@
 //! engine counts per user name, one per address. Classic mode with a finite duration: a
 //! lock ends by itself ([`USER_POLICY`]: 5 failures in 5 minutes lock the name for 5
 //! minutes), so an attacker can slow an operator down but never lock them out for good.
+//!
+//! [`sign_in`] holds the limiter's lock only to decide and to count, never across the
+//! password check (Argon2), so sign-ins verify concurrently — the split acc-site makes
+//! for agents' logons (`precheck`, verify, `complete`).
 
+use std::future::Future;
 use std::net::IpAddr;
 
 use acc_core::lockout::{Attempt, LockoutMode, LockoutPolicy, PasswordHash, SiteIdentity, SiteState, Source};
@@ -102,8 +107,10 @@ impl SignInLimiter {
         Ok(())
     }
 
-    /// Counts a checked attempt; `Err` when it locked the name or the address.
+    /// Counts a checked attempt; `Err` when it locked the name or the address, or when
+    /// another attempt locked them while this one was verified (then it is not counted).
     pub fn record(&mut self, user: &str, ip: IpAddr, ok: bool, now: Timestamp) -> Result<(), Refusal> {
+        self.check(user, ip, now)?;
         let source = Source::new(ip, "console");
         let name = user.to_lowercase();
         if self.users.account(&name).is_none() {
@@ -125,6 +132,39 @@ impl SignInLimiter {
         // semantics); the lock it set answers the next one.
         if ok { Ok(()) } else { self.check(&name, ip, now) }
     }
+}
+
+/// How a sign-in attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision<T> {
+    /// Refused before its password was checked.
+    Refused(Refusal),
+    /// A wrong password, or a right one that a lock set meanwhile refuses; the refusal
+    /// when the name or the address is locked now.
+    Failed(Option<Refusal>),
+    /// Signed in as `T`.
+    SignedIn(T),
+}
+
+/// One sign-in as `user` from `ip`: decided under the limiter's lock, `verify` awaited with
+/// no lock held, its result counted under the lock again. `verify`'s error is returned as
+/// is, uncounted.
+pub async fn sign_in<T, E>(
+    limiter: &tokio::sync::Mutex<SignInLimiter>,
+    user: &str,
+    ip: IpAddr,
+    now: impl Fn() -> Timestamp,
+    verify: impl Future<Output = Result<Option<T>, E>>,
+) -> Result<Decision<T>, E> {
+    if let Err(refusal) = limiter.lock().await.check(user, ip, now()) {
+        return Ok(Decision::Refused(refusal));
+    }
+    let verified = verify.await?;
+    let counted = limiter.lock().await.record(user, ip, verified.is_some(), now());
+    Ok(match (verified, counted) {
+        (Some(user), Ok(())) => Decision::SignedIn(user),
+        (_, counted) => Decision::Failed(counted.err()),
+    })
 }
 
 #[cfg(test)]
@@ -158,5 +198,69 @@ mod tests {
         let other: IpAddr = "10.0.0.8".parse().unwrap();
         assert_eq!(l.check("admin", other, t(20)), Ok(()), "the operator at another address signs in");
         assert!(Refusal::Address(42).to_string().contains("try again in 42 seconds"));
+    }
+
+    #[test]
+    fn a_success_raced_by_a_lock_is_refused_and_not_counted() {
+        let mut l = SignInLimiter::default();
+        let t = |s: i64| Timestamp(1_000_000 + s * 1000);
+        assert_eq!(l.check("alice", IP, t(0)), Ok(()), "checked before the others fail");
+        for i in 0..5 {
+            let _ = l.record("alice", IP, false, t(i));
+        }
+        assert!(matches!(l.record("alice", IP, true, t(5)), Err(Refusal::User(_))));
+    }
+
+    /// Runs four sign-ins whose verification waits until all four are verifying at once:
+    /// they complete only if no sign-in holds the limiter's lock while it verifies.
+    async fn concurrent() -> [Decision<String>; 4] {
+        let limiter = tokio::sync::Mutex::new(SignInLimiter::default());
+        let barrier = tokio::sync::Barrier::new(4);
+        let now = || Timestamp(1_000_000);
+        let one = |i: usize| {
+            let (limiter, barrier) = (&limiter, &barrier);
+            async move {
+                let name = format!("user{i}");
+                let verify = async {
+                    assert!(limiter.try_lock().is_ok(), "the limiter is not locked during a verify");
+                    barrier.wait().await;
+                    Ok::<_, std::convert::Infallible>((i % 2 == 0).then(|| name.clone()))
+                };
+                sign_in(limiter, &name, IP, now, verify).await.unwrap()
+            }
+        };
+        let all = async { tokio::join!(one(0), one(1), one(2), one(3)) };
+        let (a, b, c, d) = tokio::time::timeout(std::time::Duration::from_secs(10), all)
+            .await
+            .expect("sign-ins verify concurrently, not one at a time");
+        [a, b, c, d]
+    }
+
+    #[tokio::test]
+    async fn sign_ins_verify_concurrently_and_are_counted() {
+        let decisions = concurrent().await;
+        assert_eq!(decisions[0], Decision::SignedIn("user0".into()));
+        assert_eq!(decisions[1], Decision::Failed(None));
+        assert_eq!(decisions[2], Decision::SignedIn("user2".into()));
+    }
+
+    #[tokio::test]
+    async fn a_refused_sign_in_is_never_verified() {
+        let limiter = tokio::sync::Mutex::new(SignInLimiter::default());
+        let now = || Timestamp(1_000_000);
+        for _ in 0..5 {
+            let _ = limiter.lock().await.record("alice", IP, false, now());
+        }
+        let verified = std::sync::atomic::AtomicBool::new(false);
+        let verify = async {
+            verified.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(Some(()))
+        };
+        let d = sign_in(&limiter, "alice", IP, now, verify).await.unwrap();
+        assert!(matches!(d, Decision::Refused(Refusal::User(_))), "{d:?}");
+        assert!(
+            !verified.load(std::sync::atomic::Ordering::SeqCst),
+            "a locked name's password is not checked"
+        );
     }
 }

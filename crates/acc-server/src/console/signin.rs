@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::limit::{self, Decision};
 use super::session::{ABSOLUTE_MS, Session};
 use super::{
     Console, Form, PageError, PageUser, SESSION_COOKIE, SIGNIN_COOKIE, cookie, peer_ip, render, same_token,
@@ -66,27 +67,25 @@ async fn sign_in(State(console): State<Arc<Console>>, req: Request) -> Result<Re
     let (name, password) = (f.get("user").trim(), Secret::new(f.get("password")));
     let server = &console.server;
     let now = || Timestamp(server.now_ms());
-    // One sign-in decided at a time: the counters and the check belong together.
-    let mut limiter = console.limiter.lock().await;
-    if let Err(refusal) = limiter.check(name, ip, now()) {
-        drop(limiter);
-        event(&console, "sign_in_refused", name, &ip.to_string(), "Audit Failure").await;
-        return form(StatusCode::TOO_MANY_REQUESTS, name, Some(refusal.to_string()));
-    }
-    let signed_in = if name.is_empty() || password.is_empty() {
-        None
-    } else {
-        server.verify_user(name, &password).await?
+    let verify = async {
+        if name.is_empty() || password.is_empty() {
+            Ok(None)
+        } else {
+            server.verify_user(name, &password).await
+        }
     };
-    let counted = limiter.record(name, ip, signed_in.is_some(), now());
-    drop(limiter);
-    let Some(user) = signed_in else {
-        event(&console, "sign_in_failed", name, &ip.to_string(), "Audit Failure").await;
-        let message = match counted {
-            Err(refusal) => refusal.to_string(),
-            Ok(()) => "The user name or password is incorrect.".to_string(),
-        };
-        return form(StatusCode::UNAUTHORIZED, name, Some(message));
+    let user = match limit::sign_in(&console.limiter, name, ip, now, verify).await? {
+        Decision::SignedIn(user) => user,
+        Decision::Refused(refusal) => {
+            event(&console, "sign_in_refused", name, &ip.to_string(), "Audit Failure").await;
+            return form(StatusCode::TOO_MANY_REQUESTS, name, Some(refusal.to_string()));
+        }
+        Decision::Failed(refusal) => {
+            event(&console, "sign_in_failed", name, &ip.to_string(), "Audit Failure").await;
+            let message =
+                refusal.map_or_else(|| "The user name or password is incorrect.".into(), |r| r.to_string());
+            return form(StatusCode::UNAUTHORIZED, name, Some(message));
+        }
     };
     let token = crate::tokens::new_token("s")?;
     let at = server.now_ms();

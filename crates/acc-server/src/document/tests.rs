@@ -1,3 +1,4 @@
+use acc_core::acl::Share;
 use acc_core::credential_check::{DirectoryLookup, DomainAccountState, PasswordOracle};
 use acc_core::name::UserName;
 use acc_core::password::PasswordMode;
@@ -290,19 +291,59 @@ fn site_settings_are_validated_with_the_messages_of_5_5() {
     assert_eq!(summary(&doc, &saved.document), "site.mode, site.threshold");
 }
 
+/// Every non-null `password_hash` anywhere in `value`, replaced by `[REDACTED]`: the
+/// redaction the API answered as untyped JSON before the document was typed.
+fn redact_every_hash(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "password_hash" && !v.is_null() {
+                    *v = Value::String("[REDACTED]".into());
+                } else {
+                    redact_every_hash(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_every_hash),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_typed_redaction_answers_the_same_bytes_as_the_untyped_one() {
+    let a = PolicyDocument::default();
+    let b = save(&a, &Vault(vec![]), Some("ACC_user"), STRONG, false).unwrap().document;
+    let mut c = b.clone();
+    settle(&mut c, true, 7);
+    c.generations.push(Generation {
+        number: 2,
+        user_name: "CORP\\acc_svc".into(),
+        phase: GenerationPhase::Provisioning,
+        password_hash: None,
+        saved_at: 8,
+        retire_deadline: None,
+    });
+    for doc in [&a, &b, &c] {
+        let mut untyped = serde_json::to_value(doc).unwrap();
+        redact_every_hash(&mut untyped);
+        assert_eq!(serde_json::to_string(&redacted(doc)).unwrap(), untyped.to_string());
+    }
+    assert!(c.generations.iter().any(|g| g.password_hash.is_none()), "a domain-form generation has no hash");
+}
+
 #[test]
 fn hashes_are_redacted_and_diffs_match_generations_by_number() {
     let a = PolicyDocument::default();
     let mut b = save(&a, &Vault(vec![]), Some("ACC_user"), STRONG, false).unwrap().document;
-    let shown = redacted(&b).to_string();
+    let shown = redacted_value(&b).to_string();
     assert!(shown.contains("[REDACTED]") && !shown.contains("argon2"), "{shown}");
-    let changes = diff(&redacted(&a), &redacted(&b));
+    let changes = diff(&redacted_value(&a), &redacted_value(&b));
     let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, ["auth.mode", "generations[1]"], "a new generation is one change");
     assert_eq!(summary(&a, &b), "auth.mode, generations[1]");
-    let before = redacted(&b);
+    let before = redacted_value(&b);
     settle(&mut b, true, 7);
-    let changes = diff(&before, &redacted(&b));
+    let changes = diff(&before, &redacted_value(&b));
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].path, "generations[1].phase");
     assert_eq!((changes[0].from.as_str(), changes[0].to.as_str()), (Some("provisioning"), Some("active")));

@@ -113,6 +113,15 @@ mod tests {
 
     /// The checked-in document, relative to this crate.
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/site.json");
+    /// The API's modules, whose `.route(…)` calls make the router.
+    const API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+
+    #[test]
+    fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
+        let routed = acc_proto::openapi::routes_in(std::path::Path::new(API_DIR)).unwrap();
+        assert!(routed.len() >= OPERATIONS.len(), "{routed:?}");
+        assert_eq!(acc_proto::openapi::unmatched_routes(&routed, &operations()), Vec::<String>::new());
+    }
 
     #[test]
     fn every_typed_body_belongs_to_a_documented_operation() {
@@ -127,9 +136,8 @@ mod tests {
             std::path::Path::new(CHECKED_IN),
             "cargo test -p acc-site openapi",
         );
-        let result = &doc["paths"]["/v1/tasks/{id}/result"]["post"];
         assert_eq!(
-            result["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            acc_proto::openapi::request_ref(&doc, "post", "/v1/tasks/{id}/result"),
             "#/components/schemas/TaskResult"
         );
         let status = &doc["components"]["schemas"]["ResultStatus"];

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use acc_core::event::retention::format_size;
+use acc_core::lockout::LockoutMode;
 use acc_core::password::{PasswordMode, PasswordPolicy};
 use acc_proto::AuthMode;
 use acc_proto::admin::{
@@ -11,7 +13,6 @@ use acc_proto::admin::{
 };
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::Value;
 
 use super::Ctl;
 use crate::cmd::common::{LockoutArgs, password_from_stdin};
@@ -196,73 +197,48 @@ pub fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-pub fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-/// A size in bytes as people write it (`128 MiB`).
-fn size(v: &Value) -> String {
-    v.as_u64().map_or_else(|| text(v), acc_core::event::retention::format_size)
-}
-
 fn print_settings(view: &SettingsView) {
-    // The document's sections as the server keeps them (acc-server's PolicyDocument,
-    // not yet an acc-proto type).
-    let document = Value::Object(view.document.clone());
-    let v = &document;
-    let site = &v["site"];
+    let doc = &view.document;
+    let site = &doc.site;
     let credential = match &view.credential {
         None => "-".to_string(),
         Some(c) => format!("{} (generation {})", c.user_name, c.generation),
     };
-    let mode = serde_json::from_value::<acc_core::lockout::LockoutMode>(site["mode"].clone());
-    let lockout = if matches!(mode, Ok(acc_core::lockout::LockoutMode::Classic)) {
-        format!(
+    let lockout = match site.mode {
+        LockoutMode::Classic => format!(
             "classic: threshold {}, reset_after {} s, duration {} s",
-            site["threshold"], site["reset_after"], site["duration"]
-        )
-    } else {
-        format!(
+            site.threshold, site.reset_after, site.duration
+        ),
+        LockoutMode::Smart => format!(
             "smart: source_threshold {}, unfamiliar_threshold {}, reset_after {} s, duration {} s, source blocks {}–{} s",
-            site["source_threshold"],
-            site["unfamiliar_threshold"],
-            site["reset_after"],
-            site["duration"],
-            site["source_block_base"],
-            site["source_block_max"]
-        )
+            site.source_threshold,
+            site.unfamiliar_threshold,
+            site.reset_after,
+            site.duration,
+            site.source_block_base,
+            site.source_block_max
+        ),
     };
-    let generations: Vec<String> = v["generations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| format!("{} {} ({})", g["number"], text(&g["user_name"]), text(&g["phase"])))
+    let generations: Vec<String> = doc
+        .generations
+        .iter()
+        .map(|g| format!("{} {} ({})", g.number, g.user_name, g.phase.as_str()))
         .collect();
+    let policy = doc.auth.password_policy;
     pairs(&[
         ("revision", view.revision.to_string()),
-        ("authentication", text(&v["auth"]["mode"])),
+        ("authentication", doc.auth.mode.to_string()),
         ("credential", credential),
-        (
-            "password policy",
-            format!(
-                "{}, at least {} characters",
-                text(&v["auth"]["password_policy"]["mode"]),
-                v["auth"]["password_policy"]["min_length"]
-            ),
-        ),
+        ("password policy", format!("{}, at least {} characters", policy.mode(), policy.min_length())),
         ("App ID", view.app_id.clone()),
         ("generations", if generations.is_empty() { "-".into() } else { generations.join(", ") }),
         ("lockout", lockout),
-        ("create ACC on sites", text(&site["create_acc_on_site_servers"])),
-        ("re-enable locked ACC", text(&site["reenable_locked_local_account"])),
-        ("ACC refresh interval", format!("{} s", site["acc_refresh_interval"])),
-        ("site event log maximum", size(&v["event_log_max_size"])),
-        ("server event store maximum", size(&v["event_store_max_size"])),
-        ("rotation grace", format!("{} s", v["rotation_grace"])),
+        ("create ACC on sites", site.create_acc_on_site_servers.to_string()),
+        ("re-enable locked ACC", site.reenable_locked_local_account.to_string()),
+        ("ACC refresh interval", format!("{} s", site.acc_refresh_interval)),
+        ("site event log maximum", format_size(doc.event_log_max_size)),
+        ("server event store maximum", format_size(doc.event_store_max_size)),
+        ("rotation grace", format!("{} s", doc.rotation_grace)),
     ]);
 }
 
