@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, peer_ip, render, utc};
+use super::{Console, Denied, Form, PageError, PageUser, peer_ip, render, utc};
 use crate::server::{SaveError, SaveOutcome};
 use crate::tokens::Role;
 
@@ -195,18 +195,18 @@ async fn after_save(
     }
 }
 
-/// Reads the form and its session with at least `role`, or the answer refusing it.
-async fn form(console: &Console, req: Request, role: Role) -> Result<(Form, Session, String), Response> {
+/// Reads the form and its session with at least `role` (and the peer's address), or why not.
+async fn form(console: &Console, req: Request, role: Role) -> Result<(Form, Session, String), Denied> {
     let (parts, body) = req.into_parts();
-    let f = Form::read(body).await.map_err(IntoResponse::into_response)?;
-    let s = console.form_session(&parts.headers, &f, role).await.map_err(IntoResponse::into_response)?;
+    let f = Form::read(body).await.map_err(Denied::Page)?;
+    let s = console.form_session(&parts.headers, &f, role).await?;
     Ok((f, s, peer_ip(&parts.extensions).to_string()))
 }
 
 async fn create_token(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (f, s, ip) = match form(&console, req, Role::Operator).await {
         Ok(x) => x,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     let mut p = page(&console, &s).await?;
     p.ttl = f.get("ttl").trim().to_string();
@@ -238,7 +238,7 @@ async fn create_token(State(console): State<Arc<Console>>, req: Request) -> Resu
 async fn revoke(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (f, s, _) = match form(&console, req, Role::Admin).await {
         Ok(x) => x,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     let serial = f.get("serial").trim().to_string();
     if f.get("confirm") != "yes" {
@@ -260,7 +260,7 @@ async fn revoke(State(console): State<Arc<Console>>, req: Request) -> Result<Res
 async fn trust_add(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (f, s, _) = match form(&console, req, Role::Admin).await {
         Ok(x) => x,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     let outcome = console.server.trust_add(f.get("pem"), &format!("{} (console)", s.user)).await;
     after_save(&console, &s, outcome).await
@@ -269,7 +269,7 @@ async fn trust_add(State(console): State<Arc<Console>>, req: Request) -> Result<
 async fn trust_remove(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let (f, s, _) = match form(&console, req, Role::Admin).await {
         Ok(x) => x,
-        Err(resp) => return Ok(resp),
+        Err(denied) => return Ok(denied.into_response()),
     };
     let author = format!("{} (console)", s.user);
     let outcome =
