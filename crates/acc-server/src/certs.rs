@@ -15,6 +15,12 @@ fn refused(message: String) -> SaveError {
 }
 
 impl Server {
+    /// The agent enrollment tokens (`acc ctl enroll-token create`), newest first: their
+    /// terms and uses left, never their secrets.
+    pub async fn enrollment_tokens(&self) -> Result<Vec<store::JoinTokenRow>, ServerError> {
+        store::join_tokens(&self.pool, acc_proto::TokenKind::Agent.as_str()).await
+    }
+
     /// Every certificate the fleet CA issued, with `revoked_at` when revoked.
     pub async fn certificates(&self) -> Result<Vec<CertificateView>, ServerError> {
         let (_, doc) = self.current();

@@ -21,6 +21,13 @@ use crate::agents::AgentRecord;
 use crate::document::{AuthMode, PolicyDocument};
 use crate::sites::SiteRecord;
 
+/// The id of the impact check's refusal (a [`Problem`](crate::document::Problem)'s `id`).
+pub const IMPACT_ID: &str = "IMPACT";
+
+/// The end of [`Impact::message`]: what `acc ctl` does about it (the console asks for a
+/// confirmation instead).
+pub const FORCE_HINT: &str = "; fix them first or give --force";
+
 /// Who a change would strand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Impact {
@@ -45,7 +52,7 @@ impl Impact {
     /// The refusal, one line.
     pub fn message(&self) -> String {
         format!(
-            "impact: this change would leave {} of {} site servers and {} of {} agents unable to connect ({}); fix them first or give --force",
+            "impact: this change would leave {} of {} site servers and {} of {} agents unable to connect ({}){FORCE_HINT}",
             self.sites.len(),
             self.sites_total,
             self.agents.len(),

@@ -380,7 +380,7 @@ impl Server {
         }
         Err(SaveError::Refused(vec![Problem {
             field: "impact".into(),
-            id: "IMPACT".into(),
+            id: crate::impact::IMPACT_ID.into(),
             message: impact.message(),
         }]))
     }

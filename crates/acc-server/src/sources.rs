@@ -3,7 +3,10 @@
 //! the two levels the share-access check of 3.2.3 reads before a credential is saved. An
 //! edit is a policy revision.
 
-use acc_core::acl::{AceEditError, AceTarget, GrantArgs, ShareView};
+use acc_core::acl::{
+    AceEditError, AceTarget, Caller, GrantArgs, PackageSource, Principal, ShareView, SourceFailure,
+    check_source, grant_read,
+};
 
 use crate::document::Problem;
 use crate::server::{SaveError, SaveOutcome, Server};
@@ -12,7 +15,53 @@ fn refused(message: String) -> SaveError {
     SaveError::Refused(vec![Problem { field: "share access".into(), id: String::new(), message }])
 }
 
+/// The Read check of 3.2.3 for one ACC over the three package sources.
+#[derive(Debug, Clone)]
+pub struct ReadCheck {
+    /// The ACC as ACLs name it (`ACC_user`, `CORP\acc_svc`).
+    pub principal: Principal,
+    /// Each source in check order, with its failure (`None`: the ACC reads it).
+    pub sources: Vec<(PackageSource, Option<SourceFailure>)>,
+}
+
 impl Server {
+    /// The ACC `user_name` as ACLs name it.
+    fn acc_caller(&self, user_name: &str) -> Result<Caller, SaveError> {
+        let principal = Principal::for_user_name(user_name.trim(), &self.config().directory())
+            .map_err(|e| refused(format!("user name '{user_name}': {e}")))?;
+        Ok(Caller::for_principal(principal))
+    }
+
+    /// The Read check the credential save runs (V5, 3.2.3), for `user_name`, against the
+    /// package sources in force.
+    pub fn read_check(&self, user_name: &str) -> Result<ReadCheck, SaveError> {
+        let caller = self.acc_caller(user_name)?;
+        let shares = self.current().1.shares;
+        let sources =
+            PackageSource::ALL.into_iter().map(|s| (s, check_source(s, &shares, &caller))).collect();
+        Ok(ReadCheck { principal: caller.identity().clone(), sources })
+    }
+
+    /// Grants `user_name` Read at both levels wherever the Read check fails (what the
+    /// credential save's `--grant-read` adds), as one revision; refused when a Deny stands
+    /// in the way or nothing is missing.
+    pub async fn grant_acc_read(&self, user_name: &str, author: &str) -> Result<SaveOutcome, SaveError> {
+        let caller = self.acc_caller(user_name)?;
+        let _guard = self.policy.saving().await;
+        let (_, doc) = self.current();
+        let mut next = doc.clone();
+        let changes = grant_read(&mut next.shares, &caller).map_err(|e| refused(e.to_string()))?;
+        if changes.is_empty() {
+            return Err(refused(format!(
+                "share access: '{}' already reads every package source at both levels",
+                caller.identity()
+            )));
+        }
+        let mut saved = self.commit_document(&doc, next, author).await?;
+        saved.granted = changes.iter().map(ToString::to_string).collect();
+        Ok(saved)
+    }
+
     /// The package sources with their ACLs.
     pub fn share_views(&self) -> Vec<ShareView> {
         self.current().1.shares.iter().map(|s| ShareView::of_acl(s, String::new())).collect()

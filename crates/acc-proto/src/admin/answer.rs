@@ -281,6 +281,18 @@ pub struct SiteView {
     pub origin: String,
 }
 
+impl SiteView {
+    /// The age of the CRL the site enforces, from its issuance (its thisUpdate is
+    /// backdated), `EXPIRED` past its nextUpdate, `-` before its first acknowledgement.
+    pub fn crl_age(&self, now_ms: i64) -> String {
+        match (self.crl_issued_ms, self.crl_next_update_ms) {
+            (_, Some(next)) if next <= now_ms => "EXPIRED".into(),
+            (Some(issued), _) => format!("{}m", (now_ms - issued).max(0) / 60_000),
+            _ => "-".into(),
+        }
+    }
+}
+
 /// `GET /v1/sites`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SiteList {

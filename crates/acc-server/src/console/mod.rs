@@ -11,6 +11,8 @@
 //!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
 //!   paging), [`policy_history`], [`lockouts`], [`events`] (search,
 //!   paging): read-only lists;
+//! - [`certificates`]: enrollment tokens, issued certificates (revoke), trusted CAs, CRLs;
+//! - [`sources`]: the package sources' ACLs, the Read check, Grant Read;
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -19,6 +21,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod certificates;
 pub mod events;
 pub mod home;
 pub mod limit;
@@ -29,6 +32,7 @@ pub mod settings_agents;
 pub mod settings_sites;
 pub mod signin;
 pub mod site_servers;
+pub mod sources;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -312,6 +316,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(policy_history::routes())
         .merge(lockouts::routes())
         .merge(events::routes())
+        .merge(certificates::routes())
+        .merge(sources::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

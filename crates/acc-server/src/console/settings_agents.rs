@@ -2,7 +2,9 @@
 //! "Use Application Credentials" / "Use these credentials", the credential and its
 //! confirmation, the password policy, "Grant Read", "Save changes". Saving calls
 //! `Server::save_auth`, as `PUT /v1/settings/auth` does; each refusal of the specification
-//! is shown next to the field it is about.
+//! is shown next to the field it is about. A save the impact check refuses (site servers or
+//! agents left unable to connect) shows the check's counts and goes through only when
+//! re-sent with the confirmation box ticked (`acc ctl settings auth set --force`).
 
 use std::sync::Arc;
 
@@ -39,6 +41,8 @@ struct AgentsPage {
     password_errors: Vec<String>,
     share_errors: Vec<String>,
     other_errors: Vec<String>,
+    /// The impact check's refusal (its counts and who): the save waits for a confirmation.
+    impact: Option<String>,
 }
 
 /// The page with the settings in force.
@@ -107,7 +111,7 @@ async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
         confirmation: Secret::new(f.get("confirmation")),
         password_policy: policy,
         grant_read: f.ticked("grant_read"),
-        force: false,
+        force: f.ticked("force"),
     };
     let author = format!("{} (console)", s.user);
     let outcome = console.server.save_auth(req, &author).await;
@@ -125,6 +129,12 @@ async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
             if let Some(policy) = policy {
                 p.policy = policy.mode().as_str().to_string();
             }
+            let (impact, problems): (Vec<Problem>, Vec<Problem>) =
+                problems.into_iter().partition(|x| x.id == crate::impact::IMPACT_ID);
+            p.impact = impact.into_iter().next().map(|x| {
+                let text = x.message.strip_suffix(crate::impact::FORCE_HINT).unwrap_or(&x.message);
+                text.strip_prefix("impact: this change would leave ").unwrap_or(text).to_string()
+            });
             place(&mut p, problems);
             let mut resp = render(&p)?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 use crate::init::init;
 use crate::layout::Layout;
 use crate::server::Server;
+use crate::tokens::Role;
 
 struct Answer {
     status: StatusCode,
@@ -402,4 +403,278 @@ async fn a_stale_agents_lockout_is_on_the_lockouts_and_events_pages() {
     let bad = call(&app, "GET", "/ui/events?since=yesterday", &viewer, "").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("Since &#39;yesterday&#39; is not a time"), "{}", bad.body);
+}
+
+/// The value inside the element with `id` (its text up to the next `<`).
+fn element_text(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\">")).unwrap_or_else(|| panic!("#{id} in {body}")) + id.len() + 6;
+    body[at..].split('<').next().unwrap().to_string()
+}
+
+/// Certificates: an enrollment token created on the page (shown once, then listed by its
+/// terms) enrolls a host; its certificate is revoked after a confirmation, a lab CA is
+/// trusted and removed; a viewer sees all of it and changes none, a CSRF-less POST is
+/// refused.
+#[tokio::test]
+async fn certificates_tokens_revoke_and_trust() {
+    use acc_pki::key::{Curve, PrivateKey};
+    use acc_pki::subject::Subject;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let page = call(&app, "GET", "/ui/certificates", &jar, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "No enrollment token yet.",
+        "The fleet CA has issued no certificate yet.",
+        "No operator CA is trusted.",
+        ">Valid for</label>",
+        ">Create enrollment token</button>",
+        ">CA certificate (PEM)</label>",
+    ] {
+        assert!(page.body.contains(text), "{text} in {}", page.body);
+    }
+    let csrf = page.csrf();
+    let bad =
+        call(&app, "POST", "/ui/certificates/enroll-token", &jar, &format!("csrf={csrf}&ttl=soon&uses=1"))
+            .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("Valid for: "), "{}", bad.body);
+    let created =
+        call(&app, "POST", "/ui/certificates/enroll-token", &jar, &format!("csrf={csrf}&ttl=2h&uses=1"))
+            .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token = element_text(&created.body, "created-token");
+    let secret = acc_proto::JoinToken::decode(&token).unwrap().secret;
+    assert!(created.body.contains("<td>1</td><td>no</td><td>valid</td>"), "{}", created.body);
+    let again = call(&app, "GET", "/ui/certificates", &jar, "").await;
+    assert!(!again.body.contains(&secret), "the token is shown once");
+
+    let key = PrivateKey::generate(Curve::P256).unwrap();
+    let csr = acc_pki::csr::build(&key, &Subject::parse("/CN=web01").unwrap(), &[]).unwrap();
+    let req = acc_proto::EnrollRequest {
+        secret,
+        host_name: "web01".into(),
+        csr_pem: acc_pki::pem::encode("CERTIFICATE REQUEST", &csr),
+    };
+    server.enroll(&req).await.unwrap();
+    let serial = server.certificates().await.unwrap()[0].serial.clone();
+    let listed = call(&app, "GET", "/ui/certificates", &jar, "").await;
+    assert!(listed.body.contains("<td>agent</td><td>web01</td>"), "{}", listed.body);
+    assert!(listed.body.contains("<td>0</td><td>no</td><td>used up</td>"), "{}", listed.body);
+    assert!(listed.body.contains("aria-label=\"Revoke the certificate of agent web01\""));
+
+    server
+        .add_user("vera", Role::Viewer, &acc_core::password::Secret::new("tall blue giraffe walks"), "test")
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vera", "tall blue giraffe walks").await;
+    let seen = call(&app, "GET", "/ui/certificates", &viewer, "").await;
+    assert!(seen.body.contains("<td>web01</td>") && !seen.body.contains(">Revoke</button>"));
+    assert!(seen.body.contains("Only an operator or an admin can create enrollment tokens."));
+    let denied = call(
+        &app,
+        "POST",
+        "/ui/certificates/revoke",
+        &viewer,
+        &format!("csrf={}&serial={serial}&confirm=yes", seen.csrf()),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("This needs the admin role; you are viewer."), "{}", denied.body);
+    let forged =
+        call(&app, "POST", "/ui/certificates/revoke", &jar, &format!("serial={serial}&confirm=yes")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
+
+    let ask =
+        call(&app, "POST", "/ui/certificates/revoke", &jar, &format!("csrf={csrf}&serial={serial}")).await;
+    assert!(ask.body.contains("Revoke the certificate of agent web01?"), "{}", ask.body);
+    assert!(server.certificates().await.unwrap()[0].revoked_at.is_none(), "not before the confirmation");
+    let done = call(
+        &app,
+        "POST",
+        "/ui/certificates/revoke",
+        &jar,
+        &format!("csrf={csrf}&serial={serial}&confirm=yes"),
+    )
+    .await;
+    assert!(done.body.contains("Saved as policy revision 2"), "{}", done.body);
+    assert!(server.certificates().await.unwrap()[0].revoked_at.is_some());
+    assert!(done.body.contains("revoked 20"), "{}", done.body);
+    let twice = call(
+        &app,
+        "POST",
+        "/ui/certificates/revoke",
+        &jar,
+        &format!("csrf={csrf}&serial={serial}&confirm=yes"),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.body.contains("is already revoked"), "{}", twice.body);
+
+    let lab_key = PrivateKey::generate(Curve::P256).unwrap();
+    let lab = acc_pki::x509::self_signed_ca(
+        &lab_key,
+        &Subject::parse("/CN=Lab CA").unwrap(),
+        365,
+        &[1],
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let pem = acc_pki::pem::encode("CERTIFICATE", &lab);
+    let junk = call(&app, "POST", "/ui/certificates/trust", &jar, &format!("csrf={csrf}&pem=hello")).await;
+    assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(junk.body.contains("trust: "), "{}", junk.body);
+    let trusted =
+        call(&app, "POST", "/ui/certificates/trust", &jar, &format!("csrf={csrf}&pem={}", enc(&pem))).await;
+    assert!(trusted.body.contains("Saved as policy revision 3"), "{}", trusted.body);
+    assert!(trusted.body.contains("<td>CN=Lab CA</td>"), "{}", trusted.body);
+    let fingerprint = server.current().1.trust[0].fingerprint.clone();
+    let removed = call(
+        &app,
+        "POST",
+        "/ui/certificates/trust/remove",
+        &jar,
+        &format!("csrf={csrf}&fingerprint={fingerprint}"),
+    )
+    .await;
+    assert!(removed.body.contains("Saved as policy revision 4"), "{}", removed.body);
+    assert!(server.current().1.trust.is_empty());
+}
+
+/// Package sources: the ACLs at both levels, the Read check of an ACC the seed's
+/// administrator broke (no share-level Read on nscap), Grant Read fixing it in one
+/// revision; the grant form; a viewer sees and cannot grant.
+#[tokio::test]
+async fn sources_read_check_and_grant_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let page = call(&app, "GET", "/ui/sources", &jar, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "<caption>software-library</caption>",
+        "<caption>nscap</caption>",
+        "<caption>patch-downloads</caption>",
+    ] {
+        assert!(page.body.contains(text), "{text} in {}", page.body);
+    }
+    assert!(page.body.contains("<td>share</td><td>-</td><td>Allow</td><td>Agents</td>"), "{}", page.body);
+    assert!(page.body.contains("<td>file</td><td>/</td><td>Allow</td><td>Agents</td>"), "{}", page.body);
+    let target = acc_core::acl::AceTarget {
+        share: "nscap".into(),
+        principal: "Agents".into(),
+        level: "share".into(),
+        path: None,
+    };
+    server.share_revoke(&target, "test").await.unwrap();
+
+    let check = call(&app, "GET", "/ui/sources?user=ACC_user", &jar, "").await;
+    assert!(
+        check.body.contains("<td>nscap</td><td>no Read</td><td>Read</td><td>cannot read</td>"),
+        "{}",
+        check.body
+    );
+    assert!(check.body.contains("<td>software-library</td><td>Read</td><td>Read</td><td>reads</td>"));
+    assert!(check.body.contains(">Grant Read</button>"), "{}", check.body);
+    let csrf = check.csrf();
+
+    server
+        .add_user("vera", Role::Viewer, &acc_core::password::Secret::new("tall blue giraffe walks"), "test")
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vera", "tall blue giraffe walks").await;
+    let seen = call(&app, "GET", "/ui/sources?user=ACC_user", &viewer, "").await;
+    assert!(seen.body.contains("cannot read") && !seen.body.contains(">Grant Read</button>"));
+    assert!(seen.body.contains("Only an admin can change the package sources' ACLs."), "{}", seen.body);
+    let denied =
+        call(&app, "POST", "/ui/sources/grant-read", &viewer, &format!("csrf={}&user=ACC_user", seen.csrf()))
+            .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let forged = call(&app, "POST", "/ui/sources/grant-read", &jar, "user=ACC_user").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
+    assert_eq!(server.current().0, 2, "nothing granted yet");
+
+    let granted =
+        call(&app, "POST", "/ui/sources/grant-read", &jar, &format!("csrf={csrf}&user=ACC_user")).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    assert!(granted.body.contains("Saved as policy revision 3"), "{}", granted.body);
+    assert!(
+        granted.body.contains("Granted: allow Read to &#39;ACC_user&#39; on share nscap"),
+        "{}",
+        granted.body
+    );
+    assert!(granted.body.contains("'ACC_user' can read every package source."), "{}", granted.body);
+    let again =
+        call(&app, "POST", "/ui/sources/grant-read", &jar, &format!("csrf={csrf}&user=ACC_user")).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains("already reads every package source"), "{}", again.body);
+
+    let form = format!(
+        "csrf={csrf}&share=patch-downloads&principal={}&level=file&path=&right=change",
+        enc("CORP\\packagers")
+    );
+    let grant = call(&app, "POST", "/ui/sources/grant", &jar, &form).await;
+    assert!(grant.body.contains("Saved as policy revision 4"), "{}", grant.body);
+    assert!(
+        grant.body.contains("<td>file</td><td>/</td><td>Allow</td><td>CORP\\packagers</td><td>Modify"),
+        "{}",
+        grant.body
+    );
+    let bad =
+        call(&app, "POST", "/ui/sources/grant", &jar, &form.replace("patch-downloads", "elsewhere")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("is not a package source"), "{}", bad.body);
+}
+
+/// A credential change the impact check refuses (grace 0 with an agent still on an older
+/// revision) shows its counts on Global Agent Settings and is saved only once confirmed.
+#[tokio::test]
+async fn a_risky_save_shows_the_impact_counts_and_waits_for_a_confirmation() {
+    use crate::document::{AuthMode, AuthRequest};
+    use acc_core::password::Secret;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let first = AuthRequest {
+        mode: AuthMode::Credential,
+        user_name: Some("ACC_user".into()),
+        password: Secret::new("Correct-Horse-Battery-42"),
+        confirmation: Secret::new("Correct-Horse-Battery-42"),
+        password_policy: None,
+        grant_read: false,
+        force: false,
+    };
+    server.save_credential(first, Some(0), "test").await.unwrap();
+    let revision = server.current().0;
+    server
+        .inventory
+        .agents()
+        .insert("web01".into(), crate::agents::AgentRecord::new("web01", "0A", "CN=x", 0, "10.0.0.9"));
+
+    let page = call(&app, "GET", "/ui/settings/agents", &jar, "").await;
+    let csrf = page.csrf();
+    let save = format!(
+        "csrf={csrf}&mode=credential&user_name=ACC_user2&password={p}&confirmation={p}&password_policy=nist",
+        p = enc("Another-Horse-Battery-43")
+    );
+    let risky = call(&app, "POST", "/ui/settings/agents", &jar, &save).await;
+    assert_eq!(risky.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", risky.body);
+    let counts = element_text(&risky.body, "impact-counts");
+    assert!(
+        counts.starts_with("This change would leave 0 of 0 site servers and 1 of 1 agents unable to connect (web01: still on an older revision"),
+        "{counts}"
+    );
+    assert!(!counts.contains("--force"), "{counts}");
+    assert!(risky.body.contains("> Save even though they would be unable to connect</label>"));
+    assert!(!risky.body.contains("Another-Horse-Battery-43"), "the password is not sent back");
+    assert_eq!(server.current().0, revision, "not saved before the confirmation");
+
+    let confirmed = call(&app, "POST", "/ui/settings/agents", &jar, &format!("{save}&force=1")).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    assert!(
+        confirmed.body.contains(&format!("Saved as policy revision {}", revision + 1)),
+        "{}",
+        confirmed.body
+    );
+    assert!(!confirmed.body.contains("id=\"impact\""));
 }

@@ -27,7 +27,7 @@ pub async fn put_join_token(
 }
 
 /// The terms of a join or enrollment token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenTerms {
     /// Unix milliseconds.
     pub created_at: i64,
@@ -62,4 +62,42 @@ pub async fn use_join_token(pool: &Pool, kind: &str, digest: &str, now: i64) -> 
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// A stored join or enrollment token as listed: never its secret, only the start of its
+/// digest to tell tokens apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinTokenRow {
+    /// The first 12 hex digits of the token's SHA-256.
+    pub id: String,
+    /// Its terms, `uses` being the uses left.
+    pub terms: TokenTerms,
+}
+
+/// The `kind` tokens, newest first.
+pub async fn join_tokens(pool: &Pool, kind: &str) -> Result<Vec<JoinTokenRow>, ServerError> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT digest, created_at, expires_at, uses_left, supersede FROM join_tokens
+         WHERE kind = $1 ORDER BY created_at DESC",
+    )
+    .bind(kind)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let digest: String = r.get(0);
+            let supersede: i64 = r.get(4);
+            JoinTokenRow {
+                id: digest.chars().take(12).collect(),
+                terms: TokenTerms {
+                    created_at: r.get(1),
+                    expires_at: r.get(2),
+                    uses: r.get(3),
+                    supersede: supersede != 0,
+                },
+            }
+        })
+        .collect())
 }

@@ -219,3 +219,49 @@ fn seed_000_through_the_console_in_chromium() {
     assert!(b.text().contains("admin (console)"), "{}", b.text());
     b.screenshot("policy-history");
 }
+
+/// Signs `admin` in with the password `acc server init` wrote.
+fn sign_in_admin(b: &Browser, f: &crate::server::Fleet) {
+    b.go(&format!("{}/ui/signin", f.server.url));
+    b.type_into("#user", "admin");
+    b.type_into("#password", f.d.read("srv/admin-password").trim_end());
+    b.click("button[type=submit]");
+    assert!(b.text().contains("Update agent configuration"), "signed in: {}", b.text());
+}
+
+/// Certificates: an enrolled agent's certificate revoked after the confirmation, with the
+/// site server's CRL on the page; Package sources: the Read check of ACC_user after nscap
+/// lost its share-level Read, then Grant Read.
+#[test]
+fn certificates_revoke_and_sources_grant_read_in_chromium() {
+    let f = fleet();
+    join_sites(&f, &["SITE1"]);
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    enroll_web01(&f, &token).ok();
+    let b = Browser::start(&f.d);
+    sign_in_admin(&b, &f);
+    let ui = |p: &str| format!("{}/ui{p}", f.server.url);
+
+    b.go(&ui("/certificates"));
+    let page = b.text();
+    assert!(page.contains("web01") && page.contains("SITE1"), "{page}");
+    b.click("button[aria-label='Revoke the certificate of agent web01']");
+    assert!(b.text().contains("Revoke the certificate of agent web01?"), "{}", b.text());
+    b.screenshot("certificates-confirm");
+    b.click("#confirm-revoke");
+    assert!(b.text().contains("Saved as policy revision"), "{}", b.text());
+    b.screenshot("certificates");
+    let certs = f.json(&["cert", "list", "--json"]);
+    let web01 = certs.as_array().into_iter().flatten().find(|c| c["name"] == "web01").cloned();
+    assert!(web01.is_some_and(|c| c["revoked_at"].is_i64()), "{certs}");
+
+    f.ctl(&["share", "revoke", "nscap", "Agents", "--level", "share"], "").ok();
+    b.go(&ui("/sources?user=ACC_user"));
+    assert!(b.text().contains("cannot read every package source"), "{}", b.text());
+    b.click("#grant-read");
+    assert!(b.text().contains("'ACC_user' can read every package source."), "{}", b.text());
+    b.screenshot("sources");
+    let shares = f.json(&["share", "list", "--json"]);
+    let nscap = shares.as_array().into_iter().flatten().find(|s| s["name"] == "nscap").cloned().unwrap();
+    assert!(nscap["share_acl"].as_array().unwrap().iter().any(|a| a["principal"] == "ACC_user"), "{nscap}");
+}

@@ -45,16 +45,6 @@ fn acc_state(site: &SiteView) -> String {
     site.accounts.iter().map(|a| format!("{} {}", a.name, a.state)).collect::<Vec<_>>().join(", ")
 }
 
-/// The age of the CRL a site enforces, from its issuance (its thisUpdate is backdated),
-/// or `EXPIRED` past its nextUpdate.
-fn crl_age(site: &SiteView, now_ms: i64) -> String {
-    match (site.crl_issued_ms, site.crl_next_update_ms) {
-        (_, Some(next)) if next <= now_ms => "EXPIRED".into(),
-        (Some(issued), _) => format!("{}m", (now_ms - issued).max(0) / 60_000),
-        _ => "-".into(),
-    }
-}
-
 /// `acc ctl sites`.
 pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
     let v: SiteList = ctl.fetch("GET", "/v1/sites").await?;
@@ -76,7 +66,7 @@ pub async fn sites(ctl: &mut Ctl, j: JsonFlag) -> Result<ExitCode> {
             s.url.clone(),
             applied,
             time_text(Some(s.last_contact)),
-            crl_age(s, now_ms),
+            s.crl_age(now_ms),
             or_dash(s.error.as_deref()),
             acc_state(s),
         ]);
