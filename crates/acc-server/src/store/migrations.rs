@@ -38,19 +38,35 @@ macro_rules! migrations {
                 name: "the console's users",
                 sql: include_str!(concat!("../../migrations/", $dir, "/0004_console_users.sql")),
             },
+            Migration {
+                version: 5,
+                name: "events searched by machine and address",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0005_event_search.sql")),
+            },
+            Migration {
+                version: 6,
+                name: "the console's sessions",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0006_console_sessions.sql")),
+            },
         ]
     };
 }
 
 /// The file names of the migrations, in order (the same in both directories).
-pub const FILES: [&str; 4] =
-    ["0001_initial.sql", "0002_events_by_origin.sql", "0003_flags_as_bigint.sql", "0004_console_users.sql"];
+pub const FILES: [&str; 6] = [
+    "0001_initial.sql",
+    "0002_events_by_origin.sql",
+    "0003_flags_as_bigint.sql",
+    "0004_console_users.sql",
+    "0005_event_search.sql",
+    "0006_console_sessions.sql",
+];
 
 /// The SQLite dialect of the schema.
-pub const SQLITE: [Migration; 4] = migrations!("sqlite");
+pub const SQLITE: [Migration; 6] = migrations!("sqlite");
 
 /// The PostgreSQL dialect of the schema.
-pub const POSTGRES: [Migration; 4] = migrations!("postgres");
+pub const POSTGRES: [Migration; 6] = migrations!("postgres");
 
 /// The migration that keys events by origin, which converts a SQLite store keyed by name.
 const EVENTS_BY_ORIGIN: i64 = 2;

@@ -31,6 +31,7 @@ mod legacy_events;
 pub mod migrations;
 mod packages;
 mod revisions;
+mod sessions;
 mod state;
 #[cfg(any(test, feature = "pg-test-cluster"))]
 pub mod test_cluster;
@@ -47,6 +48,7 @@ pub use inventory::*;
 pub use join_tokens::*;
 pub use packages::*;
 pub use revisions::*;
+pub use sessions::*;
 pub use state::*;
 pub use tokens::*;
 pub use users::*;
