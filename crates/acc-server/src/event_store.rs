@@ -242,6 +242,19 @@ pub async fn search(pool: &Pool, f: &EventFilter) -> Result<EventPage, ServerErr
     Ok(EventPage { events, next })
 }
 
+/// How many events match `f` (its conditions only: no limit, cursor or `all`), counted
+/// by the database along the index of one of its columns.
+pub async fn count(pool: &Pool, f: &EventFilter) -> Result<i64, ServerError> {
+    let (conds, args) = conditions(f);
+    let sql = if conds.is_empty() {
+        "SELECT COUNT(*) FROM events".to_string()
+    } else {
+        format!("SELECT COUNT(*) FROM events WHERE {}", conds.join(" AND "))
+    };
+    let (n,): (i64,) = bound(&sql, &args).fetch_one(pool).await?;
+    Ok(n)
+}
+
 /// The store as measured (`acc_core::event::retention::Measure`; positions are the store
 /// order `n`).
 pub type Measure = retention::Measure;

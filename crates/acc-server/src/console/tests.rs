@@ -417,7 +417,7 @@ async fn a_session_survives_a_restart_and_only_its_digest_is_stored() {
     let digest = crate::tokens::digest_hex(&token);
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT digest, csrf FROM console_sessions").fetch_all(&server.pool).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), [digest.clone()]);
+    assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), [digest.as_str()]);
     assert!(rows.iter().all(|r| r.0 != token && r.1 != token), "the cookie itself is never stored");
     // A stale session of another browser, ended long ago.
     let stale = crate::store::SessionRow {
