@@ -12,6 +12,7 @@
 #   acc bench agents                  10,000 agents long-polling the management server
 #   acc bench longpoll                10,000 agents long-polling a site server's tasks
 #   acc bench download                4 agents downloading 1 GiB from a site server
+#   acc bench console                 the console's pages: 10,000 agents, 100 sites, 1,000,000 events
 #   bench/agent-idle.sh               an idle agent's memory and CPU (600 s; --quick: 60 s)
 # then bench/report.py prints one Markdown table (figure, acc, baseline from this run,
 # ratio, target) and writes it to DIR/performance.md next to every benchmark's JSON and
@@ -56,9 +57,9 @@ step() {
 
 agents=10000
 if [ "$QUICK" = 1 ]; then
-  secs=1; nginx=(--quick); events=50000; idle=60; size=256
+  secs=1; nginx=(--quick); events=50000; idle=60; size=256; cevents=100000
 else
-  secs=3; nginx=(); events=200000; idle=600; size=1024
+  secs=3; nginx=(); events=200000; idle=600; size=1024; cevents=1000000
 fi
 step pki env ACC_BENCH_SECONDS=$secs ACC_BENCH_JSON="$OUT/pki.json" \
   cargo bench --locked -q -p acc-pki --bench enroll --manifest-path "$HERE/Cargo.toml"
@@ -72,6 +73,7 @@ step events "$ACC" bench events --events "$events" --sites 4 --batch 1000 --json
 step agents "$ACC" bench agents --agents "$agents" --changes 3 --json "$OUT/agents.json"
 step longpoll "$ACC" bench longpoll --agents "$agents" --json "$OUT/longpoll.json"
 step download "$ACC" bench download --size-mib "$size" --agents 4 --json "$OUT/download.json"
+step console "$ACC" bench console --events "$cevents" --json "$OUT/console.json"
 step agent-idle bash "$HERE/bench/agent-idle.sh" "$idle" "$OUT/agent-idle.json"
 
 {

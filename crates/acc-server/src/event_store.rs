@@ -30,7 +30,16 @@ use crate::sites::SiteRecord;
 use crate::store::{Backend, Pool, backend};
 
 /// The b-trees whose pages make up the store's size.
-const TABLES: [&str; 4] = ["events", "events_by_origin", "events_by_time", "events_by_id"];
+const TABLES: [&str; 8] = [
+    "events",
+    "events_by_origin",
+    "events_by_time",
+    "events_by_id",
+    "events_by_machine",
+    "events_by_address",
+    "events_by_user",
+    "events_by_site",
+];
 
 /// Most free pages given back to the file system in one transaction.
 const VACUUM_STEP: u64 = 2048;
@@ -61,6 +70,21 @@ pub async fn open(pool: &Pool) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// The searched fields of an event, from its body: the machine (`WorkstationName`, else
+/// `CallerComputerName`) and the address (`IpAddress`), `-` and empty being none, both in
+/// lower case (the same rule as migration 6's fill of stored events).
+pub fn search_fields(body: &serde_json::Value) -> (Option<String>, Option<String>) {
+    let field = |k: &str| {
+        let v = match &body[k] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => return None,
+            v => v.to_string(),
+        };
+        (!v.is_empty() && v != "-").then(|| v.to_ascii_lowercase())
+    };
+    (field("WorkstationName").or_else(|| field("CallerComputerName")), field("IpAddress"))
+}
+
 /// Stores events of `origin` (written by `computer`) in one transaction; an event already
 /// stored (same origin and sequence) is skipped. Returns how many were new.
 pub async fn insert(
@@ -72,9 +96,10 @@ pub async fn insert(
     let mut tx = pool.begin().await?;
     let mut new = 0;
     for e in events {
+        let (machine, address) = search_fields(&e.body);
         let r = sqlx::query(
-            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (origin, seq) DO NOTHING",
+            "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body, machine, address)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (origin, seq) DO NOTHING",
         )
         .bind(origin)
         .bind(e.seq)
@@ -83,6 +108,8 @@ pub async fn insert(
         .bind(e.time_ms)
         .bind(&e.target_user)
         .bind(e.body.to_string())
+        .bind(machine)
+        .bind(address)
         .execute(&mut *tx)
         .await?;
         new += r.rows_affected();
@@ -109,6 +136,10 @@ pub struct EventFilter {
     pub site: Option<String>,
     /// `TargetUserName` (any case).
     pub user: Option<String>,
+    /// The machine: `WorkstationName` or `CallerComputerName` (any case).
+    pub machine: Option<String>,
+    /// The address: `IpAddress` (any case).
+    pub address: Option<String>,
     /// Only events at or after this time (Unix milliseconds).
     pub since_ms: Option<i64>,
     /// Only events before this `Seq` (of the site named by `site`).
@@ -121,12 +152,59 @@ pub struct EventFilter {
     pub cursor: Option<EventCursor>,
 }
 
-const FILTER: &str = "($1 IS NULL OR event_id = $1) AND ($2 IS NULL OR site = $2)
-    AND ($3 IS NULL OR target_user = $3) AND ($4 IS NULL OR time_ms >= $4) AND ($5 IS NULL OR seq < $5)";
+/// The conditions of `f` (only those given, so each search can walk the index of its
+/// column in store order) and their values, numbered from `$1`.
+fn conditions(f: &EventFilter) -> (Vec<String>, Vec<Arg>) {
+    let mut sql = Vec::new();
+    let mut args = Vec::new();
+    let lower = |v: &Option<String>| v.as_deref().map(str::to_lowercase);
+    let text = [
+        ("event_id", f.id.clone()),
+        ("site", f.site.clone()),
+        ("target_user", lower(&f.user)),
+        ("machine", f.machine.as_deref().map(str::to_ascii_lowercase)),
+        ("address", f.address.as_deref().map(str::to_ascii_lowercase)),
+    ];
+    for (column, v) in text {
+        if let Some(v) = v {
+            args.push(Arg::Text(v));
+            sql.push(format!("{column} = ${}", args.len()));
+        }
+    }
+    for (cond, v) in [("time_ms >=", f.since_ms), ("seq <", f.before_seq)] {
+        if let Some(v) = v {
+            args.push(Arg::Int(v));
+            sql.push(format!("{cond} ${}", args.len()));
+        }
+    }
+    (sql, args)
+}
+
+/// A value bound to a search.
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// `sql` with `args` bound, in order.
+fn bound<'q, O>(sql: &'q str, args: &[Arg]) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for a in args {
+        q = match a {
+            Arg::Text(v) => q.bind(v.clone()),
+            Arg::Int(v) => q.bind(*v),
+        };
+    }
+    q
+}
 
 /// One page of the events matching `f`, in the store's order (oldest first).
 pub async fn search(pool: &Pool, f: &EventFilter) -> Result<EventPage, ServerError> {
-    let user = f.user.as_deref().map(str::to_lowercase);
+    let (mut conds, mut args) = conditions(f);
     let at = match f.cursor {
         Some(c) => c,
         None => {
@@ -135,39 +213,46 @@ pub async fn search(pool: &Pool, f: &EventFilter) -> Result<EventPage, ServerErr
             let after = if f.all {
                 0
             } else {
+                let mut c = conds.clone();
+                let mut a = args.clone();
+                a.push(Arg::Int(upto));
+                c.push(format!("n <= ${}", a.len()));
+                a.push(Arg::Int(f.limit.max(1) - 1));
                 let sql = format!(
-                    "SELECT n FROM events WHERE {FILTER} AND n <= $6 ORDER BY n DESC LIMIT 1 OFFSET $7"
+                    "SELECT n FROM events WHERE {} ORDER BY n DESC LIMIT 1 OFFSET ${}",
+                    c.join(" AND "),
+                    a.len()
                 );
-                let nth: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .bind(&f.id)
-                    .bind(&f.site)
-                    .bind(&user)
-                    .bind(f.since_ms)
-                    .bind(f.before_seq)
-                    .bind(upto)
-                    .bind(f.limit.max(1) - 1)
-                    .fetch_optional(pool)
-                    .await?;
-                nth.map_or(0, |n| n - 1)
+                let nth: Option<(i64,)> = bound(&sql, &a).fetch_optional(pool).await?;
+                nth.map_or(0, |n| n.0 - 1)
             };
             EventCursor { after, upto }
         }
     };
-    let sql = format!("SELECT n, body FROM events WHERE {FILTER} AND n > $6 AND n <= $7 ORDER BY n LIMIT $8");
-    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&f.id)
-        .bind(&f.site)
-        .bind(&user)
-        .bind(f.since_ms)
-        .bind(f.before_seq)
-        .bind(at.after)
-        .bind(at.upto)
-        .bind(EVENT_PAGE)
-        .fetch_all(pool)
-        .await?;
+    args.push(Arg::Int(at.after));
+    conds.push(format!("n > ${}", args.len()));
+    args.push(Arg::Int(at.upto));
+    conds.push(format!("n <= ${}", args.len()));
+    args.push(Arg::Int(EVENT_PAGE));
+    let sql =
+        format!("SELECT n, body FROM events WHERE {} ORDER BY n LIMIT ${}", conds.join(" AND "), args.len());
+    let rows: Vec<(i64, String)> = bound(&sql, &args).fetch_all(pool).await?;
     let next = at.after_page(rows.last().map(|r| r.0), rows.len()).map(|c| c.to_string());
     let events = rows.iter().filter_map(|(_, b)| serde_json::from_str(b).ok()).collect();
     Ok(EventPage { events, next })
+}
+
+/// How many events match `f` (its conditions only: no limit, cursor or `all`), counted
+/// by the database along the index of one of its columns.
+pub async fn count(pool: &Pool, f: &EventFilter) -> Result<i64, ServerError> {
+    let (conds, args) = conditions(f);
+    let sql = if conds.is_empty() {
+        "SELECT COUNT(*) FROM events".to_string()
+    } else {
+        format!("SELECT COUNT(*) FROM events WHERE {}", conds.join(" AND "))
+    };
+    let (n,): (i64,) = bound(&sql, &args).fetch_one(pool).await?;
+    Ok(n)
 }
 
 /// The store as measured (`acc_core::event::retention::Measure`; positions are the store

@@ -149,15 +149,28 @@ impl Server {
     /// The lockouts of every site since `since_ms` (Unix milliseconds), most recent first,
     /// each with the revision its culprit's agent runs when the server knows the agent.
     pub async fn lockouts(&self, since_ms: i64) -> Result<Vec<Lockout>, ServerError> {
-        // The locks and their clearing, then the failed logons a page at a time: a flood of
-        // 4625 is counted, never held.
+        // The locks and their clearing, then the failed logons of each culprit counted by
+        // the store (along its machine or address index): a flood of 4625 is never read.
         let mut events = Vec::new();
         for id in ["4740", "4767"] {
             each_page(self, id, since_ms, |page| events.extend(page)).await?;
         }
         let mut found = locks(&events);
         drop(events);
-        each_page(self, "4625", since_ms, |page| count_failures(&mut found, &page)).await?;
+        for l in &mut found {
+            let by_address = l.scope == "address";
+            let filter = EventFilter {
+                id: Some("4625".into()),
+                site: Some(l.site.clone()),
+                user: Some(l.account.clone()),
+                machine: (!by_address).then(|| l.caller.clone()),
+                address: by_address.then(|| l.ip.clone()),
+                since_ms: Some(since_ms),
+                ..Default::default()
+            };
+            l.failures =
+                u32::try_from(crate::event_store::count(&self.pool, &filter).await?).unwrap_or(u32::MAX);
+        }
         let mut found = finish(found);
         // The revision the culprit's agent runs (a stale one is the usual cause).
         let agents = self.agents();

@@ -157,7 +157,8 @@ async fn forward_events(State(server): Srv, req: Request) -> Result<Json<EventsS
     Ok(Json(EventsStored { stored, last_seq }))
 }
 
-/// The search of `GET /v1/events` from its query: `id`, `site`, `user`, `since_ms`,
+/// The search of `GET /v1/events` from its query: `id`, `site`, `user`, `machine`,
+/// `address`, `since_ms`,
 /// `before_seq` (with `site`), `limit` (the newest N, default 1000) or `all=true`, and
 /// `cursor` (a page's `next`).
 fn event_filter(uri: &Uri) -> Result<crate::event_store::EventFilter, ApiError> {
@@ -183,6 +184,8 @@ fn event_filter(uri: &Uri) -> Result<crate::event_store::EventFilter, ApiError> 
         id: query_param(uri, "id"),
         site,
         user: query_param(uri, "user"),
+        machine: query_param(uri, "machine"),
+        address: query_param(uri, "address"),
         since_ms: number("since_ms")?,
         before_seq,
         limit: number("limit")?.unwrap_or(1000).max(1),

@@ -184,7 +184,7 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
         "get",
         "/v1/events",
         Some("viewer"),
-        "Every site's security events and the server's own (?id=4740&site=S&user=U&since_ms=T&before_seq=Q with site, limit=N newest (default 1000) or all=true), a page of at most 1000 oldest first: {events, next}; pass next back as cursor=C for the following page.",
+        "Every site's security events and the server's own (?id=4740&site=S&user=U&machine=M&address=A&since_ms=T&before_seq=Q with site, limit=N newest (default 1000) or all=true), a page of at most 1000 oldest first: {events, next}; pass next back as cursor=C for the following page.",
     ),
     (
         "get",

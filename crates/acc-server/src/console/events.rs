@@ -1,5 +1,5 @@
-//! Security events (`/ui/events?id=&user=&site=&since=&cursor=`): the events of every site
-//! searched by event ID, user, site server and time, through the same query as
+//! Security events (`/ui/events?id=&user=&machine=&address=&site=&since=&cursor=`): the
+//! events of every site searched by event ID, user, machine, address, site server and time, through the same query as
 //! `GET /v1/events` ([`crate::event_store::search`]) and paged by its cursor; each event in
 //! full on demand. Read-only; any role.
 
@@ -29,6 +29,8 @@ pub fn routes() -> Router<Arc<Console>> {
 struct Query {
     id: String,
     user: String,
+    machine: String,
+    address: String,
     site: String,
     since: String,
 }
@@ -90,6 +92,8 @@ fn filter(q: &Query, cursor: Option<&str>) -> Result<EventFilter, PageError> {
         id: some(&q.id),
         site: some(&q.site).map(|s| s.to_ascii_uppercase()),
         user: some(&q.user),
+        machine: some(&q.machine),
+        address: some(&q.address),
         since_ms,
         limit: RECENT,
         all: since_ms.is_some(),
@@ -103,6 +107,8 @@ fn link(q: &Query, cursor: &str) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     s.append_pair("id", &q.id)
         .append_pair("user", &q.user)
+        .append_pair("machine", &q.machine)
+        .append_pair("address", &q.address)
         .append_pair("site", &q.site)
         .append_pair("since", &q.since)
         .append_pair("cursor", cursor);
@@ -115,7 +121,14 @@ async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
     };
     let uri: &Uri = req.uri();
     let param = |k: &str| query_param(uri, k).unwrap_or_default();
-    let query = Query { id: param("id"), user: param("user"), site: param("site"), since: param("since") };
+    let query = Query {
+        id: param("id"),
+        user: param("user"),
+        machine: param("machine"),
+        address: param("address"),
+        site: param("site"),
+        since: param("since"),
+    };
     let found = crate::event_store::search(
         &console.server.pool,
         &filter(&query, query_param(uri, "cursor").as_deref())?,

@@ -35,7 +35,7 @@ pub mod site_servers;
 pub mod sources;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
@@ -44,9 +44,9 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::server::{Server, lock};
+use crate::server::Server;
 use crate::tokens::Role;
-use session::{Session, Sessions};
+use session::Session;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "acc_session";
@@ -65,7 +65,6 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub struct Console {
     /// The management server.
     pub server: Arc<Server>,
-    pub(crate) sessions: Mutex<Sessions>,
     pub(crate) limiter: tokio::sync::Mutex<limit::SignInLimiter>,
 }
 
@@ -239,7 +238,7 @@ impl Form {
 impl Console {
     /// The console over `server`.
     pub fn new(server: Arc<Server>) -> Console {
-        Console { server, sessions: Mutex::new(Sessions::default()), limiter: Default::default() }
+        Console { server, limiter: Default::default() }
     }
 
     /// The request's live session (its idle time restarted), with the cookie's digest.
@@ -248,15 +247,24 @@ impl Console {
     pub async fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let token = cookie(headers, SESSION_COOKIE)?;
         let digest = crate::tokens::digest_hex(&token);
-        let s = lock(&self.sessions).touch(&digest, self.server.now_ms())?;
-        let users = crate::store::users(&self.server.pool).await.ok()?;
+        let pool = &self.server.pool;
+        let now = self.server.now_ms();
+        let s = crate::store::get_session(pool, &digest).await.ok()??;
+        if !session::live(&s, now) {
+            let _ = crate::store::delete_session(pool, &digest).await;
+            return None;
+        }
+        let users = crate::store::users(pool).await.ok()?;
         let key = s.user.to_lowercase();
         let current = users
             .iter()
             .any(|u| u.name_key == key && u.role == s.role && u.password_changed_at <= s.created_ms);
         if !current {
-            lock(&self.sessions).close(&digest);
+            let _ = crate::store::delete_session(pool, &digest).await;
             return None;
+        }
+        if session::due_touch(&s, now) {
+            crate::store::touch_session(pool, &digest, now).await.ok()?;
         }
         Some((digest, s))
     }
@@ -288,10 +296,16 @@ impl Console {
     }
 }
 
-/// Security headers on every console answer.
+/// Security headers on every console answer, and `Server-Timing: app;dur=MS`: the time the
+/// server spent on the page (what `acc bench console` reports).
 async fn headers(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
+    let spent = format!("app;dur={:.3}", started.elapsed().as_secs_f64() * 1000.0);
     let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&spent) {
+        h.insert("server-timing", v);
+    }
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

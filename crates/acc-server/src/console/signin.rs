@@ -20,7 +20,6 @@ use super::{
     Console, Form, PageError, PageUser, SESSION_COOKIE, SIGNIN_COOKIE, cookie, peer_ip, render, same_token,
     set_cookie,
 };
-use crate::server::lock;
 
 /// The routes.
 pub fn routes() -> Router<Arc<Console>> {
@@ -97,7 +96,9 @@ async fn sign_in(State(console): State<Arc<Console>>, req: Request) -> Result<Re
         created_ms: at,
         last_ms: at,
     };
-    lock(&console.sessions).open(crate::tokens::digest_hex(&token), session);
+    let (idle, created) = super::session::purge_bounds(at);
+    crate::store::purge_sessions(&server.pool, idle, created).await?;
+    crate::store::put_session(&server.pool, &crate::tokens::digest_hex(&token), &session).await?;
     event(&console, "sign_in", &user.name, &ip.to_string(), "Audit Success").await;
     let mut resp = Redirect::to("/ui/").into_response();
     let age = u64::try_from(ABSOLUTE_MS / 1000).unwrap_or(0);
@@ -114,7 +115,7 @@ async fn sign_out(State(console): State<Arc<Console>>, req: Request) -> Result<R
         Err(denied) => return Ok(denied.into_response()),
     };
     if let Some((digest, _)) = console.session(&parts.headers).await {
-        lock(&console.sessions).close(&digest);
+        crate::store::delete_session(&console.server.pool, &digest).await?;
     }
     event(&console, "sign_out", &session.user, &peer_ip(&parts.extensions).to_string(), "Audit Success")
         .await;

@@ -678,3 +678,47 @@ async fn a_risky_save_shows_the_impact_counts_and_waits_for_a_confirmation() {
     );
     assert!(!confirmed.body.contains("id=\"impact\""));
 }
+
+/// A session lives in the store: the server opened again on the same store (a restart, or
+/// another management server on it) takes the cookie; only its digest is stored; sign-out
+/// deletes the row, and ended sessions are purged at the next sign-in.
+#[tokio::test]
+async fn a_session_survives_a_restart_and_only_its_digest_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    let (app, jar, server) = signed_in(&dir).await;
+    assert_eq!(call(&app, "GET", "/ui/", &jar, "").await.status, StatusCode::OK);
+    let token = jar.trim_start_matches("acc_session=").to_string();
+    let digest = crate::tokens::digest_hex(&token);
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT digest, csrf FROM console_sessions").fetch_all(&server.pool).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), [digest.as_str()]);
+    assert!(rows.iter().all(|r| r.0 != token && r.1 != token), "the cookie itself is never stored");
+    // A stale session of another browser, ended long ago.
+    let stale = crate::store::SessionRow {
+        user: "admin".into(),
+        role: crate::tokens::Role::Admin,
+        csrf: "c".into(),
+        address: "127.0.0.1".into(),
+        created_ms: 0,
+        last_ms: 0,
+    };
+    crate::store::put_session(&server.pool, "stale", &stale).await.unwrap();
+    drop(app);
+    server.pool.close().await;
+    drop(server);
+
+    let server = Arc::new(Server::open(Layout::new(&dir)).await.unwrap());
+    let app = super::router(server.clone());
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert_eq!(home.status, StatusCode::OK, "the cookie of before the restart is still signed in");
+    assert!(crate::store::get_session(&server.pool, "stale").await.unwrap().is_some());
+    let password = std::fs::read_to_string(Layout::new(&dir).admin_password()).unwrap();
+    let second = sign_in(&app, "admin", password.trim_end()).await;
+    assert!(crate::store::get_session(&server.pool, "stale").await.unwrap().is_none(), "purged");
+    let out = call(&app, "POST", "/ui/signout", &jar, &format!("csrf={}", home.csrf())).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(crate::store::get_session(&server.pool, &digest).await.unwrap().is_none(), "deleted");
+    assert_eq!(call(&app, "GET", "/ui/", &jar, "").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(call(&app, "GET", "/ui/", &second, "").await.status, StatusCode::OK, "the other stays");
+}

@@ -63,6 +63,27 @@ async fn events_are_keyed_by_origin_so_one_name_never_hides_another(target: Targ
     assert_eq!(max_seq(&pool, &own_origin("VM")).await.unwrap(), 1);
 }
 
+async fn events_are_searched_by_machine_and_address_filled_at_ingest(target: Target) {
+    let pool = fresh(&target).await;
+    let batch: Vec<ForwardedEvent> = (1..=2100)
+        .map(|s| {
+            let ws = if s % 2 == 0 { "WS-EVEN" } else { "ws-odd" };
+            ev(s, "4625", "acc_user", json!({ "Seq": s, "WorkstationName": ws, "IpAddress": format!("10.0.{}.{}", s % 3, s % 7) }))
+        })
+        .collect();
+    insert(&pool, &site_origin("01"), "SITE1", &batch).await.unwrap();
+    let f = EventFilter { machine: Some("ws-even".into()), ..Default::default() };
+    assert_eq!(all(&pool, f).await.len(), 1050, "every page, any case");
+    let f = EventFilter { machine: Some("WS-ODD".into()), address: Some("10.0.1.1".into()), ..Default::default() };
+    let found = all(&pool, f).await;
+    assert!(found.iter().all(|e| e["Seq"].as_i64().unwrap() % 2 == 1 && e["IpAddress"] == "10.0.1.1"));
+    assert_eq!(found.len(), (1..=2100).filter(|s| s % 2 == 1 && s % 3 == 1 && s % 7 == 1).count());
+    let f = EventFilter { address: Some("10.0.2.3".into()), limit: 2, ..Default::default() };
+    let newest = search(&pool, &f).await.unwrap().events;
+    let seqs: Vec<i64> = newest.iter().map(|e| e["Seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [2075, 2096], "the newest two at that address");
+}
+
 async fn searches_page_newest_first_with_before_seq_per_site(target: Target) {
     let pool = fresh(&target).await;
     let batch: Vec<ForwardedEvent> = (1..=2500).map(|s| plain(s, "4625", "acc_user")).collect();
@@ -184,4 +205,18 @@ async fn a_full_store_removes_its_oldest_rows_and_records_each_removal(target: T
         "the oldest went"
     );
 }
+}
+
+#[test]
+fn the_searched_machine_and_address_come_from_the_event() {
+    let f = |v: Value| search_fields(&v);
+    assert_eq!(
+        f(json!({ "WorkstationName": "WS-7", "CallerComputerName": "X", "IpAddress": "10.0.0.7" })),
+        (Some("ws-7".into()), Some("10.0.0.7".into()))
+    );
+    assert_eq!(
+        f(json!({ "WorkstationName": "-", "CallerComputerName": "WS-8" })),
+        (Some("ws-8".into()), None)
+    );
+    assert_eq!(f(json!({ "WorkstationName": "", "IpAddress": "-" })), (None, None));
 }

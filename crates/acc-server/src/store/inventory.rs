@@ -47,3 +47,17 @@ pub async fn records(pool: &Pool, inventory: Inventory) -> Result<Vec<(String, S
     let rows = sqlx::query(inventory.statements().1).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// Writes many records (name, JSON) of an inventory in one transaction.
+pub async fn put_records(
+    pool: &Pool,
+    inventory: Inventory,
+    records: &[(String, String)],
+) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
+    for (name, record) in records {
+        sqlx::query(inventory.statements().0).bind(name).bind(record).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

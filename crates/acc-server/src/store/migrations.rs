@@ -43,24 +43,36 @@ macro_rules! migrations {
                 name: "the management server nodes",
                 sql: include_str!(concat!("../../migrations/", $dir, "/0005_nodes.sql")),
             },
+            Migration {
+                version: 6,
+                name: "events searched by machine and address",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0006_event_search.sql")),
+            },
+            Migration {
+                version: 7,
+                name: "the console's sessions",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0007_console_sessions.sql")),
+            },
         ]
     };
 }
 
 /// The file names of the migrations, in order (the same in both directories).
-pub const FILES: [&str; 5] = [
+pub const FILES: [&str; 7] = [
     "0001_initial.sql",
     "0002_events_by_origin.sql",
     "0003_flags_as_bigint.sql",
     "0004_console_users.sql",
     "0005_nodes.sql",
+    "0006_event_search.sql",
+    "0007_console_sessions.sql",
 ];
 
 /// The SQLite dialect of the schema.
-pub const SQLITE: [Migration; 5] = migrations!("sqlite");
+pub const SQLITE: [Migration; 7] = migrations!("sqlite");
 
 /// The PostgreSQL dialect of the schema.
-pub const POSTGRES: [Migration; 5] = migrations!("postgres");
+pub const POSTGRES: [Migration; 7] = migrations!("postgres");
 
 /// The migration that keys events by origin, which converts a SQLite store keyed by name.
 const EVENTS_BY_ORIGIN: i64 = 2;

@@ -33,6 +33,7 @@ pub mod migrations;
 mod nodes;
 mod packages;
 mod revisions;
+mod sessions;
 mod state;
 #[cfg(any(test, feature = "pg-test-cluster"))]
 pub mod test_cluster;
@@ -50,6 +51,7 @@ pub use join_tokens::*;
 pub use nodes::*;
 pub use packages::*;
 pub use revisions::*;
+pub use sessions::*;
 pub use state::*;
 pub use tokens::*;
 pub use users::*;

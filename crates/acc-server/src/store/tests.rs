@@ -304,3 +304,51 @@ async fn a_sqlite_store_is_copied_to_postgres_verified_and_never_into_a_full_one
     let err = transfer::copy(&from, &to, &pg.describe()).await.unwrap_err().to_string();
     assert!(err.contains("is not empty (table revisions has 1 rows)"), "{err}");
 }
+
+on_both_backends! {
+    /// Events stored before migration 6 get their machine and address from their text, so
+    /// the search by either finds them as it finds events stored after it.
+    async fn migration_6_fills_machine_and_address_of_stored_events(target: Target) {
+        let pool = connect::pool(&target, true).await.unwrap();
+        migrations::migrate(&pool, "test", "VM", &migrations::for_backend(backend(&pool))[..5]).await.unwrap();
+        let bodies = [
+            serde_json::json!({ "EventID": 4625, "WorkstationName": "WS-7", "IpAddress": "10.0.0.7" }),
+            serde_json::json!({ "EventID": 4740, "CallerComputerName": "WS-8", "IpAddress": "-" }),
+            serde_json::json!({ "EventID": 4625, "WorkstationName": "-", "CallerComputerName": "ws-7" }),
+            serde_json::json!({ "EventID": "acc.refresh" }),
+        ];
+        for (seq, body) in (1_i64..).zip(&bodies) {
+            sqlx::query(
+                "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body)
+                 VALUES ('site:01', $1, 'SITE1', $2, $3, NULL, $4)",
+            )
+            .bind(seq)
+            .bind(body["EventID"].to_string())
+            .bind(seq * 10)
+            .bind(body.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+        let pool = open(&target, false, "VM").await.unwrap();
+        let find = |machine: Option<&str>, address: Option<&str>| {
+            let f = crate::event_store::EventFilter {
+                machine: machine.map(Into::into),
+                address: address.map(Into::into),
+                all: true,
+                ..Default::default()
+            };
+            let pool = pool.clone();
+            async move {
+                let page = crate::event_store::search(&pool, &f).await.unwrap();
+                page.events.iter().map(|e| e["EventID"].clone()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(find(Some("ws-7"), None).await, [4625, 4625], "WorkstationName, else CallerComputerName");
+        assert_eq!(find(Some("WS-8"), None).await, [4740], "any case");
+        assert_eq!(find(None, Some("10.0.0.7")).await, [4625]);
+        assert!(find(None, Some("-")).await.is_empty(), "'-' is no address");
+        assert_eq!(find(Some("ws-7"), Some("10.0.0.7")).await, [4625], "both");
+    }
+}

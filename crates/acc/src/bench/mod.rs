@@ -18,8 +18,11 @@
 //!   14 §4, see `eventlog.rs`).
 //! - `slowloris`: slow request bodies from N connections while a normal client registers
 //!   (issue 14 §1: every normal request served, p99 under 100 ms, see `slowloris.rs`).
+//! - `console`: the console's pages with 10,000 agents, 100 sites and 1,000,000 events
+//!   (issue 17: server time p99 under 50 ms per page, see `console.rs`).
 
 mod agents;
+pub mod console;
 mod download;
 mod eventlog;
 mod longpoll;
@@ -67,6 +70,27 @@ pub enum BenchCommand {
     EventQuery(eventlog::EventQueryArgs),
     /// Slow request bodies from N connections while a normal client registers agents.
     Slowloris(slowloris::SlowlorisArgs),
+    /// The console's pages with a large fleet: server time per page, signed in over HTTPS.
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Agents in the inventory.
+    #[arg(long, default_value_t = 10_000)]
+    agents: usize,
+    /// Joined site servers.
+    #[arg(long, default_value_t = 100)]
+    sites: usize,
+    /// Events in the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Requests per page.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    /// Also write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +219,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             BenchCommand::EventLog(a) => eventlog::flood(a).await,
             BenchCommand::EventQuery(a) => eventlog::query(a).await,
             BenchCommand::Slowloris(a) => slowloris::slowloris(a).await,
+            BenchCommand::Console(a) => {
+                let fleet = console::Fleet { agents: a.agents, sites: a.sites, events: a.events };
+                let (table, value, ok) = console::run(fleet, a.requests).await?;
+                emit(&table, value, a.json)?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
             BenchCommand::Longpoll(a) => {
                 let (table, value, ok) = longpoll::run(a.agents).await?;
                 emit(&table, value, a.json)?;

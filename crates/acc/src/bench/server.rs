@@ -29,6 +29,13 @@ pub struct ServerUnderTest {
 impl ServerUnderTest {
     /// Initialises a server in a temporary directory and starts it on a free port.
     pub async fn start() -> Result<ServerUnderTest> {
+        let (tmp, dir) = Self::init().await?;
+        Self::run(tmp, dir)
+    }
+
+    /// Initialises a server in a temporary directory (not started: its store can be filled
+    /// first); the directory and its data directory.
+    pub async fn init() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("server");
         acc_server::init::init(&acc_server::init::InitOptions {
@@ -42,6 +49,11 @@ impl ServerUnderTest {
             database: None,
         })
         .await?;
+        Ok((tmp, dir))
+    }
+
+    /// Starts `acc server run` on the data directory `dir` (made by [`Self::init`]).
+    pub fn run(tmp: tempfile::TempDir, dir: std::path::PathBuf) -> Result<ServerUnderTest> {
         let layout = acc_server::layout::Layout::new(&dir);
         let mut child = Command::new(std::env::current_exe()?)
             .args(["server", "run", "--data-dir"])

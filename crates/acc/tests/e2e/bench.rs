@@ -142,3 +142,15 @@ fn reading_every_event_of_a_site_and_the_server_reads_each_once() {
         "{v}"
     );
 }
+
+#[test]
+fn console_pages_are_timed_signed_in_on_a_filled_store() {
+    let v = bench(&["console", "--agents", "60", "--sites", "3", "--events", "3000", "--requests", "3"]);
+    assert_eq!(v["stored_events"], 3000, "every event filled once: {v}");
+    let pages = v["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 13, "{v}");
+    for p in pages {
+        assert!(p["server_p99_ms"].as_f64().unwrap() > 0.0, "a Server-Timing of {}: {v}", p["page"]);
+        assert!(p["client_p99_ms"].as_f64().unwrap() >= p["server_p99_ms"].as_f64().unwrap(), "{v}");
+    }
+}

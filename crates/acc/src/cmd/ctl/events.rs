@@ -18,6 +18,12 @@ pub struct EventsArgs {
     /// Only events of this site server (its name, the events' Computer).
     #[arg(long, value_name = "SITE")]
     site: Option<String>,
+    /// Only events about this machine (WorkstationName or CallerComputerName, any case).
+    #[arg(long, value_name = "MACHINE")]
+    machine: Option<String>,
+    /// Only events about this address (IpAddress).
+    #[arg(long, value_name = "ADDRESS")]
+    address: Option<String>,
     #[command(flatten)]
     search: SearchArgs,
 }
@@ -29,7 +35,13 @@ pub async fn events(ctl: &mut Ctl, a: EventsArgs) -> Result<ExitCode> {
         anyhow::bail!("--before-seq: sequence numbers are per site; give --site too");
     }
     let mut q = vec![if s.all { "all=true".to_string() } else { format!("limit={}", s.limit) }];
-    for (k, v) in [("id", &s.id), ("site", &a.site), ("user", &s.user)] {
+    for (k, v) in [
+        ("id", &s.id),
+        ("site", &a.site),
+        ("user", &s.user),
+        ("machine", &a.machine),
+        ("address", &a.address),
+    ] {
         if let Some(v) = v {
             q.push(format!("{k}={}", encode_component(v)));
         }
