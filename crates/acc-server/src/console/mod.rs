@@ -11,6 +11,8 @@
 //!   Global Site Server Settings; [`site_servers`], [`agents`] (search,
 //!   paging), [`policy_history`], [`lockouts`], [`events`] (search,
 //!   paging): read-only lists;
+//! - [`progress`]: Home's live revision progress and recent lockouts;
+//! - [`rotation`]: Credential rotation (start, force-switch, cancel; its state live);
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -24,6 +26,8 @@ pub mod home;
 pub mod limit;
 pub mod lockouts;
 pub mod policy_history;
+pub mod progress;
+pub mod rotation;
 pub mod session;
 pub mod settings_agents;
 pub mod settings_sites;
@@ -312,6 +316,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(policy_history::routes())
         .merge(lockouts::routes())
         .merge(events::routes())
+        .merge(rotation::routes())
+        .merge(progress::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",
