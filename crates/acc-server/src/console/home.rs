@@ -1,4 +1,5 @@
-//! `GET /ui/`: the overview (revision in force, site servers, agents) and the button
+//! `GET /ui/`: the overview (revision in force, site servers, agents, the live progress of
+//! [`super::progress`]) and the button
 //! "Update agent configuration" (`POST /ui/tasks/update-config`, operator), which calls
 //! the same `Server` methods as `POST /v1/tasks`.
 
@@ -27,14 +28,17 @@ struct HomePage {
     agents: usize,
     can_operate: bool,
     notice: Option<String>,
+    /// The live part ([`super::progress`]), rendered.
+    progress: String,
 }
 
-fn page(
+async fn page(
     console: &Console,
     user: &super::session::Session,
     notice: Option<String>,
 ) -> Result<Response, PageError> {
     let server = &console.server;
+    let progress = askama::Template::render(&super::progress::Progress::now(console).await?)?;
     render(&HomePage {
         user: Some(user.into()),
         revision: server.current().0,
@@ -42,12 +46,13 @@ fn page(
         agents: server.inventory.agents().len(),
         can_operate: user.role >= Role::Operator,
         notice,
+        progress,
     })
 }
 
 async fn home(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     match console.session(req.headers()).await {
-        Some((_, s)) => page(&console, &s, None),
+        Some((_, s)) => page(&console, &s, None).await,
         None => Ok(Redirect::to("/ui/signin").into_response()),
     }
 }
@@ -75,5 +80,5 @@ async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Res
         (Some(s), None) => format!("Update agent configuration sent to {s} site servers."),
         (_, a) => format!("Update agent configuration sent to {} agents.", a.unwrap_or(0)),
     };
-    page(&console, &s, Some(notice))
+    page(&console, &s, Some(notice)).await
 }

@@ -13,6 +13,8 @@
 //!   paging): read-only lists;
 //! - [`certificates`]: enrollment tokens, issued certificates (revoke), trusted CAs, CRLs;
 //! - [`sources`]: the package sources' ACLs, the Read check, Grant Read;
+//! - [`progress`]: Home's live revision progress and recent lockouts;
+//! - [`rotation`]: Credential rotation (start, force-switch, cancel; its state live);
 //! - [`assets`]: the style sheet and htmx.
 //!
 //! Every state-changing form carries the session's CSRF token (the sign-in form a cookie's
@@ -27,6 +29,8 @@ pub mod home;
 pub mod limit;
 pub mod lockouts;
 pub mod policy_history;
+pub mod progress;
+pub mod rotation;
 pub mod session;
 pub mod settings_agents;
 pub mod settings_sites;
@@ -332,6 +336,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(events::routes())
         .merge(certificates::routes())
         .merge(sources::routes())
+        .merge(rotation::routes())
+        .merge(progress::routes())
         .merge(assets::routes())
         .route(
             "/ui/{*rest}",

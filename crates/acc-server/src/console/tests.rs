@@ -722,3 +722,187 @@ async fn a_session_survives_a_restart_and_only_its_digest_is_stored() {
     assert_eq!(call(&app, "GET", "/ui/", &jar, "").await.status, StatusCode::SEE_OTHER);
     assert_eq!(call(&app, "GET", "/ui/", &second, "").await.status, StatusCode::OK, "the other stays");
 }
+/// Credential rotation through the page: refusals next to their fields, a rotation that
+/// waits for SITE1, web01 listed on the old credential, force-switch and cancel each after
+/// a confirmation step, the live parts alone; a viewer reads and is refused; a CSRF-less
+/// form is refused.
+#[tokio::test]
+async fn the_rotation_page_starts_force_switches_and_cancels_with_confirmation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let first = crate::document::AuthRequest {
+        mode: crate::document::AuthMode::Credential,
+        user_name: Some("ACC_User_v1".into()),
+        password: acc_core::password::Secret::new("Correct-Horse-Battery-42"),
+        confirmation: acc_core::password::Secret::new("Correct-Horse-Battery-42"),
+        password_policy: None,
+        grant_read: true,
+        force: false,
+    };
+    server.save_auth(first, "test").await.unwrap();
+    let now = server.now_ms();
+    server
+        .inventory
+        .sites()
+        .insert("SITE1".into(), crate::sites::SiteRecord::new("SITE1", "https://site1:8444", "01", now));
+    let mut web01 = crate::agents::AgentRecord::new("web01", "02", "CN=fleet", now, "10.0.0.5");
+    web01.state.auth_mode = acc_proto::AuthMode::Credential;
+    web01.state.user_name = Some("ACC_User_v1".into());
+    web01.state.generation = Some(1);
+    web01.state.site_server = Some("SITE1".into());
+    server.inventory.agents().insert("web01".into(), web01);
+
+    let page = call(&app, "GET", "/ui/rotation", &jar, "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [
+        "<h1>Credential rotation</h1>",
+        ">New user name</label>",
+        ">Password</label>",
+        ">Confirm password</label>",
+        "<label for=\"grace\">",
+        ">Start rotation</button>",
+        "hx-get=\"/ui/rotation/live\" hx-trigger=\"every 2s\"",
+        "<a href=\"/ui/rotation\">Credential rotation</a>",
+        "<td>ACC_User_v1</td><td class=\"phase-active\">active</td>",
+    ] {
+        assert!(page.body.contains(label), "{label} in {}", page.body);
+    }
+    assert!(!page.body.contains("Force switch</button>"), "nothing to force-switch yet");
+    let csrf = page.csrf();
+    let rotate = |user: &str, password: &str, grace: &str| {
+        format!(
+            "csrf={csrf}&user_name={}&password={p}&confirmation={p}&grace={}",
+            enc(user),
+            enc(grace),
+            p = enc(password)
+        )
+    };
+    let forged =
+        call(&app, "POST", "/ui/rotation", &jar, "user_name=x&password=y&confirmation=y&grace=1").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
+    let weak = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v2", "short", "1h")).await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = weak.body.find("id=\"password-errors\"").expect("the message next to Password");
+    assert!(weak.body[at..].contains("password:"), "{}", weak.body);
+    let grace = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v2", STRONG2, "soon")).await;
+    assert_eq!(grace.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = grace.body.find("id=\"grace-errors\"").expect("the message next to Grace");
+    assert!(grace.body[at..].contains("Grace: &#39;soon&#39;: not a duration"), "{}", grace.body);
+    let long = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v2", STRONG2, "100d")).await;
+    let at = long.body.find("id=\"grace-errors\"").expect("L-GRACE next to Grace");
+    assert!(long.body[at..].contains("rotation.grace: 8640000 s is out of range"), "{}", long.body);
+    let reused = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v1", STRONG2, "1h")).await;
+    let at = reused.body.find("id=\"password-errors\"").expect("the spec's message next to Password");
+    assert!(reused.body[at..].contains("rotate to a new user name instead"), "{}", reused.body);
+    assert_eq!(server.current().0, 2, "nothing refused is saved");
+
+    let started = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v2", STRONG2, "1h")).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    for text in [
+        "Saved as policy revision 3",
+        "id=\"rotation-phase\">provisioning<",
+        "<li>SITE1</li>",
+        "<strong>1</strong> of 1 agents do not use generation 2 (ACC_User_v2) yet.",
+        "<td>web01</td><td>SITE1</td><td>ACC_User_v1 (generation 1)</td>",
+        ">Force switch</button>",
+        ">Cancel</button>",
+    ] {
+        assert!(started.body.contains(text), "{text} in {}", started.body);
+    }
+    let busy =
+        call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v3", "Third-Strong-Pass-2026", "1h"))
+            .await;
+    assert!(busy.body.contains("is still provisioning (pending: SITE1)"), "{}", busy.body);
+
+    let live = call(&app, "GET", "/ui/rotation/live", &jar, "").await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.body.starts_with("<section id=\"rotation-live\"") && !live.body.contains("<html"));
+    assert!(live.body.contains("<td>web01</td>"), "{}", live.body);
+    let anonymous = call(&app, "GET", "/ui/rotation/live", "", "").await;
+    assert_eq!((anonymous.status, anonymous.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+
+    let ask = call(&app, "POST", "/ui/rotation/force-switch", &jar, &format!("csrf={csrf}")).await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(
+        ask.body.contains("Force switch to generation 2 (ACC_User_v2) now?")
+            && ask.body.contains("site servers that have not created it: SITE1")
+            && ask.body.contains(">Confirm force switch</button>"),
+        "{}",
+        ask.body
+    );
+    assert_eq!(server.current().0, 3, "nothing changes before the confirmation");
+    let switched =
+        call(&app, "POST", "/ui/rotation/force-switch", &jar, &format!("csrf={csrf}&confirm=yes")).await;
+    assert!(switched.body.contains("Saved as policy revision 4"), "{}", switched.body);
+    assert!(
+        switched.body.contains("<td>ACC_User_v2</td><td class=\"phase-active\">active</td>")
+            && switched.body.contains("<td>ACC_User_v1</td><td class=\"phase-retiring\">retiring</td>"),
+        "{}",
+        switched.body
+    );
+    let nothing = call(&app, "POST", "/ui/rotation/cancel", &jar, &format!("csrf={csrf}&confirm=yes")).await;
+    assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = nothing.body.find("id=\"action-errors\"").expect("the refusal next to the buttons");
+    assert!(nothing.body[at..].contains("no generation is provisioning"), "{}", nothing.body);
+
+    // The home page shows the revision's progress, also alone for htmx.
+    let home = call(&app, "GET", "/ui/", &jar, "").await;
+    assert!(
+        home.body.contains("<strong>0/1 sites, 0/1 agents</strong> run revision 4 or later.")
+            && home.body.contains("hx-get=\"/ui/live/progress\" hx-trigger=\"every 2s\""),
+        "{}",
+        home.body
+    );
+    let progress = call(&app, "GET", "/ui/live/progress", &jar, "").await;
+    assert!(progress.body.starts_with("<section id=\"progress-live\""), "{}", progress.body);
+    assert!(progress.body.contains("No lockout in the last 24 hours."), "{}", progress.body);
+
+    // A viewer reads the page and cannot act.
+    server
+        .add_user(
+            "vera",
+            crate::tokens::Role::Viewer,
+            &acc_core::password::Secret::new("tall blue giraffe walks"),
+            "test",
+        )
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vera", "tall blue giraffe walks").await;
+    let seen = call(&app, "GET", "/ui/rotation", &viewer, "").await;
+    assert!(
+        seen.body.contains("Only an admin can start, force-switch or cancel a rotation.")
+            && !seen.body.contains("Start rotation"),
+        "{}",
+        seen.body
+    );
+    let vcsrf = call(&app, "GET", "/ui/", &viewer, "").await.csrf();
+    let refused = call(
+        &app,
+        "POST",
+        "/ui/rotation",
+        &viewer,
+        &rotate("ACC_User_v3", "Third-Strong-Pass-2026", "1h").replace(&csrf, &vcsrf),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("This needs the admin role; you are viewer."));
+    assert_eq!(server.current().0, 4);
+
+    // Cancel: a third generation waits for SITE1, then is removed after the confirmation.
+    let third =
+        call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v3", "Third-Strong-Pass-2026", "1h"))
+            .await;
+    assert!(third.body.contains("Saved as policy revision 5"), "{}", third.body);
+    let ask = call(&app, "POST", "/ui/rotation/cancel", &jar, &format!("csrf={csrf}")).await;
+    assert!(ask.body.contains("Cancel generation 3 (ACC_User_v3)?"), "{}", ask.body);
+    let cancelled =
+        call(&app, "POST", "/ui/rotation/cancel", &jar, &format!("csrf={csrf}&confirm=yes")).await;
+    assert!(
+        cancelled.body.contains("<td>ACC_User_v3</td><td class=\"phase-removed\">removed</td>"),
+        "{}",
+        cancelled.body
+    );
+}
+
+/// A strong password for the rotation tests.
+const STRONG2: &str = "Second-Strong-Pass-2026";

@@ -102,6 +102,12 @@ impl Browser {
         self.cmd("GET", &format!("/element/{e}/selected"), None) == true
     }
 
+    /// How many elements match `css`.
+    fn count(&self, css: &str) -> usize {
+        let v = self.cmd("POST", "/elements", Some(json!({ "using": "css selector", "value": css })));
+        v.as_array().map_or(0, Vec::len)
+    }
+
     fn text(&self) -> String {
         let body = self.find("body");
         self.cmd("GET", &format!("/element/{body}/text"), None).as_str().unwrap_or_default().to_string()
@@ -220,7 +226,7 @@ fn seed_000_through_the_console_in_chromium() {
     b.screenshot("policy-history");
 }
 
-/// Signs `admin` in with the password `acc server init` wrote.
+/// Signs `b` in as admin on `f`'s console, with the password `acc server init` wrote.
 fn sign_in_admin(b: &Browser, f: &crate::server::Fleet) {
     b.go(&format!("{}/ui/signin", f.server.url));
     b.type_into("#user", "admin");
@@ -264,4 +270,112 @@ fn certificates_revoke_and_sources_grant_read_in_chromium() {
     let shares = f.json(&["share", "list", "--json"]);
     let nscap = shares.as_array().into_iter().flatten().find(|s| s["name"] == "nscap").cloned().unwrap();
     assert!(nscap["share_acl"].as_array().unwrap().iter().any(|a| a["principal"] == "ACC_user"), "{nscap}");
+}
+
+/// A stale machine presenting an old password to a real site server until the ACC
+/// blocks it: Home's recent lockouts show it without a reload, and the Lockouts page
+/// names the culprit machine, its address and the revision its agent runs.
+#[test]
+fn a_stale_agents_lockout_shows_on_home_live_and_on_the_lockouts_page() {
+    let (f, sites) = crate::agent::credential_fleet(&["SITE1"]);
+    let b = Browser::start(&f.d);
+    sign_in_admin(&b, &f);
+    assert!(b.text().contains("No lockout in the last 24 hours."), "{}", b.text());
+
+    // stale01: an enrolled agent that last ran revision 1, with an old password.
+    crate::site::agent_certificate(&f.d);
+    let token = f.ctl(&["enroll-token", "create"], "").ok();
+    let (code, v) = crate::server::enroll(&f, &token, "stale01", "agent.csr");
+    assert_eq!(code, 200, "{v}");
+    f.d.write("stale.crt", v["certificate_pem"].as_str().unwrap());
+    let extra = ["--cacert", "srv/tls/ca.crt", "--cert", "stale.crt", "--key", "agent.key"];
+    let body =
+        r#"{"seq":1,"revision":1,"auth_mode":"credential","user_name":"ACC_User_v0","version":"legacy"}"#;
+    assert_eq!(crate::site::curl(&f.d, &f.server, &extra, "/v1/agent/checkin", body).0, 200);
+    let old = [
+        "--cacert",
+        "site1/tls/ca.crt",
+        "-u",
+        "ACC_User_v1:an-old-password",
+        "-H",
+        "Acc-Agent-Host: stale01",
+    ];
+    for _ in 0..5 {
+        crate::site::curl(&f.d, &sites[0], &old, "/v1/register", crate::site::REG);
+    }
+
+    // Home refreshes itself (htmx, every 2 s): the lock appears without navigating.
+    wait_for(30, "the lockout on Home without a reload", || {
+        let text = b.text();
+        (text.contains("STALE01") && text.contains("ACC_User_v1")).then_some(())
+    });
+    b.screenshot("home-live-lockout");
+
+    b.go(&format!("{}/ui/lockouts", f.server.url));
+    let text = b.text();
+    for needle in ["STALE01", "127.0.0.1", "ACC_User_v1", "presents a wrong or stale password", "locked"] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    assert!(b.count("tbody tr") >= 1, "a lockout row: {text}");
+    b.screenshot("lockouts");
+}
+
+/// A rotation started on the Credential rotation page and watched to the end: the page
+/// refreshes itself while two real agents move to the new credential, the list of agents
+/// on the old credential shrinks to zero and the old generation is removed.
+#[test]
+fn a_rotation_started_in_the_console_is_watched_to_the_end() {
+    let (f, _sites) = crate::agent::credential_fleet(&["SITE1"]);
+    let token = f.ctl(&["enroll-token", "create", "--uses", "2"], "").ok();
+    crate::agent::enroll_as(&f, &token, "web01", "a1").ok();
+    crate::agent::enroll_as(&f, &token, "web02", "a2").ok();
+    let _a1 = AgentProc::start(&f.d, "a1/acc.yml");
+    let _a2 = AgentProc::start(&f.d, "a2/acc.yml");
+    log_when(&f.d, "a1/acc.log", "web01 on v1", "as ACC_User_v1");
+    log_when(&f.d, "a2/acc.log", "web02 on v1", "as ACC_User_v1");
+    wait_for(30, "both agents on generation 1", || {
+        let v = f.json(&["agents", "--json"]);
+        (v.as_array()?.iter().filter(|a| a["generation"] == 1).count() == 2).then_some(())
+    });
+
+    let b = Browser::start(&f.d);
+    sign_in_admin(&b, &f);
+    b.go(&format!("{}/ui/rotation", f.server.url));
+    assert!(b.text().contains("0 of 2 agents do not use generation 1 (ACC_User_v1) yet."), "{}", b.text());
+    // A refusal first: the confirmation differs.
+    b.type_into("#user_name", "ACC_User_v2");
+    b.type_into("#password", "Second-Strong-Pass-2026");
+    b.type_into("#confirmation", "Second-Strong-Pass-2027");
+    b.type_into("#grace", "7d");
+    b.click("#start");
+    assert_eq!(b.count("#password-errors"), 1, "{}", b.text());
+    b.type_into("#password", "Second-Strong-Pass-2026");
+    b.type_into("#confirmation", "Second-Strong-Pass-2026");
+    b.click("#start");
+    assert!(b.text().contains("Saved as policy revision"), "{}", b.text());
+    b.screenshot("rotation-started");
+
+    // The page is not reloaded from here on: htmx swaps the state in every 2 s.
+    let mut seen = Vec::new();
+    wait_for(60, "no agent on the old credential and v1 removed", || {
+        let rows = b.count("#old-credential-agents tbody tr");
+        if seen.last() != Some(&rows) {
+            seen.push(rows);
+        }
+        let text = b.text();
+        (text.contains("0 of 2 agents do not use generation 2 (ACC_User_v2) yet.")
+            && b.count("td.phase-removed") == 1
+            && b.count("td.phase-active") == 1)
+            .then_some(())
+    });
+    assert_eq!(seen.first(), Some(&2), "both agents listed at first: {seen:?}");
+    assert_eq!(seen.last(), Some(&0), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[1] < w[0]), "the list only shrinks: {seen:?}");
+    b.screenshot("rotation-done");
+    let status = crate::server::status_when(&f, "v1 removed", |v| {
+        crate::server::phase_of(v, "ACC_User_v1") == "removed"
+    });
+    assert_eq!(crate::server::phase_of(&status, "ACC_User_v2"), "active");
+    log_when(&f.d, "a1/acc.log", "web01 on v2", "as ACC_User_v2");
+    log_when(&f.d, "a2/acc.log", "web02 on v2", "as ACC_User_v2");
 }
