@@ -38,19 +38,29 @@ macro_rules! migrations {
                 name: "the console's users",
                 sql: include_str!(concat!("../../migrations/", $dir, "/0004_console_users.sql")),
             },
+            Migration {
+                version: 5,
+                name: "the leases of once-only jobs",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0005_leases.sql")),
+            },
         ]
     };
 }
 
 /// The file names of the migrations, in order (the same in both directories).
-pub const FILES: [&str; 4] =
-    ["0001_initial.sql", "0002_events_by_origin.sql", "0003_flags_as_bigint.sql", "0004_console_users.sql"];
+pub const FILES: [&str; 5] = [
+    "0001_initial.sql",
+    "0002_events_by_origin.sql",
+    "0003_flags_as_bigint.sql",
+    "0004_console_users.sql",
+    "0005_leases.sql",
+];
 
 /// The SQLite dialect of the schema.
-pub const SQLITE: [Migration; 4] = migrations!("sqlite");
+pub const SQLITE: [Migration; 5] = migrations!("sqlite");
 
 /// The PostgreSQL dialect of the schema.
-pub const POSTGRES: [Migration; 4] = migrations!("postgres");
+pub const POSTGRES: [Migration; 5] = migrations!("postgres");
 
 /// The migration that keys events by origin, which converts a SQLite store keyed by name.
 const EVENTS_BY_ORIGIN: i64 = 2;

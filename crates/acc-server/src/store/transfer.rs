@@ -14,7 +14,7 @@ use super::{Backend, Pool, backend};
 use crate::error::ServerError;
 
 /// The tables of the schema (its last version), each copied whole.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "revisions",
     "secrets",
     "tokens",
@@ -27,6 +27,7 @@ pub const TABLES: [&str; 12] = [
     "packages",
     "console_users",
     "events",
+    "leases",
 ];
 
 /// What was copied of one table.
