@@ -56,7 +56,7 @@ impl Server {
                 "certificate {serial}: no certificate of the fleet CA has this serial; see acc ctl cert list"
             )));
         };
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         if doc.revoked.iter().any(|r| r.serial == wanted) {
             return Err(refused(format!("certificate {serial} ({}) is already revoked", cert.name)));
@@ -64,7 +64,7 @@ impl Server {
         let mut next = doc.clone();
         next.revoked.push(RevokedCert { serial: wanted, revoked_at: self.now_ms() });
         tracing::info!(serial, name = %cert.name, by = author, "Certificate revoked.");
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 
     /// Trusts an operator CA (PEM) for agent certificates on every site server.
@@ -87,7 +87,7 @@ impl Server {
             )));
         }
         let fingerprint = acc_net::client::sha256_hex(der);
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         if doc.trust.iter().any(|t| t.fingerprint == fingerprint) {
             return Err(refused(format!("trust: '{}' is already trusted", summary.subject)));
@@ -98,7 +98,7 @@ impl Server {
             subject: summary.subject,
             pem: acc_pki::pem::encode("CERTIFICATE", der),
         });
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 
     /// Stops trusting an operator CA, by fingerprint (SHA-256 hex) or PEM; refused when
@@ -122,7 +122,7 @@ impl Server {
             }
             _ => return Err(refused("trust: give the CA's fingerprint or its certificate".into())),
         };
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.trust.retain(|t| t.fingerprint != wanted);
@@ -135,6 +135,6 @@ impl Server {
             )));
         }
         self.check_impact(&doc, &next, force)?;
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 }

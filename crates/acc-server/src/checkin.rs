@@ -155,7 +155,10 @@ impl Server {
         if !self.adopted(&self.current().1) {
             return;
         }
-        let _guard = self.policy.saving().await;
+        let guard = match self.saving().await {
+            Ok(g) => g,
+            Err(e) => return tracing::error!(error = %e, "The adoption could not take the save lock."),
+        };
         let (_, doc) = self.current();
         if !self.adopted(&doc) {
             return;
@@ -169,7 +172,14 @@ impl Server {
             .collect();
         let saved = crate::document::Saved { document: next, warnings: Vec::new(), granted: Vec::new() };
         match self
-            .commit_steps(&doc, saved, Vec::new(), "rotation (every agent holds the new credential)", steps)
+            .commit_steps(
+                guard,
+                &doc,
+                saved,
+                Vec::new(),
+                "rotation (every agent holds the new credential)",
+                steps,
+            )
             .await
         {
             Ok(_) | Err(SaveError::Refused(_)) => {}
@@ -268,7 +278,7 @@ impl Server {
     /// `task send update-config --to agents`: every agent fetches its policy now; returns
     /// how many agents are in the inventory.
     pub fn update_config_agents(&self) -> usize {
-        self.agent_force_tx.send_modify(|f| *f += 1);
+        self.wake(false, true);
         self.inventory.agents().len()
     }
 }

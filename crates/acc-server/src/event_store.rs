@@ -407,10 +407,15 @@ impl Server {
 }
 
 /// Keeps the store under its maximum size until the task is dropped: looks every second
-/// whether enough events arrived, and at least once a minute.
+/// whether enough events arrived, and at least once a minute, while this node holds the
+/// retention's lease (one node of several on PostgreSQL; see [`crate::cluster`]).
 pub async fn retention_loop(server: Arc<Server>) {
     let mut idle = 0;
     loop {
+        if !server.holds_lease(crate::cluster::RETENTION_JOB).await {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         if server.event_growth.due() || idle >= 60 {
             idle = 0;
             if let Err(e) = server.enforce_event_store().await {

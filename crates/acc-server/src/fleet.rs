@@ -215,13 +215,13 @@ impl Server {
             self.issue("agent", &req.secret, &host, &req.csr_pem, AGENT_CERT_DAYS).await?;
         tracing::info!(agent = %host, serial = %serial_hex, superseded = %previous.join(", "), "Agent enrolled.");
         if !previous.is_empty() {
-            let _guard = self.policy.saving().await;
+            let guard = self.saving().await?;
             let (_, doc) = self.current();
             let mut next = doc.clone();
             next.revoked.extend(
                 previous.into_iter().map(|serial| crate::document::RevokedCert { serial, revoked_at: now }),
             );
-            match self.commit_document(&doc, next, &format!("re-enrollment of {host}")).await {
+            match self.commit_document(guard, &doc, next, &format!("re-enrollment of {host}")).await {
                 Ok(_) | Err(SaveError::Refused(_)) => {}
                 Err(SaveError::Server(e)) => return Err(e.into()),
             }
@@ -345,7 +345,7 @@ impl Server {
         wait: Duration,
         forces: &tokio::sync::watch::Sender<u64>,
     ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
-        let mut revisions = self.policy.subscribe();
+        let mut revisions = self.revisions();
         let mut forces = forces.subscribe();
         let mut stopping = self.stopping.subscribe();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
@@ -395,7 +395,7 @@ impl Server {
     /// `task send update-config --to sites`: every site fetches and re-applies its policy
     /// now; returns how many sites are in the inventory.
     pub fn update_config_sites(&self) -> usize {
-        self.force_tx.send_modify(|f| *f += 1);
+        self.wake(true, false);
         self.inventory.sites().len()
     }
 
@@ -407,18 +407,18 @@ impl Server {
         if endpoint_changed {
             // Agents that fetched their policy before the site first reported its URL and
             // TLS CA would otherwise wait for the next revision to reach it.
-            self.agent_force_tx.send_modify(|f| *f += 1);
+            self.wake(false, true);
         }
         if let Some(e) = &record.error {
             tracing::warn!(site, error = %e, "A site server could not apply its policy.");
         }
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         if doc.generation_in(acc_core::generation::GenerationPhase::Provisioning).is_some()
             && sites::all_sites_created(&doc, &self.inventory.sites())
         {
             match self
-                .commit_document(&doc, doc.clone(), "rotation (all site servers created the account)")
+                .commit_document(guard, &doc, doc.clone(), "rotation (all site servers created the account)")
                 .await
             {
                 Ok(_) | Err(SaveError::Refused(_)) => {}

@@ -27,6 +27,7 @@ pub mod api;
 pub mod backup;
 pub mod certs;
 pub mod checkin;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod directory;

@@ -347,13 +347,13 @@ impl Server {
                 return Err(refused(format!("site '{s}' is not in the inventory; see acc ctl sites")));
             }
         }
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         next.assignments.retain(|a| a.name != name);
         next.assignments.push(Assignment { name: name.to_string(), version, sites });
         next.assignments.sort_by(|a, b| a.name.cmp(&b.name));
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 
     /// The manifests of the packages assigned to `site` in `doc`.

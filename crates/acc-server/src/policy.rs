@@ -2,6 +2,11 @@
 //! saves one at a time (validate against the document in force, store the next revision,
 //! publish it), and the channel long-polls wait on. The save path itself is
 //! `Server::commit` in [`crate::server`]; the document's rules are [`crate::document`].
+//!
+//! Across management servers on one PostgreSQL database a save is one at a time too: the
+//! [`SaveGuard`] holds, besides this process's lock, a transaction holding the database's
+//! save lock (`pg_advisory_xact_lock`) in which the revision is then stored; the revision
+//! in force only ever moves forward (a node adopts the newer revisions of others).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -48,14 +53,59 @@ impl PolicyState {
         self.save_lock.lock().await
     }
 
-    /// Puts revision `number` in force and wakes every long-poll.
-    pub(crate) fn publish(&self, number: i64, document: PolicyDocument) {
-        *self.locked() = (number, document);
+    /// Puts revision `number` in force and wakes every long-poll, unless a revision as new
+    /// is already in force (another node's, adopted first); returns whether it did.
+    pub(crate) fn publish(&self, number: i64, document: PolicyDocument) -> bool {
+        let mut current = self.locked();
+        if current.0 >= number {
+            return false;
+        }
+        *current = (number, document);
         self.revision_tx.send_replace(number);
+        true
     }
 
     /// A receiver that wakes when a new revision is in force.
     pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
         self.revision_tx.subscribe()
+    }
+}
+
+/// The right to save a revision: this process's save lock and, on PostgreSQL, the save
+/// transaction holding the database's save lock (released when it commits or rolls back).
+#[derive(Debug)]
+pub(crate) struct SaveGuard<'a> {
+    /// This process's save lock.
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    /// The save transaction (PostgreSQL), which the revision is stored in.
+    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+}
+
+impl<'a> SaveGuard<'a> {
+    /// The guard of `local`, with the save transaction `tx` if the database has one.
+    pub(crate) fn new(
+        local: tokio::sync::MutexGuard<'a, ()>,
+        tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    ) -> SaveGuard<'a> {
+        SaveGuard { _local: local, tx }
+    }
+
+    /// Stores the revision (in the save transaction when there is one, which commits and
+    /// so releases the database's save lock), then gives up the right to save.
+    pub(crate) async fn store(
+        self,
+        pool: &crate::store::Pool,
+        row: &crate::store::RevisionRow,
+        document: &str,
+        secrets: &[crate::store::SealedSecret],
+    ) -> Result<(), crate::error::ServerError> {
+        match self.tx {
+            Some(mut tx) => {
+                crate::store::save_revision_in(&mut tx, row, document, secrets).await?;
+                tx.commit().await?;
+            }
+            None => crate::store::save_revision(pool, row, document, secrets).await?,
+        }
+        Ok(())
     }
 }

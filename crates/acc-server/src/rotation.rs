@@ -28,7 +28,7 @@ impl Server {
         action: RotationAction,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         let steps = match action {
@@ -45,7 +45,7 @@ impl Server {
             }]));
         }
         let saved = Saved { document: next, warnings: Vec::new(), granted: Vec::new() };
-        self.commit_steps(&doc, saved, Vec::new(), author, steps).await
+        self.commit_steps(guard, &doc, saved, Vec::new(), author, steps).await
     }
 
     /// P4: one `acc.rotation` event (Reason `stalled`, the pending sites) when the
@@ -106,9 +106,15 @@ impl Server {
         if !crate::rules::retirement_due(&self.current().1, self.now_ms()) {
             return;
         }
-        let _guard = self.policy.saving().await;
+        let guard = match self.saving().await {
+            Ok(g) => g,
+            Err(e) => return tracing::error!(error = %e, "The rotation tick could not take the save lock."),
+        };
         let (_, doc) = self.current();
-        match self.commit_document(&doc, doc.clone(), "rotation (grace ended)").await {
+        if !crate::rules::retirement_due(&doc, self.now_ms()) {
+            return; // another node saved it first
+        }
+        match self.commit_document(guard, &doc, doc.clone(), "rotation (grace ended)").await {
             Ok(_) | Err(SaveError::Refused(_)) => {}
             Err(SaveError::Server(e)) => {
                 tracing::error!(error = %e, "The rotation tick could not save a revision.")

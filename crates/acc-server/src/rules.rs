@@ -1,7 +1,8 @@
 //! The management server's time rules, decided by pure functions of the policy document
 //! and the time the caller read from the server's one [`acc_core::time::Clock`]: when a
 //! provisioning rotation has stalled (P4), when a retiring generation is due for removal
-//! (P6), when the fleet CRL is re-signed and pushed, when an API token has expired. The
+//! (P6), when the fleet CRL is re-signed and pushed, when an API token has expired, and
+//! whether a management server may run a once-only job (its lease, see `crate::cluster`). The
 //! rotation's own steps (the switch, the retire deadline) are [`crate::document::settle`]
 //! and [`crate::document::force_switch`], pure as well. Nothing here reads a clock, so each
 //! rule is tested at chosen times below.
@@ -41,9 +42,54 @@ pub fn token_expired(expires_at_ms: Option<i64>, now_ms: i64) -> bool {
     expires_at_ms.is_some_and(|at| now_ms >= at)
 }
 
+/// How long a job's lease lasts unless its holder renews it (every second while it runs):
+/// the jobs of a management server that died move to another after this.
+pub const LEASE_TTL_MS: i64 = 10_000;
+
+/// What a management server does about a job's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseDecision {
+    /// Nobody holds it, or its holder let it expire: take it.
+    Take,
+    /// It is ours: renew it (even expired: nobody took it since).
+    Renew,
+    /// Another node holds it until its expiry: leave the job to it.
+    Wait,
+}
+
+/// The decision of node `me` at `now_ms` about a lease held by `holder` until
+/// `expires_at` (`None`: never taken).
+pub fn lease_decision(current: Option<(&str, i64)>, me: &str, now_ms: i64) -> LeaseDecision {
+    match current {
+        None => LeaseDecision::Take,
+        Some((holder, _)) if holder == me => LeaseDecision::Renew,
+        Some((_, expires_at)) if now_ms >= expires_at => LeaseDecision::Take,
+        Some(_) => LeaseDecision::Wait,
+    }
+}
+
+/// Until when a lease taken or renewed at `now_ms` holds.
+pub fn lease_until(now_ms: i64) -> i64 {
+    now_ms.saturating_add(LEASE_TTL_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_is_held_until_it_expires_then_anyone_takes_it() {
+        use LeaseDecision::*;
+        assert_eq!(lease_decision(None, "A", 0), Take);
+        let held = Some(("A", lease_until(1_000)));
+        assert_eq!(held, Some(("A", 11_000)));
+        assert_eq!(lease_decision(held, "A", 5_000), Renew);
+        assert_eq!(lease_decision(held, "B", 5_000), Wait);
+        assert_eq!(lease_decision(held, "B", 10_999), Wait, "one ms before expiry");
+        assert_eq!(lease_decision(held, "B", 11_000), Take, "at expiry");
+        assert_eq!(lease_decision(held, "A", 50_000), Renew, "expired but nobody took it");
+        assert_eq!(lease_until(i64::MAX), i64::MAX);
+    }
 
     fn generation(number: u32, phase: GenerationPhase, saved_at: i64, deadline: Option<i64>) -> Generation {
         Generation {
@@ -138,7 +184,8 @@ mod tests {
         let deadline = server.now_ms() + 3_600_000;
         next.generations.push(generation(1, GenerationPhase::Retiring, T0, Some(deadline)));
         next.generations.push(generation(2, GenerationPhase::Active, T0, None));
-        server.commit_document(&before, next, "test").await.unwrap();
+        let guard = server.saving().await.unwrap();
+        server.commit_document(guard, &before, next, "test").await.unwrap();
         clock.set(Timestamp(deadline - 1));
         server.tick().await;
         let (after, doc) = server.current();

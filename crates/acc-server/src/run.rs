@@ -1,5 +1,7 @@
 //! `acc server run`: locks the data directory, opens the server and serves the REST API
-//! and the web console (`/ui/`) over HTTPS (acc-net, rustls) until shutdown.
+//! and the web console (`/ui/`) over HTTPS (acc-net, rustls) until shutdown. On
+//! PostgreSQL it follows the change feed of the other nodes, and runs the once-only jobs
+//! while it holds their leases (see [`crate::cluster`]).
 
 use acc_net::datadir::RoleConfig as _;
 use std::future::Future;
@@ -43,6 +45,8 @@ pub struct Running {
     server: Arc<Server>,
     listener: TcpListener,
     live: LiveConfig,
+    /// The change feed of the other nodes (PostgreSQL).
+    feed: Option<crate::cluster::Feed>,
     _lock: DirLock,
 }
 
@@ -53,6 +57,11 @@ pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running
     }
     let lock = DirLock::acquire(&layout)?;
     let server = Arc::new(Server::open(layout.clone()).await?);
+    // Subscribed before serving, and what another node saved since the server opened read.
+    let feed = crate::cluster::Feed::subscribe(&server).await?;
+    if feed.is_some() {
+        server.reload_all().await?;
+    }
     let live = LiveConfig::new(&tls_inputs(&layout, &server.current().1)?)
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
     let addr = listen.unwrap_or(server.config().listen);
@@ -60,7 +69,7 @@ pub async fn start(layout: Layout, listen: Option<SocketAddr>) -> Result<Running
         TcpListener::bind(addr).await.map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
     let bound = listener.local_addr().map_err(|e| ServerError::Bind(addr.to_string(), e.to_string()))?;
     server.set_bound(bound);
-    Ok(Running { server, listener, live, _lock: lock })
+    Ok(Running { server, listener, live, feed, _lock: lock })
 }
 
 /// The listener's TLS: the server certificate, then the fleet CA, so that a joining site
@@ -81,7 +90,7 @@ fn tls_inputs(layout: &Layout, doc: &crate::document::PolicyDocument) -> Result<
 
 /// Rebuilds the listener's TLS whenever a revision changes the operator CAs.
 async fn follow_trust(server: Arc<Server>, live: LiveConfig) {
-    let mut revisions = server.policy.subscribe();
+    let mut revisions = server.revisions();
     let mut trusted = server.current().1.trust;
     while revisions.changed().await.is_ok() {
         let doc = server.current().1;
@@ -133,6 +142,9 @@ impl Running {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
                 every.tick().await;
+                if !ticker.holds_lease(crate::cluster::TICK_JOB).await {
+                    continue;
+                }
                 ticker.tick().await;
                 ticker.push_crl_if_due();
                 ticker.report_stalled().await;
@@ -140,6 +152,7 @@ impl Running {
             }
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
+        let feed = self.feed.map(|f| tokio::spawn(f.follow(self.server.clone())));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
         let nodes = tokio::spawn(crate::nodes::heartbeat_loop(self.server.clone()));
         let app = crate::api::router(self.server.clone())
@@ -163,6 +176,9 @@ impl Running {
         retention.abort();
         nodes.abort();
         trust.abort();
+        if let Some(feed) = feed {
+            feed.abort();
+        }
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use crate::error::ServerError;
 use crate::init::{self, directory_secret_name};
 use crate::inventory::Inventory;
 use crate::layout::Layout;
-use crate::policy::PolicyState;
+use crate::policy::{PolicyState, SaveGuard};
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
 use crate::vault::Vault;
@@ -26,6 +26,9 @@ use crate::vault::Vault;
 pub fn generation_secret_name(n: u32) -> String {
     format!("acc.generation.{n}")
 }
+
+/// The key of the database's save lock (PostgreSQL advisory lock): "acc.save".
+const SAVE_LOCK: i64 = 0x6163_632e_7361_7665;
 
 /// Who is calling the API.
 #[derive(Debug, Clone)]
@@ -60,7 +63,7 @@ pub struct Server {
     pub(crate) pool: store::Pool,
     vault: Vault,
     /// The revision in force, the save lock and the long-poll channel.
-    pub(crate) policy: PolicyState,
+    policy: PolicyState,
     tokens: RwLock<HashMap<String, TokenRow>>,
     /// The fleet CA, which signs site servers' (and agents') certificates.
     pub(crate) fleet_ca: acc_pki::x509::Ca,
@@ -234,6 +237,55 @@ impl Server {
         self.policy.current()
     }
 
+    /// A receiver that wakes when a new revision is in force (saved here or, adopted, by
+    /// another node).
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.policy.subscribe()
+    }
+
+    /// Puts the database's latest revision in force if it is newer than the one in force
+    /// (waking the long-polls); returns whether it was.
+    pub(crate) async fn adopt_latest(&self) -> Result<bool, ServerError> {
+        let Some((number, text)) = store::latest_revision(self.pool()).await? else {
+            return Ok(false);
+        };
+        self.adopt(number, &text)
+    }
+
+    /// Puts revision `number` (its document `text`) in force if it is newer.
+    pub(crate) fn adopt(&self, number: i64, text: &str) -> Result<bool, ServerError> {
+        if number <= self.policy.revision() {
+            return Ok(false);
+        }
+        let document = serde_json::from_str(text).map_err(|e| ServerError::Config {
+            path: self.config().store_target(self.layout()).describe(),
+            detail: format!("revision {number} does not parse: {e}"),
+        })?;
+        let adopted = self.policy.publish(number, document);
+        if adopted {
+            tracing::info!(revision = number, "Policy revision saved by another node adopted.");
+        }
+        Ok(adopted)
+    }
+
+    /// Waits for the right to save a revision: this process's save lock, and on PostgreSQL
+    /// the database's (`pg_advisory_xact_lock` in the save transaction), so that saves of
+    /// every node are one at a time. The database's latest revision is then in force (a
+    /// newer one of another node is adopted first), so the change is validated against
+    /// the revision it replaces.
+    pub(crate) async fn saving(&self) -> Result<SaveGuard<'_>, ServerError> {
+        let local = self.policy.saving().await;
+        if store::backend(&self.pool) == store::Backend::Sqlite {
+            return Ok(SaveGuard::new(local, None));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(SAVE_LOCK).execute(&mut *tx).await?;
+        if store::latest_number(&mut tx).await? > self.policy.revision() {
+            self.adopt_latest().await?;
+        }
+        Ok(SaveGuard::new(local, Some(tx)))
+    }
+
     /// The caller a bearer token stands for, if it is known and not expired.
     pub fn authenticate(&self, token: &str) -> Option<Caller> {
         let digest = tokens::digest_hex(token);
@@ -273,6 +325,13 @@ impl Server {
         Ok((token, row))
     }
 
+    /// Reads the API tokens again (another node created one).
+    pub(crate) async fn reload_tokens(&self) -> Result<(), ServerError> {
+        let tokens = store::tokens(&self.pool).await?.into_iter().map(|t| (t.digest.clone(), t)).collect();
+        *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = tokens;
+        Ok(())
+    }
+
     /// Every API token (never their text).
     pub fn tokens(&self) -> Vec<TokenRow> {
         let mut v: Vec<TokenRow> =
@@ -287,10 +346,10 @@ impl Server {
         patch: &Map<String, Value>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
-        self.commit(&doc, saved, Vec::new(), author).await
+        self.commit(guard, &doc, saved, Vec::new(), author).await
     }
 
     /// Saves a change of the authentication settings as a new revision.
@@ -309,7 +368,7 @@ impl Server {
         if let Some(g) = grace {
             document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
         }
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let oracle = self.oracle(&doc).await?;
         let directory = store::directory_accounts(&self.pool).await?;
@@ -351,7 +410,7 @@ impl Server {
             let sealed = self.vault.seal(&name, &req.password.nfc())?;
             secrets.push(SealedSecret { name, sealed });
         }
-        self.commit(&doc, saved, secrets, author).await
+        self.commit(guard, &doc, saved, secrets, author).await
     }
 
     /// Refuses a change that would leave sites or agents unable to connect, with the
@@ -389,18 +448,20 @@ impl Server {
     /// the new generation), stores the revision with its sealed secrets, and publishes it.
     pub(crate) async fn commit(
         &self,
+        guard: SaveGuard<'_>,
         before: &PolicyDocument,
         saved: Saved,
         secrets: Vec<SealedSecret>,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
-        self.commit_steps(before, saved, secrets, author, Vec::new()).await
+        self.commit_steps(guard, before, saved, secrets, author, Vec::new()).await
     }
 
     /// [`Server::commit`] with rotation steps already taken (force-switch, cancel), for
     /// the `acc.rotation` events.
     pub(crate) async fn commit_steps(
         &self,
+        guard: SaveGuard<'_>,
         before: &PolicyDocument,
         mut saved: Saved,
         secrets: Vec<SealedSecret>,
@@ -425,7 +486,7 @@ impl Server {
             summary: summary.clone(),
         };
         let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        store::save_revision(&self.pool, &row, &text, &secrets).await?;
+        guard.store(&self.pool, &row, &text, &secrets).await?;
         let events = crate::rotation::rotation_events(
             before,
             &saved.document,
@@ -448,11 +509,13 @@ impl Server {
     /// Commits `next`, a document derived from `before` without new secrets or warnings.
     pub(crate) async fn commit_document(
         &self,
+        guard: SaveGuard<'_>,
         before: &PolicyDocument,
         next: PolicyDocument,
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
         self.commit(
+            guard,
             before,
             Saved { document: next, warnings: Vec::new(), granted: Vec::new() },
             Vec::new(),

@@ -47,7 +47,7 @@ impl Server {
     /// in the way or nothing is missing.
     pub async fn grant_acc_read(&self, user_name: &str, author: &str) -> Result<SaveOutcome, SaveError> {
         let caller = self.acc_caller(user_name)?;
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         let changes = grant_read(&mut next.shares, &caller).map_err(|e| refused(e.to_string()))?;
@@ -57,7 +57,7 @@ impl Server {
                 caller.identity()
             )));
         }
-        let mut saved = self.commit_document(&doc, next, author).await?;
+        let mut saved = self.commit_document(guard, &doc, next, author).await?;
         saved.granted = changes.iter().map(ToString::to_string).collect();
         Ok(saved)
     }
@@ -76,7 +76,7 @@ impl Server {
     ) -> Result<SaveOutcome, SaveError> {
         let name = acc_core::share_path::ShareName::parse(name)
             .map_err(|e| refused(format!("share '{name}': {e}")))?;
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         if doc.shares.iter().any(|s| *s.name() == name) {
             return Err(refused(format!("share '{name}' is already a package source")));
@@ -87,7 +87,7 @@ impl Server {
         } else {
             acc_core::acl::Share::new(name)
         });
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 
     /// Grants a right on a package source (a revision; nothing when already granted).
@@ -107,7 +107,7 @@ impl Server {
         edit: impl FnOnce(&mut acc_core::acl::Share) -> Result<(), AceEditError>,
     ) -> Result<SaveOutcome, SaveError> {
         let (share, ..) = target.parse().map_err(|e| refused(e.to_string()))?;
-        let _guard = self.policy.saving().await;
+        let guard = self.saving().await?;
         let (_, doc) = self.current();
         let mut next = doc.clone();
         let Some(acl) = next.shares.iter_mut().find(|s| *s.name() == share) else {
@@ -118,6 +118,6 @@ impl Server {
             )));
         };
         edit(acl).map_err(|e| refused(e.to_string()))?;
-        self.commit_document(&doc, next, author).await
+        self.commit_document(guard, &doc, next, author).await
     }
 }

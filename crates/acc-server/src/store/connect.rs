@@ -107,6 +107,11 @@ impl PostgresTarget {
         Ok(Some(line.to_string()))
     }
 
+    /// The URL a change-feed listener connects with (the password put in: never show it).
+    pub(crate) fn listener_url(&self) -> Result<String, ServerError> {
+        Ok(self.connect_url()?.to_string())
+    }
+
     /// The URL to connect with: the password file's password put in.
     fn connect_url(&self) -> Result<url::Url, ServerError> {
         let mut url = url::Url::parse(&self.url)

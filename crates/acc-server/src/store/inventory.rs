@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::Pool;
+use super::changes::{self, Change};
 
 use crate::error::ServerError;
 
@@ -31,15 +32,31 @@ impl Inventory {
     }
 }
 
-/// Writes a record (JSON) of an inventory.
+/// Writes a record (JSON) of an inventory, announced on the change feed.
 pub async fn put_record(
     pool: &Pool,
     inventory: Inventory,
     name: &str,
     record: &str,
 ) -> Result<(), ServerError> {
-    sqlx::query(inventory.statements().0).bind(name).bind(record).execute(pool).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(inventory.statements().0).bind(name).bind(record).execute(&mut *tx).await?;
+    let change = match inventory {
+        Inventory::Sites => Change::Site(name.to_string()),
+        Inventory::Agents => Change::Agent(name.to_string()),
+    };
+    changes::notify(&mut tx, &change).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// One record (JSON) of an inventory, if there is one.
+pub async fn record(pool: &Pool, inventory: Inventory, name: &str) -> Result<Option<String>, ServerError> {
+    let select = match inventory {
+        Inventory::Sites => "SELECT record FROM sites WHERE name = $1",
+        Inventory::Agents => "SELECT record FROM agents WHERE name = $1",
+    };
+    Ok(sqlx::query_scalar(select).bind(name).fetch_optional(pool).await?)
 }
 
 /// Every record of an inventory, by name.

@@ -53,12 +53,17 @@ macro_rules! migrations {
                 name: "the console's sessions",
                 sql: include_str!(concat!("../../migrations/", $dir, "/0007_console_sessions.sql")),
             },
+            Migration {
+                version: 8,
+                name: "the leases of once-only jobs",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0008_leases.sql")),
+            },
         ]
     };
 }
 
 /// The file names of the migrations, in order (the same in both directories).
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 8] = [
     "0001_initial.sql",
     "0002_events_by_origin.sql",
     "0003_flags_as_bigint.sql",
@@ -66,13 +71,14 @@ pub const FILES: [&str; 7] = [
     "0005_nodes.sql",
     "0006_event_search.sql",
     "0007_console_sessions.sql",
+    "0008_leases.sql",
 ];
 
 /// The SQLite dialect of the schema.
-pub const SQLITE: [Migration; 7] = migrations!("sqlite");
+pub const SQLITE: [Migration; 8] = migrations!("sqlite");
 
 /// The PostgreSQL dialect of the schema.
-pub const POSTGRES: [Migration; 7] = migrations!("postgres");
+pub const POSTGRES: [Migration; 8] = migrations!("postgres");
 
 /// The migration that keys events by origin, which converts a SQLite store keyed by name.
 const EVENTS_BY_ORIGIN: i64 = 2;

@@ -17,17 +17,23 @@
 //! - `console_users`: the web console's users, role and Argon2id hash;
 //! - `nodes`: the management server nodes serving this store, with when each was last seen;
 //! - `events`: every site's security events and the server's own (see `event_store`);
+//! - `leases`: which management server runs each once-only job, until when (see [`leases`]);
 //! - `schema_migrations`: the schema versions applied (see [`migrations`]).
+//!
+//! Between management servers sharing a PostgreSQL database, writes others must see are
+//! announced on a change feed ([`changes`]).
 //!
 //! One module per area below.
 
 use crate::error::ServerError;
 
 mod certs;
+pub mod changes;
 mod connect;
 mod directory;
 mod inventory;
 mod join_tokens;
+mod leases;
 mod legacy_events;
 pub mod migrations;
 mod nodes;
@@ -49,6 +55,7 @@ pub use directory::*;
 pub use inventory::*;
 pub use join_tokens::*;
 pub use nodes::*;
+pub use leases::*;
 pub use packages::*;
 pub use revisions::*;
 pub use sessions::*;

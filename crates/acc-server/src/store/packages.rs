@@ -19,8 +19,9 @@ pub struct PackageRow {
     pub committed: bool,
 }
 
-/// Writes a package version's row.
+/// Writes a package version's row, announced on the change feed.
 pub async fn put_package(pool: &Pool, row: &PackageRow) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
     let manifest = serde_json::to_string(&row.manifest).map_err(|e| ServerError::Invalid(e.to_string()))?;
     sqlx::query(
         "INSERT INTO packages (name, version, manifest, created_at, author, committed) VALUES ($1, $2, $3, $4, $5, $6)
@@ -32,8 +33,10 @@ pub async fn put_package(pool: &Pool, row: &PackageRow) -> Result<(), ServerErro
     .bind(row.created_at)
     .bind(&row.author)
     .bind(i64::from(row.committed))
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    super::changes::notify(&mut tx, &super::changes::Change::Packages).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -37,6 +37,19 @@ pub async fn save_revision(
     secrets: &[SealedSecret],
 ) -> Result<(), ServerError> {
     let mut tx = pool.begin().await?;
+    save_revision_in(&mut tx, row, document, secrets).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`save_revision`] inside the caller's transaction (the save's, which holds the
+/// database's save lock), announcing the revision on the change feed at commit.
+pub async fn save_revision_in(
+    tx: &mut sqlx::AnyConnection,
+    row: &RevisionRow,
+    document: &str,
+    secrets: &[SealedSecret],
+) -> Result<(), ServerError> {
     for s in secrets {
         sqlx::query(
             "INSERT INTO secrets (name, sealed) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET sealed = $2",
@@ -56,8 +69,15 @@ pub async fn save_revision(
     .bind(document)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
+    super::changes::notify(tx, &super::changes::Change::Revision).await?;
     Ok(())
+}
+
+/// The number of the latest revision (0: none).
+pub async fn latest_number(conn: &mut sqlx::AnyConnection) -> Result<i64, ServerError> {
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(number) FROM revisions").fetch_one(&mut *conn).await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// The latest revision's number and document, if any.

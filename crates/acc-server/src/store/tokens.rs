@@ -23,8 +23,9 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
 }
 
-/// Stores a token.
+/// Stores a token, announced on the change feed.
 pub async fn put_token(pool: &Pool, t: &TokenRow) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO tokens (digest, role, description, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -33,8 +34,10 @@ pub async fn put_token(pool: &Pool, t: &TokenRow) -> Result<(), ServerError> {
     .bind(&t.description)
     .bind(t.created_at)
     .bind(t.expires_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    super::changes::notify(&mut tx, &super::changes::Change::Tokens).await?;
+    tx.commit().await?;
     Ok(())
 }
 

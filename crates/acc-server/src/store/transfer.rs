@@ -14,7 +14,7 @@ use super::{Backend, Pool, backend};
 use crate::error::ServerError;
 
 /// The tables of the schema (its last version), each copied whole.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 14] = [
     "revisions",
     "secrets",
     "tokens",
@@ -28,6 +28,7 @@ pub const TABLES: [&str; 13] = [
     "console_users",
     "nodes",
     "events",
+    "leases",
 ];
 
 /// What was copied of one table.

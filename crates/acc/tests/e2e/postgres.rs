@@ -2,12 +2,13 @@
 //! postgres://…` on a fresh database of the test cluster (acc_server's throwaway cluster,
 //! which fails the test when PostgreSQL is not installed), `acc server run` from what
 //! server.json keeps, a site joining and an enrolled agent registering at it; and the
-//! one-line refusals of a malformed URL and of an unreachable database.
+//! one-line refusals of a malformed URL and of an unreachable database; two management
+//! servers on one database, a save through one reaching a site long-polling the other.
 
 use acc_server::store::test_cluster;
 
-use crate::server::{enroll, fleet_with, join_sites};
-use crate::util::{Dir, wait_for};
+use crate::server::{enroll, fleet_with, join_sites, sites_when};
+use crate::util::{Dir, SiteProc, wait_for};
 
 /// A fresh database's URL on the test cluster.
 fn fresh_database() -> String {
@@ -108,4 +109,65 @@ fn a_sqlite_server_moves_to_postgres_with_its_revisions_and_tokens() {
     };
     let history = ctl(&["policy", "history"]);
     assert!(history.contains("initial settings"), "{history}");
+}
+
+/// Copies a data directory (a second node's, until `acc server join` makes them).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_save_through_a_second_management_server_reaches_a_site_of_the_first() {
+    let url = fresh_database();
+    let f = fleet_with("127.0.0.1", &["--database", &url]);
+    let _sites = join_sites(&f, &["SITE1"]);
+    let before = f.json(&["settings", "show", "--json"])["revision"].as_i64().unwrap();
+    sites_when(&f, "SITE1 at the revision in force", |s| s[0]["applied_revision"].as_i64() == Some(before));
+
+    copy_dir(&f.d.join("srv"), &f.d.join("srv2"));
+    let mut config: serde_json::Value = serde_json::from_str(&f.d.read("srv2/server.json")).unwrap();
+    config["name"] = "MGMT02".into();
+    f.d.write("srv2/server.json", serde_json::to_string_pretty(&config).unwrap());
+    let log = f.d.join("server2.log");
+    let node2 = SiteProc::start_at("server", &f.d.join("srv2"), "127.0.0.1:0", Some(&log));
+    assert_ne!(node2.url, f.server.url);
+
+    let ca = f.d.join("srv/tls/ca.crt");
+    let token = f.d.join("srv/admin-token");
+    let through_node2 = |args: &[&str]| {
+        let mut full = vec![
+            "ctl",
+            "--server",
+            &node2.url,
+            "--ca",
+            ca.to_str().unwrap(),
+            "--token-file",
+            token.to_str().unwrap(),
+        ];
+        full.extend_from_slice(args);
+        f.d.acc_with(&full, "", &[])
+    };
+    through_node2(&["settings", "site", "set", "--threshold", "7"]).ok();
+    // SITE1 long-polls node 1, which learns of node 2's revision from the change feed.
+    let started = std::time::Instant::now();
+    sites_when(&f, "SITE1 at node 2's revision", |s| s[0]["applied_revision"].as_i64() == Some(before + 1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    let shown = f.json(&["settings", "show", "--json"]);
+    assert_eq!(shown["revision"].as_i64(), Some(before + 1), "{shown}");
+    // And back: a save through node 1 is in force on node 2.
+    f.ctl(&["settings", "site", "set", "--threshold", "8"], "").ok();
+    wait_for(10, "node 2 at node 1's revision", || {
+        let v: serde_json::Value =
+            serde_json::from_str(&through_node2(&["settings", "show", "--json"]).ok()).unwrap();
+        (v["revision"].as_i64() == Some(before + 2)).then_some(())
+    });
 }
