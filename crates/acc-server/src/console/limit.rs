@@ -224,7 +224,7 @@ mod tests {
                 let verify = async {
                     assert!(limiter.try_lock().is_ok(), "the limiter is not locked during a verify");
                     barrier.wait().await;
-                    Ok::<_, std::convert::Infallible>((i % 2 == 0).then(|| name.clone()))
+                    Ok::<_, std::convert::Infallible>(i.is_multiple_of(2).then(|| name.clone()))
                 };
                 sign_in(limiter, &name, IP, now, verify).await.unwrap()
             }

@@ -21,7 +21,7 @@ fn dead_node() -> String {
 /// The token `acc ctl ARGS` prints, its node list made `nodes`.
 fn token_with_nodes(f: &Fleet, args: &[&str], nodes: &[&str]) -> String {
     let mut token = JoinToken::decode(&f.ctl(args, "").ok()).unwrap();
-    assert_eq!(token.urls, [f.server.url.clone()], "the token lists the server's nodes");
+    assert_eq!(token.urls, std::slice::from_ref(&f.server.url), "the token lists the server's nodes");
     token.urls = nodes.iter().map(ToString::to_string).collect();
     token.encode()
 }
