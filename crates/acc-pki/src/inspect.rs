@@ -47,6 +47,9 @@ pub struct CertificateSummary {
     pub not_before: String,
     /// notAfter, RFC 3339.
     pub not_after: String,
+    /// notAfter, for [`Summary::warn_if_expired`].
+    #[serde(skip)]
+    pub not_after_time: OffsetDateTime,
     /// The public key's algorithm.
     pub key: String,
     /// basicConstraints, when present.
@@ -61,6 +64,18 @@ pub struct CertificateSummary {
     pub sha256_fingerprint: String,
     /// Problems worth knowing before using it.
     pub warnings: Vec<String>,
+}
+
+impl Summary {
+    /// Adds the warning "expired on …" to a certificate whose notAfter is before `now` (the
+    /// caller's clock: a summary itself does not depend on the time).
+    pub fn warn_if_expired(&mut self, now: OffsetDateTime) {
+        if let Summary::Certificate(c) = self
+            && c.not_after_time < now
+        {
+            c.warnings.push(format!("expired on {}", c.not_after));
+        }
+    }
 }
 
 /// A certificate request.
@@ -182,9 +197,6 @@ fn certificate(der: &[u8]) -> Result<Summary> {
         }
     }
     let not_after = cert.validity().not_after.to_datetime();
-    if not_after < OffsetDateTime::now_utc() {
-        warnings.push(format!("expired on {}", rfc3339(not_after)));
-    }
     Ok(Summary::Certificate(CertificateSummary {
         version: cert.version().0 + 1,
         subject: subject::format_name(cert.subject()),
@@ -192,6 +204,7 @@ fn certificate(der: &[u8]) -> Result<Summary> {
         serial: serial::to_hex(cert.raw_serial()),
         not_before: rfc3339(cert.validity().not_before.to_datetime()),
         not_after: rfc3339(not_after),
+        not_after_time: not_after,
         key: x509::spki_algorithm(cert.public_key()),
         basic_constraints,
         key_usage,

@@ -337,7 +337,8 @@ fn sign(a: SignArgs) -> Result<ExitCode> {
 }
 
 fn show(a: ShowArgs) -> Result<ExitCode> {
-    let summary = inspect::summarize(&read(&a.file)?).with_context(|| a.file.display().to_string())?;
+    let mut summary = inspect::summarize(&read(&a.file)?).with_context(|| a.file.display().to_string())?;
+    summary.warn_if_expired(SystemClock.now_utc());
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -57,6 +57,35 @@ pub(crate) fn log_when(d: &Dir, file: &str, what: &str, needle: &str) -> String 
     }
 }
 
+/// Waits until `file` has `n` lines containing `marker`, and returns the log and the waits
+/// those lines announce ("retrying in 1 s", "0.7 s": jittered, so read, not matched).
+pub(crate) fn retries_when(d: &Dir, file: &str, what: &str, marker: &str, n: usize) -> (String, Vec<f64>) {
+    let waits = |log: &str| -> Vec<f64> {
+        log.lines()
+            .filter(|l| l.contains(marker))
+            .filter_map(|l| l.split("retrying in ").nth(1)?.split(" s").next()?.parse().ok())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let log = std::fs::read_to_string(d.join(file)).unwrap_or_default();
+        let seen = waits(&log);
+        if seen.len() >= n {
+            return (log, seen);
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what} ({seen:?}):\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Backoff with equal jitter: each wait is at least the one before (half of a doubled wait
+/// or more), the first at most `first`.
+pub(crate) fn assert_backs_off(waits: &[f64], first: f64) {
+    assert!(waits[0] <= first, "the first wait is at most {first} s: {waits:?}");
+    assert!(waits.windows(2).all(|w| w[1] >= w[0]), "the waits grow: {waits:?}");
+    assert!(waits[waits.len() - 1] > waits[0], "the waits grow: {waits:?}");
+}
+
 /// A fleet with `names` joined and the ACC `ACC_User_v1` active on them.
 pub(crate) fn credential_fleet(names: &[&str]) -> (Fleet, Vec<crate::util::SiteProc>) {
     let f = fleet();

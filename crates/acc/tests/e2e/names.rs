@@ -5,7 +5,7 @@
 //! management server refuses; `acc site join --name` on a directory initialised under
 //! another name is refused.
 
-use crate::agent::{AgentProc, credential_fleet, enroll_web01, log_when};
+use crate::agent::{AgentProc, assert_backs_off, credential_fleet, enroll_web01, log_when, retries_when};
 use crate::server::{fleet, sites_when};
 use crate::util::SiteProc;
 
@@ -56,12 +56,9 @@ fn a_name_in_use_is_refused_and_a_deliberate_rejoin_says_what_it_replaced() {
     );
     // The replaced site is told (update-config ends its long-poll): refused, not unreachable.
     f.ctl(&["task", "send", "update-config", "--to", "sites"], "").ok();
-    let log = log_when(d, "first.log", "the replaced site backing off", "retrying in 4 s");
-    assert!(
-        log.contains("the management server is reachable but refused this site; retrying in 1 s"),
-        "{log}"
-    );
-    assert!(log.contains("retrying in 2 s"), "{log}");
+    let refused = "policy: the management server is reachable but refused this site; retrying in";
+    let (log, waits) = retries_when(d, "first.log", "the replaced site backing off", refused, 3);
+    assert_backs_off(&waits, 1.0);
     assert!(
         log.contains("401 Unauthorized: this certificate is not a joined site server's current one"),
         "{log}"
@@ -80,11 +77,9 @@ fn an_agent_the_management_server_refuses_says_so_and_backs_off() {
     let agents = f.json(&["agents", "--json"]);
     let serial = agents[0]["serial"].as_str().unwrap().to_string();
     f.ctl(&["cert", "revoke", &serial], "").ok();
-    let log = log_when(d, "agent/acc.log", "the refusal backing off", "retrying in 10 s");
-    assert!(
-        log.contains("The management server is reachable but refused this agent; running with the cached policy, retrying in 5 s."),
-        "{log}"
-    );
+    let refused = "The management server is reachable but refused this agent; running with the cached policy, retrying in";
+    let (log, waits) = retries_when(d, "agent/acc.log", "the refusal backing off", refused, 3);
+    assert_backs_off(&waits, 5.0);
     assert!(
         log.contains("refused with check-in: 403 Forbidden: ")
             || log.contains("refused with policy: 403 Forbidden: "),
