@@ -149,14 +149,27 @@ impl Server {
     /// The lockouts of every site since `since_ms` (Unix milliseconds), most recent first,
     /// each with the revision its culprit's agent runs when the server knows the agent.
     pub async fn lockouts(&self, since_ms: i64) -> Result<Vec<Lockout>, ServerError> {
+        Ok(self.recent_lockouts(since_ms, usize::MAX).await?.0)
+    }
+
+    /// The `most` most recent of [`Server::lockouts`], and how many there are in all: only
+    /// the lockouts shown have their failures counted (one indexed count each), so a page
+    /// costs the same whether a day saw ten locks or ten thousand.
+    pub async fn recent_lockouts(
+        &self,
+        since_ms: i64,
+        most: usize,
+    ) -> Result<(Vec<Lockout>, usize), ServerError> {
         // The locks and their clearing, then the failed logons of each culprit counted by
         // the store (along its machine or address index): a flood of 4625 is never read.
         let mut events = Vec::new();
         for id in ["4740", "4767"] {
             each_page(self, id, since_ms, |page| events.extend(page)).await?;
         }
-        let mut found = locks(&events);
+        let mut found = finish(locks(&events));
         drop(events);
+        let total = found.len();
+        found.truncate(most);
         for l in &mut found {
             let by_address = l.scope == "address";
             let filter = EventFilter {
@@ -171,7 +184,6 @@ impl Server {
             l.failures =
                 u32::try_from(crate::event_store::count(&self.pool, &filter).await?).unwrap_or(u32::MAX);
         }
-        let mut found = finish(found);
         // The revision the culprit's agent runs (a stale one is the usual cause).
         let agents = self.agents();
         for l in &mut found {
@@ -181,7 +193,7 @@ impl Server {
                 .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
                 .map(|a| a.state.revision);
         }
-        Ok(found)
+        Ok((found, total))
     }
 }
 

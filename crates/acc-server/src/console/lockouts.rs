@@ -13,6 +13,9 @@ use axum::routing::get;
 use super::{Console, PageError, PageUser, render};
 use crate::lockouts::{DEFAULT_WINDOW_MS, Lockout};
 
+/// The most lockouts the page lists (the newest); `acc ctl lockouts` lists them all.
+pub const SHOWN: usize = 200;
+
 /// The routes.
 pub fn routes() -> Router<Arc<Console>> {
     Router::new().route("/ui/lockouts", get(show))
@@ -24,6 +27,8 @@ struct LockoutsPage {
     user: Option<PageUser>,
     revision: i64,
     rows: Vec<Lockout>,
+    /// How many locks the day had (more than `rows` when the page shows only the newest).
+    total: usize,
 }
 
 impl LockoutsPage {
@@ -38,6 +43,6 @@ async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
         return Ok(Redirect::to("/ui/signin").into_response());
     };
     let server = &console.server;
-    let rows = server.lockouts(server.now_ms() - DEFAULT_WINDOW_MS).await?;
-    render(&LockoutsPage { user: Some((&s).into()), revision: server.current().0, rows })
+    let (rows, total) = server.recent_lockouts(server.now_ms() - DEFAULT_WINDOW_MS, SHOWN).await?;
+    render(&LockoutsPage { user: Some((&s).into()), revision: server.current().0, rows, total })
 }

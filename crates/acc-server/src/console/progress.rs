@@ -58,8 +58,7 @@ impl Progress {
             let agents = server.inventory.agents();
             (agents.values().filter(|a| a.state.revision >= revision).count(), agents.len())
         };
-        let mut lockouts = server.lockouts(server.now_ms() - DEFAULT_WINDOW_MS).await?;
-        lockouts.truncate(RECENT);
+        let (lockouts, _) = server.recent_lockouts(server.now_ms() - DEFAULT_WINDOW_MS, RECENT).await?;
         Ok(Progress {
             revision,
             sites_done: thousands(sites_done),

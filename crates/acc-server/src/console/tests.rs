@@ -364,6 +364,9 @@ async fn a_stale_agents_lockout_is_on_the_lockouts_and_events_pages() {
     assert_eq!(page.status, StatusCode::OK);
     let found = server.lockouts(0).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(server.recent_lockouts(0, 0).await.unwrap(), (vec![], 1), "none shown, one in all");
+    assert_eq!(server.recent_lockouts(0, 5).await.unwrap(), (found.clone(), 1));
+    assert!(!page.body.contains("lockouts-shown"), "all shown: no 'most recent of'");
     let advice =
         "the agent on STALE01 (10.0.0.7) presents a wrong or stale password for ACC_user".to_string();
     assert!(found[0].advice.starts_with(&advice), "{}", found[0].advice);
