@@ -105,18 +105,29 @@ pub fn undocumented(operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String
 }
 
 /// The routes a router registers, as (method, path), read from the `.route("…", …)` calls
-/// of every `.rs` file in `dir` (an axum router cannot list them at run time), wildcards
-/// written as OpenAPI parameters; a test of
-/// each role compares them with its operations ([`unmatched_routes`]).
-pub fn routes_in(dir: &std::path::Path) -> std::io::Result<BTreeSet<(String, String)>> {
+/// of each of `sources`: a `.rs` file, or a directory whose `.rs` files are read (an axum
+/// router cannot list them at run time), wildcards written as OpenAPI parameters; a test
+/// of each role compares them with its operations ([`unmatched_routes`]).
+pub fn routes_in(sources: &[&std::path::Path]) -> std::io::Result<BTreeSet<(String, String)>> {
+    let mut files = Vec::new();
+    for source in sources {
+        if source.is_dir() {
+            for entry in std::fs::read_dir(source)? {
+                files.push(entry?.path());
+            }
+        } else {
+            files.push(source.to_path_buf());
+        }
+    }
     let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+    for path in files {
         if path.extension().is_none_or(|e| e != "rs") {
             continue;
         }
         let source = std::fs::read_to_string(&path)?;
-        for call in source.split(".route(\"").skip(1) {
+        for call in source.split(".route(").skip(1) {
+            // rustfmt may break the line before the path.
+            let Some(call) = call.trim_start().strip_prefix('"') else { continue };
             let Some((route, rest)) = call.split_once('"') else { continue };
             // The method router: up to the call's closing parenthesis.
             let mut depth = 1;

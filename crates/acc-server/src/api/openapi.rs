@@ -91,6 +91,18 @@ pub const OPERATIONS: &[(&str, &str, Option<&str>, &str)] = &[
     ("get", "/v1/openapi.json", None, "This document."),
     (
         "get",
+        "/healthz",
+        None,
+        "Alive, for load balancers and systemd: 200 {\"status\":\"ok\"} while the process answers.",
+    ),
+    (
+        "get",
+        "/readyz",
+        None,
+        "Ready to serve: 200 {\"status\":\"ready\"} when the database answers (the policy in force is loaded before the listener opens); else 503 (also while stopping) {\"status\":\"not_ready\",\"reason\"}.",
+    ),
+    (
+        "get",
         "/v1/settings",
         Some("viewer"),
         "The settings in force: revision, authentication, site settings, generations, package sources (hashes redacted).",
@@ -421,10 +433,14 @@ mod tests {
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/server.json");
     /// The API's modules, whose `.route(…)` calls make the router.
     const API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+    /// The health routes (`/healthz`, `/readyz`), merged into the same router.
+    const HEALTH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics.rs");
 
     #[test]
     fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
-        let routed = acc_proto::openapi::routes_in(std::path::Path::new(API_DIR)).unwrap();
+        let routed =
+            acc_proto::openapi::routes_in(&[std::path::Path::new(API_DIR), std::path::Path::new(HEALTH)])
+                .unwrap();
         assert!(routed.len() > 40, "{routed:?}");
         assert_eq!(acc_proto::openapi::unmatched_routes(&routed, &operations()), Vec::<String>::new());
     }

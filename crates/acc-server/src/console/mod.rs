@@ -209,6 +209,17 @@ pub fn same_token(a: &str, b: &str) -> bool {
     !a.is_empty() && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
+/// The answer to a signed-out request for a live part: htmx (`HX-Request`) is told to
+/// load the sign-in page in place of the whole page (`HX-Redirect`), not to swap it into
+/// the part; any other client is redirected.
+pub fn signed_out_live(headers: &HeaderMap) -> Response {
+    if headers.contains_key("hx-request") {
+        ([("hx-redirect", "/ui/signin")], StatusCode::OK).into_response()
+    } else {
+        Redirect::to("/ui/signin").into_response()
+    }
+}
+
 /// The peer's address (the TLS connection's), or the unspecified address in tests
 /// without a listener.
 pub fn peer_ip(req_ext: &axum::http::Extensions) -> IpAddr {
@@ -249,6 +260,17 @@ impl Console {
     /// A session whose user was removed, changed role or had its password set since the
     /// sign-in ends here.
     pub async fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        self.find_session(headers, true).await
+    }
+
+    /// The live session of a page's own refresh (htmx polling a live part): as
+    /// [`Console::session`], but its idle time is not restarted, so a page left open
+    /// still ends after the idle timeout.
+    pub async fn watching(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        self.find_session(headers, false).await
+    }
+
+    async fn find_session(&self, headers: &HeaderMap, touch: bool) -> Option<(String, Session)> {
         let token = cookie(headers, SESSION_COOKIE)?;
         let digest = crate::tokens::digest_hex(&token);
         let pool = &self.server.pool;
@@ -267,7 +289,7 @@ impl Console {
             let _ = crate::store::delete_session(pool, &digest).await;
             return None;
         }
-        if session::due_touch(&s, now) {
+        if touch && session::due_touch(&s, now) {
             crate::store::touch_session(pool, &digest, now).await.ok()?;
         }
         Some((digest, s))

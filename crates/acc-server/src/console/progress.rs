@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Console, PageError};
@@ -71,8 +71,8 @@ impl Progress {
 }
 
 async fn live(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    if console.session(req.headers()).await.is_none() {
-        return Ok(Redirect::to("/ui/signin").into_response());
+    if console.watching(req.headers()).await.is_none() {
+        return Ok(super::signed_out_live(req.headers()));
     }
     Ok(Html(askama::Template::render(&Progress::now(&console).await?)?).into_response())
 }

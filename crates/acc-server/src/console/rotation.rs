@@ -186,8 +186,8 @@ async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
 
 /// `GET /ui/rotation/live`: the state part alone, for htmx to swap in.
 async fn live(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    if console.session(req.headers()).await.is_none() {
-        return Ok(Redirect::to("/ui/signin").into_response());
+    if console.watching(req.headers()).await.is_none() {
+        return Ok(super::signed_out_live(req.headers()));
     }
     Ok(Html(askama::Template::render(&RotationLive::now(&console))?).into_response())
 }

@@ -48,7 +48,22 @@ impl Answer {
 }
 
 async fn call(app: &axum::Router, method: &str, path: &str, cookie: &str, form: &str) -> Answer {
+    call_with(app, method, path, cookie, form, &[]).await
+}
+
+/// [`call`] with further request headers.
+async fn call_with(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
     if !cookie.is_empty() {
         req = req.header(header::COOKIE, cookie);
     }
@@ -909,3 +924,37 @@ async fn the_rotation_page_starts_force_switches_and_cancels_with_confirmation()
 
 /// A strong password for the rotation tests.
 const STRONG2: &str = "Second-Strong-Pass-2026";
+
+/// A page left open refreshing its live parts still ends after the idle timeout: the live
+/// parts do not restart the idle time, a page does; a signed-out htmx refresh is sent to
+/// the sign-in page as a whole (`HX-Redirect`), not swapped into the part.
+#[tokio::test]
+async fn live_refreshes_do_not_keep_a_session_alive() {
+    use super::session::{IDLE_MS, TOUCH_MS};
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let digest = crate::tokens::digest_hex(jar.trim_start_matches("acc_session="));
+    let last = |server: Arc<Server>, digest: String| async move {
+        crate::store::get_session(&server.pool, &digest).await.unwrap().unwrap().last_ms
+    };
+    let set_last = |server: Arc<Server>, at: i64| async move {
+        sqlx::query("UPDATE console_sessions SET last_ms = ?").bind(at).execute(&server.pool).await.unwrap();
+    };
+    let earlier = server.now_ms() - 3 * TOUCH_MS;
+    set_last(server.clone(), earlier).await;
+    for live in ["/ui/live/progress", "/ui/rotation/live"] {
+        assert_eq!(call(&app, "GET", live, &jar, "").await.status, StatusCode::OK, "{live}");
+        assert_eq!(last(server.clone(), digest.clone()).await, earlier, "{live} touched the session");
+    }
+    assert_eq!(call(&app, "GET", "/ui/", &jar, "").await.status, StatusCode::OK);
+    assert!(last(server.clone(), digest.clone()).await > earlier, "a page restarts the idle time");
+
+    set_last(server.clone(), server.now_ms() - IDLE_MS - 1000).await;
+    let hx = [("HX-Request", "true")];
+    let ended = call_with(&app, "GET", "/ui/live/progress", &jar, "", &hx).await;
+    assert_eq!(ended.status, StatusCode::OK);
+    assert_eq!(ended.headers.get("hx-redirect").map(|v| v.to_str().unwrap()), Some("/ui/signin"));
+    assert!(ended.body.is_empty(), "nothing is swapped into the part");
+    let plain = call(&app, "GET", "/ui/rotation/live", &jar, "").await;
+    assert_eq!((plain.status, plain.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+}

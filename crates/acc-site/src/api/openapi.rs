@@ -34,6 +34,20 @@ pub const OPERATIONS: &[(&str, &str, Caller, &str, Option<&str>)] = &[
     ("get", "/v1/health", Caller::Anyone, "Liveness: {\"status\":\"ok\"}.", None),
     ("get", "/v1/openapi.json", Caller::Anyone, "This document.", None),
     (
+        "get",
+        "/healthz",
+        Caller::Anyone,
+        "Alive, for load balancers and systemd: 200 {\"status\":\"ok\"} while the process answers.",
+        None,
+    ),
+    (
+        "get",
+        "/readyz",
+        Caller::Anyone,
+        "Ready to serve: 200 {\"status\":\"ready\"} when its database answers and, under a management server, its first policy is applied; else 503 (also while stopping) {\"status\":\"not_ready\",\"reason\"}.",
+        None,
+    ),
+    (
         "post",
         "/v1/register",
         Caller::Agent,
@@ -115,10 +129,14 @@ mod tests {
     const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi/site.json");
     /// The API's modules, whose `.route(…)` calls make the router.
     const API_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+    /// The health routes (`/healthz`, `/readyz`), merged into the same router.
+    const HEALTH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics.rs");
 
     #[test]
     fn every_route_of_the_router_is_documented_and_every_documented_one_is_routed() {
-        let routed = acc_proto::openapi::routes_in(std::path::Path::new(API_DIR)).unwrap();
+        let routed =
+            acc_proto::openapi::routes_in(&[std::path::Path::new(API_DIR), std::path::Path::new(HEALTH)])
+                .unwrap();
         assert!(routed.len() >= OPERATIONS.len(), "{routed:?}");
         assert_eq!(acc_proto::openapi::unmatched_routes(&routed, &operations()), Vec::<String>::new());
     }
