@@ -12,8 +12,11 @@ use acc_proto::{EnrollRequest, JoinRequest, JoinResponse, JoinToken, SiteAck, Si
 use time::OffsetDateTime;
 
 use crate::error::ServerError;
-use crate::server::{SaveError, Server, lock};
+use crate::server::{SaveError, Server};
 use crate::sites::{self, SiteRecord};
+
+/// The CRL push's row in the leases table: when the fleet's CRL was last pushed.
+const CRL_PUSH: &str = "crl-push";
 use crate::{store, tokens};
 
 /// Validity of a site server's client certificate.
@@ -375,20 +378,25 @@ impl Server {
         self.stopping.send_replace(true);
     }
 
-    /// Pushes a freshly signed CRL to every site when the last push is a day old.
-    pub fn push_crl_if_due(&self) {
-        let now = self.now_ms();
-        let due = {
-            let mut last = lock(&self.crl_pushed);
-            let due = crate::rules::crl_push_due(*last, now);
-            if due {
-                *last = now;
+    /// Pushes a freshly signed CRL to every site when the last push is a day old. The time
+    /// of the last push is kept in the store, so a node taking the tick over from another
+    /// keeps the fleet's schedule.
+    pub async fn push_crl_if_due(&self) {
+        let turn = crate::store::take_turn(
+            self.pool(),
+            CRL_PUSH,
+            &self.config().name,
+            self.now_ms(),
+            crate::rules::crl_push_due,
+        )
+        .await;
+        match turn {
+            Ok(true) => {
+                let sites = self.update_config_sites();
+                tracing::info!(sites, "Fleet CRL re-signed and pushed.");
             }
-            due
-        };
-        if due {
-            let sites = self.update_config_sites();
-            tracing::info!(sites, "Fleet CRL re-signed and pushed.");
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "The CRL push's schedule could not be read."),
         }
     }
 

@@ -7,7 +7,7 @@ use acc_proto::admin::{Adoption, GenerationView, Provisioning, RotationPhase, Ro
 use serde_json::{Value, json};
 
 use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
-use crate::server::{SaveError, SaveOutcome, Server, lock};
+use crate::server::{SaveError, SaveOutcome, Server};
 use crate::sites;
 
 pub use crate::rules::PROVISIONING_TIMEOUT_MS;
@@ -56,8 +56,14 @@ impl Server {
         let Some(g) = stalled(&doc, self.now_ms()) else {
             return;
         };
-        if !lock(&self.stalled_reported).insert(g.number) {
-            return;
+        let mark = format!("stalled:{}", g.number);
+        match crate::store::mark_once(self.pool(), &mark, &self.config().name, self.now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(generation = g.number, error = %e, "A stalled rotation could not be recorded.");
+                return;
+            }
         }
         let pending = sites::pending_sites(&doc, &self.inventory.sites_now());
         tracing::warn!(generation = g.number, pending = %pending.join(", "), "Rotation stalled: force-switch or cancel it.");

@@ -169,14 +169,17 @@ mod tests {
         assert!(server.authenticate(&token).is_none(), "expired at its time");
 
         let pushes = server.force_tx.subscribe();
-        server.push_crl_if_due();
-        assert!(!pushes.has_changed().unwrap(), "pushed a day after the server opened");
-        clock.set(Timestamp(T0 + CRL_PUSH_EVERY_MS));
-        server.push_crl_if_due();
+        server.push_crl_if_due().await;
+        assert!(!pushes.has_changed().unwrap(), "the first tick starts the schedule");
+        clock.set(Timestamp(T0 + 60_000 + CRL_PUSH_EVERY_MS - 1));
+        server.push_crl_if_due().await;
+        assert!(!pushes.has_changed().unwrap(), "pushed a day after the first tick");
+        clock.set(Timestamp(T0 + 60_000 + CRL_PUSH_EVERY_MS));
+        server.push_crl_if_due().await;
         assert!(pushes.has_changed().unwrap());
         let mut pushes = pushes;
         pushes.mark_unchanged();
-        server.push_crl_if_due();
+        server.push_crl_if_due().await;
         assert!(!pushes.has_changed().unwrap(), "once a day");
 
         let (revision, before) = server.current();

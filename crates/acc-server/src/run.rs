@@ -146,7 +146,7 @@ impl Running {
                     continue;
                 }
                 ticker.tick().await;
-                ticker.push_crl_if_due();
+                ticker.push_crl_if_due().await;
                 ticker.report_stalled().await;
                 ticker.retire_if_adopted().await;
             }

@@ -83,14 +83,10 @@ pub struct Server {
     url: Mutex<String>,
     /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
     pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
-    /// When sites last got a freshly signed CRL without a new revision (Unix ms).
-    pub(crate) crl_pushed: Mutex<i64>,
     /// The sequence number of the server's own last event (`acc.rotation`).
     pub(crate) event_seq: std::sync::atomic::AtomicI64,
     /// Events stored since the event store was last measured, and its maximum size.
     pub(crate) event_growth: acc_core::event::retention::Growth,
-    /// Generations whose stall was reported (once each per server run).
-    pub(crate) stalled_reported: Mutex<std::collections::HashSet<u32>>,
     /// The management server nodes on this store (`nodes`).
     pub(crate) nodes: crate::nodes::Nodes,
 }
@@ -173,8 +169,6 @@ impl Server {
             stopping: tokio::sync::watch::Sender::new(false),
             url: Mutex::new(config.url.clone()),
             force_tx: tokio::sync::watch::Sender::new(0),
-            crl_pushed: Mutex::new(clock.now().millis()),
-            stalled_reported: Mutex::new(std::collections::HashSet::new()),
             nodes: crate::nodes::Nodes::default(),
             event_seq: std::sync::atomic::AtomicI64::new(event_seq),
             event_growth,

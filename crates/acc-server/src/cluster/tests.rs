@@ -203,3 +203,27 @@ on_both_backends! {
         assert!(x ^ y, "exactly one of A ({x}) and C ({y})");
     }
 }
+
+on_both_backends! {
+    async fn a_mark_is_recorded_once_and_a_periodic_turn_goes_to_one_node(target: Target) {
+        let pool = crate::store::open(&target, true, "MGMT").await.unwrap();
+        let mark = |holder: &'static str| {
+            let pool = pool.clone();
+            async move { crate::store::mark_once(&pool, "stalled:2", holder, 1).await.unwrap() }
+        };
+        let (x, y) = tokio::join!(mark("A"), mark("B"));
+        assert!(x ^ y, "a stalled rotation is reported by exactly one of A ({x}) and B ({y})");
+        assert!(!mark("A").await && !mark("C").await, "and never again, by any node");
+        let turn = |holder: &'static str, at: i64| {
+            let pool = pool.clone();
+            let due = |last: i64, now: i64| now - last >= 100;
+            async move { crate::store::take_turn(&pool, "crl-push", holder, at, due).await.unwrap() }
+        };
+        assert!(!turn("A", 1_000).await, "the first call starts the schedule");
+        assert!(!turn("B", 1_099).await);
+        assert!(turn("B", 1_100).await, "due: whichever node ticks");
+        assert!(!turn("A", 1_150).await, "the schedule moved with B's turn");
+        let (x, y) = tokio::join!(turn("A", 1_200), turn("C", 1_200));
+        assert!(x ^ y, "one turn of two nodes deciding at once: A ({x}), C ({y})");
+    }
+}

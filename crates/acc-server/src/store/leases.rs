@@ -51,3 +51,53 @@ pub async fn lease(pool: &Pool, job: &str) -> Result<Option<(String, i64)>, Serv
         .fetch_optional(pool)
         .await?)
 }
+
+/// Records once, for every node, that `mark` happened (by `holder` at `at_ms`): `true` for
+/// the first to record it, `false` when any node already had. Marks share the leases table
+/// under names no job takes (`stalled:G`): a row whose expiry is when it was recorded.
+pub async fn mark_once(pool: &Pool, mark: &str, holder: &str, at_ms: i64) -> Result<bool, ServerError> {
+    let written = sqlx::query(
+        "INSERT INTO leases (job, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (job) DO NOTHING",
+    )
+    .bind(mark)
+    .bind(holder)
+    .bind(at_ms)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(written == 1)
+}
+
+/// A periodic job's turn (`periodic`: when it last ran, kept in the leases table as the
+/// row's expiry): `true` when `due(last, now_ms)` and this call moved the last run to
+/// `now_ms` (compare-and-set, so one node of several gets the turn). The first call of a
+/// fleet records `now_ms` as the last run and answers `false`.
+pub async fn take_turn(
+    pool: &Pool,
+    periodic: &str,
+    holder: &str,
+    now_ms: i64,
+    due: impl Fn(i64, i64) -> bool,
+) -> Result<bool, ServerError> {
+    let last: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM leases WHERE job = $1")
+        .bind(periodic)
+        .fetch_optional(pool)
+        .await?;
+    let Some((last,)) = last else {
+        mark_once(pool, periodic, holder, now_ms).await?;
+        return Ok(false);
+    };
+    if !due(last, now_ms) {
+        return Ok(false);
+    }
+    let written =
+        sqlx::query("UPDATE leases SET holder = $1, expires_at = $2 WHERE job = $3 AND expires_at = $4")
+            .bind(holder)
+            .bind(now_ms)
+            .bind(periodic)
+            .bind(last)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(written == 1)
+}
