@@ -297,8 +297,10 @@ fn kill_9_of_the_tick_lease_holder_mid_rotation_leaves_the_survivors_to_complete
     assert_eq!(ha.duplicate_events(), "");
 }
 
-/// Refused logons in the event storm, each a 4625 event at the site.
-const STORM: usize = 1500;
+/// The event storm goes in bursts of this many refused logons (each a 4625 at the site)
+/// until the kill, then [`BURSTS_AFTER`] more.
+const BURST: usize = 250;
+const BURSTS_AFTER: usize = 4;
 
 /// The last `Seq` the site in `dir` recorded as acknowledged by the management server.
 fn forwarded_seq(ha: &Ha, dir: &str) -> i64 {
@@ -330,41 +332,49 @@ fn kill_9_of_the_node_a_site_forwards_to_during_an_event_storm_loses_nothing_ack
     let names = ha.names();
     wait_for(20, "SITE1 talking to a node", || ha.node_in_use(site_pid));
 
-    let (acked_at_kill, victim) = std::thread::scope(|s| {
-        let storm = s.spawn(|| crate::security_log::flood(&ha.f.d, &sites[0], "site1/tls/ca.crt", STORM, 0));
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    let (acked_at_kill, victim, storm, at) = std::thread::scope(|s| {
+        let storm = s.spawn(|| {
+            let (mut sent, mut after) = (0, 0);
+            while after < BURSTS_AFTER {
+                if killed.load(std::sync::atomic::Ordering::SeqCst) {
+                    after += 1;
+                }
+                crate::security_log::flood(&ha.f.d, &sites[0], "site1/tls/ca.crt", BURST, sent);
+                sent += BURST;
+            }
+            sent
+        });
         // Once part of the storm is acknowledged, SIGKILL the node SITE1 is connected to.
         let acked = wait_for(30, "part of the storm acknowledged", || {
             let n = forwarded_seq(&ha, "site1");
             (n >= 50).then_some(n)
         });
-        assert!(!storm.is_finished(), "the storm outlasts the first acknowledgements");
         let victim = ha.node_in_use(site_pid).expect("SITE1 connected to a node");
         let pid = ha.node(victim).child.id().to_string();
-        let killed = std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
-        assert!(killed.success());
-        storm.join().unwrap();
-        (acked, victim)
+        assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+        let at = Instant::now();
+        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        (acked, victim, storm.join().unwrap(), at)
     });
     ha.kill9(victim);
-    eprintln!("killed {} with SITE1's forwarder at Seq {acked_at_kill}", names[victim]);
+    eprintln!(
+        "killed {} with SITE1's forwarder at Seq {acked_at_kill}; {storm} events in the storm",
+        names[victim]
+    );
 
     // The forwarder resumes on a survivor and sends everything.
     let local_seqs = || -> Vec<i64> {
         let events = crate::security_log::site_events(&ha.f.d, "site1", &[]);
         events.iter().map(|e| e["Seq"].as_i64().unwrap()).collect()
     };
-    let started = Instant::now();
     let (local, stored) =
         wait_for(AFTER_LEASE.as_secs(), "every event of SITE1 stored via a survivor", || {
             let local = local_seqs();
             let stored = stored_seqs(&ha, "SITE1");
             (stored.keys().copied().collect::<Vec<_>>() == local).then_some((local, stored))
         });
-    eprintln!(
-        "SITE1's {} events all stored {:.1} s after the kill",
-        local.len(),
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("SITE1's {} events all stored {:.1} s after the kill", local.len(), at.elapsed().as_secs_f64());
     assert!(forwarded_seq(&ha, "site1") > acked_at_kill, "the forwarder went on");
     let now_on = wait_for(20, "SITE1 connected to a survivor", || ha.node_in_use(site_pid));
     assert_ne!(now_on, victim, "SITE1 left the dead node");
@@ -374,6 +384,7 @@ fn kill_9_of_the_node_a_site_forwards_to_during_an_event_storm_loses_nothing_ack
     assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
     let twice: Vec<_> = stored.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "stored more than once: {twice:?}");
-    assert!(local.len() >= STORM, "{STORM} refused logons, each a 4625: {}", local.len());
+    let refused = crate::security_log::site_events(&ha.f.d, "site1", &["--id", "4625"]).len();
+    assert_eq!(refused, storm, "each refused logon of the storm is a 4625");
     assert_eq!(ha.duplicate_events(), "");
 }
