@@ -19,7 +19,7 @@ fn fresh_database() -> String {
     rt.block_on(test_cluster::fresh_database()).url
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

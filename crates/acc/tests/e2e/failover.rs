@@ -11,7 +11,7 @@ use crate::server::{Fleet, STRONG, fleet, phase_of, status_when};
 use crate::util::{SiteProc, wait_for};
 
 /// `https://127.0.0.1:PORT` where nothing listens (bound, then closed).
-fn dead_node() -> String {
+pub(crate) fn dead_node() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
@@ -26,7 +26,7 @@ fn token_with_nodes(f: &Fleet, args: &[&str], nodes: &[&str]) -> String {
     token.encode()
 }
 
-fn ctl_at(f: &Fleet, servers: &str, args: &[&str]) -> crate::util::Run {
+pub(crate) fn ctl_at(f: &Fleet, servers: &str, args: &[&str]) -> crate::util::Run {
     let ca = f.d.join("srv/tls/ca.crt");
     let token = f.d.join("srv/admin-token");
     let base =

@@ -10,6 +10,7 @@ mod console;
 mod defence;
 mod dev;
 mod failover;
+mod ha;
 mod identity;
 mod lifecycle;
 mod lockout;

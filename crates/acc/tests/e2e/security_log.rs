@@ -11,7 +11,7 @@ use crate::util::{Dir, SiteProc, wait_for};
 /// `n` refused logons (a wrong password, each for another unknown user from `first_user`
 /// on, so that no two
 /// are alike and none is stored compactly) from curl, 8 at a time; asserts each got 401.
-fn flood(d: &Dir, site: &SiteProc, ca: &str, n: usize, first_user: usize) {
+pub(crate) fn flood(d: &Dir, site: &SiteProc, ca: &str, n: usize, first_user: usize) {
     let url = format!("{}/v1/register", site.url);
     let data = crate::site::REG.replace('"', "\\\"");
     let mut config = String::new();
@@ -37,7 +37,7 @@ fn flood(d: &Dir, site: &SiteProc, ca: &str, n: usize, first_user: usize) {
 }
 
 /// Every event of the site in `dir`, oldest first (`--all`, streamed).
-fn site_events(d: &Dir, dir: &str, extra: &[&str]) -> Vec<Value> {
+pub(crate) fn site_events(d: &Dir, dir: &str, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["site", "events", "--data-dir", dir, "--all", "--json"];
     args.extend_from_slice(extra);
     let out = d.acc(&args).ok();
