@@ -94,7 +94,7 @@ pub struct RunArgs {
     pub listen: Option<std::net::SocketAddr>,
     /// Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here
     /// (off by default; keep it on loopback or a trusted network; port 0: any free port).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", env = "ACC_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 

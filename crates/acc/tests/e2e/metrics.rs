@@ -1,5 +1,6 @@
 //! Metrics and health (issue 18): a real management server and a joined site server, each
-//! with `--metrics-listen 127.0.0.1:0`. The site answers `/readyz` 503 until its first
+//! with a metrics listener on 127.0.0.1:0 (the server by `--metrics-listen`, the site by
+//! `ACC_METRICS_LISTEN`). The site answers `/readyz` 503 until its first
 //! policy arrives (the management server is down when it starts), then 200; a logon, a
 //! failed logon and an account lock move the site's counters; both `/metrics` are scraped
 //! with curl and parsed with Prometheus' own Python parser (`prometheus_client`), which
@@ -118,7 +119,10 @@ fn both_roles_expose_health_readiness_and_prometheus_metrics_that_move() {
     // The management server is down: the site starts without a policy and is not ready.
     let server_addr = f.server.addr();
     f.server.kill9();
-    let site = SiteProc::start_with("site", &f.d.join("site"), "127.0.0.1:0", None, &metrics_flag);
+    // The site's listener from the environment (systemd's EnvironmentFile), the server's
+    // from the flag.
+    let from_env = [("ACC_METRICS_LISTEN", "127.0.0.1:0")];
+    let site = SiteProc::start_env("site", &f.d.join("site"), "127.0.0.1:0", None, &[], &from_env);
     let site_metrics = site.metrics.clone().expect("the site prints its metrics address");
     let site_ca = "site/tls/ca.crt";
     for (code, body) in [get(&f.d, &site_metrics, "/readyz"), get_tls(&f.d, site_ca, &site.url, "/readyz")] {

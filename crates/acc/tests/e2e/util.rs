@@ -155,6 +155,18 @@ impl SiteProc {
     /// [`SiteProc::start_at`] with more arguments of `run` (`--metrics-listen ADDR`: the
     /// metrics address it prints is kept in `metrics`).
     pub fn start_with(role: &str, dir: &Path, listen: &str, log: Option<&Path>, extra: &[&str]) -> SiteProc {
+        SiteProc::start_env(role, dir, listen, log, extra, &[])
+    }
+
+    /// [`SiteProc::start_with`] with environment variables set (`ACC_METRICS_LISTEN`).
+    pub fn start_env(
+        role: &str,
+        dir: &Path,
+        listen: &str,
+        log: Option<&Path>,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> SiteProc {
         use std::io::{BufRead, BufReader};
         let stderr = match log {
             Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("log file")),
@@ -166,6 +178,7 @@ impl SiteProc {
             .args(["--listen", listen])
             .args(extra)
             .env("ACC_LOG", if log.is_some() { "debug" } else { "warn" })
+            .envs(vars.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
