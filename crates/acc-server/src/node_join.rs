@@ -126,7 +126,7 @@ impl Server {
             max_unauthenticated_per_address: config.max_unauthenticated_per_address,
         };
         let sealed_bundle =
-            seal_bundle(&bundle, &req.secret, &sha256_hex(&self.fleet_ca.cert_der), &req.name)?;
+            seal_bundle(&bundle, &req.secret, &sha256_hex(&self.fleet_ca().cert_der), &req.name)?;
         store::touch_node(&self.pool, &req.name, &req.url, self.now_ms()).await?;
         self.node_event("joined", &req.name, &req.url, "node token").await;
         tracing::info!(node = %req.name, url = %req.url, "Management server node joined.");

@@ -10,6 +10,17 @@ use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
 use crate::server::{SaveError, SaveOutcome, Server, lock};
 use crate::sites;
 
+/// The generations whose stall was reported (once each per server run).
+#[derive(Debug, Default)]
+pub struct StallReports(std::sync::Mutex<std::collections::HashSet<u32>>);
+
+impl StallReports {
+    /// Whether generation `number`'s stall is reported for the first time (now marked).
+    pub fn first(&self, number: u32) -> bool {
+        lock(&self.0).insert(number)
+    }
+}
+
 pub use crate::rules::PROVISIONING_TIMEOUT_MS;
 
 /// A rotation command without a new credential.
@@ -56,7 +67,7 @@ impl Server {
         let Some(g) = stalled(&doc, self.now_ms()) else {
             return;
         };
-        if !lock(&self.stalled_reported).insert(g.number) {
+        if !self.stalls().first(g.number) {
             return;
         }
         let pending = sites::pending_sites(&doc, &self.inventory.sites_now());
@@ -79,7 +90,7 @@ impl Server {
         target_user: Option<&str>,
         fields: Value,
     ) {
-        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self.own_events().next_seq();
         let now = self.now_ms();
         let mut body = json!({
             "EventID": event_id, "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
@@ -203,7 +214,7 @@ pub fn rotation_events(
     steps: &[RotationStep],
     computer: &str,
     now_ms: i64,
-    seq: &std::sync::atomic::AtomicI64,
+    mut next_seq: impl FnMut() -> i64,
 ) -> Vec<acc_proto::ForwardedEvent> {
     let mut out = Vec::new();
     for g in &after.generations {
@@ -216,7 +227,7 @@ pub fn rotation_events(
             .rev()
             .find(|s| s.generation == g.number && s.to == g.phase)
             .map_or("saved", |s| s.reason);
-        let n = seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = next_seq();
         let body = json!({
             "EventID": "acc.rotation",
             "Seq": n,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::*;
 use crate::layout::Layout;
 use crate::store::test_cluster::on_both_backends;
+use crate::wake::Audience;
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -82,7 +83,7 @@ async fn a_save_on_one_node_wakes_a_long_poll_on_the_other() {
         let server = two.server.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let got = server.wait_change(before, 0, Duration::from_secs(30), &server.force_tx).await;
+            let got = server.wait_change(before, 0, Duration::from_secs(30), Audience::Sites).await;
             (got, started.elapsed())
         })
     };
@@ -144,8 +145,8 @@ async fn tokens_records_and_update_config_of_one_node_reach_the_other() {
     let (token, _) = one.server.create_token(crate::tokens::Role::Viewer, None, "ops").await.unwrap();
     eventually("the token known on node 2", || two.server.authenticate(&token).is_some()).await;
 
-    let sites = two.server.force_tx.subscribe();
-    let agents = two.server.agent_force_tx.subscribe();
+    let sites = two.server.long_polls().subscribe(Audience::Sites);
+    let agents = two.server.long_polls().subscribe(Audience::Agents);
     one.server.update_config_sites();
     eventually("update-config to sites on node 2", || sites.has_changed().unwrap()).await;
     assert!(!agents.has_changed().unwrap());
