@@ -38,25 +38,8 @@ async fn two_nodes(tmp: &std::path::Path) -> (Node, Node) {
     opts.database = Some(crate::store::test_cluster::fresh_database().await);
     crate::init::init(&opts).await.unwrap();
     let second = tmp.join("node2");
-    copy_dir(&first, &second);
-    let config = Layout::new(&second).config();
-    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    json["name"] = json!("MGMT02");
-    std::fs::write(&config, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    crate::store::test_cluster::copy_node(&first, &second, "MGMT02");
     (node(&first).await, node(&second).await)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn patch(key: &str, value: Value) -> Map<String, Value> {
