@@ -157,19 +157,6 @@ impl ClientTls {
     }
 }
 
-/// Posts `json` to `path` at `url`, trusting only the CA whose SHA-256 is `ca_sha256` (a
-/// join token's pin): the one exchange of `acc site join` and `acc server join`.
-pub async fn post_pinned(
-    url: &str,
-    ca_sha256: &str,
-    path: &str,
-    json: Vec<u8>,
-) -> Result<Response, ClientError> {
-    let tls = ClientTls::pinned(ca_sha256)?;
-    let mut conn = Connection::open(&tls, &Endpoint::parse(url)?).await?;
-    conn.send("POST", path, &[("content-type", "application/json")], Bytes::from(json)).await
-}
-
 /// SHA-256 of `der`, lower-case hex.
 pub fn sha256_hex(der: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))

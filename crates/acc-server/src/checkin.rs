@@ -83,7 +83,7 @@ impl Server {
         self.touch_agent(id);
         let waiting = crate::metrics::LongPoll::start("agent");
         let Some((revision, doc, force)) =
-            self.wait_change(after, force_after, wait, &self.agent_force_tx).await
+            self.wait_change(after, force_after, wait, crate::wake::Audience::Agents).await
         else {
             return Ok(None);
         };

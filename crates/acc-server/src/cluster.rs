@@ -21,9 +21,10 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use crate::error::ServerError;
-use crate::server::{Server, lock};
+use crate::server::Server;
 use crate::store::changes::{CHANNEL, Change};
 use crate::store::{self, Backend, Target};
+use crate::wake::Audience;
 
 /// The lease of the one-second tick.
 pub const TICK_JOB: &str = "tick";
@@ -68,10 +69,10 @@ impl Server {
     /// Wakes the long-polls of this node's sites and/or agents.
     fn wake_here(&self, sites: bool, agents: bool) {
         if sites {
-            self.force_tx.send_modify(|f| *f += 1);
+            self.long_polls().force(Audience::Sites);
         }
         if agents {
-            self.agent_force_tx.send_modify(|f| *f += 1);
+            self.long_polls().force(Audience::Agents);
         }
     }
 
@@ -97,11 +98,7 @@ impl Server {
             }
             Change::Tokens => self.reload_tokens().await?,
             Change::Packages => {
-                let packages = store::packages(self.pool()).await?;
-                *lock(&self.packages) = packages
-                    .into_iter()
-                    .map(|r| ((r.manifest.name.clone(), r.manifest.version.clone()), r))
-                    .collect();
+                self.catalog().replace(store::packages(self.pool()).await?);
             }
             Change::UpdateConfig { sites, agents, from } => {
                 if *from != self.config().name {

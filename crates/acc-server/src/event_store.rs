@@ -29,6 +29,26 @@ use crate::server::Server;
 use crate::sites::SiteRecord;
 use crate::store::{Backend, Pool, backend};
 
+/// The sequence number of the server's own last event, and the events stored since the
+/// store was last measured (with its maximum size); both are touched only here.
+#[derive(Debug)]
+pub struct OwnEvents {
+    seq: std::sync::atomic::AtomicI64,
+    growth: retention::Growth,
+}
+
+impl OwnEvents {
+    /// From the last sequence number stored and the store's growth.
+    pub fn new(seq: i64, growth: retention::Growth) -> OwnEvents {
+        OwnEvents { seq: std::sync::atomic::AtomicI64::new(seq), growth }
+    }
+
+    /// The next sequence number of the server's own events.
+    pub fn next_seq(&self) -> i64 {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+}
+
 /// The b-trees whose pages make up the store's size.
 const TABLES: [&str; 8] = [
     "events",
@@ -292,7 +312,7 @@ impl Server {
         let stored = insert(&self.pool, &self.own_origin(), &self.config().name, events).await?;
         crate::metrics::database("insert_events", started);
         crate::metrics::events_written("server", stored);
-        self.event_growth.add(stored);
+        self.own_events().growth.add(stored);
         Ok(stored)
     }
 
@@ -309,14 +329,14 @@ impl Server {
         let stored = insert(&self.pool, &origin, site, events).await?;
         crate::metrics::database("insert_events", started);
         crate::metrics::events_written("site", stored);
-        self.event_growth.add(stored);
+        self.own_events().growth.add(stored);
         Ok(stored)
     }
 
     /// An acc-core event of the server's own, stamped with its next sequence number, as
     /// the store keeps it.
     pub(crate) fn own_event(&self, event: Event, target_user: Option<&str>) -> ForwardedEvent {
-        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self.own_events().next_seq();
         let time_ms = event.time.millis();
         let event_id = event.id.to_string();
         let stamped = StampedEvent {
@@ -338,8 +358,8 @@ impl Server {
     /// recorded, then gives back free pages it will not grow into. Returns the last measure.
     pub async fn enforce_event_store(&self) -> Result<Measure, ServerError> {
         let max = self.current().1.event_store_max_size;
-        if max != self.event_growth.max_size() {
-            self.event_growth.set_max_size(max);
+        if max != self.own_events().growth.max_size() {
+            self.own_events().growth.set_max_size(max);
         }
         let mut m = measure(&self.pool).await?;
         for _ in 0..64 {
@@ -355,7 +375,7 @@ impl Server {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await?;
             pages -= step;
         }
-        self.event_growth.measured(m.bytes, m.events);
+        self.own_events().growth.measured(m.bytes, m.events);
         Ok(m)
     }
 
@@ -416,7 +436,7 @@ pub async fn retention_loop(server: Arc<Server>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        if server.event_growth.due() || idle >= 60 {
+        if server.own_events().growth.due() || idle >= 60 {
             idle = 0;
             if let Err(e) = server.enforce_event_store().await {
                 tracing::error!(error = %e, "The event store could not be kept under its maximum size.");

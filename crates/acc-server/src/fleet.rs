@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::error::ServerError;
 use crate::server::{SaveError, Server};
 use crate::sites::{self, SiteRecord};
+use crate::wake::Audience;
 
 /// The CRL push's row in the leases table: when the fleet's CRL was last pushed.
 const CRL_PUSH: &str = "crl-push";
@@ -73,7 +74,7 @@ impl Server {
         let token = JoinToken {
             url: self.url(),
             urls: self.node_urls(),
-            ca_sha256: sha256_hex(&self.fleet_ca.cert_der),
+            ca_sha256: sha256_hex(&self.fleet_ca().cert_der),
             secret,
             kind,
         };
@@ -120,7 +121,7 @@ impl Server {
         let serial = serial::random().map_err(ServerError::from)?;
         let not_before = self.now_utc() - BACKDATE;
         let der = self
-            .fleet_ca
+            .fleet_ca()
             .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
             .map_err(ServerError::from)?;
         let serial_hex = hex::encode_upper(&serial);
@@ -177,7 +178,7 @@ impl Server {
         }
         Ok(JoinResponse {
             certificate_pem: pem::encode("CERTIFICATE", &der),
-            ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
+            ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca().cert_der),
             replaced,
         })
     }
@@ -231,7 +232,7 @@ impl Server {
         }
         Ok(JoinResponse {
             certificate_pem: pem::encode("CERTIFICATE", &der),
-            ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca.cert_der),
+            ca_pem: pem::encode("CERTIFICATE", &self.fleet_ca().cert_der),
             replaced: None,
         })
     }
@@ -244,7 +245,7 @@ impl Server {
         doc: &crate::document::PolicyDocument,
         revision: i64,
     ) -> (Vec<String>, Option<String>) {
-        let mut pems = vec![pem::encode("CERTIFICATE", &self.fleet_ca.cert_der)];
+        let mut pems = vec![pem::encode("CERTIFICATE", &self.fleet_ca().cert_der)];
         pems.extend(doc.trust.iter().map(|t| t.pem.clone()));
         let revoked: Vec<acc_pki::crl::Revoked> = doc
             .revoked
@@ -260,7 +261,7 @@ impl Server {
             })
             .collect();
         let number = revision.max(1).to_be_bytes();
-        let crl = acc_pki::crl::sign(&self.fleet_ca, &revoked, &number, self.now_utc() - BACKDATE, CRL_DAYS)
+        let crl = acc_pki::crl::sign(self.fleet_ca(), &revoked, &number, self.now_utc() - BACKDATE, CRL_DAYS)
             .map(|der| pem::encode("X509 CRL", &der));
         if let Err(e) = &crl {
             tracing::error!(error = %e, "The fleet CRL could not be signed.");
@@ -324,7 +325,7 @@ impl Server {
             s.last_contact = self.now_ms();
         }
         let waiting = crate::metrics::LongPoll::start("site");
-        let (revision, doc, force) = self.wait_change(after, force_after, wait, &self.force_tx).await?;
+        let (revision, doc, force) = self.wait_change(after, force_after, wait, Audience::Sites).await?;
         drop(waiting);
         let (trust, crl) = self.fleet_trust(&doc, revision);
         let mut policy = sites::site_policy(revision, &doc, trust, crl);
@@ -338,19 +339,20 @@ impl Server {
         Some(policy)
     }
 
-    /// Waits up to `wait` until the revision in force is above `after` or `forces` is
-    /// above `force_after`; then the revision, its document and the force counter. `None`
-    /// when the wait passes, or at once when the server begins to stop.
+    /// Waits up to `wait` until the revision in force is above `after` or `audience`'s
+    /// `update-config` counter is above `force_after`; then the revision, its document and
+    /// the force counter. `None` when the wait passes, or at once when the server begins to
+    /// stop.
     pub(crate) async fn wait_change(
         &self,
         after: i64,
         force_after: u64,
         wait: Duration,
-        forces: &tokio::sync::watch::Sender<u64>,
+        audience: Audience,
     ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
         let mut revisions = self.revisions();
-        let mut forces = forces.subscribe();
-        let mut stopping = self.stopping.subscribe();
+        let mut forces = self.long_polls().subscribe(audience);
+        let mut stopping = self.long_polls().stopping();
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         loop {
             let force = *forces.borrow_and_update();
@@ -375,7 +377,7 @@ impl Server {
     /// The server begins to stop: every waiting policy long-poll (sites' and agents')
     /// answers "nothing new" now, and those arriving from here on at once.
     pub fn begin_stop(&self) {
-        self.stopping.send_replace(true);
+        self.long_polls().begin_stop();
     }
 
     /// Pushes a freshly signed CRL to every site when the last push is a day old. The time

@@ -56,5 +56,6 @@ pub mod store;
 pub mod tokens;
 pub mod users;
 pub mod vault;
+pub mod wake;
 
 pub use error::ServerError;

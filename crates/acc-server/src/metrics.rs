@@ -82,7 +82,7 @@ pub fn readiness(server: Arc<Server>) -> Readiness {
     Arc::new(move || {
         let server = server.clone();
         Box::pin(async move {
-            if *server.stopping.borrow() {
+            if server.long_polls().is_stopping() {
                 return Err("the management server is stopping".to_string());
             }
             let started = Instant::now();

@@ -9,12 +9,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use acc_net::client::sha256_hex;
+use acc_net::client::{ClientTls, Connection, sha256_hex};
 use acc_pki::bundle;
 use acc_pki::csr::San;
 use acc_pki::fsutil;
 use acc_pki::sealed::{KEY_FILE_MODE, SealingKey};
 use acc_proto::{JoinToken, NodeBundle, NodeJoinRequest, NodeJoinResponse, TokenKind};
+use axum::body::Bytes;
 use base64::Engine as _;
 
 use crate::config::ServerConfig;
@@ -126,7 +127,7 @@ impl Server {
             max_unauthenticated_per_address: config.max_unauthenticated_per_address,
         };
         let sealed_bundle =
-            seal_bundle(&bundle, &req.secret, &sha256_hex(&self.fleet_ca.cert_der), &req.name)?;
+            seal_bundle(&bundle, &req.secret, &sha256_hex(&self.fleet_ca().cert_der), &req.name)?;
         store::touch_node(&self.pool, &req.name, &req.url, self.now_ms()).await?;
         self.node_event("joined", &req.name, &req.url, "node token").await;
         tracing::info!(node = %req.name, url = %req.url, "Management server node joined.");
@@ -176,14 +177,18 @@ pub async fn join(opts: &JoinOptions) -> Result<ServerConfig, ServerError> {
     let endpoint = acc_net::client::Endpoint::parse(&url)
         .map_err(|e| ServerError::Invalid(format!("--url {url}: {e}")))?;
     let req = NodeJoinRequest { secret: token.secret.clone(), name: name.clone(), url: url.clone() };
-    let resp = acc_net::client::post_pinned(
-        &token.url,
-        &token.ca_sha256,
-        "/v1/nodes/join",
-        serde_json::to_vec(&req).unwrap_or_default(),
-    )
-    .await
-    .map_err(|e| ServerError::Invalid(format!("{}: {e}", token.url)))?;
+    // The pinned connection to the first of the token's nodes that answers, as `acc site
+    // join` opens it.
+    let tls = ClientTls::pinned(&token.ca_sha256).map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let nodes = token.nodes();
+    let (mut conn, joined) = Connection::open_first(&tls, &nodes)
+        .await
+        .map_err(|e| ServerError::Invalid(format!("{}: {e}", nodes.join(", "))))?;
+    let body = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
+    let resp = conn
+        .send("POST", "/v1/nodes/join", &[("content-type", "application/json")], body)
+        .await
+        .map_err(|e| ServerError::Invalid(format!("{joined}: {e}")))?;
     if !resp.status.is_success() {
         let message = serde_json::from_slice::<acc_proto::admin::ApiErrorBody>(&resp.body)
             .map(|b| b.message)
@@ -191,7 +196,7 @@ pub async fn join(opts: &JoinOptions) -> Result<ServerConfig, ServerError> {
         return Err(ServerError::Invalid(message));
     }
     let answer: NodeJoinResponse = serde_json::from_slice(&resp.body)
-        .map_err(|e| ServerError::Invalid(format!("{}: the join's answer does not parse: {e}", token.url)))?;
+        .map_err(|e| ServerError::Invalid(format!("{joined}: the join's answer does not parse: {e}")))?;
     let bundle = open_bundle(&answer.sealed_bundle, &token.secret, &token.ca_sha256, &name)?;
     let ca_der = acc_pki::x509::first_certificate(bundle.ca_cert_pem.as_bytes())?;
     if sha256_hex(&ca_der) != token.ca_sha256 {

@@ -65,14 +65,14 @@ impl Server {
     /// The URLs of the known management server nodes, the most recently seen (the
     /// healthiest) first; this node's own URL when no other is known.
     pub fn node_urls(&self) -> Vec<String> {
-        ordered_urls(&lock(&self.nodes.known), &self.url())
+        ordered_urls(&lock(&self.node_registry().known), &self.url())
     }
 
     /// Records that this node runs (name and URL) and reads every node again.
     pub async fn heartbeat(&self) -> Result<(), ServerError> {
         store::touch_node(&self.pool, &self.config().name, &self.url(), self.now_ms()).await?;
         let rows = store::nodes(&self.pool).await?;
-        *lock(&self.nodes.known) = rows;
+        *lock(&self.node_registry().known) = rows;
         Ok(())
     }
 
@@ -88,7 +88,7 @@ impl Server {
                 last_seen_ms: r.last_seen_ms,
             })
             .collect();
-        *lock(&self.nodes.known) = rows;
+        *lock(&self.node_registry().known) = rows;
         Ok(NodeList { nodes })
     }
 
@@ -108,7 +108,7 @@ impl Server {
         if !store::remove_node(&self.pool, name).await? {
             return Err(unknown());
         }
-        lock(&self.nodes.known).retain(|r| r.name != name);
+        lock(&self.node_registry().known).retain(|r| r.name != name);
         self.node_event("removed", name, &row.url, by).await;
         Ok(())
     }

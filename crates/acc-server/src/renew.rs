@@ -34,9 +34,9 @@ impl Server {
         };
         // Issued by the fleet CA, for client authentication (the signature only: it may
         // have expired).
-        let ca_pem = acc_pki::pem::encode("CERTIFICATE", &self.fleet_ca.cert_der);
-        let ours =
-            acc_pki::verify::signed_by(&self.fleet_ca.cert_der, &der).map_err(|e| invalid(e.to_string()))?;
+        let ca_pem = acc_pki::pem::encode("CERTIFICATE", &self.fleet_ca().cert_der);
+        let ours = acc_pki::verify::signed_by(&self.fleet_ca().cert_der, &der)
+            .map_err(|e| invalid(e.to_string()))?;
         let client = summary.extended_key_usage.iter().any(|u| u == "TLS Web Client Authentication");
         if !ours || !client {
             return Err(JoinError::Conflict(format!(

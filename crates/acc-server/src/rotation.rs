@@ -85,7 +85,7 @@ impl Server {
         target_user: Option<&str>,
         fields: Value,
     ) {
-        let n = self.event_seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self.own_events().next_seq();
         let now = self.now_ms();
         let mut body = json!({
             "EventID": event_id, "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
@@ -209,7 +209,7 @@ pub fn rotation_events(
     steps: &[RotationStep],
     computer: &str,
     now_ms: i64,
-    seq: &std::sync::atomic::AtomicI64,
+    mut next_seq: impl FnMut() -> i64,
 ) -> Vec<acc_proto::ForwardedEvent> {
     let mut out = Vec::new();
     for g in &after.generations {
@@ -222,7 +222,7 @@ pub fn rotation_events(
             .rev()
             .find(|s| s.generation == g.number && s.to == g.phase)
             .map_or("saved", |s| s.reason);
-        let n = seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = next_seq();
         let body = json!({
             "EventID": "acc.rotation",
             "Seq": n,

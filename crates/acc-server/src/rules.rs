@@ -168,7 +168,7 @@ mod tests {
         clock.set(Timestamp(T0 + 60_000));
         assert!(server.authenticate(&token).is_none(), "expired at its time");
 
-        let pushes = server.force_tx.subscribe();
+        let pushes = server.long_polls().subscribe(crate::wake::Audience::Sites);
         server.push_crl_if_due().await;
         assert!(!pushes.has_changed().unwrap(), "the first tick starts the schedule");
         clock.set(Timestamp(T0 + 60_000 + CRL_PUSH_EVERY_MS - 1));

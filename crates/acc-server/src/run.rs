@@ -155,9 +155,7 @@ impl Running {
         let feed = self.feed.map(|f| tokio::spawn(f.follow(self.server.clone())));
         let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
         let nodes = tokio::spawn(crate::nodes::heartbeat_loop(self.server.clone()));
-        let app = crate::api::router(self.server.clone())
-            .merge(crate::console::router(self.server.clone()))
-            .merge(crate::metrics::health_routes(crate::metrics::readiness(self.server.clone())));
+        let app = app(self.server.clone());
         let stopping = self.server.clone();
         let shutdown = async move {
             shutdown.await;
@@ -181,4 +179,11 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// Everything the HTTPS listener serves: the API, the console, `/healthz` and `/readyz`.
+pub fn app(server: Arc<Server>) -> axum::Router {
+    crate::api::router(server.clone())
+        .merge(crate::console::router(server.clone()))
+        .merge(crate::metrics::health_routes(crate::metrics::readiness(server)))
 }

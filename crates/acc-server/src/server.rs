@@ -66,29 +66,21 @@ pub struct Server {
     policy: PolicyState,
     tokens: RwLock<HashMap<String, TokenRow>>,
     /// The fleet CA, which signs site servers' (and agents') certificates.
-    pub(crate) fleet_ca: acc_pki::x509::Ca,
+    fleet_ca: acc_pki::x509::Ca,
     /// The site servers and agents.
     pub(crate) inventory: Inventory,
-    /// Package versions by (name, version).
-    pub(crate) packages: Mutex<BTreeMap<(String, String), store::PackageRow>>,
-    /// (site, package, principal) whose denial was written as `acc.package_access`.
-    pub(crate) package_denials: Mutex<std::collections::HashSet<(String, String, String)>>,
+    /// Package versions and the denials already reported.
+    catalog: crate::packages::Catalog,
     /// Serialises the directory's logons and administration (its counters are one state).
-    pub(crate) directory_lock: tokio::sync::Mutex<()>,
-    /// `update-config` sent to agents (as `force_tx` for sites).
-    pub(crate) agent_force_tx: tokio::sync::watch::Sender<u64>,
-    /// Set when the server begins to stop: waiting long-polls answer at once.
-    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    directory_serial: crate::directory::Serial,
+    /// The `update-config` counters of sites and agents, and the stop flag.
+    long_polls: crate::wake::LongPolls,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
-    /// `update-config` sent to sites: every increment makes each site fetch and re-apply.
-    pub(crate) force_tx: tokio::sync::watch::Sender<u64>,
-    /// The sequence number of the server's own last event (`acc.rotation`).
-    pub(crate) event_seq: std::sync::atomic::AtomicI64,
-    /// Events stored since the event store was last measured, and its maximum size.
-    pub(crate) event_growth: acc_core::event::retention::Growth,
+    /// The server's own event sequence and the event store's growth.
+    own_events: crate::event_store::OwnEvents,
     /// The management server nodes on this store (`nodes`).
-    pub(crate) nodes: crate::nodes::Nodes,
+    node_registry: crate::nodes::Nodes,
 }
 
 impl std::fmt::Debug for Server {
@@ -156,22 +148,12 @@ impl Server {
         Ok(Server {
             fleet_ca,
             inventory: Inventory::new(sites, agents),
-            directory_lock: tokio::sync::Mutex::new(()),
-            packages: Mutex::new(
-                store::packages(&pool)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.manifest.name.clone(), r.manifest.version.clone()), r))
-                    .collect(),
-            ),
-            package_denials: Mutex::new(std::collections::HashSet::new()),
-            agent_force_tx: tokio::sync::watch::Sender::new(0),
-            stopping: tokio::sync::watch::Sender::new(false),
+            directory_serial: crate::directory::Serial::default(),
+            catalog: crate::packages::Catalog::new(store::packages(&pool).await?),
+            long_polls: crate::wake::LongPolls::default(),
             url: Mutex::new(config.url.clone()),
-            force_tx: tokio::sync::watch::Sender::new(0),
-            nodes: crate::nodes::Nodes::default(),
-            event_seq: std::sync::atomic::AtomicI64::new(event_seq),
-            event_growth,
+            node_registry: crate::nodes::Nodes::default(),
+            own_events: crate::event_store::OwnEvents::new(event_seq, event_growth),
             layout,
             clock,
             config,
@@ -224,6 +206,36 @@ impl Server {
     /// The database.
     pub fn pool(&self) -> &store::Pool {
         &self.pool
+    }
+
+    /// The fleet CA, which signs site servers' (and agents') certificates.
+    pub(crate) fn fleet_ca(&self) -> &acc_pki::x509::Ca {
+        &self.fleet_ca
+    }
+
+    /// Package versions and the denials already reported.
+    pub(crate) fn catalog(&self) -> &crate::packages::Catalog {
+        &self.catalog
+    }
+
+    /// The lock that serialises the directory's logons and administration.
+    pub(crate) fn directory_serial(&self) -> &crate::directory::Serial {
+        &self.directory_serial
+    }
+
+    /// The `update-config` counters of sites and agents, and the stop flag.
+    pub(crate) fn long_polls(&self) -> &crate::wake::LongPolls {
+        &self.long_polls
+    }
+
+    /// The server's own event sequence and the event store's growth.
+    pub(crate) fn own_events(&self) -> &crate::event_store::OwnEvents {
+        &self.own_events
+    }
+
+    /// The management server nodes as last read from the store.
+    pub(crate) fn node_registry(&self) -> &crate::nodes::Nodes {
+        &self.node_registry
     }
 
     /// The revision in force and its document.
@@ -487,7 +499,7 @@ impl Server {
             &steps,
             &self.config.name,
             self.now_ms(),
-            &self.event_seq,
+            || self.own_events.next_seq(),
         );
         self.policy.publish(number, saved.document);
         if let Err(e) = self.store_own_events(&events).await {

@@ -41,7 +41,7 @@ async fn server() -> (tempfile::TempDir, std::path::PathBuf, Arc<Server>) {
 async fn api() -> Api {
     let (tmp, dir, server) = server().await;
     let admin = std::fs::read_to_string(dir.join("admin-token")).unwrap().trim().to_string();
-    Api { router: acc_server::api::router(server), admin, _tmp: tmp }
+    Api { router: acc_server::run::app(server), admin, _tmp: tmp }
 }
 
 impl Api {

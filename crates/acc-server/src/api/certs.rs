@@ -47,17 +47,10 @@ async fn create_token(
 
 async fn enroll(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<JoinResponse>, ApiError> {
     let req: EnrollRequest = parse_json(&headers, &body)?;
-    match server.enroll(&req).await {
-        Ok(resp) => Ok(Json(resp)),
-        Err(JoinError::Token) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the enrollment token is unknown, expired or used up; create a new one with `acc ctl enroll-token create`",
-        )),
-        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
-        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
-        Err(JoinError::Server(e)) => Err(e.into()),
-    }
+    super::token_routes::joined(
+        server.enroll(&req).await,
+        "the enrollment token is unknown, expired or used up; create a new one with `acc ctl enroll-token create`",
+    )
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acc_net::{PeerIdentity, PeerInfo};
-use acc_proto::admin::{CreatedToken, LockoutList, SiteList, TokenTerms};
+use acc_proto::admin::{CreatedToken, LockoutList, SiteList};
 use acc_proto::site::{EventsStored, Recorded};
 use acc_proto::task::{TaskKind, TaskRequest, TaskSent, TaskTarget};
 use acc_proto::{EventBatch, JoinRequest, JoinResponse, SiteAck, TokenKind};
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
-use super::{ApiError, parse_json, query_param, require};
+use super::{ApiError, parse_json, query_param, require, token_routes};
 use crate::fleet::JoinError;
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
@@ -57,15 +57,13 @@ pub(super) async fn join_token(
     kind: TokenKind,
     default_ttl: u64,
 ) -> Result<Json<CreatedToken>, ApiError> {
-    require(caller, Role::Operator)?;
-    let body: TokenTerms = if body.is_empty() { TokenTerms::default() } else { parse_json(headers, body)? };
+    let body = token_routes::terms(caller, Role::Operator, headers, body)?;
     if body.reenroll && kind != TokenKind::Agent {
         return Err(ApiError::malformed("reenroll applies to agent enrollment tokens only"));
     }
     let ttl = body.ttl_secs.unwrap_or(default_ttl);
     let token = server.create_join_token(kind, ttl, body.uses.unwrap_or(1), body.reenroll).await?;
-    tracing::info!(by = %caller.name, kind = kind.as_str(), "Token created.");
-    Ok(Json(CreatedToken { token }))
+    Ok(token_routes::created(caller, kind, token))
 }
 
 async fn create_token(
@@ -88,15 +86,7 @@ async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Resul
 
 async fn join(State(server): Srv, headers: HeaderMap, body: Bytes) -> Result<Json<JoinResponse>, ApiError> {
     let req: JoinRequest = parse_json(&headers, &body)?;
-    match server.join(&req).await {
-        Ok(resp) => Ok(Json(resp)),
-        Err(JoinError::Token) => {
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", JoinError::Token.to_string()))
-        }
-        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
-        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
-        Err(JoinError::Server(e)) => Err(e.into()),
-    }
+    token_routes::joined(server.join(&req).await, &JoinError::Token.to_string())
 }
 
 /// The joined site whose fleet certificate this connection presented.

@@ -13,6 +13,7 @@ mod openapi;
 mod packages;
 mod settings;
 mod sources;
+mod token_routes;
 mod users;
 
 use std::sync::Arc;

@@ -5,16 +5,15 @@
 
 use std::sync::Arc;
 
-use acc_proto::admin::{CreatedToken, NodeList, TokenTerms};
-use acc_proto::{NodeJoinRequest, NodeJoinResponse};
+use acc_proto::admin::{CreatedToken, NodeList};
+use acc_proto::{NodeJoinRequest, NodeJoinResponse, TokenKind};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 
-use super::{ApiError, parse_json, require};
-use crate::fleet::JoinError;
+use super::{ApiError, parse_json, require, token_routes};
 use crate::server::{Caller, Server};
 use crate::tokens::Role;
 
@@ -39,15 +38,12 @@ async fn create_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CreatedToken>, ApiError> {
-    require(&caller, Role::Admin)?;
-    let terms: TokenTerms =
-        if body.is_empty() { TokenTerms::default() } else { parse_json(&headers, &body)? };
+    let terms = token_routes::terms(&caller, Role::Admin, &headers, &body)?;
     if terms.reenroll || terms.uses.is_some_and(|u| u != 1) {
         return Err(ApiError::malformed("a node token joins one node: give ttl_secs only"));
     }
     let token = server.create_node_token(terms.ttl_secs.unwrap_or(3600)).await?;
-    tracing::info!(by = %caller.name, kind = "node", "Token created.");
-    Ok(Json(CreatedToken { token }))
+    Ok(token_routes::created(&caller, TokenKind::Node, token))
 }
 
 async fn join(
@@ -56,17 +52,10 @@ async fn join(
     body: Bytes,
 ) -> Result<Json<NodeJoinResponse>, ApiError> {
     let req: NodeJoinRequest = parse_json(&headers, &body)?;
-    match server.join_node(&req).await {
-        Ok(resp) => Ok(Json(resp)),
-        Err(JoinError::Token) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the node token is unknown, expired or used up (or not a node token); create a new one with `acc ctl node-token create`",
-        )),
-        Err(JoinError::Invalid(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)),
-        Err(JoinError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
-        Err(JoinError::Server(e)) => Err(e.into()),
-    }
+    token_routes::joined(
+        server.join_node(&req).await,
+        "the node token is unknown, expired or used up (or not a node token); create a new one with `acc ctl node-token create`",
+    )
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<NodeList>, ApiError> {

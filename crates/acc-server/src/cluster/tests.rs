@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::*;
 use crate::layout::Layout;
 use crate::store::test_cluster::on_both_backends;
+use crate::wake::Audience;
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -37,25 +38,8 @@ async fn two_nodes(tmp: &std::path::Path) -> (Node, Node) {
     opts.database = Some(crate::store::test_cluster::fresh_database().await);
     crate::init::init(&opts).await.unwrap();
     let second = tmp.join("node2");
-    copy_dir(&first, &second);
-    let config = Layout::new(&second).config();
-    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    json["name"] = json!("MGMT02");
-    std::fs::write(&config, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    crate::store::test_cluster::copy_node(&first, &second, "MGMT02");
     (node(&first).await, node(&second).await)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn patch(key: &str, value: Value) -> Map<String, Value> {
@@ -82,7 +66,7 @@ async fn a_save_on_one_node_wakes_a_long_poll_on_the_other() {
         let server = two.server.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let got = server.wait_change(before, 0, Duration::from_secs(30), &server.force_tx).await;
+            let got = server.wait_change(before, 0, Duration::from_secs(30), Audience::Sites).await;
             (got, started.elapsed())
         })
     };
@@ -144,8 +128,8 @@ async fn tokens_records_and_update_config_of_one_node_reach_the_other() {
     let (token, _) = one.server.create_token(crate::tokens::Role::Viewer, None, "ops").await.unwrap();
     eventually("the token known on node 2", || two.server.authenticate(&token).is_some()).await;
 
-    let sites = two.server.force_tx.subscribe();
-    let agents = two.server.agent_force_tx.subscribe();
+    let sites = two.server.long_polls().subscribe(Audience::Sites);
+    let agents = two.server.long_polls().subscribe(Audience::Agents);
     one.server.update_config_sites();
     eventually("update-config to sites on node 2", || sites.has_changed().unwrap()).await;
     assert!(!agents.has_changed().unwrap());

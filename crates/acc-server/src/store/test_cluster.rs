@@ -49,6 +49,33 @@ pub async fn fresh_database() -> PostgresTarget {
     PostgresTarget { url: c.url(&name), password_file: None }
 }
 
+/// A second node's data directory `to`: a copy of the first node's `from` (the same
+/// store, CA and vault key) with `name` in its `server.json`, for two nodes on one database
+/// without `acc server join`.
+pub fn copy_node(from: &Path, to: &Path, name: &str) {
+    copy_dir(from, to);
+    let config = crate::layout::Layout::new(to).config();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).expect("read server.json"))
+            .expect("server.json");
+    json["name"] = serde_json::Value::from(name);
+    std::fs::write(&config, serde_json::to_string_pretty(&json).expect("server.json"))
+        .expect("write server.json");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the data directory") {
+        let entry = entry.expect("read the data directory");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file's type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy a file");
+        }
+    }
+}
+
 impl Cluster {
     /// The URL of database `db` for the user `acc` (trust authentication, no TLS).
     pub fn url(&self, db: &str) -> String {

@@ -111,20 +111,6 @@ fn a_sqlite_server_moves_to_postgres_with_its_revisions_and_tokens() {
     assert!(history.contains("initial settings"), "{history}");
 }
 
-/// Copies a data directory (a second node's, until `acc server join` makes them).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_save_through_a_second_management_server_reaches_a_site_of_the_first() {
     let url = fresh_database();
@@ -133,10 +119,7 @@ fn a_save_through_a_second_management_server_reaches_a_site_of_the_first() {
     let before = f.json(&["settings", "show", "--json"])["revision"].as_i64().unwrap();
     sites_when(&f, "SITE1 at the revision in force", |s| s[0]["applied_revision"].as_i64() == Some(before));
 
-    copy_dir(&f.d.join("srv"), &f.d.join("srv2"));
-    let mut config: serde_json::Value = serde_json::from_str(&f.d.read("srv2/server.json")).unwrap();
-    config["name"] = "MGMT02".into();
-    f.d.write("srv2/server.json", serde_json::to_string_pretty(&config).unwrap());
+    test_cluster::copy_node(&f.d.join("srv"), &f.d.join("srv2"), "MGMT02");
     let log = f.d.join("server2.log");
     let node2 = SiteProc::start_at("server", &f.d.join("srv2"), "127.0.0.1:0", Some(&log));
     assert_ne!(node2.url, f.server.url);
