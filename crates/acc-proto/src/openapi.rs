@@ -104,6 +104,24 @@ pub fn undocumented(operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String
         .collect()
 }
 
+/// What disagrees between a role's router and its documented operations and bodies, one
+/// line each (a test of each role expects none): the routes of `crate_dir`'s `src/api`
+/// modules and of its `src/metrics.rs` (`/healthz`, `/readyz`) against `operations`
+/// ([`unmatched_routes`]), and the typed bodies of no operation ([`undocumented`]).
+pub fn disagreements(crate_dir: &str, operations: &[Operation<'_>], bodies: &Bodies) -> Vec<String> {
+    let dir = std::path::Path::new(crate_dir);
+    let routed = match routes_in(&[&dir.join("src/api"), &dir.join("src/metrics.rs")]) {
+        Ok(routed) => routed,
+        Err(e) => return vec![format!("the router's sources in {crate_dir} cannot be read: {e}")],
+    };
+    let mut out = unmatched_routes(&routed, operations);
+    if routed.len() < operations.len() / 2 {
+        out.push(format!("only {} routes found in {crate_dir}/src/api: is the reader broken?", routed.len()));
+    }
+    out.extend(undocumented(operations, bodies));
+    out
+}
+
 /// The routes a router registers, as (method, path), read from the `.route("…", …)` calls
 /// of each of `sources`: a `.rs` file, or a directory whose `.rs` files are read (an axum
 /// router cannot list them at run time), wildcards written as OpenAPI parameters; a test
