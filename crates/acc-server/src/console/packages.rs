@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::session::Session;
-use super::{Console, Denied, Form, PageError, PageUser, render, utc};
+use super::{Console, Form, PageError, PageUser, render, utc};
 use crate::packages::{MAX_CHUNK, PackageError};
 use crate::server::{SaveError, Server};
 use crate::tokens::Role;
@@ -310,7 +310,6 @@ async fn upload(
         Some(s) => s,
         None => match console.form_session(&headers, &fields, Role::Operator).await {
             Ok(s) => s,
-            Err(Denied::SignIn) => return Ok(Denied::SignIn.into_response()),
             Err(denied) => return Ok(denied.into_response()),
         },
     };
