@@ -394,6 +394,28 @@ fn a_package_uploaded_with_progress_and_assigned_in_the_console_replicates() {
     let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let file = f.d.join("console-tools.bin");
     std::fs::write(&file, &data).unwrap();
+    // Over the console's 1 GiB: refused on its head by the listener, with one line.
+    let upload = format!("{}/ui/packages/upload", f.server.url);
+    let (code, body, err) = crate::util::curl_with_status(
+        &f.d,
+        &[
+            "-sS",
+            "--http1.1",
+            "--cacert",
+            "srv/tls/ca.crt",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: multipart/form-data; boundary=x",
+            "-H",
+            "content-length: 1073741825",
+            "-H",
+            "expect: 100-continue",
+            &upload,
+        ],
+    );
+    assert_eq!(code, 413, "{body} {err}");
+    assert!(body.contains("larger than this route accepts (1073741824 bytes)"), "{body}");
     let b = Browser::start(&f.d);
     sign_in_admin(&b, &f);
     let ui = |p: &str| format!("{}/ui{p}", f.server.url);
