@@ -290,6 +290,13 @@ impl Server {
         Ok(row)
     }
 
+    /// The manifest of package `name` `version` (committed or being uploaded).
+    pub fn package_manifest(&self, name: &str, version: &str) -> Option<PackageManifest> {
+        lock(&self.catalog().versions)
+            .get(&(name.to_string(), version.to_string()))
+            .map(|r| r.manifest.clone())
+    }
+
     /// Every package version with its assignment and each site's replication.
     pub fn package_list(&self) -> Vec<PackageView> {
         let (_, doc) = self.current();

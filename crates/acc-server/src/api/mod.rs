@@ -206,6 +206,7 @@ pub fn body_limit(method: &axum::http::Method, path: &str) -> u64 {
     let limit = match (method.as_str(), segments.as_slice()) {
         ("PUT", ["v1", "packages", _, _, "file"]) => crate::packages::MAX_CHUNK,
         ("POST", ["v1", "site", "events"]) => fleet::MAX_EVENT_BODY,
+        ("POST", ["ui", "packages", "upload"]) => crate::console::packages::MAX_UPLOAD,
         _ => MAX_JSON_BODY,
     };
     limit as u64
@@ -248,6 +249,7 @@ mod tests {
         use super::body_limit;
         assert_eq!(body_limit(&Method::PUT, "/v1/packages/tools/1.0/file"), 8 * 1024 * 1024);
         assert_eq!(body_limit(&Method::POST, "/v1/site/events"), 4 * 1024 * 1024);
+        assert_eq!(body_limit(&Method::POST, "/ui/packages/upload"), 1024 * 1024 * 1024);
         for (m, p) in [
             (Method::POST, "/v1/packages/tools/1.0/file"),
             (Method::PUT, "/v1/packages/tools/file"),

@@ -1,4 +1,5 @@
-//! The console's static files, embedded in the binary: its style sheet and htmx 2.0.11
+//! The console's static files, embedded in the binary: its style sheet, the Packages
+//! page's upload script and htmx 2.0.11
 //! (`assets/README.md` says where it comes from). Cached for a day; they change only with
 //! the binary.
 
@@ -15,6 +16,7 @@ use super::{Console, PageError};
 /// Name, content type, bytes.
 const FILES: &[(&str, &str, &[u8])] = &[
     ("console.css", "text/css; charset=utf-8", include_bytes!("../../assets/console.css")),
+    ("packages.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/packages.js")),
     ("htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/htmx-2.0.11.min.js")),
 ];
 

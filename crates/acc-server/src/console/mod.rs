@@ -13,6 +13,7 @@
 //!   paging): read-only lists;
 //! - [`certificates`]: enrollment tokens, issued certificates (revoke), trusted CAs, CRLs;
 //! - [`sources`]: the package sources' ACLs, the Read check, Grant Read;
+//! - [`packages`]: packages, their upload (with a progress bar), assignment and replication;
 //! - [`progress`]: Home's live revision progress and recent lockouts;
 //! - [`rotation`]: Credential rotation (start, force-switch, cancel; its state live);
 //! - [`assets`]: the style sheet and htmx.
@@ -28,6 +29,7 @@ pub mod events;
 pub mod home;
 pub mod limit;
 pub mod lockouts;
+pub mod packages;
 pub mod policy_history;
 pub mod progress;
 pub mod rotation;
@@ -244,6 +246,11 @@ impl Form {
         self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every value of field `name` (ticked checkboxes sharing a name).
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     /// Whether checkbox `name` is ticked.
     pub fn ticked(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
@@ -358,6 +365,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(events::routes())
         .merge(certificates::routes())
         .merge(sources::routes())
+        .merge(packages::routes())
         .merge(rotation::routes())
         .merge(progress::routes())
         .merge(assets::routes())

@@ -958,3 +958,265 @@ async fn live_refreshes_do_not_keep_a_session_alive() {
     let plain = call(&app, "GET", "/ui/rotation/live", &jar, "").await;
     assert_eq!((plain.status, plain.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
 }
+
+/// The messages shown next to field `id` (`id-errors`), as HTML.
+fn field_errors(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}-errors\">")).unwrap_or_else(|| panic!("#{id}-errors in {body}"));
+    body[at..].split("</div>").next().unwrap().to_string()
+}
+
+/// A `multipart/form-data` POST of `fields` then `file` (file name, bytes), as a browser
+/// sends the upload form.
+async fn post_multipart(
+    app: &axum::Router,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> Answer {
+    let boundary = "acc-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status: parts.status, headers: parts.headers, body }
+}
+
+/// The Packages page: a plain (no-JS) multipart upload stored through begin/chunk/commit
+/// with the digest of the bytes sent, bad names and versions refused next to their field,
+/// a duplicate version refused, assignment to a chosen site as a revision, the site's
+/// replication report on the page, CSRF and roles.
+#[tokio::test]
+async fn the_packages_page_uploads_assigns_and_shows_replication() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let empty = call(&app, "GET", "/ui/packages", &jar, "").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    for label in [
+        "<a href=\"/ui/packages\">Packages</a>",
+        "No package has been uploaded yet.",
+        ">Package name</label>",
+        ">Version</label>",
+        "<progress id=\"upload-progress\"",
+        "<script src=\"/ui/assets/packages.js\" defer></script>",
+        "Assign a package",
+    ] {
+        assert!(empty.body.contains(label), "{label}");
+    }
+    let csrf = empty.csrf();
+    // Three MiB and a bit: several chunks of the store's flow.
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i: u32| (i % 251) as u8).collect();
+    let file = Some(("C:\\Users\\ops\\tools.bin", data.as_slice()));
+    let share = "software-library";
+
+    let forged = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", "x"), ("share", share), ("name", "tools"), ("version", "1.0")],
+        file,
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(server.package_list().is_empty(), "nothing kept from a forged form");
+
+    let unnamed = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", &csrf), ("share", share), ("name", " "), ("version", "1.0")],
+        file,
+    )
+    .await;
+    assert_eq!(unnamed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field_errors(&unnamed.body, "upload-name").contains("package name: give a name"),
+        "{}",
+        unnamed.body
+    );
+    let bad_version = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", &csrf), ("share", share), ("name", "tools"), ("version", "1 0")],
+        file,
+    )
+    .await;
+    assert_eq!(bad_version.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field_errors(&bad_version.body, "upload-version")
+            .contains("version &#39;1 0&#39;: use 1 to 64 letters"),
+        "{}",
+        bad_version.body
+    );
+    let no_file = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", &csrf), ("share", share), ("name", "tools"), ("version", "1.0")],
+        None,
+    )
+    .await;
+    assert!(field_errors(&no_file.body, "upload-file").contains("file: choose the file to upload"));
+    assert!(server.package_list().is_empty());
+
+    let ok = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", &csrf), ("share", share), ("name", "tools"), ("version", "1.0")],
+        file,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let sha: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        ok.body.contains(&format!("Uploaded tools 1.0 (tools.bin, {} bytes, SHA-256 {sha})", data.len())),
+        "{}",
+        ok.body
+    );
+    let listed = server.package_list();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        listed[0].committed && listed[0].bytes == data.len() as u64 && listed[0].author == "admin (console)"
+    );
+    assert_eq!(server.package_manifest("tools", "1.0").unwrap().files[0].sha256, sha);
+    let stored = std::fs::read(server.layout().package_dir("tools", "1.0").join("tools.bin")).unwrap();
+    assert!(stored == data, "the stored file is the uploaded bytes");
+    assert!(ok.body.contains(&format!("SHA-256 {sha}")) && ok.body.contains("admin (console)"));
+
+    let mut other = data.clone();
+    other[0] ^= 1;
+    let dup = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &jar,
+        &[("csrf", &csrf), ("share", share), ("name", "tools"), ("version", "1.0")],
+        Some(("tools.bin", &other)),
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field_errors(&dup.body, "upload-version").contains("already exists with other content"),
+        "{}",
+        dup.body
+    );
+
+    let now = server.now_ms();
+    for name in ["SITE1", "SITE2"] {
+        server
+            .inventory
+            .sites()
+            .insert(name.into(), crate::sites::SiteRecord::new(name, "https://site:8444", "01", now));
+    }
+    let neither =
+        call(&app, "POST", "/ui/packages/assign", &jar, &format!("csrf={csrf}&package=tools+1.0")).await;
+    assert_eq!(neither.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(neither.body.contains("sites: tick All sites or the sites to assign to, not both"));
+    let page = call(&app, "GET", "/ui/packages", &jar, "").await;
+    assert!(page.body.contains("value=\"SITE1\"") && page.body.contains("value=\"SITE2\""));
+    let before = server.current().0;
+    let assigned =
+        call(&app, "POST", "/ui/packages/assign", &jar, &format!("csrf={csrf}&package=tools+1.0&site=site1"))
+            .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    assert!(assigned.body.contains(&format!("Saved as policy revision {}", before + 1)), "{}", assigned.body);
+    assert_eq!(server.current().1.assignments[0].sites, vec!["SITE1".to_string()]);
+    assert!(
+        assigned.body.contains("0/1 sites") && assigned.body.contains("<td>SITE1</td><td>pending</td>"),
+        "{}",
+        assigned.body
+    );
+
+    let state = |status, bytes, message: Option<&str>| acc_proto::PackageReport {
+        packages: vec![acc_proto::package::PackageState {
+            share: share.into(),
+            name: "tools".into(),
+            wanted: "1.0".into(),
+            version: None,
+            status,
+            message: message.map(str::to_string),
+            bytes,
+        }],
+    };
+    server
+        .package_report("SITE1", state(acc_proto::package::ReplicationStatus::Failed, 0, Some("disk full")))
+        .await
+        .unwrap();
+    let failed = call(&app, "GET", "/ui/packages", &jar, "").await;
+    assert!(
+        failed.body.contains("<td>SITE1</td><td>failed</td>") && failed.body.contains("<td>disk full</td>"),
+        "{}",
+        failed.body
+    );
+    let size = data.len() as u64;
+    server
+        .package_report("SITE1", state(acc_proto::package::ReplicationStatus::Replicated, size, None))
+        .await
+        .unwrap();
+    let done = call(&app, "GET", "/ui/packages", &jar, "").await;
+    assert!(
+        done.body.contains("1/1 sites")
+            && done.body.contains(&format!("<td>replicated</td><td>{size}/{size}</td>")),
+        "{}",
+        done.body
+    );
+    let all =
+        call(&app, "POST", "/ui/packages/assign", &jar, &format!("csrf={csrf}&package=tools+1.0&all=1"))
+            .await;
+    assert!(all.body.contains("all sites") && all.body.contains("1/2 sites"), "{}", all.body);
+
+    // A viewer sees it all and changes nothing.
+    server
+        .add_user("vera", Role::Viewer, &acc_core::password::Secret::new("tall blue giraffe walks"), "test")
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vera", "tall blue giraffe walks").await;
+    let seen = call(&app, "GET", "/ui/packages", &viewer, "").await;
+    assert!(
+        seen.body.contains("1/2 sites")
+            && seen.body.contains("Only an operator or an admin can upload packages.")
+    );
+    assert!(!seen.body.contains("id=\"upload-form\"") && !seen.body.contains(">Assign</button>"));
+    let vcsrf = seen.csrf();
+    let refused = post_multipart(
+        &app,
+        "/ui/packages/upload",
+        &viewer,
+        &[("csrf", &vcsrf), ("share", share), ("name", "tools"), ("version", "2.0")],
+        file,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("This needs the operator role; you are viewer."));
+    let refused =
+        call(&app, "POST", "/ui/packages/assign", &viewer, &format!("csrf={vcsrf}&package=tools+1.0&all=1"))
+            .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(server.package_list().len(), 1);
+}

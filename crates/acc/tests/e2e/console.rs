@@ -382,3 +382,77 @@ fn a_rotation_started_in_the_console_is_watched_to_the_end() {
     log_when(&f.d, "a1/acc.log", "web01 on v2", "as ACC_User_v2");
     log_when(&f.d, "a2/acc.log", "web02 on v2", "as ACC_User_v2");
 }
+
+/// Packages: a file of a few MiB uploaded through the page, its `<progress>` (driven by
+/// `packages.js` as the bytes go) reaching its maximum; assigned to SITE1 on the page;
+/// the real site server's replication report then shows on the page, and the site holds
+/// the same bytes.
+#[test]
+fn a_package_uploaded_with_progress_and_assigned_in_the_console_replicates() {
+    let f = fleet();
+    let _sites = join_sites(&f, &["SITE1"]);
+    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let file = f.d.join("console-tools.bin");
+    std::fs::write(&file, &data).unwrap();
+    // Over the console's 1 GiB: refused on its head by the listener, with one line.
+    let upload = format!("{}/ui/packages/upload", f.server.url);
+    let (code, body, err) = crate::util::curl_with_status(
+        &f.d,
+        &[
+            "-sS",
+            "--http1.1",
+            "--cacert",
+            "srv/tls/ca.crt",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: multipart/form-data; boundary=x",
+            "-H",
+            "content-length: 1073741825",
+            "-H",
+            "expect: 100-continue",
+            &upload,
+        ],
+    );
+    assert_eq!(code, 413, "{body} {err}");
+    assert!(body.contains("larger than this route accepts (1073741824 bytes)"), "{body}");
+    let b = Browser::start(&f.d);
+    sign_in_admin(&b, &f);
+    let ui = |p: &str| format!("{}/ui{p}", f.server.url);
+
+    b.go(&ui("/packages"));
+    b.type_into("#upload-name", "tools");
+    b.type_into("#upload-version", "3.1");
+    let input = b.find("#upload-file");
+    b.cmd("POST", &format!("/element/{input}/value"), Some(json!({ "text": file.display().to_string() })));
+    b.click("#upload-form button[type=submit]");
+    let property = |css: &str, name: &str| {
+        let e = b.find(css);
+        b.cmd("GET", &format!("/element/{e}/property/{name}"), None)
+    };
+    let (value, max) = wait_for(60, "the upload's progress bar at its maximum", || {
+        let (value, max) = (property("#upload-progress", "value"), property("#upload-progress", "max"));
+        let (v, m) = (value.as_f64()?, max.as_f64()?);
+        (m >= data.len() as f64 && v == m && b.text().contains("Uploaded tools 3.1")).then_some((v, m))
+    });
+    assert!(value == max && max >= 4_000_000.0, "{value}/{max}");
+    assert!(b.text().contains(&format!(
+        "{} bytes, SHA-256 {}",
+        data.len(),
+        acc_net::client::sha256_hex(&data)
+    )));
+
+    b.click("input[name=site][value=SITE1]");
+    b.click("form[action='/ui/packages/assign'] button[type=submit]");
+    assert!(b.text().contains("Saved as policy revision"), "{}", b.text());
+    wait_for(60, "SITE1's replication on the page", || {
+        b.go(&ui("/packages"));
+        let page = b.text();
+        (page.contains("1/1 sites") && page.contains("4000000/4000000")).then_some(())
+    });
+    b.screenshot("packages");
+    assert_eq!(
+        std::fs::read(f.d.join("site1/shares/software-library/tools/console-tools.bin")).unwrap(),
+        data
+    );
+}
