@@ -26,7 +26,12 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The role's readiness check: `Err(reason)` while it cannot serve (database
 /// unreachable, no policy loaded yet, stopping).
-pub type Readiness = Arc<dyn Fn() -> BoxFuture<Result<(), String>> + Send + Sync>;
+pub type Readiness = Arc<dyn Fn() -> BoxFuture<Result<(), NotReady>> + Send + Sync>;
+
+/// Why a role cannot serve now: the `reason` of `/readyz`'s 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(pub String);
 
 /// Renders the role's metrics in the Prometheus text format.
 pub type Render = Arc<dyn Fn() -> BoxFuture<String> + Send + Sync>;
@@ -64,7 +69,7 @@ pub async fn readyz(ready: &Readiness) -> Response<Full<Bytes>> {
         Ok(()) => json(StatusCode::OK, serde_json::json!({ "status": "ready" })),
         Err(reason) => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({ "status": "not_ready", "reason": reason }),
+            serde_json::json!({ "status": "not_ready", "reason": reason.to_string() }),
         ),
     }
 }
@@ -145,7 +150,7 @@ mod tests {
     }
 
     fn ready(r: Result<(), &'static str>) -> Readiness {
-        Arc::new(move || Box::pin(async move { r.map_err(str::to_string) }))
+        Arc::new(move || Box::pin(async move { r.map_err(|m| NotReady(m.to_string())) }))
     }
 
     async fn body(resp: Response<Full<Bytes>>) -> (u16, String) {

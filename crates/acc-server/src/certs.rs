@@ -3,7 +3,7 @@
 //! revocation or a new trust anchor is a policy revision, so it reaches every site with
 //! the next long-poll, within a round trip.
 
-use acc_proto::admin::{CertificateKind, CertificateView};
+use acc_proto::admin::{CertificateKind, CertificateView, UnknownCertificateKind};
 
 use crate::document::{Problem, RevokedCert, TrustAnchor};
 use crate::error::ServerError;
@@ -33,7 +33,10 @@ impl Server {
                     .iter()
                     .find(|r| r.serial.eq_ignore_ascii_case(&c.serial))
                     .map(|r| r.revoked_at);
-                let kind: CertificateKind = c.kind.parse().map_err(ServerError::Invalid)?;
+                let kind: CertificateKind = c
+                    .kind
+                    .parse()
+                    .map_err(|e: UnknownCertificateKind| ServerError::Invalid(e.to_string()))?;
                 Ok(CertificateView {
                     serial: c.serial,
                     kind,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use acc_net::health::Readiness;
+use acc_net::health::{NotReady, Readiness};
 
 use crate::server::Server;
 
@@ -83,7 +83,7 @@ pub fn readiness(server: Arc<Server>) -> Readiness {
         let server = server.clone();
         Box::pin(async move {
             if server.long_polls().is_stopping() {
-                return Err("the management server is stopping".to_string());
+                return Err(NotReady("the management server is stopping".to_string()));
             }
             let started = Instant::now();
             let ping =
@@ -91,8 +91,10 @@ pub fn readiness(server: Arc<Server>) -> Readiness {
             database("ping", started);
             match ping {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(format!("the database does not answer: {e}")),
-                Err(_) => Err(format!("the database did not answer in {} s", PING_TIMEOUT.as_secs())),
+                Ok(Err(e)) => Err(NotReady(format!("the database does not answer: {e}"))),
+                Err(_) => {
+                    Err(NotReady(format!("the database did not answer in {} s", PING_TIMEOUT.as_secs())))
+                }
             }
         })
     })

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acc_core::event::{EventId, FieldValue};
-use acc_net::health::Readiness;
+use acc_net::health::{NotReady, Readiness};
 
 use crate::site::Site;
 use crate::store::Write;
@@ -101,21 +101,24 @@ pub fn readiness(site: Arc<Site>) -> Readiness {
         let site = site.clone();
         Box::pin(async move {
             if site.is_stopping() {
-                return Err("the site server is stopping".to_string());
+                return Err(NotReady("the site server is stopping".to_string()));
             }
             let started = Instant::now();
             let ping = tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(site.pool())).await;
             database("ping", started);
             match ping {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(format!("the site database does not answer: {e}")),
+                Ok(Err(e)) => return Err(NotReady(format!("the site database does not answer: {e}"))),
                 Err(_) => {
-                    return Err(format!("the site database did not answer in {} s", PING_TIMEOUT.as_secs()));
+                    return Err(NotReady(format!(
+                        "the site database did not answer in {} s",
+                        PING_TIMEOUT.as_secs()
+                    )));
                 }
             }
-            let managed = crate::managed::config(site.layout()).map_err(|e| e.to_string())?;
+            let managed = crate::managed::config(site.layout()).map_err(|e| NotReady(e.to_string()))?;
             if managed.is_some() && site.applied_revision().is_none() {
-                return Err("no policy from the management server yet".to_string());
+                return Err(NotReady("no policy from the management server yet".to_string()));
             }
             Ok(())
         })

@@ -401,15 +401,20 @@ pub enum CertificateKind {
     Agent,
 }
 
+/// A word that is not a [`CertificateKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("certificate kind '{0}' is not site or agent")]
+pub struct UnknownCertificateKind(pub String);
+
 impl std::str::FromStr for CertificateKind {
-    type Err = String;
+    type Err = UnknownCertificateKind;
 
     /// `site` or `agent`; the error names the word.
-    fn from_str(s: &str) -> Result<CertificateKind, String> {
+    fn from_str(s: &str) -> Result<CertificateKind, UnknownCertificateKind> {
         match s {
             "site" => Ok(CertificateKind::Site),
             "agent" => Ok(CertificateKind::Agent),
-            _ => Err(format!("certificate kind '{s}' is not site or agent")),
+            _ => Err(UnknownCertificateKind(s.to_string())),
         }
     }
 }
@@ -848,7 +853,7 @@ mod tests {
         }
         assert_eq!(json!(ReplicaStatus::from(ReplicationStatus::Failed)), json!("failed"));
         assert_eq!("site".parse::<CertificateKind>(), Ok(CertificateKind::Site));
-        assert!("ca".parse::<CertificateKind>().unwrap_err().contains("'ca'"));
+        assert!("ca".parse::<CertificateKind>().unwrap_err().to_string().contains("'ca'"));
     }
 
     #[test]
