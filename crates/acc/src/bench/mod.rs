@@ -18,6 +18,12 @@
 //!   14 §4, see `eventlog.rs`).
 //! - `slowloris`: slow request bodies from N connections while a normal client registers
 //!   (issue 14 §1: every normal request served, p99 under 100 ms, see `slowloris.rs`).
+//! - `propagation` and `events` take `--database postgres://…` and `--nodes N`: N
+//!   management server nodes on one PostgreSQL database, the simulated clients spread
+//!   across them (issue 18).
+//! - `failover`: N nodes on PostgreSQL, one killed under S sites and A agents: the time
+//!   until each is back on a survivor with a change saved after the kill (issue 18, see
+//!   `failover.rs`).
 //! - `console`: the console's pages with 10,000 agents, 100 sites and 1,000,000 events
 //!   (issue 17: server time p99 under 50 ms per page, see `console.rs`).
 
@@ -25,6 +31,7 @@ mod agents;
 pub mod console;
 mod download;
 mod eventlog;
+mod failover;
 mod longpoll;
 mod server;
 mod site;
@@ -72,6 +79,8 @@ pub enum BenchCommand {
     Slowloris(slowloris::SlowlorisArgs),
     /// The console's pages with a large fleet: server time per page, signed in over HTTPS.
     Console(ConsoleArgs),
+    /// Failover: a node of several on PostgreSQL killed under sites and agents long-polling.
+    Failover(failover::FailoverArgs),
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +248,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 let fleet = console::Fleet { agents: a.agents, sites: a.sites, events: a.events };
                 let (table, value, ok) = console::run(fleet, a.requests).await?;
                 emit(&table, value, a.json)?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            BenchCommand::Failover(a) => {
+                let file = a.json.clone();
+                let (table, value, ok) = failover::run(a).await?;
+                emit(&table, value, file)?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
             BenchCommand::Longpoll(a) => {
