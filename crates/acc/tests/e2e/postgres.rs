@@ -11,7 +11,7 @@ use crate::server::{enroll, fleet_with, join_sites, sites_when};
 use crate::util::{Dir, SiteProc, wait_for};
 
 /// A fresh database's URL on the test cluster.
-fn fresh_database() -> String {
+pub(crate) fn fresh_database() -> String {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(test_cluster::fresh_database()).url
 }
