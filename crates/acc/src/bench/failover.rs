@@ -177,8 +177,9 @@ async fn session(
 #[derive(Default, Clone)]
 struct Track {
     kind: Option<Kind>,
-    /// Its node (index) before the kill.
-    home: usize,
+    /// Whether it was connected to the node killed when it was killed (a client whose
+    /// first connection failed under load may have started on the next node).
+    on_dead: bool,
     revision: i64,
     /// The node it was connected to last.
     url: String,
@@ -228,7 +229,7 @@ pub async fn run(a: FailoverArgs) -> Result<(Vec<(&'static str, String)>, serde_
     for (c, (kind, home, tls)) in clients.into_iter().enumerate() {
         let mut list = NodeList::new(urls.clone()).context("no node")?;
         list.answered(&urls[home]);
-        track[c] = Track { kind: Some(kind), home, ..Default::default() };
+        track[c] = Track { kind: Some(kind), ..Default::default() };
         clients_rt.spawn(follow(c, kind, tls, list, tx.clone()));
     }
     drop(tx);
@@ -255,6 +256,9 @@ pub async fn run(a: FailoverArgs) -> Result<(Vec<(&'static str, String)>, serde_
     let mut admin = nodes.nodes[survivor].admin().await?;
 
     let mut nodes = std::sync::Arc::into_inner(nodes).context("the nodes are still shared")?;
+    for t in &mut track {
+        t.on_dead = t.url == urls[dead];
+    }
     let killed = Instant::now();
     nodes.nodes[dead].kill()?;
     let saved = admin.call("PUT", "/v1/settings/site", json!({ "mode": "classic", "threshold": 7 })).await?;
@@ -285,7 +289,7 @@ pub async fn run(a: FailoverArgs) -> Result<(Vec<(&'static str, String)>, serde_
     clients_rt.shutdown_background();
 
     let dead_url = &urls[dead];
-    let moved = |kind: Kind| track.iter().filter(move |t| t.kind == Some(kind) && t.home == dead);
+    let moved = |kind: Kind| track.iter().filter(move |t| t.kind == Some(kind) && t.on_dead);
     let of = |kind: Kind| track.iter().filter(move |t| t.kind == Some(kind));
     let (site_back, agent_back) = (
         spread(moved(Kind::Site).filter_map(|t| t.reconnected), killed),
@@ -300,7 +304,7 @@ pub async fn run(a: FailoverArgs) -> Result<(Vec<(&'static str, String)>, serde_
         spread(moved(Kind::Agent).filter_map(|t| t.changed), killed),
     );
     let moved_total = moved(Kind::Site).count() + moved(Kind::Agent).count();
-    let on_survivors = track.iter().filter(|t| t.home == dead && t.url != *dead_url).count();
+    let on_survivors = track.iter().filter(|t| t.on_dead && t.url != *dead_url).count();
     // The bound: a client's first wait after a connection that worked (its retry policy's
     // first unreachable wait; jittered, never more) plus the propagation target.
     let bound = |kind: Kind| ms(kind.retry().unreachable_first + PROPAGATION);
