@@ -21,7 +21,7 @@ use crate::site::{SiteAuth, SiteFailure, connection_line, site_list};
 
 /// Reconnecting to the management server: unreachable from 1 s doubling to 1 minute; a
 /// refusal (it answered no) from 5 s doubling to 10 minutes.
-const MGMT_RETRY: RetryPolicy = RetryPolicy {
+pub const MGMT_RETRY: RetryPolicy = RetryPolicy {
     unreachable_first: Duration::from_secs(1),
     unreachable_max: Duration::from_secs(60),
     refused_first: Duration::from_secs(5),

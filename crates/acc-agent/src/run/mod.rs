@@ -25,6 +25,8 @@ mod mgmt;
 mod sites;
 pub mod task;
 
+pub use mgmt::MGMT_RETRY;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -17,13 +17,17 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::server::ServerUnderTest;
+use super::server::{Nodes, ServerUnderTest};
 
 /// The long-poll's wait, seconds.
 const WAIT: u64 = 55;
 
 /// Issues `n` agent certificates `CN=bench-agent-NNNNN` for one key.
-fn agent_certificates(server: &ServerUnderTest, key: &PrivateKey, n: usize) -> Result<Vec<String>> {
+pub(super) fn agent_certificates(
+    server: &ServerUnderTest,
+    key: &PrivateKey,
+    n: usize,
+) -> Result<Vec<String>> {
     let layout = acc_server::layout::Layout::new(&server.dir);
     let ca_key = PrivateKey::from_bytes(&std::fs::read(layout.ca_key())?)?;
     let ca = Ca::new(&std::fs::read(layout.ca_cert())?, ca_key)?;
@@ -106,23 +110,24 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Issues `n` certificates, starts `n` agents against `server` and waits until each
-    /// one is long-polling or has failed.
-    pub async fn start(server: &ServerUnderTest, n: usize) -> Result<Fleet> {
+    /// Issues `n` certificates, starts `n` agents spread across the `nodes` (round-robin)
+    /// and waits until each one is long-polling or has failed.
+    pub async fn start(nodes: &Nodes, n: usize) -> Result<Fleet> {
         let key = PrivateKey::generate(Curve::P256)?;
         let key_pem = key.to_pkcs8_pem()?;
         let started = Instant::now();
+        let server = nodes.first();
         let certs = tokio::task::block_in_place(|| agent_certificates(server, &key, n))?;
         let issued = started.elapsed();
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
         let (got_tx, received) = mpsc::unbounded_channel();
         let handshakes = Arc::new(Semaphore::new(64));
         let started = Instant::now();
-        for cert in &certs {
+        for (i, cert) in certs.iter().enumerate() {
             let tls = ClientTls::new(&server.ca_pem, Some((cert.as_bytes(), key_pem.as_bytes())))?;
             tokio::spawn(agent(
                 tls,
-                server.endpoint.clone(),
+                nodes.for_client(i).endpoint.clone(),
                 handshakes.clone(),
                 ready_tx.clone(),
                 got_tx.clone(),
@@ -169,9 +174,10 @@ pub async fn run(
     agents: usize,
     changes: usize,
 ) -> Result<(Vec<(&'static str, String)>, serde_json::Value, bool)> {
-    let server = ServerUnderTest::start().await?;
+    let nodes = Nodes::start(None, 1).await?;
+    let server = nodes.first();
     let rss_idle = server.rss_kib();
-    let mut fleet = Fleet::start(&server, agents).await?;
+    let mut fleet = Fleet::start(&nodes, agents).await?;
     let (waiting, failures) = (fleet.waiting, fleet.failures);
     // Let every long-poll reach the server before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;

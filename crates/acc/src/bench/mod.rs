@@ -18,6 +18,12 @@
 //!   14 §4, see `eventlog.rs`).
 //! - `slowloris`: slow request bodies from N connections while a normal client registers
 //!   (issue 14 §1: every normal request served, p99 under 100 ms, see `slowloris.rs`).
+//! - `propagation` and `events` take `--database postgres://…` and `--nodes N`: N
+//!   management server nodes on one PostgreSQL database, the simulated clients spread
+//!   across them (issue 18).
+//! - `failover`: N nodes on PostgreSQL, one killed under S sites and A agents: the time
+//!   until each is back on a survivor with a change saved after the kill (issue 18, see
+//!   `failover.rs`).
 //! - `console`: the console's pages with 10,000 agents, 100 sites and 1,000,000 events
 //!   (issue 17: server time p99 under 50 ms per page, see `console.rs`).
 
@@ -25,6 +31,7 @@ mod agents;
 pub mod console;
 mod download;
 mod eventlog;
+mod failover;
 mod longpoll;
 mod server;
 mod site;
@@ -72,6 +79,8 @@ pub enum BenchCommand {
     Slowloris(slowloris::SlowlorisArgs),
     /// The console's pages with a large fleet: server time per page, signed in over HTTPS.
     Console(ConsoleArgs),
+    /// Failover: a node of several on PostgreSQL killed under sites and agents long-polling.
+    Failover(failover::FailoverArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +150,14 @@ pub struct PropagationArgs {
     /// Policy changes to time.
     #[arg(long, default_value_t = 5)]
     changes: usize,
+    /// Management server nodes; more than 1 needs `--database`. Simulated sites and agents
+    /// are spread across them (round-robin); changes are saved on node 1.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// The store on PostgreSQL: an empty database (`postgres://USER@HOST[:PORT]/DB`; the
+    /// password from `PGPASSFILE`), which node 1 is initialised on; default: SQLite.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -157,6 +174,14 @@ pub struct EventsArgs {
     /// Events per batch.
     #[arg(long, default_value_t = 1000)]
     batch: i64,
+    /// Management server nodes; more than 1 needs `--database`. Simulated sites and agents
+    /// are spread across them (round-robin); changes are saved on node 1.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// The store on PostgreSQL: an empty database (`postgres://USER@HOST[:PORT]/DB`; the
+    /// password from `PGPASSFILE`), which node 1 is initialised on; default: SQLite.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Also write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -223,6 +248,12 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 let fleet = console::Fleet { agents: a.agents, sites: a.sites, events: a.events };
                 let (table, value, ok) = console::run(fleet, a.requests).await?;
                 emit(&table, value, a.json)?;
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            BenchCommand::Failover(a) => {
+                let file = a.json.clone();
+                let (table, value, ok) = failover::run(a).await?;
+                emit(&table, value, file)?;
                 Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
             BenchCommand::Longpoll(a) => {
@@ -519,18 +550,17 @@ async fn events(site: &SiteUnderTest, id: &str) -> Result<Vec<serde_json::Value>
     }
 }
 
-/// Joins `n` simulated sites to `server`, `concurrency` at a time.
-async fn sim_sites(
-    server: &std::sync::Arc<server::ServerUnderTest>,
-    n: usize,
-) -> Result<Vec<server::SimSite>> {
-    let mut admin = server.admin().await?;
+/// Joins `n` simulated sites, spread across the `nodes` (round-robin).
+async fn sim_sites(nodes: &std::sync::Arc<server::Nodes>, n: usize) -> Result<Vec<server::SimSite>> {
+    let mut admin = nodes.first().admin().await?;
     let token = admin.call("POST", "/v1/site-tokens", json!({ "uses": n, "ttl_secs": 3600 })).await?;
     let token = token["token"].as_str().unwrap_or_default().to_string();
     let mut joins = tokio::task::JoinSet::new();
     for i in 0..n {
-        let (server, token) = (server.clone(), token.clone());
-        joins.spawn(async move { server::SimSite::join(&server, &token, &format!("SIM-{i:04}")).await });
+        let (nodes, token) = (nodes.clone(), token.clone());
+        joins.spawn(async move {
+            server::SimSite::join(nodes.for_client(i), &token, &format!("SIM-{i:04}")).await
+        });
     }
     let mut sites = Vec::with_capacity(n);
     while let Some(r) = joins.join_next().await {
@@ -539,8 +569,16 @@ async fn sim_sites(
     Ok(sites)
 }
 
+/// How the table names the nodes and their store.
+fn nodes_line(n: usize, database: Option<&str>) -> String {
+    match database {
+        Some(_) => format!("{n} node(s) on PostgreSQL"),
+        None => "1 node on SQLite".into(),
+    }
+}
+
 async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
-    let server = std::sync::Arc::new(server::ServerUnderTest::start().await?);
+    let server = std::sync::Arc::new(server::Nodes::start(a.database.as_deref(), a.nodes).await?);
     let mut sites = sim_sites(&server, a.sites).await?;
     for s in &mut sites {
         s.poll_and_ack(0).await?;
@@ -562,7 +600,7 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
     if let Some(f) = &fleet {
         anyhow::ensure!(f.failures == 0, "{} of {} simulated agents failed to start", f.failures, a.agents);
     }
-    let mut admin = server.admin().await?;
+    let mut admin = server.first().admin().await?;
     let (mut times, mut agent_times) = (Vec::new(), Vec::new());
     for change in 0..a.changes {
         // Every site long-polls; the change is saved; each acknowledges what it got.
@@ -618,8 +656,11 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
         (
             "scenario",
             format!(
-                "policy propagation: {} simulated site servers and {} agents on mTLS long-polls, {} changes",
-                a.sites, a.agents, a.changes
+                "policy propagation: {} simulated site servers and {} agents on mTLS long-polls, {} changes; {}",
+                a.sites,
+                a.agents,
+                a.changes,
+                nodes_line(a.nodes, a.database.as_deref())
             ),
         ),
         ("save → every site acknowledged, median / max", format!("{:.1} / {:.1} ms", ms(median), ms(worst))),
@@ -632,12 +673,13 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
     }
     table.extend([
         ("sites at the last revision", format!("{at_last}/{} (revision {revision})", sites.len())),
-        ("server resident memory", format!("{:.1} MiB", server.rss_kib() as f64 / 1024.0)),
+        ("server resident memory (all nodes)", format!("{:.1} MiB", server.rss_kib() as f64 / 1024.0)),
         ("target (100 sites within 2 s)", if ok { "met".into() } else { "NOT MET".into() }),
     ]);
     emit(
         &table,
         json!({ "scenario": "propagation", "sites": a.sites, "agents": a.agents, "changes": a.changes, "median_ms": ms(median), "max_ms": ms(worst),
+                "nodes": a.nodes, "backend": if a.database.is_some() { "postgres" } else { "sqlite" },
                 "agents_median_ms": ms(agents_median), "agents_max_ms": ms(agents_worst),
                 "at_last_revision": at_last, "revision": revision,
                 "server_rss_kib": server.rss_kib(), "target_met": ok }),
@@ -647,11 +689,11 @@ async fn propagation(a: PropagationArgs) -> Result<ExitCode> {
 }
 
 async fn event_ingest(a: EventsArgs) -> Result<ExitCode> {
-    let server = std::sync::Arc::new(server::ServerUnderTest::start().await?);
+    let server = std::sync::Arc::new(server::Nodes::start(a.database.as_deref(), a.nodes).await?);
     let sites = sim_sites(&server, a.sites.max(1)).await?;
     let per_site = a.events / sites.len() as i64;
     let batch = a.batch.clamp(1, 1000);
-    let cpu_before = site::cpu_seconds(server.pid())?;
+    let cpu_before = server.cpu_secs();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mut s in sites {
@@ -671,7 +713,7 @@ async fn event_ingest(a: EventsArgs) -> Result<ExitCode> {
         stored += t.await??;
     }
     let wall = started.elapsed().as_secs_f64();
-    let cpu = site::cpu_seconds(server.pid())? - cpu_before;
+    let cpu = server.cpu_secs() - cpu_before;
     let total = per_site * a.sites.max(1) as i64;
     let rate = stored as f64 / wall;
     let ok = stored == total as u64 && rate >= 20_000.0;
@@ -680,16 +722,21 @@ async fn event_ingest(a: EventsArgs) -> Result<ExitCode> {
             (
                 "scenario",
                 format!(
-                    "event ingest: {} simulated sites, batches of {batch}, {total} events",
-                    a.sites.max(1)
+                    "event ingest: {} simulated sites, batches of {batch}, {total} events; {}",
+                    a.sites.max(1),
+                    nodes_line(a.nodes, a.database.as_deref())
                 ),
             ),
             ("events stored/s", format!("{rate:.0}")),
             ("stored", format!("{stored}/{total}")),
-            ("server CPU per event", format!("{:.1} µs ({cpu:.2} s)", cpu / total.max(1) as f64 * 1e6)),
+            (
+                "server CPU per event (all nodes)",
+                format!("{:.1} µs ({cpu:.2} s)", cpu / total.max(1) as f64 * 1e6),
+            ),
             ("target (>= 20,000 events/s)", if ok { "met".into() } else { "NOT MET".into() }),
         ],
         json!({ "scenario": "events", "sites": a.sites, "events": total, "stored": stored, "events_per_s": rate,
+                "nodes": a.nodes, "backend": if a.database.is_some() { "postgres" } else { "sqlite" },
                 "server_cpu_s": cpu, "target_met": ok }),
         a.json,
     )?;

@@ -1,7 +1,9 @@
 //! A real `acc server run` process and simulated site servers for benchmarks: each
 //! simulated site joins with its own key and fleet certificate and speaks the real
 //! protocol (policy long-poll, acknowledgement, event batches) over its own mTLS
-//! connection, many per process.
+//! connection, many per process. [`Nodes`]: several `acc server run` processes on one
+//! PostgreSQL database (node 1 initialised on it, the others joined by node token), which
+//! the benchmarks spread their simulated sites and agents across.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,6 +38,14 @@ impl ServerUnderTest {
     /// Initialises a server in a temporary directory (not started: its store can be filled
     /// first); the directory and its data directory.
     pub async fn init() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+        Self::init_on(None).await
+    }
+
+    /// [`Self::init`] with its store on the PostgreSQL database `database` (which `acc
+    /// server init` refuses when it already holds a store), or SQLite when `None`.
+    pub async fn init_on(
+        database: Option<acc_server::store::PostgresTarget>,
+    ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("server");
         acc_server::init::init(&acc_server::init::InitOptions {
@@ -46,7 +56,7 @@ impl ServerUnderTest {
             hostname: "bench".into(),
             organisation: String::new(),
             max_unauthenticated_per_address: None,
-            database: None,
+            database,
         })
         .await?;
         Ok((tmp, dir))
@@ -55,10 +65,23 @@ impl ServerUnderTest {
     /// Starts `acc server run` on the data directory `dir` (made by [`Self::init`]).
     pub fn run(tmp: tempfile::TempDir, dir: std::path::PathBuf) -> Result<ServerUnderTest> {
         let layout = acc_server::layout::Layout::new(&dir);
+        let token = std::fs::read_to_string(layout.admin_token())?.trim().to_string();
+        Self::run_with(tmp, dir, "127.0.0.1:0", token)
+    }
+
+    /// Starts `acc server run` on `dir`, listening on `listen`; `token` is the admin
+    /// token of its fleet (a joined node keeps none in its directory).
+    fn run_with(
+        tmp: tempfile::TempDir,
+        dir: std::path::PathBuf,
+        listen: &str,
+        token: String,
+    ) -> Result<ServerUnderTest> {
+        let layout = acc_server::layout::Layout::new(&dir);
         let mut child = Command::new(std::env::current_exe()?)
             .args(["server", "run", "--data-dir"])
             .arg(&dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -67,9 +90,15 @@ impl ServerUnderTest {
         BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
         let Some(i) = line.find("https://") else { bail!("acc server run said: {line}") };
         let endpoint = Endpoint::parse(line[i..].trim())?;
-        let token = std::fs::read_to_string(layout.admin_token())?.trim().to_string();
         let ca_pem = std::fs::read(layout.ca_cert())?;
         Ok(ServerUnderTest { child, endpoint, ca_pem, token, dir, _tmp: tmp })
+    }
+
+    /// Kills the process at once (SIGKILL, as a machine that dies) and reaps it.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill().context("kill the node")?;
+        self.child.wait().context("reap the node")?;
+        Ok(())
     }
 
     /// The server's process id.
@@ -106,6 +135,85 @@ impl Drop for ServerUnderTest {
     }
 }
 
+/// The benchmark's management server nodes: one on SQLite, or `n` on one PostgreSQL
+/// database.
+pub struct Nodes {
+    /// Node 1 (initialised the store; its data directory holds the fleet CA's key), then the
+    /// joined ones.
+    pub nodes: Vec<ServerUnderTest>,
+}
+
+impl Nodes {
+    /// Node 1 initialised on `database` (SQLite when `None`) and `n − 1` more joined to it
+    /// by node token, each started on its own port of 127.0.0.1.
+    pub async fn start(database: Option<&str>, n: usize) -> Result<Nodes> {
+        if n == 0 {
+            bail!("--nodes 0: give at least 1");
+        }
+        let target = match database {
+            Some(url) => Some(acc_server::store::PostgresTarget::parse(url, None)?),
+            None if n > 1 => bail!(
+                "--nodes {n}: several management server nodes share one PostgreSQL store; give --database postgres://USER@HOST/DB (an empty database)"
+            ),
+            None => None,
+        };
+        let (tmp, dir) = ServerUnderTest::init_on(target).await?;
+        let first = ServerUnderTest::run(tmp, dir)?;
+        let mut nodes = vec![first];
+        for k in 2..=n {
+            let node = Self::join(&nodes[0], k).await.with_context(|| format!("node {k}"))?;
+            nodes.push(node);
+        }
+        Ok(Nodes { nodes })
+    }
+
+    /// Joins node `k` as `acc server join` does (a node token from node 1) and starts it.
+    async fn join(first: &ServerUnderTest, k: usize) -> Result<ServerUnderTest> {
+        let mut admin = first.admin().await?;
+        let token = admin.call("POST", "/v1/node-tokens", json!({ "ttl_secs": 600 })).await?;
+        let token = token["token"].as_str().context("no node token")?.to_string();
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join(format!("node{k}"));
+        acc_server::node_join::join(&acc_server::node_join::JoinOptions {
+            data_dir: dir.clone(),
+            token,
+            listen,
+            url: None,
+            name: Some(format!("NODE{k}")),
+            hostname: "bench".into(),
+            database_password_file: None,
+        })
+        .await?;
+        ServerUnderTest::run_with(tmp, dir, &listen.to_string(), first.token.clone())
+    }
+
+    /// Node 1.
+    pub fn first(&self) -> &ServerUnderTest {
+        &self.nodes[0]
+    }
+
+    /// The node client `i` uses (round-robin).
+    pub fn for_client(&self, i: usize) -> &ServerUnderTest {
+        &self.nodes[i % self.nodes.len()]
+    }
+
+    /// Every node's URL, in node order.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.endpoint.to_string()).collect()
+    }
+
+    /// Resident memory of every node, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.nodes.iter().map(ServerUnderTest::rss_kib).sum()
+    }
+
+    /// CPU time of every node, in seconds.
+    pub fn cpu_secs(&self) -> f64 {
+        self.nodes.iter().map(ServerUnderTest::cpu_secs).sum()
+    }
+}
+
 /// An admin's keep-alive connection with its bearer token.
 pub struct Admin {
     conn: Connection,
@@ -136,6 +244,8 @@ impl Admin {
 /// A simulated site server: joined, with its own mTLS connection.
 pub struct SimSite {
     conn: Connection,
+    /// Its TLS identity (the fleet CA, its certificate and key), to connect again.
+    pub tls: ClientTls,
     /// The revision it applied last.
     pub revision: i64,
 }
@@ -161,7 +271,7 @@ impl SimSite {
             &server.ca_pem,
             Some((joined.certificate_pem.as_bytes(), key.to_pkcs8_pem()?.as_bytes())),
         )?;
-        Ok(SimSite { conn: Connection::open(&tls, &server.endpoint).await?, revision: 0 })
+        Ok(SimSite { conn: Connection::open(&tls, &server.endpoint).await?, tls, revision: 0 })
     }
 
     /// Waits (up to `wait` seconds on the server) for a revision above the applied one,

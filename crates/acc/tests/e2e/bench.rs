@@ -91,6 +91,60 @@ fn event_ingest_stores_each_event_once() {
 }
 
 #[test]
+fn propagation_and_ingest_across_two_nodes_on_postgres_reach_every_client() {
+    let db = crate::postgres::fresh_database();
+    let v = bench(&[
+        "propagation",
+        "--sites",
+        "3",
+        "--agents",
+        "6",
+        "--changes",
+        "2",
+        "--nodes",
+        "2",
+        "--database",
+        &db,
+    ]);
+    assert_eq!((v["nodes"].as_u64(), v["backend"].as_str()), (Some(2), Some("postgres")), "{v}");
+    assert_eq!(v["at_last_revision"], 3, "{v}");
+    assert!(v["agents_max_ms"].as_f64().unwrap() > 0.0, "every agent got each change: {v}");
+    // The same database again holds a store: refused with one line, nothing measured.
+    let dir = Dir::new();
+    let e = dir.acc(&["bench", "events", "--nodes", "2", "--database", &db]).fails_with(1);
+    assert!(e.contains("already holds a management server's store") && e.trim().lines().count() == 1, "{e}");
+    let e = dir.acc(&["bench", "events", "--nodes", "2"]).fails_with(1);
+    assert!(e.contains("--database") && e.trim().lines().count() == 1, "{e}");
+
+    let db = crate::postgres::fresh_database();
+    let v = bench(&[
+        "events",
+        "--events",
+        "600",
+        "--sites",
+        "3",
+        "--batch",
+        "100",
+        "--nodes",
+        "2",
+        "--database",
+        &db,
+    ]);
+    assert_eq!((v["stored"].as_u64(), v["events"].as_u64()), (Some(600), Some(600)), "{v}");
+}
+
+#[test]
+fn failover_brings_the_dead_nodes_clients_to_a_survivor_with_the_new_change() {
+    let db = crate::postgres::fresh_database();
+    let v = bench(&["failover", "--nodes", "2", "--sites", "3", "--agents", "6", "--database", &db]);
+    assert_eq!(v["killed_node"], 1, "node 1 has the most clients (round-robin): {v}");
+    assert_eq!((v["clients"].as_u64(), v["clients_with_change"].as_u64()), (Some(9), Some(9)), "{v}");
+    assert_eq!((v["sites_moved"].as_u64(), v["agents_moved"].as_u64()), (Some(2), Some(3)), "{v}");
+    assert_eq!(v["moved_on_survivors"], 5, "{v}");
+    assert!(v["agent_reconnect_max_ms"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
 fn agents_long_polling_the_server_all_get_each_change() {
     let v = bench(&["agents", "--agents", "30", "--changes", "2"]);
     assert_eq!(v["waiting"], 30, "{v}");
