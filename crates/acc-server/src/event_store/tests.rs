@@ -220,3 +220,9 @@ fn the_searched_machine_and_address_come_from_the_event() {
     );
     assert_eq!(f(json!({ "WorkstationName": "", "IpAddress": "-" })), (None, None));
 }
+
+#[test]
+fn a_multi_row_insert_numbers_its_placeholders_row_by_row() {
+    assert_eq!(super::value_rows(1, 2), "($1, $2)");
+    assert_eq!(super::value_rows(3, 2), "($1, $2), ($3, $4), ($5, $6)");
+}
