@@ -17,6 +17,20 @@ use crate::init::directory_secret_name;
 use crate::server::{SaveError, Server, generation_secret_name};
 use crate::store;
 
+/// The credential agents are sent with the revision in force, opened from the vault once
+/// per revision rather than once per agent: a change answers 10,000 waiting long-polls at
+/// once, and each would otherwise read and decrypt the same secret. The vault's secrets
+/// change only with a revision (they are committed with it), so the revision is the key.
+/// The async lock makes the first waiter read it while the others wait for its answer.
+#[derive(Default)]
+pub struct CredentialCache(tokio::sync::Mutex<Option<(i64, AgentAuth)>>);
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialCache([REDACTED])")
+    }
+}
+
 /// An agent as its verified client certificate presents it.
 #[derive(Debug, Clone)]
 pub struct AgentIdentity {
@@ -88,7 +102,17 @@ impl Server {
             return Ok(None);
         };
         drop(waiting);
-        let credential = self.agent_credential(&doc).await?;
+        let credential = {
+            let mut cached = self.agent_credential_cache().0.lock().await;
+            match cached.as_ref() {
+                Some((at, credential)) if *at == revision => credential.clone(),
+                _ => {
+                    let credential = self.agent_credential(&doc).await?;
+                    *cached = Some((revision, credential.clone()));
+                    credential
+                }
+            }
+        };
         let mut policy = agents::agent_policy(revision, &doc, credential, &self.inventory.sites());
         policy.force = force;
         policy.servers = self.node_urls();

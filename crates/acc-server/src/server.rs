@@ -81,6 +81,8 @@ pub struct Server {
     own_events: crate::event_store::OwnEvents,
     /// The management server nodes on this store (`nodes`).
     node_registry: crate::nodes::Nodes,
+    /// The agents' credential of the revision in force, opened once for every agent.
+    agent_credential: crate::checkin::CredentialCache,
 }
 
 impl std::fmt::Debug for Server {
@@ -153,6 +155,7 @@ impl Server {
             long_polls: crate::wake::LongPolls::default(),
             url: Mutex::new(config.url.clone()),
             node_registry: crate::nodes::Nodes::default(),
+            agent_credential: crate::checkin::CredentialCache::default(),
             own_events: crate::event_store::OwnEvents::new(event_seq, event_growth),
             layout,
             clock,
@@ -231,6 +234,11 @@ impl Server {
     /// The server's own event sequence and the event store's growth.
     pub(crate) fn own_events(&self) -> &crate::event_store::OwnEvents {
         &self.own_events
+    }
+
+    /// The agents' credential of the revision in force.
+    pub(crate) fn agent_credential_cache(&self) -> &crate::checkin::CredentialCache {
+        &self.agent_credential
     }
 
     /// The management server nodes as last read from the store.
