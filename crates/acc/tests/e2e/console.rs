@@ -108,9 +108,18 @@ impl Browser {
         v.as_array().map_or(0, Vec::len)
     }
 
+    /// The page's text. Right after a click that navigates, the old body may be gone and
+    /// the new one not there yet (`no such element`, `stale element reference`): asked
+    /// again until one answers, for up to 10 s.
     fn text(&self) -> String {
-        let body = self.find("body");
-        self.cmd("GET", &format!("/element/{body}/text"), None).as_str().unwrap_or_default().to_string()
+        let session = format!("/session/{}", self.session);
+        wait_for(10, "the page's body", || {
+            let find = json!({ "using": "css selector", "value": "body" });
+            let body = self.call("POST", &format!("{session}/element"), Some(find));
+            let body = body[ELEMENT].as_str()?.to_string();
+            let text = self.call("GET", &format!("{session}/element/{body}/text"), None);
+            text.as_str().map(str::to_string)
+        })
     }
 
     /// Writes a PNG of the page to `target/console-screenshots/NAME.png`.
