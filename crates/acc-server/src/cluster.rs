@@ -4,8 +4,9 @@
 //!   ([`crate::store::changes`]) and reloads what another node wrote: a newer revision is
 //!   put in force (waking this node's long-polls), a site's or agent's record, the tokens
 //!   and the packages are read again, an `update-config` wakes this node's sites or agents.
-//!   When the feed's connection is lost and made again, everything is read again (notices
-//!   sent meanwhile are lost).
+//!   Site and agent records are read on a lane of their own, so a revision never waits
+//!   behind the thousands of check-ins a change brings. When the feed's connection is lost
+//!   and made again, everything is read again (notices sent meanwhile are lost).
 //! - **Once-only jobs.** The tick (rotation steps, CRL pushes, stalled reports, retirement
 //!   on adoption) and the event store's retention run on the node holding their lease
 //!   ([`crate::store::take_lease`], decided by [`crate::rules::lease_decision`]), renewed
@@ -126,6 +127,28 @@ impl Server {
         Ok(())
     }
 
+    /// Reads again the records of `inventory` named `names` (written by another node).
+    async fn reload_named(&self, inventory: store::Inventory, names: Vec<String>) -> Result<(), ServerError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let _writing = self.inventory.writing().await;
+        for (name, text) in store::records_named(self.pool(), inventory, &names).await? {
+            let parsed = match inventory {
+                store::Inventory::Sites => self
+                    .parse_record(&name, &text)
+                    .map(|r| drop(self.inventory.sites().insert(name.clone(), r))),
+                store::Inventory::Agents => self
+                    .parse_record(&name, &text)
+                    .map(|r| drop(self.inventory.agents().insert(name.clone(), r))),
+            };
+            if let Err(e) = parsed {
+                tracing::error!(record = name, error = %e, "A record another node wrote could not be read.");
+            }
+        }
+        Ok(())
+    }
+
     fn parse_record<T: serde::de::DeserializeOwned>(&self, name: &str, text: &str) -> Result<T, ServerError> {
         serde_json::from_str(text).map_err(|e| ServerError::Config {
             path: self.config().store_target(self.layout()).describe(),
@@ -174,6 +197,8 @@ impl Feed {
     /// Applies every change announced until the task is dropped; after the connection was
     /// lost and made again, reads everything again.
     pub async fn follow(mut self, server: Arc<Server>) {
+        let (records, queued) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(reload_records(server.clone(), queued));
         loop {
             match self.listener.try_recv().await {
                 Ok(Some(notice)) => {
@@ -181,6 +206,10 @@ impl Feed {
                         tracing::debug!(notice = notice.payload(), "An unknown change notice was ignored.");
                         continue;
                     };
+                    if matches!(change, Change::Site(_) | Change::Agent(_)) {
+                        let _ = records.send(change);
+                        continue;
+                    }
                     if let Err(e) = server.reload(&change).await {
                         tracing::error!(change = notice.payload(), error = %e, "A change of another node could not be read.");
                     }
@@ -216,6 +245,30 @@ impl Feed {
                 }
             }
             wait = (wait * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+/// Reads again the site and agent records other nodes wrote, apart from the feed's loop, so
+/// a revision or an `update-config` never waits behind them: a change answers thousands of
+/// agents, whose check-ins then arrive as thousands of record notices at once. The notices
+/// already queued are taken together, and their records read a few hundred to a query.
+async fn reload_records(server: Arc<Server>, mut queued: tokio::sync::mpsc::UnboundedReceiver<Change>) {
+    while let Some(first) = queued.recv().await {
+        let (mut sites, mut agents) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        let mut next = Some(first);
+        while let Some(change) = next {
+            match change {
+                Change::Site(name) => sites.insert(name),
+                Change::Agent(host) => agents.insert(host),
+                _ => false,
+            };
+            next = queued.try_recv().ok();
+        }
+        for (inventory, names) in [(store::Inventory::Sites, sites), (store::Inventory::Agents, agents)] {
+            if let Err(e) = server.reload_named(inventory, names.into_iter().collect()).await {
+                tracing::error!(error = %e, "Records another node wrote could not be read.");
+            }
         }
     }
 }

@@ -110,19 +110,6 @@ pub fn search_fields(body: &serde_json::Value) -> (Option<String>, Option<String
 /// per event is one round trip to PostgreSQL instead of hundreds.
 const ROWS_PER_INSERT: usize = 250;
 
-/// `rows` groups of `columns` numbered placeholders, `($1, $2), ($3, $4)`: the `VALUES` of
-/// a multi-row `INSERT` (numbered, which SQLite and PostgreSQL both read; sqlx's `Any`
-/// query builder writes `?`, which PostgreSQL does not).
-fn value_rows(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Stores events of `origin` (written by `computer`) in one transaction; an event already
 /// stored (same origin and sequence) is skipped. Returns how many were new.
 pub async fn insert(
@@ -137,7 +124,7 @@ pub async fn insert(
         let sql = format!(
             "INSERT INTO events (origin, seq, site, event_id, time_ms, target_user, body, machine, address) \
              VALUES {} ON CONFLICT (origin, seq) DO NOTHING",
-            value_rows(chunk.len(), 9)
+            crate::store::value_rows(chunk.len(), 9)
         );
         // Safe: the text is fixed but for the placeholders' numbers; every value is bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

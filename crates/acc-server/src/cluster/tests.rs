@@ -211,3 +211,20 @@ on_both_backends! {
         assert!(x ^ y, "one turn of two nodes deciding at once: A ({x}), C ({y})");
     }
 }
+
+on_both_backends! {
+    async fn records_are_read_by_name_a_chunk_at_a_time(target: Target) {
+        let pool = crate::store::open(&target, true, "MGMT").await.unwrap();
+        let records: Vec<(String, String)> =
+            (0..1200).map(|i| (format!("pc{i:04}.corp"), format!("{{\"n\":{i}}}"))).collect();
+        crate::store::put_records(&pool, crate::store::Inventory::Agents, &records).await.unwrap();
+        let mut names: Vec<String> = (0..1200).step_by(2).map(|i| format!("pc{i:04}.corp")).collect();
+        names.push("gone.corp".into());
+        names.extend((1..1200).step_by(2).map(|i| format!("pc{i:04}.corp")));
+        let mut got = crate::store::records_named(&pool, crate::store::Inventory::Agents, &names).await.unwrap();
+        got.sort();
+        assert_eq!(got, records, "every record named, across three reads, none that does not exist");
+        let none = crate::store::records_named(&pool, crate::store::Inventory::Sites, &names).await.unwrap();
+        assert!(none.is_empty());
+    }
+}

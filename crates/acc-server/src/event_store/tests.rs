@@ -223,6 +223,6 @@ fn the_searched_machine_and_address_come_from_the_event() {
 
 #[test]
 fn a_multi_row_insert_numbers_its_placeholders_row_by_row() {
-    assert_eq!(super::value_rows(1, 2), "($1, $2)");
-    assert_eq!(super::value_rows(3, 2), "($1, $2), ($3, $4), ($5, $6)");
+    assert_eq!(crate::store::value_rows(1, 2), "($1, $2)");
+    assert_eq!(crate::store::value_rows(3, 2), "($1, $2), ($3, $4), ($5, $6)");
 }

@@ -59,6 +59,34 @@ pub async fn record(pool: &Pool, inventory: Inventory, name: &str) -> Result<Opt
     Ok(sqlx::query_scalar(select).bind(name).fetch_optional(pool).await?)
 }
 
+/// Names per query of [`records_named`].
+const NAMES_PER_READ: usize = 500;
+
+/// The records (name, JSON) of an inventory among `names` (those that exist), read
+/// [`NAMES_PER_READ`] to a query.
+pub async fn records_named(
+    pool: &Pool,
+    inventory: Inventory,
+    names: &[String],
+) -> Result<Vec<(String, String)>, ServerError> {
+    let table = match inventory {
+        Inventory::Sites => "sites",
+        Inventory::Agents => "agents",
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for chunk in names.chunks(NAMES_PER_READ) {
+        let sql =
+            format!("SELECT name, record FROM {table} WHERE name IN {}", super::value_rows(1, chunk.len()));
+        // Safe: the table is one of two fixed names; every name is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for name in chunk {
+            q = q.bind(name.as_str());
+        }
+        out.extend(q.fetch_all(pool).await?.iter().map(|r| (r.get(0), r.get(1))));
+    }
+    Ok(out)
+}
+
 /// Every record of an inventory, by name.
 pub async fn records(pool: &Pool, inventory: Inventory) -> Result<Vec<(String, String)>, ServerError> {
     let rows = sqlx::query(inventory.statements().1).fetch_all(pool).await?;

@@ -75,3 +75,16 @@ pub async fn open(target: &Target, create: bool, server_name: &str) -> Result<Po
     migrations::migrate(&pool, &target.describe(), server_name, migrations).await?;
     Ok(pool)
 }
+
+/// `rows` groups of `columns` numbered placeholders, `($1, $2), ($3, $4)`: the `VALUES` of
+/// a multi-row `INSERT` (numbered, which SQLite and PostgreSQL both read; sqlx's `Any`
+/// query builder writes `?`, which PostgreSQL does not).
+pub fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
