@@ -191,6 +191,24 @@ fn place(form: &mut UploadForm, message: String) {
 }
 
 /// A multipart failure: too large, or a broken body.
+/// A form field's text, read a chunk at a time and refused once past
+/// [`super::MAX_FORM`], so a field never holds more than that in memory.
+async fn field_text(field: &mut axum::extract::multipart::Field<'_>) -> Result<String, PageError> {
+    let key = field.name().unwrap_or_default().to_string();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+        if bytes.len() + chunk.len() > super::MAX_FORM {
+            return Err(PageError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The field {key} is too long."),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, format!("The field {key} is not UTF-8 text.")))
+}
+
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> PageError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         PageError::new(
@@ -282,19 +300,18 @@ async fn upload(
     mut multipart: Multipart,
 ) -> Result<Response, PageError> {
     let server = &console.server;
+    // Signed in before a byte of the body is read: a client without a session costs no
+    // parsing, however large the body it announces.
+    if console.session(&headers).await.is_none() {
+        return Ok(super::Denied::SignIn.into_response());
+    }
     let mut fields = Form::default();
     let mut session = None;
     let mut received = None;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
         let key = field.name().unwrap_or_default().to_string();
         if key != "file" {
-            let text = field.text().await.map_err(|e| multipart_error(&e))?;
-            if text.len() > super::MAX_FORM {
-                return Err(PageError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("The field {key} is too long."),
-                ));
-            }
+            let text = field_text(&mut field).await?;
             fields.0.push((key, text));
             continue;
         }

@@ -1220,3 +1220,18 @@ async fn the_packages_page_uploads_assigns_and_shows_replication() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(server.package_list().len(), 1);
 }
+
+/// The upload route reads nothing for a client without a session, and never holds more
+/// than a form's worth of a text field in memory, whoever sends it.
+#[tokio::test]
+async fn the_upload_route_refuses_before_reading_and_caps_its_text_fields() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, jar, server) = signed_in(&tmp.path().join("server")).await;
+    let huge = "x".repeat(4 * super::MAX_FORM);
+    let anonymous = post_multipart(&app, "/ui/packages/upload", "", &[("name", &huge)], None).await;
+    assert_eq!((anonymous.status, anonymous.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    let signed = post_multipart(&app, "/ui/packages/upload", &jar, &[("name", &huge)], None).await;
+    assert_eq!(signed.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", signed.body);
+    assert!(signed.body.contains("The field name is too long."), "{}", signed.body);
+    assert!(server.package_list().is_empty());
+}
