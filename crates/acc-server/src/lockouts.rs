@@ -5,7 +5,11 @@
 //! passed in); [`Server::lockouts`] reads them from the event store for the `/v1/lockouts`
 //! API and the console's Lockouts page alike.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde_json::Value;
+
+use crate::agents::AgentRecord;
 
 use crate::ServerError;
 use crate::event_store::{EventFilter, search};
@@ -126,6 +130,25 @@ pub fn finish(mut out: Vec<Lockout>) -> Vec<Lockout> {
     out
 }
 
+/// The revision each culprit's agent runs: the agent named as the caller, by its full or
+/// its short (first label) name, any case; the first in name order when several match.
+/// One pass over the agents, however many lockouts.
+pub fn add_agent_revisions(found: &mut [Lockout], agents: &BTreeMap<String, AgentRecord>) {
+    let mut wanted: HashMap<String, Option<i64>> =
+        found.iter().map(|l| (l.caller.to_ascii_lowercase(), None)).collect();
+    for a in agents.values() {
+        let short = a.name.split('.').next().unwrap_or_default();
+        for name in [a.name.as_str(), short] {
+            if let Some(slot @ None) = wanted.get_mut(name) {
+                *slot = Some(a.state.revision);
+            }
+        }
+    }
+    for l in found {
+        l.agent_revision = wanted.get(&l.caller.to_ascii_lowercase()).copied().flatten();
+    }
+}
+
 /// Every page of the events of `id` since `since_ms`, each handed to `each`.
 async fn each_page(
     server: &Server,
@@ -185,14 +208,7 @@ impl Server {
                 u32::try_from(crate::event_store::count(&self.pool, &filter).await?).unwrap_or(u32::MAX);
         }
         // The revision the culprit's agent runs (a stale one is the usual cause).
-        let agents = self.agents();
-        for l in &mut found {
-            let caller = l.caller.to_ascii_lowercase();
-            l.agent_revision = agents
-                .values()
-                .find(|a| a.name == caller || a.name.split('.').next() == Some(caller.as_str()))
-                .map(|a| a.state.revision);
-        }
+        add_agent_revisions(&mut found, &self.inventory.agents());
         Ok((found, total))
     }
 }
@@ -256,5 +272,26 @@ mod tests {
             &[events.clone(), vec![lock("2026-01-01T00:00:09Z", "SITE2", "account", "STALE02")]].concat(),
         );
         assert_eq!((again[0].lockouts, again[0].cleared), (2, false), "locked again after the unlock");
+    }
+
+    #[test]
+    fn each_culprit_gets_the_revision_of_its_agent_by_full_or_short_name() {
+        let agent = |name: &str, revision: i64| {
+            let mut a = AgentRecord::new(name, "01", "CN=ca", 0, "10.0.0.7");
+            a.state.revision = revision;
+            (name.to_string(), a)
+        };
+        let agents: BTreeMap<String, AgentRecord> =
+            [agent("stale01.corp.example", 11), agent("host-9", 12), agent("stale01.other.example", 13)]
+                .into();
+        let mut found = lockouts(&[
+            lock("2026-01-01T00:00:01Z", "SITE1", "source", "STALE01"),
+            lock("2026-01-01T00:00:02Z", "SITE1", "source", "HOST-9"),
+            lock("2026-01-01T00:00:03Z", "SITE1", "source", "GONE"),
+        ]);
+        add_agent_revisions(&mut found, &agents);
+        let got: Vec<(&str, Option<i64>)> =
+            found.iter().map(|l| (l.caller.as_str(), l.agent_revision)).collect();
+        assert_eq!(got, [("GONE", None), ("HOST-9", Some(12)), ("STALE01", Some(11))]);
     }
 }

@@ -226,3 +226,47 @@ fn a_multi_row_insert_numbers_its_placeholders_row_by_row() {
     assert_eq!(crate::store::value_rows(1, 2), "($1, $2)");
     assert_eq!(crate::store::value_rows(3, 2), "($1, $2), ($3, $4), ($5, $6)");
 }
+
+/// The index SQLite walks for a count of one machine's failed logons at one site.
+async fn count_plan(pool: &Pool) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM events WHERE event_id = '4625' AND site = 'SITE1' \
+         AND target_user = 'acc_user' AND machine = 'host-7' AND time_ms >= 0",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+}
+
+#[tokio::test]
+async fn statistics_make_a_count_walk_the_most_selective_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = Target::Sqlite(tmp.path().join("s.db"));
+    let pool = fresh(&target).await;
+    // Two sites, 500 machines: a site matches half the events, a machine one in 500.
+    for site in ["SITE1", "SITE2"] {
+        let batch: Vec<ForwardedEvent> = (1..=10_000)
+            .map(|s| {
+                let body = json!({ "Seq": s, "WorkstationName": format!("host-{}", s % 500), "IpAddress": "10.0.0.1" });
+                ev(s, "4625", "acc_user", body)
+            })
+            .collect();
+        insert(&pool, &site_origin(site), site, &batch).await.unwrap();
+    }
+    let before = count_plan(&pool).await;
+    assert!(!before.contains("events_by_machine"), "without statistics: {before}");
+    // A server started on this store: each connection brings the statistics up to date.
+    pool.close().await;
+    let pool = crate::store::open(&target, false, "VM").await.unwrap();
+    let after = count_plan(&pool).await;
+    assert!(after.contains("events_by_machine"), "with statistics: {after}");
+    let f = EventFilter {
+        id: Some("4625".into()),
+        site: Some("SITE1".into()),
+        user: Some("acc_user".into()),
+        machine: Some("host-7".into()),
+        ..Default::default()
+    };
+    assert_eq!(count(&pool, &f).await.unwrap(), 20, "the same answer along the other index");
+}

@@ -157,7 +157,13 @@ impl Target {
 }
 
 /// Opens a pool on `target`. SQLite: the file is created (0600) when `create`, and every
-/// connection runs in WAL with `synchronous=FULL` and a 5 s busy timeout. PostgreSQL: one
+/// connection runs in WAL with `synchronous=FULL` and a 5 s busy timeout, and refreshes
+/// the statistics the query planner picks indexes by when they are missing or stale
+/// (`PRAGMA optimize=0x10002`, SQLite's advice for long-lived connections; the pool
+/// replaces its connections at least every 30 minutes). Without statistics SQLite walks
+/// the first index that fits: a count of one machine's failures at one site then reads the
+/// site's whole index instead of the machine's few rows (10 ms instead of 0.1 ms at a
+/// million events). PostgreSQL's autovacuum keeps its statistics itself. PostgreSQL: one
 /// connection is tried at once, so an unreachable database is one clear line here.
 pub(super) async fn pool(target: &Target, create: bool) -> Result<AnyPool, ServerError> {
     sqlx::any::install_default_drivers();
@@ -173,7 +179,8 @@ pub(super) async fn pool(target: &Target, create: bool) -> Result<AnyPool, Serve
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; \
+                             PRAGMA optimize = 0x10002;",
                         )
                         .execute(&mut *conn)
                         .await?;
