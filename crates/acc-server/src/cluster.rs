@@ -83,20 +83,8 @@ impl Server {
             Change::Revision => {
                 self.adopt_latest().await?;
             }
-            Change::Site(name) => {
-                let _writing = self.inventory.writing().await;
-                if let Some(text) = store::record(self.pool(), store::Inventory::Sites, name).await? {
-                    let record = self.parse_record(name, &text)?;
-                    self.inventory.sites().insert(name.clone(), record);
-                }
-            }
-            Change::Agent(host) => {
-                let _writing = self.inventory.writing().await;
-                if let Some(text) = store::record(self.pool(), store::Inventory::Agents, host).await? {
-                    let record = self.parse_record(host, &text)?;
-                    self.inventory.agents().insert(host.clone(), record);
-                }
-            }
+            Change::Site(name) => self.reload_named(store::Inventory::Sites, vec![name.clone()]).await?,
+            Change::Agent(host) => self.reload_named(store::Inventory::Agents, vec![host.clone()]).await?,
             Change::Tokens => self.reload_tokens().await?,
             Change::Packages => {
                 self.catalog().replace(store::packages(self.pool()).await?);
@@ -115,14 +103,10 @@ impl Server {
         self.reload(&Change::Revision).await?;
         self.reload(&Change::Tokens).await?;
         self.reload(&Change::Packages).await?;
-        let _writing = self.inventory.writing().await;
-        for (name, text) in store::records(self.pool(), store::Inventory::Sites).await? {
-            let record = self.parse_record(&name, &text)?;
-            self.inventory.sites().insert(name, record);
-        }
-        for (host, text) in store::records(self.pool(), store::Inventory::Agents).await? {
-            let record = self.parse_record(&host, &text)?;
-            self.inventory.agents().insert(host, record);
+        for inventory in [store::Inventory::Sites, store::Inventory::Agents] {
+            let _writing = self.inventory.writing().await;
+            let rows = store::records(self.pool(), inventory).await?;
+            self.put_records(inventory, rows);
         }
         Ok(())
     }
@@ -133,7 +117,15 @@ impl Server {
             return Ok(());
         }
         let _writing = self.inventory.writing().await;
-        for (name, text) in store::records_named(self.pool(), inventory, &names).await? {
+        let rows = store::records_named(self.pool(), inventory, &names).await?;
+        self.put_records(inventory, rows);
+        Ok(())
+    }
+
+    /// Puts the stored records `rows` (name, JSON) in the inventory (the caller holds its
+    /// write lock); one that cannot be read is reported and left out, the others still go in.
+    fn put_records(&self, inventory: store::Inventory, rows: Vec<(String, String)>) {
+        for (name, text) in rows {
             let parsed = match inventory {
                 store::Inventory::Sites => self
                     .parse_record(&name, &text)
@@ -146,7 +138,6 @@ impl Server {
                 tracing::error!(record = name, error = %e, "A record another node wrote could not be read.");
             }
         }
-        Ok(())
     }
 
     fn parse_record<T: serde::de::DeserializeOwned>(&self, name: &str, text: &str) -> Result<T, ServerError> {
