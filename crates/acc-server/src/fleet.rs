@@ -166,7 +166,7 @@ impl Server {
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
         let record = SiteRecord::new(&req.name, &req.url, &serial_hex, self.now_ms());
         self.store_site(record).await?;
-        let replaced = previous.map(|p| acc_proto::ReplacedSite {
+        let replaced = previous.map(|SiteRecord(p)| acc_proto::ReplacedSite {
             url: p.url,
             joined_at_ms: p.joined_at,
             serial_hex: p.serial_hex,

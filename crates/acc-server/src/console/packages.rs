@@ -151,7 +151,7 @@ fn page(server: &Server, s: &Session) -> PackagesPage {
         can_assign: s.role >= Role::Admin,
         max_upload: MAX_UPLOAD / (1024 * 1024),
         shares: doc.shares.iter().map(|x| x.name().as_str().to_string()).collect(),
-        sites: sites.into_iter().map(|s| s.name).collect(),
+        sites: sites.into_iter().map(|s| s.0.name).collect(),
         packages,
         ..PackagesPage::default()
     }
