@@ -192,7 +192,7 @@ impl Server {
         if password.chars().count() < 8 {
             return Err(ServerError::Invalid("password: give at least 8 characters".into()));
         }
-        let hash = crate::init::hash_password(&Secret::new(password))?;
+        let hash = crate::vault::hash_password(&Secret::new(password))?;
         let account = DirectoryAccount {
             name_key: name.to_lowercase(),
             name: name.to_string(),

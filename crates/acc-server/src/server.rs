@@ -14,13 +14,13 @@ use serde_json::{Map, Value};
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
-use crate::init::{self, directory_secret_name};
+use crate::init::directory_secret_name;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::policy::{PolicyState, SaveGuard};
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
-use crate::vault::Vault;
+use crate::vault::{self, Vault};
 
 /// The vault name of generation `n`'s password.
 pub fn generation_secret_name(n: u32) -> String {
@@ -406,7 +406,7 @@ impl Server {
                 passwords: &oracle,
                 directory_lookup: &lookup,
                 pending_sites: &pending,
-                hash: &init::hash_password,
+                hash: &vault::hash_password,
                 now_ms: self.now_ms(),
             };
             document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?

@@ -84,7 +84,7 @@ impl SiteRecord {
         }
         self.crl_this_update_ms = ack.crl_this_update_ms;
         self.crl_next_update_ms = ack.crl_next_update_ms;
-        let backdate_ms = i64::try_from(crate::fleet::BACKDATE.whole_milliseconds()).unwrap_or(0);
+        let backdate_ms = i64::try_from(crate::rules::BACKDATE.whole_milliseconds()).unwrap_or(0);
         self.crl_issued_ms = ack.crl_this_update_ms.map(|t| t.saturating_add(backdate_ms));
         if ack.tls_ca_pem.is_some() {
             self.tls_ca_pem = ack.tls_ca_pem;
