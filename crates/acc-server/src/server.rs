@@ -11,6 +11,7 @@ use acc_core::password::Secret;
 use acc_core::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
 
+use crate::catalog::Catalog;
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
@@ -70,17 +71,18 @@ pub struct Server {
     /// The site servers and agents.
     pub(crate) inventory: Inventory,
     /// Package versions and the denials already reported.
-    catalog: crate::packages::Catalog,
+    catalog: Catalog,
     /// Serialises the directory's logons and administration (its counters are one state).
-    directory_serial: crate::directory::Serial,
+    directory_serial: tokio::sync::Mutex<()>,
     /// The `update-config` counters of sites and agents, and the stop flag.
     long_polls: crate::wake::LongPolls,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// The server's own event sequence and the event store's growth.
     own_events: crate::event_store::OwnEvents,
-    /// The management server nodes on this store (`nodes`).
-    node_registry: crate::nodes::Nodes,
+    /// The management server nodes on this store as last read from it (the heartbeat of
+    /// `nodes` refreshes them).
+    node_registry: Mutex<Vec<store::NodeRow>>,
     /// The agents' credential of the revision in force, opened once for every agent.
     agent_credential: crate::checkin::CredentialCache,
 }
@@ -150,11 +152,11 @@ impl Server {
         Ok(Server {
             fleet_ca,
             inventory: Inventory::new(sites, agents),
-            directory_serial: crate::directory::Serial::default(),
-            catalog: crate::packages::Catalog::new(store::packages(&pool).await?),
+            directory_serial: tokio::sync::Mutex::new(()),
+            catalog: Catalog::new(store::packages(&pool).await?),
             long_polls: crate::wake::LongPolls::default(),
             url: Mutex::new(config.url.clone()),
-            node_registry: crate::nodes::Nodes::default(),
+            node_registry: Mutex::new(Vec::new()),
             agent_credential: crate::checkin::CredentialCache::default(),
             own_events: crate::event_store::OwnEvents::new(event_seq, event_growth),
             layout,
@@ -217,12 +219,12 @@ impl Server {
     }
 
     /// Package versions and the denials already reported.
-    pub(crate) fn catalog(&self) -> &crate::packages::Catalog {
+    pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
     /// The lock that serialises the directory's logons and administration.
-    pub(crate) fn directory_serial(&self) -> &crate::directory::Serial {
+    pub(crate) fn directory_serial(&self) -> &tokio::sync::Mutex<()> {
         &self.directory_serial
     }
 
@@ -242,7 +244,7 @@ impl Server {
     }
 
     /// The management server nodes as last read from the store.
-    pub(crate) fn node_registry(&self) -> &crate::nodes::Nodes {
+    pub(crate) fn node_registry(&self) -> &Mutex<Vec<store::NodeRow>> {
         &self.node_registry
     }
 
