@@ -6,7 +6,8 @@
 //! - [`vault`]: secrets encrypted at rest (AES-256-GCM under a 0600 master key file).
 //! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
 //! - [`event_store`]: every site's security events and the server's own, keyed by origin,
-//!   kept under a maximum size, searched a page at a time.
+//!   kept under a maximum size, searched a page at a time; [`event_log`]: what the server
+//!   writes there (its own events, the sites' batches) and the retention run.
 //! - [`document`]: the policy document and its revisions: pure validation of settings
 //!   changes with the messages of the specification, redaction and diffs.
 //! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
@@ -35,6 +36,7 @@ pub mod console;
 pub mod directory;
 pub mod document;
 pub mod error;
+pub mod event_log;
 pub mod event_store;
 pub mod fleet;
 pub mod impact;

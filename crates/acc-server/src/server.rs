@@ -503,7 +503,7 @@ impl Server {
         };
         let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
         guard.store(&self.pool, &row, &text, &secrets).await?;
-        let events = crate::rotation::rotation_events(
+        let events = document::rotation_events(
             before,
             &saved.document,
             &steps,
