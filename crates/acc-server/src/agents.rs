@@ -158,6 +158,7 @@ pub fn agents_at(agents: &BTreeMap<String, AgentRecord>, revision: i64) -> usize
 mod tests {
     use super::*;
     use crate::document::Generation;
+    use acc_proto::admin::SiteView;
 
     fn doc(mode: AuthMode, phases: &[(u32, GenerationPhase)]) -> PolicyDocument {
         let mut doc = PolicyDocument::default();
@@ -246,8 +247,10 @@ mod tests {
     fn the_policy_carries_the_mode_the_credential_and_the_sites() {
         let d = doc(AuthMode::Credential, &[(2, GenerationPhase::Active)]);
         let mut sites = BTreeMap::new();
-        let site =
-            SiteRecord { tls_ca_pem: Some("PEM".into()), ..SiteRecord::new("SITE1", "https://h:9", "01", 0) };
+        let site = SiteRecord(SiteView {
+            tls_ca_pem: Some("PEM".into()),
+            ..SiteRecord::new("SITE1", "https://h:9", "01", 0).0
+        });
         sites.insert("SITE1".to_string(), site);
         let auth = AgentAuth {
             mode: effective_mode(&d),

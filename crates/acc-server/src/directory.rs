@@ -20,10 +20,6 @@ use crate::error::ServerError;
 use crate::server::Server;
 use crate::store::{self, DirectoryAccount};
 
-/// Serialises the directory's logons and administration: its counters are one state.
-#[derive(Debug, Default)]
-pub struct Serial(tokio::sync::Mutex<()>);
-
 /// The `state` key of the directory's lockout state.
 const STATE_KEY: &str = "directory";
 
@@ -110,7 +106,7 @@ impl Server {
         let mut attempt = Attempt::password(name, Source::new(req.ip, &req.workstation), req.port);
         attempt.reporting_site = Some(site.to_string());
         let policy = directory_policy();
-        let _guard = self.directory_serial().0.lock().await;
+        let _guard = self.directory_serial().lock().await;
         let mut state = self.load_directory().await?;
         let mut step = state.precheck(&policy, attempt, timestamp(self.now_ms()));
         let result = loop {
@@ -155,7 +151,7 @@ impl Server {
     /// `acc ctl directory list`: every account with its state.
     pub async fn directory_list(&self) -> Result<Vec<acc_proto::admin::DirectoryAccount>, ServerError> {
         use acc_proto::admin::DirectoryAccountState as State;
-        let _guard = self.directory_serial().0.lock().await;
+        let _guard = self.directory_serial().lock().await;
         let state = self.load_directory().await?;
         let policy = directory_policy();
         let now = timestamp(self.now_ms());
@@ -192,14 +188,14 @@ impl Server {
         if password.chars().count() < 8 {
             return Err(ServerError::Invalid("password: give at least 8 characters".into()));
         }
-        let hash = crate::init::hash_password(&Secret::new(password))?;
+        let hash = crate::vault::hash_password(&Secret::new(password))?;
         let account = DirectoryAccount {
             name_key: name.to_lowercase(),
             name: name.to_string(),
             enabled: true,
             password_hash: hash,
         };
-        let _guard = self.directory_serial().0.lock().await;
+        let _guard = self.directory_serial().lock().await;
         store::add_directory_account(&self.pool, &account).await?;
         tracing::info!(account = name, by = author, "Directory account created.");
         Ok(())
@@ -209,7 +205,7 @@ impl Server {
     pub async fn directory_unlock(&self, name: &str, author: &str) -> Result<bool, ServerError> {
         let account =
             account_of(name, &self.config().domain, &self.config().dns_domain).unwrap_or(name).to_string();
-        let _guard = self.directory_serial().0.lock().await;
+        let _guard = self.directory_serial().lock().await;
         let mut state = self.load_directory().await?;
         let actor = acc_core::event::catalogue::Subject::admin(
             &format!("{}-500", self.directory_identity().domain_sid),

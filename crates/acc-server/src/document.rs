@@ -1,7 +1,8 @@
 //! The policy document: everything a policy revision fixes (authentication mode, password
 //! policy, lockout and site settings, the ACC generations, the package sources' ACLs), and
 //! the pure rules that turn a requested change into the next document, with the checks,
-//! order and exact messages of specification 3.2.2 and 5.5.
+//! order and exact messages of specification 3.2.2 and 5.5, and the `acc.rotation` events
+//! of the rotation steps a revision takes.
 //!
 //! No I/O here: the vault, the directory and the clock come in through [`AuthContext`], so
 //! every rule is tested in memory. Passwords are never part of a document; a local-form
@@ -17,7 +18,7 @@ use acc_core::lockout::LockoutPolicy;
 use acc_core::name::{DirectoryNames, UserNameForm};
 use acc_core::password::{PasswordPolicy, Secret};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The upper bound of `rotation.grace`: 90 days.
 pub const MAX_GRACE: u64 = 7_776_000;
@@ -292,6 +293,54 @@ pub fn cancel(doc: &mut PolicyDocument) -> Vec<RotationStep> {
         .filter(|g| g.phase == GenerationPhase::Provisioning)
         .map(|g| step(g, GenerationPhase::Removed, "cancel"))
         .collect()
+}
+
+/// The `acc.rotation` events (4.3) of one revision: every generation whose phase changed
+/// between `before` and `after`, with the reason of the step that changed it (`saved` for a
+/// new generation), numbered from `seq`'s next value.
+pub fn rotation_events(
+    before: &PolicyDocument,
+    after: &PolicyDocument,
+    steps: &[RotationStep],
+    computer: &str,
+    now_ms: i64,
+    mut next_seq: impl FnMut() -> i64,
+) -> Vec<acc_proto::ForwardedEvent> {
+    let mut out = Vec::new();
+    for g in &after.generations {
+        let from = before.generations.iter().find(|b| b.number == g.number).map(|b| b.phase);
+        if from == Some(g.phase) {
+            continue;
+        }
+        let reason = steps
+            .iter()
+            .rev()
+            .find(|s| s.generation == g.number && s.to == g.phase)
+            .map_or("saved", |s| s.reason);
+        let n = next_seq();
+        let body = json!({
+            "EventID": "acc.rotation",
+            "Seq": n,
+            "TimeCreated": crate::event_store::time_created(now_ms),
+            "Computer": computer,
+            "Keywords": "Audit Success",
+            "Generation": g.number,
+            "UserName": g.user_name,
+            "From": from.map_or(Value::Null, |p| json!(p)),
+            "To": g.phase,
+            "Reason": reason,
+            "RetireDeadline": g.retire_deadline.map_or(Value::Null, crate::event_store::time_created),
+            "Stalled": false,
+        });
+        out.push(acc_proto::ForwardedEvent {
+            seq: n,
+            event_id: "acc.rotation".into(),
+            time_ms: now_ms,
+            target_user: Some(g.user_name.to_lowercase()),
+            body,
+        });
+    }
+    out
 }
 
 /// Checks `rotation.grace` (L-GRACE).

@@ -18,7 +18,7 @@ use crate::wake::Audience;
 
 /// The CRL push's row in the leases table: when the fleet's CRL was last pushed.
 const CRL_PUSH: &str = "crl-push";
-use crate::{store, tokens};
+use crate::{rules, store, tokens};
 
 /// Validity of a site server's client certificate.
 const SITE_CERT_DAYS: u32 = 825;
@@ -26,9 +26,6 @@ const SITE_CERT_DAYS: u32 = 825;
 const AGENT_CERT_DAYS: u32 = 90;
 /// Validity of a fleet CRL (re-signed with every revision sites fetch).
 const CRL_DAYS: u32 = 7;
-/// Issued certificates and CRLs start this much in the past, so modest clock skew does not
-/// break them (a CRL's issuance is so its thisUpdate plus this, see `SiteRecord`).
-pub(crate) const BACKDATE: time::Duration = time::Duration::minutes(5);
 /// The longest long-poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
@@ -119,7 +116,7 @@ impl Server {
         let subject = acc_pki::subject::Subject::parse(&format!("/O=acc/OU={kind}/CN={name}"))
             .map_err(|e| JoinError::Invalid(e.to_string()))?;
         let serial = serial::random().map_err(ServerError::from)?;
-        let not_before = self.now_utc() - BACKDATE;
+        let not_before = self.now_utc() - rules::BACKDATE;
         let der = self
             .fleet_ca()
             .issue_raw(&subject.to_der(), &csr.spki_der, &[], Profile::Client, days, &serial, not_before)
@@ -166,7 +163,7 @@ impl Server {
             self.issue("site", &req.secret, &req.name, &req.csr_pem, SITE_CERT_DAYS).await?;
         let record = SiteRecord::new(&req.name, &req.url, &serial_hex, self.now_ms());
         self.store_site(record).await?;
-        let replaced = previous.map(|p| acc_proto::ReplacedSite {
+        let replaced = previous.map(|SiteRecord(p)| acc_proto::ReplacedSite {
             url: p.url,
             joined_at_ms: p.joined_at,
             serial_hex: p.serial_hex,
@@ -261,8 +258,14 @@ impl Server {
             })
             .collect();
         let number = revision.max(1).to_be_bytes();
-        let crl = acc_pki::crl::sign(self.fleet_ca(), &revoked, &number, self.now_utc() - BACKDATE, CRL_DAYS)
-            .map(|der| pem::encode("X509 CRL", &der));
+        let crl = acc_pki::crl::sign(
+            self.fleet_ca(),
+            &revoked,
+            &number,
+            self.now_utc() - rules::BACKDATE,
+            CRL_DAYS,
+        )
+        .map(|der| pem::encode("X509 CRL", &der));
         if let Err(e) = &crl {
             tracing::error!(error = %e, "The fleet CRL could not be signed.");
         }

@@ -163,6 +163,7 @@ pub fn assess(
 mod tests {
     use super::*;
     use crate::document::{Generation, TrustAnchor};
+    use acc_proto::admin::SiteView;
 
     const FLEET: &str = "CN=acc fleet CA";
 
@@ -176,7 +177,10 @@ mod tests {
     fn site(name: &str, applied: Option<i64>) -> (String, SiteRecord) {
         (
             name.to_string(),
-            SiteRecord { applied_revision: applied, ..SiteRecord::new(name, "https://s:1", "01", 0) },
+            SiteRecord(SiteView {
+                applied_revision: applied,
+                ..SiteRecord::new(name, "https://s:1", "01", 0).0
+            }),
         )
     }
 

@@ -54,12 +54,6 @@ pub fn directory_secret_name(account: &str) -> String {
     format!("directory.{}", account.to_lowercase())
 }
 
-/// The argon2id PHC hash of a password (acc-core's one hash) under a fresh random salt.
-pub fn hash_password(password: &Secret) -> Result<String, ServerError> {
-    let salt = vault::random_bytes(acc_core::password::SALT_LEN)?;
-    acc_core::password::hash_password(password, &salt).map_err(|e| ServerError::Vault(e.to_string()))
-}
-
 /// Initialises a data directory and returns its configuration.
 pub async fn init(opts: &InitOptions) -> Result<ServerConfig, ServerError> {
     let layout = Layout::new(&opts.data_dir);
@@ -167,7 +161,7 @@ async fn make(
     let now_ms = SystemClock.now().millis();
     // The App ID: a directory account with a password nobody types (the vault has it).
     let password = vault::random_password(24)?;
-    let hash = hash_password(&password)?;
+    let hash = vault::hash_password(&password)?;
     store::add_directory_account(
         &pool,
         &DirectoryAccount {
@@ -208,7 +202,7 @@ async fn make(
             name_key: crate::users::FIRST_USER.into(),
             name: crate::users::FIRST_USER.into(),
             role: Role::Admin,
-            password_hash: hash_password(&admin_password)?,
+            password_hash: vault::hash_password(&admin_password)?,
             created_at: now_ms,
             password_changed_at: now_ms,
         },

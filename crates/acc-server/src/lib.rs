@@ -6,15 +6,17 @@
 //! - [`vault`]: secrets encrypted at rest (AES-256-GCM under a 0600 master key file).
 //! - [`store`]: the database (SQLite; SQL that PostgreSQL also accepts).
 //! - [`event_store`]: every site's security events and the server's own, keyed by origin,
-//!   kept under a maximum size, searched a page at a time.
+//!   kept under a maximum size, searched a page at a time; [`event_log`]: what the server
+//!   writes there (its own events, the sites' batches) and the retention run.
 //! - [`document`]: the policy document and its revisions: pure validation of settings
 //!   changes with the messages of the specification, redaction and diffs.
 //! - [`sites`], [`agents`], [`fleet`], [`checkin`]: the site server and agent inventories,
 //!   joins, enrollment, policy long-polls and check-ins over mTLS.
-//! - [`rules`]: the time rules (stalled rotation, retirement, CRL push, token expiry) as
+//! - [`rules`]: the time rules (stalled rotation, retirement, backdating, CRL push, token expiry) as
 //!   pure functions of the time read from the server's one clock.
-//! - [`inventory`], [`policy`]: the site servers and agents known, and the revision in
-//!   force with its save lock.
+//! - [`inventory`], [`policy`], [`catalog`]: the site servers and agents known, the
+//!   revision in force with its save lock, and the package versions (held by the server;
+//!   [`packages`] their operations).
 //! - [`server`]: the running server's state; [`api`]: the REST API `/v1`; [`run`]: the
 //!   HTTPS listener.
 //! - [`console`]: the web console under `/ui/` (server-rendered pages, sessions, CSRF).
@@ -25,6 +27,7 @@
 pub mod agents;
 pub mod api;
 pub mod backup;
+pub mod catalog;
 pub mod certs;
 pub mod checkin;
 pub mod cluster;
@@ -33,6 +36,7 @@ pub mod console;
 pub mod directory;
 pub mod document;
 pub mod error;
+pub mod event_log;
 pub mod event_store;
 pub mod fleet;
 pub mod impact;

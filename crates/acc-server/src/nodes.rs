@@ -4,7 +4,7 @@
 //! most recently seen first; `GET /v1/nodes` and `DELETE /v1/nodes/{name}` (`acc ctl node
 //! list|remove`) show and forget nodes. Joining a new node is `node_join`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use acc_proto::admin::{NodeList, NodeView};
@@ -18,12 +18,6 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// A node not seen for this long is taken for stopped (several heartbeats missed).
 pub const STALE_MS: i64 = 20_000;
-
-/// The nodes as last read from the store (the heartbeat refreshes them).
-#[derive(Debug, Default)]
-pub struct Nodes {
-    known: Mutex<Vec<NodeRow>>,
-}
 
 /// The URLs of `rows` (the most recently seen first, each once), with `own` first when
 /// no row has it yet (before the node's first heartbeat).
@@ -65,14 +59,14 @@ impl Server {
     /// The URLs of the known management server nodes, the most recently seen (the
     /// healthiest) first; this node's own URL when no other is known.
     pub fn node_urls(&self) -> Vec<String> {
-        ordered_urls(&lock(&self.node_registry().known), &self.url())
+        ordered_urls(&lock(self.node_registry()), &self.url())
     }
 
     /// Records that this node runs (name and URL) and reads every node again.
     pub async fn heartbeat(&self) -> Result<(), ServerError> {
         store::touch_node(&self.pool, &self.config().name, &self.url(), self.now_ms()).await?;
         let rows = store::nodes(&self.pool).await?;
-        *lock(&self.node_registry().known) = rows;
+        *lock(self.node_registry()) = rows;
         Ok(())
     }
 
@@ -88,7 +82,7 @@ impl Server {
                 last_seen_ms: r.last_seen_ms,
             })
             .collect();
-        *lock(&self.node_registry().known) = rows;
+        *lock(self.node_registry()) = rows;
         Ok(NodeList { nodes })
     }
 
@@ -108,7 +102,7 @@ impl Server {
         if !store::remove_node(&self.pool, name).await? {
             return Err(unknown());
         }
-        lock(&self.node_registry().known).retain(|r| r.name != name);
+        lock(self.node_registry()).retain(|r| r.name != name);
         self.node_event("removed", name, &row.url, by).await;
         Ok(())
     }

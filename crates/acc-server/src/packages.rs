@@ -21,31 +21,8 @@ use serde_json::Value;
 
 use crate::document::{Assignment, AuthMode, PolicyDocument, Problem};
 use crate::error::ServerError;
-use crate::server::{SaveError, SaveOutcome, Server, lock};
+use crate::server::{SaveError, SaveOutcome, Server};
 use crate::store::{self, PackageRow};
-
-/// The package versions in memory by (name, version), and the (site, package, principal)
-/// whose denial was written as `acc.package_access`; both are locked only here.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    versions: std::sync::Mutex<BTreeMap<(String, String), PackageRow>>,
-    denials: std::sync::Mutex<std::collections::HashSet<(String, String, String)>>,
-}
-
-impl Catalog {
-    /// The catalog of `rows` (as the store has them), with no denial reported.
-    pub fn new(rows: Vec<PackageRow>) -> Catalog {
-        let catalog = Catalog::default();
-        catalog.replace(rows);
-        catalog
-    }
-
-    /// Replaces every version with `rows` (read again from the store).
-    pub fn replace(&self, rows: Vec<PackageRow>) {
-        *lock(&self.versions) =
-            rows.into_iter().map(|r| ((r.manifest.name.clone(), r.manifest.version.clone()), r)).collect();
-    }
-}
 
 /// The largest chunk of one upload or download request.
 pub const MAX_CHUNK: usize = 8 * 1024 * 1024;
@@ -144,7 +121,7 @@ impl Server {
         let (_, doc) = self.current();
         check_manifest(&m, &doc).map_err(PackageError::Invalid)?;
         let key = (m.name.clone(), m.version.clone());
-        let existing = lock(&self.catalog().versions).get(&key).cloned();
+        let existing = self.catalog().versions().get(&key).cloned();
         if let Some(row) = &existing {
             if row.committed && row.manifest == m {
                 return Ok(UploadBegun { status: UploadStatus::Exists, received: BTreeMap::new() });
@@ -177,7 +154,7 @@ impl Server {
             committed: false,
         };
         store::put_package(&self.pool, &row).await?;
-        lock(&self.catalog().versions).insert(key, row);
+        self.catalog().versions().insert(key, row);
         Ok(UploadBegun { status: UploadStatus::Upload, received })
     }
 
@@ -188,7 +165,7 @@ impl Server {
         version: &str,
         path: &str,
     ) -> Result<(PathBuf, PackageFile), PackageError> {
-        let packages = lock(&self.catalog().versions);
+        let packages = self.catalog().versions();
         let row = packages
             .get(&(name.to_string(), version.to_string()))
             .filter(|r| !r.committed)
@@ -244,12 +221,10 @@ impl Server {
     /// Verifies every file of an upload against its manifest and makes it a committed,
     /// immutable version.
     pub async fn package_commit(&self, name: &str, version: &str) -> Result<PackageRow, PackageError> {
-        let row = lock(&self.catalog().versions)
-            .get(&(name.to_string(), version.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                PackageError::NotFound(format!("package {name} version {version} does not exist"))
-            })?;
+        let row =
+            self.catalog().versions().get(&(name.to_string(), version.to_string())).cloned().ok_or_else(
+                || PackageError::NotFound(format!("package {name} version {version} does not exist")),
+            )?;
         if row.committed {
             return Ok(row);
         }
@@ -285,23 +260,22 @@ impl Server {
         .map_err(|e| PackageError::Server(ServerError::Invalid(e.to_string())))??;
         let row = PackageRow { committed: true, ..row };
         store::put_package(&self.pool, &row).await?;
-        lock(&self.catalog().versions).insert((name.to_string(), version.to_string()), row.clone());
+        self.catalog().versions().insert((name.to_string(), version.to_string()), row.clone());
         tracing::info!(package = name, version, files = row.manifest.files.len(), "Package committed.");
         Ok(row)
     }
 
     /// The manifest of package `name` `version` (committed or being uploaded).
     pub fn package_manifest(&self, name: &str, version: &str) -> Option<PackageManifest> {
-        lock(&self.catalog().versions)
-            .get(&(name.to_string(), version.to_string()))
-            .map(|r| r.manifest.clone())
+        self.catalog().versions().get(&(name.to_string(), version.to_string())).map(|r| r.manifest.clone())
     }
 
     /// Every package version with its assignment and each site's replication.
     pub fn package_list(&self) -> Vec<PackageView> {
         let (_, doc) = self.current();
         let sites = self.inventory.sites_now();
-        lock(&self.catalog().versions)
+        self.catalog()
+            .versions()
             .values()
             .map(|r| {
                 let m = &r.manifest;
@@ -352,7 +326,7 @@ impl Server {
     ) -> Result<SaveOutcome, SaveError> {
         let refused = |m: String| SaveError::Refused(vec![Problem::new("package", "", m)]);
         let version = {
-            let packages = lock(&self.catalog().versions);
+            let packages = self.catalog().versions();
             let mut committed: Vec<&PackageRow> =
                 packages.values().filter(|r| r.committed && r.manifest.name == name).collect();
             committed.sort_by_key(|r| r.created_at);
@@ -390,7 +364,7 @@ impl Server {
 
     /// The manifests of the packages assigned to `site` in `doc`.
     pub fn site_packages(&self, site: &str, doc: &PolicyDocument) -> Vec<PackageManifest> {
-        let packages = lock(&self.catalog().versions);
+        let packages = self.catalog().versions();
         doc.assignments
             .iter()
             .filter(|a| a.covers(site))
@@ -433,7 +407,7 @@ impl Server {
             .and_then(|()| check_replica_read(acl, &caller, name, Some(path)));
         if let Err(denied) = check {
             let first =
-                lock(&self.catalog().denials).insert((site.to_string(), name.to_string(), principal.clone()));
+                self.catalog().denials().insert((site.to_string(), name.to_string(), principal.clone()));
             if first {
                 let mut fields = serde_json::Map::new();
                 for (k, v) in denied.package_access_fields() {
@@ -451,7 +425,7 @@ impl Server {
             }
             return Err(PackageError::Denied(denied));
         }
-        lock(&self.catalog().denials).retain(|(s, n, _)| !(s == site && n == name));
+        self.catalog().denials().retain(|(s, n, _)| !(s == site && n == name));
         let full = self.layout().package_dir(name, version).join(path);
         let size = file.size;
         let data = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, PackageError> {

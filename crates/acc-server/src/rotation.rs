@@ -6,7 +6,7 @@ use acc_core::generation::GenerationPhase;
 use acc_proto::admin::{Adoption, GenerationView, Provisioning, RotationPhase, RotationStatus, SiteRotation};
 use serde_json::{Value, json};
 
-use crate::document::{self, PolicyDocument, Problem, RotationStep, Saved};
+use crate::document::{self, Problem, Saved};
 use crate::server::{SaveError, SaveOutcome, Server};
 use crate::sites;
 
@@ -73,37 +73,6 @@ impl Server {
             "PendingSites": pending, "Stalled": true,
         });
         self.record_event("acc.rotation", "Audit Failure", Some(&g.user_name), fields).await;
-    }
-
-    /// Writes one event of the server's own (`acc.rotation`, `acc.package_access`) to its
-    /// event log: the envelope of 4.1 (`EventID`, `Seq`, `TimeCreated`, `Computer`,
-    /// `Keywords`) followed by `fields`.
-    pub(crate) async fn record_event(
-        &self,
-        event_id: &str,
-        keywords: &str,
-        target_user: Option<&str>,
-        fields: Value,
-    ) {
-        let n = self.own_events().next_seq();
-        let now = self.now_ms();
-        let mut body = json!({
-            "EventID": event_id, "Seq": n, "TimeCreated": rfc3339(now), "Computer": self.config().name,
-            "Keywords": keywords,
-        });
-        if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
-            b.extend(f);
-        }
-        let event = acc_proto::ForwardedEvent {
-            seq: n,
-            event_id: event_id.into(),
-            time_ms: now,
-            target_user: target_user.map(str::to_lowercase),
-            body,
-        };
-        if let Err(e) = self.store_own_events(&[event]).await {
-            tracing::error!(error = %e, event_id, "An event could not be stored.");
-        }
     }
 
     /// Removes retiring generations past their deadline (P6) as a new revision; called
@@ -192,58 +161,3 @@ impl Server {
 }
 
 pub use crate::rules::stalled;
-
-fn rfc3339(ms: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .map_or(Value::Null, Value::String)
-}
-
-/// The `acc.rotation` events (4.3) of one revision: every generation whose phase changed
-/// between `before` and `after`, with the reason of the step that changed it (`saved` for a
-/// new generation), numbered from `seq`'s next value.
-pub fn rotation_events(
-    before: &PolicyDocument,
-    after: &PolicyDocument,
-    steps: &[RotationStep],
-    computer: &str,
-    now_ms: i64,
-    mut next_seq: impl FnMut() -> i64,
-) -> Vec<acc_proto::ForwardedEvent> {
-    let mut out = Vec::new();
-    for g in &after.generations {
-        let from = before.generations.iter().find(|b| b.number == g.number).map(|b| b.phase);
-        if from == Some(g.phase) {
-            continue;
-        }
-        let reason = steps
-            .iter()
-            .rev()
-            .find(|s| s.generation == g.number && s.to == g.phase)
-            .map_or("saved", |s| s.reason);
-        let n = next_seq();
-        let body = json!({
-            "EventID": "acc.rotation",
-            "Seq": n,
-            "TimeCreated": rfc3339(now_ms),
-            "Computer": computer,
-            "Keywords": "Audit Success",
-            "Generation": g.number,
-            "UserName": g.user_name,
-            "From": from.map_or(Value::Null, |p| json!(p)),
-            "To": g.phase,
-            "Reason": reason,
-            "RetireDeadline": g.retire_deadline.map_or(Value::Null, rfc3339),
-            "Stalled": false,
-        });
-        out.push(acc_proto::ForwardedEvent {
-            seq: n,
-            event_id: "acc.rotation".into(),
-            time_ms: now_ms,
-            target_user: Some(g.user_name.to_lowercase()),
-            body,
-        });
-    }
-    out
-}

@@ -1,7 +1,8 @@
 //! The management server's time rules, decided by pure functions of the policy document
 //! and the time the caller read from the server's one [`acc_core::time::Clock`]: when a
 //! provisioning rotation has stalled (P4), when a retiring generation is due for removal
-//! (P6), when the fleet CRL is re-signed and pushed, when an API token has expired, and
+//! (P6), how far certificates and CRLs are backdated, when the fleet CRL is re-signed and
+//! pushed, when an API token has expired, and
 //! whether a management server may run a once-only job (its lease, see `crate::cluster`). The
 //! rotation's own steps (the switch, the retire deadline) are [`crate::document::settle`]
 //! and [`crate::document::force_switch`], pure as well. Nothing here reads a clock, so each
@@ -13,6 +14,10 @@ use crate::document::{Generation, PolicyDocument};
 
 /// `rotation.provisioning_timeout` (3.2.1): after this a provisioning rotation is stalled.
 pub const PROVISIONING_TIMEOUT_MS: i64 = 86_400_000;
+
+/// Issued certificates and CRLs start this much in the past, so modest clock skew does not
+/// break them (a CRL's issuance is so its thisUpdate plus this, see `SiteRecord`).
+pub const BACKDATE: time::Duration = time::Duration::minutes(5);
 
 /// Sites get a freshly signed CRL at least this often, so it never nears its nextUpdate
 /// (6 of its 7 days left) even when no revision is saved.

@@ -153,7 +153,7 @@ impl Running {
         });
         let trust = tokio::spawn(follow_trust(self.server.clone(), self.live.clone()));
         let feed = self.feed.map(|f| tokio::spawn(f.follow(self.server.clone())));
-        let retention = tokio::spawn(crate::event_store::retention_loop(self.server.clone()));
+        let retention = tokio::spawn(crate::event_log::retention_loop(self.server.clone()));
         let nodes = tokio::spawn(crate::nodes::heartbeat_loop(self.server.clone()));
         let app = app(self.server.clone());
         let stopping = self.server.clone();

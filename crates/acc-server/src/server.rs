@@ -11,16 +11,17 @@ use acc_core::password::Secret;
 use acc_core::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
 
+use crate::catalog::Catalog;
 use crate::config::ServerConfig;
 use crate::document::{self, AuthContext, AuthRequest, PolicyDocument, Problem, Saved};
 use crate::error::ServerError;
-use crate::init::{self, directory_secret_name};
+use crate::init::directory_secret_name;
 use crate::inventory::Inventory;
 use crate::layout::Layout;
 use crate::policy::{PolicyState, SaveGuard};
 use crate::store::{self, DirectoryAccount, RevisionRow, SealedSecret, TokenRow};
 use crate::tokens::{self, Role};
-use crate::vault::Vault;
+use crate::vault::{self, Vault};
 
 /// The vault name of generation `n`'s password.
 pub fn generation_secret_name(n: u32) -> String {
@@ -70,17 +71,18 @@ pub struct Server {
     /// The site servers and agents.
     pub(crate) inventory: Inventory,
     /// Package versions and the denials already reported.
-    catalog: crate::packages::Catalog,
+    catalog: Catalog,
     /// Serialises the directory's logons and administration (its counters are one state).
-    directory_serial: crate::directory::Serial,
+    directory_serial: tokio::sync::Mutex<()>,
     /// The `update-config` counters of sites and agents, and the stop flag.
     long_polls: crate::wake::LongPolls,
     /// The URL site servers and agents use (the bound address once running).
     url: Mutex<String>,
     /// The server's own event sequence and the event store's growth.
     own_events: crate::event_store::OwnEvents,
-    /// The management server nodes on this store (`nodes`).
-    node_registry: crate::nodes::Nodes,
+    /// The management server nodes on this store as last read from it (the heartbeat of
+    /// `nodes` refreshes them).
+    node_registry: Mutex<Vec<store::NodeRow>>,
     /// The agents' credential of the revision in force, opened once for every agent.
     agent_credential: crate::checkin::CredentialCache,
 }
@@ -150,11 +152,11 @@ impl Server {
         Ok(Server {
             fleet_ca,
             inventory: Inventory::new(sites, agents),
-            directory_serial: crate::directory::Serial::default(),
-            catalog: crate::packages::Catalog::new(store::packages(&pool).await?),
+            directory_serial: tokio::sync::Mutex::new(()),
+            catalog: Catalog::new(store::packages(&pool).await?),
             long_polls: crate::wake::LongPolls::default(),
             url: Mutex::new(config.url.clone()),
-            node_registry: crate::nodes::Nodes::default(),
+            node_registry: Mutex::new(Vec::new()),
             agent_credential: crate::checkin::CredentialCache::default(),
             own_events: crate::event_store::OwnEvents::new(event_seq, event_growth),
             layout,
@@ -217,12 +219,12 @@ impl Server {
     }
 
     /// Package versions and the denials already reported.
-    pub(crate) fn catalog(&self) -> &crate::packages::Catalog {
+    pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
     /// The lock that serialises the directory's logons and administration.
-    pub(crate) fn directory_serial(&self) -> &crate::directory::Serial {
+    pub(crate) fn directory_serial(&self) -> &tokio::sync::Mutex<()> {
         &self.directory_serial
     }
 
@@ -242,7 +244,7 @@ impl Server {
     }
 
     /// The management server nodes as last read from the store.
-    pub(crate) fn node_registry(&self) -> &crate::nodes::Nodes {
+    pub(crate) fn node_registry(&self) -> &Mutex<Vec<store::NodeRow>> {
         &self.node_registry
     }
 
@@ -406,7 +408,7 @@ impl Server {
                 passwords: &oracle,
                 directory_lookup: &lookup,
                 pending_sites: &pending,
-                hash: &init::hash_password,
+                hash: &vault::hash_password,
                 now_ms: self.now_ms(),
             };
             document::change_auth(&doc, &req, &ctx).map_err(SaveError::Refused)?
@@ -501,7 +503,7 @@ impl Server {
         };
         let text = serde_json::to_string(&saved.document).map_err(|e| ServerError::Invalid(e.to_string()))?;
         guard.store(&self.pool, &row, &text, &secrets).await?;
-        let events = crate::rotation::rotation_events(
+        let events = document::rotation_events(
             before,
             &saved.document,
             &steps,

@@ -4,61 +4,40 @@
 //! ([`all_sites_created`]). Pure: the server does the I/O.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 
 use acc_core::generation::GenerationPhase;
-use acc_core::lockout::{AckStatus, GenerationAck, ManagedGeneration, PasswordHash};
-use acc_proto::{AccountState, SiteAck, SitePolicy};
+use acc_core::lockout::{AckStatus, ManagedGeneration, PasswordHash};
+use acc_proto::admin::SiteView;
+use acc_proto::{SiteAck, SitePolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::document::PolicyDocument;
 
-/// What the server knows about one site server.
+/// What the server knows about one site server: the record `GET /v1/sites` shows
+/// ([`SiteView`], stored as its JSON), with the server's rules on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteRecord {
-    /// The site's name (its certificate's CN).
-    pub name: String,
-    /// Where agents reach it.
-    pub url: String,
-    /// Its client certificate's serial (upper-case hex): only this one is accepted.
-    pub serial_hex: String,
-    /// When it joined (Unix milliseconds).
-    pub joined_at: i64,
-    /// Its last request (Unix milliseconds).
-    pub last_contact: i64,
-    /// The revision it last applied.
-    pub applied_revision: Option<i64>,
-    /// Its acknowledgements of the generations of that revision.
-    pub acks: Vec<GenerationAck>,
-    /// The managed accounts' states there.
-    pub accounts: Vec<AccountState>,
-    /// The last failure to apply, if any.
-    pub error: Option<String>,
-    /// thisUpdate of the fleet CRL the site enforces (Unix milliseconds).
-    #[serde(default)]
-    pub crl_this_update_ms: Option<i64>,
-    /// nextUpdate of that CRL.
-    #[serde(default)]
-    pub crl_next_update_ms: Option<i64>,
-    /// When the server signed that CRL: its thisUpdate is backdated for clock skew, so
-    /// the CRL's age is counted from here (`acc ctl sites`).
-    #[serde(default)]
-    pub crl_issued_ms: Option<i64>,
-    /// The CA certificate (PEM) of its TLS server certificate.
-    #[serde(default)]
-    pub tls_ca_pem: Option<String>,
-    /// Its replication of the packages assigned to it.
-    #[serde(default)]
-    pub packages: Vec<acc_proto::PackageState>,
-    /// Where its events come from in the event store: its join certificate (empty in
-    /// records made before origins: the serial then is that certificate's).
-    #[serde(default)]
-    pub origin: String,
+#[serde(transparent)]
+pub struct SiteRecord(pub SiteView);
+
+impl Deref for SiteRecord {
+    type Target = SiteView;
+
+    fn deref(&self) -> &SiteView {
+        &self.0
+    }
+}
+
+impl DerefMut for SiteRecord {
+    fn deref_mut(&mut self) -> &mut SiteView {
+        &mut self.0
+    }
 }
 
 impl SiteRecord {
     /// The record of a site that just joined.
     pub fn new(name: &str, url: &str, serial_hex: &str, now_ms: i64) -> SiteRecord {
-        SiteRecord {
+        SiteRecord(SiteView {
             name: name.to_string(),
             url: url.to_string(),
             serial_hex: serial_hex.to_string(),
@@ -74,29 +53,12 @@ impl SiteRecord {
             tls_ca_pem: None,
             packages: Vec::new(),
             origin: crate::event_store::site_origin(serial_hex),
-        }
+        })
     }
 
     /// The record as `GET /v1/sites` shows it.
-    pub fn view(&self) -> acc_proto::admin::SiteView {
-        let r = self.clone();
-        acc_proto::admin::SiteView {
-            name: r.name,
-            url: r.url,
-            serial_hex: r.serial_hex,
-            joined_at: r.joined_at,
-            last_contact: r.last_contact,
-            applied_revision: r.applied_revision,
-            acks: r.acks,
-            accounts: r.accounts,
-            error: r.error,
-            crl_this_update_ms: r.crl_this_update_ms,
-            crl_next_update_ms: r.crl_next_update_ms,
-            crl_issued_ms: r.crl_issued_ms,
-            tls_ca_pem: r.tls_ca_pem,
-            packages: r.packages,
-            origin: r.origin,
-        }
+    pub fn view(&self) -> SiteView {
+        self.0.clone()
     }
 
     /// The origin of its events in the event store.
@@ -122,7 +84,7 @@ impl SiteRecord {
         }
         self.crl_this_update_ms = ack.crl_this_update_ms;
         self.crl_next_update_ms = ack.crl_next_update_ms;
-        let backdate_ms = i64::try_from(crate::fleet::BACKDATE.whole_milliseconds()).unwrap_or(0);
+        let backdate_ms = i64::try_from(crate::rules::BACKDATE.whole_milliseconds()).unwrap_or(0);
         self.crl_issued_ms = ack.crl_this_update_ms.map(|t| t.saturating_add(backdate_ms));
         if ack.tls_ca_pem.is_some() {
             self.tls_ca_pem = ack.tls_ca_pem;
@@ -215,6 +177,7 @@ pub fn pending_sites(doc: &PolicyDocument, sites: &BTreeMap<String, SiteRecord>)
 mod tests {
     use super::*;
     use crate::document::Generation;
+    use acc_core::lockout::GenerationAck;
 
     fn doc_with(phase: GenerationPhase) -> PolicyDocument {
         let mut doc = PolicyDocument::default();
@@ -230,7 +193,9 @@ mod tests {
     }
 
     fn site(name: &str, acks: Vec<GenerationAck>) -> SiteRecord {
-        SiteRecord { acks, ..SiteRecord::new(name, "https://127.0.0.1:1", "01", 0) }
+        let mut r = SiteRecord::new(name, "https://127.0.0.1:1", "01", 0);
+        r.acks = acks;
+        r
     }
 
     #[test]
@@ -246,6 +211,29 @@ mod tests {
         sites.insert("B".into(), site("B", created(AckStatus::Exists)));
         assert!(all_sites_created(&doc, &sites));
         assert!(pending_sites(&doc, &sites).is_empty());
+    }
+
+    /// A site record as the store holds it (every field set), byte for byte.
+    const STORED: &str = r#"{"name":"SITE-1","url":"https://site-1:8444","serial_hex":"0A1B","joined_at":1000,"last_contact":2000,"applied_revision":7,"acks":[{"generation":2,"status":"created","message":null}],"accounts":[{"name":"ACC_user","state":"enabled"}],"error":"disk full","crl_this_update_ms":3000,"crl_next_update_ms":4000,"crl_issued_ms":3500,"tls_ca_pem":"PEM","packages":[{"share":"apps","name":"tool","wanted":"1.0","version":null,"status":"replicating","message":null,"bytes":12}],"origin":"site:0A1B"}"#;
+
+    #[test]
+    fn stored_records_load_and_store_unchanged() {
+        let r: SiteRecord = serde_json::from_str(STORED).unwrap();
+        assert_eq!((r.name.as_str(), r.applied_revision, r.crl_issued_ms), ("SITE-1", Some(7), Some(3500)));
+        assert_eq!(
+            (r.acks[0].status, r.packages[0].bytes, r.origin()),
+            (AckStatus::Created, 12, "site:0A1B".into())
+        );
+        assert_eq!(serde_json::to_string(&r).unwrap(), STORED, "stored again byte for byte");
+        assert_eq!(
+            serde_json::to_value(r.view()).unwrap(),
+            serde_json::to_value(&r).unwrap(),
+            "GET /v1/sites shows it"
+        );
+        // A record from before the CRL, TLS, package and origin fields.
+        let old = r#"{"name":"OLD","url":"https://old:8444","serial_hex":"FF","joined_at":1,"last_contact":2,"applied_revision":null,"acks":[],"accounts":[],"error":null}"#;
+        let r: SiteRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((r.tls_ca_pem.as_deref(), r.packages.len(), r.origin()), (None, 0, "site:FF".to_string()));
     }
 
     #[test]

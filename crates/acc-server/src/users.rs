@@ -108,7 +108,7 @@ impl Server {
             name_key: name.to_lowercase(),
             name: name.to_string(),
             role,
-            password_hash: crate::init::hash_password(&nfc)?,
+            password_hash: crate::vault::hash_password(&nfc)?,
             created_at: now,
             password_changed_at: now,
         };
@@ -151,7 +151,7 @@ impl Server {
         let user = users.iter().find(|u| u.name_key == key).ok_or_else(|| no_such_user(name))?;
         let nfc =
             check_user_password(&user.name, password, &self.config().name, &self.config().organisation)?;
-        let hash = crate::init::hash_password(&nfc)?;
+        let hash = crate::vault::hash_password(&nfc)?;
         if !store::set_user_password(&self.pool, &key, &hash, self.now_ms()).await? {
             return Err(no_such_user(name));
         }

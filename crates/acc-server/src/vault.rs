@@ -2,6 +2,8 @@
 //! under the master key in `vault.key` (32 random bytes, 0600). Each sealed value is `nonce (12) || ciphertext
 //! || tag (16)`, with the secret's name as associated data, so that a value moved to
 //! another name does not open. Plaintext lives only in acc-core's [`Secret`], which never prints.
+//! Also the server's randomness: random bytes, generated passwords, and the fresh salt of
+//! every password hash it stores ([`hash_password`]).
 
 use std::path::Path;
 
@@ -45,6 +47,12 @@ pub fn random_password(len: usize) -> Result<Secret, ServerError> {
             return Ok(Secret::new(text));
         }
     }
+}
+
+/// The argon2id PHC hash of a password (acc-core's one hash) under a fresh random salt.
+pub fn hash_password(password: &Secret) -> Result<String, ServerError> {
+    let salt = random_bytes(acc_core::password::SALT_LEN)?;
+    acc_core::password::hash_password(password, &salt).map_err(|e| ServerError::Vault(e.to_string()))
 }
 
 impl Vault {

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::session::Session;
-use super::{Console, Denied, Form, PageError, PageUser, peer_ip, render, utc};
+use super::{Console, PageError, PageUser, Posted, render, utc};
 use crate::server::{SaveError, SaveOutcome};
 use crate::tokens::Role;
 
@@ -195,19 +195,8 @@ async fn after_save(
     }
 }
 
-/// Reads the form and its session with at least `role` (and the peer's address), or why not.
-async fn form(console: &Console, req: Request, role: Role) -> Result<(Form, Session, String), Denied> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await.map_err(Denied::Page)?;
-    let s = console.form_session(&parts.headers, &f, role).await?;
-    Ok((f, s, peer_ip(&parts.extensions).to_string()))
-}
-
 async fn create_token(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (f, s, ip) = match form(&console, req, Role::Operator).await {
-        Ok(x) => x,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, ip, .. } = console.posted(req, Role::Operator).await?;
     let mut p = page(&console, &s).await?;
     p.ttl = f.get("ttl").trim().to_string();
     p.uses = f.get("uses").trim().to_string();
@@ -226,7 +215,7 @@ async fn create_token(State(console): State<Arc<Console>>, req: Request) -> Resu
     let reenroll = f.ticked("reenroll");
     let token = console.server.create_join_token(TokenKind::Agent, ttl, uses, reenroll).await?;
     let body = json!({
-        "Action": "enroll_token_create", "SubjectUserName": s.user, "IpAddress": ip,
+        "Action": "enroll_token_create", "SubjectUserName": s.user, "IpAddress": ip.to_string(),
         "TtlSecs": ttl, "Uses": uses, "Reenroll": reenroll,
     });
     console.server.record_event("acc.console", "Audit Success", None, body).await;
@@ -236,10 +225,7 @@ async fn create_token(State(console): State<Arc<Console>>, req: Request) -> Resu
 }
 
 async fn revoke(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (f, s, _) = match form(&console, req, Role::Admin).await {
-        Ok(x) => x,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let serial = f.get("serial").trim().to_string();
     if f.get("confirm") != "yes" {
         let mut p = page(&console, &s).await?;
@@ -258,19 +244,13 @@ async fn revoke(State(console): State<Arc<Console>>, req: Request) -> Result<Res
 }
 
 async fn trust_add(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (f, s, _) = match form(&console, req, Role::Admin).await {
-        Ok(x) => x,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let outcome = console.server.trust_add(f.get("pem"), &format!("{} (console)", s.user)).await;
     after_save(&console, &s, outcome).await
 }
 
 async fn trust_remove(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (f, s, _) = match form(&console, req, Role::Admin).await {
-        Ok(x) => x,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let author = format!("{} (console)", s.user);
     let outcome =
         console.server.trust_remove(Some(f.get("fingerprint")), None, f.ticked("force"), &author).await;

@@ -166,7 +166,9 @@ mod tests {
         assert_eq!(parse_since("1970-01-01").unwrap(), 0);
         assert_eq!(parse_since("1970-01-01T00:01").unwrap(), 60_000);
         assert_eq!(parse_since("1970-01-01 00:00:02").unwrap(), 2_000);
-        let e = parse_since("yesterday").unwrap_err();
-        assert_eq!(e.text, "Since 'yesterday' is not a time; give it as 2026-12-06 08:00 (UTC).");
+        let PageError::Page { text, .. } = parse_since("yesterday").unwrap_err() else {
+            panic!("a bad time is shown as a page");
+        };
+        assert_eq!(text, "Since 'yesterday' is not a time; give it as 2026-12-06 08:00 (UTC).");
     }
 }

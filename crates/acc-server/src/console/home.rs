@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use super::{Console, Form, PageError, PageUser, peer_ip, render};
+use super::{Console, PageError, PageUser, Posted, render};
 use crate::tokens::Role;
 
 /// The routes.
@@ -58,12 +58,7 @@ async fn home(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
 }
 
 async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Operator).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, ip, .. } = console.posted(req, Role::Operator).await?;
     let server = &console.server;
     let (sites, agents) = match f.get("to") {
         "sites" => (Some(server.update_config_sites()), None),
@@ -71,7 +66,7 @@ async fn update_config(State(console): State<Arc<Console>>, req: Request) -> Res
         _ => (Some(server.update_config_sites()), Some(server.update_config_agents())),
     };
     let body = json!({
-        "Action": "update_config", "SubjectUserName": s.user, "IpAddress": peer_ip(&parts.extensions).to_string(),
+        "Action": "update_config", "SubjectUserName": s.user, "IpAddress": ip.to_string(),
         "Sites": sites, "Agents": agents,
     });
     server.record_event("acc.console", "Audit Success", None, body).await;

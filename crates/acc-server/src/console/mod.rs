@@ -99,17 +99,24 @@ impl From<&Session> for PageUser {
     }
 }
 
-/// A refusal or failure shown as a page.
+/// A refusal or failure: to the sign-in page, or shown as a page.
 #[derive(Debug)]
-pub struct PageError {
-    status: StatusCode,
-    text: String,
+pub enum PageError {
+    /// Not signed in, or the session ended.
+    SignIn,
+    /// A page with a status and one sentence (a missing CSRF token, a role too low, a failure).
+    Page {
+        /// The answer's status.
+        status: StatusCode,
+        /// The sentence shown.
+        text: String,
+    },
 }
 
 impl PageError {
     /// A page with `status` and one sentence.
     pub fn new(status: StatusCode, text: impl Into<String>) -> PageError {
-        PageError { status, text: text.into() }
+        PageError::Page { status, text: text.into() }
     }
 }
 
@@ -145,31 +152,30 @@ struct MessagePage<'a> {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let heading = self.status.canonical_reason().unwrap_or("Error");
-        let page = MessagePage { user: None, heading, text: &self.text };
+        let PageError::Page { status, text } = self else {
+            return Redirect::to("/ui/signin").into_response();
+        };
+        let heading = status.canonical_reason().unwrap_or("Error");
+        let page = MessagePage { user: None, heading, text: &text };
         match askama::Template::render(&page) {
-            Ok(html) => (self.status, Html(html)).into_response(),
-            Err(_) => (self.status, self.text).into_response(),
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, text).into_response(),
         }
     }
 }
 
-/// Why a form was not taken: no session (to the sign-in page), or a refusal.
+/// A state-changing form taken ([`Console::posted`]): its fields, the session that sent
+/// it, and the peer's address.
 #[derive(Debug)]
-pub enum Denied {
-    /// Not signed in, or the session ended.
-    SignIn,
-    /// A missing CSRF token or a role too low.
-    Page(PageError),
-}
-
-impl IntoResponse for Denied {
-    fn into_response(self) -> Response {
-        match self {
-            Denied::SignIn => Redirect::to("/ui/signin").into_response(),
-            Denied::Page(e) => e.into_response(),
-        }
-    }
+pub struct Posted {
+    /// The form's fields.
+    pub form: Form,
+    /// The sender's live session, of at least the role asked.
+    pub session: Session,
+    /// The digest keying the session in the store.
+    pub digest: String,
+    /// The peer's address.
+    pub ip: IpAddr,
 }
 
 /// A time in Unix milliseconds as `2026-12-06 08:59:12` (UTC).
@@ -302,30 +308,39 @@ impl Console {
         Some((digest, s))
     }
 
-    /// The session of a state-changing form: signed in, the form's CSRF token matching,
-    /// and at least `role`.
+    /// The session of a state-changing form (with its digest): signed in, the form's CSRF
+    /// token matching, and at least `role`.
     pub async fn form_session(
         &self,
         headers: &HeaderMap,
         form: &Form,
         role: Role,
-    ) -> Result<Session, Denied> {
-        let Some((_, s)) = self.session(headers).await else {
-            return Err(Denied::SignIn);
+    ) -> Result<(String, Session), PageError> {
+        let Some((digest, s)) = self.session(headers).await else {
+            return Err(PageError::SignIn);
         };
         if !same_token(form.get("csrf"), &s.csrf) {
-            return Err(Denied::Page(PageError::new(
+            return Err(PageError::new(
                 StatusCode::FORBIDDEN,
                 "The form's security token is missing or stale; reload the page and try again.",
-            )));
+            ));
         }
         if s.role < role {
-            return Err(Denied::Page(PageError::new(
+            return Err(PageError::new(
                 StatusCode::FORBIDDEN,
                 format!("This needs the {} role; you are {}.", role.as_str(), s.role.as_str()),
-            )));
+            ));
         }
-        Ok(s)
+        Ok((digest, s))
+    }
+
+    /// The opening of every state-changing form: reads the request's form body and takes
+    /// it only from a live session with the form's CSRF token and at least `role`.
+    pub async fn posted(&self, req: Request, role: Role) -> Result<Posted, PageError> {
+        let (parts, body) = req.into_parts();
+        let form = Form::read(body).await?;
+        let (digest, session) = self.form_session(&parts.headers, &form, role).await?;
+        Ok(Posted { form, session, digest, ip: peer_ip(&parts.extensions) })
     }
 }
 

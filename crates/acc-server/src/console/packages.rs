@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, render, utc};
+use super::{Console, Form, PageError, PageUser, Posted, render, utc};
 use crate::packages::{MAX_CHUNK, PackageError};
 use crate::server::{SaveError, Server};
 use crate::tokens::Role;
@@ -151,7 +151,7 @@ fn page(server: &Server, s: &Session) -> PackagesPage {
         can_assign: s.role >= Role::Admin,
         max_upload: MAX_UPLOAD / (1024 * 1024),
         shares: doc.shares.iter().map(|x| x.name().as_str().to_string()).collect(),
-        sites: sites.into_iter().map(|s| s.name).collect(),
+        sites: sites.into_iter().map(|s| s.0.name).collect(),
         packages,
         ..PackagesPage::default()
     }
@@ -303,7 +303,7 @@ async fn upload(
     // Signed in before a byte of the body is read: a client without a session costs no
     // parsing, however large the body it announces.
     if console.session(&headers).await.is_none() {
-        return Ok(super::Denied::SignIn.into_response());
+        return Err(PageError::SignIn);
     }
     let mut fields = Form::default();
     let mut session = None;
@@ -316,19 +316,12 @@ async fn upload(
             continue;
         }
         // The session, token and role before a byte of the file is kept.
-        let s = match console.form_session(&headers, &fields, Role::Operator).await {
-            Ok(s) => s,
-            Err(denied) => return Ok(denied.into_response()),
-        };
-        session = Some(s);
+        session = Some(console.form_session(&headers, &fields, Role::Operator).await?.1);
         received = Some(receive(server, &mut field).await?);
     }
     let s = match session {
         Some(s) => s,
-        None => match console.form_session(&headers, &fields, Role::Operator).await {
-            Ok(s) => s,
-            Err(denied) => return Ok(denied.into_response()),
-        },
+        None => console.form_session(&headers, &fields, Role::Operator).await?.1,
     };
     let mut p = page(server, &s);
     p.form.share = fields.get("share").trim().to_string();
@@ -387,12 +380,7 @@ async fn upload(
 }
 
 async fn assign(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let server = &console.server;
     let mut p = page(server, &s);
     let Some((name, version)) = f.get("package").split_once(' ') else {

@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, render, utc};
+use super::{Console, PageError, PageUser, Posted, render, utc};
 use crate::document::{AuthMode, AuthRequest, Problem};
 use crate::rotation::RotationAction;
 use crate::server::SaveError;
@@ -207,12 +207,7 @@ fn place(p: &mut RotationPage, problems: Vec<Problem>) {
 }
 
 async fn start(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let user_name = f.get("user_name").trim().to_string();
     let grace_text = f.get("grace").trim().to_string();
     let mut p = page(&console, &s)?;
@@ -253,12 +248,7 @@ async fn start(State(console): State<Arc<Console>>, req: Request) -> Result<Resp
 
 /// Force-switch or cancel: the confirmation step without `confirm=yes`, then the action.
 async fn act(console: &Console, req: Request, action: RotationAction) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let mut p = page(console, &s)?;
     if f.get("confirm") != "yes" {
         let status = console.server.credential_status();

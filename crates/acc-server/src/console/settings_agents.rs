@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, render};
+use super::{Console, PageError, PageUser, Posted, render};
 use crate::document::{AuthMode, AuthRequest, Problem};
 use crate::server::SaveError;
 use crate::tokens::Role;
@@ -81,12 +81,7 @@ fn place(p: &mut AgentsPage, problems: Vec<Problem>) {
 }
 
 async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let mode = match f.get("mode") {
         "credential" => AuthMode::Credential,
         "application" => AuthMode::Application,

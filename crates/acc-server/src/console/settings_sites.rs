@@ -13,7 +13,7 @@ use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, render};
+use super::{Console, Form, PageError, PageUser, Posted, render};
 use crate::server::SaveError;
 use crate::tokens::Role;
 
@@ -88,12 +88,7 @@ fn patch(f: &Form) -> Result<Map<String, Value>, String> {
 }
 
 async fn save(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let mut p = page(&console, &s);
     let refused = |mut p: SitesPage, errors: Vec<String>| -> Result<Response, PageError> {
         p.errors = errors;

@@ -17,8 +17,8 @@ use serde_json::json;
 use super::limit::{self, Decision};
 use super::session::{ABSOLUTE_MS, Session};
 use super::{
-    Console, Form, PageError, PageUser, SESSION_COOKIE, SIGNIN_COOKIE, cookie, peer_ip, render, same_token,
-    set_cookie,
+    Console, Form, PageError, PageUser, Posted, SESSION_COOKIE, SIGNIN_COOKIE, cookie, peer_ip, render,
+    same_token, set_cookie,
 };
 
 /// The routes.
@@ -108,17 +108,9 @@ async fn sign_in(State(console): State<Arc<Console>>, req: Request) -> Result<Re
 }
 
 async fn sign_out(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let session = match console.form_session(&parts.headers, &f, crate::tokens::Role::Viewer).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
-    if let Some((digest, _)) = console.session(&parts.headers).await {
-        crate::store::delete_session(&console.server.pool, &digest).await?;
-    }
-    event(&console, "sign_out", &session.user, &peer_ip(&parts.extensions).to_string(), "Audit Success")
-        .await;
+    let Posted { session, digest, ip, .. } = console.posted(req, crate::tokens::Role::Viewer).await?;
+    crate::store::delete_session(&console.server.pool, &digest).await?;
+    event(&console, "sign_out", &session.user, &ip.to_string(), "Audit Success").await;
     let mut resp = Redirect::to("/ui/signin").into_response();
     resp.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
     Ok(resp)

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::session::Session;
-use super::{Console, Form, PageError, PageUser, render};
+use super::{Console, PageError, PageUser, Posted, render};
 use crate::server::{SaveError, SaveOutcome};
 use crate::tokens::Role;
 
@@ -184,24 +184,14 @@ fn after_save(
 }
 
 async fn grant_read(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let user = f.get("user").trim();
     let outcome = console.server.grant_acc_read(user, &format!("{} (console)", s.user)).await;
     after_save(&console, &s, user, outcome)
 }
 
 async fn grant(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
-    let f = Form::read(body).await?;
-    let s = match console.form_session(&parts.headers, &f, Role::Admin).await {
-        Ok(s) => s,
-        Err(denied) => return Ok(denied.into_response()),
-    };
+    let Posted { form: f, session: s, .. } = console.posted(req, Role::Admin).await?;
     let path = f.get("path").trim();
     let g = GrantArgs {
         target: acc_core::acl::AceTarget {

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::init::init;
 use crate::layout::Layout;
+use crate::server::Server;
+use crate::sites::SiteRecord;
 use crate::store::test_cluster::on_both_backends;
 use crate::store::{Pool, Target};
 
