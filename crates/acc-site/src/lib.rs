@@ -3,8 +3,8 @@
 //!
 //! - [`layout`], [`config`], [`init`]: the data directory and `acc site init`.
 //! - [`store`], [`writer`]: the SQLite database and group commit.
-//! - [`event_log`]: the security event log on disk: its maximum size, the removal of its
-//!   oldest events when full, paged searches.
+//! - [`event_log`]: the security event log on disk: its size, the removal of its oldest
+//!   events, paged searches; [`retention`]: keeping it under its maximum size.
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
@@ -30,6 +30,7 @@ pub mod layout;
 pub mod managed;
 pub mod metrics;
 pub mod replicate;
+pub mod retention;
 pub mod server;
 pub mod shares;
 pub mod site;

@@ -136,7 +136,7 @@ impl Site {
         let config = SiteConfig::load(&layout.config())?;
         let pool = store::open(&layout.database()).await?;
         let horizon = Timestamp(clock.now().millis() - 86_400_000);
-        let max_size = crate::event_log::stored_max_size(&pool).await?;
+        let max_size = store::event_log_max_size(&pool).await?;
         let writer = Writer::start(pool.clone(), Arc::new(crate::event_log::Growth::new(max_size)));
         let (state, policy, fresh) = match store::load(&pool, horizon).await? {
             Some((state, policy)) => (state, policy, false),

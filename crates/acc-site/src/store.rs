@@ -434,3 +434,11 @@ pub async fn agents(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
 pub async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
     Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(pool).await?)
 }
+
+/// The event log's maximum size set on this site, or the default.
+pub(crate) async fn event_log_max_size(pool: &SqlitePool) -> Result<u64, SiteError> {
+    Ok(meta(pool, crate::event_log::MAX_SIZE_KEY)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(acc_core::event::retention::DEFAULT_SITE_MAX_SIZE))
+}

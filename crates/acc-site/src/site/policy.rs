@@ -1,5 +1,6 @@
-//! A site's lockout policy: set by the administrator on a standalone site, or applied from
-//! the management server's site policy; and the ACC refresh it schedules.
+//! A site's lockout policy and its event log's maximum size: set by the administrator on a
+//! standalone site, or applied from the management server's site policy; and the ACC
+//! refresh the lockout policy schedules.
 
 use super::*;
 
@@ -192,5 +193,35 @@ impl Site {
                 () = self.refresh_changed.notified() => {}
             }
         }
+    }
+}
+
+impl Site {
+    /// `acc site policy set --event-log-max-size` on a standalone site (a joined site takes
+    /// it from its management server's site settings).
+    pub async fn set_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
+        if let Some(revision) = self.applied_revision() {
+            return Err(SiteError::Invalid(vec![format!(
+                "event log maximum size: this site takes it from its management server (revision {revision}); change it there with `acc ctl settings site set --event-log-max-size`"
+            )]));
+        }
+        self.store_event_log_max_size(bytes).await
+    }
+
+    /// The maximum size of a site policy from the management server (`None` from an older
+    /// server: the site keeps its own).
+    pub async fn apply_event_log_max_size(&self, bytes: Option<u64>) -> Result<(), SiteError> {
+        match bytes {
+            Some(b) if b != self.event_growth().max_size() => self.store_event_log_max_size(b).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn store_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
+        acc_core::event::retention::check_max_size(bytes)
+            .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
+        self.writer().submit(vec![Write::EventLogMaxSize(bytes)]).durable().await.map_err(SiteError::from)?;
+        self.event_growth().set_max_size(bytes);
+        Ok(())
     }
 }
