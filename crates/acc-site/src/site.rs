@@ -23,6 +23,7 @@ use crate::verifier::{self, Verifier};
 use crate::writer::Writer;
 
 mod accounts;
+mod agents;
 mod logon;
 mod policy;
 

@@ -123,27 +123,6 @@ impl AccountRows {
     }
 }
 
-/// A registered agent.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AgentRow {
-    /// The agent's id (`Acc-Agent-Id` or the body's `agent_id`).
-    pub agent_id: String,
-    /// Its host name.
-    pub host: String,
-    /// Its operating system.
-    pub os: String,
-    /// Its version.
-    pub version: String,
-    /// Who it authenticated as (`ACC_user`, `cert:CN=…`).
-    pub principal: String,
-    /// The socket's address.
-    pub ip: String,
-    /// First registration (Unix ms).
-    pub registered_at: i64,
-    /// Last registration (Unix ms).
-    pub last_seen: i64,
-}
-
 /// Opens (creating if needed) the site database, its files the owner's only (0600).
 pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     acc_pki::fsutil::private_database(path)?;
@@ -408,26 +387,6 @@ pub async fn load(
         state.familiar.record_success(&source, Timestamp(row.get("last_success")), max);
     }
     Ok(Some((state, policy)))
-}
-
-/// Registered agents, most recently seen first.
-pub async fn agents(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
-    let rows = sqlx::query("SELECT agent_id, host, os, version, principal, ip, registered_at, last_seen FROM agents ORDER BY last_seen DESC")
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AgentRow {
-            agent_id: r.get("agent_id"),
-            host: r.get("host"),
-            os: r.get("os"),
-            version: r.get("version"),
-            principal: r.get("principal"),
-            ip: r.get("ip"),
-            registered_at: r.get("registered_at"),
-            last_seen: r.get("last_seen"),
-        })
-        .collect())
 }
 
 /// A `meta` value.

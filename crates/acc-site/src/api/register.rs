@@ -20,9 +20,9 @@ use super::auth;
 use super::error::ApiError;
 use super::field::check_field;
 use super::principal::Principal;
+use crate::agents::store::AgentRow;
 use crate::agents::{RegisterError, Registering};
 use crate::site::Site;
-use crate::store::AgentRow;
 
 /// Reads a JSON body, mapping every rejection to the API's error shape.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
