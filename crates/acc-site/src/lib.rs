@@ -14,7 +14,9 @@
 //!   and CRLs, and the alert when a CRL expires.
 //! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
 //! - [`managed`], [`replicate`], [`directory`]: under a management server: join, policy
-//!   long-poll, event forwarding, package replication, domain logons through its directory.
+//!   long-poll, event forwarding, package replication, domain logons through its directory;
+//!   [`management`]: what they share (the management server's nodes, the mTLS connection,
+//!   the agent trust it sends).
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
@@ -28,6 +30,7 @@ pub mod event_log;
 pub mod init;
 pub mod layout;
 pub mod managed;
+pub mod management;
 pub mod metrics;
 pub mod replicate;
 pub mod retention;

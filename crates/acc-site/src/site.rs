@@ -303,7 +303,7 @@ impl Site {
     }
 
     /// Verifies domain-form names through the management server's directory at `url`.
-    pub fn attach_directory(&self, nodes: crate::managed::Nodes) {
+    pub fn attach_directory(&self, nodes: crate::management::Nodes) {
         let _ = self.directory.set(crate::directory::DirectoryClient::new(nodes));
     }
 

@@ -93,7 +93,7 @@ impl Site {
         }
         let mut error = None;
         let trust_changed =
-            match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
+            match crate::management::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
                 Ok(changed) => changed,
                 Err(e) => {
                     error = Some(format!("agent trust: {e}"));
@@ -154,7 +154,7 @@ impl Site {
             .filter_map(|g| self.account(acc_core::lockout::local_name(&g.user_name)))
             .map(|v| acc_proto::AccountState { name: v.name, state: v.state })
             .collect();
-        let (crl_this_update_ms, crl_next_update_ms) = crate::managed::crl_times(&self.layout);
+        let (crl_this_update_ms, crl_next_update_ms) = crate::management::crl_times(&self.layout);
         Ok(acc_proto::SiteAck {
             revision: p.revision,
             generations: acks,
