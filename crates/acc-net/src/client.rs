@@ -13,50 +13,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+pub use crate::endpoint::Endpoint;
+pub use crate::error::ClientError;
 use crate::proxy::Proxy;
-
-/// Why a request could not be made: each names what failed and where.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The CA file or client identity is unusable.
-    #[error("{0}")]
-    Setup(String),
-    /// The URL is not `https://host[:port][/]`.
-    #[error("server URL '{0}': {1}")]
-    Url(String, String),
-    /// TCP or TLS failed.
-    #[error("cannot reach {0}: {1}")]
-    Connect(String, String),
-    /// The proxy could not be reached or refused the tunnel (never its credentials).
-    #[error("cannot reach {server} through proxy {proxy}: {detail}")]
-    Proxy {
-        /// The server.
-        server: String,
-        /// The proxy, `http://host:port`.
-        proxy: String,
-        /// What happened, with the proxy's status when it answered.
-        detail: String,
-    },
-    /// The connection failed during the exchange.
-    #[error("{0}: {1}")]
-    Exchange(String, String),
-    /// No node of a list could be reached (see [`Connection::open_first`]).
-    #[error("no management server node could be reached ({nodes}): {failures}")]
-    NoNode {
-        /// The nodes tried, comma-separated.
-        nodes: String,
-        /// Why each failed, `; `-separated.
-        failures: String,
-    },
-}
-
-impl ClientError {
-    /// Whether the request never reached the server (TCP, TLS or the proxy failed): safe
-    /// to send to another management server node whatever it does.
-    pub fn never_reached(&self) -> bool {
-        matches!(self, ClientError::Connect(..) | ClientError::Proxy { .. } | ClientError::NoNode { .. })
-    }
-}
 
 /// Whether `status` says this node cannot serve now and another may (a proxy or load
 /// balancer in front of a node that is down, a node starting or stopping): 502, 503, 504.
@@ -227,67 +186,6 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCa {
     }
 }
 
-/// Where a server is: host and port from an `https://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    host: String,
-    port: u16,
-}
-
-impl Endpoint {
-    /// Parses `https://host[:port][/]` (port 443 by default; IPv6 in brackets).
-    pub fn parse(url: &str) -> Result<Endpoint, ClientError> {
-        let bad = |why: &str| ClientError::Url(url.to_string(), why.to_string());
-        let rest = url.strip_prefix("https://").ok_or_else(|| bad("must start with https://"))?;
-        let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') || authority.contains('@') {
-            return Err(bad("give only https://host:port, without a path"));
-        }
-        let uri: http::uri::Authority =
-            authority.parse().map_err(|_| bad("the host or port is malformed"))?;
-        let host = uri.host().trim_start_matches('[').trim_end_matches(']').to_string();
-        let has_port = authority.rsplit(']').next().is_some_and(|tail| tail.contains(':'));
-        let port = match (has_port, uri.port_u16()) {
-            (false, _) => 443,
-            (true, Some(p)) if p != 0 => p,
-            (true, _) => return Err(bad("the host or port is malformed")),
-        };
-        Ok(Endpoint { host, port })
-    }
-
-    /// The host (an IPv6 address without brackets).
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The same host on `port`.
-    #[must_use]
-    pub fn with_port(mut self, port: u16) -> Endpoint {
-        self.port = port;
-        self
-    }
-
-    /// `host:port` as written in the Host header.
-    pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "https://{}", self.authority())
-    }
-}
-
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Response {
@@ -318,9 +216,8 @@ impl Connection {
             }
             None => {
                 let fail = |e: std::io::Error| ClientError::Connect(endpoint.to_string(), e.to_string());
-                let tcp = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
-                    .await
-                    .map_err(fail)?;
+                let tcp =
+                    tokio::net::TcpStream::connect((endpoint.host(), endpoint.port())).await.map_err(fail)?;
                 tcp.set_nodelay(true).map_err(fail)?;
                 Connection::handshake(tls, endpoint, tcp).await
             }
@@ -351,9 +248,9 @@ impl Connection {
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let fail = |e: String| ClientError::Connect(endpoint.to_string(), e);
-        let name = match endpoint.host.parse::<std::net::IpAddr>() {
+        let name = match endpoint.host().parse::<std::net::IpAddr>() {
             Ok(ip) => ServerName::from(ip),
-            Err(_) => ServerName::try_from(endpoint.host.clone()).map_err(|e| fail(e.to_string()))?,
+            Err(_) => ServerName::try_from(endpoint.host().to_string()).map_err(|e| fail(e.to_string()))?,
         };
         let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
         let stream = connector.connect(name, io).await.map_err(|e| fail(format!("TLS handshake: {e}")))?;
@@ -372,7 +269,7 @@ impl Connection {
 
     /// Connects to a socket address (load generators): the certificate must name the IP.
     pub async fn open_addr(tls: &ClientTls, addr: std::net::SocketAddr) -> Result<Connection, ClientError> {
-        Connection::open(tls, &Endpoint { host: addr.ip().to_string(), port: addr.port() }).await
+        Connection::open(tls, &Endpoint::from_addr(addr)).await
     }
 
     /// Sends one request and reads the whole response.
@@ -400,23 +297,6 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_https_host_and_port_only() {
-        let e = Endpoint::parse("https://127.0.0.1:8443/").unwrap();
-        assert_eq!(e.authority(), "127.0.0.1:8443");
-        assert_eq!(Endpoint::parse("https://[::1]:9").unwrap().authority(), "[::1]:9");
-        assert_eq!(Endpoint::parse("https://mgmt.corp").unwrap().to_string(), "https://mgmt.corp:443");
-        for (bad, why) in [
-            ("http://x:1", "must start with https://"),
-            ("https://x:1/v1", "without a path"),
-            ("https://x:port", "malformed"),
-            ("https://", "without a path"),
-        ] {
-            let e = Endpoint::parse(bad).unwrap_err().to_string();
-            assert!(e.contains(why) && e.starts_with(&format!("server URL '{bad}'")), "{e}");
-        }
-    }
 
     #[test]
     fn only_gateway_errors_and_unreached_servers_send_a_client_to_another_node() {

@@ -1,6 +1,8 @@
-//! The errors of building a TLS configuration: each says which input is wrong and what
-//! to do about it. Connection-level failures are not errors of this crate: they are
-//! logged and the connection is dropped (see `server`).
+//! The errors of this crate. [`NetError`]: building a TLS configuration, each saying which
+//! input is wrong and what to do about it; connection-level failures of the listener are
+//! not errors: they are logged and the connection is dropped (see `server`).
+//! [`ClientError`]: a request of the HTTPS client (`client`, through `tunnel`) that could
+//! not be made, naming what failed and where.
 
 /// Why a TLS configuration could not be built from its inputs.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,49 @@ pub enum NetError {
     /// rustls refused the configuration (protocol versions, session tickets, verifier).
     #[error("TLS configuration: {0}")]
     Tls(String),
+}
+
+/// Why a request could not be made: each names what failed and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA file or client identity is unusable.
+    #[error("{0}")]
+    Setup(String),
+    /// The URL is not `https://host[:port][/]`.
+    #[error("server URL '{0}': {1}")]
+    Url(String, String),
+    /// TCP or TLS failed.
+    #[error("cannot reach {0}: {1}")]
+    Connect(String, String),
+    /// The proxy could not be reached or refused the tunnel (never its credentials).
+    #[error("cannot reach {server} through proxy {proxy}: {detail}")]
+    Proxy {
+        /// The server.
+        server: String,
+        /// The proxy, `http://host:port`.
+        proxy: String,
+        /// What happened, with the proxy's status when it answered.
+        detail: String,
+    },
+    /// The connection failed during the exchange.
+    #[error("{0}: {1}")]
+    Exchange(String, String),
+    /// No node of a list could be reached (see [`Connection::open_first`](crate::client::Connection::open_first)).
+    #[error("no management server node could be reached ({nodes}): {failures}")]
+    NoNode {
+        /// The nodes tried, comma-separated.
+        nodes: String,
+        /// Why each failed, `; `-separated.
+        failures: String,
+    },
+}
+
+impl ClientError {
+    /// Whether the request never reached the server (TCP, TLS or the proxy failed): safe
+    /// to send to another management server node whatever it does.
+    pub fn never_reached(&self) -> bool {
+        matches!(self, ClientError::Connect(..) | ClientError::Proxy { .. } | ClientError::NoNode { .. })
+    }
 }
 
 /// `Result` with [`NetError`].

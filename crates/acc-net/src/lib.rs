@@ -9,6 +9,7 @@
 //! - [`datadir`]: what every server data directory has (TLS files, the role's
 //!   configuration file read strictly).
 //! - [`client`]: the HTTPS client of acc's own tools (CA-pinned, optional client certificate).
+//!   [`endpoint`]: where a server is (host and port of an `https://` URL).
 //! - [`proxy`]: which HTTP proxy a connection goes through (URL, credentials, `NO_PROXY`,
 //!   file-over-environment precedence); [`tunnel`]: the HTTP CONNECT step before TLS.
 //! - [`health`]: `/healthz` and `/readyz`, and the plain-HTTP metrics listener
@@ -28,6 +29,7 @@ mod admission;
 mod body;
 pub mod client;
 pub mod datadir;
+pub mod endpoint;
 pub mod error;
 pub mod health;
 pub mod identity;

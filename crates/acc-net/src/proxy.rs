@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 
-use crate::client::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Why a proxy setting is unusable, naming where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,7 +15,8 @@ use hyper::client::conn::http1;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 
-use crate::client::{ClientError, Endpoint};
+use crate::endpoint::Endpoint;
+use crate::error::ClientError;
 use crate::proxy::Proxy;
 
 /// How long the proxy may take to connect and answer CONNECT.

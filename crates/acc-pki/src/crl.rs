@@ -10,7 +10,7 @@ use crate::error::{PkiError, Result};
 use crate::pem;
 use crate::serial;
 use crate::subject;
-use crate::x509::{self, Ca};
+use crate::x509::Ca;
 
 const OID_CRL_NUMBER: &[u64] = &[2, 5, 29, 20];
 const OID_AKI: &[u64] = &[2, 5, 29, 35];
@@ -108,8 +108,8 @@ pub fn sign(ca: &Ca, revoked: &[Revoked], number: &[u8], now: OffsetDateTime, da
     let entries: Vec<Vec<u8>> =
         revoked.iter().map(|r| der::seq(&[&der::uint(&r.serial), &der::time(r.revoked_at)])).collect();
     let extensions = [
-        x509::extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, ca.key_id())])),
-        x509::extension(OID_CRL_NUMBER, false, &der::uint(number)),
+        der::extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, ca.key_id())])),
+        der::extension(OID_CRL_NUMBER, false, &der::uint(number)),
     ];
     let mut parts: Vec<Vec<u8>> = vec![
         der::small_uint(1),

@@ -10,8 +10,10 @@ use x509_parser::prelude::FromDer;
 use crate::der::{self, tag};
 use crate::error::{PkiError, Result};
 use crate::key::PrivateKey;
+use crate::pem;
 use crate::subject::{self, Subject};
-use crate::{pem, x509};
+
+const OID_SAN: &[u64] = &[2, 5, 29, 17];
 
 /// One subject alternative name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -85,10 +87,11 @@ impl San {
     }
 }
 
-/// The subjectAltName extension value (a SEQUENCE OF GeneralName).
-pub(crate) fn san_extension_value(sans: &[San]) -> Vec<u8> {
+/// The subjectAltName extension (non-critical; its value a SEQUENCE OF GeneralName), the
+/// same in a CSR and in the certificate issued from it.
+pub(crate) fn san_extension(sans: &[San]) -> Vec<u8> {
     let names: Vec<Vec<u8>> = sans.iter().map(San::to_der).collect();
-    der::tlv(tag::SEQUENCE, &names.concat())
+    der::extension(OID_SAN, false, &der::tlv(tag::SEQUENCE, &names.concat()))
 }
 
 /// Builds and signs a CSR. Returns its DER.
@@ -96,8 +99,7 @@ pub fn build(key: &PrivateKey, subject: &Subject, sans: &[San]) -> Result<Vec<u8
     let attributes = if sans.is_empty() {
         der::ctx(0, &[])
     } else {
-        let ext = x509::extension(x509::OID_SAN, false, &san_extension_value(sans));
-        let extensions = der::seq(&[&ext]);
+        let extensions = der::seq(&[&san_extension(sans)]);
         let attr = der::seq(&[&der::oid(&[1, 2, 840, 113549, 1, 9, 14]), &der::set_of(vec![extensions])]);
         der::ctx(0, &attr)
     };

@@ -229,6 +229,15 @@ mod tests {
     }
 }
 
+/// One Extension: `SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }`.
+pub fn extension(extn_id: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
+    if critical {
+        seq(&[&oid(extn_id), &boolean(true), &octets(value)])
+    } else {
+        seq(&[&oid(extn_id), &octets(value)])
+    }
+}
+
 /// A forward-only DER reader, enough to classify key files (which container, which
 /// curve, how many RSA bits) before handing them to aws-lc-rs.
 #[derive(Debug, Clone, Copy)]

@@ -16,7 +16,6 @@ use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::pem;
 use crate::subject::{self, Subject};
 
-pub(crate) const OID_SAN: &[u64] = &[2, 5, 29, 17];
 const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
 const OID_KEY_USAGE: &[u64] = &[2, 5, 29, 15];
 const OID_EXT_KEY_USAGE: &[u64] = &[2, 5, 29, 37];
@@ -44,15 +43,6 @@ impl std::fmt::Display for Profile {
             Profile::Client => "client",
             Profile::Server => "server",
         })
-    }
-}
-
-/// One Extension: `SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }`.
-pub(crate) fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
-    if critical {
-        der::seq(&[&der::oid(oid), &der::boolean(true), &der::octets(value)])
-    } else {
-        der::seq(&[&der::oid(oid), &der::octets(value)])
     }
 }
 
@@ -182,14 +172,14 @@ impl Ca {
             Profile::Server => OID_SERVER_AUTH,
         };
         let mut extensions = vec![
-            extension(OID_BASIC_CONSTRAINTS, true, &der::seq(&[])),
-            extension(OID_KEY_USAGE, true, &der::named_bits(&usage_bits)),
-            extension(OID_EXT_KEY_USAGE, false, &der::seq(&[&der::oid(eku)])),
-            extension(OID_SKI, false, &der::octets(&key_identifier(spki_der)?)),
-            extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &self.key_id)])),
+            der::extension(OID_BASIC_CONSTRAINTS, true, &der::seq(&[])),
+            der::extension(OID_KEY_USAGE, true, &der::named_bits(&usage_bits)),
+            der::extension(OID_EXT_KEY_USAGE, false, &der::seq(&[&der::oid(eku)])),
+            der::extension(OID_SKI, false, &der::octets(&key_identifier(spki_der)?)),
+            der::extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &self.key_id)])),
         ];
         if !sans.is_empty() {
-            extensions.push(extension(OID_SAN, false, &csr::san_extension_value(sans)));
+            extensions.push(csr::san_extension(sans));
         }
         let tbs = der::seq(&[
             &der::ctx(0, &der::small_uint(2)),
@@ -233,10 +223,10 @@ pub fn self_signed_ca(
     let key_id = key_identifier(&spki)?;
     let name = subject.to_der();
     let extensions = [
-        extension(OID_BASIC_CONSTRAINTS, true, &der::seq(&[&der::boolean(true), &der::small_uint(0)])),
-        extension(OID_KEY_USAGE, true, &der::named_bits(&[5, 6])),
-        extension(OID_SKI, false, &der::octets(&key_id)),
-        extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &key_id)])),
+        der::extension(OID_BASIC_CONSTRAINTS, true, &der::seq(&[&der::boolean(true), &der::small_uint(0)])),
+        der::extension(OID_KEY_USAGE, true, &der::named_bits(&[5, 6])),
+        der::extension(OID_SKI, false, &der::octets(&key_id)),
+        der::extension(OID_AKI, false, &der::seq(&[&der::ctx_prim(0, &key_id)])),
     ];
     let tbs = der::seq(&[
         &der::ctx(0, &der::small_uint(2)),

@@ -9,11 +9,12 @@ use acc_proto::{DirectoryAnswer, DirectoryLogon};
 use bytes::Bytes;
 
 use crate::error::SiteError;
-use crate::site::Site;
+use crate::layout::Layout;
+use crate::management::{Nodes, connect};
 
 /// The directory as a joined site reaches it.
 pub struct DirectoryClient {
-    nodes: crate::managed::Nodes,
+    nodes: Nodes,
     conn: tokio::sync::Mutex<Option<Connection>>,
 }
 
@@ -25,18 +26,18 @@ impl std::fmt::Debug for DirectoryClient {
 
 impl DirectoryClient {
     /// The directory of the management server, on the node in use of `nodes`.
-    pub fn new(nodes: crate::managed::Nodes) -> DirectoryClient {
+    pub fn new(nodes: Nodes) -> DirectoryClient {
         DirectoryClient { nodes, conn: tokio::sync::Mutex::new(None) }
     }
 
     /// Asks the directory; `Err` when it cannot be reached or answers nothing usable.
-    pub async fn logon(&self, site: &Site, req: &DirectoryLogon) -> Result<DirectoryAnswer, SiteError> {
+    pub async fn logon(&self, layout: &Layout, req: &DirectoryLogon) -> Result<DirectoryAnswer, SiteError> {
         let body = Bytes::from(serde_json::to_vec(req).unwrap_or_default());
         let mut slot = self.conn.lock().await;
         // A kept connection may have been closed by the server: one retry on a fresh one.
         for attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(crate::managed::connect(site, &self.nodes).await?);
+                *slot = Some(connect(layout, &self.nodes).await?);
             }
             let Some(conn) = slot.as_mut() else { continue };
             match conn

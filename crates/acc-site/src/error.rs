@@ -1,5 +1,26 @@
 //! Errors of the site server. Messages say what happened and what to do; the binary adds
-//! nothing but the `error:` prefix.
+//! nothing but the `error:` prefix. [`SiteError`] is every error of the crate; the share
+//! edits' own refusals ([`ShareError`], raised by `shares`) are kept here beside it.
+
+/// A share edit or lookup that cannot be done. Messages are one line and name the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShareError {
+    /// No share of that name.
+    #[error(
+        "share '{0}' does not exist; see `acc site shares list`, or create it with `acc site shares add {0}`"
+    )]
+    UnknownShare(String),
+    /// `add` of an existing share.
+    #[error("share '{0}' already exists")]
+    Exists(String),
+    /// A bad share name.
+    #[error("{0}")]
+    Name(acc_core::share_path::PathError),
+    /// A refused ACL edit (target, right, nothing to revoke).
+    #[error(transparent)]
+    Edit(#[from] acc_core::acl::AceEditError),
+}
 
 /// Everything that can go wrong in acc-site.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +85,7 @@ pub enum SiteError {
     Bind(String, String),
     /// A share edit or lookup refused.
     #[error(transparent)]
-    Share(#[from] crate::shares::ShareError),
+    Share(#[from] ShareError),
     /// The database failed.
     #[error("site database: {0}")]
     Database(String),

@@ -7,7 +7,7 @@
 //!   auto-vacuum: pages a removal frees are reused by new events, and those the log no
 //!   longer needs (after its maximum size was lowered, or an old, larger log) are given
 //!   back to the file system, so the file shrinks.
-//! - [`retention_loop`] keeps the log under its maximum size (see
+//! - `retention` keeps the log under its maximum size (see
 //!   `acc_core::event::retention`): it measures after every so many new events, removes
 //!   the oldest ones (on a joined site only those the management server acknowledged,
 //!   until the hard limit) and writes one `acc.event_log` per removal in the same commit.
@@ -20,25 +20,18 @@
 
 mod rows;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use acc_core::event::catalogue::{self, Pruned};
 use acc_core::event::retention;
-use acc_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use sqlx::SqlitePool;
 
 use crate::error::SiteError;
-use crate::site::Site;
-use crate::store::Write;
 
 pub use acc_proto::{EVENT_PAGE as PAGE, EventCursor, EventPage};
 pub(crate) use rows::{Shapes, TABLES, insert, remove_through};
 
 /// Most free pages given back to the file system in one commit.
-const VACUUM_STEP: u64 = 2048;
+pub(crate) const VACUUM_STEP: u64 = 2048;
 
 /// The `meta` key of the maximum size set on this site (a joined site gets it with its
 /// policy).
@@ -75,6 +68,17 @@ impl Growth {
         self.count.set_max_size(bytes);
         self.wake.notify_one();
     }
+
+    /// Starts counting again from the log as just measured.
+    pub fn measured(&self, bytes: u64, events: u64) {
+        self.count.measured(bytes, events);
+    }
+
+    /// Waits until events arrived that the retention loop should look at, or the maximum
+    /// size changed.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
 }
 
 /// Gives up to `pages` free pages back to the file system.
@@ -106,163 +110,6 @@ pub type Measure = retention::Measure;
 pub async fn measure(pool: &SqlitePool) -> Result<Measure, SiteError> {
     let sql = Measure::query(&TABLES, "seq");
     Ok(Measure::from_counts(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?))
-}
-
-/// The last `Seq` the management server acknowledged; `None` on a standalone site.
-async fn acknowledged_through(site: &Site) -> Result<Option<i64>, SiteError> {
-    if !site.layout().management_config().exists() {
-        return Ok(None);
-    }
-    let v = crate::store::meta(site.pool(), "forwarded_seq").await?;
-    Ok(Some(v.and_then(|v| v.parse().ok()).unwrap_or(0)))
-}
-
-/// One pass: while the log is over its maximum, removes what [`retention::plan`] says
-/// (each removal recorded); then gives back free pages the log will not grow into.
-/// Returns the last measure.
-pub async fn enforce(site: &Site) -> Result<Measure, SiteError> {
-    let growth = site.event_growth();
-    let max = growth.max_size();
-    let mut m = measure(site.pool()).await?;
-    // Each removal brings the log under or removes all it may; a few rounds absorb the
-    // difference between the average and the real size of the events removed.
-    for _ in 0..64 {
-        let acked = acknowledged_through(site).await?;
-        let Some(plan) = retention::plan(&m.usage(acked), max) else { break };
-        let (first, through) = m.range(&plan, acked);
-        remove(site, first, through, acked, max, plan.reason).await?;
-        m = measure(site.pool()).await?;
-    }
-    let surplus = m.surplus_pages(max);
-    let mut pages = surplus;
-    while pages > 0 {
-        let step = pages.min(VACUUM_STEP);
-        site.writer().submit(vec![Write::Vacuum(step)]).durable().await.map_err(SiteError::from)?;
-        pages -= step;
-    }
-    if surplus > 0 {
-        m = measure(site.pool()).await?;
-    }
-    growth.count.measured(m.bytes, m.events);
-    Ok(m)
-}
-
-/// Removes the events `first..=through` with the `acc.event_log` that records it, in one
-/// commit.
-async fn remove(
-    site: &Site,
-    first: i64,
-    through: i64,
-    acked: Option<i64>,
-    max_size: u64,
-    reason: retention::Reason,
-) -> Result<(), SiteError> {
-    let (removed, oldest, newest): (i64, Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(time_ms), MAX(time_ms) FROM events WHERE seq BETWEEN ? AND ?")
-            .bind(first)
-            .bind(through)
-            .fetch_one(site.pool())
-            .await?;
-    if removed == 0 {
-        return Ok(());
-    }
-    let unforwarded = match acked {
-        None => None,
-        Some(a) => Some(
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE seq > ? AND seq <= ?")
-                .bind(a)
-                .bind(through)
-                .fetch_one(site.pool())
-                .await?,
-        ),
-    };
-    let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    let pruned = Pruned {
-        removed: u(removed),
-        seqs: (u(first), u(through)),
-        times: (Timestamp(oldest.unwrap_or(0)), Timestamp(newest.unwrap_or(0))),
-        unforwarded: unforwarded.map(u),
-        max_size,
-        reason,
-    };
-    site.write_events_with(
-        |t| vec![catalogue::acc_event_log_pruned(t, &pruned)],
-        vec![Write::RemoveEvents(through)],
-    )
-    .await?;
-    let lost = pruned.unforwarded.unwrap_or(0);
-    if lost > 0 {
-        tracing::error!(
-            removed,
-            first,
-            through,
-            lost,
-            "The event log passed its hard limit; events never forwarded were removed."
-        );
-    } else {
-        tracing::warn!(
-            removed,
-            first,
-            through,
-            max_size,
-            "The event log is full; its oldest events were removed."
-        );
-    }
-    Ok(())
-}
-
-/// The maximum size set on this site, or the default.
-pub(crate) async fn stored_max_size(pool: &SqlitePool) -> Result<u64, SiteError> {
-    Ok(crate::store::meta(pool, MAX_SIZE_KEY)
-        .await?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(retention::DEFAULT_SITE_MAX_SIZE))
-}
-
-impl Site {
-    /// `acc site policy set --event-log-max-size` on a standalone site (a joined site takes
-    /// it from its management server's site settings).
-    pub async fn set_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
-        if let Some(revision) = self.applied_revision() {
-            return Err(SiteError::Invalid(vec![format!(
-                "event log maximum size: this site takes it from its management server (revision {revision}); change it there with `acc ctl settings site set --event-log-max-size`"
-            )]));
-        }
-        self.store_event_log_max_size(bytes).await
-    }
-
-    /// The maximum size of a site policy from the management server (`None` from an older
-    /// server: the site keeps its own).
-    pub async fn apply_event_log_max_size(&self, bytes: Option<u64>) -> Result<(), SiteError> {
-        match bytes {
-            Some(b) if b != self.event_growth().max_size() => self.store_event_log_max_size(b).await,
-            _ => Ok(()),
-        }
-    }
-
-    async fn store_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
-        retention::check_max_size(bytes)
-            .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
-        self.writer().submit(vec![Write::EventLogMaxSize(bytes)]).durable().await.map_err(SiteError::from)?;
-        self.event_growth().set_max_size(bytes);
-        Ok(())
-    }
-}
-
-/// Keeps the log under its maximum size until the task is dropped: after every so many
-/// new events (and every few seconds while it is over, waiting for acknowledgements).
-pub async fn retention_loop(site: Arc<Site>) {
-    loop {
-        let over = match enforce(&site).await {
-            Ok(m) => m.bytes > site.event_growth().max_size(),
-            Err(e) => {
-                tracing::error!(error = %e, "The event log could not be kept under its maximum size.");
-                true
-            }
-        };
-        let wait = if over { Duration::from_secs(2) } else { Duration::from_secs(60) };
-        let _ = tokio::time::timeout(wait, site.event_growth().wake.notified()).await;
-    }
 }
 
 /// A search of the log (`acc site events`).

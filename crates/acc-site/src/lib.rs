@@ -3,8 +3,8 @@
 //!
 //! - [`layout`], [`config`], [`init`]: the data directory and `acc site init`.
 //! - [`store`], [`writer`]: the SQLite database and group commit.
-//! - [`event_log`]: the security event log on disk: its maximum size, the removal of its
-//!   oldest events when full, paged searches.
+//! - [`event_log`]: the security event log on disk: its size, the removal of its oldest
+//!   events, paged searches; [`retention`]: keeping it under its maximum size.
 //! - [`verifier`]: Argon2id off the async threads, with a verification cache.
 //! - [`api`]: the agent-facing `/v1` routes.
 //! - [`tasks`]: the task server (send, long-poll delivery, results).
@@ -14,7 +14,9 @@
 //!   and CRLs, and the alert when a CRL expires.
 //! - [`shares`]: shares, their ACLs (in-memory snapshot, persisted), files, digests.
 //! - [`managed`], [`replicate`], [`directory`]: under a management server: join, policy
-//!   long-poll, event forwarding, package replication, domain logons through its directory.
+//!   long-poll, event forwarding, package replication, domain logons through its directory;
+//!   [`management`]: what they share (the management server's nodes, the mTLS connection,
+//!   the agent trust it sends).
 //! - [`site`]: the running state — lockout engine, accounts, policy — behind one lock.
 
 pub mod admin;
@@ -28,8 +30,10 @@ pub mod event_log;
 pub mod init;
 pub mod layout;
 pub mod managed;
+pub mod management;
 pub mod metrics;
 pub mod replicate;
+pub mod retention;
 pub mod server;
 pub mod shares;
 pub mod site;

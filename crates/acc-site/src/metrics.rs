@@ -68,7 +68,7 @@ pub fn package_bytes_served(n: u64) {
 /// the waiting task long-polls, the events not yet forwarded (managed sites).
 pub async fn observe(site: &Site) {
     metrics::gauge!("acc_long_poll_waiters", "kind" => "task").set(site.task_waiters() as f64);
-    if crate::managed::config(site.layout()).ok().flatten().is_none() {
+    if crate::management::config(site.layout()).ok().flatten().is_none() {
         return;
     }
     if let Some(revision) = site.applied_revision() {
@@ -116,7 +116,7 @@ pub fn readiness(site: Arc<Site>) -> Readiness {
                     )));
                 }
             }
-            let managed = crate::managed::config(site.layout()).map_err(|e| NotReady(e.to_string()))?;
+            let managed = crate::management::config(site.layout()).map_err(|e| NotReady(e.to_string()))?;
             if managed.is_some() && site.applied_revision().is_none() {
                 return Err(NotReady("no policy from the management server yet".to_string()));
             }

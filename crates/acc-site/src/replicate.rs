@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::error::SiteError;
 use crate::layout::Layout;
-use crate::managed::Nodes;
+use crate::management::{Nodes, connect, refused};
 use crate::site::Site;
 
 /// The longest pause between two attempts at a failed refresh.
@@ -102,14 +102,14 @@ pub async fn replicate_loop(
 }
 
 async fn report(site: &Site, nodes: &Nodes, packages: Vec<PackageState>) -> Result<(), SiteError> {
-    let mut conn = crate::managed::connect(site, nodes).await?;
+    let mut conn = connect(site.layout(), nodes).await?;
     let body = Bytes::from(serde_json::to_vec(&PackageReport { packages }).unwrap_or_default());
     let resp = conn
         .send("POST", "/v1/site/packages", &[("content-type", "application/json")], body)
         .await
         .map_err(|e| SiteError::Management(e.to_string()))?;
     if !resp.status.is_success() {
-        return Err(crate::managed::refused("the package report", &resp));
+        return Err(refused("the package report", &resp));
     }
     Ok(())
 }
@@ -249,7 +249,7 @@ async fn fetch(
     offset: u64,
 ) -> Result<Bytes, Failure> {
     if conn.is_none() {
-        *conn = Some(crate::managed::connect(site, nodes).await.map_err(|e| Failure::Other(e.to_string()))?);
+        *conn = Some(connect(site.layout(), nodes).await.map_err(|e| Failure::Other(e.to_string()))?);
     }
     let Some(c) = conn.as_mut() else {
         return Err(Failure::Other("no connection".into()));

@@ -71,10 +71,10 @@ impl Running {
         let admin_socket = admin::serve(self.site.clone())?;
         let refresh_task = tokio::spawn(self.site.clone().refresh_loop());
         let crl_task = tokio::spawn(crate::crl_watch::watch_loop(self.site.clone()));
-        let retention_task = tokio::spawn(crate::event_log::retention_loop(self.site.clone()));
+        let retention_task = tokio::spawn(crate::retention::retention_loop(self.site.clone()));
         let mut managed_tasks = Vec::new();
-        if let Some(m) = crate::managed::config(self.site.layout())? {
-            let nodes = crate::managed::Nodes::new(self.site.layout(), m)?;
+        if let Some(m) = crate::management::config(self.site.layout())? {
+            let nodes = crate::management::Nodes::new(self.site.layout(), m)?;
             self.site.attach_directory(nodes.clone());
             let site_url = format!("https://{}", self.local_addr()?);
             let (packages, wanted) =

@@ -23,6 +23,7 @@ use crate::verifier::{self, Verifier};
 use crate::writer::Writer;
 
 mod accounts;
+mod agents;
 mod logon;
 mod policy;
 
@@ -136,7 +137,7 @@ impl Site {
         let config = SiteConfig::load(&layout.config())?;
         let pool = store::open(&layout.database()).await?;
         let horizon = Timestamp(clock.now().millis() - 86_400_000);
-        let max_size = crate::event_log::stored_max_size(&pool).await?;
+        let max_size = store::event_log_max_size(&pool).await?;
         let writer = Writer::start(pool.clone(), Arc::new(crate::event_log::Growth::new(max_size)));
         let (state, policy, fresh) = match store::load(&pool, horizon).await? {
             Some((state, policy)) => (state, policy, false),
@@ -302,7 +303,7 @@ impl Site {
     }
 
     /// Verifies domain-form names through the management server's directory at `url`.
-    pub fn attach_directory(&self, nodes: crate::managed::Nodes) {
+    pub fn attach_directory(&self, nodes: crate::management::Nodes) {
         let _ = self.directory.set(crate::directory::DirectoryClient::new(nodes));
     }
 

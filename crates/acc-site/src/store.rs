@@ -123,27 +123,6 @@ impl AccountRows {
     }
 }
 
-/// A registered agent.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AgentRow {
-    /// The agent's id (`Acc-Agent-Id` or the body's `agent_id`).
-    pub agent_id: String,
-    /// Its host name.
-    pub host: String,
-    /// Its operating system.
-    pub os: String,
-    /// Its version.
-    pub version: String,
-    /// Who it authenticated as (`ACC_user`, `cert:CN=…`).
-    pub principal: String,
-    /// The socket's address.
-    pub ip: String,
-    /// First registration (Unix ms).
-    pub registered_at: i64,
-    /// Last registration (Unix ms).
-    pub last_seen: i64,
-}
-
 /// Opens (creating if needed) the site database, its files the owner's only (0600).
 pub async fn open(path: &Path) -> Result<SqlitePool, SiteError> {
     acc_pki::fsutil::private_database(path)?;
@@ -410,27 +389,15 @@ pub async fn load(
     Ok(Some((state, policy)))
 }
 
-/// Registered agents, most recently seen first.
-pub async fn agents(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
-    let rows = sqlx::query("SELECT agent_id, host, os, version, principal, ip, registered_at, last_seen FROM agents ORDER BY last_seen DESC")
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AgentRow {
-            agent_id: r.get("agent_id"),
-            host: r.get("host"),
-            os: r.get("os"),
-            version: r.get("version"),
-            principal: r.get("principal"),
-            ip: r.get("ip"),
-            registered_at: r.get("registered_at"),
-            last_seen: r.get("last_seen"),
-        })
-        .collect())
-}
-
 /// A `meta` value.
 pub async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>, SiteError> {
     Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(pool).await?)
+}
+
+/// The event log's maximum size set on this site, or the default.
+pub(crate) async fn event_log_max_size(pool: &SqlitePool) -> Result<u64, SiteError> {
+    Ok(meta(pool, crate::event_log::MAX_SIZE_KEY)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(acc_core::event::retention::DEFAULT_SITE_MAX_SIZE))
 }

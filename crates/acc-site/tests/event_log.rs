@@ -13,6 +13,7 @@ use acc_site::Site;
 use acc_site::admin::EventQuery;
 use acc_site::event_log::{self, PAGE};
 use acc_site::layout::Layout;
+use acc_site::retention;
 use acc_site::site::SystemClock;
 use serde_json::Value;
 
@@ -72,7 +73,7 @@ async fn a_full_log_loses_its_oldest_events_and_records_each_removal() {
     fill(&site, 3000).await;
     let before = event_log::measure(site.pool()).await.unwrap();
     assert!(before.bytes > 2 * MIB, "{before:?}");
-    let after = event_log::enforce(&site).await.unwrap();
+    let after = retention::enforce(&site).await.unwrap();
     assert!(after.bytes <= MIB, "the log is back under its maximum: {after:?}");
     assert!(after.file_bytes <= MIB + 256 * 1024, "and so is the file, but for the other tables: {after:?}");
     let events = all(&site, EventQuery::default()).await;
@@ -103,7 +104,7 @@ async fn a_joined_site_keeps_unacknowledged_events_until_the_hard_limit() {
     std::fs::create_dir_all(layout.management_config().parent().unwrap()).unwrap();
     std::fs::write(layout.management_config(), r#"{"url":"https://127.0.0.1:9"}"#).unwrap();
     fill(&site, 1500).await;
-    let m = event_log::enforce(&site).await.unwrap();
+    let m = retention::enforce(&site).await.unwrap();
     assert!(m.bytes > MIB, "over the maximum, nothing acknowledged: {m:?}");
     assert_eq!(m.events, 1500, "nothing removed");
     // The management server acknowledges up to 200: only those may go.
@@ -111,7 +112,7 @@ async fn a_joined_site_keeps_unacknowledged_events_until_the_hard_limit() {
         .execute(site.pool())
         .await
         .unwrap();
-    event_log::enforce(&site).await.unwrap();
+    retention::enforce(&site).await.unwrap();
     let events = all(&site, EventQuery::default()).await;
     let r = removals(&events);
     assert_eq!(r.len(), 1, "{r:?}");
@@ -120,7 +121,7 @@ async fn a_joined_site_keeps_unacknowledged_events_until_the_hard_limit() {
     assert_eq!(seqs(&events)[0], 201, "every unacknowledged event survives");
     // Past twice the maximum the oldest unacknowledged go too, and the record says so.
     fill(&site, 1500).await;
-    let m = event_log::enforce(&site).await.unwrap();
+    let m = retention::enforce(&site).await.unwrap();
     assert!(m.bytes <= 2 * MIB, "{m:?}");
     let events = all(&site, EventQuery::default()).await;
     let hard: Vec<&Value> = removals(&events).into_iter().filter(|e| e["Reason"] == "hard-limit").collect();
@@ -153,7 +154,7 @@ async fn an_older_database_is_converted_and_gives_back_what_the_log_no_longer_ne
     assert_eq!(mode, 2, "incremental");
     let big = event_log::measure(site.pool()).await.unwrap();
     site.set_event_log_max_size(MIB).await.unwrap();
-    let small = event_log::enforce(&site).await.unwrap();
+    let small = retention::enforce(&site).await.unwrap();
     assert!(small.file_bytes < big.file_bytes / 2, "{big:?} -> {small:?}");
     assert!(small.file_bytes <= MIB + 256 * 1024, "{small:?}");
 }
@@ -263,7 +264,7 @@ async fn repeated_refusals_are_stored_compactly_and_each_still_counts_once() {
     // A removal takes the shape with the last event that used it.
     site.set_event_log_max_size(MIB).await.unwrap();
     fill(&site, 1500).await;
-    event_log::enforce(&site).await.unwrap();
+    retention::enforce(&site).await.unwrap();
     let shapes: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM event_shapes").fetch_one(site.pool()).await.unwrap();
     assert_eq!(shapes, 0, "no refusal is left, nor its shape");

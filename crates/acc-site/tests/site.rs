@@ -257,9 +257,9 @@ async fn r_policy_refreshes_only_for_revisions_that_change_what_the_refresh_acts
 
 /// A management server node list whose only node nothing listens on (the directory is
 /// unreachable).
-fn unreachable_directory(layout: &acc_site::layout::Layout) -> acc_site::managed::Nodes {
-    let config = acc_site::managed::ManagementConfig { url: "https://127.0.0.1:9".into(), urls: vec![] };
-    acc_site::managed::Nodes::new(layout, config).unwrap()
+fn unreachable_directory(layout: &acc_site::layout::Layout) -> acc_site::management::Nodes {
+    let config = acc_site::management::ManagementConfig { url: "https://127.0.0.1:9".into(), urls: vec![] };
+    acc_site::management::Nodes::new(layout, config).unwrap()
 }
 
 #[tokio::test]

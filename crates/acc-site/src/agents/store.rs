@@ -1,12 +1,53 @@
 //! The `agents` table's rows as registrations and bindings: each registered id with what
 //! it is bound to (its token's SHA-256, and the certificate it registered with), in the same
 //! row, so a registration is one row written. A row without a token predates binding
-//! (`Binding::Legacy`).
+//! (`Binding::Legacy`). A row's registration facts are an [`AgentRow`].
 
 use acc_core::agent_binding::{Binding, CertificateIdentity};
 use sqlx::{Row, SqlitePool};
 
-use crate::store::AgentRow;
+use crate::error::SiteError;
+
+/// A registered agent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentRow {
+    /// The agent's id (`Acc-Agent-Id` or the body's `agent_id`).
+    pub agent_id: String,
+    /// Its host name.
+    pub host: String,
+    /// Its operating system.
+    pub os: String,
+    /// Its version.
+    pub version: String,
+    /// Who it authenticated as (`ACC_user`, `cert:CN=…`).
+    pub principal: String,
+    /// The socket's address.
+    pub ip: String,
+    /// First registration (Unix ms).
+    pub registered_at: i64,
+    /// Last registration (Unix ms).
+    pub last_seen: i64,
+}
+
+/// Registered agents, most recently seen first.
+pub async fn list(pool: &SqlitePool) -> Result<Vec<AgentRow>, SiteError> {
+    let rows = sqlx::query("SELECT agent_id, host, os, version, principal, ip, registered_at, last_seen FROM agents ORDER BY last_seen DESC")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AgentRow {
+            agent_id: r.get("agent_id"),
+            host: r.get("host"),
+            os: r.get("os"),
+            version: r.get("version"),
+            principal: r.get("principal"),
+            ip: r.get("ip"),
+            registered_at: r.get("registered_at"),
+            last_seen: r.get("last_seen"),
+        })
+        .collect())
+}
 
 /// Gives a database made before binding the two columns of a binding (its registrations
 /// are then legacy, until their agents register again). Idempotent.

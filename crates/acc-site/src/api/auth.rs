@@ -15,38 +15,13 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::ApiPeer;
 use super::error::ApiError;
+use super::field::check_field;
+use super::principal::Principal;
 use super::session::{self, Presented};
 use crate::agents::{Claim, NotBound};
 use crate::site::Site;
 
 pub use acc_proto::agent_site::{HEADER_AGENT_HOST, HEADER_AGENT_ID};
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A local account (its name as stored).
-    Account {
-        /// The name.
-        name: String,
-        /// The response should carry `policy_stale` (a retiring ACC generation).
-        policy_stale: bool,
-    },
-    /// A client certificate.
-    Certificate {
-        /// The subject's common name.
-        cn: String,
-    },
-}
-
-impl Principal {
-    /// As shown in registrations and share checks: `ACC_user`, `cert:CN=acclinux`.
-    pub fn label(&self) -> String {
-        match self {
-            Principal::Account { name, .. } => name.clone(),
-            Principal::Certificate { cn } => format!("cert:CN={cn}"),
-        }
-    }
-}
 
 /// The TLS-level facts the transport hands to the API.
 #[derive(Debug, Clone)]
@@ -89,7 +64,7 @@ pub fn named_agent(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(HEADER_AGENT_ID) else { return Ok(None) };
     let id = std::str::from_utf8(value.as_bytes())
         .map_err(|_| ApiError::malformed("the Acc-Agent-Id header is not UTF-8"))?;
-    super::register::check_field("Acc-Agent-Id", id)?;
+    check_field("Acc-Agent-Id", id)?;
     Ok(Some(id.to_string()))
 }
 

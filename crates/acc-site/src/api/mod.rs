@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod error;
+mod field;
 mod openapi;
 mod packages;
+pub mod principal;
 mod register;
 pub mod session;
 mod shares;

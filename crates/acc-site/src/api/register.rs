@@ -16,14 +16,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::ApiPeer;
-use super::auth::{self, Principal};
+use super::auth;
 use super::error::ApiError;
+use super::field::check_field;
+use super::principal::Principal;
+use crate::agents::store::AgentRow;
 use crate::agents::{RegisterError, Registering};
 use crate::site::Site;
-use crate::store::AgentRow;
-
-/// Longest value of a registration field.
-const MAX_FIELD: usize = 256;
 
 /// Reads a JSON body, mapping every rejection to the API's error shape.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
@@ -39,19 +38,6 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesReject
         }
     })?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::malformed(format!("request body: {e}")))
-}
-
-pub(super) fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        return Err(ApiError::malformed(format!("'{name}' is empty")));
-    }
-    if value.chars().count() > MAX_FIELD {
-        return Err(ApiError::malformed(format!("'{name}' is longer than {MAX_FIELD} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::malformed(format!("'{name}' contains a control character")));
-    }
-    Ok(())
 }
 
 pub(super) async fn register(

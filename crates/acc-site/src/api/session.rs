@@ -20,7 +20,7 @@ use acc_core::acl::Caller;
 use acc_core::share_path::{ShareName, SharePath};
 use acc_net::SessionSlot;
 
-use super::auth::Principal;
+use super::principal::Principal;
 use crate::site::Site;
 
 /// How a request presented itself: its credential and agent host, a password only as a

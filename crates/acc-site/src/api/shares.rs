@@ -24,8 +24,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiPeer;
-use super::auth::{self, Principal};
+use super::auth;
 use super::error::ApiError;
+use super::principal::Principal;
 use super::session;
 use crate::shares::files::{self, Opened, Resolved};
 use crate::shares::range::{self, Selection};

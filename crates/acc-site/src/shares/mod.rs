@@ -23,35 +23,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use acc_core::acl::Share;
-use acc_core::share_path::{PathError, ShareName};
+use acc_core::share_path::ShareName;
 use arc_swap::ArcSwap;
 use sqlx::{Row, SqlitePool};
 
-use crate::error::SiteError;
+use crate::error::{ShareError, SiteError};
 use crate::init::DEFAULT_SHARES;
 use crate::layout::Layout;
 use crate::store::Write;
 use crate::writer::Writer;
-
-/// A share edit or lookup that cannot be done. Messages are one line and name the input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ShareError {
-    /// No share of that name.
-    #[error(
-        "share '{0}' does not exist; see `acc site shares list`, or create it with `acc site shares add {0}`"
-    )]
-    UnknownShare(String),
-    /// `add` of an existing share.
-    #[error("share '{0}' already exists")]
-    Exists(String),
-    /// A bad share name.
-    #[error("{0}")]
-    Name(PathError),
-    /// A refused ACL edit (target, right, nothing to revoke).
-    #[error(transparent)]
-    Edit(#[from] acc_core::acl::AceEditError),
-}
 
 /// One share in the snapshot: its ACLs and its folder.
 #[derive(Debug)]

@@ -175,7 +175,7 @@ impl Site {
             ip: source.ip().parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             port,
         };
-        let answer = directory.logon(self, &request).await;
+        let answer = directory.logon(&self.layout, &request).await;
         if let Err(e) = &answer {
             tracing::warn!(error = %e, user, "The directory cannot be reached; the logon is refused as unavailable.");
         }

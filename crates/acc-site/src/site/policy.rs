@@ -1,5 +1,6 @@
-//! A site's lockout policy: set by the administrator on a standalone site, or applied from
-//! the management server's site policy; and the ACC refresh it schedules.
+//! A site's lockout policy and its event log's maximum size: set by the administrator on a
+//! standalone site, or applied from the management server's site policy; and the ACC
+//! refresh the lockout policy schedules.
 
 use super::*;
 
@@ -92,7 +93,7 @@ impl Site {
         }
         let mut error = None;
         let trust_changed =
-            match crate::managed::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
+            match crate::management::write_trust(&self.layout, &p.trust_pems, p.crl_pem.as_deref()) {
                 Ok(changed) => changed,
                 Err(e) => {
                     error = Some(format!("agent trust: {e}"));
@@ -153,7 +154,7 @@ impl Site {
             .filter_map(|g| self.account(acc_core::lockout::local_name(&g.user_name)))
             .map(|v| acc_proto::AccountState { name: v.name, state: v.state })
             .collect();
-        let (crl_this_update_ms, crl_next_update_ms) = crate::managed::crl_times(&self.layout);
+        let (crl_this_update_ms, crl_next_update_ms) = crate::management::crl_times(&self.layout);
         Ok(acc_proto::SiteAck {
             revision: p.revision,
             generations: acks,
@@ -192,5 +193,35 @@ impl Site {
                 () = self.refresh_changed.notified() => {}
             }
         }
+    }
+}
+
+impl Site {
+    /// `acc site policy set --event-log-max-size` on a standalone site (a joined site takes
+    /// it from its management server's site settings).
+    pub async fn set_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
+        if let Some(revision) = self.applied_revision() {
+            return Err(SiteError::Invalid(vec![format!(
+                "event log maximum size: this site takes it from its management server (revision {revision}); change it there with `acc ctl settings site set --event-log-max-size`"
+            )]));
+        }
+        self.store_event_log_max_size(bytes).await
+    }
+
+    /// The maximum size of a site policy from the management server (`None` from an older
+    /// server: the site keeps its own).
+    pub async fn apply_event_log_max_size(&self, bytes: Option<u64>) -> Result<(), SiteError> {
+        match bytes {
+            Some(b) if b != self.event_growth().max_size() => self.store_event_log_max_size(b).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn store_event_log_max_size(&self, bytes: u64) -> Result<(), SiteError> {
+        acc_core::event::retention::check_max_size(bytes)
+            .map_err(|e| SiteError::Invalid(vec![format!("event log maximum size: {e}")]))?;
+        self.writer().submit(vec![Write::EventLogMaxSize(bytes)]).durable().await.map_err(SiteError::from)?;
+        self.event_growth().set_max_size(bytes);
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 #[cfg(unix)]
-use crate::cmd::site::{DataDir, call};
+use crate::cmd::site::data_dir::{DataDir, call};
 use crate::output::Table;
 
 #[cfg(unix)]

@@ -3,13 +3,13 @@
 //! themselves when no server runs (see `acc_site::admin`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use acc_core::lockout::LockoutPolicy;
 use acc_core::password::Secret;
-use acc_site::admin::{self, DirLock, EventPage, EventQuery, Request};
+use acc_site::admin::{EventPage, EventQuery, Request};
 use acc_site::config::SiteConfig;
 use acc_site::init::{self, InitOptions};
 use acc_site::layout::Layout;
@@ -25,7 +25,10 @@ use crate::cmd::events::{EventLogArgs, Printer, SearchArgs};
 use crate::output::Table;
 
 mod agents;
+pub(crate) mod data_dir;
 mod tasks;
+
+use data_dir::{Admin, DataDir, call};
 
 /// The default listen address of a site server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
@@ -67,16 +70,6 @@ pub enum SiteCommand {
     /// Shares and their ACLs (share and file level).
     #[command(subcommand)]
     Shares(crate::cmd::shares::SharesCommand),
-}
-
-#[derive(Debug, Args)]
-pub struct DataDir {
-    /// The site's data directory.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) data_dir: PathBuf,
-    /// Print JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -456,50 +449,6 @@ fn show(d: &DataDir) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where administrative requests go: the running server's admin socket, or the data
-/// directory opened here (and locked) when no server runs.
-pub(crate) enum Admin {
-    /// A server runs: its socket.
-    Socket(PathBuf),
-    /// No server runs: the site, opened by this command, which holds the directory's lock.
-    Local { site: Arc<Site>, _lock: DirLock },
-}
-
-impl Admin {
-    /// Finds the running server of `dir`, or opens the data directory; a server starting
-    /// or stopping, or another command holding the directory, is waited for (bounded).
-    pub(crate) async fn open(dir: &Path) -> Result<Admin> {
-        let layout = Layout::new(dir);
-        SiteConfig::load(&layout.config())?;
-        match admin::route(dir, &layout.admin_socket(), admin::LOCK_WAIT).await? {
-            admin::Route::Socket(socket) => Ok(Admin::Socket(socket)),
-            admin::Route::Local(lock) => {
-                let site = Site::open(layout, Arc::new(SystemClock)).await?;
-                Ok(Admin::Local { site, _lock: lock })
-            }
-        }
-    }
-
-    /// Carries out one request; when the server stopped before the request was sent, on
-    /// whatever answers next (the restarted server, or the data directory itself).
-    pub(crate) async fn request(&mut self, dir: &Path, request: Request) -> Result<Value> {
-        loop {
-            match self {
-                Admin::Socket(socket) => match admin::call(socket, &request).await? {
-                    Some(answer) => return Ok(answer),
-                    None => *self = Admin::open(dir).await?,
-                },
-                Admin::Local { site, .. } => return Ok(admin::handle(site, request).await?),
-            }
-        }
-    }
-}
-
-/// Sends `request` to the running server, or carries it out on the data directory.
-pub(crate) async fn call(dir: &Path, request: Request) -> Result<Value> {
-    Admin::open(dir).await?.request(dir, request).await
 }
 
 fn read_password(flag: bool) -> Result<Secret> {

@@ -9,7 +9,7 @@ use acc_site::admin::Request;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use super::{DataDir, call};
+use super::data_dir::{DataDir, call};
 use crate::output::Table;
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::{DataDir, call};
+use super::data_dir::{DataDir, call};
 use crate::output::{Table, pairs};
 
 #[derive(Debug, Subcommand)]
