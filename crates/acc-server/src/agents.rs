@@ -114,6 +114,16 @@ pub fn site_endpoints(sites: &BTreeMap<String, SiteRecord>) -> Vec<SiteEndpoint>
         .collect()
 }
 
+/// Whether `endpoints` are the site servers of `sites` as [`site_endpoints`] writes them
+/// (compared in place, without a copy).
+pub fn same_endpoints(endpoints: &[SiteEndpoint], sites: &BTreeMap<String, SiteRecord>) -> bool {
+    endpoints.len() == sites.len()
+        && endpoints
+            .iter()
+            .zip(sites.values())
+            .all(|(e, s)| e.name == s.name && e.url == s.url && e.ca_pem == s.tls_ca_pem)
+}
+
 /// The policy an agent applies: `auth` is the mode with the active credential for it,
 /// which the server takes from its vault.
 pub fn agent_policy(
@@ -264,5 +274,34 @@ mod tests {
         assert_eq!(p.auth.generation, Some(2));
         assert_eq!(p.site_servers[0].ca_pem.as_deref(), Some("PEM"));
         assert!(!format!("{p:?}").contains("\"pw\""), "Debug never shows the password");
+    }
+
+    #[test]
+    fn a_rendered_answer_is_kept_only_while_the_site_servers_are_the_same() {
+        let site = |name: &str, url: &str, ca: Option<&str>| {
+            let record = SiteRecord(SiteView {
+                tls_ca_pem: ca.map(str::to_string),
+                ..SiteRecord::new(name, url, "01", 0).0
+            });
+            (name.to_string(), record)
+        };
+        let sites: BTreeMap<_, _> =
+            [site("SITE1", "https://a:9", None), site("SITE2", "https://b:9", Some("P"))].into();
+        let rendered = site_endpoints(&sites);
+        assert!(same_endpoints(&rendered, &sites));
+        for changed in [
+            [site("SITE1", "https://a:10", None), site("SITE2", "https://b:9", Some("P"))].into(),
+            [site("SITE1", "https://a:9", None), site("SITE2", "https://b:9", Some("Q"))].into(),
+            [site("SITE1", "https://a:9", None), site("SITE3", "https://b:9", Some("P"))].into(),
+            BTreeMap::from([site("SITE1", "https://a:9", None)]),
+            [
+                site("SITE1", "https://a:9", None),
+                site("SITE2", "https://b:9", Some("P")),
+                site("SITE3", "https://c:9", None),
+            ]
+            .into(),
+        ] {
+            assert!(!same_endpoints(&rendered, &changed), "{changed:?}");
+        }
     }
 }

@@ -23,7 +23,7 @@ impl Server {
 
     /// Every certificate the fleet CA issued, with `revoked_at` when revoked.
     pub async fn certificates(&self) -> Result<Vec<CertificateView>, ServerError> {
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         store::certs(&self.pool)
             .await?
             .into_iter()

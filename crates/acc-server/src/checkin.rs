@@ -17,18 +17,27 @@ use crate::init::directory_secret_name;
 use crate::server::{SaveError, Server, generation_secret_name};
 use crate::store;
 
-/// The credential agents are sent with the revision in force, opened from the vault once
-/// per revision rather than once per agent: a change answers 10,000 waiting long-polls at
-/// once, and each would otherwise read and decrypt the same secret. The vault's secrets
-/// change only with a revision (they are committed with it), so the revision is the key.
-/// The async lock makes the first waiter read it while the others wait for its answer.
+/// The policy answer agents are sent, rendered once and then served as it is to every
+/// agent while nothing in it changes: a change answers 10,000 waiting long-polls at once,
+/// and each would otherwise open the same credential from the vault, copy the site list
+/// and write the same JSON. The answer holds the revision, the `update-config` counter,
+/// the active credential, the site servers and the management server nodes; it is
+/// rendered again when any of them changed. The vault's secrets change only with a
+/// revision (they are committed with it), so the credential is opened again only then.
+/// The async lock makes the first waiter render it while the others wait for its answer.
 #[derive(Default)]
-pub struct CredentialCache(tokio::sync::Mutex<Option<(i64, AgentAuth)>>);
+pub struct AgentAnswers(tokio::sync::Mutex<Option<AgentAnswer>>);
 
-impl std::fmt::Debug for CredentialCache {
+impl std::fmt::Debug for AgentAnswers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CredentialCache([REDACTED])")
+        f.write_str("AgentAnswers([REDACTED])")
     }
+}
+
+/// One rendered policy answer and what it was rendered from.
+struct AgentAnswer {
+    policy: AgentPolicy,
+    body: axum::body::Bytes,
 }
 
 /// An agent as its verified client certificate presents it.
@@ -65,7 +74,7 @@ impl Server {
         if self.site_for(&id.name.to_ascii_uppercase(), &id.serial_hex).is_some() {
             return Err(AgentRefusal::SiteCertificate(id.serial_hex.clone()));
         }
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         if doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&id.serial_hex)) {
             return Err(AgentRefusal::Revoked(id.serial_hex.clone()));
         }
@@ -84,16 +93,16 @@ impl Server {
         record.cert_not_after = Some(id.not_after_ms);
     }
 
-    /// The agent policy once the revision in force is above `after` or an `update-config`
-    /// for agents came after `force_after`, waiting up to `wait`; `None` when nothing
-    /// happened.
+    /// The agent policy (an `AgentPolicy`, as JSON) once the revision in force is above
+    /// `after` or an `update-config` for agents came after `force_after`, waiting up to
+    /// `wait`; `None` when nothing happened.
     pub async fn wait_agent_policy(
         &self,
         id: &AgentIdentity,
         after: i64,
         force_after: u64,
         wait: Duration,
-    ) -> Result<Option<AgentPolicy>, ServerError> {
+    ) -> Result<Option<axum::body::Bytes>, ServerError> {
         self.touch_agent(id);
         let waiting = crate::metrics::LongPoll::start("agent");
         let Some((revision, doc, force)) =
@@ -102,21 +111,30 @@ impl Server {
             return Ok(None);
         };
         drop(waiting);
-        let credential = {
-            let mut cached = self.agent_credential_cache().0.lock().await;
-            match cached.as_ref() {
-                Some((at, credential)) if *at == revision => credential.clone(),
-                _ => {
-                    let credential = self.agent_credential(&doc).await?;
-                    *cached = Some((revision, credential.clone()));
-                    credential
-                }
+        let servers = self.node_urls();
+        let mut cached = self.agent_answers().0.lock().await;
+        if let Some(answer) = cached.as_ref() {
+            let p = &answer.policy;
+            if p.revision == revision
+                && p.force == force
+                && p.servers == servers
+                && agents::same_endpoints(&p.site_servers, &self.inventory.sites())
+            {
+                return Ok(Some(answer.body.clone()));
             }
+        }
+        let credential = match cached.take() {
+            Some(answer) if answer.policy.revision == revision => answer.policy.auth,
+            _ => self.agent_credential(&doc).await?,
         };
         let mut policy = agents::agent_policy(revision, &doc, credential, &self.inventory.sites());
         policy.force = force;
-        policy.servers = self.node_urls();
-        Ok(Some(policy))
+        policy.servers = servers;
+        let body = axum::body::Bytes::from(serde_json::to_vec(&policy).map_err(|e| {
+            ServerError::Invalid(format!("the agent policy could not be written as JSON: {e}"))
+        })?);
+        *cached = Some(AgentAnswer { policy, body: body.clone() });
+        Ok(Some(body))
     }
 
     /// How agents authenticate in `doc`'s mode, with the credential they present: the
@@ -226,7 +244,7 @@ impl Server {
     /// `acc ctl agents`: every agent that checked in, and every enrolled one that has not
     /// yet, with its certificate, revision, mode, health and any shared identity.
     pub async fn agent_inventory(&self) -> Result<Vec<AgentView>, ServerError> {
-        let (revision, doc) = self.current();
+        let (revision, doc) = self.in_force();
         let agents = self.agents();
         let mut out: Vec<AgentView> = agents
             .values()

@@ -195,7 +195,7 @@ impl Server {
         }
         // A host enrolled before: a rebuilt machine supersedes its identity only with a
         // token that allows it; its old certificates are then revoked.
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let now = self.now_ms();
         let previous: Vec<String> = store::certs(&self.pool)
             .await?
@@ -352,7 +352,7 @@ impl Server {
         force_after: u64,
         wait: Duration,
         audience: Audience,
-    ) -> Option<(i64, crate::document::PolicyDocument, u64)> {
+    ) -> Option<(i64, std::sync::Arc<crate::document::PolicyDocument>, u64)> {
         let mut revisions = self.revisions();
         let mut forces = self.long_polls().subscribe(audience);
         let mut stopping = self.long_polls().stopping();
@@ -360,7 +360,7 @@ impl Server {
         loop {
             let force = *forces.borrow_and_update();
             if *revisions.borrow_and_update() > after || force > force_after {
-                let (revision, doc) = self.current();
+                let (revision, doc) = self.in_force();
                 return Some((revision, doc, force));
             }
             let changed = tokio::time::timeout_at(deadline, async {

@@ -118,7 +118,7 @@ pub fn check_replica_read(
 impl Server {
     /// Begins (or resumes) the upload of a package version.
     pub async fn package_begin(&self, m: PackageManifest, author: &str) -> Result<UploadBegun, PackageError> {
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         check_manifest(&m, &doc).map_err(PackageError::Invalid)?;
         let key = (m.name.clone(), m.version.clone());
         let existing = self.catalog().versions().get(&key).cloned();
@@ -272,7 +272,7 @@ impl Server {
 
     /// Every package version with its assignment and each site's replication.
     pub fn package_list(&self) -> Vec<PackageView> {
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let sites = self.inventory.sites_now();
         self.catalog()
             .versions()
@@ -383,7 +383,7 @@ impl Server {
         path: &str,
         offset: u64,
     ) -> Result<(Vec<u8>, u64), PackageError> {
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let manifest = self
             .site_packages(site, &doc)
             .into_iter()

@@ -8,15 +8,16 @@
 //! save lock (`pg_advisory_xact_lock`) in which the revision is then stored; the revision
 //! in force only ever moves forward (a node adopts the newer revisions of others).
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::document::PolicyDocument;
 
 /// The revision in force and what serialises its successors.
 #[derive(Debug)]
 pub struct PolicyState {
-    /// The revision in force and its document.
-    current: Mutex<(i64, PolicyDocument)>,
+    /// The revision in force and its document, shared: thousands of long-polls answered at
+    /// once each read it, and a copy each would be a copy of every revoked serial.
+    current: Mutex<(i64, Arc<PolicyDocument>)>,
     /// Serialises saves: each is validated against the document it replaces.
     save_lock: tokio::sync::Mutex<()>,
     /// The revision in force, for long-polls.
@@ -27,18 +28,24 @@ impl PolicyState {
     /// Revision `number` with `document` in force.
     pub fn new(number: i64, document: PolicyDocument) -> PolicyState {
         PolicyState {
-            current: Mutex::new((number, document)),
+            current: Mutex::new((number, Arc::new(document))),
             save_lock: tokio::sync::Mutex::new(()),
             revision_tx: tokio::sync::watch::Sender::new(number),
         }
     }
 
-    fn locked(&self) -> MutexGuard<'_, (i64, PolicyDocument)> {
+    fn locked(&self) -> MutexGuard<'_, (i64, Arc<PolicyDocument>)> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The revision in force and its document.
+    /// The revision in force and a copy of its document (to change and save).
     pub(crate) fn current(&self) -> (i64, PolicyDocument) {
+        let (number, document) = self.shared();
+        (number, PolicyDocument::clone(&document))
+    }
+
+    /// The revision in force and its document, shared (to read).
+    pub(crate) fn shared(&self) -> (i64, Arc<PolicyDocument>) {
         self.locked().clone()
     }
 
@@ -60,7 +67,7 @@ impl PolicyState {
         if current.0 >= number {
             return false;
         }
-        *current = (number, document);
+        *current = (number, Arc::new(document));
         self.revision_tx.send_replace(number);
         true
     }

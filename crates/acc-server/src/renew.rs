@@ -44,7 +44,7 @@ impl Server {
                 summary.serial
             )));
         }
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         if doc.revoked.iter().any(|r| r.serial.eq_ignore_ascii_case(&summary.serial)) {
             return Err(JoinError::Conflict(format!(
                 "certificate {} was revoked; enroll this machine again (acc agent enroll --token T)",

@@ -52,7 +52,7 @@ impl Server {
     /// provisioning generation has waited `provisioning_timeout`; the rotation itself waits
     /// for the admin's force-switch or cancel.
     pub async fn report_stalled(&self) {
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let Some(g) = stalled(&doc, self.now_ms()) else {
             return;
         };
@@ -101,7 +101,7 @@ impl Server {
     /// rotation has stalled, each site's acknowledgements, and the agents' adoption of the
     /// active generation.
     pub fn credential_status(&self) -> RotationStatus {
-        let (revision, doc) = self.current();
+        let (revision, doc) = self.in_force();
         let registry = self.inventory.sites_now();
         let now = self.now_ms();
         let generations = doc

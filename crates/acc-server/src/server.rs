@@ -84,7 +84,7 @@ pub struct Server {
     /// `nodes` refreshes them).
     node_registry: Mutex<Vec<store::NodeRow>>,
     /// The agents' credential of the revision in force, opened once for every agent.
-    agent_credential: crate::checkin::CredentialCache,
+    agent_answers: crate::checkin::AgentAnswers,
 }
 
 impl std::fmt::Debug for Server {
@@ -157,7 +157,7 @@ impl Server {
             long_polls: crate::wake::LongPolls::default(),
             url: Mutex::new(config.url.clone()),
             node_registry: Mutex::new(Vec::new()),
-            agent_credential: crate::checkin::CredentialCache::default(),
+            agent_answers: crate::checkin::AgentAnswers::default(),
             own_events: crate::event_store::OwnEvents::new(event_seq, event_growth),
             layout,
             clock,
@@ -238,9 +238,9 @@ impl Server {
         &self.own_events
     }
 
-    /// The agents' credential of the revision in force.
-    pub(crate) fn agent_credential_cache(&self) -> &crate::checkin::CredentialCache {
-        &self.agent_credential
+    /// The policy answer agents are sent now, rendered once.
+    pub(crate) fn agent_answers(&self) -> &crate::checkin::AgentAnswers {
+        &self.agent_answers
     }
 
     /// The management server nodes as last read from the store.
@@ -248,9 +248,19 @@ impl Server {
         &self.node_registry
     }
 
-    /// The revision in force and its document.
+    /// The revision in force and a copy of its document (to change and save).
     pub fn current(&self) -> (i64, PolicyDocument) {
         self.policy.current()
+    }
+
+    /// The revision in force and its document, shared (to read, without a copy).
+    pub fn in_force(&self) -> (i64, std::sync::Arc<PolicyDocument>) {
+        self.policy.shared()
+    }
+
+    /// The number of the revision in force.
+    pub fn revision(&self) -> i64 {
+        self.policy.revision()
     }
 
     /// A receiver that wakes when a new revision is in force (saved here or, adopted, by
@@ -363,7 +373,7 @@ impl Server {
         author: &str,
     ) -> Result<SaveOutcome, SaveError> {
         let guard = self.saving().await?;
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let saved = document::change_site(&doc, patch).map_err(SaveError::Refused)?;
         self.commit(guard, &doc, saved, Vec::new(), author).await
     }
@@ -385,7 +395,7 @@ impl Server {
             document::check_grace(g).map_err(|p| SaveError::Refused(vec![p]))?;
         }
         let guard = self.saving().await?;
-        let (_, doc) = self.current();
+        let (_, doc) = self.in_force();
         let oracle = self.oracle(&doc).await?;
         let directory = store::directory_accounts(&self.pool).await?;
         // The check borrows non-Send trait objects: it runs in a block that ends before

@@ -70,7 +70,7 @@ async fn policy(State(server): Srv, uri: Uri, req: Request) -> Result<Response, 
     let after = i64::try_from(number("after")?).unwrap_or(i64::MAX);
     let wait = Duration::from_secs(number("wait")?);
     match server.wait_agent_policy(&id, after, number("force")?, wait).await? {
-        Some(p) => Ok(Json(p).into_response()),
+        Some(body) => Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
@@ -79,7 +79,7 @@ async fn check_in(State(server): Srv, req: Request) -> Result<Json<CheckInAnswer
     let id = agent_of(req.extensions().get::<Arc<PeerInfo>>(), &server)?;
     let check_in: AgentCheckIn = super::read_json(req).await?;
     server.agent_check_in(&id, check_in).await?;
-    Ok(Json(CheckInAnswer { status: HealthStatus::Ok, revision: server.current().0 }))
+    Ok(Json(CheckInAnswer { status: HealthStatus::Ok, revision: server.revision() }))
 }
 
 async fn list(State(server): Srv, Extension(caller): Extension<Caller>) -> Result<Json<AgentList>, ApiError> {

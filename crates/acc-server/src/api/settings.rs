@@ -143,7 +143,7 @@ fn info(r: crate::store::RevisionRow) -> RevisionInfo {
 /// Revision `n`'s document, or 404 naming the range that exists.
 async fn load(server: &Server, n: i64) -> Result<(crate::store::RevisionRow, PolicyDocument), ApiError> {
     let Some((row, text)) = crate::store::revision(server.pool(), n).await? else {
-        let latest = server.current().0;
+        let latest = server.revision();
         return Err(ApiError::not_found(format!("revision {n} does not exist; revisions are 1 to {latest}")));
     };
     let doc: PolicyDocument =

@@ -77,7 +77,7 @@ async fn a_save_on_one_node_wakes_a_long_poll_on_the_other() {
     assert_eq!(revision, before + 1);
     assert_eq!(doc.site.source_threshold, 7);
     assert!(waited < Duration::from_secs(5), "woken in {waited:?}");
-    assert_eq!(two.server.current().0, before + 1, "node 2 has it in force");
+    assert_eq!(two.server.revision(), before + 1, "node 2 has it in force");
 }
 
 #[tokio::test]
@@ -116,7 +116,7 @@ async fn saves_on_two_nodes_at_once_give_consecutive_revisions_each_on_its_prede
         assert_eq!(changed, 1, "revision {n} changes one setting of revision {}", n - 1);
     }
     eventually("both nodes on the last revision", || {
-        one.server.current().0 == before + 12 && two.server.current().0 == before + 12
+        one.server.revision() == before + 12 && two.server.revision() == before + 12
     })
     .await;
 }

@@ -41,7 +41,7 @@ async fn page(
     let progress = askama::Template::render(&super::progress::Progress::now(console).await?)?;
     render(&HomePage {
         user: Some(user.into()),
-        revision: server.current().0,
+        revision: server.revision(),
         sites: server.inventory.sites().len(),
         agents: server.inventory.agents().len(),
         can_operate: user.role >= Role::Operator,

@@ -44,5 +44,5 @@ async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
     };
     let server = &console.server;
     let (rows, total) = server.recent_lockouts(server.now_ms() - DEFAULT_WINDOW_MS, SHOWN).await?;
-    render(&LockoutsPage { user: Some((&s).into()), revision: server.current().0, rows, total })
+    render(&LockoutsPage { user: Some((&s).into()), revision: server.revision(), rows, total })
 }

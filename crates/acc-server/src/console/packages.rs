@@ -97,7 +97,7 @@ fn state_word(s: ReplicaStatus) -> &'static str {
 
 /// The page as `s` sees it now.
 fn page(server: &Server, s: &Session) -> PackagesPage {
-    let (_, doc) = server.current();
+    let (_, doc) = server.in_force();
     let sites = server.sites();
     let mut packages: Vec<PackageRow> = server
         .package_list()

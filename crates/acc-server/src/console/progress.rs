@@ -49,7 +49,7 @@ impl Progress {
     /// The progress now.
     pub async fn now(console: &Console) -> Result<Progress, PageError> {
         let server = &console.server;
-        let revision = server.current().0;
+        let revision = server.revision();
         let (sites_done, sites) = {
             let sites = server.inventory.sites();
             (sites.values().filter(|s| s.applied_revision >= Some(revision)).count(), sites.len())

@@ -72,7 +72,7 @@ impl RotationLive {
     pub fn now(console: &Console) -> RotationLive {
         let server = &console.server;
         let status = server.credential_status();
-        let (_, doc) = server.current();
+        let (_, doc) = server.in_force();
         let target = doc
             .generation_in(GenerationPhase::Provisioning)
             .or_else(|| doc.generation_in(GenerationPhase::Active))

@@ -47,7 +47,7 @@ struct AgentsPage {
 
 /// The page with the settings in force.
 fn page(console: &Console, s: &Session) -> AgentsPage {
-    let (_, doc) = console.server.current();
+    let (_, doc) = console.server.in_force();
     let user_name =
         doc.generation_in(GenerationPhase::Active).map(|g| g.user_name.clone()).unwrap_or_default();
     AgentsPage {

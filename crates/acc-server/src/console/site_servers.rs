@@ -46,5 +46,5 @@ async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Respo
             error: r.error.clone().unwrap_or_default(),
         })
         .collect();
-    render(&SitesPage { user: Some((&s).into()), revision: console.server.current().0, rows })
+    render(&SitesPage { user: Some((&s).into()), revision: console.server.revision(), rows })
 }

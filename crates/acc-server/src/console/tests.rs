@@ -208,7 +208,7 @@ async fn the_settings_pages_save_through_the_server_with_the_specification_messa
     assert!(weak.body[at..].contains("password: missing an uppercase letter"), "{}", weak.body);
     let app_id = call(&app, "POST", "/ui/settings/agents", &jar, &save("CORP\\svc_acc_app", "x", "")).await;
     assert!(app_id.body.contains("is the App ID; do not enter it here"), "{}", app_id.body);
-    assert_eq!(server.current().0, 1, "nothing refused is saved");
+    assert_eq!(server.revision(), 1, "nothing refused is saved");
 
     let ok = call(
         &app,
@@ -298,7 +298,7 @@ async fn a_viewer_cannot_change_anything() {
     assert!(refused.body.contains("This needs the admin role; you are viewer."));
     let home = call(&app, "GET", "/ui/", &jar, "").await;
     assert!(!home.body.contains("Update agent configuration"), "viewers send no tasks");
-    assert_eq!(server.current().0, 1);
+    assert_eq!(server.revision(), 1);
     // Removing the user ends its open session.
     server.remove_user("vera", "test").await.unwrap();
     let gone = call(&app, "GET", "/ui/", &jar, "").await;
@@ -610,7 +610,7 @@ async fn sources_read_check_and_grant_read() {
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     let forged = call(&app, "POST", "/ui/sources/grant-read", &jar, "user=ACC_user").await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "a CSRF-less POST is refused");
-    assert_eq!(server.current().0, 2, "nothing granted yet");
+    assert_eq!(server.revision(), 2, "nothing granted yet");
 
     let granted =
         call(&app, "POST", "/ui/sources/grant-read", &jar, &format!("csrf={csrf}&user=ACC_user")).await;
@@ -663,7 +663,7 @@ async fn a_risky_save_shows_the_impact_counts_and_waits_for_a_confirmation() {
         force: false,
     };
     server.save_credential(first, Some(0), "test").await.unwrap();
-    let revision = server.current().0;
+    let revision = server.revision();
     server
         .inventory
         .agents()
@@ -685,7 +685,7 @@ async fn a_risky_save_shows_the_impact_counts_and_waits_for_a_confirmation() {
     assert!(!counts.contains("--force"), "{counts}");
     assert!(risky.body.contains("> Save even though they would be unable to connect</label>"));
     assert!(!risky.body.contains("Another-Horse-Battery-43"), "the password is not sent back");
-    assert_eq!(server.current().0, revision, "not saved before the confirmation");
+    assert_eq!(server.revision(), revision, "not saved before the confirmation");
 
     let confirmed = call(&app, "POST", "/ui/settings/agents", &jar, &format!("{save}&force=1")).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
@@ -812,7 +812,7 @@ async fn the_rotation_page_starts_force_switches_and_cancels_with_confirmation()
     let reused = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v1", STRONG2, "1h")).await;
     let at = reused.body.find("id=\"password-errors\"").expect("the spec's message next to Password");
     assert!(reused.body[at..].contains("rotate to a new user name instead"), "{}", reused.body);
-    assert_eq!(server.current().0, 2, "nothing refused is saved");
+    assert_eq!(server.revision(), 2, "nothing refused is saved");
 
     let started = call(&app, "POST", "/ui/rotation", &jar, &rotate("ACC_User_v2", STRONG2, "1h")).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
@@ -848,7 +848,7 @@ async fn the_rotation_page_starts_force_switches_and_cancels_with_confirmation()
         "{}",
         ask.body
     );
-    assert_eq!(server.current().0, 3, "nothing changes before the confirmation");
+    assert_eq!(server.revision(), 3, "nothing changes before the confirmation");
     let switched =
         call(&app, "POST", "/ui/rotation/force-switch", &jar, &format!("csrf={csrf}&confirm=yes")).await;
     assert!(switched.body.contains("Saved as policy revision 4"), "{}", switched.body);
@@ -904,7 +904,7 @@ async fn the_rotation_page_starts_force_switches_and_cancels_with_confirmation()
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("This needs the admin role; you are viewer."));
-    assert_eq!(server.current().0, 4);
+    assert_eq!(server.revision(), 4);
 
     // Cancel: a third generation waits for SITE1, then is removed after the confirmation.
     let third =
@@ -1140,7 +1140,7 @@ async fn the_packages_page_uploads_assigns_and_shows_replication() {
     assert!(neither.body.contains("sites: tick All sites or the sites to assign to, not both"));
     let page = call(&app, "GET", "/ui/packages", &jar, "").await;
     assert!(page.body.contains("value=\"SITE1\"") && page.body.contains("value=\"SITE2\""));
-    let before = server.current().0;
+    let before = server.revision();
     let assigned =
         call(&app, "POST", "/ui/packages/assign", &jar, &format!("csrf={csrf}&package=tools+1.0&site=site1"))
             .await;
