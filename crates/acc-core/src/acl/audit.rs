@@ -15,8 +15,8 @@
 //! - `DeniedBy` (denials only, a project field) is the level that denied, in the wording
 //!   of 5.6.
 
+use super::caller::Caller;
 use super::check::AccessDenied;
-use super::principal::Caller;
 use super::rights::AccessMask;
 use crate::share_path::{ShareName, SharePath};
 

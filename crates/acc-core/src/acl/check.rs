@@ -13,7 +13,8 @@
 
 use std::fmt;
 
-use super::principal::{Caller, Principal};
+use super::caller::Caller;
+use super::principal::Principal;
 use super::rights::AccessMask;
 use super::share::{Ace, AceKind, Share};
 use crate::share_path::{ShareName, SharePath};

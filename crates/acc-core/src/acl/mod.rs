@@ -1,7 +1,7 @@
 //! Access control on shares: who may read what, at the share level and the file level,
 //! and the messages and event payloads that say why not.
 //!
-//! Owns: rights and access masks (`rights`), principals and callers (`principal`), a share
+//! Owns: rights and access masks (`rights`), principals (`principal`) and callers (`caller`), a share
 //! and its ACLs (`share`), evaluation and the site server's read check (`check`), the
 //! package sources with the save-time check of specification 3.2.3 and `--grant-read`
 //! (`package`), and the 5145 payload (`audit`). Leaves to others: reading and writing
@@ -16,6 +16,7 @@
 //! needs Read at both.
 
 mod audit;
+mod caller;
 mod check;
 mod edit;
 mod package;
@@ -28,6 +29,7 @@ mod view;
 mod tests;
 
 pub use audit::{SHARE_ACCESS_EVENT_ID, share_access_event};
+pub use caller::Caller;
 pub use check::{AccessDenied, DenialLevel, EffectiveAccess, LevelVerdict, check_read, effective_access};
 pub use edit::{AceEditError, AceTarget, GrantArgs, grant as grant_ace, revoke as revoke_ace};
 pub use package::{
@@ -35,7 +37,7 @@ pub use package::{
     check_package_sources, check_source, grant_read,
 };
 pub use principal::{
-    Caller, CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS, MAX_DOMAIN_MEMBER_CHARS,
+    CertIdentity, DomainName, MAX_CERT_IDENTITY_CHARS, MAX_DOMAIN_CHARS, MAX_DOMAIN_MEMBER_CHARS,
     MAX_LOCAL_NAME_CHARS, Principal, PrincipalError, WellKnownGroup,
 };
 pub use rights::{AccessMask, AclLevel, FileRight, GrantRight, RightParseError, ShareRight};

@@ -16,8 +16,9 @@
 
 use std::fmt;
 
+use super::caller::Caller;
 use super::check::{AccessDenied, DenialLevel, LevelVerdict, share_verdict};
-use super::principal::{Caller, Principal};
+use super::principal::Principal;
 use super::rights::{AccessMask, AclLevel, FileRight, ShareRight};
 use super::share::{AceKind, Share};
 use crate::share_path::{ShareName, SharePath};
