@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use super::{Console, PageError, PageUser, render, utc};
@@ -52,9 +52,7 @@ fn link(query: &str, page: usize) -> String {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let Some((_, s)) = console.session(req.headers()).await else {
-        return Ok(Redirect::to("/ui/signin").into_response());
-    };
+    let s = console.viewing(req.headers()).await?;
     let uri = req.uri();
     let query = crate::api::query_param(uri, "q").unwrap_or_default().trim().to_lowercase();
     let page = crate::api::query_param(uri, "page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);

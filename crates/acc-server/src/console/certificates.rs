@@ -11,7 +11,7 @@ use acc_proto::TokenKind;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::json;
 
@@ -161,10 +161,8 @@ async fn page(console: &Console, s: &Session) -> Result<CertificatesPage, PageEr
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console, &s).await?),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console, &s).await?)
 }
 
 /// The page with `errors`, answered 422.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::Value;
 
@@ -116,9 +116,7 @@ fn link(q: &Query, cursor: &str) -> String {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let Some((_, s)) = console.session(req.headers()).await else {
-        return Ok(Redirect::to("/ui/signin").into_response());
-    };
+    let s = console.viewing(req.headers()).await?;
     let uri: &Uri = req.uri();
     let param = |k: &str| query_param(uri, k).unwrap_or_default();
     let query = Query {

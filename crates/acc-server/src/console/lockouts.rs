@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use super::{Console, PageError, PageUser, render};
@@ -39,9 +39,7 @@ impl LockoutsPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let Some((_, s)) = console.session(req.headers()).await else {
-        return Ok(Redirect::to("/ui/signin").into_response());
-    };
+    let s = console.viewing(req.headers()).await?;
     let server = &console.server;
     let (rows, total) = server.recent_lockouts(server.now_ms() - DEFAULT_WINDOW_MS, SHOWN).await?;
     render(&LockoutsPage { user: Some((&s).into()), revision: server.revision(), rows, total })

@@ -308,6 +308,12 @@ impl Console {
         Some((digest, s))
     }
 
+    /// The session of a page view: signed in, any role; else [`PageError::SignIn`] (to the
+    /// sign-in page).
+    pub async fn viewing(&self, headers: &HeaderMap) -> Result<Session, PageError> {
+        self.session(headers).await.map(|(_, s)| s).ok_or(PageError::SignIn)
+    }
+
     /// The session of a state-changing form (with its digest): signed in, the form's CSRF
     /// token matching, and at least `role`.
     pub async fn form_session(

@@ -15,7 +15,7 @@ use acc_proto::{PackageFile, PackageManifest};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::session::Session;
@@ -158,10 +158,8 @@ fn page(server: &Server, s: &Session) -> PackagesPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console.server, &s)),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console.server, &s))
 }
 
 /// The page with its errors, answered 422.

@@ -14,7 +14,7 @@ use acc_core::password::Secret;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::session::Session;
@@ -178,10 +178,8 @@ fn answer(p: &RotationPage, refused: bool) -> Result<Response, PageError> {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console, &s)?),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console, &s)?)
 }
 
 /// `GET /ui/rotation/live`: the state part alone, for htmx to swap in.

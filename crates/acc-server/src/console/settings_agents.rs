@@ -13,7 +13,7 @@ use acc_core::password::{PasswordMode, PasswordPolicy, Secret};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use super::session::Session;
@@ -61,10 +61,8 @@ fn page(console: &Console, s: &Session) -> AgentsPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console, &s)),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console, &s))
 }
 
 /// Sorts refusals to the field they are about.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
@@ -56,10 +56,8 @@ fn page(console: &Console, s: &Session) -> SitesPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console, &s)),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console, &s))
 }
 
 /// The form as the patch `PUT /v1/settings/site` takes; a number that does not parse is

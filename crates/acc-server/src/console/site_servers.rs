@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use super::{Console, PageError, PageUser, render, utc};
@@ -31,9 +31,7 @@ struct SitesPage {
 }
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
-    let Some((_, s)) = console.session(req.headers()).await else {
-        return Ok(Redirect::to("/ui/signin").into_response());
-    };
+    let s = console.viewing(req.headers()).await?;
     let rows = console
         .server
         .inventory

@@ -11,7 +11,7 @@ use acc_core::credential_check::GenerationPhase;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::session::Session;
@@ -152,10 +152,8 @@ fn page(console: &Console, s: &Session, check_user: Option<&str>) -> SourcesPage
 
 async fn show(State(console): State<Arc<Console>>, req: Request) -> Result<Response, PageError> {
     let check_user = crate::api::query_param(req.uri(), "user");
-    match console.session(req.headers()).await {
-        Some((_, s)) => render(&page(&console, &s, check_user.as_deref())),
-        None => Ok(Redirect::to("/ui/signin").into_response()),
-    }
+    let s = console.viewing(req.headers()).await?;
+    render(&page(&console, &s, check_user.as_deref()))
 }
 
 /// The page after a change: its revision and what it granted, or the refusal (422).
